@@ -1,0 +1,103 @@
+//go:build linux
+
+package netpoll
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestPollerReadinessAndTakeFD(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() { c, _ := ln.Accept(); accepted <- c }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := <-accepted
+	defer peer.Close()
+
+	fd, err := TakeFD(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	p, err := New(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Add(fd, In); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing to read yet: a zero timeout reports nothing.
+	if evs, err := p.Wait(0); err != nil || len(evs) != 0 {
+		t.Fatalf("idle wait = %v, %v", evs, err)
+	}
+	peer.Write([]byte("ping"))
+	evs, err := p.Wait(2000)
+	if err != nil || len(evs) != 1 || evs[0].FD != fd || evs[0].Events&In == 0 {
+		t.Fatalf("wait = %+v, %v", evs, err)
+	}
+	var b [16]byte
+	n, err := unix.Read(fd, b[:])
+	if err != nil || string(b[:n]) != "ping" {
+		t.Fatalf("read %q %v", b[:n], err)
+	}
+	// The taken fd is non-blocking: an empty read says EAGAIN, not a hang.
+	if _, err := unix.Read(fd, b[:]); err != unix.EAGAIN {
+		t.Fatalf("second read err = %v, want EAGAIN", err)
+	}
+}
+
+func TestPollerWake(t *testing.T) {
+	p, err := New(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	done := make(chan error, 1)
+	go func() { _, err := p.Wait(10_000); done <- err }()
+	time.Sleep(20 * time.Millisecond)
+	p.Wake()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Wake did not end Wait")
+	}
+}
+
+// TestWaitForSubMillisecond checks that a sub-millisecond timeout is honoured
+// (epoll_pwait2): 100 waits of 200 µs take well under the 100 ms that rounding
+// up to whole milliseconds would cost.
+func TestWaitForSubMillisecond(t *testing.T) {
+	p, err := New(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	start := time.Now()
+	for i := 0; i < 100; i++ {
+		if _, err := p.WaitFor(200 * time.Microsecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	el := time.Since(start)
+	if noPwait2.Load() {
+		t.Skip("kernel has no epoll_pwait2; millisecond fallback in use")
+	}
+	if el < 20*time.Millisecond || el >= 95*time.Millisecond {
+		t.Fatalf("100 × WaitFor(200µs) took %v, want well under the 100ms of millisecond rounding", el)
+	}
+}
