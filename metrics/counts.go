@@ -1,0 +1,59 @@
+package metrics
+
+// Counts is the message and connection accounting of a run, or of one shard
+// of it. Its invariant is that every sent message is received, lost or still
+// in flight: Sent == Received + Lost + InFlight (see [Counts.Balanced]).
+type Counts struct {
+	// ConnsAttempted counts connection attempts.
+	ConnsAttempted int64
+	// ConnsOpened counts connections that completed their handshake.
+	ConnsOpened int64
+	// ConnsFailed counts connection attempts that failed.
+	ConnsFailed int64
+
+	// Sent counts messages sent.
+	Sent int64
+	// Received counts sent messages whose reply arrived.
+	Received int64
+	// Lost counts sent messages given up on: timed out, or their connection
+	// closed before the reply arrived.
+	Lost int64
+	// InFlight counts sent messages still awaiting a reply when counted.
+	InFlight int64
+
+	// Unsent counts, in the open model, sends that were due but never made
+	// before the run stopped. They are not part of Sent.
+	Unsent int64
+
+	// BytesSent counts payload bytes sent.
+	BytesSent int64
+	// BytesReceived counts payload bytes received.
+	BytesReceived int64
+}
+
+// Add adds every field of o to c.
+func (c *Counts) Add(o Counts) {
+	c.ConnsAttempted += o.ConnsAttempted
+	c.ConnsOpened += o.ConnsOpened
+	c.ConnsFailed += o.ConnsFailed
+	c.Sent += o.Sent
+	c.Received += o.Received
+	c.Lost += o.Lost
+	c.InFlight += o.InFlight
+	c.Unsent += o.Unsent
+	c.BytesSent += o.BytesSent
+	c.BytesReceived += o.BytesReceived
+}
+
+// Balanced reports whether every sent message is accounted for:
+// Sent == Received + Lost + InFlight.
+func (c Counts) Balanced() bool {
+	return c.Imbalance() == 0
+}
+
+// Imbalance returns Sent - (Received + Lost + InFlight): positive when sent
+// messages are unaccounted for, negative when more are accounted for than were
+// sent. It is 0 for balanced counts.
+func (c Counts) Imbalance() int64 {
+	return c.Sent - (c.Received + c.Lost + c.InFlight)
+}

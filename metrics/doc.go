@@ -1,0 +1,15 @@
+// Package metrics records what a load test measured: latency histograms and
+// message, connection and error counts. It knows nothing of WebSocket, the
+// network, files or output formats; other packages fill it in and read it out.
+//
+// Latencies go into a [Histogram], an HdrHistogram of microseconds from
+// [LowestUs] to [HighestUs] at [SigFigs] significant digits. Values outside
+// that range are never dropped or recorded silently: they are clamped to the
+// nearest edge and counted, see [Histogram.Clamped].
+//
+// Each recording goroutine owns one [Shard], obtained from a [Recorder], and
+// writes to it without locks. When every owner has stopped, [Recorder.Snapshot]
+// merges the shards into a [Snapshot]; snapshots from several worker
+// processes combine exactly with [Snapshot.Merge], using [Histogram.Encode] and
+// [DecodeHistogram] to move histograms between processes.
+package metrics
