@@ -1,0 +1,18 @@
+// Package scenario says what a run does: the Spec that command-line flags (and,
+// later, scenario files) fill, its validation, and the open-model Schedule.
+//
+// A Spec is embedded as-is in the result document, so a result always carries
+// the full effective settings that produced it. Validate reports every problem
+// at once, each naming the flag it came from.
+//
+// The Schedule is a pure function from a message's index to its intended send
+// time, measured from the start of the run. It is absolute, so rounding never
+// accumulates into drift, and it is what coordinated-omission-corrected latency
+// is measured from.
+//
+//	spec := scenario.Default()
+//	spec.Rate = 20000
+//	if err := spec.Validate(); err != nil { ... }
+//	sched := spec.Schedule()
+//	due := sched.At(conn, k) // intended offset of connection conn's k-th message
+package scenario

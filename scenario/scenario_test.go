@@ -1,0 +1,107 @@
+package scenario
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidateNamesEachFlag(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*Spec)
+		want   []string // substrings that must all appear
+	}{
+		// the defaults are valid
+		{"defaults", func(*Spec) {}, nil},
+		// a negative rate is refused by name
+		{"negative rate", func(s *Spec) { s.Rate = -5 }, []string{"--rate"}},
+		// zero connections
+		{"no conns", func(s *Spec) { s.Conns = 0 }, []string{"--conns"}},
+		// size below what the payload header needs, text and binary
+		{"tiny text", func(s *Spec) { s.Size = 8 }, []string{"--size", "at least 32"}},
+		{"tiny binary", func(s *Spec) { s.Size = 8; s.Binary = true }, []string{"--size", "at least 24"}},
+		// max-inflight without a rate
+		{"inflight closed", func(s *Spec) { s.MaxInflight = 1 }, []string{"--max-inflight"}},
+		// several problems are all reported at once
+		{"many", func(s *Spec) { s.Conns = -1; s.Duration = 0; s.Warmup = -1 }, []string{"--conns", "--duration", "--warmup"}},
+		// non-WebSocket scheme
+		{"http url", func(s *Spec) { s.Target = "http://127.0.0.1:1/" }, []string{"scheme \"http\""}},
+		// malformed URL
+		{"bad url", func(s *Spec) { s.Target = "ws://[::1" }, []string{"target URL"}},
+		// no host
+		{"no host", func(s *Spec) { s.Target = "ws:///path" }, []string{"missing host"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Default()
+			tc.mutate(&s)
+			err := s.Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("expected an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestScheduleAt(t *testing.T) {
+	cases := []struct {
+		name string
+		s    Schedule
+		conn int
+		k    uint64
+		want time.Duration
+	}{
+		// the first message of the first connection is due at once
+		{"origin", Schedule{Rate: 1000, Conns: 10}, 0, 0, 0},
+		// connections are offset by 1/Rate
+		{"offset", Schedule{Rate: 1000, Conns: 10}, 3, 0, 3 * time.Millisecond},
+		// each connection sends every Conns/Rate
+		{"interval", Schedule{Rate: 1000, Conns: 10}, 3, 2, 23 * time.Millisecond},
+		// a rate that is not a divisor of 1e9 still lands on the rounded absolute time
+		{"no drift", Schedule{Rate: 3, Conns: 1}, 0, 3_000_000, 1_000_000 * time.Second},
+		// saturates rather than overflowing
+		{"saturate", Schedule{Rate: 1e-9, Conns: 1}, 0, math.MaxUint64, math.MaxInt64},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.s.At(tc.conn, tc.k); got != tc.want {
+				t.Fatalf("At(%d, %d) = %v, want %v", tc.conn, tc.k, got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzScheduleIndex checks that Index is the inverse of At: every message
+// before Index(t) is due before t and the one at Index(t) is not.
+func FuzzScheduleIndex(f *testing.F) {
+	f.Add(1000.0, 10, 3, int64(time.Second))
+	f.Add(20000.0, 1000, 999, int64(1234567))
+	f.Add(0.5, 1, 0, int64(0))
+	f.Fuzz(func(t *testing.T, rate float64, conns, conn int, tns int64) {
+		if !(rate >= 0.01 && rate <= 1e7) || conns < 1 || conns > 1e6 || conn < 0 || conn >= conns || tns < 0 || tns > int64(24*time.Hour) {
+			t.Skip()
+		}
+		s := Schedule{Rate: rate, Conns: conns}
+		at := time.Duration(tns)
+		k := s.Index(conn, at)
+		if s.At(conn, k) < at {
+			t.Fatalf("At(%d,%d)=%v before t=%v", conn, k, s.At(conn, k), at)
+		}
+		if k > 0 && s.At(conn, k-1) >= at {
+			t.Fatalf("At(%d,%d)=%v not before t=%v", conn, k-1, s.At(conn, k-1), at)
+		}
+	})
+}

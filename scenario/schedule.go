@@ -1,0 +1,56 @@
+package scenario
+
+import (
+	"math"
+	"time"
+)
+
+// Schedule is the open model's send plan: Rate messages per second in total,
+// spread evenly over Conns connections. Message n of the whole run (n = 0, 1, …)
+// is due at n/Rate seconds and belongs to connection n mod Conns, so every
+// connection sends every Conns/Rate seconds, offset by its index.
+type Schedule struct {
+	Rate  float64
+	Conns int
+}
+
+// Schedule returns the open-model schedule of s (zero Schedule for the closed model).
+func (s Spec) Schedule() Schedule { return Schedule{Rate: s.Rate, Conns: s.Conns} }
+
+// Interval is the time between two sends of one connection.
+func (s Schedule) Interval() time.Duration {
+	return time.Duration(math.Round(float64(s.Conns) / s.Rate * 1e9))
+}
+
+// At returns when connection conn's k-th message (k = 0, 1, …) is due, as an
+// offset from the start of the schedule. It is computed from the absolute
+// index, never by adding intervals, so it does not drift; past the largest
+// representable offset it saturates at math.MaxInt64.
+func (s Schedule) At(conn int, k uint64) time.Duration {
+	n := float64(k)*float64(s.Conns) + float64(conn)
+	ns := math.Round(n / s.Rate * 1e9)
+	if ns >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(ns)
+}
+
+// Index returns the first k whose At(conn, k) is at or after offset t: how many
+// of connection conn's messages fall before t.
+func (s Schedule) Index(conn int, t time.Duration) uint64 {
+	if t <= 0 {
+		return 0
+	}
+	n := math.Ceil(t.Seconds()*s.Rate - float64(conn))
+	if n <= 0 {
+		return 0
+	}
+	k := uint64(math.Ceil(n / float64(s.Conns)))
+	for k > 0 && s.At(conn, k-1) >= t {
+		k--
+	}
+	for s.At(conn, k) < t {
+		k++
+	}
+	return k
+}

@@ -1,0 +1,184 @@
+package scenario
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Model names how sends are paced.
+type Model string
+
+const (
+	// Closed: each connection sends its next message when the previous reply arrives.
+	Closed Model = "closed"
+	// Open: messages follow a fixed schedule at Spec.Rate, whether or not replies came back.
+	Open Model = "open"
+)
+
+// Minimum payload sizes: every message carries a sequence number, its intended
+// send time and its actual send time (3 × 8 bytes), base64-encoded in text messages.
+const (
+	MinSizeBinary = 24
+	MinSizeText   = 32
+)
+
+// Spec is the full effective setting of one run. JSON field names are part of
+// the result file's contract.
+type Spec struct {
+	// Target is the ws:// URL under test; empty means the bundled server, started in-process.
+	Target string `json:"target"`
+	// Conns is the number of connections.
+	Conns int `json:"conns"`
+	// Duration is the measured part of the run.
+	Duration Duration `json:"duration"`
+	// Warmup runs before Duration with the same load; nothing sent in it is counted.
+	Warmup Duration `json:"warmup"`
+	// Rate is the total message rate per second across all connections (open model); 0 selects the closed model.
+	Rate float64 `json:"rate"`
+	// MaxInflight caps the messages awaiting a reply on one connection in the open model (0: no cap).
+	MaxInflight int `json:"max_inflight"`
+	// Size is the payload size in bytes.
+	Size int `json:"size"`
+	// Binary sends binary messages instead of text.
+	Binary bool `json:"binary"`
+	// Grace is how long to wait for in-flight replies after sending stops.
+	Grace Duration `json:"grace"`
+	// ConnectTimeout bounds TCP connect plus opening handshake of one connection.
+	ConnectTimeout Duration `json:"connect_timeout"`
+	// DialConcurrency is how many connections may be opening at once.
+	DialConcurrency int `json:"dial_concurrency"`
+}
+
+// Default returns the settings of a plain `wsbench run`.
+func Default() Spec {
+	return Spec{
+		Conns:           50,
+		Duration:        Duration(10 * time.Second),
+		Warmup:          Duration(time.Second),
+		Size:            64,
+		Grace:           Duration(2 * time.Second),
+		ConnectTimeout:  Duration(10 * time.Second),
+		DialConcurrency: 64,
+	}
+}
+
+// Model reports the load model the Spec selects.
+func (s Spec) Model() Model {
+	if s.Rate > 0 {
+		return Open
+	}
+	return Closed
+}
+
+// MinSize is the smallest payload the Spec's message type can carry.
+func (s Spec) MinSize() int {
+	if s.Binary {
+		return MinSizeBinary
+	}
+	return MinSizeText
+}
+
+// Validate returns every problem with s at once, each naming its flag.
+func (s Spec) Validate() error {
+	var errs []error
+	bad := func(flag, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("--%s: %s", flag, fmt.Sprintf(format, a...)))
+	}
+	if s.Target != "" {
+		if err := CheckURL(s.Target); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.Conns < 1 {
+		bad("conns", "must be at least 1, got %d", s.Conns)
+	}
+	if s.Duration <= 0 {
+		bad("duration", "must be positive, got %s", s.Duration)
+	}
+	if s.Warmup < 0 {
+		bad("warmup", "must not be negative, got %s", s.Warmup)
+	}
+	if s.Rate < 0 {
+		bad("rate", "must not be negative, got %g", s.Rate)
+	}
+	if s.MaxInflight < 0 {
+		bad("max-inflight", "must not be negative, got %d", s.MaxInflight)
+	}
+	if s.MaxInflight > 0 && s.Rate == 0 {
+		bad("max-inflight", "applies to the open model only: set --rate too")
+	}
+	if s.Size < s.MinSize() {
+		kind := "text"
+		if s.Binary {
+			kind = "binary"
+		}
+		bad("size", "must be at least %d bytes for %s messages (each carries a sequence number and two timestamps), got %d", s.MinSize(), kind, s.Size)
+	}
+	if s.Size > 64<<20 {
+		bad("size", "must be at most 64 MiB, got %d", s.Size)
+	}
+	if s.Grace < 0 {
+		bad("grace", "must not be negative, got %s", s.Grace)
+	}
+	if s.ConnectTimeout <= 0 {
+		bad("connect-timeout", "must be positive, got %s", s.ConnectTimeout)
+	}
+	if s.DialConcurrency < 1 {
+		bad("dial-concurrency", "must be at least 1, got %d", s.DialConcurrency)
+	}
+	return errors.Join(errs...)
+}
+
+// CheckURL reports whether u is a target wsbench can benchmark: an absolute
+// ws:// URL with a host.
+func CheckURL(u string) error {
+	p, err := url.Parse(u)
+	if err != nil {
+		return fmt.Errorf("target URL %q: %w", u, err)
+	}
+	switch strings.ToLower(p.Scheme) {
+	case "ws":
+	case "wss":
+		return fmt.Errorf("target URL %q: wss:// (TLS) is not supported yet; use ws://", u)
+	case "":
+		return fmt.Errorf("target URL %q: missing scheme, want ws://host:port/path", u)
+	default:
+		return fmt.Errorf("target URL %q: scheme %q is not a WebSocket scheme, want ws://", u, p.Scheme)
+	}
+	if p.Host == "" || p.Hostname() == "" {
+		return fmt.Errorf("target URL %q: missing host", u)
+	}
+	return nil
+}
+
+// Duration is a time.Duration that reads and writes JSON as a Go duration string ("1.5s").
+type Duration time.Duration
+
+// String formats d like time.Duration.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes d as a duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads a duration string, or a number of nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var n int64
+		if err2 := json.Unmarshal(b, &n); err2 != nil {
+			return fmt.Errorf("duration: want a string like \"10s\": %w", err)
+		}
+		*d = Duration(n)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}
