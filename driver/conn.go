@@ -1,0 +1,58 @@
+package driver
+
+import "github.com/gobwas/ws"
+
+const noSeq = ^uint64(0)
+
+// Connection states.
+const (
+	stateOpen    uint8 = iota // exchanging messages
+	stateClosing              // our close frame is sent; waiting for the server's
+	stateClosed               // file descriptor closed
+)
+
+// conn is one client connection, owned by exactly one worker. An idle conn is
+// this struct and a kernel socket: no goroutine, no read buffer. carry, frag
+// and pending are allocated only while a partial frame, a fragmented message or
+// an incomplete write is outstanding.
+type conn struct {
+	fd    int
+	slot  int // index in the open-model schedule
+	state uint8
+
+	nextSeq       uint64 // sequence number of the next message to send
+	expected      uint64 // sequence number of the next reply expected
+	firstMeasured uint64 // first sequence number sent inside the measured window
+	settled       bool   // its outstanding messages are already counted as lost or in flight
+
+	due     int64 // open model: intended time of the next send (ns since run origin)
+	blocked bool  // open model: a send is due but --max-inflight is reached
+	queued  bool  // open model: in the worker's dueHeap
+
+	carry   []byte    // bytes of a frame not yet complete
+	frag    []byte    // payload of a fragmented message being reassembled
+	fragOp  ws.OpCode // opcode of that message (0: none)
+	pending []byte    // bytes the socket did not take yet
+}
+
+// outstanding is how many sent messages still await a reply.
+func (c *conn) outstanding() uint64 { return c.nextSeq - c.expected }
+
+// measuredIn counts the sequence numbers in [from, to) that belong to the measured window.
+func (c *conn) measuredIn(from, to uint64) int64 {
+	if from < c.firstMeasured {
+		from = c.firstMeasured
+	}
+	if to <= from {
+		return 0
+	}
+	return int64(to - from)
+}
+
+// checkState is the gobwas/ws state that ws.CheckHeader validates server frames against.
+func (c *conn) checkState() ws.State {
+	if c.fragOp != 0 {
+		return ws.StateClientSide | ws.StateFragmented
+	}
+	return ws.StateClientSide
+}

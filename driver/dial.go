@@ -1,0 +1,141 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wsbench/wsbench/internal/netpoll"
+	"github.com/wsbench/wsbench/metrics"
+)
+
+// dialed is one connection that completed its opening handshake.
+type dialed struct {
+	index int    // its number among the connections asked for
+	fd    int    // the socket, now owned by the caller
+	carry []byte // bytes the server sent right after its handshake response
+}
+
+// dialAll opens n connections, at most conc at a time, recording TCP connect
+// and upgrade times as two histograms, and returns those that opened, in index
+// order. Failures are counted by kind in the shards, not returned.
+func dialAll(ctx context.Context, u *url.URL, n, conc int, timeout time.Duration, rec *metrics.Recorder) []dialed {
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	jobs := make(chan int)
+	results := make([]*dialed, n)
+	var wg sync.WaitGroup
+	for range min(conc, n) {
+		shard := rec.NewShard()
+		wg.Go(func() {
+			for i := range jobs {
+				results[i] = dialOne(ctx, u, addr, timeout, shard)
+				if results[i] != nil {
+					results[i].index = i
+				}
+			}
+		})
+	}
+feed:
+	for i := range n {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	out := make([]dialed, 0, n)
+	for _, d := range results {
+		if d != nil {
+			out = append(out, *d)
+		}
+	}
+	return out
+}
+
+func dialOne(ctx context.Context, u *url.URL, addr string, timeout time.Duration, shard *metrics.Shard) *dialed {
+	shard.Counts.ConnsAttempted++
+	deadline := time.Now().Add(timeout)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	start := time.Now()
+	nd := net.Dialer{}
+	nc, err := nd.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		shard.Counts.ConnsFailed++
+		shard.Error(dialErrorKind(err))
+		return nil
+	}
+	connected := time.Now()
+	shard.Record(metrics.Connect, connected.Sub(start))
+	nc.SetDeadline(deadline)
+	br, _, err := ws.Dialer{}.Upgrade(nc, u)
+	if err != nil {
+		nc.Close()
+		shard.Counts.ConnsFailed++
+		shard.Error(handshakeErrorKind(err))
+		return nil
+	}
+	shard.Record(metrics.Handshake, time.Since(connected))
+	nc.SetDeadline(time.Time{})
+	var carry []byte
+	if br != nil {
+		if k := br.Buffered(); k > 0 {
+			b, _ := br.Peek(k)
+			carry = append([]byte(nil), b...)
+		}
+		ws.PutReader(br)
+	}
+	fd, err := netpoll.TakeFD(nc)
+	if err != nil {
+		nc.Close()
+		shard.Counts.ConnsFailed++
+		shard.Error("harness_socket_error")
+		return nil
+	}
+	shard.Counts.ConnsOpened++
+	return &dialed{fd: fd, carry: carry}
+}
+
+// dialErrorKind names a failed TCP connect.
+func dialErrorKind(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connect_refused"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "connect_timeout"
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return "connect_file_limit"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "connect_no_source_port"
+	default:
+		return "connect_error"
+	}
+}
+
+// handshakeErrorKind names a failed opening handshake; a refusal by HTTP
+// status carries the status, as in "handshake_status_403".
+func handshakeErrorKind(err error) string {
+	var status ws.StatusError
+	var ne net.Error
+	switch {
+	case errors.As(err, &status):
+		return fmt.Sprintf("handshake_status_%d", int(status))
+	case errors.As(err, &ne) && ne.Timeout():
+		return "handshake_timeout"
+	default:
+		return "handshake_error"
+	}
+}

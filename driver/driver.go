@@ -1,0 +1,204 @@
+package driver
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
+)
+
+// Stop reasons, as they appear in the result.
+const (
+	StopCompleted     = "completed"
+	StopInterrupted   = "interrupted"
+	StopAborted       = "aborted"
+	StopNoConnections = "no_connections"
+)
+
+// closeTimeout bounds the close handshake at the end of a run.
+const closeTimeout = 2 * time.Second
+
+// Config is what Run needs.
+type Config struct {
+	// Spec is the validated scenario; Spec.Target is ignored in favour of Target.
+	Spec scenario.Spec
+	// Target is the ws:// URL to load.
+	Target string
+	// Recorder receives every measurement; nil makes a fresh one.
+	Recorder *metrics.Recorder
+	// Abort, when done, stops the run at once: no grace period, no close
+	// handshake. (Cancelling Run's ctx stops gracefully instead.)
+	Abort context.Context
+	// Workers is the number of event loops; 0 means GOMAXPROCS.
+	Workers int
+}
+
+// Result is what a run measured and how it ended.
+type Result struct {
+	// Started is the wall-clock time load began, after the connections opened.
+	Started time.Time
+	// MeasureStart and MeasureEnd bound the measured window actually run.
+	MeasureStart, MeasureEnd time.Time
+	// StopReason is one of the Stop* constants.
+	StopReason string
+	// Snapshot holds every count and histogram.
+	Snapshot *metrics.Snapshot
+}
+
+// Measured is the length of the measured window.
+func (r *Result) Measured() time.Duration {
+	return max(r.MeasureEnd.Sub(r.MeasureStart), 0)
+}
+
+// run is the timeline and settings every worker reads. Times are nanoseconds
+// since origin, on the monotonic clock.
+type run struct {
+	origin       time.Time
+	measureStart int64
+	stopAt       atomic.Int64 // end of sending: the measured window's end, earlier when interrupted
+	grace        int64
+	closeTimeout int64
+	aborted      atomic.Bool
+
+	open        bool
+	sched       scenario.Schedule
+	maxInflight uint64
+	maxMessage  int64
+	codec       *codec
+	op          ws.OpCode
+}
+
+// Run opens the connections, drives the load the Spec describes, stops in
+// phases (stop sending, wait up to the grace period for replies, close every
+// connection with a close handshake) and returns what it measured. It returns
+// an error only when the run could not be set up; failures of connections and
+// messages are counted in the Result. Cancelling ctx stops the run gracefully.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	spec := cfg.Spec
+	spec.Target = cfg.Target
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(cfg.Target)
+	if err != nil {
+		return nil, fmt.Errorf("target URL: %w", err)
+	}
+	rec := cfg.Recorder
+	if rec == nil {
+		rec = metrics.NewRecorder()
+	}
+	abort := cfg.Abort
+	if abort == nil {
+		abort = context.Background()
+	}
+
+	conns := dialAll(ctx, u, spec.Conns, spec.DialConcurrency, time.Duration(spec.ConnectTimeout), rec)
+	res := &Result{}
+	if len(conns) == 0 {
+		now := time.Now()
+		res.Started, res.MeasureStart, res.MeasureEnd = now, now, now
+		res.StopReason = StopNoConnections
+		res.Snapshot, err = rec.Snapshot()
+		return res, err
+	}
+
+	r := &run{
+		open:         spec.Model() == scenario.Open,
+		sched:        scenario.Schedule{Rate: spec.Rate, Conns: len(conns)},
+		maxInflight:  uint64(spec.MaxInflight),
+		maxMessage:   int64(max(spec.Size, 1<<20)),
+		codec:        newCodec(spec.Size, spec.Binary),
+		op:           ws.OpText,
+		grace:        int64(spec.Grace),
+		closeTimeout: int64(closeTimeout),
+		measureStart: int64(spec.Warmup),
+	}
+	if spec.Binary {
+		r.op = ws.OpBinary
+	}
+	nw := cfg.Workers
+	if nw <= 0 {
+		nw = runtime.GOMAXPROCS(0)
+	}
+	nw = min(nw, len(conns))
+	workers := make([]*worker, nw)
+	for i := range workers {
+		if workers[i], err = newWorker(r, rec.NewShard()); err != nil {
+			for _, w := range workers[:i] {
+				w.poll.Close()
+			}
+			closeDialed(conns)
+			return nil, fmt.Errorf("start event loop: %w", err)
+		}
+	}
+	defer func() {
+		for _, w := range workers {
+			w.poll.Close()
+		}
+	}()
+	for slot, d := range conns {
+		if err := workers[slot%nw].adopt(d.fd, slot, d.carry); err != nil {
+			closeDialed(conns[slot:])
+			for _, w := range workers {
+				w.abort()
+			}
+			return nil, fmt.Errorf("register connection: %w", err)
+		}
+	}
+
+	// The clock starts now: the warm-up, then the measured window.
+	r.origin = time.Now()
+	r.stopAt.Store(int64(spec.Warmup + spec.Duration))
+	res.Started = r.origin
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Go(w.loop)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+
+	res.StopReason = StopCompleted
+	select {
+	case <-done:
+	case <-ctx.Done():
+		res.StopReason = StopInterrupted
+		if now := int64(time.Since(r.origin)); now < r.stopAt.Load() {
+			r.stopAt.Store(now)
+		}
+		wake(workers)
+		select {
+		case <-done:
+		case <-abort.Done():
+			res.StopReason = StopAborted
+			r.aborted.Store(true)
+			wake(workers)
+			<-done
+		}
+	case <-abort.Done():
+		res.StopReason = StopAborted
+		if now := int64(time.Since(r.origin)); now < r.stopAt.Load() {
+			r.stopAt.Store(now)
+		}
+		r.aborted.Store(true)
+		wake(workers)
+		<-done
+	}
+	res.MeasureStart = r.origin.Add(time.Duration(r.measureStart))
+	res.MeasureEnd = r.origin.Add(time.Duration(max(r.stopAt.Load(), r.measureStart)))
+	res.Snapshot, err = rec.Snapshot()
+	return res, err
+}
+
+func wake(workers []*worker) {
+	for _, w := range workers {
+		w.poll.Wake()
+	}
+}

@@ -1,0 +1,195 @@
+package driver
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
+)
+
+func quickSpec(conns int, d time.Duration) scenario.Spec {
+	s := scenario.Default()
+	s.Conns = conns
+	s.Duration = scenario.Duration(d)
+	s.Warmup = scenario.Duration(100 * time.Millisecond)
+	s.Grace = scenario.Duration(time.Second)
+	s.ConnectTimeout = scenario.Duration(5 * time.Second)
+	return s
+}
+
+// checkHealthy asserts what every clean run must show: every connection open,
+// no errors, counts that add up with nothing lost, ordered latency summaries.
+func checkHealthy(t *testing.T, res *Result, conns int, metricsWanted ...metrics.Metric) {
+	t.Helper()
+	snap := res.Snapshot
+	c := snap.Counts
+	if res.StopReason != StopCompleted {
+		t.Errorf("stop reason %q", res.StopReason)
+	}
+	if c.ConnsAttempted != int64(conns) || c.ConnsOpened != int64(conns) || c.ConnsFailed != 0 {
+		t.Errorf("connections %+v", c)
+	}
+	if len(snap.Errors) != 0 {
+		t.Errorf("errors %v", snap.Errors)
+	}
+	if !c.Balanced() {
+		t.Errorf("counts do not add up: %+v", c)
+	}
+	if c.Sent == 0 || c.Lost != 0 {
+		t.Errorf("sent %d lost %d", c.Sent, c.Lost)
+	}
+	if c.Received != snap.Hist[metrics.RTT].Count() {
+		t.Errorf("received %d but %d rtt samples", c.Received, snap.Hist[metrics.RTT].Count())
+	}
+	if c.BytesSent == 0 || c.BytesReceived == 0 {
+		t.Errorf("bytes %d/%d", c.BytesSent, c.BytesReceived)
+	}
+	for _, m := range metricsWanted {
+		s := snap.Hist[m].Summary()
+		if s.Count == 0 {
+			t.Errorf("%s: empty", m)
+			continue
+		}
+		if !(s.MinUs <= s.P50Us && s.P50Us <= s.P99Us && s.P99Us <= s.MaxUs) {
+			t.Errorf("%s: unordered %+v", m, s)
+		}
+	}
+}
+
+func TestClosedModelAgainstTestServer(t *testing.T) {
+	srv := startTestServer(t, 0, 0)
+	spec := quickSpec(20, 500*time.Millisecond)
+	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHealthy(t, res, 20, metrics.RTT, metrics.RTTUncorrected, metrics.Connect, metrics.Handshake)
+	// Closed model: nothing is late against a schedule, and with at most one
+	// message in flight per connection nothing is in flight beyond that.
+	if n := res.Snapshot.Hist[metrics.SendLag].Count(); n != 0 {
+		t.Errorf("closed model recorded %d send-lag samples", n)
+	}
+	if res.Snapshot.Counts.InFlight > 20 {
+		t.Errorf("in flight %d > conns", res.Snapshot.Counts.InFlight)
+	}
+	if got := res.Measured(); got < 450*time.Millisecond || got > 600*time.Millisecond {
+		t.Errorf("measured window %v, want about 500ms", got)
+	}
+}
+
+// TestOpenModelRate checks that an open-model run sends at --rate: the count
+// of measured sends equals rate × duration within a few percent.
+func TestOpenModelRate(t *testing.T) {
+	srv := startTestServer(t, 0, 0)
+	spec := quickSpec(50, time.Second)
+	spec.Rate = 2000
+	spec.Binary = true
+	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHealthy(t, res, 50, metrics.RTT, metrics.RTTUncorrected, metrics.SendLag)
+	c := res.Snapshot.Counts
+	want := spec.Rate * res.Measured().Seconds()
+	if got := float64(c.Sent); got < want*0.97 || got > want*1.03 {
+		t.Errorf("sent %v in %v, want %v ±3%%", got, res.Measured(), want)
+	}
+	if c.Unsent != 0 {
+		t.Errorf("unsent %d on a light run", c.Unsent)
+	}
+}
+
+// TestCoordinatedOmissionCorrected runs the open model with --max-inflight 1
+// against a server that stalls every reply once for 400ms. The sends that fell
+// due during the stall could not be made; their latency, measured from when
+// they were due, must show in the corrected histogram, while the uncorrected
+// one sees only the one message per connection that was in flight.
+func TestCoordinatedOmissionCorrected(t *testing.T) {
+	const (
+		conns = 10
+		rate  = 1000.0 // per connection: one every 10ms
+		stall = 400 * time.Millisecond
+	)
+	srv := startTestServer(t, 500*time.Millisecond, stall)
+	spec := quickSpec(conns, 2*time.Second)
+	spec.Warmup = 0
+	spec.Rate = rate
+	spec.MaxInflight = 1
+	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHealthy(t, res, conns, metrics.RTT, metrics.RTTUncorrected, metrics.SendLag)
+	snap := res.Snapshot
+	// Every send due during the stall waited at least half the stall on
+	// average: count corrected samples above stall/4.
+	corrected := countAbove(snap.Hist[metrics.RTT], stall/4)
+	uncorrected := countAbove(snap.Hist[metrics.RTTUncorrected], stall/4)
+	dueInStall := int64(rate * stall.Seconds())
+	t.Logf("sent %d; above %v: corrected %d, uncorrected %d; p99 corrected %v uncorrected %v; lag p99 %v",
+		snap.Counts.Sent, stall/4, corrected, uncorrected, snap.Hist[metrics.RTT].Percentile(99),
+		snap.Hist[metrics.RTTUncorrected].Percentile(99), snap.Hist[metrics.SendLag].Percentile(99))
+	if corrected < dueInStall/2 {
+		t.Errorf("corrected: %d samples above %v, want at least %d (sends due in the stall)", corrected, stall/4, dueInStall/2)
+	}
+	if uncorrected > 2*conns {
+		t.Errorf("uncorrected: %d samples above %v, want at most %d (messages in flight)", uncorrected, stall/4, 2*conns)
+	}
+	if p99c, p99u := snap.Hist[metrics.RTT].Percentile(99), snap.Hist[metrics.RTTUncorrected].Percentile(99); p99c < stall/2 || p99u > stall/4 {
+		t.Errorf("p99 corrected %v (want ≥ %v), uncorrected %v (want ≤ %v)", p99c, stall/2, p99u, stall/4)
+	}
+	// The late sends show as send lag too.
+	if lag := snap.Hist[metrics.SendLag].Percentile(99); lag < stall/2 {
+		t.Errorf("send lag p99 %v, want ≥ %v", lag, stall/2)
+	}
+}
+
+func countAbove(h *metrics.Histogram, d time.Duration) int64 {
+	var n int64
+	for _, b := range h.Raw().Distribution() {
+		if b.From >= d.Microseconds() {
+			n += b.Count
+		}
+	}
+	return n
+}
+
+// TestInterruptStopsGracefully cancels the context mid-run: the run stops
+// early, says so, and its counts still add up.
+func TestInterruptStopsGracefully(t *testing.T) {
+	srv := startTestServer(t, 0, 0)
+	spec := quickSpec(10, 30*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(700*time.Millisecond, cancel)
+	start := time.Now()
+	res, err := Run(ctx, Config{Spec: spec, Target: srv.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("interrupted run took %v", el)
+	}
+	if res.StopReason != StopInterrupted {
+		t.Errorf("stop reason %q", res.StopReason)
+	}
+	c := res.Snapshot.Counts
+	if !c.Balanced() || c.Sent == 0 {
+		t.Errorf("counts %+v", c)
+	}
+}
+
+// TestNoServer: nothing listens, so no connection opens; the run says why.
+func TestNoServer(t *testing.T) {
+	srv := startTestServer(t, 0, 0)
+	url := srv.url()
+	srv.close()
+	res, err := Run(context.Background(), Config{Spec: quickSpec(3, time.Second), Target: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StopReason != StopNoConnections || res.Snapshot.Counts.ConnsFailed != 3 || res.Snapshot.Errors["connect_refused"] != 3 {
+		t.Fatalf("reason %q counts %+v errors %v", res.StopReason, res.Snapshot.Counts, res.Snapshot.Errors)
+	}
+}

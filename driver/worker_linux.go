@@ -1,0 +1,604 @@
+//go:build linux
+
+package driver
+
+import (
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gobwas/ws"
+	"golang.org/x/sys/unix"
+
+	"github.com/wsbench/wsbench/internal/netpoll"
+	"github.com/wsbench/wsbench/internal/wire"
+	"github.com/wsbench/wsbench/metrics"
+)
+
+// Worker phases. Every worker moves through them on its own, driven by the
+// shared timeline in run: the clock, not messages between goroutines.
+const (
+	phaseSending  = iota // sending on schedule (or on each reply, closed model)
+	phaseDraining        // no new sends; waiting for replies until the grace period ends
+	phaseClosing         // close frames sent; waiting for the server's close replies
+	phaseDone
+)
+
+// sendBudget bounds the sends one pass of the loop makes before it polls the
+// sockets again, so a connection catching up on a backlog cannot starve reads.
+const sendBudget = 256
+
+// readBufSize is each worker's shared read buffer.
+const readBufSize = 64 << 10
+
+// worker is one event loop: an epoll instance, the connections it owns, its
+// metrics shard and its scheduler. Nothing in it is shared with other goroutines
+// except through run's atomics.
+type worker struct {
+	run   *run
+	poll  *netpoll.Poller
+	conns []*conn
+	byFD  []*conn
+	shard *metrics.Shard
+	rbuf  []byte
+	wbuf  []byte
+	rng   *rand.ChaCha8
+	due   dueHeap
+
+	phase         int
+	live          int    // connections not yet closed
+	outstanding   uint64 // messages awaiting replies, over all live connections
+	closeDeadline int64
+}
+
+func newWorker(r *run, shard *metrics.Shard) (*worker, error) {
+	p, err := netpoll.New(512)
+	if err != nil {
+		return nil, err
+	}
+	var seed [32]byte
+	if _, err := crand.Read(seed[:]); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("seed mask generator: %w", err)
+	}
+	return &worker{
+		run:   r,
+		poll:  p,
+		shard: shard,
+		rbuf:  make([]byte, readBufSize),
+		wbuf:  make([]byte, wire.MaxHeaderSize+max(r.codec.size, ws.MaxControlFramePayloadSize)),
+		rng:   rand.NewChaCha8(seed),
+	}, nil
+}
+
+// adopt takes a connected, upgraded socket. carry holds bytes the server sent
+// right after its handshake response.
+func (w *worker) adopt(fd, slot int, carry []byte) error {
+	c := &conn{fd: fd, slot: slot, firstMeasured: noSeq, carry: carry}
+	if err := w.poll.Add(fd, netpoll.In|netpoll.RdHup); err != nil {
+		return err
+	}
+	for fd >= len(w.byFD) {
+		w.byFD = append(w.byFD, nil)
+	}
+	w.byFD[fd] = c
+	w.conns = append(w.conns, c)
+	w.live++
+	return nil
+}
+
+func (w *worker) now() int64 { return int64(time.Since(w.run.origin)) }
+
+// loop runs the worker until every connection is closed.
+//
+// The poller is closed by Run once every worker has returned, never here: Run
+// may still Wake it, and a closed eventfd's number could already belong to a
+// new socket.
+func (w *worker) loop() {
+	for _, c := range w.conns {
+		if len(c.carry) > 0 {
+			w.consume(c, c.carry, true)
+		}
+	}
+	w.begin()
+	for w.phase != phaseDone {
+		if w.run.aborted.Load() {
+			w.abort()
+			return
+		}
+		now := w.now()
+		w.advance(now)
+		if w.phase == phaseDone {
+			return
+		}
+		wait := w.sendDue(now)
+		if d := w.deadline() - now; d < wait || wait < 0 {
+			wait = max(d, 0)
+		}
+		evs, err := w.poll.WaitFor(time.Duration(wait))
+		if err != nil {
+			w.shard.Error("harness_poll_error")
+			w.abort()
+			return
+		}
+		for _, ev := range evs {
+			if ev.FD >= len(w.byFD) {
+				continue
+			}
+			c := w.byFD[ev.FD]
+			if c == nil {
+				continue
+			}
+			if ev.Events&netpoll.Out != 0 {
+				w.flush(c)
+			}
+			if c.state != stateClosed && ev.Events&(netpoll.In|netpoll.Err|netpoll.Hup|netpoll.RdHup) != 0 {
+				w.readable(c)
+			}
+		}
+	}
+}
+
+// begin makes the first sends: every connection at once in the closed model,
+// the scheduler's first entries in the open model.
+func (w *worker) begin() {
+	if w.run.open {
+		for _, c := range w.conns {
+			if c.state == stateOpen {
+				c.due = int64(w.run.sched.At(c.slot, 0))
+				c.queued = true
+				w.due.push(c)
+			}
+		}
+		return
+	}
+	now := w.now()
+	for _, c := range w.conns {
+		if c.state == stateOpen {
+			w.send(c, now, now)
+		}
+	}
+}
+
+// deadline is the next moment the worker must wake up for, whatever the sockets do.
+func (w *worker) deadline() int64 {
+	switch w.phase {
+	case phaseSending:
+		return w.run.stopAt.Load()
+	case phaseDraining:
+		return w.run.stopAt.Load() + w.run.grace
+	default:
+		return w.closeDeadline
+	}
+}
+
+// advance moves the worker to the next phase when its time has come.
+func (w *worker) advance(now int64) {
+	if w.phase == phaseSending && now >= w.run.stopAt.Load() {
+		w.phase = phaseDraining
+		w.countUnsent()
+	}
+	if w.phase == phaseDraining && (w.outstanding == 0 || now >= w.run.stopAt.Load()+w.run.grace) {
+		w.phase = phaseClosing
+		w.closeDeadline = now + w.run.closeTimeout
+		for _, c := range w.conns {
+			if c.state == stateOpen {
+				w.settle(c, false)
+				w.sendClose(c, ws.StatusNormalClosure)
+				c.state = stateClosing
+			}
+		}
+	}
+	if w.phase == phaseClosing {
+		if now >= w.closeDeadline {
+			for _, c := range w.conns {
+				if c.state != stateClosed {
+					w.shard.Error("close_timeout")
+					w.closeFD(c)
+				}
+			}
+		}
+		if w.live == 0 {
+			w.phase = phaseDone
+		}
+	}
+}
+
+// countUnsent counts, once sending stops, the open model's messages that were
+// due inside the measured window but never sent: the harness or a capped
+// connection fell behind, or the connection died.
+func (w *worker) countUnsent() {
+	if !w.run.open {
+		return
+	}
+	stop := time.Duration(w.run.stopAt.Load())
+	from := time.Duration(w.run.measureStart)
+	for _, c := range w.conns {
+		dueBy := w.run.sched.Index(c.slot, stop)
+		first := max(c.nextSeq, w.run.sched.Index(c.slot, from))
+		if dueBy > first {
+			w.shard.Counts.Unsent += int64(dueBy - first)
+		}
+	}
+}
+
+// sendDue makes the open model's due sends and returns how long until the next
+// one (-1: none pending).
+func (w *worker) sendDue(now int64) int64 {
+	if !w.run.open || w.phase != phaseSending {
+		return -1
+	}
+	stop := w.run.stopAt.Load()
+	for n := 0; len(w.due) > 0; n++ {
+		c := w.due.top()
+		if c.due > now {
+			return c.due - now
+		}
+		if n == sendBudget {
+			return 0
+		}
+		w.due.pop()
+		c.queued = false
+		if c.state != stateOpen {
+			continue
+		}
+		if w.run.maxInflight > 0 && c.outstanding() >= w.run.maxInflight {
+			c.blocked = true
+			continue
+		}
+		w.send(c, c.due, now)
+		w.schedule(c, stop)
+		now = w.now()
+	}
+	return -1
+}
+
+// schedule queues c's next send if it falls before the stop.
+func (w *worker) schedule(c *conn, stop int64) {
+	c.due = int64(w.run.sched.At(c.slot, c.nextSeq))
+	if c.due < stop {
+		c.queued = true
+		w.due.push(c)
+	}
+}
+
+// send writes one masked data frame stamped with its intended and actual send times.
+func (w *worker) send(c *conn, intended, now int64) {
+	size := w.run.codec.size
+	h := ws.Header{Fin: true, OpCode: w.run.op, Masked: true, Length: int64(size)}
+	binary.LittleEndian.PutUint32(h.Mask[:], uint32(w.rng.Uint64()))
+	hn := wire.PutHeader(w.wbuf, h)
+	p := w.wbuf[hn : hn+size]
+	w.run.codec.put(p, stamp{seq: c.nextSeq, intended: intended, sent: now})
+	ws.Cipher(p, h.Mask, 0)
+	if intended >= w.run.measureStart {
+		if c.firstMeasured == noSeq {
+			c.firstMeasured = c.nextSeq
+		}
+		w.shard.Counts.Sent++
+		w.shard.Counts.BytesSent += int64(hn + size)
+		if w.run.open {
+			w.shard.Record(metrics.SendLag, time.Duration(now-intended))
+		}
+	}
+	c.nextSeq++
+	w.outstanding++
+	w.write(c, w.wbuf[:hn+size])
+}
+
+// sendControl writes a masked control frame (pong or close).
+func (w *worker) sendControl(c *conn, op ws.OpCode, payload []byte) {
+	h := ws.Header{Fin: true, OpCode: op, Masked: true, Length: int64(len(payload))}
+	binary.LittleEndian.PutUint32(h.Mask[:], uint32(w.rng.Uint64()))
+	var b [wire.MaxHeaderSize + ws.MaxControlFramePayloadSize]byte
+	hn := wire.PutHeader(b[:], h)
+	n := copy(b[hn:], payload)
+	ws.Cipher(b[hn:hn+n], h.Mask, 0)
+	w.write(c, b[:hn+n])
+}
+
+func (w *worker) sendClose(c *conn, code ws.StatusCode) {
+	var body [2]byte
+	w.sendControl(c, ws.OpClose, wire.CloseBody(body[:], code, ""))
+}
+
+// write sends b, keeping whatever the socket does not take for later.
+func (w *worker) write(c *conn, b []byte) {
+	if c.state == stateClosed {
+		return
+	}
+	if len(c.pending) > 0 {
+		c.pending = append(c.pending, b...)
+		return
+	}
+	n, err := unix.Write(c.fd, b)
+	if err != nil {
+		if !errors.Is(err, unix.EAGAIN) {
+			w.fail(c, errKindForSocket(err))
+			return
+		}
+		n = 0
+	}
+	if n < len(b) {
+		c.pending = append(c.pending[:0], b[n:]...)
+		if err := w.poll.Mod(c.fd, netpoll.In|netpoll.Out|netpoll.RdHup); err != nil {
+			w.fail(c, "harness_poll_error")
+		}
+	}
+}
+
+// flush writes pending bytes once the socket is writable again.
+func (w *worker) flush(c *conn) {
+	if c.state == stateClosed || len(c.pending) == 0 {
+		return
+	}
+	n, err := unix.Write(c.fd, c.pending)
+	if err != nil {
+		if !errors.Is(err, unix.EAGAIN) {
+			w.fail(c, errKindForSocket(err))
+		}
+		return
+	}
+	c.pending = c.pending[:copy(c.pending, c.pending[n:])]
+	if len(c.pending) == 0 {
+		if err := w.poll.Mod(c.fd, netpoll.In|netpoll.RdHup); err != nil {
+			w.fail(c, "harness_poll_error")
+		}
+	}
+}
+
+// readable reads what the socket has and handles every complete frame in it.
+func (w *worker) readable(c *conn) {
+	var buf []byte
+	var n int
+	var err error
+	if len(c.carry) > 0 {
+		need := frameNeed(c.carry)
+		if cap(c.carry) < need {
+			c.carry = append(make([]byte, 0, need), c.carry...)
+		}
+		n, err = unix.Read(c.fd, c.carry[len(c.carry):cap(c.carry)])
+		if n > 0 {
+			c.carry = c.carry[:len(c.carry)+n]
+		}
+		buf = c.carry
+	} else {
+		n, err = unix.Read(c.fd, w.rbuf)
+		if n > 0 {
+			buf = w.rbuf[:n]
+		}
+	}
+	switch {
+	case err != nil && errors.Is(err, unix.EAGAIN):
+		return
+	case err != nil:
+		w.fail(c, errKindForSocket(err))
+		return
+	case n == 0:
+		if c.state == stateClosing {
+			w.shard.Error("close_no_reply")
+			w.closeFD(c)
+			return
+		}
+		w.fail(c, "unexpected_eof")
+		return
+	}
+	w.consume(c, buf, len(c.carry) > 0)
+}
+
+// consume handles the complete frames at the start of buf and keeps the rest
+// in c.carry. inCarry says buf is c.carry itself.
+func (w *worker) consume(c *conn, buf []byte, inCarry bool) {
+	off := 0
+	for off < len(buf) && c.state != stateClosed {
+		h, hn, err := wire.ParseHeader(buf[off:])
+		if err != nil {
+			w.violation(c, ws.StatusProtocolError, "protocol_error")
+			return
+		}
+		if hn == 0 {
+			break
+		}
+		if err := ws.CheckHeader(h, c.checkState()); err != nil {
+			w.violation(c, ws.StatusProtocolError, "protocol_error")
+			return
+		}
+		if h.Length > w.run.maxMessage || int64(len(c.frag))+h.Length > w.run.maxMessage {
+			w.violation(c, ws.StatusMessageTooBig, "message_too_big")
+			return
+		}
+		end := off + hn + int(h.Length)
+		if end > len(buf) {
+			break
+		}
+		w.frame(c, h, buf[off+hn:end], hn+int(h.Length))
+		off = end
+	}
+	if c.state == stateClosed {
+		return
+	}
+	rest := buf[off:]
+	switch {
+	case len(rest) == 0:
+		c.carry = nil
+	case inCarry:
+		c.carry = c.carry[:copy(c.carry, rest)]
+	default:
+		c.carry = append(make([]byte, 0, max(frameNeed(rest), len(rest))), rest...)
+	}
+}
+
+// frameNeed is how many bytes the frame starting at b occupies, as far as its
+// header tells (at least a whole header).
+func frameNeed(b []byte) int {
+	h, hn, err := wire.ParseHeader(b)
+	if err != nil || hn == 0 {
+		return max(len(b), wire.MaxHeaderSize)
+	}
+	return hn + int(h.Length)
+}
+
+// frame handles one complete frame from the server.
+func (w *worker) frame(c *conn, h ws.Header, p []byte, wireLen int) {
+	switch h.OpCode {
+	case ws.OpText, ws.OpBinary:
+		if h.Fin {
+			w.message(c, h.OpCode, p, wireLen)
+			return
+		}
+		c.fragOp = h.OpCode
+		c.frag = append(c.frag[:0], p...)
+	case ws.OpContinuation:
+		c.frag = append(c.frag, p...)
+		if h.Fin {
+			op := c.fragOp
+			c.fragOp = 0
+			w.message(c, op, c.frag, len(c.frag)+wire.MaxHeaderSize)
+			c.frag = nil
+		}
+	case ws.OpPing:
+		if c.state == stateOpen {
+			w.sendControl(c, ws.OpPong, p)
+		}
+	case ws.OpPong:
+	case ws.OpClose:
+		w.closeReceived(c, p)
+	}
+}
+
+// message accounts for one echoed message and, in the closed model, sends the next.
+func (w *worker) message(c *conn, op ws.OpCode, p []byte, wireLen int) {
+	if c.settled {
+		return
+	}
+	now := w.now()
+	s, stampOK, ok := w.run.codec.get(p)
+	if !stampOK || op != w.run.op || s.seq < c.expected || s.seq >= c.nextSeq {
+		w.shard.Error("echo_mismatch")
+		return
+	}
+	if s.seq > c.expected {
+		w.shard.Counts.Lost += c.measuredIn(c.expected, s.seq)
+		w.shard.ErrorN("echo_skipped", int64(s.seq-c.expected))
+	}
+	w.outstanding -= s.seq + 1 - c.expected
+	c.expected = s.seq + 1
+	measured := s.seq >= c.firstMeasured
+	switch {
+	case !ok:
+		w.shard.Error("echo_mismatch")
+		if measured {
+			w.shard.Counts.Lost++
+		}
+	case measured:
+		w.shard.Counts.Received++
+		w.shard.Counts.BytesReceived += int64(wireLen)
+		w.shard.Record(metrics.RTT, time.Duration(now-s.intended))
+		w.shard.Record(metrics.RTTUncorrected, time.Duration(now-s.sent))
+	}
+	if w.phase != phaseSending || c.state != stateOpen {
+		return
+	}
+	if !w.run.open {
+		if now < w.run.stopAt.Load() {
+			w.send(c, now, now)
+		}
+		return
+	}
+	if c.blocked && c.outstanding() < w.run.maxInflight {
+		c.blocked = false
+		c.queued = true
+		w.due.push(c)
+	}
+}
+
+// closeReceived handles a close frame: the reply to ours, or the server closing.
+func (w *worker) closeReceived(c *conn, p []byte) {
+	if c.state == stateClosing {
+		w.closeFD(c)
+		return
+	}
+	code := ws.StatusNoStatusRcvd
+	if len(p) >= 2 {
+		code = ws.StatusCode(binary.BigEndian.Uint16(p))
+	}
+	w.settle(c, true)
+	w.shard.Error(fmt.Sprintf("close_%d", code))
+	if code == ws.StatusNoStatusRcvd {
+		w.sendControl(c, ws.OpClose, nil)
+	} else {
+		w.sendClose(c, code)
+	}
+	w.closeFD(c)
+}
+
+// violation closes c because the server broke the protocol.
+func (w *worker) violation(c *conn, code ws.StatusCode, kind string) {
+	w.settle(c, true)
+	w.shard.Error(kind)
+	if c.state == stateOpen {
+		w.sendClose(c, code)
+	}
+	w.closeFD(c)
+}
+
+// fail closes c after a socket error or an unexpected end of stream.
+func (w *worker) fail(c *conn, kind string) {
+	w.settle(c, true)
+	w.shard.Error(kind)
+	w.closeFD(c)
+}
+
+// settle counts c's outstanding measured messages once: as lost when the
+// connection died, as in flight when the run ended with them unanswered.
+func (w *worker) settle(c *conn, lost bool) {
+	if c.settled {
+		return
+	}
+	c.settled = true
+	n := c.measuredIn(c.expected, c.nextSeq)
+	if lost {
+		w.shard.Counts.Lost += n
+	} else {
+		w.shard.Counts.InFlight += n
+	}
+	w.outstanding -= c.outstanding()
+	c.expected = c.nextSeq
+}
+
+func (w *worker) closeFD(c *conn) {
+	if c.state == stateClosed {
+		return
+	}
+	c.state = stateClosed
+	unix.Close(c.fd)
+	w.byFD[c.fd] = nil
+	c.carry, c.frag, c.pending = nil, nil, nil
+	w.live--
+}
+
+// abort stops at once: what is unanswered counts as in flight, sockets close
+// without a close handshake.
+func (w *worker) abort() {
+	for _, c := range w.conns {
+		if c.state != stateClosed {
+			w.settle(c, false)
+			w.closeFD(c)
+		}
+	}
+	w.phase = phaseDone
+}
+
+func errKindForSocket(err error) string {
+	switch {
+	case errors.Is(err, unix.ECONNRESET), errors.Is(err, unix.EPIPE):
+		return "connection_reset"
+	case errors.Is(err, unix.ETIMEDOUT):
+		return "timeout"
+	default:
+		return "socket_error"
+	}
+}
