@@ -1,0 +1,197 @@
+package results
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
+)
+
+// Schema is the version of the result document's layout.
+const Schema = 1
+
+// Report is one run's result. Its JSON field names are a contract with outside
+// tools: add fields, never rename or remove them without a new Schema.
+type Report struct {
+	Schema      int           `json:"schema"`
+	ToolVersion string        `json:"tool_version"`
+	StartedAt   time.Time     `json:"started_at"`
+	EndedAt     time.Time     `json:"ended_at"`
+	DurationS   float64       `json:"duration_s"`
+	Target      string        `json:"target"`
+	Bundled     bool          `json:"bundled_server"`
+	Model       string        `json:"model"`
+	Scenario    scenario.Spec `json:"scenario"`
+	StopReason  string        `json:"stop_reason"`
+	Interrupted bool          `json:"interrupted"`
+	Connections Connections   `json:"connections"`
+	Messages    Messages      `json:"messages"`
+	Bytes       Bytes         `json:"bytes"`
+	Rates       Rates         `json:"rates"`
+	// Errors counts failures by kind (see README: "Error kinds").
+	Errors map[string]int64 `json:"errors"`
+	// Latency holds one entry per metric name: rtt, rtt_uncorrected, send_lag, connect, handshake.
+	Latency     map[string]Latency `json:"latency"`
+	Warnings    []string           `json:"warnings"`
+	Environment Environment        `json:"environment"`
+}
+
+// Connections counts connection attempts.
+type Connections struct {
+	Attempted int64 `json:"attempted"`
+	Opened    int64 `json:"opened"`
+	Failed    int64 `json:"failed"`
+}
+
+// Messages counts messages of the measured window. Sent = Received + Lost +
+// InFlight always holds; Balanced says whether it did.
+type Messages struct {
+	Sent     int64 `json:"sent"`
+	Received int64 `json:"received"`
+	Lost     int64 `json:"lost"`
+	InFlight int64 `json:"in_flight"`
+	// Unsent counts open-model sends that fell due in the window but were never made.
+	Unsent   int64 `json:"unsent"`
+	Balanced bool  `json:"balanced"`
+}
+
+// Bytes counts WebSocket frame bytes (headers and payloads) of measured messages.
+type Bytes struct {
+	Sent     int64 `json:"sent"`
+	Received int64 `json:"received"`
+}
+
+// Rates are per second of the measured window.
+type Rates struct {
+	// Target is the asked-for send rate (0 in the closed model).
+	Target        float64 `json:"target_msgs_per_s"`
+	Sent          float64 `json:"sent_msgs_per_s"`
+	Received      float64 `json:"received_msgs_per_s"`
+	BytesSent     float64 `json:"sent_bytes_per_s"`
+	BytesReceived float64 `json:"received_bytes_per_s"`
+}
+
+// Latency is one metric's summary plus its whole histogram, HdrHistogram V2
+// compressed and base64-encoded, so results can be merged exactly later.
+type Latency struct {
+	metrics.Summary
+	// Clamped counts values outside 1 µs .. 60 s, recorded at the nearer edge.
+	Clamped int64  `json:"clamped"`
+	HDR     string `json:"hdr"`
+}
+
+// Environment describes where the client ran.
+type Environment struct {
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	CPUs       int    `json:"cpus"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	Hostname   string `json:"hostname"`
+}
+
+// Input is what Build needs from a finished run.
+type Input struct {
+	ToolVersion              string
+	Spec                     scenario.Spec
+	Target                   string
+	Bundled                  bool
+	Started                  time.Time
+	MeasureStart, MeasureEnd time.Time
+	Ended                    time.Time
+	StopReason               string
+	Interrupted              bool
+	Snapshot                 *metrics.Snapshot
+}
+
+// Build makes the Report of a run, with its warnings.
+func Build(in Input) (*Report, error) {
+	snap := in.Snapshot
+	c := snap.Counts
+	secs := in.MeasureEnd.Sub(in.MeasureStart).Seconds()
+	r := &Report{
+		Schema:      Schema,
+		ToolVersion: in.ToolVersion,
+		StartedAt:   in.Started.UTC(),
+		EndedAt:     in.Ended.UTC(),
+		DurationS:   secs,
+		Target:      in.Target,
+		Bundled:     in.Bundled,
+		Model:       string(in.Spec.Model()),
+		Scenario:    in.Spec,
+		StopReason:  in.StopReason,
+		Interrupted: in.Interrupted,
+		Connections: Connections{Attempted: c.ConnsAttempted, Opened: c.ConnsOpened, Failed: c.ConnsFailed},
+		Messages: Messages{Sent: c.Sent, Received: c.Received, Lost: c.Lost, InFlight: c.InFlight,
+			Unsent: c.Unsent, Balanced: c.Balanced()},
+		Bytes:       Bytes{Sent: c.BytesSent, Received: c.BytesReceived},
+		Errors:      map[string]int64{},
+		Latency:     map[string]Latency{},
+		Warnings:    []string{},
+		Environment: environment(),
+	}
+	r.Scenario.Target = in.Target
+	for k, v := range snap.Errors {
+		r.Errors[k] = v
+	}
+	r.Rates.Target = in.Spec.Rate
+	if secs > 0 {
+		r.Rates.Sent = float64(c.Sent) / secs
+		r.Rates.Received = float64(c.Received) / secs
+		r.Rates.BytesSent = float64(c.BytesSent) / secs
+		r.Rates.BytesReceived = float64(c.BytesReceived) / secs
+	}
+	for _, m := range metrics.Metrics() {
+		h := snap.Hist[m]
+		enc, err := h.Encode()
+		if err != nil {
+			return nil, fmt.Errorf("encode %s histogram: %w", m, err)
+		}
+		r.Latency[m.String()] = Latency{Summary: h.Summary(), Clamped: h.Clamped(), HDR: enc}
+	}
+	r.Warnings = warnings(r, snap)
+	return r, nil
+}
+
+// Histogram decodes the named metric's histogram from the report.
+func (r *Report) Histogram(name string) (*metrics.Histogram, error) {
+	l, ok := r.Latency[name]
+	if !ok {
+		return nil, fmt.Errorf("no %q latency in the result", name)
+	}
+	h, err := metrics.DecodeHistogram(l.HDR)
+	if err != nil {
+		return nil, fmt.Errorf("%s histogram: %w", name, err)
+	}
+	if l.Clamped > 0 {
+		if err := h.AddClamped(l.Clamped); err != nil {
+			return nil, fmt.Errorf("%s histogram: %w", name, err)
+		}
+	}
+	return h, nil
+}
+
+func environment() Environment {
+	host, _ := os.Hostname()
+	return Environment{
+		GoVersion:  runtime.Version(),
+		OS:         runtime.GOOS,
+		Arch:       runtime.GOARCH,
+		CPUs:       runtime.NumCPU(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Hostname:   host,
+	}
+}
+
+// MarshalIndent is the report as indented JSON, ending in a newline.
+func (r *Report) MarshalIndent() ([]byte, error) {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}

@@ -1,0 +1,263 @@
+package results
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+// fixture builds a report from a deterministic snapshot.
+func fixture(t *testing.T, mutate func(*scenario.Spec, *metrics.Snapshot)) *Report {
+	t.Helper()
+	snap := metrics.NewSnapshot()
+	for i := 1; i <= 1000; i++ {
+		snap.Hist[metrics.RTT].Record(time.Duration(i) * 10 * time.Microsecond)
+		snap.Hist[metrics.RTTUncorrected].Record(time.Duration(i) * 9 * time.Microsecond)
+	}
+	for i := 1; i <= 50; i++ {
+		snap.Hist[metrics.Connect].Record(time.Duration(100+i) * time.Microsecond)
+		snap.Hist[metrics.Handshake].Record(time.Duration(200+i) * time.Microsecond)
+	}
+	snap.Counts = metrics.Counts{ConnsAttempted: 50, ConnsOpened: 50, Sent: 1010, Received: 1000, InFlight: 10,
+		BytesSent: 1010 * 70, BytesReceived: 1000 * 66}
+	spec := scenario.Default()
+	if mutate != nil {
+		mutate(&spec, snap)
+	}
+	start := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	r, err := Build(Input{
+		ToolVersion: "test", Spec: spec, Target: "ws://127.0.0.1:9999/", Bundled: true,
+		Started: start, MeasureStart: start.Add(time.Second), MeasureEnd: start.Add(11 * time.Second),
+		Ended: start.Add(12 * time.Second), StopReason: "completed", Snapshot: snap,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Environment = Environment{GoVersion: "go", OS: "linux", Arch: "amd64", CPUs: 2, GOMAXPROCS: 2, Hostname: "h"}
+	return r
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func TestTextGolden(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*scenario.Spec, *metrics.Snapshot)
+	}{
+		// a clean closed-model run
+		{"closed.txt", nil},
+		// an open-model run that fell behind: unsent sends and high send lag are warned about
+		{"open-behind.txt", func(s *scenario.Spec, snap *metrics.Snapshot) {
+			s.Rate, s.MaxInflight, s.Binary = 5000, 1, true
+			snap.Counts.Unsent = 42
+			for i := 0; i < 100; i++ {
+				snap.Hist[metrics.SendLag].Record(50 * time.Millisecond)
+			}
+			snap.Errors["close_1011"] = 3
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := Text(&b, fixture(t, tc.mutate)); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tc.name, b.Bytes())
+		})
+	}
+}
+
+// TestJSONContract checks the fields outside tools read, by their JSON names and types.
+func TestJSONContract(t *testing.T) {
+	var b bytes.Buffer
+	if err := JSON(&b, fixture(t, nil)); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["schema"] != float64(1) {
+		t.Errorf("schema = %v", doc["schema"])
+	}
+	for _, k := range []string{"tool_version", "target"} {
+		if _, ok := doc[k].(string); !ok {
+			t.Errorf("%s missing or not a string", k)
+		}
+	}
+	if _, err := time.Parse(time.RFC3339, doc["started_at"].(string)); err != nil {
+		t.Errorf("started_at not RFC 3339: %v", err)
+	}
+	if doc["duration_s"] != float64(10) {
+		t.Errorf("duration_s = %v", doc["duration_s"])
+	}
+	if _, ok := doc["scenario"].(map[string]any)["conns"]; !ok {
+		t.Error("scenario lacks its settings")
+	}
+	want := map[string][]string{
+		"connections": {"attempted", "opened", "failed"},
+		"messages":    {"sent", "received", "lost", "in_flight"},
+		"bytes":       {"sent", "received"},
+	}
+	for obj, keys := range want {
+		m, ok := doc[obj].(map[string]any)
+		if !ok {
+			t.Fatalf("%s missing", obj)
+		}
+		for _, k := range keys {
+			if _, ok := m[k].(float64); !ok {
+				t.Errorf("%s.%s missing or not a number", obj, k)
+			}
+		}
+	}
+	if _, ok := doc["errors"].(map[string]any); !ok {
+		t.Error("errors is not an object")
+	}
+	lat := doc["latency"].(map[string]any)
+	for _, m := range []string{"rtt", "rtt_uncorrected", "send_lag", "connect", "handshake"} {
+		l, ok := lat[m].(map[string]any)
+		if !ok {
+			t.Fatalf("latency.%s missing", m)
+		}
+		for _, k := range []string{"count", "min_us", "mean_us", "p50_us", "p90_us", "p99_us", "p999_us", "max_us"} {
+			if _, ok := l[k].(float64); !ok {
+				t.Errorf("latency.%s.%s missing", m, k)
+			}
+		}
+		if s, _ := l["hdr"].(string); s == "" {
+			t.Errorf("latency.%s.hdr empty", m)
+		}
+	}
+}
+
+// TestWriteReadRoundTrip writes atomically, reads back, and decodes the
+// histograms to exactly what was recorded.
+func TestWriteReadRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "run.json")
+	rep := fixture(t, nil)
+	if err := rep.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Messages != rep.Messages || back.Latency["rtt"].Summary != rep.Latency["rtt"].Summary {
+		t.Fatalf("round trip changed the report: %+v vs %+v", back.Messages, rep.Messages)
+	}
+	h, err := back.Histogram("rtt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Summary() != rep.Latency["rtt"].Summary || h.Count() != 1000 {
+		t.Fatalf("decoded histogram %+v, want %+v", h.Summary(), rep.Latency["rtt"].Summary)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("temporary files left behind: %v", entries)
+	}
+}
+
+// TestWriteFileKeepsOldOnFailure: a failed write leaves an existing file whole.
+func TestWriteFileKeepsOldOnFailure(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "run.json")
+	os.WriteFile(path, []byte("old"), 0o644)
+	os.Chmod(dir, 0o500)
+	defer os.Chmod(dir, 0o700)
+	if os.Geteuid() == 0 {
+		t.Skip("root ignores folder permissions")
+	}
+	if err := fixture(t, nil).WriteFile(path); err == nil {
+		t.Fatal("write into a read-only folder succeeded")
+	}
+	if b, _ := os.ReadFile(path); string(b) != "old" {
+		t.Fatalf("existing file changed to %q", b)
+	}
+}
+
+func TestCheckWritable(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, path, want string
+	}{
+		// a new file in an existing folder is fine
+		{"ok", filepath.Join(dir, "a.json"), ""},
+		// the folder does not exist
+		{"no folder", filepath.Join(dir, "missing", "a.json"), "missing"},
+		// the path is a folder
+		{"is dir", dir, "is a directory"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckWritable(tc.path)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want mention of %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestReadRejects(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, content, want string
+	}{
+		// not JSON at all
+		{"garbage", "hello", "not a wsbench result"},
+		// a future schema
+		{"schema", `{"schema": 2}`, "schema 2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, tc.name)
+			os.WriteFile(p, []byte(tc.content), 0o644)
+			if _, err := Read(p); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestWarnings checks that an imbalance is never silent.
+func TestWarnings(t *testing.T) {
+	r := fixture(t, func(_ *scenario.Spec, snap *metrics.Snapshot) { snap.Counts.Received-- })
+	if r.Messages.Balanced || len(r.Warnings) == 0 || !strings.Contains(r.Warnings[0], "do not add up") {
+		t.Fatalf("imbalance not flagged: %+v %v", r.Messages, r.Warnings)
+	}
+	if clean := fixture(t, nil); len(clean.Warnings) != 0 {
+		t.Fatalf("clean run warns: %v", clean.Warnings)
+	}
+}

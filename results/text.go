@@ -1,0 +1,151 @@
+package results
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wsbench/wsbench/metrics"
+)
+
+// Encoder writes a report in one format.
+type Encoder func(io.Writer, *Report) error
+
+// Encoders maps a format name to its encoder.
+var Encoders = map[string]Encoder{
+	"text": Text,
+	"json": JSON,
+}
+
+// JSON writes the report document, indented.
+func JSON(w io.Writer, r *Report) error {
+	b, err := r.MarshalIndent()
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// Text writes the human summary that `wsbench run` prints.
+func Text(w io.Writer, r *Report) error {
+	var b strings.Builder
+	target := r.Target
+	if r.Bundled {
+		target += " (bundled server, in-process)"
+	}
+	s := r.Scenario
+	kind := "text"
+	if s.Binary {
+		kind = "binary"
+	}
+	fmt.Fprintf(&b, "wsbench %s  %s\n", r.ToolVersion, target)
+	load := fmt.Sprintf("closed model (each connection sends when its previous reply arrives)")
+	if r.Model == "open" {
+		load = fmt.Sprintf("open model at %s msg/s", fmtNum(s.Rate))
+		if s.MaxInflight > 0 {
+			load += fmt.Sprintf(", at most %d in flight per connection", s.MaxInflight)
+		}
+	}
+	fmt.Fprintf(&b, "%s; %d connections; %d-byte %s messages; %.2fs measured after %s warm-up; stop: %s\n\n",
+		load, s.Conns, s.Size, kind, r.DurationS, s.Warmup, r.StopReason)
+
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	c, m := r.Connections, r.Messages
+	fmt.Fprintf(tw, "Connections\tattempted %d\topened %d\tfailed %d\n", c.Attempted, c.Opened, c.Failed)
+	check := "✓ sent = received + lost + in flight"
+	if !m.Balanced {
+		check = "✗ sent ≠ received + lost + in flight"
+	}
+	fmt.Fprintf(tw, "Messages\tsent %d\treceived %d\tlost %d\tin flight %d\t%s\n", m.Sent, m.Received, m.Lost, m.InFlight, check)
+	if r.Model == "open" {
+		fmt.Fprintf(tw, "Schedule\ttarget %s msg/s\tsent %s msg/s\tunsent %d\t\n", fmtNum(r.Rates.Target), fmtNum(r.Rates.Sent), m.Unsent)
+	}
+	fmt.Fprintf(tw, "Throughput\t%s msg/s sent\t%s msg/s received\t%s/s sent\t%s/s received\n",
+		fmtNum(r.Rates.Sent), fmtNum(r.Rates.Received), fmtBytes(r.Rates.BytesSent), fmtBytes(r.Rates.BytesReceived))
+	tw.Flush()
+
+	b.WriteString("\n")
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "Latency\tcount\tmin\tmean\tp50\tp90\tp99\tp99.9\tmax\t\n")
+	for _, metric := range metrics.Metrics() {
+		l, ok := r.Latency[metric.String()]
+		if !ok || l.Count == 0 {
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", metric, l.Count,
+			fmtUs(l.MinUs), fmtUs(l.MeanUs), fmtUs(l.P50Us), fmtUs(l.P90Us), fmtUs(l.P99Us), fmtUs(l.P999Us), fmtUs(l.MaxUs))
+	}
+	tw.Flush()
+	if r.Model == "open" {
+		b.WriteString("rtt is measured from each message's intended send time (coordinated omission corrected); rtt_uncorrected from when it was actually sent.\n")
+	}
+
+	b.WriteString("\n")
+	if len(r.Errors) == 0 {
+		b.WriteString("Errors: none\n")
+	} else {
+		kinds := make([]string, 0, len(r.Errors))
+		for k := range r.Errors {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		b.WriteString("Errors:\n")
+		for _, k := range kinds {
+			fmt.Fprintf(&b, "  %-28s %d\n", k, r.Errors[k])
+		}
+	}
+	for _, wn := range r.Warnings {
+		fmt.Fprintf(&b, "WARNING: %s\n", wn)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func fmtUs(us float64) string { return fmtDur(time.Duration(us * float64(time.Microsecond))) }
+
+// fmtDur prints a duration with three significant digits in a fitting unit.
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
+	case d < time.Second:
+		return trimUnit(float64(d)/float64(time.Millisecond), "ms")
+	default:
+		return trimUnit(d.Seconds(), "s")
+	}
+}
+
+func trimUnit(v float64, unit string) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f%s", v, unit)
+	case v >= 10:
+		return fmt.Sprintf("%.1f%s", v, unit)
+	default:
+		return fmt.Sprintf("%.2f%s", v, unit)
+	}
+}
+
+func fmtNum(v float64) string {
+	if v >= 100 || v == float64(int64(v)) {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+func fmtBytes(v float64) string {
+	const unit = 1024
+	if v < unit {
+		return fmt.Sprintf("%.0f B", v)
+	}
+	exp, div := 0, float64(unit)
+	for n := v / unit; n >= unit && exp < 4; n /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", v/div, "KMGTP"[exp])
+}

@@ -1,0 +1,57 @@
+package results
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/wsbench/wsbench/metrics"
+)
+
+// warnings says, in plain words, everything that makes the figures less than
+// trustworthy or less than what was asked for.
+func warnings(r *Report, snap *metrics.Snapshot) []string {
+	var w []string
+	c := snap.Counts
+	if !c.Balanced() {
+		w = append(w, fmt.Sprintf("counts do not add up: sent %d != received %d + lost %d + in flight %d (a wsbench bug: please report it)",
+			c.Sent, c.Received, c.Lost, c.InFlight))
+	}
+	if r.Connections.Failed > 0 {
+		w = append(w, fmt.Sprintf("%d of %d connections failed to open (see errors)", r.Connections.Failed, r.Connections.Attempted))
+	}
+	if c.Lost > 0 {
+		w = append(w, fmt.Sprintf("%d messages were lost: their connection closed or the server skipped them", c.Lost))
+	}
+	if c.InFlight > 0 && c.Sent > 0 && float64(c.InFlight) > 0.01*float64(c.Sent) {
+		w = append(w, fmt.Sprintf("%d messages (%.1f%%) were still unanswered when the grace period ended: raise --grace or the server is saturated",
+			c.InFlight, 100*float64(c.InFlight)/float64(c.Sent)))
+	}
+	if r.Scenario.Rate > 0 {
+		if c.Unsent > 0 {
+			w = append(w, fmt.Sprintf("%d sends fell due but were never made (--max-inflight reached, dead connections, or the client fell behind): the offered rate was lower than --rate", c.Unsent))
+		}
+		interval := r.Scenario.Schedule().Interval()
+		if r.Connections.Opened > 0 {
+			interval = time.Duration(float64(r.Connections.Opened) / r.Scenario.Rate * float64(time.Second))
+		}
+		if lag := snap.Hist[metrics.SendLag]; lag.Count() > 0 && lag.Percentile(99) > interval/10 {
+			w = append(w, fmt.Sprintf("send lag p99 %s exceeds 10%% of each connection's send interval (%s): sends left late, so the corrected latencies include the client's own delay",
+				fmtDur(lag.Percentile(99)), fmtDur(interval)))
+		}
+	}
+	var clamped []string
+	for _, m := range metrics.Metrics() {
+		if n := snap.Hist[m].Clamped(); n > 0 {
+			clamped = append(clamped, fmt.Sprintf("%s: %d", m, n))
+		}
+	}
+	if len(clamped) > 0 {
+		sort.Strings(clamped)
+		w = append(w, fmt.Sprintf("values outside the histogram range (1µs..60s) were recorded at its edge: %v", clamped))
+	}
+	if r.StopReason != "completed" {
+		w = append(w, fmt.Sprintf("the run did not complete (%s): figures cover %.2fs of the planned %s", r.StopReason, r.DurationS, r.Scenario.Duration))
+	}
+	return w
+}
