@@ -6,22 +6,44 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// Poller is one epoll instance plus an eventfd used to wake a blocked Wait.
+// Poller is one epoll instance plus an eventfd that wakes a waiting loop and a
+// timerfd that gives Wait its timeout.
+//
+// Why not just block in epoll_wait: a goroutine blocked in a system call keeps
+// its P (Go's processor slot) until the runtime's sysmon takes it back, which
+// can take from 20 µs to 10 ms. With several event loops on few cores — the
+// client's and the in-process server's — every other goroutine would wait that
+// long for a slot, and latency figures would show the harness, not the server.
+// So Wait never blocks in the kernel: the epoll fd itself is registered with Go's
+// runtime poller and the goroutine parks there, holding no P, until some
+// socket, the eventfd or the timerfd is ready. The timerfd keeps timeouts to
+// the nanosecond (Go's own timers round idle sleeps up to the millisecond),
+// without spinning.
+//
 // Add, Mod, Del and Wake are safe to call from any goroutine; Wait from one.
 type Poller struct {
-	epfd   int
-	wakefd int
-	closed atomic.Bool
-	raw    []unix.EpollEvent
-	out    []Event
+	epfd    int
+	wakefd  int
+	timerfd int
+	file    *os.File // epfd, registered with Go's runtime poller
+	raw     syscall.RawConn
+	armed   bool
+	closed  atomic.Bool
+	events  []unix.EpollEvent
+	out     []Event
+
+	// set by the wait callback, kept here so the callback does not allocate
+	n   int
+	err error
+	cb  func(uintptr) bool
 }
 
 // New returns a Poller that reports up to maxEvents readiness events per Wait.
@@ -33,15 +55,35 @@ func New(maxEvents int) (*Poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	wfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
-		unix.Close(epfd)
-		return nil, fmt.Errorf("eventfd: %w", err)
+	p := &Poller{epfd: epfd, wakefd: -1, timerfd: -1, events: make([]unix.EpollEvent, maxEvents), out: make([]Event, 0, maxEvents)}
+	fail := func(what string, err error) (*Poller, error) {
+		p.closeFDs()
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	p := &Poller{epfd: epfd, wakefd: wfd, raw: make([]unix.EpollEvent, maxEvents), out: make([]Event, 0, maxEvents)}
-	if err := p.Add(wfd, In); err != nil {
-		p.Close()
-		return nil, err
+	if p.wakefd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+		return fail("eventfd", err)
+	}
+	if p.timerfd, err = unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC); err != nil {
+		return fail("timerfd_create", err)
+	}
+	for _, fd := range []int{p.wakefd, p.timerfd} {
+		if err := p.Add(fd, In); err != nil {
+			return fail("register", err)
+		}
+	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		return fail("set epoll fd non-blocking", err)
+	}
+	p.file = os.NewFile(uintptr(epfd), "epoll")
+	if p.raw, err = p.file.SyscallConn(); err != nil {
+		return fail("register epoll fd with the runtime poller", err)
+	}
+	p.cb = func(uintptr) bool {
+		p.n, p.err = unix.EpollWait(p.epfd, p.events, 0)
+		if p.err == unix.EINTR {
+			p.n, p.err = 0, nil
+		}
+		return p.n > 0 || p.err != nil
 	}
 	return p, nil
 }
@@ -72,73 +114,75 @@ func (p *Poller) Del(fd int) error {
 	return nil
 }
 
-// Wait blocks until at least one fd is ready, Wake is called, or timeoutMs
-// passes (-1: no timeout, 0: do not block). The returned slice is reused by the
-// next call. A wake-up is consumed here and shows as no event.
+// Wait is WaitFor with a timeout in milliseconds (-1: none, 0: do not block).
 func (p *Poller) Wait(timeoutMs int) ([]Event, error) {
-	if p.closed.Load() {
-		return nil, ErrClosed
+	if timeoutMs < 0 {
+		return p.WaitFor(-1)
 	}
-	n, err := unix.EpollWait(p.epfd, p.raw, timeoutMs)
-	return p.collect(n, err)
+	return p.WaitFor(time.Duration(timeoutMs) * time.Millisecond)
 }
 
-// noPwait2 is set once epoll_pwait2 has answered ENOSYS (kernels before 5.11).
-var noPwait2 atomic.Bool
-
-// WaitFor is Wait with a nanosecond timeout (d < 0: none). It uses
-// epoll_pwait2 so that a scheduler can sleep until a send is due without
-// rounding up to a whole millisecond and without spinning; on kernels without
-// it, the timeout is rounded up to the next millisecond.
+// WaitFor returns the ready file descriptors, waiting until at least one is
+// ready, Wake is called, or d passes (d < 0: no timeout; d == 0: do not wait).
+// The returned slice is reused by the next call. Wake-ups and timeouts are
+// consumed here and show as no event.
 func (p *Poller) WaitFor(d time.Duration) ([]Event, error) {
 	if p.closed.Load() {
 		return nil, ErrClosed
 	}
-	if d < 0 {
-		return p.Wait(-1)
-	}
-	if noPwait2.Load() {
-		return p.Wait(int((d + time.Millisecond - 1) / time.Millisecond))
-	}
-	ts := unix.NsecToTimespec(int64(d))
-	r, _, errno := unix.Syscall6(unix.SYS_EPOLL_PWAIT2, uintptr(p.epfd), uintptr(unsafe.Pointer(&p.raw[0])),
-		uintptr(len(p.raw)), uintptr(unsafe.Pointer(&ts)), 0, 0)
-	if errno == unix.ENOSYS {
-		noPwait2.Store(true)
-		return p.WaitFor(d)
-	}
-	var err error
-	if errno != 0 {
-		err = errno
-	}
-	return p.collect(int(r), err)
-}
-
-func (p *Poller) collect(n int, err error) ([]Event, error) {
-	if err != nil {
-		if errors.Is(err, unix.EINTR) {
-			return p.out[:0], nil
+	if d == 0 {
+		p.cb(0)
+	} else {
+		if err := p.arm(d); err != nil {
+			return nil, err
 		}
+		if err := p.raw.Read(p.cb); err != nil {
+			if p.closed.Load() {
+				return nil, ErrClosed
+			}
+			return nil, fmt.Errorf("wait on epoll fd: %w", err)
+		}
+	}
+	if p.err != nil {
 		if p.closed.Load() {
 			return nil, ErrClosed
 		}
-		return nil, fmt.Errorf("epoll_wait: %w", err)
+		return nil, fmt.Errorf("epoll_wait: %w", p.err)
 	}
 	out := p.out[:0]
-	for i := 0; i < n; i++ {
-		fd := int(p.raw[i].Fd)
-		if fd == p.wakefd {
-			var b [8]byte
-			unix.Read(p.wakefd, b[:])
-			continue
+	var drain [8]byte
+	for i := 0; i < p.n; i++ {
+		switch fd := int(p.events[i].Fd); fd {
+		case p.wakefd:
+			unix.Read(p.wakefd, drain[:])
+		case p.timerfd:
+			unix.Read(p.timerfd, drain[:])
+			p.armed = false
+		default:
+			out = append(out, Event{FD: fd, Events: p.events[i].Events})
 		}
-		out = append(out, Event{FD: fd, Events: p.raw[i].Events})
 	}
 	p.out = out
 	return out, nil
 }
 
-// Wake makes a blocked (or the next) Wait return.
+// arm sets the timerfd to expire after d, or disarms it for d < 0.
+func (p *Poller) arm(d time.Duration) error {
+	if d < 0 && !p.armed {
+		return nil
+	}
+	var spec unix.ItimerSpec
+	if d > 0 {
+		spec.Value = unix.NsecToTimespec(int64(d))
+	}
+	if err := unix.TimerfdSettime(p.timerfd, 0, &spec, nil); err != nil {
+		return fmt.Errorf("timerfd_settime: %w", err)
+	}
+	p.armed = d > 0
+	return nil
+}
+
+// Wake makes a waiting (or the next) Wait return.
 func (p *Poller) Wake() error {
 	one := [8]byte{1}
 	_, err := unix.Write(p.wakefd, one[:])
@@ -148,16 +192,29 @@ func (p *Poller) Wake() error {
 	return nil
 }
 
-// Close releases the epoll instance and the eventfd. The registered file
-// descriptors stay open: they belong to the caller.
+// Close releases the epoll instance, the eventfd and the timerfd. The
+// registered file descriptors stay open: they belong to the caller. Close
+// must not run while Wait is running, nor Wake after it.
 func (p *Poller) Close() error {
 	if p.closed.Swap(true) {
 		return nil
 	}
-	p.Wake()
-	err1 := unix.Close(p.epfd)
-	err2 := unix.Close(p.wakefd)
-	return errors.Join(err1, err2)
+	return p.closeFDs()
+}
+
+func (p *Poller) closeFDs() error {
+	var errs []error
+	if p.file != nil {
+		errs = append(errs, p.file.Close())
+	} else if p.epfd >= 0 {
+		errs = append(errs, unix.Close(p.epfd))
+	}
+	for _, fd := range []int{p.wakefd, p.timerfd} {
+		if fd >= 0 {
+			errs = append(errs, unix.Close(fd))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // TakeFD detaches the socket behind c from Go's runtime poller and returns a

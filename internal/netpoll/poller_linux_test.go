@@ -4,6 +4,7 @@ package netpoll
 
 import (
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -79,8 +80,8 @@ func TestPollerWake(t *testing.T) {
 }
 
 // TestWaitForSubMillisecond checks that a sub-millisecond timeout is honoured
-// (epoll_pwait2): 100 waits of 200 µs take well under the 100 ms that rounding
-// up to whole milliseconds would cost.
+// (timerfd, not Go's millisecond-rounded idle timers): 100 waits of 200 µs take
+// well under the 100 ms that rounding up to whole milliseconds would cost.
 func TestWaitForSubMillisecond(t *testing.T) {
 	p, err := New(4)
 	if err != nil {
@@ -94,10 +95,33 @@ func TestWaitForSubMillisecond(t *testing.T) {
 		}
 	}
 	el := time.Since(start)
-	if noPwait2.Load() {
-		t.Skip("kernel has no epoll_pwait2; millisecond fallback in use")
-	}
 	if el < 20*time.Millisecond || el >= 95*time.Millisecond {
 		t.Fatalf("100 × WaitFor(200µs) took %v, want well under the 100ms of millisecond rounding", el)
 	}
+}
+
+// TestWaitHoldsNoP checks that a goroutine waiting in the poller leaves its P
+// free: with GOMAXPROCS=1, another goroutine runs while Wait waits.
+func TestWaitHoldsNoP(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	p, err := New(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	done := make(chan struct{})
+	go func() { p.WaitFor(2 * time.Second); close(done) }()
+	ran := make(chan time.Duration, 1)
+	start := time.Now()
+	go func() { ran <- time.Since(start) }()
+	select {
+	case d := <-ran:
+		if d > 500*time.Millisecond {
+			t.Errorf("other goroutine waited %v for the only P", d)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("other goroutine never ran")
+	}
+	p.Wake()
+	<-done
 }
