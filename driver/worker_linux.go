@@ -31,6 +31,13 @@ const (
 // sockets again, so a connection catching up on a backlog cannot starve reads.
 const sendBudget = 256
 
+// catchUp is how long past the end of the measured window a worker keeps
+// making sends that fell due before it. Without it a send due a few
+// microseconds before the end, and made a few microseconds late, would count
+// as never made; a client hopelessly behind still stops here and counts the
+// rest as unsent.
+const catchUp = int64(100 * time.Millisecond)
+
 // readBufSize is each worker's shared read buffer.
 const readBufSize = 64 << 10
 
@@ -110,11 +117,14 @@ func (w *worker) loop() {
 			return
 		}
 		now := w.now()
+		wait := w.sendDue(now)
 		w.advance(now)
 		if w.phase == phaseDone {
 			return
 		}
-		wait := w.sendDue(now)
+		if w.phase != phaseSending {
+			wait = -1
+		}
 		if d := w.deadline() - now; d < wait || wait < 0 {
 			wait = max(d, 0)
 		}
@@ -167,6 +177,9 @@ func (w *worker) begin() {
 func (w *worker) deadline() int64 {
 	switch w.phase {
 	case phaseSending:
+		if stop := w.run.stopAt.Load(); len(w.due) > 0 && w.now() >= stop {
+			return stop + catchUp
+		}
 		return w.run.stopAt.Load()
 	case phaseDraining:
 		return w.run.stopAt.Load() + w.run.grace
@@ -177,7 +190,7 @@ func (w *worker) deadline() int64 {
 
 // advance moves the worker to the next phase when its time has come.
 func (w *worker) advance(now int64) {
-	if w.phase == phaseSending && now >= w.run.stopAt.Load() {
+	if stop := w.run.stopAt.Load(); w.phase == phaseSending && now >= stop && (len(w.due) == 0 || now >= stop+catchUp) {
 		w.phase = phaseDraining
 		w.countUnsent()
 	}
