@@ -1,0 +1,71 @@
+//go:build linux
+
+package server
+
+import (
+	"bytes"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wsbench/wsbench/internal/wire"
+)
+
+// BenchmarkEchoLoopback measures the whole server path over loopback: one
+// client pipelines b.N binary messages (in batches of 64 per write) while
+// reading the echoes back. Allocations are the whole process's, client
+// included.
+func BenchmarkEchoLoopback(b *testing.B) {
+	for _, size := range []int{16, 128, 1024} {
+		b.Run(opName(ws.OpBinary)+"-"+itoa(size), func(b *testing.B) {
+			_, addr := startServer(b, Config{Loops: 1})
+			c := dialRaw(b, addr)
+			const batch = 64
+			fr := mf(ws.OpBinary, true, pattern(size, 0))
+			batchBuf := bytes.Repeat(fr, batch)
+			replyLen := wire.HeaderSize(ws.Header{Length: int64(size)}) + size
+			c.SetDeadline(time.Now().Add(time.Minute))
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			werr := make(chan error, 1)
+			go func() {
+				for sent := 0; sent < b.N; sent += batch {
+					k := min(batch, b.N-sent)
+					if _, err := c.Write(batchBuf[:k*len(fr)]); err != nil {
+						werr <- err
+						return
+					}
+				}
+				werr <- nil
+			}()
+			buf := make([]byte, 64<<10)
+			for left := b.N * replyLen; left > 0; {
+				n, err := io.ReadFull(c.br, buf[:min(len(buf), left)])
+				left -= n
+				if err != nil {
+					b.Fatalf("read: %v with %d bytes left", err, left)
+				}
+			}
+			b.StopTimer()
+			if err := <-werr; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}

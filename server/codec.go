@@ -1,0 +1,267 @@
+package server
+
+import (
+	"math/bits"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wsbench/wsbench/internal/wire"
+)
+
+// This file is the protocol engine: it turns bytes received on one connection
+// into the bytes to send back. It does no I/O and knows nothing of epoll, so
+// it can be benchmarked and fuzzed on in-memory buffers.
+
+// session is the protocol state a connection keeps between reads: the open
+// fragmented message, if any. An idle connection's session is empty and holds
+// no memory.
+type session struct {
+	msg   []byte    // payload of the open fragmented message so far
+	msgOp ws.OpCode // its opcode (text or binary); 0 when none is open
+}
+
+// release gives the session's buffer back to p and forgets the open message.
+func (s *session) release(p *bufPool) {
+	if s.msg != nil {
+		p.put(s.msg)
+	}
+	s.msg, s.msgOp = nil, 0
+}
+
+// codec parses client frames and assembles the replies. One codec belongs to
+// one event loop and serves all of its connections in turn; it is not safe for
+// concurrent use.
+type codec struct {
+	maxMessage int64
+	pool       *bufPool
+	// out collects the reply frames of one feed call (several calls may
+	// append before the caller writes and truncates it).
+	out []byte
+	// msgsIn and msgsOut count data messages since the caller last
+	// collected (and zeroed) them.
+	msgsIn, msgsOut uint64
+}
+
+// feed handles every complete frame at the start of data, appending replies
+// to c.out, and returns how many bytes it consumed. Payloads are unmasked in
+// place, so data is modified.
+//
+// When it returns closing == true a close frame has been appended to c.out
+// (code is its status, 1005 for an empty body), the session has been released
+// and the connection must be closed after the reply is sent; bytes after the
+// offending or closing frame are not consumed and must be ignored. Otherwise
+// data[n:] is an incomplete frame to be completed by later reads.
+//
+// Every header is checked before its payload is waited for, so a frame that
+// breaks a rule or the size limit is refused as soon as its header is in.
+func (c *codec) feed(s *session, data []byte) (n int, closing bool, code ws.StatusCode) {
+	for {
+		h, hn, err := wire.ParseHeader(data[n:])
+		if err != nil { // 64-bit length with the top bit set
+			return n, true, c.fail(s, ws.StatusProtocolError)
+		}
+		if hn == 0 {
+			return n, false, 0
+		}
+		state := ws.StateServerSide
+		if s.msgOp != 0 {
+			state |= ws.StateFragmented
+		}
+		// Unmasked frame, RSV bits without an extension, reserved opcode,
+		// long or fragmented control frame, orphan continuation, new data
+		// frame inside a fragmented message: all 1002.
+		if ws.CheckHeader(h, state) != nil {
+			return n, true, c.fail(s, ws.StatusProtocolError)
+		}
+		if !h.OpCode.IsControl() {
+			total := h.Length
+			if h.OpCode == ws.OpContinuation {
+				total += int64(len(s.msg))
+			}
+			if total > c.maxMessage {
+				return n, true, c.fail(s, ws.StatusMessageTooBig)
+			}
+		}
+		// h.Length is now at most max(maxMessage, 125): no overflow.
+		end := n + hn + int(h.Length)
+		if end > len(data) {
+			return n, false, 0
+		}
+		p := data[n+hn : end]
+		n = end
+		ws.Cipher(p, h.Mask, 0)
+
+		switch h.OpCode {
+		case ws.OpPing:
+			c.out = wire.AppendFrame(c.out, ws.OpPong, true, p, nil)
+		case ws.OpPong:
+			// Unsolicited pongs are allowed and ignored (RFC 6455 5.5.3).
+		case ws.OpClose:
+			s.release(c.pool)
+			return n, true, c.closeReply(p)
+		case ws.OpText, ws.OpBinary:
+			if h.Fin {
+				if !c.message(h.OpCode, p) {
+					return n, true, c.fail(s, ws.StatusInvalidFramePayloadData)
+				}
+				continue
+			}
+			s.msgOp = h.OpCode
+			s.msg = append(c.pool.get(len(p)), p...)
+		case ws.OpContinuation:
+			s.msg = c.appendMsg(s.msg, p)
+			if h.Fin {
+				ok := c.message(s.msgOp, s.msg)
+				s.release(c.pool)
+				if !ok {
+					return n, true, c.fail(s, ws.StatusInvalidFramePayloadData)
+				}
+			}
+		}
+	}
+}
+
+// message handles one complete data message: in echo mode, queue it back as a
+// single frame. It reports false for a text message that is not UTF-8.
+func (c *codec) message(op ws.OpCode, p []byte) bool {
+	if op == ws.OpText && !utf8.Valid(p) {
+		return false
+	}
+	c.msgsIn++
+	c.out = wire.AppendFrame(c.out, op, true, p, nil)
+	c.msgsOut++
+	return true
+}
+
+// appendMsg appends p to the fragmented message buffer m, taking a larger
+// buffer from the pool when m is full.
+func (c *codec) appendMsg(m, p []byte) []byte {
+	if need := len(m) + len(p); need > cap(m) {
+		size := max(2*cap(m), need)
+		if int64(size) > c.maxMessage {
+			size = max(int(c.maxMessage), need)
+		}
+		nm := append(c.pool.get(size), m...)
+		c.pool.put(m)
+		m = nm
+	}
+	return append(m, p...)
+}
+
+// closeReply answers a client close frame with body p and returns the code
+// sent: the client's code echoed, nothing for an empty body (counted as
+// 1005), 1002 for a malformed body or a code that must not be sent, 1007 for
+// a reason that is not UTF-8.
+func (c *codec) closeReply(p []byte) ws.StatusCode {
+	if len(p) == 0 {
+		c.out = wire.AppendFrame(c.out, ws.OpClose, true, nil, nil)
+		return ws.StatusNoStatusRcvd
+	}
+	if len(p) == 1 {
+		return c.closeFrame(ws.StatusProtocolError)
+	}
+	code, reason := ws.ParseCloseFrameDataUnsafe(p)
+	if code >= 5000 { // RFC 6455 7.4.2 defines nothing above 4999
+		return c.closeFrame(ws.StatusProtocolError)
+	}
+	switch err := ws.CheckCloseFrameData(code, reason); err {
+	case nil:
+		return c.closeFrame(code)
+	case ws.ErrProtocolInvalidUTF8:
+		return c.closeFrame(ws.StatusInvalidFramePayloadData)
+	default:
+		return c.closeFrame(ws.StatusProtocolError)
+	}
+}
+
+// fail drops the session's open message and queues a close frame with code.
+func (c *codec) fail(s *session, code ws.StatusCode) ws.StatusCode {
+	s.release(c.pool)
+	return c.closeFrame(code)
+}
+
+// closeFrame queues a close frame whose body is just code.
+func (c *codec) closeFrame(code ws.StatusCode) ws.StatusCode {
+	c.out = appendClose(c.out, code)
+	return code
+}
+
+// appendClose appends a server close frame carrying code and no reason.
+func appendClose(dst []byte, code ws.StatusCode) []byte {
+	var b [2]byte
+	return wire.AppendFrame(dst, ws.OpClose, true, wire.CloseBody(b[:], code, ""), nil)
+}
+
+// frameSize returns the total size (header and payload) of the frame that
+// starts b, or 0 when b does not hold its whole header yet.
+func frameSize(b []byte) int {
+	h, hn, err := wire.ParseHeader(b)
+	if hn == 0 || err != nil {
+		return 0
+	}
+	return hn + int(h.Length)
+}
+
+// Buffer size classes of bufPool: powers of two from 512 B to 64 KiB.
+const (
+	minClassShift = 9
+	maxClassShift = 16
+	numClasses    = maxClassShift - minClassShift + 1
+	perClass      = 16 // free buffers kept per class
+)
+
+// bufPool recycles the buffers connections hold only while something is
+// pending (partial frames, fragmented messages), so that a steady stream of
+// them costs no allocation. It belongs to one event loop and is not safe for
+// concurrent use. Buffers up to 64 KiB come in power-of-two classes; one spare
+// larger buffer (at most maxSpare bytes) is kept for the next large frame.
+type bufPool struct {
+	free     [numClasses][][]byte
+	spare    []byte
+	maxSpare int
+}
+
+// get returns an empty buffer with capacity at least n.
+func (p *bufPool) get(n int) []byte {
+	if n <= 1<<maxClassShift {
+		k := 0
+		if n > 1<<minClassShift {
+			k = bits.Len(uint(n-1)) - minClassShift
+		}
+		if l := len(p.free[k]); l > 0 {
+			b := p.free[k][l-1]
+			p.free[k][l-1] = nil
+			p.free[k] = p.free[k][:l-1]
+			return b
+		}
+		return make([]byte, 0, 1<<(k+minClassShift))
+	}
+	if cap(p.spare) >= n {
+		b := p.spare
+		p.spare = nil
+		return b
+	}
+	return make([]byte, 0, n)
+}
+
+// put gives b back. b must not be used afterwards.
+func (p *bufPool) put(b []byte) {
+	c := cap(b)
+	switch {
+	case c < 1<<minClassShift:
+	case c <= 1<<maxClassShift:
+		if c&(c-1) != 0 {
+			return // not one of the pool's sizes
+		}
+		k := bits.Len(uint(c)) - 1 - minClassShift
+		if len(p.free[k]) < perClass {
+			if p.free[k] == nil {
+				p.free[k] = make([][]byte, 0, perClass)
+			}
+			p.free[k] = append(p.free[k], b[:0])
+		}
+	case c <= p.maxSpare && c > cap(p.spare):
+		p.spare = b[:0]
+	}
+}

@@ -1,0 +1,192 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"strconv"
+	"time"
+)
+
+// Modes a Server can run in.
+const (
+	// ModeEcho sends every text or binary message back to its sender,
+	// unchanged and in order.
+	ModeEcho = "echo"
+)
+
+// Config configures a Server. A zero field means "use the default", so
+// Config{Addr: "127.0.0.1:0"} is a complete configuration; DefaultConfig
+// spells the defaults out.
+type Config struct {
+	// Addr is the TCP address to listen on, host:port. Port 0 picks a free
+	// port; Server.Addr reports the one bound. Default "127.0.0.1:8080".
+	Addr string
+	// Mode is what the server does with messages. Only "echo" (the default)
+	// exists today.
+	Mode string
+	// MaxMessage is the largest message accepted, in bytes: one frame's
+	// payload, or the total of a fragmented message. Larger messages close
+	// the connection with 1009 before their payload is buffered.
+	// Default 1 MiB.
+	MaxMessage int64
+	// HandshakeTimeout bounds the opening handshake: a client that has not
+	// completed it in this time is dropped and counted. Default 5s.
+	HandshakeTimeout time.Duration
+	// Loops is the number of event loops (goroutines blocked in epoll) that
+	// serve upgraded connections. Default runtime.GOMAXPROCS(0).
+	Loops int
+	// MaxPendingWrite caps, per connection, the bytes of replies the kernel
+	// would not take yet. A client that does not read its replies is closed
+	// as a slow reader once the cap is exceeded. A single reply the kernel
+	// cannot take at once counts too, so keep it above MaxMessage.
+	// Default 4 MiB.
+	MaxPendingWrite int
+	// Subprotocols are the subprotocols the server speaks. The server picks
+	// the first one the client offers that is in this list; with an empty
+	// list it never selects one.
+	Subprotocols []string
+}
+
+// Defaults and limits.
+const (
+	DefaultAddr             = "127.0.0.1:8080"
+	DefaultMaxMessage       = 1 << 20
+	DefaultHandshakeTimeout = 5 * time.Second
+	DefaultMaxPendingWrite  = 4 << 20
+
+	// MaxMaxMessage is the largest MaxMessage accepted (1 GiB): a message is
+	// buffered whole, so larger limits are a configuration mistake.
+	MaxMaxMessage = 1 << 30
+	// MaxLoops is the largest Loops accepted.
+	MaxLoops = 4096
+)
+
+// DefaultConfig returns the configuration a zero Config stands for, with every
+// default filled in. Loops is runtime.GOMAXPROCS(0) at the time of the call.
+func DefaultConfig() Config {
+	return Config{}.withDefaults()
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.Mode == "" {
+		c.Mode = ModeEcho
+	}
+	if c.MaxMessage == 0 {
+		c.MaxMessage = DefaultMaxMessage
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.Loops == 0 {
+		c.Loops = runtime.GOMAXPROCS(0)
+	}
+	if c.MaxPendingWrite == 0 {
+		c.MaxPendingWrite = DefaultMaxPendingWrite
+	}
+	return c
+}
+
+// Validate reports every problem with c, each naming its field, joined with
+// errors.Join; nil means c is usable. Zero fields are valid (they mean the
+// default).
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("server: Config.%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if c.Addr != "" {
+		if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+			bad("Addr", "%q is not host:port: %v", c.Addr, err)
+		} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			bad("Addr", "port %q of %q is not a number in 0-65535", port, c.Addr)
+		}
+	}
+	switch c.Mode {
+	case "", ModeEcho:
+	default:
+		bad("Mode", "unknown mode %q (supported: %q)", c.Mode, ModeEcho)
+	}
+	if c.MaxMessage < 0 || c.MaxMessage > MaxMaxMessage {
+		bad("MaxMessage", "%d is outside 1-%d bytes (0 = default %d)", c.MaxMessage, MaxMaxMessage, DefaultMaxMessage)
+	}
+	if c.HandshakeTimeout < 0 {
+		bad("HandshakeTimeout", "%v is negative", c.HandshakeTimeout)
+	}
+	if c.Loops < 0 || c.Loops > MaxLoops {
+		bad("Loops", "%d is outside 1-%d (0 = GOMAXPROCS)", c.Loops, MaxLoops)
+	}
+	if c.MaxPendingWrite < 0 {
+		bad("MaxPendingWrite", "%d is negative", c.MaxPendingWrite)
+	}
+	seen := make(map[string]bool, len(c.Subprotocols))
+	for i, p := range c.Subprotocols {
+		switch {
+		case !isToken(p):
+			bad("Subprotocols", "[%d] %q is not an HTTP token", i, p)
+		case seen[p]:
+			bad("Subprotocols", "[%d] %q is listed twice", i, p)
+		}
+		seen[p] = true
+	}
+	return errors.Join(errs...)
+}
+
+// isToken reports whether s is a non-empty RFC 7230 token, the syntax of a
+// Sec-WebSocket-Protocol value.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		switch {
+		case b >= '0' && b <= '9', b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z':
+		case b == '!' || b == '#' || b == '$' || b == '%' || b == '&' || b == '\'' || b == '*' ||
+			b == '+' || b == '-' || b == '.' || b == '^' || b == '_' || b == '`' || b == '|' || b == '~':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Stats is a snapshot of a Server's counters. Every field is cumulative since
+// New except Open.
+type Stats struct {
+	// Accepted counts TCP connections accepted by the listener.
+	Accepted uint64 `json:"accepted"`
+	// Upgraded counts completed opening handshakes.
+	Upgraded uint64 `json:"upgraded"`
+	// Open is the number of upgraded connections not yet closed.
+	Open int64 `json:"open"`
+	// HandshakeFailures counts accepted connections dropped before the
+	// upgrade: bad requests, timeouts, resets.
+	HandshakeFailures uint64 `json:"handshake_failures"`
+	// HandshakeTimeouts is the part of HandshakeFailures that ran out of
+	// HandshakeTimeout.
+	HandshakeTimeouts uint64 `json:"handshake_timeouts"`
+	// MessagesIn counts complete data messages received (a fragmented
+	// message counts once); MessagesOut counts data messages sent.
+	MessagesIn  uint64 `json:"messages_in"`
+	MessagesOut uint64 `json:"messages_out"`
+	// BytesIn and BytesOut count WebSocket bytes (frames, after the
+	// handshake) read from and written to sockets.
+	BytesIn  uint64 `json:"bytes_in"`
+	BytesOut uint64 `json:"bytes_out"`
+	// CloseCodesSent counts close frames sent, by status code. A close
+	// frame with an empty body (the reply to an empty client close) is
+	// counted under 1005, "no status code present".
+	CloseCodesSent map[uint16]uint64 `json:"close_codes_sent"`
+	// SlowReaderCloses counts connections closed because their unsent
+	// replies exceeded MaxPendingWrite.
+	SlowReaderCloses uint64 `json:"slow_reader_closes"`
+	// AbnormalCloses counts connections that ended (EOF, reset, write
+	// error) without a closing handshake.
+	AbnormalCloses uint64 `json:"abnormal_closes"`
+}

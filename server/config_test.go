@@ -1,0 +1,103 @@
+package server
+
+import (
+	"encoding/json"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultConfig(t *testing.T) {
+	c := DefaultConfig()
+	want := Config{
+		Addr:             "127.0.0.1:8080",
+		Mode:             "echo",
+		MaxMessage:       1 << 20,
+		HandshakeTimeout: 5 * time.Second,
+		Loops:            runtime.GOMAXPROCS(0),
+		MaxPendingWrite:  4 << 20,
+	}
+	if c.Addr != want.Addr || c.Mode != want.Mode || c.MaxMessage != want.MaxMessage ||
+		c.HandshakeTimeout != want.HandshakeTimeout || c.Loops != want.Loops ||
+		c.MaxPendingWrite != want.MaxPendingWrite || len(c.Subprotocols) != 0 {
+		t.Fatalf("DefaultConfig() = %+v, want %+v", c, want)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("DefaultConfig().Validate() = %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name   string
+		cfg    Config
+		fields []string // field names the error must mention; none = valid
+	}{
+		// Zero fields mean defaults.
+		{"zero", Config{}, nil},
+		// A fully spelled-out valid config.
+		{"full", Config{Addr: "127.0.0.1:0", Mode: "echo", MaxMessage: 10, HandshakeTimeout: time.Second,
+			Loops: 3, MaxPendingWrite: 1, Subprotocols: []string{"chat", "v2.json"}}, nil},
+		// Empty host means all interfaces.
+		{"any-host", Config{Addr: ":9000"}, nil},
+		// Missing port.
+		{"addr-no-port", Config{Addr: "localhost"}, []string{"Addr"}},
+		// Port out of range.
+		{"addr-bad-port", Config{Addr: "127.0.0.1:70000"}, []string{"Addr"}},
+		// Broadcast is not implemented yet.
+		{"mode-broadcast", Config{Mode: "broadcast"}, []string{"Mode"}},
+		// Negative sizes and durations.
+		{"negative-max-message", Config{MaxMessage: -1}, []string{"MaxMessage"}},
+		{"huge-max-message", Config{MaxMessage: 1 << 40}, []string{"MaxMessage"}},
+		{"negative-timeout", Config{HandshakeTimeout: -time.Second}, []string{"HandshakeTimeout"}},
+		{"negative-loops", Config{Loops: -2}, []string{"Loops"}},
+		{"too-many-loops", Config{Loops: MaxLoops + 1}, []string{"Loops"}},
+		{"negative-pending", Config{MaxPendingWrite: -5}, []string{"MaxPendingWrite"}},
+		// Subprotocols must be tokens, listed once.
+		{"subprotocol-space", Config{Subprotocols: []string{"a b"}}, []string{"Subprotocols"}},
+		{"subprotocol-empty", Config{Subprotocols: []string{""}}, []string{"Subprotocols"}},
+		{"subprotocol-dup", Config{Subprotocols: []string{"x", "x"}}, []string{"Subprotocols"}},
+		// Every problem is reported, not just the first.
+		{"several", Config{Addr: "nope", Mode: "x", Loops: -1}, []string{"Addr", "Mode", "Loops"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			if len(tc.fields) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want errors naming %v", tc.fields)
+			}
+			for _, f := range tc.fields {
+				if !strings.Contains(err.Error(), "Config."+f+":") {
+					t.Errorf("error %q does not name %s", err, f)
+				}
+			}
+			if got := strings.Count(err.Error(), "\n") + 1; got != len(tc.fields) {
+				t.Errorf("error has %d lines, want %d: %q", got, len(tc.fields), err)
+			}
+			if _, nerr := New(tc.cfg); nerr == nil {
+				t.Errorf("New accepted an invalid config")
+			}
+		})
+	}
+}
+
+func TestStatsJSON(t *testing.T) {
+	b, err := json.Marshal(Stats{CloseCodesSent: map[uint16]uint64{1000: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"accepted":`, `"upgraded":`, `"open":`, `"handshake_failures":`, `"handshake_timeouts":`,
+		`"messages_in":`, `"messages_out":`, `"bytes_in":`, `"bytes_out":`, `"close_codes_sent":{"1000":2}`,
+		`"slow_reader_closes":`, `"abnormal_closes":`} {
+		if !strings.Contains(string(b), key) {
+			t.Errorf("JSON %s lacks %s", b, key)
+		}
+	}
+}

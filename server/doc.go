@@ -1,0 +1,54 @@
+// Package server is wsbench's bundled reference WebSocket server: what
+// "wsbench serve" runs, and what "wsbench run" starts in-process when it is
+// given no URL. It is a strict RFC 6455 echo server built to stay out of the
+// way of the measurements, and it stands apart from the client side of
+// wsbench: it imports none of its packages.
+//
+// # Structure
+//
+// An accept loop takes TCP connections from a net.Listener. Each one gets a
+// short-lived goroutine that performs the opening handshake with
+// github.com/gobwas/ws under Config.HandshakeTimeout, then detaches the socket
+// from Go's runtime poller (internal/netpoll.TakeFD) and hands the raw file
+// descriptor to one of Config.Loops event loops, round robin.
+//
+// An event loop is one goroutine blocked in epoll_wait (level-triggered). It
+// owns one 64 KiB read buffer and one write buffer and uses them for all of
+// its connections, so an idle connection costs no goroutine and no buffer:
+// just a small struct in the loop's table. A connection holds memory of its
+// own only while something is pending: the bytes of an incomplete frame, a
+// fragmented message being reassembled, or replies the kernel would not take
+// yet. Those buffers come from, and go back to, a per-loop pool.
+//
+// On readiness the loop does one read, parses every complete frame in it,
+// unmasks payloads in place and assembles all the replies in its write
+// buffer, which it sends with a single write. What the kernel does not take
+// is kept per connection and flushed on writability; a client that lets more
+// than Config.MaxPendingWrite bytes pile up is closed as a slow reader.
+//
+// # Protocol
+//
+// In echo mode (the only mode so far) every text or binary message is sent
+// back unchanged with its opcode, in order; a fragmented message is
+// reassembled and sent back as one frame. Pings are answered with pongs
+// carrying the same payload at once, even between the fragments of a
+// message; pongs are ignored. No extension is ever negotiated; a subprotocol
+// is chosen only from Config.Subprotocols.
+//
+// Protocol violations fail the connection with a close frame: 1002 for
+// unmasked frames, RSV bits, reserved opcodes, bad control frames and broken
+// fragmentation (as ws.CheckHeader defines them) and for invalid close codes;
+// 1007 for text that is not UTF-8; 1009 for a message over Config.MaxMessage,
+// detected from the frame header before any payload is buffered. A client
+// close is answered with a close echoing its code.
+//
+// Every close, whoever starts it, ends the same way: the close frame is
+// written, the write side is shut down (FIN), and input is read and discarded
+// until the client's EOF or about a second has passed; only then is the
+// socket closed. Closing earlier with unread input would make the kernel send
+// a reset, which may destroy the close frame before the client reads it.
+//
+// # Platforms
+//
+// The server needs Linux epoll; elsewhere New returns ErrUnsupported.
+package server

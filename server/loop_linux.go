@@ -1,0 +1,545 @@
+//go:build linux
+
+package server
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+	"golang.org/x/sys/unix"
+
+	"github.com/wsbench/wsbench/internal/netpoll"
+	"github.com/wsbench/wsbench/internal/wire"
+)
+
+const (
+	// readBufSize is the size of each loop's read buffer. Frames up to this
+	// size are assembled in it; larger ones are read straight into a buffer
+	// of their own size.
+	readBufSize = 64 << 10
+	// drainTimeout bounds the closing handshake: after its close frame the
+	// server waits this long for the client's EOF before closing anyway.
+	drainTimeout = time.Second
+	// maxEvents is how many readiness events one Wait returns at most.
+	maxEvents = 256
+)
+
+// Connection states.
+const (
+	stateOpen    uint8 = iota
+	stateClosing       // close frame queued; draining reads until EOF
+	stateClosed        // fd closed; the conn is garbage
+)
+
+// conn is one upgraded connection. Only its loop's goroutine touches it.
+// While idle it holds no buffer: carry, pending and the session's message are
+// nil.
+type conn struct {
+	fd    int
+	state uint8
+	// big says carry is sized for the whole (large) frame it starts and
+	// reads go straight into it; otherwise carry is just the tail of the
+	// last read, moved back into the loop buffer before the next read.
+	big      bool
+	carry    []byte // bytes of an incomplete frame
+	pending  []byte // replies the kernel has not taken yet: pending[poff:]
+	poff     int
+	sess     session
+	deadline int64  // while closing: close at this loop time (ns)
+	proto    string // negotiated subprotocol, "" for none
+}
+
+// handoff is an upgraded connection on its way from the handshake goroutine to
+// a loop.
+type handoff struct {
+	fd    int
+	extra []byte // bytes the client sent after its handshake request
+	proto string
+}
+
+// loop is one event loop: a goroutine blocked in epoll_wait that serves a set
+// of connections with one read buffer and one write buffer.
+type loop struct {
+	s          *Server
+	poller     *netpoll.Poller
+	done       chan struct{} // closed when run returns
+	maxPending int
+	epoch      time.Time
+
+	mu       sync.Mutex // guards the fields below, shared with other goroutines
+	incoming []handoff
+	stopping bool // graceful shutdown: send 1001 to all, exit when none left
+	force    bool // forced shutdown: close everything now
+	exited   bool // run has returned or is about to; poller is (being) closed
+
+	// Touched by the loop goroutine only.
+	conns     []*conn // indexed by fd
+	live      int
+	closing   []*conn // conns in stateClosing (and stale entries)
+	taken     []handoff
+	goingAway bool
+	rbuf      []byte
+	codec     codec
+	pool      bufPool
+
+	// Counters, written by the loop, read by Stats.
+	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
+}
+
+func newLoop(s *Server) (*loop, error) {
+	p, err := netpoll.New(maxEvents)
+	if err != nil {
+		return nil, err
+	}
+	l := &loop{
+		s:          s,
+		poller:     p,
+		done:       make(chan struct{}),
+		maxPending: s.cfg.MaxPendingWrite,
+		rbuf:       make([]byte, readBufSize),
+	}
+	l.pool.maxSpare = int(s.cfg.MaxMessage) + wire.MaxHeaderSize
+	l.codec = codec{maxMessage: s.cfg.MaxMessage, pool: &l.pool, out: make([]byte, 0, readBufSize)}
+	return l, nil
+}
+
+// handoff queues an upgraded connection for the loop. It reports false when
+// the loop has exited or is being forced down; the caller then still owns fd.
+func (l *loop) handoff(h handoff) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.exited || l.force {
+		return false
+	}
+	l.incoming = append(l.incoming, h)
+	// Wake under mu: the poller is closed only after exited is set under
+	// mu, so it is still open here.
+	l.poller.Wake()
+	return true
+}
+
+// stop asks the loop to shut down: gracefully (close 1001 to every
+// connection, exit once all are closed) or, with force, at once.
+func (l *loop) stop(force bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.exited {
+		return
+	}
+	l.stopping = true
+	l.force = l.force || force
+	l.poller.Wake()
+}
+
+// now is the loop's clock for closing deadlines, in nanoseconds.
+func (l *loop) now() int64 { return int64(time.Since(l.epoch)) }
+
+func (l *loop) run() {
+	defer close(l.done)
+	l.epoch = time.Now()
+	for {
+		l.mu.Lock()
+		l.taken = append(l.taken[:0], l.incoming...)
+		clear(l.incoming)
+		l.incoming = l.incoming[:0]
+		stopping, force := l.stopping, l.force
+		if force || (stopping && l.live == 0 && len(l.taken) == 0) {
+			l.exited = true
+		}
+		exited := l.exited
+		l.mu.Unlock()
+
+		if exited {
+			l.shutdownNow()
+			return
+		}
+		if stopping && !l.goingAway {
+			l.goingAway = true
+			for _, c := range l.conns {
+				if c != nil && c.state == stateOpen {
+					l.goAway(c)
+				}
+			}
+		}
+		for _, h := range l.taken {
+			l.register(h)
+		}
+		clear(l.taken)
+		if stopping && l.live == 0 {
+			continue // nothing left: go exit
+		}
+
+		evs, err := l.poller.Wait(l.sweep())
+		if err != nil {
+			// epoll itself failed: nothing can be served any more.
+			l.mu.Lock()
+			l.exited = true
+			l.taken = append(l.taken[:0], l.incoming...)
+			l.incoming = nil
+			l.mu.Unlock()
+			l.shutdownNow()
+			return
+		}
+		for _, ev := range evs {
+			if ev.FD < len(l.conns) {
+				if c := l.conns[ev.FD]; c != nil {
+					l.event(c, ev.Events)
+				}
+			}
+		}
+	}
+}
+
+// shutdownNow closes every connection, including any in l.taken, and the
+// poller. exited must be set.
+func (l *loop) shutdownNow() {
+	for _, h := range l.taken {
+		unix.Close(h.fd)
+		l.s.open.Add(-1)
+	}
+	l.taken = nil
+	for _, c := range l.conns {
+		if c != nil {
+			l.closeConn(c, false)
+		}
+	}
+	l.poller.Close()
+}
+
+// register starts serving a handed-off connection.
+func (l *loop) register(h handoff) {
+	if err := l.poller.Add(h.fd, netpoll.In); err != nil {
+		unix.Close(h.fd)
+		l.s.open.Add(-1)
+		l.s.abnormal.Add(1)
+		return
+	}
+	c := &conn{fd: h.fd, proto: h.proto}
+	if h.fd >= len(l.conns) {
+		l.conns = append(l.conns, make([]*conn, h.fd+1-len(l.conns))...)
+	}
+	l.conns[h.fd] = c
+	l.live++
+	if len(h.extra) > 0 {
+		// The client sent frames right behind its request (it should
+		// have waited for our 101, but nothing is lost if it did not).
+		k := copy(l.rbuf, h.extra)
+		l.bytesIn.Add(uint64(k))
+		l.process(c, l.rbuf[:k])
+	}
+	if l.goingAway && c.state == stateOpen {
+		l.goAway(c)
+	}
+}
+
+// sweep closes closing connections whose drain deadline passed and returns
+// the Wait timeout in ms until the next deadline, -1 for none.
+func (l *loop) sweep() int {
+	if len(l.closing) == 0 {
+		return -1
+	}
+	now := l.now()
+	next := int64(-1)
+	keep := l.closing[:0]
+	for _, c := range l.closing {
+		if c.state != stateClosing {
+			continue
+		}
+		if now >= c.deadline {
+			l.closeConn(c, false)
+			continue
+		}
+		keep = append(keep, c)
+		if next < 0 || c.deadline < next {
+			next = c.deadline
+		}
+	}
+	clear(l.closing[len(keep):])
+	l.closing = keep
+	if next < 0 {
+		return -1
+	}
+	return int((next - now + int64(time.Millisecond) - 1) / int64(time.Millisecond))
+}
+
+// event handles one readiness report for c.
+func (l *loop) event(c *conn, ev uint32) {
+	if ev&netpoll.Out != 0 && c.pending != nil {
+		l.flush(c)
+		if c.state == stateClosed {
+			return
+		}
+	}
+	if ev&(netpoll.In|netpoll.Hup|netpoll.Err|netpoll.RdHup) != 0 {
+		l.read(c)
+	}
+}
+
+// read does one read for c and handles what arrived.
+func (l *loop) read(c *conn) {
+	if c.state == stateClosing {
+		n, err := readFD(c.fd, l.rbuf)
+		if n > 0 {
+			l.bytesIn.Add(uint64(n)) // discarded: the connection is closing
+		} else if err != unix.EAGAIN {
+			l.closeConn(c, false) // EOF (or reset) ends the closing handshake
+		}
+		return
+	}
+	var data []byte
+	switch {
+	case c.carry == nil:
+		n, err := readFD(c.fd, l.rbuf)
+		if !l.readOK(c, n, err) {
+			return
+		}
+		data = l.rbuf[:n]
+	case c.big:
+		n, err := readFD(c.fd, c.carry[len(c.carry):cap(c.carry)])
+		if !l.readOK(c, n, err) {
+			return
+		}
+		data = c.carry[:len(c.carry)+n]
+	default:
+		k := copy(l.rbuf, c.carry)
+		n, err := readFD(c.fd, l.rbuf[k:])
+		if !l.readOK(c, n, err) {
+			return
+		}
+		l.pool.put(c.carry)
+		c.carry = nil
+		data = l.rbuf[:k+n]
+	}
+	l.process(c, data)
+}
+
+// readOK accounts for a read's result and reports whether it brought data.
+// EOF or an error closes the connection (abnormally: no closing handshake).
+func (l *loop) readOK(c *conn, n int, err error) bool {
+	if n > 0 {
+		l.bytesIn.Add(uint64(n))
+		return true
+	}
+	if err != unix.EAGAIN {
+		l.closeConn(c, true)
+	}
+	return false
+}
+
+// process parses data (received on c, in l.rbuf or c.carry), sends the
+// replies and keeps any incomplete frame for the next read.
+func (l *loop) process(c *conn, data []byte) {
+	n, closing, code := l.codec.feed(&c.sess, data)
+	if closing {
+		l.dropCarry(c)
+		l.s.countClose(code)
+	} else {
+		l.keepTail(c, data[n:])
+	}
+	if l.codec.msgsIn != 0 || l.codec.msgsOut != 0 {
+		l.msgsIn.Add(l.codec.msgsIn)
+		l.msgsOut.Add(l.codec.msgsOut)
+		l.codec.msgsIn, l.codec.msgsOut = 0, 0
+	}
+	if len(l.codec.out) > 0 {
+		l.send(c, l.codec.out)
+		l.codec.out = l.codec.out[:0]
+	}
+	if closing && c.state == stateOpen {
+		l.beginClosing(c)
+	}
+}
+
+// keepTail stores tail, the incomplete frame at the end of a read, as c's
+// carry. tail lies in l.rbuf or, for a large frame, in c.carry itself.
+func (l *loop) keepTail(c *conn, tail []byte) {
+	if len(tail) == 0 {
+		l.dropCarry(c)
+		return
+	}
+	need := frameSize(tail) // 0 while the header is incomplete
+	if need > len(l.rbuf) {
+		// Large frame: give it a buffer of its own size, read into
+		// directly. feed checked need against MaxMessage already.
+		if c.carry != nil && cap(c.carry) >= need {
+			c.carry = c.carry[:copy(c.carry[:cap(c.carry)], tail)]
+		} else {
+			nb := append(l.pool.get(need), tail...)
+			l.dropCarry(c)
+			c.carry = nb
+		}
+		c.big = true
+		return
+	}
+	// Small frame: keep just the bytes; the next read appends to them in
+	// l.rbuf, where the frame fits.
+	nb := append(l.pool.get(len(tail)), tail...)
+	l.dropCarry(c)
+	c.carry = nb
+}
+
+func (l *loop) dropCarry(c *conn) {
+	if c.carry != nil {
+		l.pool.put(c.carry)
+		c.carry = nil
+	}
+	c.big = false
+}
+
+// send writes b to c, or queues it behind bytes already pending. b is
+// copied if it cannot be written at once.
+func (l *loop) send(c *conn, b []byte) {
+	if c.state == stateClosed {
+		return
+	}
+	if c.pending != nil {
+		l.queue(c, b)
+		return
+	}
+	n, err := writeFD(c.fd, b)
+	if n > 0 {
+		l.bytesOut.Add(uint64(n))
+	}
+	if n == len(b) {
+		return
+	}
+	if err != nil && err != unix.EAGAIN {
+		l.closeConn(c, c.state == stateOpen)
+		return
+	}
+	if l.queue(c, b[n:]) {
+		if err := l.poller.Mod(c.fd, netpoll.In|netpoll.Out); err != nil {
+			l.closeConn(c, c.state == stateOpen)
+		}
+	}
+}
+
+// queue appends b to c's pending bytes (in a pooled buffer) and reports
+// whether c is still open: over MaxPendingWrite it is closed as a slow
+// reader.
+func (l *loop) queue(c *conn, b []byte) bool {
+	live := len(c.pending) - c.poff
+	if live+len(b) > l.maxPending {
+		l.slowReader(c)
+		return false
+	}
+	if len(c.pending)+len(b) > cap(c.pending) {
+		if need := live + len(b); c.pending != nil && need <= cap(c.pending) {
+			c.pending = c.pending[:copy(c.pending, c.pending[c.poff:])]
+		} else {
+			nb := append(l.pool.get(max(need, 2*live)), c.pending[c.poff:]...)
+			l.putPending(c)
+			c.pending = nb
+		}
+		c.poff = 0
+	}
+	c.pending = append(c.pending, b...)
+	return true
+}
+
+func (l *loop) putPending(c *conn) {
+	if c.pending != nil {
+		l.pool.put(c.pending)
+	}
+	c.pending, c.poff = nil, 0
+}
+
+// flush writes what is pending for c, on Out readiness.
+func (l *loop) flush(c *conn) {
+	n, err := writeFD(c.fd, c.pending[c.poff:])
+	if n > 0 {
+		l.bytesOut.Add(uint64(n))
+		c.poff += n
+	}
+	if c.poff == len(c.pending) {
+		l.putPending(c)
+		if err := l.poller.Mod(c.fd, netpoll.In); err != nil {
+			l.closeConn(c, c.state == stateOpen)
+			return
+		}
+		if c.state == stateClosing {
+			unix.Shutdown(c.fd, unix.SHUT_WR)
+		}
+		return
+	}
+	if err != nil && err != unix.EAGAIN {
+		l.closeConn(c, c.state == stateOpen)
+	}
+}
+
+// slowReader closes c, whose unsent replies exceed MaxPendingWrite. No close
+// frame: it could not get past the backlog anyway.
+func (l *loop) slowReader(c *conn) {
+	l.s.slow.Add(1)
+	l.closeConn(c, false)
+}
+
+// goAway starts the server side of the closing handshake with 1001.
+func (l *loop) goAway(c *conn) {
+	l.codec.out = appendClose(l.codec.out[:0], ws.StatusGoingAway)
+	l.s.countClose(ws.StatusGoingAway)
+	l.send(c, l.codec.out)
+	l.codec.out = l.codec.out[:0]
+	if c.state == stateOpen {
+		l.beginClosing(c)
+	}
+}
+
+// beginClosing moves c to stateClosing after its close frame was queued:
+// once that frame is written the write side is shut down (FIN), then reads
+// are drained and discarded until the client's EOF or drainTimeout, and only
+// then is the fd closed. Closing with unread input would make the kernel send
+// an RST, which can destroy the close frame before the client reads it.
+func (l *loop) beginClosing(c *conn) {
+	c.state = stateClosing
+	c.sess.release(&l.pool)
+	l.dropCarry(c)
+	c.deadline = l.now() + int64(drainTimeout)
+	l.closing = append(l.closing, c)
+	if c.pending == nil {
+		unix.Shutdown(c.fd, unix.SHUT_WR)
+	}
+}
+
+// closeConn closes c's fd and forgets c. abnormal counts a connection that
+// ended without a closing handshake.
+func (l *loop) closeConn(c *conn, abnormal bool) {
+	if c.state == stateClosed {
+		return
+	}
+	l.poller.Del(c.fd)
+	unix.Close(c.fd)
+	l.conns[c.fd] = nil
+	l.live--
+	l.s.open.Add(-1)
+	if abnormal {
+		l.s.abnormal.Add(1)
+	}
+	c.state = stateClosed
+	c.sess.release(&l.pool)
+	l.dropCarry(c)
+	l.putPending(c)
+}
+
+func readFD(fd int, b []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, b)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		return max(n, 0), err
+	}
+}
+
+func writeFD(fd int, b []byte) (int, error) {
+	for {
+		n, err := unix.Write(fd, b)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		return max(n, 0), err
+	}
+}

@@ -1,0 +1,350 @@
+//go:build linux
+
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+	"golang.org/x/sys/unix"
+
+	"github.com/wsbench/wsbench/internal/netpoll"
+)
+
+// Server is the reference WebSocket server. Create it with New, start it with
+// Listen, stop it with Shutdown. Its methods are safe for concurrent use.
+type Server struct {
+	cfg      Config
+	upgrader ws.Upgrader
+	loops    []*loop
+	next     atomic.Uint64 // round-robin loop choice
+
+	mu         sync.Mutex
+	ln         net.Listener
+	stopping   bool
+	handshakes map[net.Conn]struct{} // connections inside the opening handshake
+
+	stopFlag   atomic.Bool // stopping, readable without mu
+	acceptDone chan struct{}
+	hsWG       sync.WaitGroup // handshake goroutines
+	stopOnce   sync.Once
+	forceOnce  sync.Once
+	done       chan struct{} // closed when everything has stopped
+
+	accepted, upgraded, hsFail, hsTimeout, slow, abnormal atomic.Uint64
+	open                                                  atomic.Int64
+	closeCodes                                            [5000]atomic.Uint64
+}
+
+// New validates cfg, fills in its defaults and creates the event loops
+// (their epoll instances). Nothing listens until Listen. A Server that was
+// created must be shut down to release the loops, even if it never listened.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	cfg.Subprotocols = slices.Clone(cfg.Subprotocols)
+	s := &Server{
+		cfg:        cfg,
+		handshakes: make(map[net.Conn]struct{}),
+		done:       make(chan struct{}),
+	}
+	if protos := cfg.Subprotocols; len(protos) > 0 {
+		// gobwas calls this for the client's offers in the client's
+		// order and takes the first accepted one.
+		s.upgrader.Protocol = func(p []byte) bool {
+			for _, sp := range protos {
+				if string(p) == sp {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	for range cfg.Loops {
+		l, err := newLoop(s)
+		if err != nil {
+			for _, l := range s.loops {
+				l.poller.Close()
+			}
+			return nil, fmt.Errorf("server: creating event loop: %w", err)
+		}
+		s.loops = append(s.loops, l)
+	}
+	return s, nil
+}
+
+// Config returns the configuration in use, defaults filled in.
+func (s *Server) Config() Config {
+	c := s.cfg
+	c.Subprotocols = slices.Clone(c.Subprotocols)
+	return c
+}
+
+// Listen starts listening on the configured address and serving: an accept
+// loop plus the event loops. It returns the bound address (useful with port
+// 0) without blocking.
+func (s *Server) Listen() (net.Addr, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return nil, ErrServerClosed
+	}
+	if s.ln != nil {
+		return nil, ErrAlreadyListening
+	}
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.ln = ln
+	for _, l := range s.loops {
+		go l.run()
+	}
+	s.acceptDone = make(chan struct{})
+	go s.acceptLoop(ln)
+	return ln.Addr(), nil
+}
+
+// Addr returns the address the server listens on, nil before Listen.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+func (s *Server) acceptLoop(ln net.Listener) {
+	defer close(s.acceptDone)
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.stopFlag.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait, like net/http.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		s.accepted.Add(1)
+		s.hsWG.Add(1)
+		go s.handshake(nc)
+	}
+}
+
+// maxRequest bounds the size of a handshake request.
+const maxRequest = 16 << 10
+
+var errRequestTooLarge = errors.New("server: handshake request larger than 16 KiB")
+
+// handshake runs the opening handshake on nc and hands the upgraded
+// connection to an event loop.
+func (s *Server) handshake(nc net.Conn) {
+	defer s.hsWG.Done()
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.handshakes[nc] = struct{}{}
+	s.mu.Unlock()
+
+	nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	rc := recConn{Conn: nc}
+	hs, err := s.upgrader.Upgrade(&rc)
+
+	s.mu.Lock()
+	delete(s.handshakes, nc)
+	s.mu.Unlock()
+	if err != nil {
+		s.handshakeFailed(err)
+		nc.Close()
+		return
+	}
+	fd, err := netpoll.TakeFD(nc)
+	if err != nil {
+		s.handshakeFailed(err)
+		nc.Close()
+		return
+	}
+	s.upgraded.Add(1)
+	s.open.Add(1)
+	l := s.loops[(s.next.Add(1)-1)%uint64(len(s.loops))]
+	if !l.handoff(handoff{fd: fd, extra: rc.extra(), proto: hs.Protocol}) {
+		unix.Close(fd)
+		s.open.Add(-1)
+	}
+}
+
+func (s *Server) handshakeFailed(err error) {
+	if s.stopFlag.Load() {
+		return // cut short by Shutdown, not the client's failure
+	}
+	s.hsFail.Add(1)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		s.hsTimeout.Add(1)
+	}
+}
+
+// recConn records what the handshake reads, so that bytes the client sent
+// behind its request (which gobwas's buffered reader may have swallowed) can
+// be handed to the event loop. It also bounds the request size.
+type recConn struct {
+	net.Conn
+	buf []byte
+}
+
+func (r *recConn) Read(p []byte) (int, error) {
+	room := maxRequest - len(r.buf)
+	if room <= 0 {
+		return 0, errRequestTooLarge
+	}
+	if len(p) > room {
+		p = p[:room]
+	}
+	n, err := r.Conn.Read(p)
+	r.buf = append(r.buf, p[:n]...)
+	return n, err
+}
+
+// extra returns the bytes read after the end of the request, nil if none.
+func (r *recConn) extra() []byte {
+	end := requestEnd(r.buf)
+	if end < 0 || end >= len(r.buf) {
+		return nil
+	}
+	return r.buf[end:]
+}
+
+// requestEnd returns the offset just past the empty line that ends the HTTP
+// request in b, or -1. Lines end in "\n" with an optional "\r", as gobwas
+// reads them; the first line is the request line.
+func requestEnd(b []byte) int {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return -1
+	}
+	pos := i + 1
+	for {
+		j := bytes.IndexByte(b[pos:], '\n')
+		if j < 0 {
+			return -1
+		}
+		line := b[pos : pos+j]
+		pos += j + 1
+		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
+			return pos
+		}
+	}
+}
+
+// Shutdown stops the server: it stops accepting, sends close 1001 (going
+// away) to every open connection and waits until all of them have closed
+// (each closing handshake is bounded by about a second), then stops the event
+// loops. If ctx ends first, the remaining connections are closed at once and
+// ctx's error is returned. Shutdown is idempotent and safe to call
+// concurrently; later calls wait like the first.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(s.beginStop)
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.forceOnce.Do(func() {
+		for _, l := range s.loops {
+			l.stop(true)
+		}
+	})
+	<-s.done
+	return ctx.Err()
+}
+
+func (s *Server) beginStop() {
+	s.mu.Lock()
+	s.stopping = true
+	s.stopFlag.Store(true)
+	ln := s.ln
+	for nc := range s.handshakes {
+		nc.SetDeadline(time.Unix(1, 0)) // fail the handshake now
+	}
+	s.mu.Unlock()
+
+	if ln == nil { // never listened: the loops never ran
+		for _, l := range s.loops {
+			l.mu.Lock()
+			l.exited = true
+			l.mu.Unlock()
+			l.poller.Close()
+		}
+		close(s.done)
+		return
+	}
+	ln.Close()
+	for _, l := range s.loops {
+		l.stop(false)
+	}
+	go func() {
+		<-s.acceptDone
+		s.hsWG.Wait()
+		for _, l := range s.loops {
+			<-l.done
+		}
+		close(s.done)
+	}()
+}
+
+// Stats returns a snapshot of the counters. It may be called at any time,
+// concurrently with serving.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Accepted:          s.accepted.Load(),
+		Upgraded:          s.upgraded.Load(),
+		Open:              s.open.Load(),
+		HandshakeFailures: s.hsFail.Load(),
+		HandshakeTimeouts: s.hsTimeout.Load(),
+		SlowReaderCloses:  s.slow.Load(),
+		AbnormalCloses:    s.abnormal.Load(),
+		CloseCodesSent:    make(map[uint16]uint64),
+	}
+	for _, l := range s.loops {
+		st.MessagesIn += l.msgsIn.Load()
+		st.MessagesOut += l.msgsOut.Load()
+		st.BytesIn += l.bytesIn.Load()
+		st.BytesOut += l.bytesOut.Load()
+	}
+	for code := range s.closeCodes {
+		if n := s.closeCodes[code].Load(); n != 0 {
+			st.CloseCodesSent[uint16(code)] = n
+		}
+	}
+	return st
+}
+
+// countClose counts a close frame sent with code.
+func (s *Server) countClose(code ws.StatusCode) {
+	if int(code) < len(s.closeCodes) {
+		s.closeCodes[code].Add(1)
+	}
+}
