@@ -1,0 +1,289 @@
+package driver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wsbench/wsbench/metrics"
+)
+
+// nodeDir holds the Node echo server and its package.json/package-lock.json.
+const nodeDir = "testdata/node"
+
+// TestAgainstNodeWS runs the driver against an echo server we did not write:
+// Node's `ws` package (driver/testdata/node/echo-server.js), which also pings
+// every client once right after it connects. Every run must end clean: no
+// errors, every measured message echoed, nothing lost or left in flight; and
+// the server must have seen a correct pong and a status-1000 close from every
+// connection.
+func TestAgainstNodeWS(t *testing.T) {
+	srv := startNodeEcho(t, findNodeWS(t))
+	url := fmt.Sprintf("ws://127.0.0.1:%d/", srv.port)
+
+	cases := []struct {
+		name   string
+		conns  int
+		rate   float64
+		size   int
+		binary bool
+	}{
+		{name: "closed_text_64B", conns: 20, size: 64},
+		{name: "open_binary_256B", conns: 50, rate: 2000, size: 256, binary: true},
+		// 100000 bytes: a 64-bit length header, and frames larger than the
+		// driver's 64 KiB read buffer, so they arrive in several reads.
+		{name: "closed_binary_100000B", conns: 5, size: 100000, binary: true},
+	}
+	var totalConns int
+	for _, tc := range cases {
+		totalConns += tc.conns
+		t.Run(tc.name, func(t *testing.T) {
+			spec := quickSpec(tc.conns, time.Second)
+			spec.Rate = tc.rate
+			spec.Size = tc.size
+			spec.Binary = tc.binary
+			// A hang shows as an interrupted (and, later, aborted) run, not a
+			// test stuck until the global timeout.
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			abort, cancelAbort := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancelAbort()
+			res, err := Run(ctx, Config{Spec: spec, Target: url, Abort: abort})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wanted := []metrics.Metric{metrics.RTT, metrics.RTTUncorrected, metrics.Connect, metrics.Handshake}
+			if tc.rate > 0 {
+				wanted = append(wanted, metrics.SendLag)
+			}
+			checkHealthy(t, res, tc.conns, wanted...)
+			snap := res.Snapshot
+			c := snap.Counts
+			if c.Sent != c.Received {
+				t.Errorf("sent %d != received %d", c.Sent, c.Received)
+			}
+			if c.InFlight != 0 {
+				t.Errorf("in flight %d, want 0", c.InFlight)
+			}
+			if c.Lost != 0 {
+				t.Errorf("lost %d, want 0", c.Lost)
+			}
+			rtt := snap.Hist[metrics.RTT]
+			secs := res.Measured().Seconds()
+			t.Logf("%d conns, %d B %s, %s model: sent %d received %d in %v: %.0f msg/s, %.1f MB/s received; rtt p50 %v p99 %v max %v",
+				tc.conns, tc.size, map[bool]string{false: "text", true: "binary"}[tc.binary], spec.Model(),
+				c.Sent, c.Received, res.Measured().Round(time.Millisecond),
+				float64(c.Received)/secs, float64(c.BytesReceived)/secs/1e6,
+				rtt.Percentile(50), rtt.Percentile(99), rtt.Percentile(100))
+		})
+	}
+
+	// The server's side of the story: every connection answered the ping with
+	// its payload and ended with a normal close handshake.
+	st, err := srv.stop()
+	if err != nil {
+		t.Fatalf("stop node echo server: %v", err)
+	}
+	t.Logf("node echo server: %v", st)
+	want := map[string]int{
+		"connections": totalConns,
+		"pongs":       totalConns,
+		"badpongs":    0,
+		"closes1000":  totalConns,
+		"otherCloses": 0,
+		"errors":      0,
+	}
+	for k, v := range want {
+		got, ok := st[k]
+		if !ok {
+			t.Errorf("server stats lack %q: %v", k, st)
+		} else if got != v {
+			t.Errorf("server stats: %s = %d, want %d", k, got, v)
+		}
+	}
+}
+
+// findNodeWS returns the node binary once it has checked that the `ws` package
+// is installed, or skips the test (fails it under CI=true) when either is missing.
+func findNodeWS(t *testing.T) string {
+	t.Helper()
+	const hint = "this test needs node on PATH and `npm ci` run in driver/testdata/node; .ci/run must `npm ci` in driver/testdata/node before the Go tests"
+	missing := func(format string, a ...any) {
+		t.Helper()
+		msg := fmt.Sprintf(format, a...) + ": " + hint
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing("node not found on PATH (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", "ws", "package.json")); err != nil {
+		missing("Node package ws is not installed (%v)", err)
+	}
+	return node
+}
+
+// nodeEcho is a running echo-server.js.
+type nodeEcho struct {
+	port  int
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *nodeLineWriter
+	errs  *nodeStderr
+
+	stopOnce sync.Once
+	stats    map[string]int
+	stopErr  error
+}
+
+func startNodeEcho(t *testing.T, node string) *nodeEcho {
+	t.Helper()
+	// The whole life of the server is bounded: a stuck test cannot leave it running.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	cmd := exec.CommandContext(ctx, node, "echo-server.js", "--ping")
+	cmd.Dir = nodeDir
+	cmd.WaitDelay = 2 * time.Second
+	s := &nodeEcho{cmd: cmd, out: newNodeLineWriter(), errs: &nodeStderr{}}
+	cmd.Stdout = s.out
+	cmd.Stderr = s.errs
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	s.stdin = stdin
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start node echo server: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := s.stop(); err != nil {
+			t.Errorf("stop node echo server: %v", err)
+		}
+		cancel()
+		if t.Failed() {
+			t.Logf("node echo server stderr:\n%s", s.errs.String())
+		}
+	})
+
+	select {
+	case line := <-s.out.lines:
+		port, err := strconv.Atoi(strings.TrimPrefix(line, "LISTENING "))
+		if !strings.HasPrefix(line, "LISTENING ") || err != nil || port <= 0 {
+			t.Fatalf("node echo server said %q, want LISTENING <port>", line)
+		}
+		s.port = port
+	case <-time.After(10 * time.Second):
+		t.Fatalf("node echo server did not say LISTENING within 10s; stderr:\n%s", s.errs.String())
+	}
+	return s
+}
+
+// stop closes the server's stdin and sends it SIGTERM, kills it if it has not
+// exited 2s later, waits for it, and returns the STATS it printed on the way out.
+func (s *nodeEcho) stop() (map[string]int, error) {
+	s.stopOnce.Do(func() {
+		s.stdin.Close()
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- s.cmd.Wait() }()
+		select {
+		case s.stopErr = <-done:
+		case <-time.After(2 * time.Second):
+			s.cmd.Process.Kill()
+			s.stopErr = errors.Join(errors.New("did not exit within 2s of SIGTERM; killed"), <-done)
+		}
+		if s.stopErr != nil {
+			return
+		}
+		// Wait has copied all of stdout by now.
+		for {
+			select {
+			case line := <-s.out.lines:
+				if f, ok := strings.CutPrefix(line, "STATS "); ok {
+					s.stats, s.stopErr = parseNodeStats(f)
+					return
+				}
+			default:
+				s.stopErr = errors.New("exited without printing STATS")
+				return
+			}
+		}
+	})
+	return s.stats, s.stopErr
+}
+
+// parseNodeStats reads "k=v k=v ..." with integer values.
+func parseNodeStats(f string) (map[string]int, error) {
+	st := map[string]int{}
+	for kv := range strings.FieldsSeq(f) {
+		k, v, ok := strings.Cut(kv, "=")
+		n, err := strconv.Atoi(v)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("bad STATS field %q", kv)
+		}
+		st[k] = n
+	}
+	return st, nil
+}
+
+// nodeLineWriter is a process's stdout: it hands every complete line to a
+// buffered channel (and drops lines beyond its capacity rather than block).
+type nodeLineWriter struct {
+	mu    sync.Mutex
+	buf   []byte
+	lines chan string
+}
+
+func newNodeLineWriter() *nodeLineWriter { return &nodeLineWriter{lines: make(chan string, 64)} }
+
+func (w *nodeLineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(w.buf[:i])
+		w.buf = w.buf[i+1:]
+		select {
+		case w.lines <- line:
+		default:
+		}
+	}
+	return len(p), nil
+}
+
+// nodeStderr collects a process's stderr.
+type nodeStderr struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *nodeStderr) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *nodeStderr) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
