@@ -1,0 +1,116 @@
+// Command wsbench benchmarks WebSocket servers: `wsbench run` drives load and
+// reports latency and throughput, `wsbench serve` runs the bundled reference
+// server. main only parses flags, wires packages together and picks the exit
+// code.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// version is the tool version written into every result; release builds set it
+// with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFailed = 1 // the run failed (no connection opened, result not written)
+	exitUsage  = 2 // bad usage or bad input
+)
+
+// usageError marks an error caused by the command line or input files.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// failedError marks a run that went ahead but failed; the message has been reported.
+type failedError struct{ err error }
+
+func (e failedError) Error() string { return e.err.Error() }
+
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{
+	"run":     {"benchmark a WebSocket server (the bundled one when no URL is given)", runCmd},
+	"serve":   {"run the bundled reference server", serveCmd},
+	"version": {"print the version", versionCmd},
+}
+
+func main() {
+	os.Exit(wsbench(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// wsbench runs one command line and returns its exit code.
+func wsbench(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		mainUsage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "wsbench: unknown command %q; commands: %s\n", args[0], strings.Join(commandNames(), ", "))
+		return exitUsage
+	}
+	err := cmd.run(args[1:], stdout, stderr)
+	var ue usageError
+	var fe failedError
+	switch {
+	case err == nil, errors.Is(err, errHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "wsbench %s: %v\nRun 'wsbench %s --help' for usage.\n", args[0], oneLine(ue.err), args[0])
+		return exitUsage
+	case errors.As(err, &fe):
+		fmt.Fprintf(stderr, "wsbench %s: %v\n", args[0], fe.err)
+		return exitFailed
+	default:
+		fmt.Fprintf(stderr, "wsbench %s: %v\n", args[0], err)
+		return exitFailed
+	}
+}
+
+// oneLine joins the lines of a multi-problem error with "; " so each bad
+// input still gets one line of its own on the terminal's scrollback.
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "\n  ")
+}
+
+func commandNames() []string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func mainUsage(w io.Writer) {
+	fmt.Fprintf(w, "wsbench %s — WebSocket load testing and benchmarking\n\nUsage:\n  wsbench <command> [flags] [args]\n\nCommands:\n", version)
+	for _, n := range commandNames() {
+		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintf(w, "\nRun 'wsbench <command> --help' for a command's flags and examples.\n")
+}
+
+func versionCmd(args []string, stdout, _ io.Writer) error {
+	if len(args) > 0 {
+		return usagef("takes no arguments, got %q", args)
+	}
+	fmt.Fprintf(stdout, "wsbench %s\n", version)
+	return nil
+}

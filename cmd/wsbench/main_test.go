@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wsbench/wsbench/results"
+)
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = wsbench(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+// TestBadInput: every bad input exits 2 with one clear line naming what is wrong.
+func TestBadInput(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string // must appear in the first line of stderr
+	}{
+		// a negative rate names --rate
+		{"negative rate", []string{"run", "--rate", "-5"}, "--rate: must not be negative"},
+		// zero connections names --conns
+		{"zero conns", []string{"run", "-c", "0"}, "--conns"},
+		// an unknown flag is named
+		{"unknown flag", []string{"run", "--bogus"}, "unknown flag: --bogus"},
+		// a malformed duration names the flag
+		{"bad duration", []string{"run", "-d", "abc"}, `"-d, --duration"`},
+		// a non-ws scheme is refused
+		{"http url", []string{"run", "http://127.0.0.1:1/"}, `scheme "http" is not a WebSocket scheme`},
+		// a malformed URL is refused
+		{"malformed url", []string{"run", "ws://[::1"}, "target URL"},
+		// a payload too small to carry its stamp
+		{"tiny size", []string{"run", "-s", "4"}, "--size: must be at least 32"},
+		// an output folder that does not exist is caught before the run
+		{"bad out", []string{"run", "-o", "/nonexistent-dir/x.json"}, "--out:"},
+		// two targets
+		{"two urls", []string{"run", "ws://127.0.0.1:1/", "ws://127.0.0.1:2/"}, "one target URL at most"},
+		// an unknown subcommand
+		{"unknown command", []string{"bench"}, `unknown command "bench"`},
+		// serve: bad max-message
+		{"serve bad max", []string{"serve", "--max-message", "-1"}, "--max-message: -1 is outside"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCLI(tc.args...)
+			if code != exitUsage {
+				t.Errorf("exit %d, want %d; stderr %q", code, exitUsage, stderr)
+			}
+			first, _, _ := strings.Cut(stderr, "\n")
+			if !strings.Contains(first, tc.want) {
+				t.Errorf("first line %q does not contain %q", first, tc.want)
+			}
+		})
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"run", "--help"}, {"serve", "-h"}, {"--help"}} {
+		code, out, _ := runCLI(args...)
+		if code != exitOK || !strings.Contains(out, "Usage") {
+			t.Errorf("%v: exit %d, output %q", args, code, out)
+		}
+	}
+	if code, out, _ := runCLI("run", "--help"); code != 0 || !strings.Contains(out, "Examples") || !strings.Contains(out, "--max-inflight") {
+		t.Errorf("run --help lacks examples or flags: %q", out)
+	}
+	if code, out, _ := runCLI("version"); code != 0 || out != "wsbench "+version+"\n" {
+		t.Errorf("version: %d %q", code, out)
+	}
+}
+
+// TestRunBundled is the README's main command, shortened: a run against the
+// in-process server prints a summary whose counts add up and writes a result
+// file with the same numbers.
+func TestRunBundled(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := runCLI("run", "-c", "8", "-d", "400ms", "--warmup", "100ms", "-o", out)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "✓ sent = received + lost + in flight") || !strings.Contains(stdout, "Errors: none") {
+		t.Errorf("summary:\n%s", stdout)
+	}
+	rep, err := results.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Bundled || rep.Connections.Opened != 8 || rep.Messages.Sent == 0 || !rep.Messages.Balanced || rep.Messages.Lost != 0 {
+		t.Errorf("result: bundled %v conns %+v messages %+v", rep.Bundled, rep.Connections, rep.Messages)
+	}
+	if rep.Latency["rtt"].Count != rep.Messages.Received {
+		t.Errorf("rtt count %d != received %d", rep.Latency["rtt"].Count, rep.Messages.Received)
+	}
+}
+
+func TestRunJSONToStdout(t *testing.T) {
+	code, stdout, stderr := runCLI("run", "-c", "4", "-d", "300ms", "--warmup", "0s", "-r", "400", "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc struct {
+		Schema   int              `json:"schema"`
+		Messages results.Messages `json:"messages"`
+		Latency  map[string]any   `json:"latency"`
+		Scenario map[string]any   `json:"scenario"`
+		Errors   map[string]int64 `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
+	}
+	if doc.Schema != 1 || doc.Messages.Sent < 100 || !doc.Messages.Balanced || doc.Scenario["rate"] != float64(400) || len(doc.Errors) != 0 {
+		t.Errorf("document: %+v", doc)
+	}
+}
+
+// TestRunNoServer: nothing listens; exit 1, and the result is still written.
+func TestRunNoServer(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, _, stderr := runCLI("run", "-c", "2", "-d", "200ms", "-o", out, "ws://127.0.0.1:1/")
+	if code != exitFailed || !strings.Contains(stderr, "no connection") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	rep, err := results.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Connections.Failed != 2 || rep.Errors["connect_refused"] != 2 || rep.StopReason != "no_connections" {
+		t.Errorf("result %+v %v %q", rep.Connections, rep.Errors, rep.StopReason)
+	}
+}
+
+// The tests below run the real binary: signals and a separate server process.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wsbench-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "wsbench")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// startServe runs `wsbench serve` on a free port and returns its URL.
+func startServe(t *testing.T) (*exec.Cmd, string, *bufio.Scanner) {
+	t.Helper()
+	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0")
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(stdout)
+	lines := make(chan string, 1)
+	go func() {
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	select {
+	case line := <-lines:
+		_, url, ok := strings.Cut(line, "listening on ")
+		if !ok {
+			t.Fatalf("unexpected first line %q", line)
+		}
+		url, _, _ = strings.Cut(url, " ")
+		return cmd, url, sc
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not print its address")
+	}
+	return nil, "", nil
+}
+
+// TestServeProcess: `wsbench serve` prints its address, is benchmarked from
+// another process, and on SIGINT stops cleanly and prints counters that match.
+func TestServeProcess(t *testing.T) {
+	cmd, url, sc := startServe(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	if b, err := exec.Command(binary, "run", "-c", "10", "-d", "300ms", "--warmup", "100ms", "-o", out, url).CombinedOutput(); err != nil {
+		t.Fatalf("run: %v\n%s", err, b)
+	}
+	rep, err := results.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	var last string
+	for sc.Scan() {
+		last = sc.Text()
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve exit: %v", err)
+	}
+	_, js, ok := strings.Cut(last, "stats ")
+	if !ok {
+		t.Fatalf("no stats line: %q", last)
+	}
+	var stats struct {
+		Accepted    int64 `json:"accepted"`
+		MessagesIn  int64 `json:"messages_in"`
+		MessagesOut int64 `json:"messages_out"`
+	}
+	if err := json.Unmarshal([]byte(js), &stats); err != nil {
+		t.Fatal(err)
+	}
+	// The server saw every message of the run, warm-up included, and echoed each.
+	if stats.Accepted != 10 || stats.MessagesIn != stats.MessagesOut || stats.MessagesIn < rep.Messages.Sent {
+		t.Errorf("server stats %+v vs client sent %d", stats, rep.Messages.Sent)
+	}
+}
+
+// TestRunInterrupted: SIGINT during a long run stops it gracefully; the result
+// is written, marked interrupted, and its counts add up.
+func TestRunInterrupted(t *testing.T) {
+	_, url, _ := startServe(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	cmd := exec.Command(binary, "run", "-c", "10", "-d", "60s", "--warmup", "0s", "-o", out, url)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(800 * time.Millisecond)
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("took %v to stop", el)
+	}
+	rep, err := results.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Interrupted || rep.StopReason != "interrupted" || !rep.Messages.Balanced || rep.Messages.Sent == 0 {
+		t.Errorf("result: interrupted %v reason %q messages %+v", rep.Interrupted, rep.StopReason, rep.Messages)
+	}
+	if !strings.Contains(stdout.String(), "stop: interrupted") {
+		t.Errorf("summary does not say it was interrupted:\n%s", stdout.String())
+	}
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/wsbench/wsbench/driver"
+	"github.com/wsbench/wsbench/results"
+	"github.com/wsbench/wsbench/scenario"
+	"github.com/wsbench/wsbench/server"
+)
+
+const runUsage = `Usage: wsbench run [flags] [URL]
+
+Benchmark the WebSocket server at URL (ws://host:port/path). With no URL, the
+bundled reference echo server is started in this process on a free loopback
+port and benchmarked: the quickest way to see what wsbench measures.
+
+Every message carries a sequence number and its send times, so each echo is
+matched to the message that caused it and checked byte for byte.
+
+Load models:
+  closed (default)  each connection sends its next message when the previous
+                    reply arrives: measures the server at full speed.
+  open (--rate R)   R messages per second in total, spread evenly over the
+                    connections, on a fixed schedule whether or not replies came
+                    back. Latency is measured from each message's intended send
+                    time (coordinated omission corrected, as wrk2 does).
+
+Examples:
+  wsbench run                                  # 50 connections against the bundled server
+  wsbench run -c 1000 -d 30s ws://127.0.0.1:8080/echo
+  wsbench run -c 1000 -r 20000 -d 30s --max-inflight 4 ws://127.0.0.1:8080/
+  wsbench run -s 1024 --binary -o result.json ws://127.0.0.1:8080/
+  wsbench run --json | jq .latency.rtt.p99_us
+
+Exit codes: 0 success, 1 the run failed (no connection opened, result not
+written), 2 bad usage or bad input.
+`
+
+func runCmd(args []string, stdout, stderr io.Writer) error {
+	spec := scenario.Default()
+	fs := newFlagSet("run", runUsage, stdout)
+	fs.IntVarP(&spec.Conns, "conns", "c", spec.Conns, "number of connections")
+	fs.DurationVarP((*time.Duration)(&spec.Duration), "duration", "d", time.Duration(spec.Duration), "measured duration")
+	fs.DurationVar((*time.Duration)(&spec.Warmup), "warmup", time.Duration(spec.Warmup), "warm-up before measuring (same load, not counted)")
+	fs.Float64VarP(&spec.Rate, "rate", "r", spec.Rate, "total messages per second across all connections (0 = closed model)")
+	fs.IntVar(&spec.MaxInflight, "max-inflight", spec.MaxInflight, "open model: cap on messages awaiting a reply per connection (0 = no cap)")
+	fs.IntVarP(&spec.Size, "size", "s", spec.Size, "payload bytes per message")
+	fs.BoolVar(&spec.Binary, "binary", spec.Binary, "send binary messages (default text)")
+	fs.DurationVar((*time.Duration)(&spec.Grace), "grace", time.Duration(spec.Grace), "after sending stops, how long to wait for in-flight replies")
+	fs.DurationVar((*time.Duration)(&spec.ConnectTimeout), "connect-timeout", time.Duration(spec.ConnectTimeout), "limit on TCP connect plus opening handshake, per connection")
+	fs.IntVar(&spec.DialConcurrency, "dial-concurrency", spec.DialConcurrency, "connections opening at once")
+	workers := fs.Int("workers", 0, "client event loops (0 = GOMAXPROCS)")
+	out := fs.StringP("out", "o", "", "write the JSON result to this file (atomically)")
+	asJSON := fs.Bool("json", false, "print the JSON result to stdout instead of the text summary")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return usagef("one target URL at most, got %d: %q", fs.NArg(), fs.Args())
+	}
+	if fs.NArg() == 1 {
+		spec.Target = fs.Arg(0)
+	}
+	if err := spec.Validate(); err != nil {
+		return usageError{err}
+	}
+	if *workers < 0 {
+		return usagef("--workers: must not be negative, got %d", *workers)
+	}
+	if *out != "" {
+		if err := results.CheckWritable(*out); err != nil {
+			return usagef("--out: %v", err)
+		}
+	}
+
+	target, bundled := spec.Target, spec.Target == ""
+	if bundled {
+		srv, addr, err := startBundled()
+		if err != nil {
+			return failedError{fmt.Errorf("start the bundled server: %w", err)}
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(ctx)
+		}()
+		target = "ws://" + addr + "/"
+	}
+
+	ctx, abort, stop := signalContexts(stderr)
+	defer stop()
+	res, err := driver.Run(ctx, driver.Config{Spec: spec, Target: target, Abort: abort, Workers: *workers})
+	if err != nil {
+		return failedError{err}
+	}
+	rep, err := results.Build(results.Input{
+		ToolVersion: version, Spec: spec, Target: target, Bundled: bundled,
+		Started: res.Started, MeasureStart: res.MeasureStart, MeasureEnd: res.MeasureEnd, Ended: time.Now(),
+		StopReason: res.StopReason, Interrupted: res.StopReason == driver.StopInterrupted || res.StopReason == driver.StopAborted,
+		Snapshot: res.Snapshot,
+	})
+	if err != nil {
+		return failedError{err}
+	}
+	// The result file first, so that nothing measured is lost if stdout fails.
+	var writeErr error
+	if *out != "" {
+		writeErr = rep.WriteFile(*out)
+	}
+	enc := results.Text
+	if *asJSON {
+		enc = results.JSON
+	}
+	if err := enc(stdout, rep); err != nil {
+		return failedError{fmt.Errorf("print result: %w", err)}
+	}
+	switch {
+	case writeErr != nil:
+		return failedError{fmt.Errorf("--out: %w", writeErr)}
+	case res.StopReason == driver.StopNoConnections:
+		return failedError{fmt.Errorf("no connection to %s could be opened (errors: %v)", target, rep.Errors)}
+	}
+	return nil
+}
+
+// startBundled starts the reference server on a free loopback port.
+func startBundled() (*server.Server, string, error) {
+	cfg := server.DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	srv, err := server.New(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	addr, err := srv.Listen()
+	if err != nil {
+		return nil, "", err
+	}
+	return srv, addr.String(), nil
+}
+
+// signalContexts turns SIGINT/SIGTERM into two contexts: the first signal
+// cancels ctx (stop gracefully: stop sending, wait for replies, close), the
+// second cancels abort (stop at once, still reporting what was measured).
+func signalContexts(stderr io.Writer) (ctx, abort context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	abort, cancelAbort := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			fmt.Fprintf(stderr, "wsbench: %v: stopping gracefully (signal again to stop at once)\n", s)
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case s := <-sigs:
+			fmt.Fprintf(stderr, "wsbench: %v: stopping now\n", s)
+			cancelAbort()
+		case <-done:
+		}
+	}()
+	return ctx, abort, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+		cancelAbort()
+	}
+}
