@@ -51,6 +51,8 @@ type Result struct {
 	StopReason string
 	// Snapshot holds every count and histogram.
 	Snapshot *metrics.Snapshot
+	// CPU is the process's CPU use during the measured window, and its peak RSS.
+	CPU Usage
 }
 
 // Measured is the length of the measured window.
@@ -164,6 +166,21 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
+	// CPU is sampled at the edges of the measured window, from here: the
+	// workers know when the window starts and ends, but sampling there would
+	// put a system call on their hot path.
+	var cpuStart, cpuEnd Usage
+	var cpuMu sync.Mutex
+	sampler := time.AfterFunc(time.Duration(r.measureStart), func() {
+		cpuMu.Lock()
+		cpuStart = processUsage()
+		cpuMu.Unlock()
+	})
+	stopSampler := time.AfterFunc(time.Duration(r.stopAt.Load()), func() {
+		cpuMu.Lock()
+		cpuEnd = processUsage()
+		cpuMu.Unlock()
+	})
 
 	res.StopReason = StopCompleted
 	select {
@@ -191,6 +208,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		wake(workers)
 		<-done
 	}
+	sampler.Stop()
+	stopSampler.Stop()
+	cpuMu.Lock()
+	if cpuEnd == (Usage{}) {
+		cpuEnd = processUsage()
+	}
+	if cpuStart == (Usage{}) {
+		cpuStart = cpuEnd // stopped before the window opened
+	}
+	res.CPU = cpuEnd.since(cpuStart)
+	cpuMu.Unlock()
 	res.MeasureStart = r.origin.Add(time.Duration(r.measureStart))
 	res.MeasureEnd = r.origin.Add(time.Duration(max(r.stopAt.Load(), r.measureStart)))
 	res.Snapshot, err = rec.Snapshot()

@@ -37,7 +37,22 @@ type Report struct {
 	// Latency holds one entry per metric name: rtt, rtt_uncorrected, send_lag, connect, handshake.
 	Latency     map[string]Latency `json:"latency"`
 	Warnings    []string           `json:"warnings"`
+	Harness     Harness            `json:"harness"`
 	Environment Environment        `json:"environment"`
+}
+
+// Harness is what the client process itself used during the measured window.
+// With the bundled server in-process, the server's share is included
+// (InProcessServer says so).
+type Harness struct {
+	CPUUserS float64 `json:"cpu_user_s"`
+	CPUSysS  float64 `json:"cpu_sys_s"`
+	// CPUCores is CPU time per second of wall time: 1.0 is one core fully busy.
+	CPUCores float64 `json:"cpu_cores"`
+	// CPUPerMessageUs is CPU time per received message (per round trip in echo).
+	CPUPerMessageUs float64 `json:"cpu_us_per_message"`
+	MaxRSSKiB       int64   `json:"max_rss_kib"`
+	InProcessServer bool    `json:"in_process_server"`
 }
 
 // Connections counts connection attempts.
@@ -106,6 +121,9 @@ type Input struct {
 	StopReason               string
 	Interrupted              bool
 	Snapshot                 *metrics.Snapshot
+	// CPUUser and CPUSystem are the process's CPU time in the measured window.
+	CPUUser, CPUSystem time.Duration
+	MaxRSSKiB          int64
 }
 
 // Build makes the Report of a run, with its warnings.
@@ -152,6 +170,18 @@ func Build(in Input) (*Report, error) {
 			return nil, fmt.Errorf("encode %s histogram: %w", m, err)
 		}
 		r.Latency[m.String()] = Latency{Summary: h.Summary(), Clamped: h.Clamped(), HDR: enc}
+	}
+	r.Harness = Harness{
+		CPUUserS: in.CPUUser.Seconds(), CPUSysS: in.CPUSystem.Seconds(),
+		MaxRSSKiB: in.MaxRSSKiB, InProcessServer: in.Bundled,
+	}
+	if cpu := (in.CPUUser + in.CPUSystem).Seconds(); cpu > 0 {
+		if secs > 0 {
+			r.Harness.CPUCores = cpu / secs
+		}
+		if c.Received > 0 {
+			r.Harness.CPUPerMessageUs = cpu * 1e6 / float64(c.Received)
+		}
 	}
 	r.Warnings = warnings(r, snap)
 	return r, nil

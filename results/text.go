@@ -66,6 +66,14 @@ func Text(w io.Writer, r *Report) error {
 	}
 	fmt.Fprintf(tw, "Throughput\t%s msg/s sent\t%s msg/s received\t%s/s sent\t%s/s received\n",
 		fmtNum(r.Rates.Sent), fmtNum(r.Rates.Received), fmtBytes(r.Rates.BytesSent), fmtBytes(r.Rates.BytesReceived))
+	if h := r.Harness; h.CPUUserS+h.CPUSysS > 0 {
+		who := "client"
+		if h.InProcessServer {
+			who = "client + in-process server"
+		}
+		fmt.Fprintf(tw, "Harness CPU	%.2f cores (%s)	%.2f µs per message	max RSS %s	\n",
+			h.CPUCores, who, h.CPUPerMessageUs, fmtBytes(float64(h.MaxRSSKiB)*1024))
+	}
 	tw.Flush()
 
 	b.WriteString("\n")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -59,6 +60,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 0, "client event loops (0 = GOMAXPROCS)")
 	out := fs.StringP("out", "o", "", "write the JSON result to this file (atomically)")
 	asJSON := fs.Bool("json", false, "print the JSON result to stdout instead of the text summary")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the client to this file (for `go tool pprof`)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -94,6 +96,17 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		target = "ws://" + addr + "/"
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return usagef("--cpuprofile: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return failedError{fmt.Errorf("--cpuprofile: %w", err)}
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, abort, stop := signalContexts(stderr)
 	defer stop()
 	res, err := driver.Run(ctx, driver.Config{Spec: spec, Target: target, Abort: abort, Workers: *workers})
@@ -104,7 +117,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		ToolVersion: version, Spec: spec, Target: target, Bundled: bundled,
 		Started: res.Started, MeasureStart: res.MeasureStart, MeasureEnd: res.MeasureEnd, Ended: time.Now(),
 		StopReason: res.StopReason, Interrupted: res.StopReason == driver.StopInterrupted || res.StopReason == driver.StopAborted,
-		Snapshot: res.Snapshot,
+		Snapshot: res.Snapshot, CPUUser: res.CPU.User, CPUSystem: res.CPU.System, MaxRSSKiB: res.CPU.MaxRSSKiB,
 	})
 	if err != nil {
 		return failedError{err}
