@@ -1,0 +1,32 @@
+# One entry point for checks: README and .ci/run both call `make test`.
+GO ?= go
+FUZZTIME ?= 5s
+
+.PHONY: test build vet fmt imports race fuzz-smoke bench-compile bench-echo
+
+test: vet fmt imports race fuzz-smoke bench-compile
+
+build:
+	$(GO) build -o wsbench ./cmd/wsbench
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+imports:
+	bash scripts/check-imports.sh
+
+race:
+	$(GO) test -race -shuffle=on -count=1 ./...
+
+# Short runs of every fuzz target; scripts/fuzz.sh runs them longer.
+fuzz-smoke:
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+
+bench-compile:
+	$(GO) test -run='^$$' -bench=. -benchtime=1x ./... > /dev/null
+
+bench-echo:
+	bash scripts/bench-echo.sh

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Echo benchmark of wsbench against `wsbench serve` in a separate process, both
+# on this machine. Prints, per case: round trips per second, client CPU per
+# round trip, client and server peak RSS, server CPU, and rtt p50/p99/p99.9.
+# A fresh server per case, so its peak RSS is that case's.
+#
+#   scripts/bench-echo.sh            # the three standard cases, 10s each
+#   DURATION=30s scripts/bench-echo.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10s}
+OUT=${OUT:-bench-out}
+mkdir -p "$OUT"
+go build -o "$OUT/wsbench" ./cmd/wsbench
+bin="$OUT/wsbench"
+
+ticks=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+
+run_case() { # name, then wsbench run flags
+  local name=$1; shift
+  local log="$OUT/serve-$name.log"
+  "$bin" serve --addr 127.0.0.1:0 >"$log" 2>&1 &
+  local spid=$!
+  local url=""
+  for _ in $(seq 100); do
+    url=$(sed -n 's/.*listening on \(ws:[^ ]*\).*/\1/p' "$log")
+    [ -n "$url" ] && break
+    sleep 0.05
+  done
+  [ -n "$url" ] || { echo "server did not start"; kill "$spid"; exit 1; }
+  local t0 w0; t0=$(cpu_ticks "$spid"); w0=$(date +%s.%N)
+  "$bin" run -d "$DURATION" -s 64 -o "$OUT/$name.json" "$@" "$url" >"$OUT/$name.txt"
+  local t1 w1; t1=$(cpu_ticks "$spid"); w1=$(date +%s.%N)
+  local srss; srss=$(awk '/VmHWM/{print $2}' "/proc/$spid/status")
+  kill -INT "$spid"; wait "$spid" || true
+  python3 - "$OUT/$name.json" "$name" "$srss" "$(( t1 - t0 ))" "$ticks" "$w0" "$w1" <<'PY'
+import json, sys
+path, name, srss, sticks, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+wall = float(sys.argv[7]) - float(sys.argv[6])  # whole client run: connect, warm-up, window, close
+r = json.load(open(path))
+h, m, l = r["harness"], r["messages"], r["latency"]["rtt"]
+ok = "balanced" if m["balanced"] else "UNBALANCED"
+print(f"{name:<22} {r['rates']['received_msgs_per_s']:>10,.0f} rt/s  client {h['cpu_us_per_message']:5.2f} µs/rt "
+      f"({h['cpu_cores']:.2f} cores)  server {sticks/hz/wall:.2f} cores  "
+      f"rss client {h['max_rss_kib']/1024:5.1f} MiB server {srss/1024:5.1f} MiB  "
+      f"rtt p50 {l['p50_us']:.0f}µs p99 {l['p99_us']:.0f}µs p99.9 {l['p999_us']:.0f}µs  "
+      f"errors {sum(r['errors'].values())} lost {m['lost']} {ok}")
+PY
+}
+
+echo "wsbench echo benchmark: $DURATION per case, 64-byte messages, $(nproc) cores shared by client and server"
+run_case closed-100c   -c 100
+run_case closed-1000c  -c 1000
+run_case open-20k-1000c -c 1000 -r 20000
+echo "results and summaries in $OUT/"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Keeps the package arrows honest: cmd -> scenario/driver/results/server -> metrics;
+# server stands apart from the client side; metrics knows no WebSocket; results
+# never touches the network; nothing imports cmd.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mod=$(go list -m)
+fail=0
+deps() { go list -deps "$mod/$1" | grep -E "^$mod/|^github.com/gobwas/ws$|^net$" || true; }
+forbid() { # package, forbidden import...
+  local pkg=$1; shift
+  local d; d=$(deps "$pkg")
+  for f in "$@"; do
+    if grep -qx -- "$f" <<<"$d"; then echo "import arrow broken: $pkg depends on $f"; fail=1; fi
+  done
+}
+forbid server   "$mod/scenario" "$mod/driver" "$mod/metrics" "$mod/results" "$mod/cmd/wsbench"
+forbid metrics  "github.com/gobwas/ws" "$mod/scenario" "$mod/driver" "$mod/results" "$mod/server" "net"
+forbid scenario "$mod/driver" "$mod/metrics" "$mod/results" "$mod/server" "github.com/gobwas/ws"
+forbid driver   "$mod/results" "$mod/server" "$mod/cmd/wsbench"
+forbid results  "$mod/driver" "$mod/server" "github.com/gobwas/ws" "net"
+[ $fail -eq 0 ] && echo "import arrows ok"
+exit $fail
