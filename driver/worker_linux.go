@@ -327,7 +327,7 @@ func (w *worker) write(c *conn, b []byte) {
 		c.pending = append(c.pending, b...)
 		return
 	}
-	n, err := unix.Write(c.fd, b)
+	n, err := netpoll.Write(c.fd, b)
 	if err != nil {
 		if !errors.Is(err, unix.EAGAIN) {
 			w.fail(c, errKindForSocket(err))
@@ -348,7 +348,7 @@ func (w *worker) flush(c *conn) {
 	if c.state == stateClosed || len(c.pending) == 0 {
 		return
 	}
-	n, err := unix.Write(c.fd, c.pending)
+	n, err := netpoll.Write(c.fd, c.pending)
 	if err != nil {
 		if !errors.Is(err, unix.EAGAIN) {
 			w.fail(c, errKindForSocket(err))
@@ -373,13 +373,13 @@ func (w *worker) readable(c *conn) {
 		if cap(c.carry) < need {
 			c.carry = append(make([]byte, 0, need), c.carry...)
 		}
-		n, err = unix.Read(c.fd, c.carry[len(c.carry):cap(c.carry)])
+		n, err = netpoll.Read(c.fd, c.carry[len(c.carry):cap(c.carry)])
 		if n > 0 {
 			c.carry = c.carry[:len(c.carry)+n]
 		}
 		buf = c.carry
 	} else {
-		n, err = unix.Read(c.fd, w.rbuf)
+		n, err = netpoll.Read(c.fd, w.rbuf)
 		if n > 0 {
 			buf = w.rbuf[:n]
 		}

@@ -3,7 +3,6 @@
 package server
 
 import (
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -281,7 +280,7 @@ func (l *loop) event(c *conn, ev uint32) {
 // read does one read for c and handles what arrived.
 func (l *loop) read(c *conn) {
 	if c.state == stateClosing {
-		n, err := readFD(c.fd, l.rbuf)
+		n, err := netpoll.Read(c.fd, l.rbuf)
 		if n > 0 {
 			l.bytesIn.Add(uint64(n)) // discarded: the connection is closing
 		} else if err != unix.EAGAIN {
@@ -292,20 +291,20 @@ func (l *loop) read(c *conn) {
 	var data []byte
 	switch {
 	case c.carry == nil:
-		n, err := readFD(c.fd, l.rbuf)
+		n, err := netpoll.Read(c.fd, l.rbuf)
 		if !l.readOK(c, n, err) {
 			return
 		}
 		data = l.rbuf[:n]
 	case c.big:
-		n, err := readFD(c.fd, c.carry[len(c.carry):cap(c.carry)])
+		n, err := netpoll.Read(c.fd, c.carry[len(c.carry):cap(c.carry)])
 		if !l.readOK(c, n, err) {
 			return
 		}
 		data = c.carry[:len(c.carry)+n]
 	default:
 		k := copy(l.rbuf, c.carry)
-		n, err := readFD(c.fd, l.rbuf[k:])
+		n, err := netpoll.Read(c.fd, l.rbuf[k:])
 		if !l.readOK(c, n, err) {
 			return
 		}
@@ -399,7 +398,7 @@ func (l *loop) send(c *conn, b []byte) {
 		l.queue(c, b)
 		return
 	}
-	n, err := writeFD(c.fd, b)
+	n, err := netpoll.Write(c.fd, b)
 	if n > 0 {
 		l.bytesOut.Add(uint64(n))
 	}
@@ -449,7 +448,7 @@ func (l *loop) putPending(c *conn) {
 
 // flush writes what is pending for c, on Out readiness.
 func (l *loop) flush(c *conn) {
-	n, err := writeFD(c.fd, c.pending[c.poff:])
+	n, err := netpoll.Write(c.fd, c.pending[c.poff:])
 	if n > 0 {
 		l.bytesOut.Add(uint64(n))
 		c.poff += n
@@ -522,24 +521,4 @@ func (l *loop) closeConn(c *conn, abnormal bool) {
 	c.sess.release(&l.pool)
 	l.dropCarry(c)
 	l.putPending(c)
-}
-
-func readFD(fd int, b []byte) (int, error) {
-	for {
-		n, err := unix.Read(fd, b)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		return max(n, 0), err
-	}
-}
-
-func writeFD(fd int, b []byte) (int, error) {
-	for {
-		n, err := unix.Write(fd, b)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		return max(n, 0), err
-	}
 }

@@ -519,25 +519,16 @@ func TestSlowReader(t *testing.T) {
 	const capBytes = 64 << 10
 	s, addr := startServer(t, Config{MaxPendingWrite: capBytes})
 	// A small receive buffer keeps the amount the kernel absorbs small.
-	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096) })
-	}}
-	nc, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	c := &rawConn{Conn: nc}
-	c.br = bufio.NewReader(nc)
+	c := dialSmallRcvBuf(t, addr)
 	if resp := c.roundTrip(t, upgradeRequest("")); !strings.HasPrefix(resp, "HTTP/1.1 101 ") {
 		t.Fatalf("handshake: %q", resp)
 	}
 	fr := mf(ws.OpBinary, true, make([]byte, 16<<10))
 	batch := bytes.Repeat(fr, 16)
-	nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	c.Conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	var sent int
 	for sent < 256<<20 { // bounded: far more than any socket buffers hold
-		n, err := nc.Write(batch)
+		n, err := c.Conn.Write(batch)
 		sent += n
 		if err != nil {
 			break
@@ -721,15 +712,7 @@ func TestRequestEnd(t *testing.T) {
 // had unread input and unsent output when it decided to close.
 func TestCloseDeliversBacklog(t *testing.T) {
 	_, addr := startServer(t, Config{})
-	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096) })
-	}}
-	nc, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	c := &rawConn{Conn: nc, br: bufio.NewReader(nc)}
+	c := dialSmallRcvBuf(t, addr)
 	if resp := c.roundTrip(t, upgradeRequest("")); !strings.HasPrefix(resp, "HTTP/1.1 101 ") {
 		t.Fatalf("handshake: %q", resp)
 	}
@@ -740,7 +723,7 @@ func TestCloseDeliversBacklog(t *testing.T) {
 	}
 	b = append(b, mf(ws.OpClose, true, closeBody(1000, ""))...)
 	b = append(b, bytes.Repeat([]byte("junk"), 50000)...)
-	go func() { nc.SetWriteDeadline(time.Now().Add(ioTimeout)); nc.Write(b) }()
+	go func() { c.Conn.SetWriteDeadline(time.Now().Add(ioTimeout)); c.Conn.Write(b) }()
 	time.Sleep(200 * time.Millisecond) // let the server read it all and start closing
 	for i := range n {
 		f := c.readFrame(t)
@@ -753,4 +736,19 @@ func TestCloseDeliversBacklog(t *testing.T) {
 		t.Fatalf("got %v code %d, want close 1000", f.Header.OpCode, code)
 	}
 	c.expectEOF(t)
+}
+
+// dialSmallRcvBuf connects with a 4 KiB receive buffer, so that the kernel
+// absorbs little of what the server sends to a client that does not read.
+func dialSmallRcvBuf(t *testing.T, addr string) *rawConn {
+	t.Helper()
+	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096) })
+	}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &rawConn{Conn: nc, br: bufio.NewReader(nc)}
 }

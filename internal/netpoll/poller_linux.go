@@ -247,3 +247,25 @@ func TakeFD(c net.Conn) (int, error) {
 	}
 	return fd, nil
 }
+
+// Read is read(2) on a non-blocking fd, retried on EINTR; n is never negative.
+func Read(fd int, b []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, b)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		return max(n, 0), err
+	}
+}
+
+// Write is write(2) on a non-blocking fd, retried on EINTR; n is never negative.
+func Write(fd int, b []byte) (int, error) {
+	for {
+		n, err := unix.Write(fd, b)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		return max(n, 0), err
+	}
+}
