@@ -27,7 +27,6 @@ type conn struct {
 
 	due     int64 // open model: intended time of the next send (ns since run origin)
 	blocked bool  // open model: a send is due but --max-inflight is reached
-	queued  bool  // open model: in the worker's dueHeap
 
 	carry   []byte    // bytes of a frame not yet complete
 	frag    []byte    // payload of a fragmented message being reassembled

@@ -193,3 +193,25 @@ func TestNoServer(t *testing.T) {
 		t.Fatalf("reason %q counts %+v errors %v", res.StopReason, res.Snapshot.Counts, res.Snapshot.Errors)
 	}
 }
+
+// TestOpenModelSendsOnlyInsideWindow: at 5 msg/s over 10 connections, the
+// first sends fall due at 0, 200, 400, 600 … ms. A 550ms window holds three of
+// them; the one due at 600ms lies past the window (though within the catch-up
+// allowance) and must not be sent, let alone counted as measured.
+func TestOpenModelSendsOnlyInsideWindow(t *testing.T) {
+	srv := startTestServer(t, 0, 0)
+	spec := quickSpec(10, 550*time.Millisecond)
+	spec.Warmup = 0
+	spec.Rate = 5
+	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHealthy(t, res, 10, metrics.RTT)
+	if c := res.Snapshot.Counts; c.Sent != 3 || c.Unsent != 0 {
+		t.Errorf("sent %d unsent %d, want 3 and 0", c.Sent, c.Unsent)
+	}
+	if got := srv.received.Load(); got != 3 {
+		t.Errorf("server received %d messages, want 3", got)
+	}
+}

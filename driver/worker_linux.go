@@ -125,7 +125,7 @@ func (w *worker) loop() {
 		if w.phase != phaseSending {
 			wait = -1
 		}
-		if d := w.deadline() - now; d < wait || wait < 0 {
+		if d := w.deadline(now) - now; d < wait || wait < 0 {
 			wait = max(d, 0)
 		}
 		evs, err := w.poll.WaitFor(time.Duration(wait))
@@ -156,11 +156,10 @@ func (w *worker) loop() {
 // the scheduler's first entries in the open model.
 func (w *worker) begin() {
 	if w.run.open {
+		stop := w.run.stopAt.Load()
 		for _, c := range w.conns {
 			if c.state == stateOpen {
-				c.due = int64(w.run.sched.At(c.slot, 0))
-				c.queued = true
-				w.due.push(c)
+				w.schedule(c, stop)
 			}
 		}
 		return
@@ -173,14 +172,22 @@ func (w *worker) begin() {
 	}
 }
 
+// sendingEnds is when the sending phase ends: at the end of the window, or,
+// while sends that fell due before it are still queued, up to catchUp later.
+// (The queue only ever holds sends due before the end: see schedule.)
+func (w *worker) sendingEnds(now int64) int64 {
+	stop := w.run.stopAt.Load()
+	if now >= stop && len(w.due) > 0 {
+		return stop + catchUp
+	}
+	return stop
+}
+
 // deadline is the next moment the worker must wake up for, whatever the sockets do.
-func (w *worker) deadline() int64 {
+func (w *worker) deadline(now int64) int64 {
 	switch w.phase {
 	case phaseSending:
-		if stop := w.run.stopAt.Load(); len(w.due) > 0 && w.now() >= stop {
-			return stop + catchUp
-		}
-		return w.run.stopAt.Load()
+		return w.sendingEnds(now)
 	case phaseDraining:
 		return w.run.stopAt.Load() + w.run.grace
 	default:
@@ -190,7 +197,7 @@ func (w *worker) deadline() int64 {
 
 // advance moves the worker to the next phase when its time has come.
 func (w *worker) advance(now int64) {
-	if stop := w.run.stopAt.Load(); w.phase == phaseSending && now >= stop && (len(w.due) == 0 || now >= stop+catchUp) {
+	if w.phase == phaseSending && now >= w.sendingEnds(now) {
 		w.phase = phaseDraining
 		w.countUnsent()
 	}
@@ -254,7 +261,6 @@ func (w *worker) sendDue(now int64) int64 {
 			return 0
 		}
 		w.due.pop()
-		c.queued = false
 		if c.state != stateOpen {
 			continue
 		}
@@ -273,7 +279,6 @@ func (w *worker) sendDue(now int64) int64 {
 func (w *worker) schedule(c *conn, stop int64) {
 	c.due = int64(w.run.sched.At(c.slot, c.nextSeq))
 	if c.due < stop {
-		c.queued = true
 		w.due.push(c)
 	}
 }
@@ -523,7 +528,6 @@ func (w *worker) message(c *conn, op ws.OpCode, p []byte, wireLen int) {
 	}
 	if c.blocked && c.outstanding() < w.run.maxInflight {
 		c.blocked = false
-		c.queued = true
 		w.due.push(c)
 	}
 }
