@@ -171,45 +171,50 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// put a system call on their hot path.
 	var cpuStart, cpuEnd Usage
 	var cpuMu sync.Mutex
-	sampler := time.AfterFunc(time.Duration(r.measureStart), func() {
-		cpuMu.Lock()
-		cpuStart = processUsage()
-		cpuMu.Unlock()
-	})
-	stopSampler := time.AfterFunc(time.Duration(r.stopAt.Load()), func() {
-		cpuMu.Lock()
-		cpuEnd = processUsage()
-		cpuMu.Unlock()
-	})
+	sample := func(into *Usage) func() {
+		return func() {
+			cpuMu.Lock()
+			*into = processUsage()
+			cpuMu.Unlock()
+		}
+	}
+	startSampler := time.AfterFunc(time.Duration(r.measureStart), sample(&cpuStart))
+	endSampler := time.AfterFunc(time.Duration(r.stopAt.Load()), sample(&cpuEnd))
+	// stopSending ends the window now, unless it has ended, and takes the CPU
+	// sample there, so an interrupted run's CPU covers what it measured.
+	stopSending := func() {
+		if now := int64(time.Since(r.origin)); now < r.stopAt.Load() {
+			r.stopAt.Store(now)
+			if endSampler.Stop() {
+				sample(&cpuEnd)()
+			}
+		}
+		wake(workers)
+	}
+	abortNow := func() {
+		res.StopReason = StopAborted
+		stopSending()
+		r.aborted.Store(true)
+		wake(workers)
+		<-done
+	}
 
 	res.StopReason = StopCompleted
 	select {
 	case <-done:
 	case <-ctx.Done():
 		res.StopReason = StopInterrupted
-		if now := int64(time.Since(r.origin)); now < r.stopAt.Load() {
-			r.stopAt.Store(now)
-		}
-		wake(workers)
+		stopSending()
 		select {
 		case <-done:
 		case <-abort.Done():
-			res.StopReason = StopAborted
-			r.aborted.Store(true)
-			wake(workers)
-			<-done
+			abortNow()
 		}
 	case <-abort.Done():
-		res.StopReason = StopAborted
-		if now := int64(time.Since(r.origin)); now < r.stopAt.Load() {
-			r.stopAt.Store(now)
-		}
-		r.aborted.Store(true)
-		wake(workers)
-		<-done
+		abortNow()
 	}
-	sampler.Stop()
-	stopSampler.Stop()
+	startSampler.Stop()
+	endSampler.Stop()
 	cpuMu.Lock()
 	if cpuEnd == (Usage{}) {
 		cpuEnd = processUsage()
