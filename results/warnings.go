@@ -3,7 +3,6 @@ package results
 import (
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/wsbench/wsbench/metrics"
 )
@@ -31,10 +30,12 @@ func warnings(r *Report, snap *metrics.Snapshot) []string {
 		if c.Unsent > 0 {
 			w = append(w, fmt.Sprintf("%d sends fell due but were never made (--max-inflight reached, dead connections, or the client fell behind): the offered rate was lower than --rate", c.Unsent))
 		}
-		interval := r.Scenario.Schedule().Interval()
+		// The driver spreads the rate over the connections that opened.
+		sched := r.Scenario.Schedule()
 		if r.Connections.Opened > 0 {
-			interval = time.Duration(float64(r.Connections.Opened) / r.Scenario.Rate * float64(time.Second))
+			sched.Conns = int(r.Connections.Opened)
 		}
+		interval := sched.Interval()
 		if lag := snap.Hist[metrics.SendLag]; lag.Count() > 0 && lag.Percentile(99) > interval/10 {
 			w = append(w, fmt.Sprintf("send lag p99 %s exceeds 10%% of each connection's send interval (%s): sends left late, so the corrected latencies include the client's own delay",
 				fmtDur(lag.Percentile(99)), fmtDur(interval)))
