@@ -18,7 +18,6 @@ import (
 
 // dialed is one connection that completed its opening handshake.
 type dialed struct {
-	index int    // its number among the connections asked for
 	fd    int    // the socket, now owned by the caller
 	carry []byte // bytes the server sent right after its handshake response
 }
@@ -39,9 +38,6 @@ func dialAll(ctx context.Context, u *url.URL, n, conc int, timeout time.Duration
 		wg.Go(func() {
 			for i := range jobs {
 				results[i] = dialOne(ctx, u, addr, timeout, shard)
-				if results[i] != nil {
-					results[i].index = i
-				}
 			}
 		})
 	}
