@@ -44,6 +44,8 @@ func TestBadInput(t *testing.T) {
 		{"tiny size", []string{"run", "-s", "4"}, "--size: must be at least 32"},
 		// an output folder that does not exist is caught before the run
 		{"bad out", []string{"run", "-o", "/nonexistent-dir/x.json"}, "--out:"},
+		// a profile file that cannot be created is caught before anything starts
+		{"bad cpuprofile", []string{"run", "--cpuprofile", "/nonexistent-dir/x.prof"}, "--cpuprofile:"},
 		// two targets
 		{"two urls", []string{"run", "ws://127.0.0.1:1/", "ws://127.0.0.1:2/"}, "one target URL at most"},
 		// an unknown subcommand

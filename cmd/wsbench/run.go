@@ -82,6 +82,18 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return usagef("--cpuprofile: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return failedError{fmt.Errorf("--cpuprofile: %w", err)}
+		}
+		defer pprof.StopCPUProfile()
+	}
+
 	target, bundled := spec.Target, spec.Target == ""
 	if bundled {
 		srv, addr, err := startBundled()
@@ -96,17 +108,6 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		target = "ws://" + addr + "/"
 	}
 
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return usagef("--cpuprofile: %v", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return failedError{fmt.Errorf("--cpuprofile: %w", err)}
-		}
-		defer pprof.StopCPUProfile()
-	}
 	ctx, abort, stop := signalContexts(stderr)
 	defer stop()
 	res, err := driver.Run(ctx, driver.Config{Spec: spec, Target: target, Abort: abort, Workers: *workers})
