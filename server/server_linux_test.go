@@ -547,22 +547,15 @@ func TestSlowReader(t *testing.T) {
 
 func TestShutdown(t *testing.T) {
 	before := runtime.NumGoroutine()
-	s, err := New(Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := s.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, addr := startServer(t, Config{})
 	const n = 10
 	clients := make([]*wsClient, n)
 	for i := range clients {
-		clients[i] = dialWS(t, addr.String())
+		clients[i] = dialWS(t, addr)
 	}
 	// A connection stuck in the handshake must not hold Shutdown up for
 	// HandshakeTimeout (5s by default).
-	dialTCP(t, addr.String())
+	dialTCP(t, addr)
 	if !waitFor(2*time.Second, func() bool { return s.Stats().Open == n && s.Stats().Accepted == n+1 }) {
 		t.Fatalf("stats before shutdown: %+v", s.Stats())
 	}
@@ -612,7 +605,7 @@ func TestShutdown(t *testing.T) {
 	if st.Open != 0 || st.CloseCodesSent[1001] != n {
 		t.Errorf("after Shutdown: Open %d, close 1001 sent %d; want 0, %d", st.Open, st.CloseCodesSent[1001], n)
 	}
-	if _, err := net.DialTimeout("tcp", addr.String(), time.Second); err == nil {
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		t.Error("still accepting after Shutdown")
 	}
 	if got := settledGoroutines(before, 2*time.Second); got > before {
@@ -622,17 +615,10 @@ func TestShutdown(t *testing.T) {
 }
 
 func TestShutdownForced(t *testing.T) {
-	s, err := New(Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := s.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, addr := startServer(t, Config{})
 	// A client that never reads nor closes: the closing handshake would
 	// wait a full second for it.
-	c := dialWS(t, addr.String())
+	c := dialWS(t, addr)
 	if !waitFor(2*time.Second, func() bool { return s.Stats().Open == 1 }) {
 		t.Fatal("connection not registered")
 	}
