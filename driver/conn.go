@@ -12,9 +12,9 @@ const (
 )
 
 // conn is one client connection, owned by exactly one worker. An idle conn is
-// this struct and a kernel socket: no goroutine, no read buffer. carry, frag
-// and pending are allocated only while a partial frame, a fragmented message or
-// an incomplete write is outstanding.
+// this struct and a kernel socket: no goroutine, no read buffer. carry and frag
+// are allocated only while a partial frame or a fragmented message is
+// outstanding; pending keeps the few bytes of capacity one message needs.
 type conn struct {
 	fd    int
 	slot  int // index in the open-model schedule
@@ -31,7 +31,11 @@ type conn struct {
 	carry   []byte    // bytes of a frame not yet complete
 	frag    []byte    // payload of a fragmented message being reassembled
 	fragOp  ws.OpCode // opcode of that message (0: none)
-	pending []byte    // bytes the socket did not take yet
+	pending []byte    // bytes queued to send: frames made since the last flush, or left by a short write
+
+	dirty     bool // on the worker's flush list
+	waitOut   bool // the socket took only part of pending; waiting for it to become writable
+	polledOut bool // registered for writability with epoll
 }
 
 // outstanding is how many sent messages still await a reply.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/wsbench/wsbench/internal/uring"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
 )
@@ -39,7 +40,22 @@ type Config struct {
 	Abort context.Context
 	// Workers is the number of event loops; 0 means GOMAXPROCS.
 	Workers int
+	// IO is how the event loops talk to the kernel: IOAuto (the default),
+	// IOUring or IOSyscalls.
+	IO string
 }
+
+// I/O modes of the event loops.
+const (
+	// IOAuto uses io_uring when the kernel allows it, else system calls.
+	IOAuto = "auto"
+	// IOUring batches the sends and receives of each pass through the event
+	// loop into one io_uring submission: a system call per batch instead of
+	// one per message. Fails if io_uring is unavailable.
+	IOUring = "io_uring"
+	// IOSyscalls makes one read(2) or write(2) per socket operation.
+	IOSyscalls = "syscalls"
+)
 
 // Result is what a run measured and how it ended.
 type Result struct {
@@ -53,6 +69,11 @@ type Result struct {
 	Snapshot *metrics.Snapshot
 	// CPU is the process's CPU use during the measured window, and its peak RSS.
 	CPU Usage
+	// IO is the I/O mode the event loops used: IOUring or IOSyscalls.
+	IO string
+	// SendBufferFull counts the times a socket took less than it was given:
+	// the server (or the network) was reading slower than the client wrote.
+	SendBufferFull int64
 }
 
 // Measured is the length of the measured window.
@@ -69,6 +90,7 @@ type run struct {
 	grace        int64
 	closeTimeout int64
 	aborted      atomic.Bool
+	bufferFull   atomic.Int64 // short sends, over all workers
 
 	open        bool
 	sched       scenario.Schedule
@@ -131,11 +153,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		nw = runtime.GOMAXPROCS(0)
 	}
 	nw = min(nw, len(conns))
+	useRing, err := chooseIO(cfg.IO)
+	if err != nil {
+		closeDialed(conns)
+		return nil, err
+	}
+	res.IO = IOSyscalls
+	if useRing {
+		res.IO = IOUring
+	}
 	workers := make([]*worker, nw)
 	for i := range workers {
-		if workers[i], err = newWorker(r, rec.NewShard()); err != nil {
+		if workers[i], err = newWorker(r, rec.NewShard(), useRing); err != nil {
 			for _, w := range workers[:i] {
-				w.poll.Close()
+				w.release()
 			}
 			closeDialed(conns)
 			return nil, fmt.Errorf("start event loop: %w", err)
@@ -143,7 +174,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	defer func() {
 		for _, w := range workers {
-			w.poll.Close()
+			w.release()
 		}
 	}()
 	for slot, d := range conns {
@@ -226,8 +257,25 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cpuMu.Unlock()
 	res.MeasureStart = r.origin.Add(time.Duration(r.measureStart))
 	res.MeasureEnd = r.origin.Add(time.Duration(max(r.stopAt.Load(), r.measureStart)))
+	res.SendBufferFull = r.bufferFull.Load()
 	res.Snapshot, err = rec.Snapshot()
 	return res, err
+}
+
+// chooseIO resolves the I/O mode: whether the event loops use io_uring.
+func chooseIO(mode string) (bool, error) {
+	switch mode {
+	case IOSyscalls:
+		return false, nil
+	case IOUring:
+		if err := uring.Probe(); err != nil {
+			return false, fmt.Errorf("--io %s: %w", IOUring, err)
+		}
+		return true, nil
+	case "", IOAuto:
+		return uring.Probe() == nil, nil
+	}
+	return false, fmt.Errorf("--io: unknown mode %q (want %s, %s or %s)", mode, IOAuto, IOUring, IOSyscalls)
 }
 
 func wake(workers []*worker) {

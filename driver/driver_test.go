@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsbench/wsbench/internal/uring"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
 )
@@ -58,14 +59,33 @@ func checkHealthy(t *testing.T, res *Result, conns int, metricsWanted ...metrics
 	}
 }
 
-func TestClosedModelAgainstTestServer(t *testing.T) {
+// eachIO runs f once per I/O mode the event loops have: both must behave the same.
+func eachIO(t *testing.T, f func(t *testing.T, io string)) {
+	for _, io := range []string{IOUring, IOSyscalls} {
+		t.Run(io, func(t *testing.T) {
+			if io == IOUring {
+				if err := uring.Probe(); err != nil {
+					t.Skipf("io_uring unavailable: %v", err)
+				}
+			}
+			f(t, io)
+		})
+	}
+}
+
+func TestClosedModelAgainstTestServer(t *testing.T) { eachIO(t, testClosedModel) }
+
+func testClosedModel(t *testing.T, io string) {
 	srv := startTestServer(t, 0, 0)
 	spec := quickSpec(20, 500*time.Millisecond)
-	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url(), IO: io})
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkHealthy(t, res, 20, metrics.RTT, metrics.RTTUncorrected, metrics.Connect, metrics.Handshake)
+	if res.IO != io {
+		t.Errorf("ran with I/O %q, asked for %q", res.IO, io)
+	}
 	// Closed model: nothing is late against a schedule, and with at most one
 	// message in flight per connection nothing is in flight beyond that.
 	if n := res.Snapshot.Hist[metrics.SendLag].Count(); n != 0 {
@@ -81,12 +101,14 @@ func TestClosedModelAgainstTestServer(t *testing.T) {
 
 // TestOpenModelRate checks that an open-model run sends at --rate: the count
 // of measured sends equals rate × duration within a few percent.
-func TestOpenModelRate(t *testing.T) {
+func TestOpenModelRate(t *testing.T) { eachIO(t, testOpenModelRate) }
+
+func testOpenModelRate(t *testing.T, io string) {
 	srv := startTestServer(t, 0, 0)
 	spec := quickSpec(50, time.Second)
 	spec.Rate = 2000
 	spec.Binary = true
-	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url(), IO: io})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +128,9 @@ func TestOpenModelRate(t *testing.T) {
 // due during the stall could not be made; their latency, measured from when
 // they were due, must show in the corrected histogram, while the uncorrected
 // one sees only the one message per connection that was in flight.
-func TestCoordinatedOmissionCorrected(t *testing.T) {
+func TestCoordinatedOmissionCorrected(t *testing.T) { eachIO(t, testCoordinatedOmission) }
+
+func testCoordinatedOmission(t *testing.T, io string) {
 	const (
 		conns = 10
 		rate  = 1000.0 // per connection: one every 10ms
@@ -117,7 +141,7 @@ func TestCoordinatedOmissionCorrected(t *testing.T) {
 	spec.Warmup = 0
 	spec.Rate = rate
 	spec.MaxInflight = 1
-	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url(), IO: io})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +167,35 @@ func TestCoordinatedOmissionCorrected(t *testing.T) {
 	// The late sends show as send lag too.
 	if lag := snap.Hist[metrics.SendLag].Percentile(99); lag < stall/2 {
 		t.Errorf("send lag p99 %v, want ≥ %v", lag, stall/2)
+	}
+}
+
+// TestBacklogSurvivesFullSocket: the server stops reading for half a second
+// while the open model keeps sending 128 KiB messages, far more than the
+// socket buffers hold. The client must queue what the socket refuses, send it
+// when it drains, and end with every echo matched.
+func TestBacklogSurvivesFullSocket(t *testing.T) { eachIO(t, testBacklog) }
+
+func testBacklog(t *testing.T, io string) {
+	srv := startTestServer(t, 200*time.Millisecond, 500*time.Millisecond)
+	spec := quickSpec(2, time.Second)
+	spec.Warmup = 0
+	spec.Rate = 200
+	spec.Size = 128 << 10
+	spec.Binary = true
+	spec.Grace = scenario.Duration(10 * time.Second)
+	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url(), IO: io})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHealthy(t, res, 2, metrics.RTT)
+	c := res.Snapshot.Counts
+	t.Logf("sent %d received %d unsent %d; socket full %d times", c.Sent, c.Received, c.Unsent, res.SendBufferFull)
+	if c.Received != c.Sent || c.InFlight != 0 {
+		t.Errorf("sent %d received %d in flight %d: every message should come back", c.Sent, c.Received, c.InFlight)
+	}
+	if res.SendBufferFull == 0 {
+		t.Error("the send buffer never filled: the test did not exercise the backlog")
 	}
 }
 

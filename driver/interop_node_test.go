@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsbench/wsbench/internal/uring"
 	"github.com/wsbench/wsbench/metrics"
 )
 
@@ -46,47 +47,14 @@ func TestAgainstNodeWS(t *testing.T) {
 		{name: "closed_binary_100000B", conns: 5, size: 100000, binary: true},
 	}
 	var totalConns int
-	for _, tc := range cases {
-		totalConns += tc.conns
-		t.Run(tc.name, func(t *testing.T) {
-			spec := quickSpec(tc.conns, time.Second)
-			spec.Rate = tc.rate
-			spec.Size = tc.size
-			spec.Binary = tc.binary
-			// A hang shows as an interrupted (and, later, aborted) run, not a
-			// test stuck until the global timeout.
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			abort, cancelAbort := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancelAbort()
-			res, err := Run(ctx, Config{Spec: spec, Target: url, Abort: abort})
-			if err != nil {
-				t.Fatal(err)
-			}
-			wanted := []metrics.Metric{metrics.RTT, metrics.RTTUncorrected, metrics.Connect, metrics.Handshake}
-			if tc.rate > 0 {
-				wanted = append(wanted, metrics.SendLag)
-			}
-			checkHealthy(t, res, tc.conns, wanted...)
-			snap := res.Snapshot
-			c := snap.Counts
-			if c.Sent != c.Received {
-				t.Errorf("sent %d != received %d", c.Sent, c.Received)
-			}
-			if c.InFlight != 0 {
-				t.Errorf("in flight %d, want 0", c.InFlight)
-			}
-			if c.Lost != 0 {
-				t.Errorf("lost %d, want 0", c.Lost)
-			}
-			rtt := snap.Hist[metrics.RTT]
-			secs := res.Measured().Seconds()
-			t.Logf("%d conns, %d B %s, %s model: sent %d received %d in %v: %.0f msg/s, %.1f MB/s received; rtt p50 %v p99 %v max %v",
-				tc.conns, tc.size, map[bool]string{false: "text", true: "binary"}[tc.binary], spec.Model(),
-				c.Sent, c.Received, res.Measured().Round(time.Millisecond),
-				float64(c.Received)/secs, float64(c.BytesReceived)/secs/1e6,
-				rtt.Percentile(50), rtt.Percentile(99), rtt.Percentile(100))
-		})
+	for _, io := range []string{IOUring, IOSyscalls} {
+		if io == IOUring && uring.Probe() != nil {
+			continue
+		}
+		for _, tc := range cases {
+			totalConns += tc.conns
+			t.Run(io+"/"+tc.name, func(t *testing.T) { runNodeCase(t, url, io, tc.conns, tc.rate, tc.size, tc.binary) })
+		}
 	}
 
 	// The server's side of the story: every connection answered the ping with
@@ -112,6 +80,48 @@ func TestAgainstNodeWS(t *testing.T) {
 			t.Errorf("server stats: %s = %d, want %d", k, got, v)
 		}
 	}
+}
+
+// runNodeCase is one run against the Node server; every one must end clean.
+func runNodeCase(t *testing.T, url, io string, conns int, rate float64, size int, binary bool) {
+
+	spec := quickSpec(conns, time.Second)
+	spec.Rate = rate
+	spec.Size = size
+	spec.Binary = binary
+	// A hang shows as an interrupted (and, later, aborted) run, not a
+	// test stuck until the global timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	abort, cancelAbort := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelAbort()
+	res, err := Run(ctx, Config{Spec: spec, Target: url, Abort: abort, IO: io})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wanted := []metrics.Metric{metrics.RTT, metrics.RTTUncorrected, metrics.Connect, metrics.Handshake}
+	if rate > 0 {
+		wanted = append(wanted, metrics.SendLag)
+	}
+	checkHealthy(t, res, conns, wanted...)
+	snap := res.Snapshot
+	c := snap.Counts
+	if c.Sent != c.Received {
+		t.Errorf("sent %d != received %d", c.Sent, c.Received)
+	}
+	if c.InFlight != 0 {
+		t.Errorf("in flight %d, want 0", c.InFlight)
+	}
+	if c.Lost != 0 {
+		t.Errorf("lost %d, want 0", c.Lost)
+	}
+	rtt := snap.Hist[metrics.RTT]
+	secs := res.Measured().Seconds()
+	t.Logf("%d conns, %d B %s, %s model: sent %d received %d in %v: %.0f msg/s, %.1f MB/s received; rtt p50 %v p99 %v max %v",
+		conns, size, map[bool]string{false: "text", true: "binary"}[binary], spec.Model(),
+		c.Sent, c.Received, res.Measured().Round(time.Millisecond),
+		float64(c.Received)/secs, float64(c.BytesReceived)/secs/1e6,
+		rtt.Percentile(50), rtt.Percentile(99), rtt.Percentile(100))
 }
 
 // findNodeWS returns the node binary once it has checked that the `ws` package

@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/gobwas/ws"
 	"golang.org/x/sys/unix"
 
 	"github.com/wsbench/wsbench/internal/netpoll"
+	"github.com/wsbench/wsbench/internal/uring"
 	"github.com/wsbench/wsbench/internal/wire"
 	"github.com/wsbench/wsbench/metrics"
 )
@@ -38,8 +40,20 @@ const sendBudget = 256
 // rest as unsent.
 const catchUp = int64(100 * time.Millisecond)
 
-// readBufSize is each worker's shared read buffer.
-const readBufSize = 64 << 10
+// readBufSize is each worker's shared read buffer. With io_uring it is cut
+// into one slot per ready connection, at least minReadSlot bytes each; a slot
+// that fills up leaves the rest for the next pass (epoll is level-triggered).
+const (
+	readBufSize = 256 << 10
+	minReadSlot = 2 << 10
+)
+
+// ringEntries is the io_uring batch: operations handed to the kernel per call.
+const ringEntries = 256
+
+// maxKeptPending is the largest send buffer a connection keeps once emptied;
+// a bigger one (left by a backlog) goes back to the garbage collector.
+const maxKeptPending = 16 << 10
 
 // worker is one event loop: an epoll instance, the connections it owns, its
 // metrics shard and its scheduler. Nothing in it is shared with other goroutines
@@ -47,13 +61,16 @@ const readBufSize = 64 << 10
 type worker struct {
 	run   *run
 	poll  *netpoll.Poller
+	ring  *uring.Ring // nil: one read(2) or write(2) per operation
 	conns []*conn
 	byFD  []*conn
 	shard *metrics.Shard
 	rbuf  []byte
-	wbuf  []byte
 	rng   *rand.ChaCha8
 	due   dueHeap
+
+	dirty []*conn // connections with bytes queued to send, flushed before the next wait
+	ready []*conn // connections epoll reported readable, read in one batch
 
 	phase         int
 	live          int    // connections not yet closed
@@ -61,7 +78,7 @@ type worker struct {
 	closeDeadline int64
 }
 
-func newWorker(r *run, shard *metrics.Shard) (*worker, error) {
+func newWorker(r *run, shard *metrics.Shard, useRing bool) (*worker, error) {
 	p, err := netpoll.New(512)
 	if err != nil {
 		return nil, err
@@ -71,14 +88,30 @@ func newWorker(r *run, shard *metrics.Shard) (*worker, error) {
 		p.Close()
 		return nil, fmt.Errorf("seed mask generator: %w", err)
 	}
-	return &worker{
+	w := &worker{
 		run:   r,
 		poll:  p,
 		shard: shard,
 		rbuf:  make([]byte, readBufSize),
-		wbuf:  make([]byte, wire.MaxHeaderSize+max(r.codec.size, ws.MaxControlFramePayloadSize)),
 		rng:   rand.NewChaCha8(seed),
-	}, nil
+	}
+	if useRing {
+		if w.ring, err = uring.New(ringEntries); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// release frees the worker's kernel objects. Run calls it once every worker
+// has returned: Run may still Wake the poller until then, and a closed
+// eventfd's number could already belong to a new socket.
+func (w *worker) release() {
+	w.poll.Close()
+	if w.ring != nil {
+		w.ring.Close()
+	}
 }
 
 // adopt takes a connected, upgraded socket. carry holds bytes the server sent
@@ -128,12 +161,18 @@ func (w *worker) loop() {
 		if d := w.deadline(now) - now; d < wait || wait < 0 {
 			wait = max(d, 0)
 		}
+		if err := w.flushAll(); err != nil {
+			w.shard.Error("harness_io_error")
+			w.abort()
+			return
+		}
 		evs, err := w.poll.WaitFor(time.Duration(wait))
 		if err != nil {
 			w.shard.Error("harness_poll_error")
 			w.abort()
 			return
 		}
+		w.ready = w.ready[:0]
 		for _, ev := range evs {
 			if ev.FD >= len(w.byFD) {
 				continue
@@ -142,12 +181,18 @@ func (w *worker) loop() {
 			if c == nil {
 				continue
 			}
-			if ev.Events&netpoll.Out != 0 {
-				w.flush(c)
+			if ev.Events&netpoll.Out != 0 && c.waitOut {
+				c.waitOut = false
+				w.queue(c)
 			}
-			if c.state != stateClosed && ev.Events&(netpoll.In|netpoll.Err|netpoll.Hup|netpoll.RdHup) != 0 {
-				w.readable(c)
+			if ev.Events&(netpoll.In|netpoll.Err|netpoll.Hup|netpoll.RdHup) != 0 {
+				w.ready = append(w.ready, c)
 			}
+		}
+		if err := w.readAll(); err != nil {
+			w.shard.Error("harness_io_error")
+			w.abort()
+			return
 		}
 	}
 }
@@ -285,11 +330,15 @@ func (w *worker) schedule(c *conn, stop int64) {
 
 // send writes one masked data frame stamped with its intended and actual send times.
 func (w *worker) send(c *conn, intended, now int64) {
+	if c.state == stateClosed {
+		return
+	}
 	size := w.run.codec.size
 	h := ws.Header{Fin: true, OpCode: w.run.op, Masked: true, Length: int64(size)}
 	binary.LittleEndian.PutUint32(h.Mask[:], uint32(w.rng.Uint64()))
-	hn := wire.PutHeader(w.wbuf, h)
-	p := w.wbuf[hn : hn+size]
+	b := w.grow(c, wire.HeaderSize(h)+size)
+	hn := wire.PutHeader(b, h)
+	p := b[hn:]
 	w.run.codec.put(p, stamp{seq: c.nextSeq, intended: intended, sent: now})
 	ws.Cipher(p, h.Mask, 0)
 	if intended >= w.run.measureStart {
@@ -304,18 +353,18 @@ func (w *worker) send(c *conn, intended, now int64) {
 	}
 	c.nextSeq++
 	w.outstanding++
-	w.write(c, w.wbuf[:hn+size])
 }
 
 // sendControl writes a masked control frame (pong or close).
 func (w *worker) sendControl(c *conn, op ws.OpCode, payload []byte) {
+	if c.state == stateClosed {
+		return
+	}
 	h := ws.Header{Fin: true, OpCode: op, Masked: true, Length: int64(len(payload))}
 	binary.LittleEndian.PutUint32(h.Mask[:], uint32(w.rng.Uint64()))
-	var b [wire.MaxHeaderSize + ws.MaxControlFramePayloadSize]byte
-	hn := wire.PutHeader(b[:], h)
-	n := copy(b[hn:], payload)
-	ws.Cipher(b[hn:hn+n], h.Mask, 0)
-	w.write(c, b[:hn+n])
+	b := w.grow(c, wire.HeaderSize(h)+len(payload))
+	hn := wire.PutHeader(b, h)
+	ws.Cipher(b[hn:hn+copy(b[hn:], payload)], h.Mask, 0)
 }
 
 func (w *worker) sendClose(c *conn, code ws.StatusCode) {
@@ -323,71 +372,152 @@ func (w *worker) sendClose(c *conn, code ws.StatusCode) {
 	w.sendControl(c, ws.OpClose, wire.CloseBody(body[:], code, ""))
 }
 
-// write sends b, keeping whatever the socket does not take for later.
-func (w *worker) write(c *conn, b []byte) {
+// grow appends n bytes to c's send queue for the caller to fill, and queues c
+// for the flush before the next wait.
+func (w *worker) grow(c *conn, n int) []byte {
+	l := len(c.pending)
+	c.pending = slices.Grow(c.pending, n)[:l+n]
+	w.queue(c)
+	return c.pending[l:]
+}
+
+// queue puts c on the list flushAll sends from, unless it is there already
+// or waits for the socket to drain.
+func (w *worker) queue(c *conn) {
+	if !c.dirty && !c.waitOut && len(c.pending) > 0 {
+		c.dirty = true
+		w.dirty = append(w.dirty, c)
+	}
+}
+
+// flushAll sends every queued connection's bytes: with io_uring, up to
+// ringEntries connections per system call.
+func (w *worker) flushAll() error {
+	for len(w.dirty) > 0 {
+		batch := w.dirty
+		if w.ring != nil {
+			batch = batch[:min(len(batch), w.ring.Space())]
+		}
+		for i, c := range batch {
+			c.dirty = false
+			if c.state == stateClosed || len(c.pending) == 0 {
+				continue
+			}
+			if w.ring == nil {
+				n, err := netpoll.Write(c.fd, c.pending)
+				w.sent(c, n, err)
+				continue
+			}
+			w.ring.Send(c.fd, c.pending, uint64(i))
+		}
+		if w.ring != nil {
+			cqes, err := w.ring.Submit()
+			if err != nil {
+				return err
+			}
+			for _, cqe := range cqes {
+				w.sent(batch[cqe.UserData], max(int(cqe.Res), 0), cqe.Err())
+			}
+		}
+		n := copy(w.dirty, w.dirty[len(batch):])
+		clear(w.dirty[n:])
+		w.dirty = w.dirty[:n]
+	}
+	return nil
+}
+
+// sent accounts for a send of c's queue that wrote n bytes or failed with err:
+// what the socket did not take waits for it to become writable.
+func (w *worker) sent(c *conn, n int, err error) {
 	if c.state == stateClosed {
 		return
 	}
-	if len(c.pending) > 0 {
-		c.pending = append(c.pending, b...)
+	if err != nil && !errors.Is(err, unix.EAGAIN) {
+		w.fail(c, errKindForSocket(err))
 		return
 	}
-	n, err := netpoll.Write(c.fd, b)
-	if err != nil {
-		if !errors.Is(err, unix.EAGAIN) {
-			w.fail(c, errKindForSocket(err))
-			return
+	if n == len(c.pending) {
+		if cap(c.pending) > maxKeptPending {
+			c.pending = nil
+		} else {
+			c.pending = c.pending[:0]
 		}
-		n = 0
+		if c.polledOut {
+			c.polledOut = false
+			if err := w.poll.Mod(c.fd, netpoll.In|netpoll.RdHup); err != nil {
+				w.fail(c, "harness_poll_error")
+			}
+		}
+		return
 	}
-	if n < len(b) {
-		c.pending = append(c.pending[:0], b[n:]...)
+	c.pending = c.pending[:copy(c.pending, c.pending[n:])]
+	c.waitOut = true
+	w.run.bufferFull.Add(1)
+	if !c.polledOut {
+		c.polledOut = true
 		if err := w.poll.Mod(c.fd, netpoll.In|netpoll.Out|netpoll.RdHup); err != nil {
 			w.fail(c, "harness_poll_error")
 		}
 	}
 }
 
-// flush writes pending bytes once the socket is writable again.
-func (w *worker) flush(c *conn) {
-	if c.state == stateClosed || len(c.pending) == 0 {
-		return
-	}
-	n, err := netpoll.Write(c.fd, c.pending)
-	if err != nil {
-		if !errors.Is(err, unix.EAGAIN) {
-			w.fail(c, errKindForSocket(err))
+// readAll reads every ready connection and handles what arrived. With
+// io_uring the reads of a batch go to the kernel in one system call, each into
+// its own slot of the read buffer (or the connection's partial frame).
+func (w *worker) readAll() error {
+	if w.ring == nil {
+		for _, c := range w.ready {
+			if c.state != stateClosed {
+				w.readable(c)
+			}
 		}
-		return
+		return nil
 	}
-	c.pending = c.pending[:copy(c.pending, c.pending[n:])]
-	if len(c.pending) == 0 {
-		if err := w.poll.Mod(c.fd, netpoll.In|netpoll.RdHup); err != nil {
-			w.fail(c, "harness_poll_error")
+	for ready := w.ready; len(ready) > 0; {
+		batch := ready[:min(len(ready), w.ring.Space(), readBufSize/minReadSlot)]
+		ready = ready[len(batch):]
+		slot := readBufSize / len(batch)
+		for i, c := range batch {
+			if c.state == stateClosed {
+				continue
+			}
+			w.ring.Recv(c.fd, w.readInto(c, w.rbuf[i*slot:(i+1)*slot]), uint64(i))
+		}
+		cqes, err := w.ring.Submit()
+		if err != nil {
+			return err
+		}
+		for _, cqe := range cqes {
+			c := batch[cqe.UserData]
+			w.received(c, w.readInto(c, w.rbuf[int(cqe.UserData)*slot:]), max(int(cqe.Res), 0), cqe.Err())
 		}
 	}
+	return nil
 }
 
-// readable reads what the socket has and handles every complete frame in it.
+// readable reads what c's socket has and handles every complete frame in it.
 func (w *worker) readable(c *conn) {
-	var buf []byte
-	var n int
-	var err error
-	if len(c.carry) > 0 {
-		need := frameNeed(c.carry)
-		if cap(c.carry) < need {
-			c.carry = append(make([]byte, 0, need), c.carry...)
-		}
-		n, err = netpoll.Read(c.fd, c.carry[len(c.carry):cap(c.carry)])
-		if n > 0 {
-			c.carry = c.carry[:len(c.carry)+n]
-		}
-		buf = c.carry
-	} else {
-		n, err = netpoll.Read(c.fd, w.rbuf)
-		if n > 0 {
-			buf = w.rbuf[:n]
-		}
+	b := w.readInto(c, w.rbuf)
+	n, err := netpoll.Read(c.fd, b)
+	w.received(c, b, n, err)
+}
+
+// readInto is where c's next read goes: after the partial frame it holds,
+// or else buf.
+func (w *worker) readInto(c *conn, buf []byte) []byte {
+	if len(c.carry) == 0 {
+		return buf
+	}
+	if need := frameNeed(c.carry); cap(c.carry) < need {
+		c.carry = append(make([]byte, 0, need), c.carry...)
+	}
+	return c.carry[len(c.carry):cap(c.carry)]
+}
+
+// received handles the outcome of a read of n bytes into b.
+func (w *worker) received(c *conn, b []byte, n int, err error) {
+	if c.state == stateClosed {
+		return
 	}
 	switch {
 	case err != nil && errors.Is(err, unix.EAGAIN):
@@ -404,7 +534,12 @@ func (w *worker) readable(c *conn) {
 		w.fail(c, "unexpected_eof")
 		return
 	}
-	w.consume(c, buf, len(c.carry) > 0)
+	if len(c.carry) > 0 {
+		c.carry = c.carry[:len(c.carry)+n]
+		w.consume(c, c.carry, true)
+		return
+	}
+	w.consume(c, b[:n], false)
 }
 
 // consume handles the complete frames at the start of buf and keeps the rest
@@ -589,6 +724,10 @@ func (w *worker) settle(c *conn, lost bool) {
 func (w *worker) closeFD(c *conn) {
 	if c.state == stateClosed {
 		return
+	}
+	if len(c.pending) > 0 {
+		// Last words, such as a close frame: one try, the socket closes anyway.
+		netpoll.Write(c.fd, c.pending)
 	}
 	c.state = stateClosed
 	unix.Close(c.fd)

@@ -53,6 +53,9 @@ type Harness struct {
 	CPUPerMessageUs float64 `json:"cpu_us_per_message"`
 	MaxRSSKiB       int64   `json:"max_rss_kib"`
 	InProcessServer bool    `json:"in_process_server"`
+	// IO is how the client's event loops used the kernel: "io_uring" (sends and
+	// receives batched, one system call per batch) or "syscalls" (one per operation).
+	IO string `json:"io"`
 }
 
 // Connections counts connection attempts.
@@ -124,6 +127,8 @@ type Input struct {
 	// CPUUser and CPUSystem are the process's CPU time in the measured window.
 	CPUUser, CPUSystem time.Duration
 	MaxRSSKiB          int64
+	// IO is the event loops' I/O mode (driver.Result.IO).
+	IO string
 }
 
 // Build makes the Report of a run, with its warnings.
@@ -173,7 +178,7 @@ func Build(in Input) (*Report, error) {
 	}
 	r.Harness = Harness{
 		CPUUserS: in.CPUUser.Seconds(), CPUSysS: in.CPUSystem.Seconds(),
-		MaxRSSKiB: in.MaxRSSKiB, InProcessServer: in.Bundled,
+		MaxRSSKiB: in.MaxRSSKiB, InProcessServer: in.Bundled, IO: in.IO,
 	}
 	if cpu := (in.CPUUser + in.CPUSystem).Seconds(); cpu > 0 {
 		if secs > 0 {

@@ -39,7 +39,7 @@ func fixture(t *testing.T, mutate func(*scenario.Spec, *metrics.Snapshot)) *Repo
 		ToolVersion: "test", Spec: spec, Target: "ws://127.0.0.1:9999/", Bundled: true,
 		Started: start, MeasureStart: start.Add(time.Second), MeasureEnd: start.Add(11 * time.Second),
 		Ended: start.Add(12 * time.Second), StopReason: "completed", Snapshot: snap,
-		CPUUser: 300 * time.Millisecond, CPUSystem: 200 * time.Millisecond, MaxRSSKiB: 20480,
+		CPUUser: 300 * time.Millisecond, CPUSystem: 200 * time.Millisecond, MaxRSSKiB: 20480, IO: "io_uring",
 	})
 	if err != nil {
 		t.Fatal(err)

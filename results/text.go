@@ -71,8 +71,8 @@ func Text(w io.Writer, r *Report) error {
 		if h.InProcessServer {
 			who = "client + in-process server"
 		}
-		fmt.Fprintf(tw, "Harness CPU	%.2f cores (%s)	%.2f µs per message	max RSS %s	\n",
-			h.CPUCores, who, h.CPUPerMessageUs, fmtBytes(float64(h.MaxRSSKiB)*1024))
+		fmt.Fprintf(tw, "Harness CPU	%.2f cores (%s)	%.2f µs per message	max RSS %s	I/O %s\n",
+			h.CPUCores, who, h.CPUPerMessageUs, fmtBytes(float64(h.MaxRSSKiB)*1024), h.IO)
 	}
 	tw.Flush()
 

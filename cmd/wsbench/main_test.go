@@ -46,6 +46,7 @@ func TestBadInput(t *testing.T) {
 		{"bad out", []string{"run", "-o", "/nonexistent-dir/x.json"}, "--out:"},
 		// a profile file that cannot be created is caught before anything starts
 		{"bad cpuprofile", []string{"run", "--cpuprofile", "/nonexistent-dir/x.prof"}, "--cpuprofile:"},
+		{"bad io", []string{"run", "--io", "aio"}, "--io: want auto, io_uring or syscalls, got \"aio\""},
 		// two targets
 		{"two urls", []string{"run", "ws://127.0.0.1:1/", "ws://127.0.0.1:2/"}, "one target URL at most"},
 		// an unknown subcommand

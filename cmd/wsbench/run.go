@@ -58,6 +58,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar((*time.Duration)(&spec.ConnectTimeout), "connect-timeout", time.Duration(spec.ConnectTimeout), "limit on TCP connect plus opening handshake, per connection")
 	fs.IntVar(&spec.DialConcurrency, "dial-concurrency", spec.DialConcurrency, "connections opening at once")
 	workers := fs.Int("workers", 0, "client event loops (0 = GOMAXPROCS)")
+	ioMode := fs.String("io", driver.IOAuto, "how the event loops use the kernel: auto, io_uring (a system call per batch of sends or receives) or syscalls (one per operation)")
 	out := fs.StringP("out", "o", "", "write the JSON result to this file (atomically)")
 	asJSON := fs.Bool("json", false, "print the JSON result to stdout instead of the text summary")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the client to this file (for `go tool pprof`)")
@@ -75,6 +76,11 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if *workers < 0 {
 		return usagef("--workers: must not be negative, got %d", *workers)
+	}
+	switch *ioMode {
+	case driver.IOAuto, driver.IOUring, driver.IOSyscalls:
+	default:
+		return usagef("--io: want %s, %s or %s, got %q", driver.IOAuto, driver.IOUring, driver.IOSyscalls, *ioMode)
 	}
 	if *out != "" {
 		if err := results.CheckWritable(*out); err != nil {
@@ -110,7 +116,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 
 	ctx, abort, stop := signalContexts(stderr)
 	defer stop()
-	res, err := driver.Run(ctx, driver.Config{Spec: spec, Target: target, Abort: abort, Workers: *workers})
+	res, err := driver.Run(ctx, driver.Config{Spec: spec, Target: target, Abort: abort, Workers: *workers, IO: *ioMode})
 	if err != nil {
 		return failedError{err}
 	}
@@ -119,6 +125,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		Started: res.Started, MeasureStart: res.MeasureStart, MeasureEnd: res.MeasureEnd, Ended: time.Now(),
 		StopReason: res.StopReason, Interrupted: res.StopReason == driver.StopInterrupted || res.StopReason == driver.StopAborted,
 		Snapshot: res.Snapshot, CPUUser: res.CPU.User, CPUSystem: res.CPU.System, MaxRSSKiB: res.CPU.MaxRSSKiB,
+		IO: res.IO,
 	})
 	if err != nil {
 		return failedError{err}

@@ -36,6 +36,7 @@ type Poller struct {
 	file    *os.File // epfd, registered with Go's runtime poller
 	raw     syscall.RawConn
 	armed   bool
+	armedAt int64 // when the timer expires, in ns since clockBase, while armed
 	closed  atomic.Bool
 	events  []unix.EpollEvent
 	out     []Event
@@ -45,6 +46,10 @@ type Poller struct {
 	err error
 	cb  func(uintptr) bool
 }
+
+// clockBase anchors armedAt to Go's monotonic clock (read through the vDSO,
+// unlike clock_gettime through x/sys/unix, which is a real system call).
+var clockBase = time.Now()
 
 // New returns a Poller that reports up to maxEvents readiness events per Wait.
 func New(maxEvents int) (*Poller, error) {
@@ -130,9 +135,9 @@ func (p *Poller) WaitFor(d time.Duration) ([]Event, error) {
 	if p.closed.Load() {
 		return nil, ErrClosed
 	}
-	if d == 0 {
-		p.cb(0)
-	} else {
+	// Look before arming the timer: a busy loop finds events at once and
+	// spares the timerfd_settime call.
+	if !p.cb(0) && d != 0 {
 		if err := p.arm(d); err != nil {
 			return nil, err
 		}
@@ -166,19 +171,26 @@ func (p *Poller) WaitFor(d time.Duration) ([]Event, error) {
 	return out, nil
 }
 
-// arm sets the timerfd to expire after d, or disarms it for d < 0.
+// arm sets the timerfd to expire after d, or disarms it for d < 0. A timer
+// already set to expire no later is left alone: waking early costs one more
+// pass through the caller's loop, a system call per wait costs more.
 func (p *Poller) arm(d time.Duration) error {
 	if d < 0 && !p.armed {
 		return nil
 	}
 	var spec unix.ItimerSpec
+	var at int64
 	if d > 0 {
+		at = int64(time.Since(clockBase) + d)
+		if p.armed && p.armedAt <= at {
+			return nil
+		}
 		spec.Value = unix.NsecToTimespec(int64(d))
 	}
 	if err := unix.TimerfdSettime(p.timerfd, 0, &spec, nil); err != nil {
 		return fmt.Errorf("timerfd_settime: %w", err)
 	}
-	p.armed = d > 0
+	p.armed, p.armedAt = d > 0, at
 	return nil
 }
 
