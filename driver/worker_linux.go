@@ -161,12 +161,17 @@ func (w *worker) loop() {
 		if d := w.deadline(now) - now; d < wait || wait < 0 {
 			wait = max(d, 0)
 		}
-		if err := w.flushAll(); err != nil {
-			w.shard.Error("harness_io_error")
-			w.abort()
-			return
+		// Sockets that are ready already are read in the same batch as the
+		// queued sends go out; only a loop about to sleep flushes first.
+		evs, err := w.poll.WaitFor(0)
+		if err == nil && len(evs) == 0 && wait != 0 {
+			if err := w.flushAll(); err != nil {
+				w.shard.Error("harness_io_error")
+				w.abort()
+				return
+			}
+			evs, err = w.poll.WaitFor(time.Duration(wait))
 		}
-		evs, err := w.poll.WaitFor(time.Duration(wait))
 		if err != nil {
 			w.shard.Error("harness_poll_error")
 			w.abort()
@@ -189,7 +194,7 @@ func (w *worker) loop() {
 				w.ready = append(w.ready, c)
 			}
 		}
-		if err := w.readAll(); err != nil {
+		if err := w.exchange(); err != nil {
 			w.shard.Error("harness_io_error")
 			w.abort()
 			return
@@ -461,11 +466,17 @@ func (w *worker) sent(c *conn, n int, err error) {
 	}
 }
 
-// readAll reads every ready connection and handles what arrived. With
-// io_uring the reads of a batch go to the kernel in one system call, each into
-// its own slot of the read buffer (or the connection's partial frame).
-func (w *worker) readAll() error {
+// exchange sends what is queued and reads every ready connection, handling
+// what arrived. With io_uring both go to the kernel in one system call (per
+// ringEntries operations): the sends queued so far, and one receive per ready
+// connection into its own slot of the read buffer (or after its partial
+// frame). Sends queued while handling these reads wait for the next exchange
+// or the flush before the loop sleeps.
+func (w *worker) exchange() error {
 	if w.ring == nil {
+		if err := w.flushAll(); err != nil {
+			return err
+		}
 		for _, c := range w.ready {
 			if c.state != stateClosed {
 				w.readable(c)
@@ -473,27 +484,50 @@ func (w *worker) readAll() error {
 		}
 		return nil
 	}
-	for ready := w.ready; len(ready) > 0; {
-		batch := ready[:min(len(ready), w.ring.Space(), readBufSize/minReadSlot)]
-		ready = ready[len(batch):]
-		slot := readBufSize / len(batch)
-		for i, c := range batch {
-			if c.state == stateClosed {
-				continue
+	nsend := len(w.dirty)
+	for ready := w.ready; nsend > 0 || len(ready) > 0; {
+		space := w.ring.Space()
+		sends := w.dirty[:min(nsend, space)]
+		recvs := ready[:min(len(ready), space-len(sends), readBufSize/minReadSlot)]
+		ready = ready[len(recvs):]
+		nsend -= len(sends)
+		for i, c := range sends {
+			c.dirty = false
+			if c.state != stateClosed && len(c.pending) > 0 {
+				w.ring.Send(c.fd, c.pending, uint64(i)|sendTag)
 			}
-			w.ring.Recv(c.fd, w.readInto(c, w.rbuf[i*slot:(i+1)*slot]), uint64(i))
+		}
+		slot := readBufSize / max(len(recvs), 1)
+		for i, c := range recvs {
+			if c.state != stateClosed {
+				w.ring.Recv(c.fd, w.readInto(c, w.rbuf[i*slot:(i+1)*slot]), uint64(i))
+			}
 		}
 		cqes, err := w.ring.Submit()
 		if err != nil {
 			return err
 		}
+		// Sends first: handling a read may queue more bytes on the same connection.
 		for _, cqe := range cqes {
-			c := batch[cqe.UserData]
-			w.received(c, w.readInto(c, w.rbuf[int(cqe.UserData)*slot:]), max(int(cqe.Res), 0), cqe.Err())
+			if cqe.UserData&sendTag != 0 {
+				w.sent(sends[cqe.UserData&^sendTag], max(int(cqe.Res), 0), cqe.Err())
+			}
+		}
+		n := copy(w.dirty, w.dirty[len(sends):])
+		clear(w.dirty[n:])
+		w.dirty = w.dirty[:n]
+		for _, cqe := range cqes {
+			if cqe.UserData&sendTag == 0 {
+				i := int(cqe.UserData)
+				w.received(recvs[i], w.readInto(recvs[i], w.rbuf[i*slot:(i+1)*slot]), max(int(cqe.Res), 0), cqe.Err())
+			}
 		}
 	}
 	return nil
 }
+
+// sendTag marks the user data of a send in a mixed batch.
+const sendTag = 1 << 63
 
 // readable reads what c's socket has and handles every complete frame in it.
 func (w *worker) readable(c *conn) {

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -84,10 +85,7 @@ func New(maxEvents int) (*Poller, error) {
 		return fail("register epoll fd with the runtime poller", err)
 	}
 	p.cb = func(uintptr) bool {
-		p.n, p.err = unix.EpollWait(p.epfd, p.events, 0)
-		if p.err == unix.EINTR {
-			p.n, p.err = 0, nil
-		}
+		p.n, p.err = epollWaitNow(p.epfd, p.events)
 		return p.n > 0 || p.err != nil
 	}
 	return p, nil
@@ -169,6 +167,21 @@ func (p *Poller) WaitFor(d time.Duration) ([]Event, error) {
 	}
 	p.out = out
 	return out, nil
+}
+
+// epollWaitNow is epoll_wait with a zero timeout. It cannot block, so it is a
+// raw system call: the runtime's bookkeeping for calls that may block (and the
+// sysmon wake-ups it can cause) would cost more than the call itself. EINTR
+// reads as no events.
+func epollWaitNow(epfd int, events []unix.EpollEvent) (int, error) {
+	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	switch errno {
+	case 0:
+		return int(n), nil
+	case unix.EINTR:
+		return 0, nil
+	}
+	return 0, errno
 }
 
 // arm sets the timerfd to expire after d, or disarms it for d < 0. A timer
