@@ -4,7 +4,7 @@
 # round trip, client and server peak RSS, server CPU, and rtt p50/p99/p99.9.
 # A fresh server per case, so its peak RSS is that case's.
 #
-#   scripts/bench-echo.sh            # the three standard cases, 10s each
+#   scripts/bench-echo.sh            # the standard cases, 10s each
 #   DURATION=30s scripts/bench-echo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,4 +53,7 @@ echo "wsbench echo benchmark: $DURATION per case, 64-byte messages, $(nproc) cor
 run_case closed-100c   -c 100
 run_case closed-1000c  -c 1000
 run_case open-20k-1000c -c 1000 -r 20000
+# The control: the first case without io_uring. The VM's speed drifts with its
+# neighbours, so compare within one run of this script, not across runs.
+run_case closed-100c-syscalls -c 100 --io syscalls
 echo "results and summaries in $OUT/"
