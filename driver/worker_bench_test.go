@@ -1,0 +1,210 @@
+//go:build linux
+
+package driver
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"golang.org/x/sys/unix"
+
+	"github.com/wsbench/wsbench/internal/uring"
+	"github.com/wsbench/wsbench/internal/wire"
+	"github.com/wsbench/wsbench/metrics"
+)
+
+// benchWorker is a worker with one connection over a socketpair: the
+// worker's end in c, the peer's end returned for the benchmark to play server.
+func benchWorker(b testing.TB, io string, size int, binary bool) (*worker, *conn, int) {
+	b.Helper()
+	useRing := io == IOUring
+	if useRing && uring.Probe() != nil {
+		b.Skip("io_uring unavailable")
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := &run{codec: newCodec(size, binary), op: ws.OpText, maxMessage: 1 << 20, closeTimeout: int64(closeTimeout)}
+	if binary {
+		r.op = ws.OpBinary
+	}
+	r.origin = time.Now()
+	r.stopAt.Store(1 << 62)
+	w, err := newWorker(r, metrics.NewRecorder().NewShard(), useRing)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := w.adopt(fds[0], 0, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		w.abort()
+		w.release()
+		unix.Close(fds[1])
+	})
+	return w, w.conns[0], fds[1]
+}
+
+// echoFrame turns the masked client frame at the start of in into the
+// server's unmasked echo of it, written to out; it returns the bytes of each.
+func echoFrame(b testing.TB, in, out []byte) (int, int) {
+	h, hn, err := wire.ParseHeader(in)
+	if err != nil || hn == 0 {
+		b.Fatalf("no frame: %v", err)
+	}
+	p := in[hn : hn+int(h.Length)]
+	ws.Cipher(p, h.Mask, 0)
+	h.Masked = false
+	on := wire.PutHeader(out, h)
+	return hn + int(h.Length), on + copy(out[on:], p)
+}
+
+// BenchmarkSendPath is one message out: frame built in the connection's
+// queue, stamped, masked, and flushed to the socket (io_uring or write(2)).
+func BenchmarkSendPath(b *testing.B) {
+	for _, io := range []string{IOUring, IOSyscalls} {
+		b.Run(io, func(b *testing.B) {
+			w, c, peer := benchWorker(b, io, 64, false)
+			sink := make([]byte, 1<<16)
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				now := w.now()
+				w.send(c, now, now)
+				if err := w.flushAll(); err != nil {
+					b.Fatal(err)
+				}
+				if n++; n%256 == 0 { // keep the socket from filling
+					for {
+						if k, _ := unix.Read(peer, sink); k <= 0 {
+							break
+						}
+					}
+				}
+			}
+			if c.state != stateOpen {
+				b.Fatal("connection failed")
+			}
+		})
+	}
+}
+
+// BenchmarkReceivePath is one echo in: read from the socket (io_uring or
+// read(2)), frame parsed and checked, stamp decoded, echo compared with what
+// was sent, round trip recorded into the histograms.
+func BenchmarkReceivePath(b *testing.B) {
+	for _, io := range []string{IOUring, IOSyscalls} {
+		b.Run(io, func(b *testing.B) {
+			w, c, peer := benchWorker(b, io, 64, false)
+			w.run.open = true // no automatic next send: this measures the receive alone
+			in := make([]byte, 256)
+			out := make([]byte, 256)
+			w.shard.Record(metrics.RTT, 0) // the shard's histograms are made on first use
+			w.shard.Record(metrics.RTTUncorrected, 0)
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				now := w.now()
+				w.send(c, now, now)
+				if err := w.flushAll(); err != nil {
+					b.Fatal(err)
+				}
+				k, err := unix.Read(peer, in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, on := echoFrame(b, in[:k], out)
+				if _, err := unix.Write(peer, out[:on]); err != nil {
+					b.Fatal(err)
+				}
+				w.ready = append(w.ready[:0], c)
+				b.StartTimer()
+				if err := w.exchange(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if got, want := w.shard.Counts.Received, int64(b.N); got != want || c.state != stateOpen {
+				b.Fatalf("received %d of %d", got, want)
+			}
+		})
+	}
+}
+
+// BenchmarkRoundTrip is the closed model's whole cycle on one connection:
+// the echo read, matched and recorded, and the next message sent, with the
+// benchmark playing the server in between.
+func BenchmarkRoundTrip(b *testing.B) {
+	for _, io := range []string{IOUring, IOSyscalls} {
+		b.Run(io, func(b *testing.B) {
+			w, c, peer := benchWorker(b, io, 64, false)
+			in := make([]byte, 256)
+			out := make([]byte, 256)
+			now := w.now()
+			w.send(c, now, now)
+			w.shard.Record(metrics.RTT, 0)
+			w.shard.Record(metrics.RTTUncorrected, 0)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := w.flushAll(); err != nil {
+					b.Fatal(err)
+				}
+				k, err := unix.Read(peer, in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, on := echoFrame(b, in[:k], out)
+				if _, err := unix.Write(peer, out[:on]); err != nil {
+					b.Fatal(err)
+				}
+				w.ready = append(w.ready[:0], c)
+				if err := w.exchange(); err != nil { // reads the echo, queues the next send
+					b.Fatal(err)
+				}
+			}
+			if got := w.shard.Counts.Received; got < int64(b.N) || c.state != stateOpen {
+				b.Fatalf("received %d of %d", got, b.N)
+			}
+		})
+	}
+}
+
+// TestRoundTripDoesNotAllocate guards the benchmarks' 0 allocs/op: a
+// steady-state round trip (send, flush, read, match, record) allocates nothing.
+func TestRoundTripDoesNotAllocate(t *testing.T) {
+	for _, io := range []string{IOUring, IOSyscalls} {
+		t.Run(io, func(t *testing.T) {
+			w, c, peer := benchWorker(t, io, 64, false)
+			in := make([]byte, 256)
+			out := make([]byte, 256)
+			now := w.now()
+			w.send(c, now, now)
+			step := func() {
+				if err := w.flushAll(); err != nil {
+					t.Fatal(err)
+				}
+				k, err := unix.Read(peer, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, on := echoFrame(t, in[:k], out)
+				if _, err := unix.Write(peer, out[:on]); err != nil {
+					t.Fatal(err)
+				}
+				w.ready = append(w.ready[:0], c)
+				if err := w.exchange(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			step() // first use makes the histograms and grows the queues
+			if n := testing.AllocsPerRun(1000, step); n != 0 {
+				t.Errorf("%v allocations per round trip, want 0", n)
+			}
+			if w.shard.Counts.Received < 1000 {
+				t.Errorf("received %d", w.shard.Counts.Received)
+			}
+		})
+	}
+}
