@@ -74,6 +74,28 @@ type Result struct {
 	// SendBufferFull counts the times a socket took less than it was given:
 	// the server (or the network) was reading slower than the client wrote.
 	SendBufferFull int64
+	// Loops is how much the event loops found to read per pass, over the run.
+	Loops LoopStats
+	// GOMAXPROCS is the number of cores the client process could use.
+	GOMAXPROCS int
+}
+
+// LoopStats describe the read backlog the event loops met: how many sockets
+// were ready each time a loop looked, and how often a read filled its whole
+// buffer (more was waiting).
+type LoopStats struct {
+	Passes    int64 // passes through a loop that found ready sockets
+	Ready     int64 // ready sockets, summed over those passes
+	ReadyMax  int64 // most ready sockets in one pass
+	FullReads int64 // reads that filled their buffer
+}
+
+// MeanReady is the mean number of ready sockets per pass that found any.
+func (l LoopStats) MeanReady() float64 {
+	if l.Passes == 0 {
+		return 0
+	}
+	return float64(l.Ready) / float64(l.Passes)
 }
 
 // Measured is the length of the measured window.
@@ -258,6 +280,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.MeasureStart = r.origin.Add(time.Duration(r.measureStart))
 	res.MeasureEnd = r.origin.Add(time.Duration(max(r.stopAt.Load(), r.measureStart)))
 	res.SendBufferFull = r.bufferFull.Load()
+	res.GOMAXPROCS = runtime.GOMAXPROCS(0)
+	for _, w := range workers {
+		res.Loops.Passes += w.stats.Passes
+		res.Loops.Ready += w.stats.Ready
+		res.Loops.ReadyMax = max(res.Loops.ReadyMax, w.stats.ReadyMax)
+		res.Loops.FullReads += w.stats.FullReads
+	}
 	res.Snapshot, err = rec.Snapshot()
 	return res, err
 }

@@ -71,6 +71,7 @@ type worker struct {
 
 	dirty []*conn // connections with bytes queued to send, flushed before the next wait
 	ready []*conn // connections epoll reported readable, read in one batch
+	stats LoopStats
 
 	phase         int
 	live          int    // connections not yet closed
@@ -193,6 +194,11 @@ func (w *worker) loop() {
 			if ev.Events&(netpoll.In|netpoll.Err|netpoll.Hup|netpoll.RdHup) != 0 {
 				w.ready = append(w.ready, c)
 			}
+		}
+		if n := int64(len(w.ready)); n > 0 {
+			w.stats.Passes++
+			w.stats.Ready += n
+			w.stats.ReadyMax = max(w.stats.ReadyMax, n)
 		}
 		if err := w.exchange(); err != nil {
 			w.shard.Error("harness_io_error")
@@ -567,6 +573,9 @@ func (w *worker) received(c *conn, b []byte, n int, err error) {
 		}
 		w.fail(c, "unexpected_eof")
 		return
+	}
+	if n == len(b) {
+		w.stats.FullReads++
 	}
 	if len(c.carry) > 0 {
 		c.carry = c.carry[:len(c.carry)+n]

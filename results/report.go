@@ -56,7 +56,45 @@ type Harness struct {
 	// IO is how the client's event loops used the kernel: "io_uring" (sends and
 	// receives batched, one system call per batch) or "syscalls" (one per operation).
 	IO string `json:"io"`
+	// Cores is how many cores the client could use (GOMAXPROCS, summed over
+	// --procs processes, at most the machine's CPUs); CPUUtilization is
+	// CPUCores / Cores.
+	Cores          int     `json:"cores"`
+	CPUUtilization float64 `json:"cpu_utilization"`
+	// GCPauseS is the time garbage collection stopped the client in the
+	// window; GCPauseFraction that time over the window's wall time.
+	GCPauseS        float64 `json:"gc_pause_s"`
+	GCPauseFraction float64 `json:"gc_pause_fraction"`
+	GCCycles        int64   `json:"gc_cycles"`
+	// ReadBacklog is what the event loops found waiting when they looked.
+	ReadBacklog ReadBacklog `json:"read_backlog"`
+	// SendBufferFull counts sends the socket took only part of: the server
+	// read slower than the client wrote.
+	SendBufferFull int64 `json:"send_buffer_full"`
+	// Saturated says the client may have been the bottleneck, and Saturation
+	// why: then the latency figures are limited by the client, not only the server.
+	Saturated  bool     `json:"saturated"`
+	Saturation []string `json:"saturation"`
 }
+
+// ReadBacklog describes the event loops' passes over the run.
+type ReadBacklog struct {
+	// LoopPasses counts passes that found ready sockets; ReadyMean and
+	// ReadyMax are the ready sockets per such pass.
+	LoopPasses int64   `json:"loop_passes"`
+	ReadyMean  float64 `json:"ready_mean"`
+	ReadyMax   int64   `json:"ready_max"`
+	// FullReads counts reads that filled their whole buffer: more was waiting.
+	FullReads int64 `json:"full_reads"`
+}
+
+// Saturation thresholds: past any of them the client, not the server, may
+// have set the figures.
+const (
+	SaturatedCPU      = 0.90 // CPU use over the cores the client could use
+	SaturatedSendLag  = 0.10 // send-lag p99 over each connection's send interval
+	SaturatedGCPauses = 0.01 // GC pause time over wall time
+)
 
 // Connections counts connection attempts.
 type Connections struct {
@@ -129,6 +167,14 @@ type Input struct {
 	MaxRSSKiB          int64
 	// IO is the event loops' I/O mode (driver.Result.IO).
 	IO string
+	// Cores is GOMAXPROCS of the client (summed over its processes).
+	Cores int
+	// GCPause and GCCycles are the client's garbage collection in the window.
+	GCPause  time.Duration
+	GCCycles int64
+	// ReadBacklog and SendBufferFull come from the event loops.
+	ReadBacklog    ReadBacklog
+	SendBufferFull int64
 }
 
 // Build makes the Report of a run, with its warnings.
@@ -179,6 +225,8 @@ func Build(in Input) (*Report, error) {
 	r.Harness = Harness{
 		CPUUserS: in.CPUUser.Seconds(), CPUSysS: in.CPUSystem.Seconds(),
 		MaxRSSKiB: in.MaxRSSKiB, InProcessServer: in.Bundled, IO: in.IO,
+		Cores: min(in.Cores, runtime.NumCPU()), GCPauseS: in.GCPause.Seconds(), GCCycles: in.GCCycles,
+		ReadBacklog: in.ReadBacklog, SendBufferFull: in.SendBufferFull, Saturation: []string{},
 	}
 	if cpu := (in.CPUUser + in.CPUSystem).Seconds(); cpu > 0 {
 		if secs > 0 {
@@ -188,6 +236,14 @@ func Build(in Input) (*Report, error) {
 			r.Harness.CPUPerMessageUs = cpu * 1e6 / float64(c.Received)
 		}
 	}
+	if r.Harness.Cores > 0 {
+		r.Harness.CPUUtilization = r.Harness.CPUCores / float64(r.Harness.Cores)
+	}
+	if secs > 0 {
+		r.Harness.GCPauseFraction = in.GCPause.Seconds() / secs
+	}
+	r.Harness.Saturation = saturation(r, snap)
+	r.Harness.Saturated = len(r.Harness.Saturation) > 0
 	r.Warnings = warnings(r, snap)
 	return r, nil
 }

@@ -19,6 +19,12 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 // fixture builds a report from a deterministic snapshot.
 func fixture(t *testing.T, mutate func(*scenario.Spec, *metrics.Snapshot)) *Report {
 	t.Helper()
+	return fixtureWith(t, mutate, nil)
+}
+
+// fixtureWith is fixture with the Input's harness figures changed by input.
+func fixtureWith(t *testing.T, mutate func(*scenario.Spec, *metrics.Snapshot), input func(*Input)) *Report {
+	t.Helper()
 	snap := metrics.NewSnapshot()
 	for i := 1; i <= 1000; i++ {
 		snap.Hist[metrics.RTT].Record(time.Duration(i) * 10 * time.Microsecond)
@@ -35,12 +41,18 @@ func fixture(t *testing.T, mutate func(*scenario.Spec, *metrics.Snapshot)) *Repo
 		mutate(&spec, snap)
 	}
 	start := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	r, err := Build(Input{
+	in := Input{
 		ToolVersion: "test", Spec: spec, Target: "ws://127.0.0.1:9999/", Bundled: true,
 		Started: start, MeasureStart: start.Add(time.Second), MeasureEnd: start.Add(11 * time.Second),
 		Ended: start.Add(12 * time.Second), StopReason: "completed", Snapshot: snap,
 		CPUUser: 300 * time.Millisecond, CPUSystem: 200 * time.Millisecond, MaxRSSKiB: 20480, IO: "io_uring",
-	})
+		Cores: 2, GCPause: 5 * time.Millisecond, GCCycles: 12, SendBufferFull: 3,
+		ReadBacklog: ReadBacklog{LoopPasses: 400, ReadyMean: 2.5, ReadyMax: 40, FullReads: 1},
+	}
+	if input != nil {
+		input(&in)
+	}
+	r, err := Build(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,5 +272,66 @@ func TestWarnings(t *testing.T) {
 	}
 	if clean := fixture(t, nil); len(clean.Warnings) != 0 {
 		t.Fatalf("clean run warns: %v", clean.Warnings)
+	}
+}
+
+// TestSaturation: each threshold, crossed alone, flags the run with its
+// reason; a run under all of them is not flagged.
+func TestSaturation(t *testing.T) {
+	lag := func(d time.Duration) func(*scenario.Spec, *metrics.Snapshot) {
+		return func(s *scenario.Spec, snap *metrics.Snapshot) {
+			s.Rate = 5000 // 50 connections: each sends every 10ms
+			for i := 0; i < 100; i++ {
+				snap.Hist[metrics.SendLag].Record(d)
+			}
+		}
+	}
+	cases := []struct {
+		name   string
+		mutate func(*scenario.Spec, *metrics.Snapshot)
+		input  func(*Input)
+		want   string // substring of the one reason; "" = not saturated
+	}{
+		{"light closed run", nil, nil, ""},
+		{"CPU just under 90% of 2 cores", nil, func(in *Input) { in.CPUUser, in.CPUSystem = 17*time.Second, 900*time.Millisecond }, ""},
+		{"CPU over 90% of 2 cores", nil, func(in *Input) { in.CPUUser, in.CPUSystem = 17*time.Second, 1400*time.Millisecond }, "CPU 92% of the 2 cores it could use"},
+		{"CPU of one core counted against one", nil, func(in *Input) { in.Cores, in.CPUUser = 1, 9500*time.Millisecond }, "CPU 97% of the 1 core it could use"},
+		{"send lag under 10% of the interval", lag(900 * time.Microsecond), nil, ""},
+		{"send lag over 10% of the interval", lag(2 * time.Millisecond), nil, "send lag p99 2.00ms is over 10% of each connection's send interval (10.0ms)"},
+		{"GC pauses 1.5% of wall", nil, func(in *Input) { in.GCPause = 150 * time.Millisecond }, "GC pauses 1.5% of wall time"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := fixtureWith(t, tc.mutate, tc.input)
+			h := r.Harness
+			if tc.want == "" {
+				if h.Saturated || len(h.Saturation) != 0 {
+					t.Fatalf("flagged: %v", h.Saturation)
+				}
+				for _, w := range r.Warnings {
+					if strings.Contains(w, "saturated") {
+						t.Fatalf("warning %q on an unsaturated run", w)
+					}
+				}
+				return
+			}
+			if !h.Saturated || len(h.Saturation) != 1 || !strings.Contains(h.Saturation[0], tc.want) {
+				t.Fatalf("saturated %v, reasons %q, want one containing %q", h.Saturated, h.Saturation, tc.want)
+			}
+			var warned bool
+			for _, w := range r.Warnings {
+				warned = warned || strings.Contains(w, "latency figures are limited by the client") && strings.Contains(w, tc.want)
+			}
+			if !warned {
+				t.Errorf("no saturation warning naming the reason: %q", r.Warnings)
+			}
+			var text bytes.Buffer
+			if err := Text(&text, r); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(text.String(), "SATURATED") {
+				t.Errorf("summary does not say SATURATED:\n%s", text.String())
+			}
+		})
 	}
 }

@@ -75,6 +75,14 @@ func Text(w io.Writer, r *Report) error {
 			h.CPUCores, who, h.CPUPerMessageUs, fmtBytes(float64(h.MaxRSSKiB)*1024), h.IO)
 	}
 	tw.Flush()
+	if h := r.Harness; h.CPUUserS+h.CPUSysS > 0 {
+		state := "not saturated"
+		if h.Saturated {
+			state = "SATURATED: the client may have set these figures (see the warning)"
+		}
+		fmt.Fprintf(&b, "Harness      %s · GC pauses %.2f%% of wall · ready sockets per loop pass %.1f (max %d) · send buffer full %d times\n",
+			state, 100*h.GCPauseFraction, h.ReadBacklog.ReadyMean, h.ReadBacklog.ReadyMax, h.SendBufferFull)
+	}
 
 	b.WriteString("\n")
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -3,12 +3,43 @@ package results
 import (
 	"fmt"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/wsbench/wsbench/metrics"
 )
 
 // warnings says, in plain words, everything that makes the figures less than
 // trustworthy or less than what was asked for.
+// saturation lists why the client may have been the bottleneck of the run.
+func saturation(r *Report, snap *metrics.Snapshot) []string {
+	reasons := []string{}
+	h := r.Harness
+	if h.Cores > 0 && h.CPUUtilization > SaturatedCPU {
+		unit := "cores"
+		if h.Cores == 1 {
+			unit = "core"
+		}
+		reasons = append(reasons, fmt.Sprintf("CPU %.0f%% of the %d %s it could use", 100*h.CPUUtilization, h.Cores, unit))
+	}
+	if r.Scenario.Rate > 0 {
+		// The driver spreads the rate over the connections that opened.
+		sched := r.Scenario.Schedule()
+		if r.Connections.Opened > 0 {
+			sched.Conns = int(r.Connections.Opened)
+		}
+		interval := sched.Interval()
+		if lag := snap.Hist[metrics.SendLag]; lag.Count() > 0 && lag.Percentile(99) > time.Duration(SaturatedSendLag*float64(interval)) {
+			reasons = append(reasons, fmt.Sprintf("send lag p99 %s is over %.0f%% of each connection's send interval (%s): sends left late",
+				fmtDur(lag.Percentile(99)), 100*SaturatedSendLag, fmtDur(interval)))
+		}
+	}
+	if h.GCPauseFraction > SaturatedGCPauses {
+		reasons = append(reasons, fmt.Sprintf("GC pauses %.1f%% of wall time", 100*h.GCPauseFraction))
+	}
+	return reasons
+}
+
 func warnings(r *Report, snap *metrics.Snapshot) []string {
 	var w []string
 	c := snap.Counts
@@ -30,16 +61,6 @@ func warnings(r *Report, snap *metrics.Snapshot) []string {
 		if c.Unsent > 0 {
 			w = append(w, fmt.Sprintf("%d sends fell due but were never made (--max-inflight reached, dead connections, or the client fell behind): the offered rate was lower than --rate", c.Unsent))
 		}
-		// The driver spreads the rate over the connections that opened.
-		sched := r.Scenario.Schedule()
-		if r.Connections.Opened > 0 {
-			sched.Conns = int(r.Connections.Opened)
-		}
-		interval := sched.Interval()
-		if lag := snap.Hist[metrics.SendLag]; lag.Count() > 0 && lag.Percentile(99) > interval/10 {
-			w = append(w, fmt.Sprintf("send lag p99 %s exceeds 10%% of each connection's send interval (%s): sends left late, so the corrected latencies include the client's own delay",
-				fmtDur(lag.Percentile(99)), fmtDur(interval)))
-		}
 	}
 	var clamped []string
 	for _, m := range metrics.Metrics() {
@@ -50,6 +71,14 @@ func warnings(r *Report, snap *metrics.Snapshot) []string {
 	if len(clamped) > 0 {
 		sort.Strings(clamped)
 		w = append(w, fmt.Sprintf("values outside the histogram range (1µs..60s) were recorded at its edge: %v", clamped))
+	}
+	if h := r.Harness; h.Saturated {
+		who := "client"
+		if h.InProcessServer {
+			who = "client and in-process server"
+		}
+		w = append(w, fmt.Sprintf("the %s process was saturated (%s): latency figures are limited by the client, not only the server",
+			who, strings.Join(h.Saturation, "; ")))
 	}
 	if r.StopReason != "completed" {
 		w = append(w, fmt.Sprintf("the run did not complete (%s): figures cover %.2fs of the planned %s", r.StopReason, r.DurationS, r.Scenario.Duration))
