@@ -78,6 +78,8 @@ type Result struct {
 	Loops LoopStats
 	// GOMAXPROCS is the number of cores the client process could use.
 	GOMAXPROCS int
+	// Dial is how long opening every connection (connect and handshake) took.
+	Dial time.Duration
 }
 
 // LoopStats describe the read backlog the event loops met: how many sockets
@@ -146,8 +148,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		abort = context.Background()
 	}
 
+	dialStart := time.Now()
 	conns := dialAll(ctx, u, spec.Conns, spec.DialConcurrency, time.Duration(spec.ConnectTimeout), rec)
-	res := &Result{}
+	res := &Result{Dial: time.Since(dialStart)}
 	if len(conns) == 0 {
 		now := time.Now()
 		res.Started, res.MeasureStart, res.MeasureEnd = now, now, now

@@ -101,6 +101,10 @@ type Connections struct {
 	Attempted int64 `json:"attempted"`
 	Opened    int64 `json:"opened"`
 	Failed    int64 `json:"failed"`
+	// DialS is how long opening them all took (TCP connect and opening
+	// handshake, --dial-concurrency at a time); OpenedPerS is Opened / DialS.
+	DialS      float64 `json:"dial_s"`
+	OpenedPerS float64 `json:"opened_per_s"`
 }
 
 // Messages counts messages of the measured window. Sent = Received + Lost +
@@ -169,6 +173,8 @@ type Input struct {
 	IO string
 	// Cores is GOMAXPROCS of the client (summed over its processes).
 	Cores int
+	// Dial is how long opening the connections took.
+	Dial time.Duration
 	// GCPause and GCCycles are the client's garbage collection in the window.
 	GCPause  time.Duration
 	GCCycles int64
@@ -194,7 +200,7 @@ func Build(in Input) (*Report, error) {
 		Scenario:    in.Spec,
 		StopReason:  in.StopReason,
 		Interrupted: in.Interrupted,
-		Connections: Connections{Attempted: c.ConnsAttempted, Opened: c.ConnsOpened, Failed: c.ConnsFailed},
+		Connections: Connections{Attempted: c.ConnsAttempted, Opened: c.ConnsOpened, Failed: c.ConnsFailed, DialS: in.Dial.Seconds()},
 		Messages: Messages{Sent: c.Sent, Received: c.Received, Lost: c.Lost, InFlight: c.InFlight,
 			Unsent: c.Unsent, Balanced: c.Balanced()},
 		Bytes:       Bytes{Sent: c.BytesSent, Received: c.BytesReceived},
@@ -204,6 +210,9 @@ func Build(in Input) (*Report, error) {
 		Environment: environment(),
 	}
 	r.Scenario.Target = in.Target
+	if in.Dial > 0 {
+		r.Connections.OpenedPerS = float64(c.ConnsOpened) / in.Dial.Seconds()
+	}
 	for k, v := range snap.Errors {
 		r.Errors[k] = v
 	}

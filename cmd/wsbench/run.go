@@ -125,7 +125,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		Started: res.Started, MeasureStart: res.MeasureStart, MeasureEnd: res.MeasureEnd, Ended: time.Now(),
 		StopReason: res.StopReason, Interrupted: res.StopReason == driver.StopInterrupted || res.StopReason == driver.StopAborted,
 		Snapshot: res.Snapshot, CPUUser: res.CPU.User, CPUSystem: res.CPU.System, MaxRSSKiB: res.CPU.MaxRSSKiB,
-		IO: res.IO, Cores: res.GOMAXPROCS, GCPause: res.CPU.GCPause, GCCycles: res.CPU.GCCycles,
+		IO: res.IO, Cores: res.GOMAXPROCS, Dial: res.Dial, GCPause: res.CPU.GCPause, GCCycles: res.CPU.GCCycles,
 		SendBufferFull: res.SendBufferFull,
 		ReadBacklog: results.ReadBacklog{LoopPasses: res.Loops.Passes, ReadyMean: res.Loops.MeanReady(),
 			ReadyMax: res.Loops.ReadyMax, FullReads: res.Loops.FullReads},
