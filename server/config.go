@@ -156,8 +156,15 @@ func isToken(s string) bool {
 	return true
 }
 
-// Stats is a snapshot of a Server's counters. Every field is cumulative since
-// New except Open.
+// Stats is a snapshot of a Server's counters and of its process's CPU time
+// and memory. Every counter is cumulative since New except Open.
+//
+// The process figures (CPUUserSeconds through UptimeSeconds) are the whole
+// process's, not the server's alone: for `wsbench serve` in a process of its
+// own they are the server's, but for a server running inside another
+// program (the bundled server of `wsbench run`) they include that program,
+// the benchmark client too. CPU time and uptime are measured since New,
+// memory at the time of the snapshot. Off Linux they are zero.
 type Stats struct {
 	// Accepted counts TCP connections accepted by the listener.
 	Accepted uint64 `json:"accepted"`
@@ -189,4 +196,21 @@ type Stats struct {
 	// AbnormalCloses counts connections that ended (EOF, reset, write
 	// error) without a closing handshake.
 	AbnormalCloses uint64 `json:"abnormal_closes"`
+
+	// CPUUserSeconds and CPUSysSeconds are the CPU time the process spent
+	// in user and kernel mode since New (getrusage(RUSAGE_SELF) deltas).
+	CPUUserSeconds float64 `json:"cpu_user_s"`
+	CPUSysSeconds  float64 `json:"cpu_sys_s"`
+	// CPUCores is (CPUUserSeconds + CPUSysSeconds) / UptimeSeconds: the
+	// average number of cores the process kept busy since New. Near the
+	// number of CPUs, the process ran out of CPU.
+	CPUCores float64 `json:"cpu_cores"`
+	// MaxRSSKiB is the process's peak resident set size (ru_maxrss) over
+	// its whole life, in KiB.
+	MaxRSSKiB int64 `json:"max_rss_kib"`
+	// RSSKiB is the process's resident set size now (/proc/self/statm), in
+	// KiB.
+	RSSKiB int64 `json:"rss_kib"`
+	// UptimeSeconds is the wall time since New.
+	UptimeSeconds float64 `json:"uptime_s"`
 }

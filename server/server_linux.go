@@ -42,6 +42,8 @@ type Server struct {
 	accepted, upgraded, hsFail, hsTimeout, slow, abnormal atomic.Uint64
 	open                                                  atomic.Int64
 	closeCodes                                            [5000]atomic.Uint64
+
+	started procSample // the process's CPU time when New ran, for Stats
 }
 
 // New validates cfg, fills in its defaults and creates the event loops
@@ -57,6 +59,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:        cfg,
 		handshakes: make(map[net.Conn]struct{}),
 		done:       make(chan struct{}),
+		started:    sampleProcess(),
 	}
 	if protos := cfg.Subprotocols; len(protos) > 0 {
 		// gobwas calls this for the client's offers in the client's
@@ -315,7 +318,8 @@ func (s *Server) beginStop() {
 	}()
 }
 
-// Stats returns a snapshot of the counters. It may be called at any time,
+// Stats returns a snapshot of the counters and of the process's CPU time and
+// memory (see Stats for what they cover). It may be called at any time,
 // concurrently with serving.
 func (s *Server) Stats() Stats {
 	st := Stats{
@@ -339,6 +343,7 @@ func (s *Server) Stats() Stats {
 			st.CloseCodesSent[uint16(code)] = n
 		}
 	}
+	st.setProcess(s.started)
 	return st
 }
 

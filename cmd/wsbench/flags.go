@@ -20,11 +20,11 @@ func newFlagSet(name, usage string, stdout io.Writer) *pflag.FlagSet {
 	return fs
 }
 
-// parse parses args; errHelp means --help was asked for and printed.
+// parse parses args; errHelp means --help was asked for and printed (pflag
+// calls fs.Usage itself before returning ErrHelp).
 func parse(fs *pflag.FlagSet, args []string) error {
 	err := fs.Parse(args)
 	if errors.Is(err, pflag.ErrHelp) {
-		fs.Usage()
 		return errHelp
 	}
 	if err != nil {

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -53,6 +55,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown command", []string{"bench"}, `unknown command "bench"`},
 		// serve: bad max-message
 		{"serve bad max", []string{"serve", "--max-message", "-1"}, "--max-message: -1 is outside"},
+		// serve: a negative stats interval names --stats-interval
+		{"serve negative stats interval", []string{"serve", "--stats-interval", "-1s"}, "--stats-interval: must not be negative"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,8 +75,8 @@ func TestBadInput(t *testing.T) {
 func TestHelpAndVersion(t *testing.T) {
 	for _, args := range [][]string{{"run", "--help"}, {"serve", "-h"}, {"--help"}} {
 		code, out, _ := runCLI(args...)
-		if code != exitOK || !strings.Contains(out, "Usage") {
-			t.Errorf("%v: exit %d, output %q", args, code, out)
+		if code != exitOK || strings.Count(out, "Usage:") != 1 {
+			t.Errorf("%v: exit %d, want the usage once; output %q", args, code, out)
 		}
 	}
 	if code, out, _ := runCLI("run", "--help"); code != 0 || !strings.Contains(out, "Examples") || !strings.Contains(out, "--max-inflight") {
@@ -258,5 +262,152 @@ func TestRunInterrupted(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "stop: interrupted") {
 		t.Errorf("summary does not say it was interrupted:\n%s", stdout.String())
+	}
+}
+
+// TestServeStatsInterval: `wsbench serve --stats-interval 200ms` prints a stats
+// line every 200 ms with the counters, the process's CPU and memory and the
+// interval's own figures; a benchmark from another process shows up in them,
+// and the final line on SIGINT carries the process figures too.
+func TestServeStatsInterval(t *testing.T) {
+	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--stats-interval", "200ms")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 1000) // far more than the test's few seconds of lines
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	// next returns the next line, failing the test if none comes by deadline.
+	next := func(deadline time.Time, waitingFor string) (string, bool) {
+		t.Helper()
+		select {
+		case line, ok := <-lines:
+			return line, ok
+		case <-time.After(time.Until(deadline)):
+			t.Fatalf("serve printed no line in time; waiting for %s", waitingFor)
+			return "", false
+		}
+	}
+
+	first, _ := next(time.Now().Add(10*time.Second), "its address")
+	_, url, ok := strings.Cut(first, "listening on ")
+	if !ok {
+		t.Fatalf("unexpected first line %q", first)
+	}
+	url, _, _ = strings.Cut(url, " ")
+
+	// Load from another process, long enough to span a few intervals.
+	run := exec.Command(binary, "run", "-c", "2", "-d", "600ms", "--warmup", "0s", url)
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	runDone := make(chan error, 1)
+	go func() { runDone <- run.Wait() }()
+	t.Cleanup(func() { run.Process.Kill(); <-runDone })
+
+	type statsLine struct {
+		MessagesIn             *float64 `json:"messages_in"`
+		CPUUser                *float64 `json:"cpu_user_s"`
+		CPUSys                 *float64 `json:"cpu_sys_s"`
+		CPUCores               *float64 `json:"cpu_cores"`
+		MaxRSSKiB              *float64 `json:"max_rss_kib"`
+		RSSKiB                 *float64 `json:"rss_kib"`
+		Uptime                 *float64 `json:"uptime_s"`
+		Interval               *float64 `json:"interval_s"`
+		IntervalCPUCores       *float64 `json:"interval_cpu_cores"`
+		IntervalMessagesInPerS *float64 `json:"interval_messages_in_per_s"`
+	}
+	var got []statsLine
+	sawLoad := false
+	twoBy := time.Now().Add(5 * time.Second)
+	loadBy := time.Now().Add(10 * time.Second)
+	for len(got) < 2 || !sawLoad {
+		deadline, waitingFor := loadBy, "a stats line showing the run's messages"
+		if len(got) < 2 {
+			deadline, waitingFor = twoBy, "two stats lines"
+		}
+		line, ok := next(deadline, waitingFor)
+		if !ok {
+			t.Fatalf("serve exited early after %d stats lines", len(got))
+		}
+		js, ok := strings.CutPrefix(line, "wsbench serve: stats ")
+		if !ok {
+			t.Fatalf("unexpected line %q", line)
+		}
+		var st statsLine
+		if err := json.Unmarshal([]byte(js), &st); err != nil {
+			t.Fatalf("stats line is not JSON: %v\n%s", err, js)
+		}
+		if st.MessagesIn == nil || st.CPUUser == nil || st.CPUSys == nil || st.CPUCores == nil || st.MaxRSSKiB == nil ||
+			st.RSSKiB == nil || st.Uptime == nil || st.Interval == nil || st.IntervalCPUCores == nil || st.IntervalMessagesInPerS == nil {
+			t.Fatalf("stats line lacks a field: %s", js)
+		}
+		if *st.Interval < 0.1 || *st.Interval > 0.6 {
+			t.Errorf("interval_s %v, want about 0.2: %s", *st.Interval, js)
+		}
+		if *st.MaxRSSKiB <= 0 || *st.RSSKiB <= 0 || *st.Uptime <= 0 {
+			t.Errorf("max_rss_kib, rss_kib and uptime_s must be positive: %s", js)
+		}
+		if c := *st.IntervalCPUCores; c < 0 || c > float64(runtime.NumCPU())+0.5 {
+			t.Errorf("interval_cpu_cores %v outside [0, %d CPUs]: %s", c, runtime.NumCPU(), js)
+		}
+		if n := len(got); n > 0 {
+			// Each interval runs from the previous line's uptime to this one's.
+			if d := *st.Uptime - *got[n-1].Uptime; math.Abs(d-*st.Interval) > 1e-5 {
+				t.Errorf("interval_s %v, but uptime_s went from %v to %v", *st.Interval, *got[n-1].Uptime, *st.Uptime)
+			}
+		}
+		if *st.IntervalMessagesInPerS > 0 && *st.MessagesIn > 0 {
+			sawLoad = true
+		}
+		got = append(got, st)
+	}
+
+	select {
+	case err := <-runDone:
+		runDone <- err // for the cleanup
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not finish")
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	var last string
+	for stopBy := time.Now().Add(10 * time.Second); ; {
+		line, ok := next(stopBy, "the end of output after SIGINT")
+		if !ok {
+			break
+		}
+		last = line
+	}
+	js, ok := strings.CutPrefix(last, "wsbench serve: stopped; stats ")
+	if !ok {
+		t.Fatalf("last line %q is not the final stats line", last)
+	}
+	var final map[string]any
+	if err := json.Unmarshal([]byte(js), &final); err != nil {
+		t.Fatalf("final stats are not JSON: %v\n%s", err, js)
+	}
+	for _, key := range []string{"cpu_user_s", "cpu_sys_s", "cpu_cores", "max_rss_kib", "rss_kib", "uptime_s"} {
+		if _, ok := final[key]; !ok {
+			t.Errorf("final stats lack %s: %s", key, js)
+		}
+	}
+	if in, _ := final["messages_in"].(float64); in == 0 {
+		t.Errorf("final stats show no messages: %s", js)
+	}
+	if _, ok := final["interval_s"]; ok {
+		t.Errorf("final stats have interval fields: %s", js)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -22,12 +23,16 @@ Run the bundled reference WebSocket server: strict RFC 6455 (protocol
 violations close with 1002, invalid UTF-8 with 1007, oversize messages with
 1009), epoll-driven so idle connections cost no goroutine, echoing every text
 and binary message unchanged. It prints the address it listens on and, when
-stopped with SIGINT or SIGTERM, its counters as one JSON line.
+stopped with SIGINT or SIGTERM, its counters and its process's CPU time and
+memory as one JSON line. With --stats-interval it also prints them every
+interval, with that interval's CPU cores and messages per second: when client
+and server run as separate processes, this shows which side ran out of CPU.
 
 Examples:
   wsbench serve                          # ws://127.0.0.1:8080/
   wsbench serve --addr 127.0.0.1:0       # a free port, printed on start
   wsbench serve --max-message 65536
+  wsbench serve --stats-interval 1s      # a stats line every second
 `
 
 func serveCmd(args []string, stdout, stderr io.Writer) error {
@@ -39,11 +44,15 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", cfg.HandshakeTimeout, "drop a connection that has not completed its opening handshake by then")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0 = GOMAXPROCS)")
 	fs.IntVar(&cfg.MaxPendingWrite, "max-pending-write", cfg.MaxPendingWrite, "bytes queued for a client that does not read before it is closed")
+	statsInterval := fs.Duration("stats-interval", 0, "print counters, CPU and memory every interval (0 = only on stop)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("takes no arguments, got %q", fs.Args())
+	}
+	if *statsInterval < 0 {
+		return usagef("--stats-interval: must not be negative, got %v", *statsInterval)
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{flagNamed(err)}
@@ -64,7 +73,27 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	<-sigs
+	var tick <-chan time.Time
+	var ticker *time.Ticker
+	if *statsInterval > 0 {
+		ticker = time.NewTicker(*statsInterval)
+		tick = ticker.C
+	}
+	prev := srv.Stats()
+	for running := true; running; {
+		select {
+		case <-sigs:
+			running = false
+		case <-tick:
+			cur := srv.Stats()
+			line, _ := json.Marshal(newIntervalStats(prev, cur))
+			fmt.Fprintf(stdout, "wsbench serve: stats %s\n", line)
+			prev = cur
+		}
+	}
+	if ticker != nil {
+		ticker.Stop() // no stats lines during or after Shutdown
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err = srv.Shutdown(ctx)
@@ -74,6 +103,33 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 		return failedError{fmt.Errorf("shutdown: %w", err)}
 	}
 	return nil
+}
+
+// intervalStats is one --stats-interval line: the server's Stats plus figures
+// for the interval since the previous line (or since the server started).
+type intervalStats struct {
+	server.Stats
+	// IntervalSeconds is the interval's length, measured, not the flag.
+	IntervalSeconds float64 `json:"interval_s"`
+	// IntervalCPUCores is the process's CPU time in the interval divided by
+	// its length.
+	IntervalCPUCores float64 `json:"interval_cpu_cores"`
+	// IntervalMessagesInPerSecond is the messages received in the interval
+	// divided by its length.
+	IntervalMessagesInPerSecond float64 `json:"interval_messages_in_per_s"`
+}
+
+func newIntervalStats(prev, cur server.Stats) intervalStats {
+	// Six decimal places: the server's figures are in microseconds.
+	micro := func(x float64) float64 { return math.Round(x*1e6) / 1e6 }
+	st := intervalStats{Stats: cur}
+	if secs := cur.UptimeSeconds - prev.UptimeSeconds; secs > 0 {
+		cpu := cur.CPUUserSeconds + cur.CPUSysSeconds - prev.CPUUserSeconds - prev.CPUSysSeconds
+		st.IntervalSeconds = micro(secs)
+		st.IntervalCPUCores = micro(cpu / secs)
+		st.IntervalMessagesInPerSecond = micro(float64(cur.MessagesIn-prev.MessagesIn) / secs)
+	}
+	return st
 }
 
 // serveFlags maps the server's Config fields to the flags that set them.
