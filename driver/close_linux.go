@@ -2,10 +2,29 @@
 
 package driver
 
-import "golang.org/x/sys/unix"
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
 
 func closeDialed(ds []dialed) {
 	for _, d := range ds {
 		unix.Close(d.fd)
 	}
+}
+
+// bindAddressNoPort sets IP_BIND_ADDRESS_NO_PORT on a socket about to be
+// bound to a source address: the kernel then picks the port at connect, per
+// destination, instead of at bind, where one port would be held for the
+// address whatever the destination.
+func bindAddressNoPort(network, address string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
 }

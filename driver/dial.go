@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"sync"
 	"syscall"
@@ -18,31 +19,50 @@ import (
 
 // dialed is one connection that completed its opening handshake.
 type dialed struct {
+	index int    // its position among the connections asked for
 	fd    int    // the socket, now owned by the caller
 	carry []byte // bytes the server sent right after its handshake response
 }
 
-// dialAll opens n connections, at most conc at a time, recording TCP connect
-// and upgrade times as two histograms, and returns those that opened, in index
-// order. Failures are counted by kind in the shards, not returned.
-func dialAll(ctx context.Context, u *url.URL, n, conc int, timeout time.Duration, rec *metrics.Recorder) []dialed {
+// dialPlan is what dialAll opens: n connections, at most conc at a time, each
+// within timeout. With sources, connection i binds to sources[(first+i) mod
+// len(sources)] (first: the slot of connection 0 in a split run), so the
+// parts of a split run spread over the addresses as one process would.
+type dialPlan struct {
+	n, conc int
+	timeout time.Duration
+	sources []netip.Addr
+	first   int
+}
+
+// dialAll opens the plan's connections, recording TCP connect and upgrade
+// times as two histograms, and returns those that opened, in index order.
+// Failures are counted by kind in the shards, not returned.
+func dialAll(ctx context.Context, u *url.URL, p dialPlan, rec *metrics.Recorder) []dialed {
 	addr := u.Host
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "80")
 	}
 	jobs := make(chan int)
-	results := make([]*dialed, n)
+	results := make([]*dialed, p.n)
 	var wg sync.WaitGroup
-	for range min(conc, n) {
+	for range min(p.conc, p.n) {
 		shard := rec.NewShard()
 		wg.Go(func() {
 			for i := range jobs {
-				results[i] = dialOne(ctx, u, addr, timeout, shard)
+				var src netip.Addr
+				if len(p.sources) > 0 {
+					src = p.sources[(p.first+i)%len(p.sources)]
+				}
+				if d := dialOne(ctx, u, addr, src, p.timeout, shard); d != nil {
+					d.index = i
+					results[i] = d
+				}
 			}
 		})
 	}
 feed:
-	for i := range n {
+	for i := range p.n {
 		select {
 		case jobs <- i:
 		case <-ctx.Done():
@@ -51,7 +71,7 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
-	out := make([]dialed, 0, n)
+	out := make([]dialed, 0, p.n)
 	for _, d := range results {
 		if d != nil {
 			out = append(out, *d)
@@ -60,13 +80,17 @@ feed:
 	return out
 }
 
-func dialOne(ctx context.Context, u *url.URL, addr string, timeout time.Duration, shard *metrics.Shard) *dialed {
+func dialOne(ctx context.Context, u *url.URL, addr string, src netip.Addr, timeout time.Duration, shard *metrics.Shard) *dialed {
 	shard.Counts.ConnsAttempted++
 	deadline := time.Now().Add(timeout)
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	start := time.Now()
 	nd := net.Dialer{}
+	if src.IsValid() {
+		nd.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
+		nd.Control = bindAddressNoPort
+	}
 	nc, err := nd.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		shard.Counts.ConnsFailed++

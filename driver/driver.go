@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,21 @@ type Config struct {
 	// IO is how the event loops talk to the kernel: IOAuto (the default),
 	// IOUring or IOSyscalls.
 	IO string
+	// Part places this run inside a larger one split over processes
+	// (--procs): its connections are slots First … First+Spec.Conns-1 of
+	// Total, and the open-model schedule is the whole run's (Spec.Rate is the
+	// whole run's rate), so the parts together send exactly what one process
+	// would. The zero Part is the whole run.
+	Part Part
+	// Ready, if set, is called once the connections are open and before the
+	// clock starts; the run waits for it. A split run uses it to start every
+	// part's clock together. An error stops the run (as StopAborted).
+	Ready func() error
+}
+
+// Part is one process's share of a split run.
+type Part struct {
+	First, Total int
 }
 
 // I/O modes of the event loops.
@@ -148,8 +164,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		abort = context.Background()
 	}
 
+	part := cfg.Part
+	split := part.Total != 0
+	if split && (part.First < 0 || part.First+spec.Conns > part.Total) {
+		return nil, fmt.Errorf("part: slots %d..%d outside 0..%d", part.First, part.First+spec.Conns-1, part.Total-1)
+	}
+	sources, err := scenario.ParseSourceIPs(spec.SourceIP)
+	if err != nil {
+		return nil, err
+	}
 	dialStart := time.Now()
-	conns := dialAll(ctx, u, spec.Conns, spec.DialConcurrency, time.Duration(spec.ConnectTimeout), rec)
+	conns := dialAll(ctx, u, dialPlan{n: spec.Conns, conc: spec.DialConcurrency, timeout: time.Duration(spec.ConnectTimeout),
+		sources: sources, first: part.First}, rec)
 	res := &Result{Dial: time.Since(dialStart)}
 	if len(conns) == 0 {
 		now := time.Now()
@@ -159,9 +185,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, err
 	}
 
+	var dead []int
+	if split {
+		dead = deadSlots(conns, part.First, spec.Conns)
+	} else {
+		part = Part{First: 0, Total: len(conns)}
+	}
 	r := &run{
 		open:         spec.Model() == scenario.Open,
-		sched:        scenario.Schedule{Rate: spec.Rate, Conns: len(conns)},
+		sched:        scenario.Schedule{Rate: spec.Rate, Conns: part.Total},
 		maxInflight:  uint64(spec.MaxInflight),
 		maxMessage:   int64(max(spec.Size, 1<<20)),
 		codec:        newCodec(spec.Size, spec.Binary),
@@ -202,13 +234,32 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			w.release()
 		}
 	}()
-	for slot, d := range conns {
-		if err := workers[slot%nw].adopt(d.fd, slot, d.carry); err != nil {
-			closeDialed(conns[slot:])
+	for i, d := range conns {
+		slot := i // a whole run spreads the rate over the connections that opened
+		if split {
+			slot = part.First + d.index // a part keeps the whole run's slots
+		}
+		if err := workers[i%nw].adopt(d.fd, slot, d.carry); err != nil {
+			closeDialed(conns[i:])
 			for _, w := range workers {
 				w.abort()
 			}
 			return nil, fmt.Errorf("register connection: %w", err)
+		}
+	}
+
+	// Opening connections leaves garbage (dial goroutines, handshake
+	// buffers) that the runtime would hand back to the OS only minutes from
+	// now: collect it before the clock starts, so the run holds what its
+	// connections need and GC does not stop the measured window for it.
+	debug.FreeOSMemory()
+
+	if cfg.Ready != nil {
+		if err := cfg.Ready(); err != nil {
+			for _, w := range workers {
+				w.abort()
+			}
+			return nil, fmt.Errorf("waiting to start: %w", err)
 		}
 	}
 
@@ -282,6 +333,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cpuMu.Unlock()
 	res.MeasureStart = r.origin.Add(time.Duration(r.measureStart))
 	res.MeasureEnd = r.origin.Add(time.Duration(max(r.stopAt.Load(), r.measureStart)))
+	// A split run's connections that never opened still had their share of
+	// the schedule: those sends are unsent, as the other parts make theirs.
+	if r.open && len(dead) > 0 {
+		sh := rec.NewShard()
+		stop := time.Duration(r.stopAt.Load())
+		from := time.Duration(r.measureStart)
+		for _, slot := range dead {
+			sh.Counts.Unsent += int64(r.sched.Index(slot, stop) - r.sched.Index(slot, from))
+		}
+	}
 	res.SendBufferFull = r.bufferFull.Load()
 	res.GOMAXPROCS = runtime.GOMAXPROCS(0)
 	for _, w := range workers {
@@ -308,6 +369,21 @@ func chooseIO(mode string) (bool, error) {
 		return uring.Probe() == nil, nil
 	}
 	return false, fmt.Errorf("--io: unknown mode %q (want %s, %s or %s)", mode, IOAuto, IOUring, IOSyscalls)
+}
+
+// deadSlots lists the slots of a split run's part whose connection did not open.
+func deadSlots(conns []dialed, first, n int) []int {
+	opened := make([]bool, n)
+	for _, d := range conns {
+		opened[d.index] = true
+	}
+	var dead []int
+	for i, ok := range opened {
+		if !ok {
+			dead = append(dead, first+i)
+		}
+	}
+	return dead
 }
 
 func wake(workers []*worker) {

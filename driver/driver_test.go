@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -266,5 +267,53 @@ func TestOpenModelSendsOnlyInsideWindow(t *testing.T) {
 	}
 	if got := srv.received.Load(); got != 3 {
 		t.Errorf("server received %d messages, want 3", got)
+	}
+}
+
+// TestSourceIPPool spreads 8 connections over 4 loopback source addresses:
+// the server sees each address twice, and the run is as clean as any.
+func TestSourceIPPool(t *testing.T) {
+	srv := startTestServer(t, 0, 0)
+	spec := quickSpec(8, 300*time.Millisecond)
+	spec.SourceIP = "127.0.0.1-127.0.0.4"
+	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHealthy(t, res, 8, metrics.RTT)
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	want := map[string]int{"127.0.0.1": 2, "127.0.0.2": 2, "127.0.0.3": 2, "127.0.0.4": 2}
+	if !maps.Equal(srv.sources, want) {
+		t.Errorf("server saw connections from %v, want %v", srv.sources, want)
+	}
+}
+
+// TestSplitRunSchedule: two parts of a split open-model run (as --procs 2
+// makes them), run one after the other, send exactly what the whole run sends
+// in one process, and their connections keep the whole run's slots.
+func TestSplitRunSchedule(t *testing.T) {
+	srv := startTestServer(t, 0, 0)
+	spec := quickSpec(10, 500*time.Millisecond)
+	spec.Warmup = 0
+	spec.Rate = 400
+	whole, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHealthy(t, whole, 10, metrics.RTT)
+	var sent int64
+	for _, p := range []struct{ first, n int }{{0, 6}, {6, 4}} {
+		part := spec
+		part.Conns = p.n
+		res, err := Run(context.Background(), Config{Spec: part, Target: srv.url(), Part: Part{First: p.first, Total: 10}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkHealthy(t, res, p.n, metrics.RTT)
+		sent += res.Snapshot.Counts.Sent
+	}
+	if got := whole.Snapshot.Counts.Sent; sent != got || got != 200 {
+		t.Errorf("parts sent %d, the whole run %d, want both 200 (400/s for 0.5s)", sent, got)
 	}
 }

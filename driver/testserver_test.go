@@ -23,6 +23,7 @@ type testServer struct {
 	wg         sync.WaitGroup
 	mu         sync.Mutex
 	conns      map[net.Conn]struct{}
+	sources    map[string]int // accepted connections by remote IP
 }
 
 func startTestServer(t *testing.T, stallAfter, stallFor time.Duration) *testServer {
@@ -31,7 +32,7 @@ func startTestServer(t *testing.T, stallAfter, stallFor time.Duration) *testServ
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testServer{ln: ln, stallAfter: stallAfter, stallFor: stallFor, conns: map[net.Conn]struct{}{}}
+	s := &testServer{ln: ln, stallAfter: stallAfter, stallFor: stallFor, conns: map[net.Conn]struct{}{}, sources: map[string]int{}}
 	s.wg.Add(1)
 	go s.accept()
 	t.Cleanup(s.close)
@@ -49,6 +50,9 @@ func (s *testServer) accept() {
 		}
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
+		if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+			s.sources[a.IP.String()]++
+		}
 		s.mu.Unlock()
 		s.wg.Add(1)
 		go s.serve(c)

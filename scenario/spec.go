@@ -26,6 +26,9 @@ const (
 	MinSizeText   = 32
 )
 
+// MaxProcs bounds --procs.
+const MaxProcs = 256
+
 // Spec is the full effective setting of one run. JSON field names are part of
 // the result file's contract.
 type Spec struct {
@@ -51,6 +54,14 @@ type Spec struct {
 	ConnectTimeout Duration `json:"connect_timeout"`
 	// DialConcurrency is how many connections may be opening at once.
 	DialConcurrency int `json:"dial_concurrency"`
+	// SourceIP lists the local addresses connections are spread over, as the
+	// --source-ip flag takes them ("127.0.0.1-127.0.0.16,::1"); empty lets the
+	// kernel choose. One address can open at most one ephemeral port range's
+	// worth of connections to one server address.
+	SourceIP string `json:"source_ip,omitempty"`
+	// Procs is how many client processes share the connections and the rate;
+	// their results are merged exactly into one.
+	Procs int `json:"procs"`
 }
 
 // Default returns the settings of a plain `wsbench run`.
@@ -63,6 +74,7 @@ func Default() Spec {
 		Grace:           Duration(2 * time.Second),
 		ConnectTimeout:  Duration(10 * time.Second),
 		DialConcurrency: 64,
+		Procs:           1,
 	}
 }
 
@@ -129,6 +141,17 @@ func (s Spec) Validate() error {
 	}
 	if s.DialConcurrency < 1 {
 		bad("dial-concurrency", "must be at least 1, got %d", s.DialConcurrency)
+	}
+	if _, err := ParseSourceIPs(s.SourceIP); err != nil {
+		errs = append(errs, err)
+	}
+	switch {
+	case s.Procs < 1:
+		bad("procs", "must be at least 1, got %d", s.Procs)
+	case s.Procs > MaxProcs:
+		bad("procs", "must be at most %d, got %d", MaxProcs, s.Procs)
+	case s.Conns >= 1 && s.Procs > s.Conns:
+		bad("procs", "%d processes for %d connections: each process needs at least one", s.Procs, s.Conns)
 	}
 	return errors.Join(errs...)
 }
