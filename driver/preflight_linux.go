@@ -13,11 +13,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// reservedFDs is what Preflight sets aside in every process besides the
+// ReservedFDs is what Preflight sets aside in every process besides the
 // sockets of the connections: the runtime's own descriptors, stdio, each event
 // loop's epoll, eventfd, timerfd and io_uring descriptors, listeners, and the
 // result file.
-const reservedFDs = 64
+const ReservedFDs = 64
 
 // portRangeFile holds the ephemeral port range connect(2) picks source ports from.
 const portRangeFile = "/proc/sys/net/ipv4/ip_local_port_range"
@@ -119,8 +119,8 @@ type Need struct {
 //
 // File descriptors: each client process holds ceil(Conns/Procs) client
 // sockets; with InProcessServer as many accepted server sockets again (each
-// connection costs two descriptors in the same process, and each process is
-// taken to hold the server ends of its own connections); plus reservedFDs
+// connection costs two descriptors in the same process; wsbench run sets it
+// only when one process runs both); plus ReservedFDs
 // (64). That must not exceed the hard limit NoFileHard. Only the hard limit
 // counts: a soft limit below the need is not an error, because the caller is
 // expected to raise it with RaiseNoFile first, which any process may do. A
@@ -153,7 +153,7 @@ func Preflight(l Limits, n Need) error {
 // connections over procs processes needs, and of those how many are client sockets.
 func fdsPerProc(conns, procs int, inProcessServer bool) (need, clients uint64) {
 	clients = uint64((conns + procs - 1) / procs)
-	need = clients + reservedFDs
+	need = clients + ReservedFDs
 	if inProcessServer {
 		need += clients
 	}
@@ -178,23 +178,21 @@ func fdProblem(l Limits, n Need) string {
 	if n.InProcessServer {
 		fmt.Fprintf(&b, " + %d in-process server sockets", clients)
 	}
-	fmt.Fprintf(&b, " + %d reserved), but the hard open-file limit (RLIMIT_NOFILE) is %d: ", reservedFDs, l.NoFileHard)
+	fmt.Fprintf(&b, " + %d reserved), but the hard open-file limit (RLIMIT_NOFILE) is %d: ", ReservedFDs, l.NoFileHard)
 	var remedies []string
+	// The fewest client processes that fit, if any number does.
 	if n.InProcessServer {
 		b.WriteString("with the bundled server in the same process each connection costs two; ")
-		// A separate server process needs a descriptor per connection
-		// too, so suggest it only when both processes fit.
+		// A server process holds a descriptor per connection whatever the
+		// client does, so both remedies need the server's share to fit.
 		if serverNeed, _ := fdsPerProc(n.Conns, 1, false); serverNeed <= l.NoFileHard {
 			remedies = append(remedies, `run "wsbench serve" as its own process and point run at it`)
+			maxClients := l.NoFileHard - ReservedFDs
+			procsNeeded := max(2, (uint64(n.Conns)+maxClients-1)/maxClients)
+			remedies = append(remedies, fmt.Sprintf("split the clients off with --procs %d (the bundled server stays in this process)", procsNeeded))
 		}
-	}
-	// The fewest processes that fit, if any does.
-	perConn := uint64(1)
-	if n.InProcessServer {
-		perConn = 2
-	}
-	if l.NoFileHard >= reservedFDs+perConn {
-		maxClients := (l.NoFileHard - reservedFDs) / perConn
+	} else if l.NoFileHard > ReservedFDs {
+		maxClients := l.NoFileHard - ReservedFDs
 		procsNeeded := (uint64(n.Conns) + maxClients - 1) / maxClients
 		remedies = append(remedies, fmt.Sprintf("split the load with --procs %d", procsNeeded))
 	}

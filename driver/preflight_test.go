@@ -38,15 +38,17 @@ func TestPreflight(t *testing.T) {
 		{"soft below need", Limits{NoFileSoft: 256, NoFileHard: 20000, PortLow: 1024, PortHigh: 65535}, Need{Conns: 19936}, nil, nil},
 		// with the in-process server each connection costs two descriptors: exactly at the limit fits
 		{"in-process boundary", fds(20000), Need{Conns: 9968, InProcessServer: true}, nil, nil},
-		// one over with the in-process server: names both halves and suggests wsbench serve and --procs
+		// one over with the in-process server: names both halves and suggests wsbench serve and
+		// --procs 2 (clients in child processes, the server's sockets alone in this one)
 		{"in-process one over", fds(20001), Need{Conns: 9969, InProcessServer: true},
 			[]string{"--conns 9969", "needs 20002 file descriptors", "9969 client sockets + 9969 in-process server sockets + 64 reserved",
-				"is 20001", "costs two", `"wsbench serve"`, "--procs 2", "ulimit -Hn"}, nil},
-		// the brief's example: a separate server would not fit either, so only --procs and raising are offered
+				"is 20001", "costs two", `"wsbench serve"`, "--procs 2 (the bundled server stays in this process)", "ulimit -Hn"}, nil},
+		// 30,000 connections: neither a separate server nor the bundled one fits 30,064
+		// descriptors in one process, so only raising the limit is offered
 		{"in-process far over", fds(20000), Need{Conns: 30000, InProcessServer: true},
 			[]string{"--conns 30000 needs 60064 file descriptors", "30000 client sockets + 30000 in-process server sockets + 64 reserved",
-				"is 20000", "--procs 4", "ulimit -Hn"},
-			[]string{"wsbench serve"}},
+				"is 20000", "ulimit -Hn"},
+			[]string{"wsbench serve", "--procs"}},
 		// splitting over processes makes a run that needs 30064 in one process fit
 		{"procs make it fit", fds(20000), Need{Conns: 30000, Procs: 2}, nil, nil},
 		// and the in-process server's share splits too

@@ -81,12 +81,21 @@ func Read(path string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	r, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Parse reads a result document from b.
+func Parse(b []byte) (*Report, error) {
 	var r Report
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: not a wsbench result: %w", path, err)
+		return nil, fmt.Errorf("not a wsbench result: %w", err)
 	}
 	if r.Schema != Schema {
-		return nil, fmt.Errorf("%s: result schema %d, this wsbench reads schema %d", path, r.Schema, Schema)
+		return nil, fmt.Errorf("result schema %d, this wsbench reads schema %d", r.Schema, Schema)
 	}
 	return &r, nil
 }

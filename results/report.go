@@ -35,10 +35,12 @@ type Report struct {
 	// Errors counts failures by kind (see README: "Error kinds").
 	Errors map[string]int64 `json:"errors"`
 	// Latency holds one entry per metric name: rtt, rtt_uncorrected, send_lag, connect, handshake.
-	Latency     map[string]Latency `json:"latency"`
-	Warnings    []string           `json:"warnings"`
-	Harness     Harness            `json:"harness"`
-	Environment Environment        `json:"environment"`
+	Latency  map[string]Latency `json:"latency"`
+	Warnings []string           `json:"warnings"`
+	Harness  Harness            `json:"harness"`
+	// Processes is each client process's share, when --procs split the run.
+	Processes   []Process   `json:"processes,omitempty"`
+	Environment Environment `json:"environment"`
 }
 
 // Harness is what the client process itself used during the measured window.
@@ -181,6 +183,14 @@ type Input struct {
 	// ReadBacklog and SendBufferFull come from the event loops.
 	ReadBacklog    ReadBacklog
 	SendBufferFull int64
+	// Procs is how many client processes ran (0 or 1: one); GC pause time is
+	// then their sum, and its fraction is of Procs × the window.
+	Procs int
+	// ExtraWarnings are added to the report's warnings (a split run's lost processes).
+	ExtraWarnings []string
+	// SaturatedProcesses lists the processes of a split run that found
+	// themselves saturated: the whole is then saturated too.
+	SaturatedProcesses []int
 }
 
 // Build makes the Report of a run, with its warnings.
@@ -233,7 +243,7 @@ func Build(in Input) (*Report, error) {
 	}
 	r.Harness = Harness{
 		CPUUserS: in.CPUUser.Seconds(), CPUSysS: in.CPUSystem.Seconds(),
-		MaxRSSKiB: in.MaxRSSKiB, InProcessServer: in.Bundled, IO: in.IO,
+		MaxRSSKiB: in.MaxRSSKiB, InProcessServer: in.Bundled && in.Procs <= 1, IO: in.IO,
 		Cores: min(in.Cores, runtime.NumCPU()), GCPauseS: in.GCPause.Seconds(), GCCycles: in.GCCycles,
 		ReadBacklog: in.ReadBacklog, SendBufferFull: in.SendBufferFull, Saturation: []string{},
 	}
@@ -249,11 +259,14 @@ func Build(in Input) (*Report, error) {
 		r.Harness.CPUUtilization = r.Harness.CPUCores / float64(r.Harness.Cores)
 	}
 	if secs > 0 {
-		r.Harness.GCPauseFraction = in.GCPause.Seconds() / secs
+		r.Harness.GCPauseFraction = in.GCPause.Seconds() / secs / float64(max(in.Procs, 1))
 	}
 	r.Harness.Saturation = saturation(r, snap)
+	for _, i := range in.SaturatedProcesses {
+		r.Harness.Saturation = append(r.Harness.Saturation, fmt.Sprintf("client process %d of %d was saturated (see processes)", i, in.Procs))
+	}
 	r.Harness.Saturated = len(r.Harness.Saturation) > 0
-	r.Warnings = warnings(r, snap)
+	r.Warnings = append(warnings(r, snap), in.ExtraWarnings...)
 	return r, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -333,5 +334,86 @@ func TestSaturation(t *testing.T) {
 				t.Errorf("summary does not say SATURATED:\n%s", text.String())
 			}
 		})
+	}
+}
+
+// TestCombine merges two processes' results, each passed through its JSON
+// document as --procs does: counts and errors add up, the merged rtt
+// histogram holds every sample of both, the window spans both, and a
+// saturated process makes the whole saturated.
+func TestCombine(t *testing.T) {
+	roundTrip := func(r *Report) *Report {
+		b, err := r.MarshalIndent()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return back
+	}
+	a := roundTrip(fixture(t, nil))
+	b := roundTrip(fixtureWith(t, func(s *scenario.Spec, snap *metrics.Snapshot) {
+		snap.Hist[metrics.RTT].Record(90 * time.Millisecond) // one sample only b has
+		snap.Counts.Sent++
+		snap.Counts.Received++
+		snap.Errors["close_1011"] = 2
+	}, func(in *Input) {
+		in.Started = in.Started.Add(50 * time.Millisecond)
+		in.MeasureStart = in.MeasureStart.Add(50 * time.Millisecond)
+		in.MeasureEnd = in.MeasureEnd.Add(50 * time.Millisecond)
+		in.CPUUser = 19 * time.Second // 1.9 of its 2 cores
+	}))
+	spec := scenario.Default()
+	spec.Conns, spec.Procs = 100, 2
+	got, err := Combine(Input{ToolVersion: "test", Spec: spec, Target: "ws://127.0.0.1:9999/"},
+		[]Part{{Report: a, FirstSlot: 0, Conns: 50}, {Report: b, FirstSlot: 50, Conns: 50}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Messages.Sent != a.Messages.Sent+b.Messages.Sent || got.Messages.Received != a.Messages.Received+b.Messages.Received ||
+		got.Connections.Opened != 100 || !got.Messages.Balanced {
+		t.Errorf("counts: %+v %+v", got.Messages, got.Connections)
+	}
+	if got.Errors["close_1011"] != 2 {
+		t.Errorf("errors %v", got.Errors)
+	}
+	rtt := got.Latency["rtt"]
+	if rtt.Count != a.Latency["rtt"].Count+b.Latency["rtt"].Count || rtt.MaxUs < 89000 {
+		t.Errorf("merged rtt count %d (parts %d + %d), max %vµs", rtt.Count, a.Latency["rtt"].Count, b.Latency["rtt"].Count, rtt.MaxUs)
+	}
+	h, err := got.Histogram("rtt")
+	if err != nil || h.Count() != rtt.Count {
+		t.Errorf("decoded merged histogram: %v, count %d", err, h.Count())
+	}
+	if d := got.DurationS; d < 10.04 || d > 10.06 {
+		t.Errorf("window %.3fs, want 10.05s (the parts' union)", d)
+	}
+	if len(got.Processes) != 2 || got.Processes[1].FirstSlot != 50 || got.Processes[1].RTTCount != b.Latency["rtt"].Count {
+		t.Errorf("processes %+v", got.Processes)
+	}
+	if !got.Harness.Saturated || got.Harness.Cores != min(4, runtime.NumCPU()) {
+		t.Errorf("harness %+v: want saturated (process 1 was), cores summed", got.Harness)
+	}
+	if got.StopReason != "completed" {
+		t.Errorf("stop %q", got.StopReason)
+	}
+}
+
+func TestCombineStops(t *testing.T) {
+	for _, tc := range []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"completed", "completed"}, "completed"},
+		{[]string{"completed", "no_connections"}, "completed"},
+		{[]string{"no_connections", "no_connections"}, "no_connections"},
+		{[]string{"interrupted", "completed"}, "interrupted"},
+		{[]string{"interrupted", "aborted", "completed"}, "aborted"},
+	} {
+		if got := combineStops(tc.in); got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }

@@ -39,6 +39,14 @@ Examples:
   wsbench run -c 1000 -r 20000 -d 30s --max-inflight 4 ws://127.0.0.1:8080/
   wsbench run -s 1024 --binary -o result.json ws://127.0.0.1:8080/
   wsbench run --json | jq .latency.rtt.p99_us
+  wsbench run --procs 2 -c 30000 --source-ip 127.0.0.1-127.0.0.2 ws://127.0.0.1:8080/
+
+Past one process's limits: --procs N runs N client processes, each with its
+share of the connections and of the rate, and merges their results exactly
+(histograms and counts); --source-ip spreads connections over local addresses,
+each good for one ephemeral port range of connections to one server address.
+Before connecting, run checks the open-file and port limits and says which
+one the run would hit and what to do.
 
 Exit codes: 0 success, 1 the run failed (no connection opened, result not
 written), 2 bad usage or bad input.
@@ -58,6 +66,10 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar((*time.Duration)(&spec.ConnectTimeout), "connect-timeout", time.Duration(spec.ConnectTimeout), "limit on TCP connect plus opening handshake, per connection")
 	fs.IntVar(&spec.DialConcurrency, "dial-concurrency", spec.DialConcurrency, "connections opening at once")
 	workers := fs.Int("workers", 0, "client event loops (0 = GOMAXPROCS)")
+	fs.StringVar(&spec.SourceIP, "source-ip", "", "local addresses to spread connections over: addresses and ranges, comma-separated (127.0.0.1-127.0.0.16,::1)")
+	fs.IntVar(&spec.Procs, "procs", spec.Procs, "client processes sharing the connections and the rate; their results are merged exactly")
+	part := fs.String("part", "", "internal: run as one process of a --procs run (FIRST/TOTAL)")
+	fs.MarkHidden("part")
 	ioMode := fs.String("io", driver.IOAuto, "how the event loops use the kernel: auto, io_uring (a system call per batch of sends or receives) or syscalls (one per operation)")
 	out := fs.StringP("out", "o", "", "write the JSON result to this file (atomically)")
 	asJSON := fs.Bool("json", false, "print the JSON result to stdout instead of the text summary")
@@ -86,6 +98,12 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		if err := results.CheckWritable(*out); err != nil {
 			return usagef("--out: %v", err)
 		}
+	}
+	if *part != "" {
+		return runPart(spec, *part, *workers, *ioMode, stdout, stderr)
+	}
+	if err := preflight(spec); err != nil {
+		return usageError{err}
 	}
 
 	if *cpuProfile != "" {
@@ -116,20 +134,13 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 
 	ctx, abort, stop := signalContexts(stderr)
 	defer stop()
-	res, err := driver.Run(ctx, driver.Config{Spec: spec, Target: target, Abort: abort, Workers: *workers, IO: *ioMode})
-	if err != nil {
-		return failedError{err}
+	var rep *results.Report
+	var err error
+	if spec.Procs > 1 {
+		rep, err = runSplit(ctx, abort, spec, target, bundled, *workers, *ioMode, stderr)
+	} else {
+		rep, err = runOne(ctx, abort, driver.Config{Spec: spec, Target: target, Workers: *workers, IO: *ioMode}, bundled)
 	}
-	rep, err := results.Build(results.Input{
-		ToolVersion: version, Spec: spec, Target: target, Bundled: bundled,
-		Started: res.Started, MeasureStart: res.MeasureStart, MeasureEnd: res.MeasureEnd, Ended: time.Now(),
-		StopReason: res.StopReason, Interrupted: res.StopReason == driver.StopInterrupted || res.StopReason == driver.StopAborted,
-		Snapshot: res.Snapshot, CPUUser: res.CPU.User, CPUSystem: res.CPU.System, MaxRSSKiB: res.CPU.MaxRSSKiB,
-		IO: res.IO, Cores: res.GOMAXPROCS, Dial: res.Dial, GCPause: res.CPU.GCPause, GCCycles: res.CPU.GCCycles,
-		SendBufferFull: res.SendBufferFull,
-		ReadBacklog: results.ReadBacklog{LoopPasses: res.Loops.Passes, ReadyMean: res.Loops.MeanReady(),
-			ReadyMax: res.Loops.ReadyMax, FullReads: res.Loops.FullReads},
-	})
 	if err != nil {
 		return failedError{err}
 	}
@@ -148,8 +159,55 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	switch {
 	case writeErr != nil:
 		return failedError{fmt.Errorf("--out: %w", writeErr)}
-	case res.StopReason == driver.StopNoConnections:
+	case rep.StopReason == driver.StopNoConnections:
 		return failedError{fmt.Errorf("no connection to %s could be opened (errors: %v)", target, rep.Errors)}
+	}
+	return nil
+}
+
+// runOne runs the load in this process and reports it.
+func runOne(ctx, abort context.Context, cfg driver.Config, bundled bool) (*results.Report, error) {
+	cfg.Abort = abort
+	res, err := driver.Run(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return results.Build(inputOf(cfg.Spec, cfg.Target, bundled, res))
+}
+
+// inputOf is what results.Build needs from a driver result.
+func inputOf(spec scenario.Spec, target string, bundled bool, res *driver.Result) results.Input {
+	return results.Input{
+		ToolVersion: version, Spec: spec, Target: target, Bundled: bundled,
+		Started: res.Started, MeasureStart: res.MeasureStart, MeasureEnd: res.MeasureEnd, Ended: time.Now(),
+		StopReason: res.StopReason, Interrupted: res.StopReason == driver.StopInterrupted || res.StopReason == driver.StopAborted,
+		Snapshot: res.Snapshot, CPUUser: res.CPU.User, CPUSystem: res.CPU.System, MaxRSSKiB: res.CPU.MaxRSSKiB,
+		IO: res.IO, Cores: res.GOMAXPROCS, Dial: res.Dial, GCPause: res.CPU.GCPause, GCCycles: res.CPU.GCCycles,
+		SendBufferFull: res.SendBufferFull,
+		ReadBacklog: results.ReadBacklog{LoopPasses: res.Loops.Passes, ReadyMean: res.Loops.MeanReady(),
+			ReadyMax: res.Loops.ReadyMax, FullReads: res.Loops.FullReads},
+	}
+}
+
+// preflight checks, before anything starts, that the machine's file and port
+// limits allow the run, raising the soft open-file limit to the hard one.
+func preflight(spec scenario.Spec) error {
+	lim, err := driver.RaiseNoFile()
+	if err != nil && lim.NoFileHard == 0 {
+		return nil // limits unknown here: the run reports what fails
+	}
+	sources, _ := scenario.ParseSourceIPs(spec.SourceIP)
+	bundled := spec.Target == ""
+	if err := driver.Preflight(lim, driver.Need{Conns: spec.Conns, InProcessServer: bundled && spec.Procs == 1,
+		SourceAddrs: len(sources), Procs: spec.Procs}); err != nil {
+		return err
+	}
+	if bundled && spec.Procs > 1 {
+		// The client processes hold the client sockets; this one the server's.
+		if need := uint64(spec.Conns) + driver.ReservedFDs; lim.NoFileHard > 0 && need > lim.NoFileHard {
+			return fmt.Errorf("--conns %d needs %d file descriptors in the process holding the bundled server (%d server sockets + %d reserved), but the hard open-file limit (RLIMIT_NOFILE) is %d: run \"wsbench serve\" in several processes or on another machine and point run at it, or raise the hard limit (ulimit -Hn, limits.conf) as root",
+				spec.Conns, need, spec.Conns, driver.ReservedFDs, lim.NoFileHard)
+		}
 	}
 	return nil
 }

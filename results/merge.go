@@ -1,0 +1,162 @@
+package results
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wsbench/wsbench/metrics"
+)
+
+// Snapshot rebuilds the measurements behind a report: counts, errors and the
+// exact histograms (decoded from their hdr encodings). It is how the results
+// of several processes, or of saved files, are merged without loss.
+func (r *Report) Snapshot() (*metrics.Snapshot, error) {
+	snap := metrics.NewSnapshot()
+	snap.Counts = metrics.Counts{
+		ConnsAttempted: r.Connections.Attempted, ConnsOpened: r.Connections.Opened, ConnsFailed: r.Connections.Failed,
+		Sent: r.Messages.Sent, Received: r.Messages.Received, Lost: r.Messages.Lost, InFlight: r.Messages.InFlight,
+		Unsent: r.Messages.Unsent, BytesSent: r.Bytes.Sent, BytesReceived: r.Bytes.Received,
+	}
+	for k, v := range r.Errors {
+		snap.Errors[k] = v
+	}
+	for _, m := range metrics.Metrics() {
+		if _, ok := r.Latency[m.String()]; !ok {
+			continue
+		}
+		h, err := r.Histogram(m.String())
+		if err != nil {
+			return nil, err
+		}
+		snap.Hist[m] = h
+	}
+	return snap, nil
+}
+
+// Process is one client process's share of a run split with --procs.
+type Process struct {
+	Index      int     `json:"index"`
+	FirstSlot  int     `json:"first_slot"`
+	Conns      int     `json:"conns"`
+	Opened     int64   `json:"opened"`
+	Sent       int64   `json:"sent"`
+	Received   int64   `json:"received"`
+	RTTCount   int64   `json:"rtt_count"`
+	StopReason string  `json:"stop_reason"`
+	CPUCores   float64 `json:"cpu_cores"`
+	MaxRSSKiB  int64   `json:"max_rss_kib"`
+	Saturated  bool    `json:"saturated"`
+}
+
+// Part is one process's report and where its connections sit in the whole.
+type Part struct {
+	Report           *Report
+	FirstSlot, Conns int
+}
+
+// Combine merges the reports of a split run's processes into in (whose Spec,
+// Target, Bundled and ToolVersion describe the whole run) and builds the
+// whole run's report: counts summed, histograms merged exactly, errors
+// summed, CPU summed over the processes, peak RSS summed (an upper bound of
+// what they held together), GC pauses summed, cores summed. The window is
+// the earliest process start plus the warm-up to the latest end. A process
+// interrupted or aborted makes the whole so.
+func Combine(in Input, parts []Part) (*Report, error) {
+	if len(parts) == 0 {
+		return nil, errors.New("combine: no process results")
+	}
+	snap := metrics.NewSnapshot()
+	var (
+		cpuUser, cpuSys, gc time.Duration
+		gcCycles, rss       int64
+		cores               int
+		backlog             ReadBacklog
+		ready               float64
+		procs               []Process
+		stops               []string
+	)
+	in.MeasureStart, in.MeasureEnd, in.Started = time.Time{}, time.Time{}, time.Time{}
+	for i, p := range parts {
+		r := p.Report
+		s, err := r.Snapshot()
+		if err != nil {
+			return nil, fmt.Errorf("process %d: %w", i, err)
+		}
+		if err := snap.Merge(s); err != nil {
+			return nil, fmt.Errorf("process %d: %w", i, err)
+		}
+		h := r.Harness
+		cpuUser += seconds(h.CPUUserS)
+		cpuSys += seconds(h.CPUSysS)
+		gc += seconds(h.GCPauseS)
+		gcCycles += h.GCCycles
+		rss += h.MaxRSSKiB
+		cores += h.Cores
+		in.SendBufferFull += h.SendBufferFull
+		backlog.LoopPasses += h.ReadBacklog.LoopPasses
+		ready += h.ReadBacklog.ReadyMean * float64(h.ReadBacklog.LoopPasses)
+		backlog.ReadyMax = max(backlog.ReadyMax, h.ReadBacklog.ReadyMax)
+		backlog.FullReads += h.ReadBacklog.FullReads
+		in.Dial = max(in.Dial, seconds(r.Connections.DialS))
+		in.IO = h.IO
+		started := r.StartedAt
+		ms := started.Add(time.Duration(r.Scenario.Warmup))
+		me := ms.Add(seconds(r.DurationS))
+		if in.Started.IsZero() || started.Before(in.Started) {
+			in.Started = started
+		}
+		if in.MeasureStart.IsZero() || ms.Before(in.MeasureStart) {
+			in.MeasureStart = ms
+		}
+		if me.After(in.MeasureEnd) {
+			in.MeasureEnd = me
+		}
+		if r.EndedAt.After(in.Ended) {
+			in.Ended = r.EndedAt
+		}
+		stops = append(stops, r.StopReason)
+		if h.Saturated {
+			in.SaturatedProcesses = append(in.SaturatedProcesses, i)
+		}
+		procs = append(procs, Process{
+			Index: i, FirstSlot: p.FirstSlot, Conns: p.Conns, Opened: r.Connections.Opened,
+			Sent: r.Messages.Sent, Received: r.Messages.Received, RTTCount: r.Latency["rtt"].Count,
+			StopReason: r.StopReason, CPUCores: h.CPUCores, MaxRSSKiB: h.MaxRSSKiB, Saturated: h.Saturated,
+		})
+	}
+	if backlog.LoopPasses > 0 {
+		backlog.ReadyMean = ready / float64(backlog.LoopPasses)
+	}
+	in.Snapshot = snap
+	in.CPUUser, in.CPUSystem, in.GCPause, in.GCCycles = cpuUser, cpuSys, gc, gcCycles
+	in.MaxRSSKiB, in.Cores, in.ReadBacklog = rss, cores, backlog
+	in.StopReason = combineStops(stops)
+	in.Interrupted = in.StopReason == "interrupted" || in.StopReason == "aborted"
+	in.Procs = len(parts)
+	rep, err := Build(in)
+	if err != nil {
+		return nil, err
+	}
+	rep.Processes = procs
+	return rep, nil
+}
+
+// combineStops picks the stop reason of a split run: "no_connections" only
+// if no process opened any, else the worst of the others (aborted, then
+// interrupted, then completed).
+func combineStops(reasons []string) string {
+	worst := ""
+	rank := map[string]int{"completed": 1, "interrupted": 2, "aborted": 3}
+	for _, r := range reasons {
+		if r != "no_connections" && rank[r] >= rank[worst] {
+			worst = r
+		}
+	}
+	if worst == "" {
+		return "no_connections"
+	}
+	return worst
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
