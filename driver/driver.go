@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/url"
 	"runtime"
 	"runtime/debug"
@@ -25,6 +26,10 @@ const (
 	StopNoConnections = "no_connections"
 )
 
+// openRatePerWorker is the open-model rate one event loop is given before
+// another is added (up to GOMAXPROCS, unless Config.Workers says otherwise).
+const openRatePerWorker = 20000
+
 // closeTimeout bounds the close handshake at the end of a run.
 const closeTimeout = 2 * time.Second
 
@@ -44,6 +49,9 @@ type Config struct {
 	// IO is how the event loops talk to the kernel: IOAuto (the default),
 	// IOUring or IOSyscalls.
 	IO string
+	// Timestamps is where an echo's arrival time comes from: TimestampsKernel
+	// (the default) or TimestampsRead.
+	Timestamps string
 	// Part places this run inside a larger one split over processes
 	// (--procs): its connections are slots First … First+Spec.Conns-1 of
 	// Total, and the open-model schedule is the whole run's (Spec.Rate is the
@@ -60,6 +68,17 @@ type Config struct {
 type Part struct {
 	First, Total int
 }
+
+// Sources of an echo's arrival time.
+const (
+	// TimestampsKernel dates each echo by the kernel's receive timestamp
+	// (SO_TIMESTAMPNS), so the client's own delay in reading it stays out of
+	// the latency (it is recorded as read_lag), and an open-model loop need
+	// not wake for every echo: it reads them when it wakes to send.
+	TimestampsKernel = "kernel"
+	// TimestampsRead dates each echo by when the client read it.
+	TimestampsRead = "read"
+)
 
 // I/O modes of the event loops.
 const (
@@ -96,6 +115,8 @@ type Result struct {
 	GOMAXPROCS int
 	// Dial is how long opening every connection (connect and handshake) took.
 	Dial time.Duration
+	// Timestamps is where arrival times came from: TimestampsKernel or TimestampsRead.
+	Timestamps string
 }
 
 // LoopStats describe the read backlog the event loops met: how many sockets
@@ -133,6 +154,8 @@ type run struct {
 	bufferFull   atomic.Int64 // short sends, over all workers
 
 	open        bool
+	ticking     bool // open model on a tick with kernel timestamps: loops wake on the clock only
+	rxStamps    bool // echoes are dated by the kernel's receive timestamp
 	sched       scenario.Schedule
 	maxInflight uint64
 	maxMessage  int64
@@ -193,7 +216,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	r := &run{
 		open:         spec.Model() == scenario.Open,
-		sched:        scenario.Schedule{Rate: spec.Rate, Conns: part.Total},
+		sched:        scenario.Schedule{Rate: spec.Rate, Conns: part.Total, Tick: time.Duration(spec.Tick)},
 		maxInflight:  uint64(spec.MaxInflight),
 		maxMessage:   int64(max(spec.Size, 1<<20)),
 		codec:        newCodec(spec.Size, spec.Binary),
@@ -205,9 +228,27 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if spec.Binary {
 		r.op = ws.OpBinary
 	}
+	switch cfg.Timestamps {
+	case "", TimestampsKernel:
+		r.rxStamps = true
+	case TimestampsRead:
+	default:
+		closeDialed(conns)
+		return nil, fmt.Errorf("--rx-timestamps: unknown %q (want %s or %s)", cfg.Timestamps, TimestampsKernel, TimestampsRead)
+	}
+	r.ticking = r.open && r.rxStamps && spec.Tick > 0
+	res.Timestamps = TimestampsRead
+	if r.rxStamps {
+		res.Timestamps = TimestampsKernel
+	}
 	nw := cfg.Workers
 	if nw <= 0 {
 		nw = runtime.GOMAXPROCS(0)
+		if spec.Model() == scenario.Open {
+			// Every loop wakes on every tick: at low rates one loop, waking
+			// for all connections at once, costs a fraction of several.
+			nw = min(nw, int(math.Ceil(spec.Rate/openRatePerWorker)))
+		}
 	}
 	nw = min(nw, len(conns))
 	useRing, err := chooseIO(cfg.IO)

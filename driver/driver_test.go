@@ -317,3 +317,46 @@ func TestSplitRunSchedule(t *testing.T) {
 		t.Errorf("parts sent %d, the whole run %d, want both 200 (400/s for 0.5s)", sent, got)
 	}
 }
+
+// TestKernelTimestampsKeepReadLagOutOfRTT: with kernel timestamps an
+// open-model loop on a 20ms tick reads echoes only when it wakes to send, up
+// to 20ms after they arrived; dated by the kernel, the round trips stay far
+// below that wait, which shows as read_lag instead. Dated by the read, the
+// loop must wake for every echo instead, and the round trips stay small too.
+func TestKernelTimestampsKeepReadLagOutOfRTT(t *testing.T) {
+	srv := startTestServer(t, 0, 0)
+	spec := quickSpec(5, time.Second)
+	spec.Rate = 50 // 10 per connection per second: one send per tick at most
+	spec.Tick = scenario.Duration(20 * time.Millisecond)
+	for _, stamps := range []string{TimestampsKernel, TimestampsRead} {
+		t.Run(stamps, func(t *testing.T) {
+			res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url(), Timestamps: stamps})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkHealthy(t, res, 5, metrics.RTT, metrics.RTTUncorrected)
+			h := res.Snapshot.Hist
+			rtt, lag := h[metrics.RTTUncorrected].Percentile(50), h[metrics.ReadLag].Percentile(50)
+			t.Logf("%s: rtt_uncorrected p50 %v, read_lag p50 %v (%d samples)", stamps, rtt, lag, h[metrics.ReadLag].Count())
+			if res.Timestamps != stamps {
+				t.Errorf("result says %q", res.Timestamps)
+			}
+			switch stamps {
+			case TimestampsKernel:
+				if h[metrics.ReadLag].Count() != res.Snapshot.Counts.Received {
+					t.Errorf("read_lag has %d samples for %d echoes", h[metrics.ReadLag].Count(), res.Snapshot.Counts.Received)
+				}
+				if lag < 5*time.Millisecond || rtt > 5*time.Millisecond {
+					t.Errorf("rtt p50 %v, read_lag p50 %v: want the tick's wait in read_lag (≥5ms), not in rtt (<5ms)", rtt, lag)
+				}
+			case TimestampsRead:
+				if h[metrics.ReadLag].Count() != 0 {
+					t.Errorf("read_lag recorded without kernel timestamps")
+				}
+				if rtt > 5*time.Millisecond {
+					t.Errorf("rtt p50 %v dated by the read: the loop must wake for echoes, not wait for the tick", rtt)
+				}
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/gobwas/ws"
 	"golang.org/x/sys/unix"
@@ -51,6 +52,18 @@ const (
 // ringEntries is the io_uring batch: operations handed to the kernel per call.
 const ringEntries = 256
 
+// Ticking loops (open model with a schedule tick and kernel receive
+// timestamps) read their sockets when they wake to send, since the kernel
+// stamps each echo's arrival; they still look at least this often, so
+// closes, errors and full socket buffers are not left waiting.
+const (
+	maxReadDelay = int64(10 * time.Millisecond)
+	drainPoll    = int64(time.Millisecond) // how often a ticking loop looks once sending has stopped
+)
+
+// ctlSize is the control-message space of one receive: one SCM_TIMESTAMPNS.
+const ctlSize = 64
+
 // maxKeptPending is the largest send buffer a connection keeps once emptied;
 // a bigger one (left by a backlog) goes back to the garbage collector.
 const maxKeptPending = 16 << 10
@@ -73,6 +86,16 @@ type worker struct {
 	ready []*conn // connections epoll reported readable, read in one batch
 	stats LoopStats
 
+	// Receives with kernel timestamps: a msghdr, iovec and control buffer per slot.
+	msgs []unix.Msghdr
+	iovs []unix.Iovec
+	ctl  []byte
+	// passNow is when the current pass began (ns since origin); wallOffset
+	// converts the kernel's CLOCK_REALTIME stamps to that clock, renewed
+	// every pass so a slewing wall clock cannot drift it.
+	passNow    int64
+	wallOffset int64
+
 	phase         int
 	live          int    // connections not yet closed
 	outstanding   uint64 // messages awaiting replies, over all live connections
@@ -80,7 +103,11 @@ type worker struct {
 }
 
 func newWorker(r *run, shard *metrics.Shard, useRing bool) (*worker, error) {
-	p, err := netpoll.New(512)
+	newPoller := netpoll.New
+	if r.ticking {
+		newPoller = netpoll.NewTicking
+	}
+	p, err := newPoller(512)
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +129,15 @@ func newWorker(r *run, shard *metrics.Shard, useRing bool) (*worker, error) {
 			return nil, err
 		}
 	}
+	if r.rxStamps {
+		n := 1
+		if useRing {
+			n = min(ringEntries, readBufSize/minReadSlot)
+		}
+		w.msgs = make([]unix.Msghdr, n)
+		w.iovs = make([]unix.Iovec, n)
+		w.ctl = make([]byte, n*ctlSize)
+	}
 	return w, nil
 }
 
@@ -119,6 +155,11 @@ func (w *worker) release() {
 // right after its handshake response.
 func (w *worker) adopt(fd, slot int, carry []byte) error {
 	c := &conn{fd: fd, slot: slot, firstMeasured: noSeq, carry: carry}
+	if w.run.rxStamps {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+			return fmt.Errorf("enable kernel receive timestamps: %w", err)
+		}
+	}
 	if err := w.poll.Add(fd, netpoll.In|netpoll.RdHup); err != nil {
 		return err
 	}
@@ -133,15 +174,24 @@ func (w *worker) adopt(fd, slot int, carry []byte) error {
 
 func (w *worker) now() int64 { return int64(time.Since(w.run.origin)) }
 
+// startPass reads the clock at the start of a pass through the loop.
+func (w *worker) startPass() int64 {
+	t := time.Now()
+	w.passNow = int64(t.Sub(w.run.origin))
+	w.wallOffset = t.UnixNano() - w.passNow
+	return w.passNow
+}
+
 // loop runs the worker until every connection is closed.
 //
 // The poller is closed by Run once every worker has returned, never here: Run
 // may still Wake it, and a closed eventfd's number could already belong to a
 // new socket.
 func (w *worker) loop() {
+	w.startPass()
 	for _, c := range w.conns {
 		if len(c.carry) > 0 {
-			w.consume(c, c.carry, true)
+			w.consume(c, c.carry, true, w.passNow)
 		}
 	}
 	w.begin()
@@ -150,7 +200,7 @@ func (w *worker) loop() {
 			w.abort()
 			return
 		}
-		now := w.now()
+		now := w.startPass()
 		wait := w.sendDue(now)
 		w.advance(now)
 		if w.phase == phaseDone {
@@ -161,6 +211,14 @@ func (w *worker) loop() {
 		}
 		if d := w.deadline(now) - now; d < wait || wait < 0 {
 			wait = max(d, 0)
+		}
+		if w.run.ticking {
+			// Sockets do not wake a ticking loop: it must come back by itself.
+			limit := maxReadDelay
+			if w.phase != phaseSending {
+				limit = drainPoll
+			}
+			wait = min(wait, limit)
 		}
 		// Sockets that are ready already are read in the same batch as the
 		// queued sends go out; only a loop about to sleep flushes first.
@@ -505,8 +563,14 @@ func (w *worker) exchange() error {
 		}
 		slot := readBufSize / max(len(recvs), 1)
 		for i, c := range recvs {
-			if c.state != stateClosed {
-				w.ring.Recv(c.fd, w.readInto(c, w.rbuf[i*slot:(i+1)*slot]), uint64(i))
+			if c.state == stateClosed {
+				continue
+			}
+			b := w.readInto(c, w.rbuf[i*slot:(i+1)*slot])
+			if w.msgs != nil {
+				w.ring.Recvmsg(c.fd, w.msghdr(i, b), uint64(i))
+			} else {
+				w.ring.Recv(c.fd, b, uint64(i))
 			}
 		}
 		cqes, err := w.ring.Submit()
@@ -522,10 +586,11 @@ func (w *worker) exchange() error {
 		n := copy(w.dirty, w.dirty[len(sends):])
 		clear(w.dirty[n:])
 		w.dirty = w.dirty[:n]
+		readAt := w.now()
 		for _, cqe := range cqes {
 			if cqe.UserData&sendTag == 0 {
 				i := int(cqe.UserData)
-				w.received(recvs[i], w.readInto(recvs[i], w.rbuf[i*slot:(i+1)*slot]), max(int(cqe.Res), 0), cqe.Err())
+				w.received(recvs[i], w.readInto(recvs[i], w.rbuf[i*slot:(i+1)*slot]), max(int(cqe.Res), 0), cqe.Err(), w.arrival(i, readAt))
 			}
 		}
 	}
@@ -538,8 +603,58 @@ const sendTag = 1 << 63
 // readable reads what c's socket has and handles every complete frame in it.
 func (w *worker) readable(c *conn) {
 	b := w.readInto(c, w.rbuf)
-	n, err := netpoll.Read(c.fd, b)
-	w.received(c, b, n, err)
+	if w.msgs == nil {
+		n, err := netpoll.Read(c.fd, b)
+		w.received(c, b, n, err, w.now())
+		return
+	}
+	msg := w.msghdr(0, b)
+	var n uintptr
+	var errno unix.Errno
+	for {
+		n, _, errno = unix.Syscall(unix.SYS_RECVMSG, uintptr(c.fd), uintptr(unsafe.Pointer(msg)), unix.MSG_DONTWAIT)
+		if errno != unix.EINTR {
+			break
+		}
+	}
+	var err error
+	if errno != 0 {
+		err, n = errno, 0
+	}
+	w.received(c, b, int(n), err, w.arrival(0, w.now()))
+}
+
+// msghdr prepares receive slot i to read into b with room for a timestamp.
+func (w *worker) msghdr(i int, b []byte) *unix.Msghdr {
+	iov := &w.iovs[i]
+	iov.Base = unsafe.SliceData(b)
+	iov.SetLen(len(b))
+	m := &w.msgs[i]
+	*m = unix.Msghdr{Iov: iov, Iovlen: 1, Control: &w.ctl[i*ctlSize]}
+	m.SetControllen(ctlSize)
+	return m
+}
+
+// arrival is when the data of receive slot i reached the kernel, on the run's
+// clock: the SO_TIMESTAMPNS stamp of the last segment read (so a read of
+// several messages dates them all by the last, which can only overstate
+// their latency), never later than readAt, when the read returned. Without a
+// stamp, readAt.
+func (w *worker) arrival(i int, readAt int64) int64 {
+	if w.msgs == nil {
+		return readAt
+	}
+	m := &w.msgs[i]
+	ctl := w.ctl[i*ctlSize : (i+1)*ctlSize]
+	if int(m.Controllen) < unix.SizeofCmsghdr+int(unsafe.Sizeof(unix.Timespec{})) {
+		return readAt
+	}
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&ctl[0]))
+	if h.Level != unix.SOL_SOCKET || h.Type != unix.SCM_TIMESTAMPNS {
+		return readAt
+	}
+	ts := (*unix.Timespec)(unsafe.Pointer(&ctl[unix.CmsgSpace(0)]))
+	return min(ts.Nano()-w.wallOffset, readAt)
 }
 
 // readInto is where c's next read goes: after the partial frame it holds,
@@ -554,8 +669,8 @@ func (w *worker) readInto(c *conn, buf []byte) []byte {
 	return c.carry[len(c.carry):cap(c.carry)]
 }
 
-// received handles the outcome of a read of n bytes into b.
-func (w *worker) received(c *conn, b []byte, n int, err error) {
+// received handles the outcome of a read of n bytes into b, arrived at rx.
+func (w *worker) received(c *conn, b []byte, n int, err error, rx int64) {
 	if c.state == stateClosed {
 		return
 	}
@@ -579,15 +694,15 @@ func (w *worker) received(c *conn, b []byte, n int, err error) {
 	}
 	if len(c.carry) > 0 {
 		c.carry = c.carry[:len(c.carry)+n]
-		w.consume(c, c.carry, true)
+		w.consume(c, c.carry, true, rx)
 		return
 	}
-	w.consume(c, b[:n], false)
+	w.consume(c, b[:n], false, rx)
 }
 
 // consume handles the complete frames at the start of buf and keeps the rest
 // in c.carry. inCarry says buf is c.carry itself.
-func (w *worker) consume(c *conn, buf []byte, inCarry bool) {
+func (w *worker) consume(c *conn, buf []byte, inCarry bool, rx int64) {
 	off := 0
 	for off < len(buf) && c.state != stateClosed {
 		h, hn, err := wire.ParseHeader(buf[off:])
@@ -610,7 +725,7 @@ func (w *worker) consume(c *conn, buf []byte, inCarry bool) {
 		if end > len(buf) {
 			break
 		}
-		w.frame(c, h, buf[off+hn:end], hn+int(h.Length))
+		w.frame(c, h, buf[off+hn:end], hn+int(h.Length), rx)
 		off = end
 	}
 	if c.state == stateClosed {
@@ -638,11 +753,11 @@ func frameNeed(b []byte) int {
 }
 
 // frame handles one complete frame from the server.
-func (w *worker) frame(c *conn, h ws.Header, p []byte, wireLen int) {
+func (w *worker) frame(c *conn, h ws.Header, p []byte, wireLen int, rx int64) {
 	switch h.OpCode {
 	case ws.OpText, ws.OpBinary:
 		if h.Fin {
-			w.message(c, h.OpCode, p, wireLen)
+			w.message(c, h.OpCode, p, wireLen, rx)
 			return
 		}
 		c.fragOp = h.OpCode
@@ -652,7 +767,7 @@ func (w *worker) frame(c *conn, h ws.Header, p []byte, wireLen int) {
 		if h.Fin {
 			op := c.fragOp
 			c.fragOp = 0
-			w.message(c, op, c.frag, len(c.frag)+wire.MaxHeaderSize)
+			w.message(c, op, c.frag, len(c.frag)+wire.MaxHeaderSize, rx)
 			c.frag = nil
 		}
 	case ws.OpPing:
@@ -666,7 +781,7 @@ func (w *worker) frame(c *conn, h ws.Header, p []byte, wireLen int) {
 }
 
 // message accounts for one echoed message and, in the closed model, sends the next.
-func (w *worker) message(c *conn, op ws.OpCode, p []byte, wireLen int) {
+func (w *worker) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx int64) {
 	if c.settled {
 		return
 	}
@@ -690,10 +805,18 @@ func (w *worker) message(c *conn, op ws.OpCode, p []byte, wireLen int) {
 			w.shard.Counts.Lost++
 		}
 	case measured:
+		// An echo cannot arrive before it was sent: a stamp that says so
+		// (a wall-clock step mid-pass) falls back to the read time.
+		if rx < s.sent {
+			rx = now
+		}
 		w.shard.Counts.Received++
 		w.shard.Counts.BytesReceived += int64(wireLen)
-		w.shard.Record(metrics.RTT, time.Duration(now-s.intended))
-		w.shard.Record(metrics.RTTUncorrected, time.Duration(now-s.sent))
+		w.shard.Record(metrics.RTT, time.Duration(rx-s.intended))
+		w.shard.Record(metrics.RTTUncorrected, time.Duration(rx-s.sent))
+		if w.msgs != nil {
+			w.shard.Record(metrics.ReadLag, time.Duration(max(now-rx, 0)))
+		}
 	}
 	if w.phase != phaseSending || c.state != stateOpen {
 		return

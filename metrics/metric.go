@@ -25,6 +25,10 @@ const (
 	Connect
 	// Handshake is the time for the opening handshake once connected.
 	Handshake
+	// ReadLag is how long an echo waited between its arrival (the kernel's
+	// receive timestamp) and the client reading it: the client's own delay,
+	// kept out of RTT.
+	ReadLag
 	// NumMetrics is the number of metrics; it is not a metric.
 	NumMetrics
 )
@@ -35,10 +39,11 @@ var metricNames = [NumMetrics]string{
 	SendLag:        "send_lag",
 	Connect:        "connect",
 	Handshake:      "handshake",
+	ReadLag:        "read_lag",
 }
 
 // String returns the metric's stable name ("rtt", "rtt_uncorrected",
-// "send_lag", "connect", "handshake"), as used in output and accepted by
+// "send_lag", "connect", "handshake", "read_lag"), as used in output and accepted by
 // [ParseMetric]. A value that is not a metric prints as "Metric(N)".
 func (m Metric) String() string {
 	if m < NumMetrics {

@@ -16,6 +16,7 @@ func TestMetricNames(t *testing.T) {
 		{SendLag, "send_lag"},
 		{Connect, "connect"},
 		{Handshake, "handshake"},
+		{ReadLag, "read_lag"},
 	}
 	if len(tests) != int(NumMetrics) {
 		t.Fatalf("table covers %d metrics, there are %d", len(tests), NumMetrics)
@@ -64,8 +65,8 @@ func TestParseMetricErrors(t *testing.T) {
 
 func TestMetricOutOfRange(t *testing.T) {
 	// A value past the last metric prints its number, not a name.
-	if got := NumMetrics.String(); got != "Metric(5)" {
-		t.Errorf("NumMetrics.String() = %q, want Metric(5)", got)
+	if got := NumMetrics.String(); got != "Metric(6)" {
+		t.Errorf("NumMetrics.String() = %q, want Metric(6)", got)
 	}
 	if got := Metric(200).String(); got != "Metric(200)" {
 		t.Errorf("Metric(200).String() = %q", got)

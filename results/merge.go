@@ -99,7 +99,7 @@ func Combine(in Input, parts []Part) (*Report, error) {
 		backlog.ReadyMax = max(backlog.ReadyMax, h.ReadBacklog.ReadyMax)
 		backlog.FullReads += h.ReadBacklog.FullReads
 		in.Dial = max(in.Dial, seconds(r.Connections.DialS))
-		in.IO = h.IO
+		in.IO, in.Timestamps = h.IO, h.RxTimestamps
 		started := r.StartedAt
 		ms := started.Add(time.Duration(r.Scenario.Warmup))
 		me := ms.Add(seconds(r.DurationS))

@@ -58,6 +58,10 @@ type Harness struct {
 	// IO is how the client's event loops used the kernel: "io_uring" (sends and
 	// receives batched, one system call per batch) or "syscalls" (one per operation).
 	IO string `json:"io"`
+	// RxTimestamps says when an echo counts as arrived: "kernel" (the
+	// kernel's receive timestamp; the client's delay in reading it is the
+	// read_lag latency) or "read" (when the client read it).
+	RxTimestamps string `json:"rx_timestamps"`
 	// Cores is how many cores the client could use (GOMAXPROCS, summed over
 	// --procs processes, at most the machine's CPUs); CPUUtilization is
 	// CPUCores / Cores.
@@ -173,6 +177,8 @@ type Input struct {
 	MaxRSSKiB          int64
 	// IO is the event loops' I/O mode (driver.Result.IO).
 	IO string
+	// Timestamps is where arrival times came from (driver.Result.Timestamps).
+	Timestamps string
 	// Cores is GOMAXPROCS of the client (summed over its processes).
 	Cores int
 	// Dial is how long opening the connections took.
@@ -243,7 +249,7 @@ func Build(in Input) (*Report, error) {
 	}
 	r.Harness = Harness{
 		CPUUserS: in.CPUUser.Seconds(), CPUSysS: in.CPUSystem.Seconds(),
-		MaxRSSKiB: in.MaxRSSKiB, InProcessServer: in.Bundled && in.Procs <= 1, IO: in.IO,
+		MaxRSSKiB: in.MaxRSSKiB, InProcessServer: in.Bundled && in.Procs <= 1, IO: in.IO, RxTimestamps: in.Timestamps,
 		Cores: min(in.Cores, runtime.NumCPU()), GCPauseS: in.GCPause.Seconds(), GCCycles: in.GCCycles,
 		ReadBacklog: in.ReadBacklog, SendBufferFull: in.SendBufferFull, Saturation: []string{},
 	}

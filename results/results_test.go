@@ -46,7 +46,7 @@ func fixtureWith(t *testing.T, mutate func(*scenario.Spec, *metrics.Snapshot), i
 		ToolVersion: "test", Spec: spec, Target: "ws://127.0.0.1:9999/", Bundled: true,
 		Started: start, MeasureStart: start.Add(time.Second), MeasureEnd: start.Add(11 * time.Second),
 		Ended: start.Add(12 * time.Second), StopReason: "completed", Snapshot: snap,
-		CPUUser: 300 * time.Millisecond, CPUSystem: 200 * time.Millisecond, MaxRSSKiB: 20480, IO: "io_uring",
+		CPUUser: 300 * time.Millisecond, CPUSystem: 200 * time.Millisecond, MaxRSSKiB: 20480, IO: "io_uring", Timestamps: "kernel",
 		Cores: 2, Dial: 25 * time.Millisecond, GCPause: 5 * time.Millisecond, GCCycles: 12, SendBufferFull: 3,
 		ReadBacklog: ReadBacklog{LoopPasses: 400, ReadyMean: 2.5, ReadyMax: 40, FullReads: 1},
 	}

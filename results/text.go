@@ -97,8 +97,14 @@ func Text(w io.Writer, r *Report) error {
 			fmtUs(l.MinUs), fmtUs(l.MeanUs), fmtUs(l.P50Us), fmtUs(l.P90Us), fmtUs(l.P99Us), fmtUs(l.P999Us), fmtUs(l.MaxUs))
 	}
 	tw.Flush()
+	arrival := "when the client read it"
+	if r.Harness.RxTimestamps == "kernel" {
+		arrival = "the kernel's receive timestamp (read_lag: how long it then waited for the client)"
+	}
 	if r.Model == "open" {
-		b.WriteString("rtt is measured from each message's intended send time (coordinated omission corrected); rtt_uncorrected from when it was actually sent.\n")
+		fmt.Fprintf(&b, "rtt runs from each message's intended send time (coordinated omission corrected) to its echo's arrival, dated by %s; rtt_uncorrected from when it was actually sent.\n", arrival)
+	} else if r.Harness.RxTimestamps == "kernel" {
+		fmt.Fprintf(&b, "rtt runs from each send to its echo's arrival, dated by %s.\n", arrival)
 	}
 
 	b.WriteString("\n")

@@ -105,3 +105,59 @@ func FuzzScheduleIndex(f *testing.F) {
 		}
 	})
 }
+
+// TestQuantizedSchedule: with a tick, every send falls due on the first tick
+// at or after its exact time, the rate over a window is unchanged, and Index
+// agrees with At.
+func TestQuantizedSchedule(t *testing.T) {
+	exact := Schedule{Rate: 5000, Conns: 100}
+	q := Schedule{Rate: 5000, Conns: 100, Tick: time.Millisecond}
+	cases := []struct {
+		conn int
+		k    uint64
+		want time.Duration
+	}{
+		{0, 0, 0},                      // exactly on a tick stays there
+		{1, 0, time.Millisecond},       // 200µs rounds up to the next tick
+		{5, 0, time.Millisecond},       // 1ms exactly
+		{6, 0, 2 * time.Millisecond},   // 1.2ms
+		{99, 0, 20 * time.Millisecond}, // 19.8ms
+		{0, 1, 20 * time.Millisecond},  // each connection every 20ms
+		{7, 3, 62 * time.Millisecond},  // 61.4ms
+	}
+	for _, tc := range cases {
+		if got := q.At(tc.conn, tc.k); got != tc.want {
+			t.Errorf("At(%d, %d) = %v, want %v (exact %v)", tc.conn, tc.k, got, tc.want, exact.At(tc.conn, tc.k))
+		}
+	}
+	// Over one second both plans send the same number of messages, give or
+	// take the sends whose tick falls past the window's edge.
+	var nq, ne uint64
+	for conn := 0; conn < 100; conn++ {
+		nq += q.Index(conn, time.Second)
+		ne += exact.Index(conn, time.Second)
+	}
+	if ne != 5000 || nq < 4995 || nq > 5000 {
+		t.Errorf("sends in 1s: exact %d, quantized %d; want 5000 and 5000 minus at most a tick's worth", ne, nq)
+	}
+}
+
+func FuzzQuantizedScheduleIndex(f *testing.F) {
+	f.Add(5000.0, 100, 7, int64(time.Millisecond), int64(61400*time.Microsecond))
+	f.Add(3.0, 7, 6, int64(333*time.Microsecond), int64(time.Second))
+	f.Fuzz(func(t *testing.T, rate float64, conns, conn int, tick, tns int64) {
+		if !(rate >= 0.01 && rate <= 1e7) || conns < 1 || conns > 1e6 || conn < 0 || conn >= conns ||
+			tns < 0 || tns > int64(24*time.Hour) || tick < 1 || tick > int64(time.Second) {
+			t.Skip()
+		}
+		s := Schedule{Rate: rate, Conns: conns, Tick: time.Duration(tick)}
+		at := time.Duration(tns)
+		k := s.Index(conn, at)
+		if got := s.At(conn, k); got < at || got%s.Tick != 0 {
+			t.Fatalf("At(%d,%d)=%v before t=%v or off the tick grid", conn, k, got, at)
+		}
+		if k > 0 && s.At(conn, k-1) >= at {
+			t.Fatalf("At(%d,%d)=%v not before t=%v", conn, k-1, s.At(conn, k-1), at)
+		}
+	})
+}

@@ -9,13 +9,23 @@ import (
 // spread evenly over Conns connections. Message n of the whole run (n = 0, 1, …)
 // is due at n/Rate seconds and belongs to connection n mod Conns, so every
 // connection sends every Conns/Rate seconds, offset by its index.
+//
+// With Tick > 0 the plan is quantized: each send is due at the first multiple
+// of Tick at or after its exact time, so the sends of one tick go out
+// together and the client wakes once per tick instead of once per message.
+// The rate is unchanged; arrivals are even at the scale of a tick and come in
+// bursts of Rate × Tick within it. Latency is measured from these due times,
+// so the quantization never shows as client lag.
 type Schedule struct {
 	Rate  float64
 	Conns int
+	Tick  time.Duration
 }
 
 // Schedule returns the open-model schedule of s (zero Schedule for the closed model).
-func (s Spec) Schedule() Schedule { return Schedule{Rate: s.Rate, Conns: s.Conns} }
+func (s Spec) Schedule() Schedule {
+	return Schedule{Rate: s.Rate, Conns: s.Conns, Tick: time.Duration(s.Tick)}
+}
 
 // Interval is the time between two sends of one connection.
 func (s Schedule) Interval() time.Duration {
@@ -27,6 +37,19 @@ func (s Schedule) Interval() time.Duration {
 // index, never by adding intervals, so it does not drift; past the largest
 // representable offset it saturates at math.MaxInt64.
 func (s Schedule) At(conn int, k uint64) time.Duration {
+	t := s.exact(conn, k)
+	if s.Tick <= 0 || t == math.MaxInt64 {
+		return t
+	}
+	q := (t + s.Tick - 1) / s.Tick
+	if q > math.MaxInt64/s.Tick {
+		return math.MaxInt64
+	}
+	return q * s.Tick
+}
+
+// exact is At without the quantization.
+func (s Schedule) exact(conn int, k uint64) time.Duration {
 	n := float64(k)*float64(s.Conns) + float64(conn)
 	ns := math.Round(n / s.Rate * 1e9)
 	if ns >= math.MaxInt64 {
@@ -40,6 +63,11 @@ func (s Schedule) At(conn int, k uint64) time.Duration {
 func (s Schedule) Index(conn int, t time.Duration) uint64 {
 	if t <= 0 {
 		return 0
+	}
+	if s.Tick > 0 {
+		// A quantized send is due before t exactly when its exact time is at
+		// or before the last multiple of Tick below t.
+		return Schedule{Rate: s.Rate, Conns: s.Conns}.Index(conn, (t-1)/s.Tick*s.Tick+1)
 	}
 	n := math.Ceil(t.Seconds()*s.Rate - float64(conn))
 	if n <= 0 {

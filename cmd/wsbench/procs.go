@@ -53,7 +53,7 @@ type child struct {
 }
 
 // runSplit runs spec over spec.Procs child processes and merges their results.
-func runSplit(ctx, abort context.Context, spec scenario.Spec, target string, bundled bool, workers int, ioMode string, stderr io.Writer) (*results.Report, error) {
+func runSplit(ctx, abort context.Context, spec scenario.Spec, target string, bundled bool, opts driver.Config, stderr io.Writer) (*results.Report, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("--procs: find this program: %w", err)
@@ -68,7 +68,7 @@ func runSplit(ctx, abort context.Context, spec scenario.Spec, target string, bun
 	}()
 	for i := range kids {
 		first, n := share(spec.Conns, spec.Procs, i)
-		k, err := startChild(exe, childArgs(spec, target, first, n, workers, ioMode), first, n, stderr)
+		k, err := startChild(exe, childArgs(spec, target, first, n, opts), first, n, stderr)
 		if err != nil {
 			return nil, fmt.Errorf("--procs: start client process %d: %w", i, err)
 		}
@@ -142,7 +142,7 @@ func runSplit(ctx, abort context.Context, spec scenario.Spec, target string, bun
 }
 
 // childArgs are the command line of the child that runs slots first … first+n-1.
-func childArgs(spec scenario.Spec, target string, first, n, workers int, ioMode string) []string {
+func childArgs(spec scenario.Spec, target string, first, n int, opts driver.Config) []string {
 	args := []string{"run", "--part", fmt.Sprintf("%d/%d", first, spec.Conns),
 		"-c", strconv.Itoa(n),
 		"-d", time.Duration(spec.Duration).String(),
@@ -154,8 +154,10 @@ func childArgs(spec scenario.Spec, target string, first, n, workers int, ioMode 
 		"--grace", time.Duration(spec.Grace).String(),
 		"--connect-timeout", time.Duration(spec.ConnectTimeout).String(),
 		"--dial-concurrency", strconv.Itoa(max(1, spec.DialConcurrency/spec.Procs)),
-		"--workers", strconv.Itoa(workers),
-		"--io", ioMode,
+		"--tick", time.Duration(spec.Tick).String(),
+		"--workers", strconv.Itoa(opts.Workers),
+		"--io", opts.IO,
+		"--rx-timestamps", opts.Timestamps,
 	}
 	if spec.SourceIP != "" {
 		args = append(args, "--source-ip", spec.SourceIP)
@@ -197,7 +199,7 @@ func startChild(exe string, args []string, first, n int, stderr io.Writer) (*chi
 // runPart is the child side: run slots FIRST … FIRST+conns-1 of a run of
 // TOTAL connections, report "ready" on fd 3 once connected, start on a line
 // from stdin, print the result as JSON.
-func runPart(spec scenario.Spec, part string, workers int, ioMode string, stdout, stderr io.Writer) error {
+func runPart(spec scenario.Spec, part string, opts driver.Config, stdout, stderr io.Writer) error {
 	var p driver.Part
 	if _, err := fmt.Sscanf(part, "%d/%d", &p.First, &p.Total); err != nil || p.First < 0 || p.First+spec.Conns > p.Total {
 		return usagef("--part: want FIRST/TOTAL covering -c connections, got %q", part)
@@ -221,7 +223,8 @@ func runPart(spec scenario.Spec, part string, workers int, ioMode string, stdout
 	}
 	ctx, abort, stop := signalContexts(io.Discard)
 	defer stop()
-	cfg := driver.Config{Spec: spec, Target: spec.Target, Workers: workers, IO: ioMode, Abort: abort, Part: p, Ready: ready}
+	cfg := opts
+	cfg.Spec, cfg.Target, cfg.Abort, cfg.Part, cfg.Ready = spec, spec.Target, abort, p, ready
 	res, err := driver.Run(ctx, cfg)
 	if err != nil {
 		return failedError{err}

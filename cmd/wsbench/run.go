@@ -59,6 +59,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVarP((*time.Duration)(&spec.Duration), "duration", "d", time.Duration(spec.Duration), "measured duration")
 	fs.DurationVar((*time.Duration)(&spec.Warmup), "warmup", time.Duration(spec.Warmup), "warm-up before measuring (same load, not counted)")
 	fs.Float64VarP(&spec.Rate, "rate", "r", spec.Rate, "total messages per second across all connections (0 = closed model)")
+	fs.DurationVar((*time.Duration)(&spec.Tick), "tick", time.Duration(spec.Tick), "open model: sends fall due on multiples of this (0 = each at its own exact time)")
 	fs.IntVar(&spec.MaxInflight, "max-inflight", spec.MaxInflight, "open model: cap on messages awaiting a reply per connection (0 = no cap)")
 	fs.IntVarP(&spec.Size, "size", "s", spec.Size, "payload bytes per message")
 	fs.BoolVar(&spec.Binary, "binary", spec.Binary, "send binary messages (default text)")
@@ -70,6 +71,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&spec.Procs, "procs", spec.Procs, "client processes sharing the connections and the rate; their results are merged exactly")
 	part := fs.String("part", "", "internal: run as one process of a --procs run (FIRST/TOTAL)")
 	fs.MarkHidden("part")
+	rxStamps := fs.String("rx-timestamps", driver.TimestampsKernel, "when an echo arrived: kernel (the kernel's receive timestamp; the client's reading delay is recorded as read_lag) or read (when the client read it)")
 	ioMode := fs.String("io", driver.IOAuto, "how the event loops use the kernel: auto, io_uring (a system call per batch of sends or receives) or syscalls (one per operation)")
 	out := fs.StringP("out", "o", "", "write the JSON result to this file (atomically)")
 	asJSON := fs.Bool("json", false, "print the JSON result to stdout instead of the text summary")
@@ -94,13 +96,18 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usagef("--io: want %s, %s or %s, got %q", driver.IOAuto, driver.IOUring, driver.IOSyscalls, *ioMode)
 	}
+	switch *rxStamps {
+	case driver.TimestampsKernel, driver.TimestampsRead:
+	default:
+		return usagef("--rx-timestamps: want %s or %s, got %q", driver.TimestampsKernel, driver.TimestampsRead, *rxStamps)
+	}
 	if *out != "" {
 		if err := results.CheckWritable(*out); err != nil {
 			return usagef("--out: %v", err)
 		}
 	}
 	if *part != "" {
-		return runPart(spec, *part, *workers, *ioMode, stdout, stderr)
+		return runPart(spec, *part, driver.Config{Workers: *workers, IO: *ioMode, Timestamps: *rxStamps}, stdout, stderr)
 	}
 	if err := preflight(spec); err != nil {
 		return usageError{err}
@@ -137,9 +144,9 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	var rep *results.Report
 	var err error
 	if spec.Procs > 1 {
-		rep, err = runSplit(ctx, abort, spec, target, bundled, *workers, *ioMode, stderr)
+		rep, err = runSplit(ctx, abort, spec, target, bundled, driver.Config{Workers: *workers, IO: *ioMode, Timestamps: *rxStamps}, stderr)
 	} else {
-		rep, err = runOne(ctx, abort, driver.Config{Spec: spec, Target: target, Workers: *workers, IO: *ioMode}, bundled)
+		rep, err = runOne(ctx, abort, driver.Config{Spec: spec, Target: target, Workers: *workers, IO: *ioMode, Timestamps: *rxStamps}, bundled)
 	}
 	if err != nil {
 		return failedError{err}
@@ -182,7 +189,7 @@ func inputOf(spec scenario.Spec, target string, bundled bool, res *driver.Result
 		Started: res.Started, MeasureStart: res.MeasureStart, MeasureEnd: res.MeasureEnd, Ended: time.Now(),
 		StopReason: res.StopReason, Interrupted: res.StopReason == driver.StopInterrupted || res.StopReason == driver.StopAborted,
 		Snapshot: res.Snapshot, CPUUser: res.CPU.User, CPUSystem: res.CPU.System, MaxRSSKiB: res.CPU.MaxRSSKiB,
-		IO: res.IO, Cores: res.GOMAXPROCS, Dial: res.Dial, GCPause: res.CPU.GCPause, GCCycles: res.CPU.GCCycles,
+		IO: res.IO, Timestamps: res.Timestamps, Cores: res.GOMAXPROCS, Dial: res.Dial, GCPause: res.CPU.GCPause, GCCycles: res.CPU.GCCycles,
 		SendBufferFull: res.SendBufferFull,
 		ReadBacklog: results.ReadBacklog{LoopPasses: res.Loops.Passes, ReadyMean: res.Loops.MeanReady(),
 			ReadyMax: res.Loops.ReadyMax, FullReads: res.Loops.FullReads},

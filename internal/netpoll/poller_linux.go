@@ -29,13 +29,23 @@ import (
 // the nanosecond (Go's own timers round idle sleeps up to the millisecond),
 // without spinning.
 //
+// A ticking Poller (NewTicking) is for loops that wake on a clock, not on
+// their sockets: it parks on a second epoll instance that holds only the
+// timerfd and the eventfd, so data arriving on a socket wakes no thread at
+// all; WaitFor(d) sleeps the whole d (or until Wake) and then reports what
+// the sockets have. Between a loop's ticks, readiness costs nothing.
+//
 // Add, Mod, Del and Wake are safe to call from any goroutine; Wait from one.
 type Poller struct {
 	epfd    int
 	wakefd  int
 	timerfd int
-	file    *os.File // epfd, registered with Go's runtime poller
+	ctlfd   int      // ticking: epoll of timerfd and wakefd; else -1
+	file    *os.File // the fd parked on (ctlfd if ticking, else epfd), registered with Go's runtime poller
 	raw     syscall.RawConn
+	ctlEvs  []unix.EpollEvent
+	ctlN    int
+	ctlCb   func(uintptr) bool
 	armed   bool
 	armedAt int64 // when the timer expires, in ns since clockBase, while armed
 	closed  atomic.Bool
@@ -52,8 +62,15 @@ type Poller struct {
 // unlike clock_gettime through x/sys/unix, which is a real system call).
 var clockBase = time.Now()
 
-// New returns a Poller that reports up to maxEvents readiness events per Wait.
-func New(maxEvents int) (*Poller, error) {
+// New returns a Poller that reports up to maxEvents readiness events per
+// Wait and wakes when a socket is ready.
+func New(maxEvents int) (*Poller, error) { return newPoller(maxEvents, false) }
+
+// NewTicking returns a Poller whose WaitFor sleeps until its timeout or a
+// Wake, whatever the sockets do (see Poller).
+func NewTicking(maxEvents int) (*Poller, error) { return newPoller(maxEvents, true) }
+
+func newPoller(maxEvents int, ticking bool) (*Poller, error) {
 	if maxEvents <= 0 {
 		maxEvents = 256
 	}
@@ -61,7 +78,7 @@ func New(maxEvents int) (*Poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	p := &Poller{epfd: epfd, wakefd: -1, timerfd: -1, events: make([]unix.EpollEvent, maxEvents), out: make([]Event, 0, maxEvents)}
+	p := &Poller{epfd: epfd, wakefd: -1, timerfd: -1, ctlfd: -1, events: make([]unix.EpollEvent, maxEvents), out: make([]Event, 0, maxEvents)}
 	fail := func(what string, err error) (*Poller, error) {
 		p.closeFDs()
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -72,21 +89,34 @@ func New(maxEvents int) (*Poller, error) {
 	if p.timerfd, err = unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC); err != nil {
 		return fail("timerfd_create", err)
 	}
+	parkfd := epfd
+	if ticking {
+		if p.ctlfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+			return fail("epoll_create1", err)
+		}
+		parkfd = p.ctlfd
+		p.ctlEvs = make([]unix.EpollEvent, 2)
+	}
 	for _, fd := range []int{p.wakefd, p.timerfd} {
-		if err := p.Add(fd, In); err != nil {
+		ev := unix.EpollEvent{Events: In, Fd: int32(fd)}
+		if err := unix.EpollCtl(parkfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			return fail("register", err)
 		}
 	}
-	if err := unix.SetNonblock(epfd, true); err != nil {
+	if err := unix.SetNonblock(parkfd, true); err != nil {
 		return fail("set epoll fd non-blocking", err)
 	}
-	p.file = os.NewFile(uintptr(epfd), "epoll")
+	p.file = os.NewFile(uintptr(parkfd), "epoll")
 	if p.raw, err = p.file.SyscallConn(); err != nil {
 		return fail("register epoll fd with the runtime poller", err)
 	}
 	p.cb = func(uintptr) bool {
 		p.n, p.err = epollWaitNow(p.epfd, p.events)
 		return p.n > 0 || p.err != nil
+	}
+	p.ctlCb = func(uintptr) bool {
+		p.ctlN, p.err = epollWaitNow(p.ctlfd, p.ctlEvs)
+		return p.ctlN > 0 || p.err != nil
 	}
 	return p, nil
 }
@@ -133,6 +163,9 @@ func (p *Poller) WaitFor(d time.Duration) ([]Event, error) {
 	if p.closed.Load() {
 		return nil, ErrClosed
 	}
+	if p.ctlfd >= 0 {
+		return p.tick(d)
+	}
 	// Look before arming the timer: a busy loop finds events at once and
 	// spares the timerfd_settime call.
 	if !p.cb(0) && d != 0 {
@@ -152,6 +185,46 @@ func (p *Poller) WaitFor(d time.Duration) ([]Event, error) {
 		}
 		return nil, fmt.Errorf("epoll_wait: %w", p.err)
 	}
+	return p.collect(), nil
+}
+
+// tick is WaitFor of a ticking Poller: sleep d (or until Wake), then report
+// what the sockets have.
+func (p *Poller) tick(d time.Duration) ([]Event, error) {
+	if d != 0 {
+		if err := p.arm(d); err != nil {
+			return nil, err
+		}
+		if err := p.raw.Read(p.ctlCb); err != nil {
+			if p.closed.Load() {
+				return nil, ErrClosed
+			}
+			return nil, fmt.Errorf("wait on epoll fd: %w", err)
+		}
+		var drain [8]byte
+		for _, ev := range p.ctlEvs[:p.ctlN] {
+			switch int(ev.Fd) {
+			case p.timerfd:
+				unix.Read(p.timerfd, drain[:])
+				p.armed = false
+			case p.wakefd:
+				unix.Read(p.wakefd, drain[:])
+			}
+		}
+	}
+	p.cb(0)
+	if p.err != nil {
+		if p.closed.Load() {
+			return nil, ErrClosed
+		}
+		return nil, fmt.Errorf("epoll_wait: %w", p.err)
+	}
+	return p.collect(), nil
+}
+
+// collect turns the last epoll_wait's events into the reused result slice,
+// consuming wake-ups and timer expiries.
+func (p *Poller) collect() []Event {
 	out := p.out[:0]
 	var drain [8]byte
 	for i := 0; i < p.n; i++ {
@@ -166,7 +239,7 @@ func (p *Poller) WaitFor(d time.Duration) ([]Event, error) {
 		}
 	}
 	p.out = out
-	return out, nil
+	return out
 }
 
 // epollWaitNow is epoll_wait with a zero timeout. It cannot block, so it is a
@@ -229,10 +302,15 @@ func (p *Poller) Close() error {
 
 func (p *Poller) closeFDs() error {
 	var errs []error
+	parkfd := p.epfd
+	if p.ctlfd >= 0 {
+		parkfd = p.ctlfd
+		errs = append(errs, unix.Close(p.epfd)) // not parked on: closed here
+	}
 	if p.file != nil {
-		errs = append(errs, p.file.Close())
-	} else if p.epfd >= 0 {
-		errs = append(errs, unix.Close(p.epfd))
+		errs = append(errs, p.file.Close()) // closes parkfd
+	} else if parkfd >= 0 {
+		errs = append(errs, unix.Close(parkfd))
 	}
 	for _, fd := range []int{p.wakefd, p.timerfd} {
 		if fd >= 0 {

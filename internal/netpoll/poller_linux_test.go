@@ -125,3 +125,46 @@ func TestWaitHoldsNoP(t *testing.T) {
 	p.Wake()
 	<-done
 }
+
+// TestTickingSleepsThroughReadiness: a ticking Poller's WaitFor sleeps its
+// whole timeout although a socket is ready the whole time, then reports the
+// socket; Wake cuts the sleep short; WaitFor(0) only looks.
+func TestTickingSleepsThroughReadiness(t *testing.T) {
+	p, err := NewTicking(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	if err := p.Add(fds[0], In); err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := p.WaitFor(0); err != nil || len(evs) != 0 {
+		t.Fatalf("nothing written yet: %v %v", evs, err)
+	}
+	unix.Write(fds[1], []byte("x"))
+	if evs, err := p.WaitFor(0); err != nil || len(evs) != 1 || evs[0].FD != fds[0] {
+		t.Fatalf("WaitFor(0) with data waiting: %v %v", evs, err)
+	}
+	start := time.Now()
+	evs, err := p.WaitFor(150 * time.Millisecond)
+	if el := time.Since(start); el < 140*time.Millisecond {
+		t.Errorf("returned after %v with a socket ready: a ticking poller sleeps its whole timeout", el)
+	}
+	if err != nil || len(evs) != 1 || evs[0].FD != fds[0] {
+		t.Fatalf("after the tick: %v %v", evs, err)
+	}
+	time.AfterFunc(50*time.Millisecond, func() { p.Wake() })
+	start = time.Now()
+	if _, err := p.WaitFor(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("Wake did not cut the sleep short (%v)", el)
+	}
+}

@@ -33,9 +33,10 @@ import (
 
 // Opcodes (enum io_uring_op).
 const (
-	opNop  = 0
-	opSend = 26
-	opRecv = 27
+	opNop     = 0
+	opRecvmsg = 10
+	opSend    = 26
+	opRecv    = 27
 )
 
 // Setup flags and features.
@@ -218,6 +219,22 @@ func (r *Ring) Send(fd int, b []byte, userData uint64) bool {
 // Recv queues a non-blocking recv(2) into b from fd. False: the ring is full.
 func (r *Ring) Recv(fd int, b []byte, userData uint64) bool {
 	return r.next(opRecv, fd, b, unix.MSG_DONTWAIT, userData)
+}
+
+// Recvmsg queues a non-blocking recvmsg(2) on fd with msg (its buffers and
+// control space), for receives that need ancillary data such as kernel
+// receive timestamps. The kernel writes msg.Controllen and msg.Flags back.
+// False: the ring is full.
+func (r *Ring) Recvmsg(fd int, msg *unix.Msghdr, userData uint64) bool {
+	if r.queued == r.sqEntries {
+		return false
+	}
+	tail := atomic.LoadUint32(r.sqTail) + r.queued
+	e := &r.sqes[tail&r.sqMask]
+	*e = sqe{opcode: opRecvmsg, fd: int32(fd), len: 1, opFlags: unix.MSG_DONTWAIT, userData: userData,
+		addr: uint64(uintptr(unsafe.Pointer(msg)))}
+	r.queued++
+	return true
 }
 
 // Nop queues an operation that does nothing (for tests).
