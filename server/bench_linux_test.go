@@ -16,10 +16,10 @@ import (
 // BenchmarkEchoLoopback measures the whole server path over loopback: one
 // client pipelines b.N binary messages (in batches of 64 per write) while
 // reading the echoes back. Allocations are the whole process's, client
-// included.
+// included. The name says the server's I/O mode (TestMain runs it in each).
 func BenchmarkEchoLoopback(b *testing.B) {
 	for _, size := range []int{16, 128, 1024} {
-		b.Run(opName(ws.OpBinary)+"-"+itoa(size), func(b *testing.B) {
+		b.Run(testIO+"/"+opName(ws.OpBinary)+"-"+itoa(size), func(b *testing.B) {
 			_, addr := startServer(b, Config{Loops: 1})
 			c := dialRaw(b, addr)
 			const batch = 64

@@ -208,14 +208,23 @@ const (
 	minClassShift = 9
 	maxClassShift = 16
 	numClasses    = maxClassShift - minClassShift + 1
-	perClass      = 16 // free buffers kept per class
+	// Free buffers kept per class: perClass, or more small ones, up to
+	// perClassBytes. With io_uring every connection answered in a pass
+	// holds its replies in a pooled buffer until the next pass sends them,
+	// so hundreds of small buffers are in use at once.
+	perClass      = 16
+	perClassBytes = 512 << 10
 )
 
+// classKeep is how many free buffers of class k bufPool keeps.
+func classKeep(k int) int { return max(perClass, perClassBytes>>(k+minClassShift)) }
+
 // bufPool recycles the buffers connections hold only while something is
-// pending (partial frames, fragmented messages), so that a steady stream of
-// them costs no allocation. It belongs to one event loop and is not safe for
-// concurrent use. Buffers up to 64 KiB come in power-of-two classes; one spare
-// larger buffer (at most maxSpare bytes) is kept for the next large frame.
+// pending (partial frames, fragmented messages, replies not sent yet), so
+// that a steady stream of them costs no allocation. It belongs to one event
+// loop and is not safe for concurrent use. Buffers up to 64 KiB come in
+// power-of-two classes; one spare larger buffer (at most maxSpare bytes) is
+// kept for the next large frame.
 type bufPool struct {
 	free     [numClasses][][]byte
 	spare    []byte
@@ -255,9 +264,9 @@ func (p *bufPool) put(b []byte) {
 			return // not one of the pool's sizes
 		}
 		k := bits.Len(uint(c)) - 1 - minClassShift
-		if len(p.free[k]) < perClass {
+		if len(p.free[k]) < classKeep(k) {
 			if p.free[k] == nil {
-				p.free[k] = make([][]byte, 0, perClass)
+				p.free[k] = make([][]byte, 0, classKeep(k))
 			}
 			p.free[k] = append(p.free[k], b[:0])
 		}

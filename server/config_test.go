@@ -17,10 +17,11 @@ func TestDefaultConfig(t *testing.T) {
 		HandshakeTimeout: 5 * time.Second,
 		Loops:            runtime.GOMAXPROCS(0),
 		MaxPendingWrite:  4 << 20,
+		IO:               "auto",
 	}
 	if c.Addr != want.Addr || c.Mode != want.Mode || c.MaxMessage != want.MaxMessage ||
 		c.HandshakeTimeout != want.HandshakeTimeout || c.Loops != want.Loops ||
-		c.MaxPendingWrite != want.MaxPendingWrite || len(c.Subprotocols) != 0 {
+		c.MaxPendingWrite != want.MaxPendingWrite || len(c.Subprotocols) != 0 || c.IO != want.IO {
 		t.Fatalf("DefaultConfig() = %+v, want %+v", c, want)
 	}
 	if err := c.Validate(); err != nil {
@@ -38,7 +39,10 @@ func TestValidate(t *testing.T) {
 		{"zero", Config{}, nil},
 		// A fully spelled-out valid config.
 		{"full", Config{Addr: "127.0.0.1:0", Mode: "echo", MaxMessage: 10, HandshakeTimeout: time.Second,
-			Loops: 3, MaxPendingWrite: 1, Subprotocols: []string{"chat", "v2.json"}}, nil},
+			Loops: 3, MaxPendingWrite: 1, Subprotocols: []string{"chat", "v2.json"}, IO: "syscalls"}, nil},
+		// Every I/O mode by name.
+		{"io-auto", Config{IO: "auto"}, nil},
+		{"io-uring", Config{IO: "io_uring"}, nil},
 		// Empty host means all interfaces.
 		{"any-host", Config{Addr: ":9000"}, nil},
 		// Missing port.
@@ -58,6 +62,8 @@ func TestValidate(t *testing.T) {
 		{"subprotocol-space", Config{Subprotocols: []string{"a b"}}, []string{"Subprotocols"}},
 		{"subprotocol-empty", Config{Subprotocols: []string{""}}, []string{"Subprotocols"}},
 		{"subprotocol-dup", Config{Subprotocols: []string{"x", "x"}}, []string{"Subprotocols"}},
+		// An unknown I/O mode.
+		{"io-unknown", Config{IO: "aio"}, []string{"IO"}},
 		// Every problem is reported, not just the first.
 		{"several", Config{Addr: "nope", Mode: "x", Loops: -1}, []string{"Addr", "Mode", "Loops"}},
 	}
@@ -95,7 +101,7 @@ func TestStatsJSON(t *testing.T) {
 	}
 	for _, key := range []string{`"accepted":`, `"upgraded":`, `"open":`, `"handshake_failures":`, `"handshake_timeouts":`,
 		`"messages_in":`, `"messages_out":`, `"bytes_in":`, `"bytes_out":`, `"close_codes_sent":{"1000":2}`,
-		`"slow_reader_closes":`, `"abnormal_closes":`} {
+		`"slow_reader_closes":`, `"abnormal_closes":`, `"io":`} {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("JSON %s lacks %s", b, key)
 		}

@@ -5,8 +5,10 @@ package server
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -14,8 +16,39 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/wsbench/wsbench/internal/uring"
 	"github.com/wsbench/wsbench/internal/wire"
 )
+
+// testIO is the I/O mode of the servers the tests start (Config.IO, where a
+// test leaves it empty). TestMain runs the whole suite once per mode.
+var testIO = IOSyscalls
+
+// TestMain runs every test (and benchmark) once with io_uring, unless the
+// kernel refuses it, and once with one system call per operation. The
+// environment variable WSBENCH_SERVER_TEST_IO=io_uring (or syscalls) picks
+// one mode.
+func TestMain(m *testing.M) {
+	modes := []string{IOUring, IOSyscalls}
+	if v := os.Getenv("WSBENCH_SERVER_TEST_IO"); v != "" {
+		modes = strings.Split(v, ",")
+	}
+	code := 0
+	for _, mode := range modes {
+		if mode == IOUring {
+			if err := uring.Probe(); err != nil {
+				fmt.Printf("server tests: not testing I/O mode %s: %v\n", mode, err)
+				continue
+			}
+		}
+		fmt.Printf("server tests: I/O mode %s\n", mode)
+		testIO = mode
+		if c := m.Run(); c != 0 {
+			code = c
+		}
+	}
+	os.Exit(code)
+}
 
 // ioTimeout bounds every blocking read or write a test does.
 const ioTimeout = 5 * time.Second
@@ -26,14 +59,20 @@ const (
 	rfcAccept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 )
 
-// startServer starts a server on a free loopback port and shuts it down when
-// the test ends.
+// startServer starts a server on a free loopback port, in I/O mode testIO
+// unless cfg says otherwise, and shuts it down when the test ends.
 func startServer(t testing.TB, cfg Config) (*Server, string) {
 	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
+	if cfg.IO == "" {
+		cfg.IO = testIO
+	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.IO != IOAuto && s.Stats().IO != cfg.IO {
+		t.Fatalf("Stats().IO = %q, want %q", s.Stats().IO, cfg.IO)
 	}
 	addr, err := s.Listen()
 	if err != nil {

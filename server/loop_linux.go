@@ -11,13 +11,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wsbench/wsbench/internal/netpoll"
+	"github.com/wsbench/wsbench/internal/uring"
 	"github.com/wsbench/wsbench/internal/wire"
 )
 
 const (
-	// readBufSize is the size of each loop's read buffer. Frames up to this
-	// size are assembled in it; larger ones are read straight into a buffer
-	// of their own size.
+	// readBufSize is the size of each loop's read buffer with one read(2)
+	// per operation. Frames up to this size are assembled in a loop buffer
+	// (with io_uring, a slot of one: see ring_linux.go); larger ones are
+	// read straight into a buffer of their own size.
 	readBufSize = 64 << 10
 	// drainTimeout bounds the closing handshake: after its close frame the
 	// server waits this long for the client's EOF before closing anyway.
@@ -49,6 +51,12 @@ type conn struct {
 	sess     session
 	deadline int64  // while closing: close at this loop time (ns)
 	proto    string // negotiated subprotocol, "" for none
+
+	// With io_uring (see ring_linux.go): dirty says c is on the loop's
+	// list of connections whose pending bytes go out with the next batch;
+	// waitOut says the kernel refused some and c waits for EPOLLOUT;
+	// polledOut says c is registered for EPOLLOUT.
+	dirty, waitOut, polledOut bool
 }
 
 // handoff is an upgraded connection on its way from the handshake goroutine to
@@ -64,9 +72,15 @@ type handoff struct {
 type loop struct {
 	s          *Server
 	poller     *netpoll.Poller
+	ring       *uring.Ring   // nil: one read(2) or write(2) per operation
 	done       chan struct{} // closed when run returns
 	maxPending int
 	epoch      time.Time
+
+	// kicked is set by handoff and stop before they wake the loop. With
+	// io_uring the loop peeks at epoll without waiting, which consumes a
+	// wake-up; kicked keeps it from then sleeping on work it was woken for.
+	kicked atomic.Bool
 
 	mu       sync.Mutex // guards the fields below, shared with other goroutines
 	incoming []handoff
@@ -84,11 +98,18 @@ type loop struct {
 	codec     codec
 	pool      bufPool
 
+	// With io_uring only (ring_linux.go).
+	dirty []*conn  // connections with bytes to send in the next batch
+	ready []*conn  // connections epoll reported readable, read in one batch
+	recvs []recvOp // the receives of the batch being submitted
+
 	// Counters, written by the loop, read by Stats.
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
 }
 
-func newLoop(s *Server) (*loop, error) {
+// newLoop makes a loop that does its socket I/O through ring, or with one
+// system call per operation if ring is nil. The loop owns ring from now on.
+func newLoop(s *Server, ring *uring.Ring) (*loop, error) {
 	p, err := netpoll.New(maxEvents)
 	if err != nil {
 		return nil, err
@@ -96,13 +117,28 @@ func newLoop(s *Server) (*loop, error) {
 	l := &loop{
 		s:          s,
 		poller:     p,
+		ring:       ring,
 		done:       make(chan struct{}),
 		maxPending: s.cfg.MaxPendingWrite,
-		rbuf:       make([]byte, readBufSize),
 	}
+	size := readBufSize
+	if ring != nil {
+		size = ringReadBufSize
+		l.recvs = make([]recvOp, 0, ringEntries)
+	}
+	l.rbuf = make([]byte, size)
 	l.pool.maxSpare = int(s.cfg.MaxMessage) + wire.MaxHeaderSize
-	l.codec = codec{maxMessage: s.cfg.MaxMessage, pool: &l.pool, out: make([]byte, 0, readBufSize)}
+	l.codec = codec{maxMessage: s.cfg.MaxMessage, pool: &l.pool, out: make([]byte, 0, size)}
 	return l, nil
+}
+
+// release frees the loop's kernel objects: the poller and the ring. It runs
+// once the loop goroutine has stopped (or never started).
+func (l *loop) release() {
+	l.poller.Close()
+	if l.ring != nil {
+		l.ring.Close()
+	}
 }
 
 // handoff queues an upgraded connection for the loop. It reports false when
@@ -114,6 +150,7 @@ func (l *loop) handoff(h handoff) bool {
 		return false
 	}
 	l.incoming = append(l.incoming, h)
+	l.kicked.Store(true)
 	// Wake under mu: the poller is closed only after exited is set under
 	// mu, so it is still open here.
 	l.poller.Wake()
@@ -130,6 +167,7 @@ func (l *loop) stop(force bool) {
 	}
 	l.stopping = true
 	l.force = l.force || force
+	l.kicked.Store(true)
 	l.poller.Wake()
 }
 
@@ -140,6 +178,7 @@ func (l *loop) run() {
 	defer close(l.done)
 	l.epoch = time.Now()
 	for {
+		l.kicked.Store(false) // before looking at what it stands for
 		l.mu.Lock()
 		l.taken = append(l.taken[:0], l.incoming...)
 		clear(l.incoming)
@@ -171,9 +210,13 @@ func (l *loop) run() {
 			continue // nothing left: go exit
 		}
 
-		evs, err := l.poller.Wait(l.sweep())
+		evs, err := l.wait(l.sweep())
+		if err == nil {
+			err = l.serve(evs)
+		}
 		if err != nil {
-			// epoll itself failed: nothing can be served any more.
+			// epoll or io_uring itself failed: nothing can be served any
+			// more.
 			l.mu.Lock()
 			l.exited = true
 			l.taken = append(l.taken[:0], l.incoming...)
@@ -182,6 +225,35 @@ func (l *loop) run() {
 			l.shutdownNow()
 			return
 		}
+	}
+}
+
+// wait returns the ready connections' events, waiting up to timeoutMs (-1:
+// no limit) for some.
+//
+// With io_uring it first looks without waiting: if sockets are ready, the
+// sends queued so far go to the kernel in the same batch as their reads
+// (serve). Only a loop about to sleep sends them on their own first.
+func (l *loop) wait(timeoutMs int) ([]netpoll.Event, error) {
+	if l.ring == nil {
+		return l.poller.Wait(timeoutMs)
+	}
+	evs, err := l.poller.WaitFor(0)
+	if err != nil || len(evs) > 0 {
+		return evs, err
+	}
+	if err := l.flushAll(); err != nil {
+		return nil, err
+	}
+	if l.kicked.Load() {
+		return nil, nil // woken while looking: new connections or a stop
+	}
+	return l.poller.Wait(timeoutMs)
+}
+
+// serve handles one round of readiness events.
+func (l *loop) serve(evs []netpoll.Event) error {
+	if l.ring == nil {
 		for _, ev := range evs {
 			if ev.FD < len(l.conns) {
 				if c := l.conns[ev.FD]; c != nil {
@@ -189,7 +261,28 @@ func (l *loop) run() {
 				}
 			}
 		}
+		return nil
 	}
+	l.ready = l.ready[:0]
+	for _, ev := range evs {
+		if ev.FD >= len(l.conns) {
+			continue
+		}
+		c := l.conns[ev.FD]
+		if c == nil {
+			continue
+		}
+		if ev.Events&netpoll.Out != 0 && c.waitOut {
+			c.waitOut = false
+			l.markDirty(c)
+		}
+		if ev.Events&(netpoll.In|netpoll.Hup|netpoll.Err|netpoll.RdHup) != 0 {
+			l.ready = append(l.ready, c)
+		}
+	}
+	err := l.exchange()
+	clear(l.ready)
+	return err
 }
 
 // shutdownNow closes every connection, including any in l.taken, and the
@@ -205,7 +298,9 @@ func (l *loop) shutdownNow() {
 			l.closeConn(c, false)
 		}
 	}
-	l.poller.Close()
+	clear(l.dirty)
+	l.dirty = l.dirty[:0]
+	l.release()
 }
 
 // register starts serving a handed-off connection.
@@ -264,7 +359,7 @@ func (l *loop) sweep() int {
 	return int((next - now + int64(time.Millisecond) - 1) / int64(time.Millisecond))
 }
 
-// event handles one readiness report for c.
+// event handles one readiness report for c (without io_uring).
 func (l *loop) event(c *conn, ev uint32) {
 	if ev&netpoll.Out != 0 && c.pending != nil {
 		l.flush(c)
@@ -277,7 +372,7 @@ func (l *loop) event(c *conn, ev uint32) {
 	}
 }
 
-// read does one read for c and handles what arrived.
+// read does one read for c and handles what arrived (without io_uring).
 func (l *loop) read(c *conn) {
 	if c.state == stateClosing {
 		n, err := netpoll.Read(c.fd, l.rbuf)
@@ -360,7 +455,7 @@ func (l *loop) keepTail(c *conn, tail []byte) {
 		return
 	}
 	need := frameSize(tail) // 0 while the header is incomplete
-	if need > len(l.rbuf) {
+	if need > readBufSize {
 		// Large frame: give it a buffer of its own size, read into
 		// directly. feed checked need against MaxMessage already.
 		if c.carry != nil && cap(c.carry) >= need {
@@ -389,9 +484,14 @@ func (l *loop) dropCarry(c *conn) {
 }
 
 // send writes b to c, or queues it behind bytes already pending. b is
-// copied if it cannot be written at once.
+// copied if it cannot be written at once. With io_uring it is always queued,
+// for the next batch (enqueue).
 func (l *loop) send(c *conn, b []byte) {
 	if c.state == stateClosed {
+		return
+	}
+	if l.ring != nil {
+		l.enqueue(c, b)
 		return
 	}
 	if c.pending != nil {
@@ -420,11 +520,17 @@ func (l *loop) send(c *conn, b []byte) {
 // whether c is still open: over MaxPendingWrite it is closed as a slow
 // reader.
 func (l *loop) queue(c *conn, b []byte) bool {
-	live := len(c.pending) - c.poff
-	if live+len(b) > l.maxPending {
+	if len(c.pending)-c.poff+len(b) > l.maxPending {
 		l.slowReader(c)
 		return false
 	}
+	l.appendPending(c, b)
+	return true
+}
+
+// appendPending appends b to c's pending bytes, in a pooled buffer.
+func (l *loop) appendPending(c *conn, b []byte) {
+	live := len(c.pending) - c.poff
 	if len(c.pending)+len(b) > cap(c.pending) {
 		if need := live + len(b); c.pending != nil && need <= cap(c.pending) {
 			c.pending = c.pending[:copy(c.pending, c.pending[c.poff:])]
@@ -436,7 +542,6 @@ func (l *loop) queue(c *conn, b []byte) bool {
 		c.poff = 0
 	}
 	c.pending = append(c.pending, b...)
-	return true
 }
 
 func (l *loop) putPending(c *conn) {
@@ -446,7 +551,7 @@ func (l *loop) putPending(c *conn) {
 	c.pending, c.poff = nil, 0
 }
 
-// flush writes what is pending for c, on Out readiness.
+// flush writes what is pending for c, on Out readiness (without io_uring).
 func (l *loop) flush(c *conn) {
 	n, err := netpoll.Write(c.fd, c.pending[c.poff:])
 	if n > 0 {

@@ -17,12 +17,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wsbench/wsbench/internal/netpoll"
+	"github.com/wsbench/wsbench/internal/uring"
 )
 
 // Server is the reference WebSocket server. Create it with New, start it with
 // Listen, stop it with Shutdown. Its methods are safe for concurrent use.
 type Server struct {
 	cfg      Config
+	io       string // the I/O mode in use: IOUring or IOSyscalls
 	upgrader ws.Upgrader
 	loops    []*loop
 	next     atomic.Uint64 // round-robin loop choice
@@ -73,11 +75,31 @@ func New(cfg Config) (*Server, error) {
 			return false
 		}
 	}
-	for range cfg.Loops {
-		l, err := newLoop(s)
+	// The rings are set up first: making them is what tells whether
+	// io_uring is available (the same test as uring.Probe).
+	var rings []*uring.Ring
+	if cfg.IO != IOSyscalls {
+		var err error
+		if rings, err = newRings(cfg.Loops); err != nil && cfg.IO == IOUring {
+			return nil, fmt.Errorf("server: Config.IO: %w", err)
+		}
+	}
+	s.io = IOSyscalls
+	if rings != nil {
+		s.io = IOUring
+	}
+	for i := range cfg.Loops {
+		var ring *uring.Ring
+		if rings != nil {
+			ring = rings[i]
+		}
+		l, err := newLoop(s, ring)
 		if err != nil {
 			for _, l := range s.loops {
-				l.poller.Close()
+				l.release()
+			}
+			for _, r := range rings[min(i, len(rings)):] {
+				r.Close()
 			}
 			return nil, fmt.Errorf("server: creating event loop: %w", err)
 		}
@@ -299,7 +321,7 @@ func (s *Server) beginStop() {
 			l.mu.Lock()
 			l.exited = true
 			l.mu.Unlock()
-			l.poller.Close()
+			l.release()
 		}
 		close(s.done)
 		return
@@ -331,6 +353,7 @@ func (s *Server) Stats() Stats {
 		SlowReaderCloses:  s.slow.Load(),
 		AbnormalCloses:    s.abnormal.Load(),
 		CloseCodesSent:    make(map[uint16]uint64),
+		IO:                s.io,
 	}
 	for _, l := range s.loops {
 		st.MessagesIn += l.msgsIn.Load()

@@ -57,6 +57,8 @@ func TestBadInput(t *testing.T) {
 		{"serve bad max", []string{"serve", "--max-message", "-1"}, "--max-message: -1 is outside"},
 		// serve: a negative stats interval names --stats-interval
 		{"serve negative stats interval", []string{"serve", "--stats-interval", "-1s"}, "--stats-interval: must not be negative"},
+		// serve: an unknown I/O mode names --io
+		{"serve bad io", []string{"serve", "--io", "bogus"}, `--io: unknown I/O mode "bogus"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,6 +33,7 @@ Examples:
   wsbench serve --addr 127.0.0.1:0       # a free port, printed on start
   wsbench serve --max-message 65536
   wsbench serve --stats-interval 1s      # a stats line every second
+  wsbench serve --io syscalls            # one system call per read or write
 `
 
 func serveCmd(args []string, stdout, stderr io.Writer) error {
@@ -44,6 +45,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", cfg.HandshakeTimeout, "drop a connection that has not completed its opening handshake by then")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0 = GOMAXPROCS)")
 	fs.IntVar(&cfg.MaxPendingWrite, "max-pending-write", cfg.MaxPendingWrite, "bytes queued for a client that does not read before it is closed")
+	fs.StringVar(&cfg.IO, "io", cfg.IO, "how the event loops use the kernel: auto, io_uring (a system call per batch of sends and receives) or syscalls (one per operation)")
 	statsInterval := fs.Duration("stats-interval", 0, "print counters, CPU and memory every interval (0 = only on stop)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -68,7 +70,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	if host, _, _ := net.SplitHostPort(addr.String()); !isLoopback(host) {
 		fmt.Fprintf(stderr, "wsbench serve: warning: listening on %s, reachable from other machines\n", host)
 	}
-	fmt.Fprintf(stdout, "wsbench serve: listening on ws://%s/ (mode %s)\n", addr, cfg.Mode)
+	fmt.Fprintf(stdout, "wsbench serve: listening on ws://%s/ (mode %s, I/O %s)\n", addr, cfg.Mode, srv.Stats().IO)
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -137,6 +139,7 @@ var serveFlags = strings.NewReplacer(
 	"server: Config.Addr", "--addr", "server: Config.Mode", "--mode",
 	"server: Config.MaxMessage", "--max-message", "server: Config.HandshakeTimeout", "--handshake-timeout",
 	"server: Config.Loops", "--loops", "server: Config.MaxPendingWrite", "--max-pending-write",
+	"server: Config.IO", "--io",
 )
 
 // flagNamed rewrites a server configuration error to name flags, not fields.
