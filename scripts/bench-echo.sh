@@ -53,6 +53,7 @@ echo "wsbench echo benchmark: $DURATION per case, 64-byte messages, $(nproc) cor
 run_case closed-100c   -c 100
 run_case closed-1000c  -c 1000
 run_case open-20k-1000c -c 1000 -r 20000
+run_case open-5k-100c   -c 100 -r 5000
 # The control: the first case without io_uring. The VM's speed drifts with its
 # neighbours, so compare within one run of this script, not across runs.
 run_case closed-100c-syscalls -c 100 --io syscalls

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Idle-connection memory benchmark: how much the client's resident memory
+# grows per open, idle connection (target: at most 1.6 KiB per connection at
+# 19,000 connections held by one client process).
+#
+# For each N a fresh `wsbench serve` runs as its own process (so the client
+# process holds only its own sockets), and `wsbench run -c N -r 0.01` holds N
+# connections that send 0.01 messages per second in total: practically idle.
+# Once the client holds N open descriptors, and 3 s more, its current VmRSS
+# (not the peak) is sampled over 3 s and the median taken. The growth per
+# connection is the RSS difference between the first and the last N divided by
+# their difference in connections, which cancels the fixed cost of the process
+# (Go runtime, binary, histograms).
+#
+#   scripts/bench-idle.sh                    # N = 1000 and 19000
+#   IDLE_CONNS="1000 5000 19000" scripts/bench-idle.sh
+#
+# The open-file limit bounds N: one descriptor per connection plus a few for
+# the runtime and the event loops must fit in `ulimit -Hn` (20,000 here).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+IDLE_CONNS=${IDLE_CONNS:-"1000 19000"}
+OUT=${OUT:-bench-out}
+mkdir -p "$OUT"
+go build -o "$OUT/wsbench" ./cmd/wsbench
+bin="$OUT/wsbench"
+
+# Processes this script started and has not yet waited for; the trap stops them.
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do
+    kill -INT "$p" 2>/dev/null || true
+  done
+  for p in "${pids[@]}"; do
+    wait "$p" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+forget() { # pid: waited for, no longer ours to stop
+  local p keep=()
+  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  pids=("${keep[@]}")
+}
+
+rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+nfds() { { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l; }
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+
+start_server() { # sets spid and url
+  local log=$1
+  "$bin" serve --addr 127.0.0.1:0 >"$log" 2>&1 &
+  spid=$!
+  pids+=("$spid")
+  url=""
+  for _ in $(seq 100); do
+    url=$(sed -n 's/.*listening on \(ws:[^ ]*\).*/\1/p' "$log")
+    [ -n "$url" ] && break
+    sleep 0.05
+  done
+  [ -n "$url" ] || { echo "server did not start:"; cat "$log"; exit 1; }
+}
+
+results=() # "N client_rss_kib server_rss_kib" per case
+failed=0
+echo "wsbench idle-connection memory: N = $IDLE_CONNS, 0.01 msg/s in total, open-file limit $(ulimit -Hn), $(nproc) cores"
+for n in $IDLE_CONNS; do
+  name="idle-${n}c"
+  start_server "$OUT/serve-$name.log"
+  "$bin" run -c "$n" -r 0.01 -d 15s --warmup 0s --grace 1s --connect-timeout 60s \
+    -o "$OUT/$name.json" "$url" >"$OUT/$name.txt" 2>&1 &
+  cpid=$!
+  pids+=("$cpid")
+
+  # Wait (at most 60 s) until the client holds N descriptors: its sockets.
+  fds=0 t0=$SECONDS
+  while [ $((SECONDS - t0)) -lt 60 ] && kill -0 "$cpid" 2>/dev/null; do
+    fds=$(nfds "$cpid")
+    [ "$fds" -ge "$n" ] && break
+    sleep 0.2
+  done
+  if [ "$fds" -lt "$n" ]; then
+    echo "$name: the client holds $fds descriptors, not $n, after $((SECONDS - t0)) s; see $OUT/$name.txt"
+    failed=1
+  fi
+  crss=(0) srss=(0) maxfds=$fds
+  if kill -0 "$cpid" 2>/dev/null; then
+    sleep 3 # let the last handshakes finish and the allocations settle
+    crss=() srss=()
+    for i in 1 2 3 4; do
+      crss+=("$(rss_kib "$cpid")")
+      srss+=("$(rss_kib "$spid")")
+      f=$(nfds "$cpid")
+      if [ "$f" -gt "$maxfds" ]; then maxfds=$f; fi
+      if [ "$i" -lt 4 ]; then sleep 1; fi
+    done
+  fi
+  c=$(median "${crss[@]}") s=$(median "${srss[@]}")
+
+  rc=0
+  wait "$cpid" || rc=$?
+  forget "$cpid"
+  kill -INT "$spid"; wait "$spid" || true
+  forget "$spid"
+  if [ "$rc" -ne 0 ] || [ ! -s "$OUT/$name.json" ]; then
+    echo "$name: wsbench run exited with $rc:"; tail -5 "$OUT/$name.txt"
+    failed=1
+    continue
+  fi
+  python3 - "$OUT/$name.json" "$name" "$n" "$c" "$s" "$maxfds" "${crss[*]}" <<'PY' || failed=1
+import json, sys
+path, name, n, c, s, fds, samples = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+r = json.load(open(path))
+co = r["connections"]
+errs = r["errors"]
+ok = co["opened"] == n and not errs
+print(f"{name:<12} opened {co['opened']:>6}/{n:<6} fds {fds:>6}  "
+      f"client rss {c/1024:6.1f} MiB ({c/n:5.2f} KiB/conn, peak {r['harness']['max_rss_kib']/1024:.1f} MiB)  "
+      f"server rss {s/1024:6.1f} MiB  dial {co['dial_s']:.2f}s  "
+      f"errors {dict(errs) if errs else 0}  {'ok' if ok else 'FAILED'}")
+print(f"{'':<12} client VmRSS samples (KiB): {samples}")
+if "connect_no_source_port" in errs:
+    print(f"{'':<12} FAILED: out of source ports (connect_no_source_port): TIME_WAIT from an earlier run?")
+sys.exit(0 if ok else 1)
+PY
+  results+=("$n $c $s")
+done
+
+if [ "${#results[@]}" -ge 2 ]; then
+  read -r n1 c1 s1 <<<"${results[0]}"
+  read -r n2 c2 s2 <<<"${results[${#results[@]}-1]}"
+  python3 - "$n1" "$c1" "$s1" "$n2" "$c2" "$s2" <<'PY'
+import sys
+n1, c1, s1, n2, c2, s2 = map(int, sys.argv[1:])
+g = (c2 - c1) / (n2 - n1)
+gs = (s2 - s1) / (n2 - n1)
+print(f"client rss growth per connection, ({n2} - {n1}): {g:.2f} KiB  "
+      f"(target <= 1.6 KiB: {'met' if g <= 1.6 else 'NOT met'})")
+print(f"client rss / N: {c1/n1:.2f} KiB at {n1}, {c2/n2:.2f} KiB at {n2}")
+print(f"server rss growth per connection, for reference: {gs:.2f} KiB")
+PY
+fi
+echo "results and summaries in $OUT/"
+exit "$failed"
