@@ -47,18 +47,30 @@ func benchWorker(b testing.TB, io string, size int, binary bool) (*worker, *conn
 	return w, w.conns[0], fds[1]
 }
 
-// echoFrame turns the masked client frame at the start of in into the
-// server's unmasked echo of it, written to out; it returns the bytes of each.
-func echoFrame(b testing.TB, in, out []byte) (int, int) {
-	h, hn, err := wire.ParseHeader(in)
+// playServer flushes the worker's queued frame and plays the server: reads
+// the masked frame at the peer end and writes back its unmasked echo, so the
+// worker's next exchange finds it.
+func playServer(tb testing.TB, w *worker, c *conn, peer int, in, out []byte) {
+	if err := w.flushAll(); err != nil {
+		tb.Fatal(err)
+	}
+	k, err := unix.Read(peer, in)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h, hn, err := wire.ParseHeader(in[:k])
 	if err != nil || hn == 0 {
-		b.Fatalf("no frame: %v", err)
+		tb.Fatalf("no frame: %v", err)
 	}
 	p := in[hn : hn+int(h.Length)]
 	ws.Cipher(p, h.Mask, 0)
 	h.Masked = false
 	on := wire.PutHeader(out, h)
-	return hn + int(h.Length), on + copy(out[on:], p)
+	on += copy(out[on:], p)
+	if _, err := unix.Write(peer, out[:on]); err != nil {
+		tb.Fatal(err)
+	}
+	w.ready = append(w.ready[:0], c)
 }
 
 // BenchmarkSendPath is one message out: frame built in the connection's
@@ -108,18 +120,7 @@ func BenchmarkReceivePath(b *testing.B) {
 				b.StopTimer()
 				now := w.now()
 				w.send(c, now, now)
-				if err := w.flushAll(); err != nil {
-					b.Fatal(err)
-				}
-				k, err := unix.Read(peer, in)
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, on := echoFrame(b, in[:k], out)
-				if _, err := unix.Write(peer, out[:on]); err != nil {
-					b.Fatal(err)
-				}
-				w.ready = append(w.ready[:0], c)
+				playServer(b, w, c, peer, in, out)
 				b.StartTimer()
 				if err := w.exchange(); err != nil {
 					b.Fatal(err)
@@ -148,18 +149,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			w.shard.Record(metrics.RTTUncorrected, 0)
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := w.flushAll(); err != nil {
-					b.Fatal(err)
-				}
-				k, err := unix.Read(peer, in)
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, on := echoFrame(b, in[:k], out)
-				if _, err := unix.Write(peer, out[:on]); err != nil {
-					b.Fatal(err)
-				}
-				w.ready = append(w.ready[:0], c)
+				playServer(b, w, c, peer, in, out)
 				if err := w.exchange(); err != nil { // reads the echo, queues the next send
 					b.Fatal(err)
 				}
@@ -182,18 +172,7 @@ func TestRoundTripDoesNotAllocate(t *testing.T) {
 			now := w.now()
 			w.send(c, now, now)
 			step := func() {
-				if err := w.flushAll(); err != nil {
-					t.Fatal(err)
-				}
-				k, err := unix.Read(peer, in)
-				if err != nil {
-					t.Fatal(err)
-				}
-				_, on := echoFrame(t, in[:k], out)
-				if _, err := unix.Write(peer, out[:on]); err != nil {
-					t.Fatal(err)
-				}
-				w.ready = append(w.ready[:0], c)
+				playServer(t, w, c, peer, in, out)
 				if err := w.exchange(); err != nil {
 					t.Fatal(err)
 				}

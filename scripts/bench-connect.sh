@@ -30,28 +30,8 @@ cd "$(dirname "$0")/.."
 STORM_CONNS=${STORM_CONNS:-15000}
 INPROC_CONNS=${INPROC_CONNS:-9000}
 REPEAT=${REPEAT:-3}
-OUT=${OUT:-bench-out}
-mkdir -p "$OUT"
-go build -o "$OUT/wsbench" ./cmd/wsbench
-bin="$OUT/wsbench"
+. scripts/lib.sh
 
-# Processes this script started and has not yet waited for; the trap stops them.
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do
-    kill -INT "$p" 2>/dev/null || true
-  done
-  for p in "${pids[@]}"; do
-    wait "$p" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
-forget() { # pid: waited for, no longer ours to stop
-  local p keep=()
-  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  pids=("${keep[@]}")
-}
 
 # tw_to port: how many TIME_WAIT sockets on this host have the destination
 # 127.0.0.1:port, each holding a source port for connections to it.
@@ -85,19 +65,6 @@ wait_ports() {
   fi
 }
 
-start_server() { # log: sets spid and url
-  local log=$1
-  "$bin" serve --addr 127.0.0.1:0 >"$log" 2>&1 &
-  spid=$!
-  pids+=("$spid")
-  url=""
-  for _ in $(seq 100); do
-    url=$(sed -n 's/.*listening on \(ws:[^ ]*\).*/\1/p' "$log")
-    [ -n "$url" ] && break
-    sleep 0.05
-  done
-  [ -n "$url" ] || { echo "server did not start:"; cat "$log"; exit 1; }
-}
 
 failed=0
 rates=()

@@ -20,46 +20,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IDLE_CONNS=${IDLE_CONNS:-"1000 19000"}
-OUT=${OUT:-bench-out}
-mkdir -p "$OUT"
-go build -o "$OUT/wsbench" ./cmd/wsbench
-bin="$OUT/wsbench"
+. scripts/lib.sh
 
-# Processes this script started and has not yet waited for; the trap stops them.
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do
-    kill -INT "$p" 2>/dev/null || true
-  done
-  for p in "${pids[@]}"; do
-    wait "$p" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
-forget() { # pid: waited for, no longer ours to stop
-  local p keep=()
-  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  pids=("${keep[@]}")
-}
 
 rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 nfds() { { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l; }
-median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
-start_server() { # sets spid and url
-  local log=$1
-  "$bin" serve --addr 127.0.0.1:0 >"$log" 2>&1 &
-  spid=$!
-  pids+=("$spid")
-  url=""
-  for _ in $(seq 100); do
-    url=$(sed -n 's/.*listening on \(ws:[^ ]*\).*/\1/p' "$log")
-    [ -n "$url" ] && break
-    sleep 0.05
-  done
-  [ -n "$url" ] || { echo "server did not start:"; cat "$log"; exit 1; }
-}
 
 results=() # "N client_rss_kib server_rss_kib" per case
 failed=0

@@ -510,6 +510,7 @@ func (l *loop) send(c *conn, b []byte) {
 		return
 	}
 	if l.queue(c, b[n:]) {
+		c.polledOut = true
 		if err := l.poller.Mod(c.fd, netpoll.In|netpoll.Out); err != nil {
 			l.closeConn(c, c.state == stateOpen)
 		}
@@ -554,24 +555,7 @@ func (l *loop) putPending(c *conn) {
 // flush writes what is pending for c, on Out readiness (without io_uring).
 func (l *loop) flush(c *conn) {
 	n, err := netpoll.Write(c.fd, c.pending[c.poff:])
-	if n > 0 {
-		l.bytesOut.Add(uint64(n))
-		c.poff += n
-	}
-	if c.poff == len(c.pending) {
-		l.putPending(c)
-		if err := l.poller.Mod(c.fd, netpoll.In); err != nil {
-			l.closeConn(c, c.state == stateOpen)
-			return
-		}
-		if c.state == stateClosing {
-			unix.Shutdown(c.fd, unix.SHUT_WR)
-		}
-		return
-	}
-	if err != nil && err != unix.EAGAIN {
-		l.closeConn(c, c.state == stateOpen)
-	}
+	l.sent(c, max(n, 0), err)
 }
 
 // slowReader closes c, whose unsent replies exceed MaxPendingWrite. No close

@@ -175,10 +175,10 @@ func (l *loop) exchange() error {
 	return nil
 }
 
-// sent accounts for a send of c's pending bytes that wrote n bytes or failed
-// with err. Once all are written the buffer goes back to the pool (and a
-// closing connection's write side is shut down); what the kernel did not
-// take waits for EPOLLOUT.
+// sent accounts for a send of c's pending bytes (a batched one, or flush's
+// write(2) on Out readiness) that wrote n bytes or failed with err. Once all
+// are written the buffer goes back to the pool (and a closing connection's
+// write side is shut down); what the kernel did not take waits for EPOLLOUT.
 func (l *loop) sent(c *conn, n int, err error) {
 	if c.state == stateClosed {
 		return
