@@ -9,31 +9,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
-OUT=${OUT:-bench-out}
-mkdir -p "$OUT"
-go build -o "$OUT/wsbench" ./cmd/wsbench
-bin="$OUT/wsbench"
+. scripts/lib.sh
 
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
 run_case() { # name, then wsbench run flags
   local name=$1; shift
-  local log="$OUT/serve-$name.log"
-  "$bin" serve --addr 127.0.0.1:0 >"$log" 2>&1 &
-  local spid=$!
-  local url=""
-  for _ in $(seq 100); do
-    url=$(sed -n 's/.*listening on \(ws:[^ ]*\).*/\1/p' "$log")
-    [ -n "$url" ] && break
-    sleep 0.05
-  done
-  [ -n "$url" ] || { echo "server did not start"; kill "$spid"; exit 1; }
+  start_server "$OUT/serve-$name.log"
   local t0 w0; t0=$(cpu_ticks "$spid"); w0=$(date +%s.%N)
   "$bin" run -d "$DURATION" -s 64 -o "$OUT/$name.json" "$@" "$url" >"$OUT/$name.txt"
   local t1 w1; t1=$(cpu_ticks "$spid"); w1=$(date +%s.%N)
   local srss; srss=$(awk '/VmHWM/{print $2}' "/proc/$spid/status")
   kill -INT "$spid"; wait "$spid" || true
+  forget "$spid"
   python3 - "$OUT/$name.json" "$name" "$srss" "$(( t1 - t0 ))" "$ticks" "$w0" "$w1" <<'PY'
 import json, sys
 path, name, srss, sticks, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
