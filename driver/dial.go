@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/wsbench/wsbench/internal/netpoll"
 	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
 )
 
 // dialed is one connection that completed its opening handshake.
@@ -33,6 +35,25 @@ type dialPlan struct {
 	timeout time.Duration
 	sources []netip.Addr
 	first   int
+	dialer  ws.Dialer // subprotocols and extra headers of the opening handshake
+	require bool      // a connection whose server picks no subprotocol fails
+}
+
+// handshakeDialer is the gobwas/ws Dialer for spec's handshake options.
+func handshakeDialer(spec scenario.Spec) ws.Dialer {
+	d := ws.Dialer{Protocols: spec.Subprotocols}
+	h := http.Header{}
+	for _, line := range spec.Headers {
+		name, value, _ := scenario.ParseHeader(line) // validated with the Spec
+		h.Add(name, value)
+	}
+	if spec.Origin != "" {
+		h.Set("Origin", spec.Origin)
+	}
+	if len(h) > 0 {
+		d.Header = ws.HandshakeHeaderHTTP(h)
+	}
+	return d
 }
 
 // dialAll opens the plan's connections, recording TCP connect and upgrade
@@ -54,7 +75,7 @@ func dialAll(ctx context.Context, u *url.URL, p dialPlan, rec *metrics.Recorder)
 				if len(p.sources) > 0 {
 					src = p.sources[(p.first+i)%len(p.sources)]
 				}
-				if d := dialOne(ctx, u, addr, src, p.timeout, shard); d != nil {
+				if d := dialOne(ctx, u, addr, src, p, shard); d != nil {
 					d.index = i
 					results[i] = d
 				}
@@ -80,9 +101,9 @@ feed:
 	return out
 }
 
-func dialOne(ctx context.Context, u *url.URL, addr string, src netip.Addr, timeout time.Duration, shard *metrics.Shard) *dialed {
+func dialOne(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dialPlan, shard *metrics.Shard) *dialed {
 	shard.Counts.ConnsAttempted++
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(p.timeout)
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	start := time.Now()
@@ -100,7 +121,10 @@ func dialOne(ctx context.Context, u *url.URL, addr string, src netip.Addr, timeo
 	connected := time.Now()
 	shard.Record(metrics.Connect, connected.Sub(start))
 	nc.SetDeadline(deadline)
-	br, _, err := ws.Dialer{}.Upgrade(nc, u)
+	br, hs, err := p.dialer.Upgrade(nc, u)
+	if err == nil && p.require && hs.Protocol == "" {
+		err = errNoSubprotocol
+	}
 	if err != nil {
 		nc.Close()
 		shard.Counts.ConnsFailed++
@@ -145,12 +169,18 @@ func dialErrorKind(err error) string {
 	}
 }
 
+var errNoSubprotocol = errors.New("the server picked none of the subprotocols offered")
+
 // handshakeErrorKind names a failed opening handshake; a refusal by HTTP
 // status carries the status, as in "handshake_status_403".
 func handshakeErrorKind(err error) string {
 	var status ws.StatusError
 	var ne net.Error
 	switch {
+	case errors.Is(err, errNoSubprotocol):
+		return "handshake_no_subprotocol"
+	case errors.Is(err, ws.ErrHandshakeBadSubProtocol):
+		return "handshake_bad_subprotocol"
 	case errors.As(err, &status):
 		return fmt.Sprintf("handshake_status_%d", int(status))
 	case errors.As(err, &ne) && ne.Timeout():

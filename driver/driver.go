@@ -160,6 +160,7 @@ type run struct {
 	maxInflight uint64
 	maxMessage  int64
 	codec       *codec
+	fragments   int // frames per message (1: unfragmented)
 	op          ws.OpCode
 }
 
@@ -198,7 +199,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	dialStart := time.Now()
 	conns := dialAll(ctx, u, dialPlan{n: spec.Conns, conc: spec.DialConcurrency, timeout: time.Duration(spec.ConnectTimeout),
-		sources: sources, first: part.First}, rec)
+		sources: sources, first: part.First, dialer: handshakeDialer(spec), require: spec.RequireSubprotocol}, rec)
 	res := &Result{Dial: time.Since(dialStart)}
 	if len(conns) == 0 {
 		now := time.Now()
@@ -220,6 +221,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		maxInflight:  uint64(spec.MaxInflight),
 		maxMessage:   int64(max(spec.Size, 1<<20)),
 		codec:        newCodec(spec.Size, spec.Binary),
+		fragments:    max(spec.Fragment, 1),
 		op:           ws.OpText,
 		grace:        int64(spec.Grace),
 		closeTimeout: int64(closeTimeout),

@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -358,5 +359,66 @@ func TestKernelTimestampsKeepReadLagOutOfRTT(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHandshakeOptions: the subprotocols offered, extra headers and Origin
+// reach the server; the one it picks is accepted; when it picks none and the
+// run requires one, every connection fails with handshake_no_subprotocol.
+func TestHandshakeOptions(t *testing.T) {
+	srv := startTestServer(t, 0, 0)
+	srv.pick = "chat"
+	spec := quickSpec(3, 200*time.Millisecond)
+	spec.Subprotocols = []string{"v2.json", "chat"}
+	spec.RequireSubprotocol = true
+	spec.Headers = []string{"X-Token: abc", "Authorization: Bearer t"}
+	spec.Origin = "http://origin.test"
+	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHealthy(t, res, 3, metrics.RTT)
+	srv.mu.Lock()
+	hs := srv.handshakes
+	srv.mu.Unlock()
+	if len(hs) != 3 {
+		t.Fatalf("server saw %d handshakes", len(hs))
+	}
+	for _, h := range hs {
+		if h.headers["X-Token"] != "abc" || h.headers["Authorization"] != "Bearer t" || h.headers["Origin"] != "http://origin.test" ||
+			!slices.Equal(h.protocols, []string{"v2.json", "chat"}) {
+			t.Errorf("server saw headers %v, protocols %v", h.headers, h.protocols)
+		}
+	}
+
+	srv.pick = "" // picks none
+	res, err = Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StopReason != StopNoConnections || res.Snapshot.Errors["handshake_no_subprotocol"] != 3 {
+		t.Errorf("stop %q errors %v: want every connection refused for want of a subprotocol", res.StopReason, res.Snapshot.Errors)
+	}
+}
+
+// TestFragmentedMessages: each message goes out as 4 frames (a first frame
+// and three continuations, each masked with its own key); the server
+// reassembles and echoes them, and the bytes on the wire count 4 headers.
+func TestFragmentedMessages(t *testing.T) {
+	for _, binary := range []bool{false, true} {
+		srv := startTestServer(t, 0, 0)
+		spec := quickSpec(4, 300*time.Millisecond)
+		spec.Fragment = 4
+		spec.Binary = binary
+		spec.Size = 100
+		res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkHealthy(t, res, 4, metrics.RTT)
+		c := res.Snapshot.Counts
+		if want := c.Sent * (100 + 4*6); c.BytesSent != want { // 4 frames: 2-byte header + 4-byte mask each
+			t.Errorf("binary=%v: %d bytes for %d messages, want %d", binary, c.BytesSent, c.Sent, want)
+		}
 	}
 }

@@ -34,17 +34,20 @@ func TestAgainstNodeWS(t *testing.T) {
 	url := fmt.Sprintf("ws://127.0.0.1:%d/", srv.port)
 
 	cases := []struct {
-		name   string
-		conns  int
-		rate   float64
-		size   int
-		binary bool
+		name     string
+		conns    int
+		rate     float64
+		size     int
+		binary   bool
+		fragment int
 	}{
 		{name: "closed_text_64B", conns: 20, size: 64},
 		{name: "open_binary_256B", conns: 50, rate: 2000, size: 256, binary: true},
 		// 100000 bytes: a 64-bit length header, and frames larger than the
 		// driver's 64 KiB read buffer, so they arrive in several reads.
 		{name: "closed_binary_100000B", conns: 5, size: 100000, binary: true},
+		// each message as 5 frames, which Node's ws reassembles
+		{name: "closed_text_fragmented", conns: 5, size: 200, fragment: 5},
 	}
 	var totalConns int
 	for _, io := range []string{IOUring, IOSyscalls} {
@@ -53,7 +56,7 @@ func TestAgainstNodeWS(t *testing.T) {
 		}
 		for _, tc := range cases {
 			totalConns += tc.conns
-			t.Run(io+"/"+tc.name, func(t *testing.T) { runNodeCase(t, url, io, tc.conns, tc.rate, tc.size, tc.binary) })
+			t.Run(io+"/"+tc.name, func(t *testing.T) { runNodeCase(t, url, io, tc.conns, tc.rate, tc.size, tc.binary, tc.fragment) })
 		}
 	}
 
@@ -83,12 +86,13 @@ func TestAgainstNodeWS(t *testing.T) {
 }
 
 // runNodeCase is one run against the Node server; every one must end clean.
-func runNodeCase(t *testing.T, url, io string, conns int, rate float64, size int, binary bool) {
+func runNodeCase(t *testing.T, url, io string, conns int, rate float64, size int, binary bool, fragment int) {
 
 	spec := quickSpec(conns, time.Second)
 	spec.Rate = rate
 	spec.Size = size
 	spec.Binary = binary
+	spec.Fragment = fragment
 	// A hang shows as an interrupted (and, later, aborted) run, not a
 	// test stuck until the global timeout.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -24,6 +24,14 @@ type testServer struct {
 	mu         sync.Mutex
 	conns      map[net.Conn]struct{}
 	sources    map[string]int // accepted connections by remote IP
+	pick       string         // subprotocol to pick when offered ("": pick none)
+	handshakes []seenHandshake
+}
+
+// seenHandshake is what the test server saw of one opening handshake.
+type seenHandshake struct {
+	headers   map[string]string
+	protocols []string
 }
 
 func startTestServer(t *testing.T, stallAfter, stallFor time.Duration) *testServer {
@@ -67,9 +75,23 @@ func (s *testServer) serve(c net.Conn) {
 		s.mu.Unlock()
 		c.Close()
 	}()
-	if _, err := ws.Upgrade(c); err != nil {
+	seen := seenHandshake{headers: map[string]string{}}
+	u := ws.Upgrader{
+		Protocol: func(p []byte) bool {
+			seen.protocols = append(seen.protocols, string(p))
+			return s.pick != "" && string(p) == s.pick
+		},
+		OnHeader: func(key, value []byte) error {
+			seen.headers[string(key)] = string(value)
+			return nil
+		},
+	}
+	if _, err := u.Upgrade(c); err != nil {
 		return
 	}
+	s.mu.Lock()
+	s.handshakes = append(s.handshakes, seen)
+	s.mu.Unlock()
 	for {
 		msg, op, err := wsutil.ReadClientData(c)
 		if err != nil {

@@ -82,6 +82,8 @@ type worker struct {
 	rng   *rand.ChaCha8
 	due   dueHeap
 
+	scratch []byte // a fragmented message's payload before it is cut into frames
+
 	dirty []*conn // connections with bytes queued to send, flushed before the next wait
 	ready []*conn // connections epoll reported readable, read in one batch
 	stats LoopStats
@@ -403,25 +405,57 @@ func (w *worker) send(c *conn, intended, now int64) {
 		return
 	}
 	size := w.run.codec.size
-	h := ws.Header{Fin: true, OpCode: w.run.op, Masked: true, Length: int64(size)}
-	binary.LittleEndian.PutUint32(h.Mask[:], uint32(w.rng.Uint64()))
-	b := w.grow(c, wire.HeaderSize(h)+size)
-	hn := wire.PutHeader(b, h)
-	p := b[hn:]
-	w.run.codec.put(p, stamp{seq: c.nextSeq, intended: intended, sent: now})
-	ws.Cipher(p, h.Mask, 0)
+	var wireLen int
+	st := stamp{seq: c.nextSeq, intended: intended, sent: now}
+	if w.run.fragments <= 1 {
+		h := ws.Header{Fin: true, OpCode: w.run.op, Masked: true, Length: int64(size)}
+		binary.LittleEndian.PutUint32(h.Mask[:], uint32(w.rng.Uint64()))
+		b := w.grow(c, wire.HeaderSize(h)+size)
+		hn := wire.PutHeader(b, h)
+		w.run.codec.put(b[hn:], st)
+		ws.Cipher(b[hn:], h.Mask, 0)
+		wireLen = len(b)
+	} else {
+		wireLen = w.sendFragments(c, st)
+	}
 	if intended >= w.run.measureStart {
 		if c.firstMeasured == noSeq {
 			c.firstMeasured = c.nextSeq
 		}
 		w.shard.Counts.Sent++
-		w.shard.Counts.BytesSent += int64(hn + size)
+		w.shard.Counts.BytesSent += int64(wireLen)
 		if w.run.open {
 			w.shard.Record(metrics.SendLag, time.Duration(now-intended))
 		}
 	}
 	c.nextSeq++
 	w.outstanding++
+}
+
+// sendFragments queues one message as run.fragments frames — the first with
+// the message's opcode, the rest continuations, the last with FIN — each
+// masked with its own key, and returns their bytes on the wire.
+func (w *worker) sendFragments(c *conn, st stamp) int {
+	size, n := w.run.codec.size, w.run.fragments
+	if cap(w.scratch) < size {
+		w.scratch = make([]byte, size)
+	}
+	p := w.scratch[:size]
+	w.run.codec.put(p, st)
+	total := 0
+	for i := 0; i < n; i++ {
+		chunk := p[i*size/n : (i+1)*size/n]
+		h := ws.Header{Fin: i == n-1, OpCode: ws.OpContinuation, Masked: true, Length: int64(len(chunk))}
+		if i == 0 {
+			h.OpCode = w.run.op
+		}
+		binary.LittleEndian.PutUint32(h.Mask[:], uint32(w.rng.Uint64()))
+		b := w.grow(c, wire.HeaderSize(h)+len(chunk))
+		hn := wire.PutHeader(b, h)
+		ws.Cipher(b[hn:hn+copy(b[hn:], chunk)], h.Mask, 0)
+		total += len(b)
+	}
+	return total
 }
 
 // sendControl writes a masked control frame (pong or close).

@@ -32,6 +32,22 @@ func TestValidateNamesEachFlag(t *testing.T) {
 		{"bad url", func(s *Spec) { s.Target = "ws://[::1" }, []string{"target URL"}},
 		// no host
 		{"no host", func(s *Spec) { s.Target = "ws:///path" }, []string{"missing host"}},
+		// handshake options: valid ones pass
+		{"good handshake options", func(s *Spec) {
+			s.Subprotocols, s.RequireSubprotocol = []string{"chat", "v2.json"}, true
+			s.Headers, s.Origin = []string{"Authorization: Bearer x", "X-Trace:1"}, "http://example.test"
+		}, nil},
+		// a subprotocol that is not an HTTP token
+		{"bad subprotocol", func(s *Spec) { s.Subprotocols = []string{"a b"} }, []string{"--subprotocol", `"a b"`}},
+		// requiring a subprotocol without offering one
+		{"require without offer", func(s *Spec) { s.RequireSubprotocol = true }, []string{"--require-subprotocol"}},
+		// a header without a colon, with a bad name, and one the handshake owns
+		{"header no colon", func(s *Spec) { s.Headers = []string{"Authorization"} }, []string{"--header", `"Authorization"`, "Name: value"}},
+		{"header bad name", func(s *Spec) { s.Headers = []string{"X Y: 1"} }, []string{"--header", `"X Y"`}},
+		{"header reserved", func(s *Spec) { s.Headers = []string{"Sec-WebSocket-Key: x"} }, []string{"--header", "set by the handshake"}},
+		// fragments: negative, and more frames than payload bytes
+		{"fragment negative", func(s *Spec) { s.Fragment = -1 }, []string{"--fragment"}},
+		{"fragment too many", func(s *Spec) { s.Fragment = 65 }, []string{"--fragment", "65 frames for 64-byte"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

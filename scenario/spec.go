@@ -70,6 +70,18 @@ type Spec struct {
 	// Procs is how many client processes share the connections and the rate;
 	// their results are merged exactly into one.
 	Procs int `json:"procs"`
+	// Subprotocols are offered in Sec-WebSocket-Protocol, in order of
+	// preference; with RequireSubprotocol a connection whose server picks
+	// none fails (handshake_no_subprotocol).
+	Subprotocols       []string `json:"subprotocols,omitempty"`
+	RequireSubprotocol bool     `json:"require_subprotocol,omitempty"`
+	// Headers are extra opening-handshake headers, each "Name: value".
+	Headers []string `json:"headers,omitempty"`
+	// Origin is sent as the Origin header when set.
+	Origin string `json:"origin,omitempty"`
+	// Fragment sends each message as this many frames (a first frame and
+	// continuations), to exercise the server's reassembly; 0 or 1: one frame.
+	Fragment int `json:"fragment,omitempty"`
 }
 
 // Default returns the settings of a plain `wsbench run`.
@@ -156,6 +168,27 @@ func (s Spec) Validate() error {
 	if s.DialConcurrency < 1 {
 		bad("dial-concurrency", "must be at least 1, got %d", s.DialConcurrency)
 	}
+	for _, p := range s.Subprotocols {
+		if !isToken(p) {
+			bad("subprotocol", "%q is not a valid subprotocol name (an HTTP token: letters, digits and !#$%%&'*+-.^_`|~)", p)
+		}
+	}
+	if s.RequireSubprotocol && len(s.Subprotocols) == 0 {
+		bad("require-subprotocol", "needs --subprotocol: offer at least one")
+	}
+	for _, h := range s.Headers {
+		if _, _, err := ParseHeader(h); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if strings.ContainsAny(s.Origin, "\r\n") {
+		bad("origin", "must be one line")
+	}
+	if s.Fragment < 0 {
+		bad("fragment", "must not be negative, got %d", s.Fragment)
+	} else if s.Fragment > s.Size && s.Size > 0 {
+		bad("fragment", "%d frames for %d-byte messages: each frame needs at least one byte", s.Fragment, s.Size)
+	}
 	if _, err := ParseSourceIPs(s.SourceIP); err != nil {
 		errs = append(errs, err)
 	}
@@ -218,4 +251,43 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// reservedHeaders are set by the opening handshake itself; -H may not override them.
+var reservedHeaders = map[string]bool{
+	"host": true, "upgrade": true, "connection": true, "sec-websocket-key": true,
+	"sec-websocket-version": true, "sec-websocket-protocol": true, "sec-websocket-extensions": true,
+}
+
+// ParseHeader splits an -H value "Name: value" into its name and value.
+func ParseHeader(h string) (name, value string, err error) {
+	name, value, ok := strings.Cut(h, ":")
+	name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+	switch {
+	case !ok:
+		return "", "", fmt.Errorf("--header: %q: want \"Name: value\"", h)
+	case !isToken(name):
+		return "", "", fmt.Errorf("--header: %q: %q is not a valid header name", h, name)
+	case strings.ContainsAny(value, "\r\n"):
+		return "", "", fmt.Errorf("--header: %q: the value must be one line", h)
+	case reservedHeaders[strings.ToLower(name)]:
+		return "", "", fmt.Errorf("--header: %q: %s is set by the handshake itself (use --subprotocol for Sec-WebSocket-Protocol)", h, name)
+	}
+	return name, value, nil
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110 section 5.6.2).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }

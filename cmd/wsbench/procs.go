@@ -162,6 +162,21 @@ func childArgs(spec scenario.Spec, target string, first, n int, opts driver.Conf
 	if spec.SourceIP != "" {
 		args = append(args, "--source-ip", spec.SourceIP)
 	}
+	for _, p := range spec.Subprotocols {
+		args = append(args, "--subprotocol", p)
+	}
+	if spec.RequireSubprotocol {
+		args = append(args, "--require-subprotocol")
+	}
+	for _, h := range spec.Headers {
+		args = append(args, "--header", h)
+	}
+	if spec.Origin != "" {
+		args = append(args, "--origin", spec.Origin)
+	}
+	if spec.Fragment > 0 {
+		args = append(args, "--fragment", strconv.Itoa(spec.Fragment))
+	}
 	return append(args, target)
 }
 

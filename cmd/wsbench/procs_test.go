@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
+	"reflect"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -10,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsbench/wsbench/driver"
 	"github.com/wsbench/wsbench/results"
+	"github.com/wsbench/wsbench/scenario"
 )
 
 func TestShare(t *testing.T) {
@@ -151,5 +155,36 @@ func TestPreflightFileLimit(t *testing.T) {
 				t.Errorf("took %v: should fail before connecting", el)
 			}
 		})
+	}
+}
+
+// TestChildArgsCarryTheWholeSpec: the command line a --procs parent gives a
+// child parses back, through the same flags, into the parent's scenario with
+// the child's share of the connections, so no setting is lost on the way.
+func TestChildArgsCarryTheWholeSpec(t *testing.T) {
+	spec := scenario.Default()
+	spec.Target = "ws://127.0.0.1:9/x"
+	spec.Conns, spec.Procs = 10, 3
+	spec.Duration, spec.Warmup, spec.Grace = scenario.Duration(7*time.Second), scenario.Duration(time.Second/3), scenario.Duration(4*time.Second)
+	spec.ConnectTimeout, spec.Tick = scenario.Duration(9*time.Second), scenario.Duration(250*time.Microsecond)
+	spec.Rate, spec.MaxInflight, spec.Size, spec.Binary = 1234.5, 3, 300, true
+	spec.DialConcurrency = 30
+	spec.SourceIP = "127.0.0.1-127.0.0.3"
+	spec.Subprotocols, spec.RequireSubprotocol = []string{"a", "b"}, true
+	spec.Headers, spec.Origin, spec.Fragment = []string{"X-A: 1", "X-B: two, three"}, "http://o.test", 3
+	args := childArgs(spec, spec.Target, 4, 3, driver.Config{Workers: 2, IO: driver.IOSyscalls, Timestamps: driver.TimestampsRead})
+	got := scenario.Default()
+	fs, o := runFlags(&got, io.Discard)
+	if err := fs.Parse(args[1:]); err != nil {
+		t.Fatal(err)
+	}
+	got.Target = fs.Arg(0)
+	want := spec
+	want.Conns, want.Procs, want.DialConcurrency = 3, 1, 10
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("child parses to\n%+v\nwant\n%+v", got, want)
+	}
+	if *o.part != "4/10" || *o.workers != 2 || *o.ioMode != driver.IOSyscalls || *o.rxStamps != driver.TimestampsRead {
+		t.Errorf("options: part %q workers %d io %q rx %q", *o.part, *o.workers, *o.ioMode, *o.rxStamps)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/wsbench/wsbench/driver"
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
@@ -39,6 +41,8 @@ Examples:
   wsbench run -c 1000 -r 20000 -d 30s --max-inflight 4 ws://127.0.0.1:8080/
   wsbench run -s 1024 --binary -o result.json ws://127.0.0.1:8080/
   wsbench run --json | jq .latency.rtt.p99_us
+  wsbench run --subprotocol chat -H 'Authorization: Bearer T' --origin https://app.example ws://127.0.0.1:8080/
+  wsbench run --fragment 4 -s 4096 ws://127.0.0.1:8080/
   wsbench run --procs 2 -c 30000 --source-ip 127.0.0.1-127.0.0.2 ws://127.0.0.1:8080/
 
 Past one process's limits: --procs N runs N client processes, each with its
@@ -52,9 +56,18 @@ Exit codes: 0 success, 1 the run failed (no connection opened, result not
 written), 2 bad usage or bad input.
 `
 
-func runCmd(args []string, stdout, stderr io.Writer) error {
-	spec := scenario.Default()
+// runOptions are the run flags that are not part of the scenario.
+type runOptions struct {
+	workers                *int
+	part, rxStamps, ioMode *string
+	out, cpuProfile        *string
+	asJSON                 *bool
+}
+
+// runFlags defines the run command's flags, filling spec.
+func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions) {
 	fs := newFlagSet("run", runUsage, stdout)
+	var o runOptions
 	fs.IntVarP(&spec.Conns, "conns", "c", spec.Conns, "number of connections")
 	fs.DurationVarP((*time.Duration)(&spec.Duration), "duration", "d", time.Duration(spec.Duration), "measured duration")
 	fs.DurationVar((*time.Duration)(&spec.Warmup), "warmup", time.Duration(spec.Warmup), "warm-up before measuring (same load, not counted)")
@@ -66,16 +79,29 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar((*time.Duration)(&spec.Grace), "grace", time.Duration(spec.Grace), "after sending stops, how long to wait for in-flight replies")
 	fs.DurationVar((*time.Duration)(&spec.ConnectTimeout), "connect-timeout", time.Duration(spec.ConnectTimeout), "limit on TCP connect plus opening handshake, per connection")
 	fs.IntVar(&spec.DialConcurrency, "dial-concurrency", spec.DialConcurrency, "connections opening at once")
-	workers := fs.Int("workers", 0, "client event loops (0 = GOMAXPROCS)")
+	o.workers = fs.Int("workers", 0, "client event loops (0 = GOMAXPROCS)")
+	fs.StringSliceVar(&spec.Subprotocols, "subprotocol", nil, "subprotocols to offer in Sec-WebSocket-Protocol, in order of preference (comma-separated or repeated)")
+	fs.BoolVar(&spec.RequireSubprotocol, "require-subprotocol", false, "fail a connection whose server picks none of the offered subprotocols")
+	fs.StringArrayVarP(&spec.Headers, "header", "H", nil, `extra opening-handshake header "Name: value" (repeatable)`)
+	fs.StringVar(&spec.Origin, "origin", "", "Origin header of the opening handshake")
+	fs.IntVar(&spec.Fragment, "fragment", 0, "send each message as N frames (first frame + continuations), to exercise the server's reassembly")
 	fs.StringVar(&spec.SourceIP, "source-ip", "", "local addresses to spread connections over: addresses and ranges, comma-separated (127.0.0.1-127.0.0.16,::1)")
 	fs.IntVar(&spec.Procs, "procs", spec.Procs, "client processes sharing the connections and the rate; their results are merged exactly")
-	part := fs.String("part", "", "internal: run as one process of a --procs run (FIRST/TOTAL)")
+	o.part = fs.String("part", "", "internal: run as one process of a --procs run (FIRST/TOTAL)")
 	fs.MarkHidden("part")
-	rxStamps := fs.String("rx-timestamps", driver.TimestampsKernel, "when an echo arrived: kernel (the kernel's receive timestamp; the client's reading delay is recorded as read_lag) or read (when the client read it)")
-	ioMode := fs.String("io", driver.IOAuto, "how the event loops use the kernel: auto, io_uring (a system call per batch of sends or receives) or syscalls (one per operation)")
-	out := fs.StringP("out", "o", "", "write the JSON result to this file (atomically)")
-	asJSON := fs.Bool("json", false, "print the JSON result to stdout instead of the text summary")
-	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the client to this file (for `go tool pprof`)")
+	o.rxStamps = fs.String("rx-timestamps", driver.TimestampsKernel, "when an echo arrived: kernel (the kernel's receive timestamp; the client's reading delay is recorded as read_lag) or read (when the client read it)")
+	o.ioMode = fs.String("io", driver.IOAuto, "how the event loops use the kernel: auto, io_uring (a system call per batch of sends or receives) or syscalls (one per operation)")
+	o.out = fs.StringP("out", "o", "", "write the JSON result to this file (atomically)")
+	o.asJSON = fs.Bool("json", false, "print the JSON result to stdout instead of the text summary")
+	o.cpuProfile = fs.String("cpuprofile", "", "write a Go CPU profile of the client to this file (for `go tool pprof`)")
+	return fs, o
+}
+
+func runCmd(args []string, stdout, stderr io.Writer) error {
+	spec := scenario.Default()
+	fs, o := runFlags(&spec, stdout)
+	workers, part, rxStamps, ioMode := o.workers, o.part, o.rxStamps, o.ioMode
+	out, asJSON, cpuProfile := o.out, o.asJSON, o.cpuProfile
 	if err := parse(fs, args); err != nil {
 		return err
 	}
