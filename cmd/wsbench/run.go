@@ -43,6 +43,7 @@ Examples:
   wsbench run --json | jq .latency.rtt.p99_us
   wsbench run --subprotocol chat -H 'Authorization: Bearer T' --origin https://app.example ws://127.0.0.1:8080/
   wsbench run --fragment 4 -s 4096 ws://127.0.0.1:8080/
+  wsbench run -f scenario/examples/open-rate.yaml -d 5s   # a scenario file; flags override it
   wsbench run --procs 2 -c 30000 --source-ip 127.0.0.1-127.0.0.2 ws://127.0.0.1:8080/
 
 Past one process's limits: --procs N runs N client processes, each with its
@@ -56,18 +57,33 @@ Exit codes: 0 success, 1 the run failed (no connection opened, result not
 written), 2 bad usage or bad input.
 `
 
+// fileFlag finds the value of -f/--file in args before the other flags are
+// defined, since the file's settings are their defaults.
+func fileFlag(args []string) string {
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.ParseErrorsAllowlist.UnknownFlags = true
+	path := fs.StringP("file", "f", "", "")
+	fs.BoolP("help", "h", false, "")
+	fs.Parse(args)
+	return *path
+}
+
 // runOptions are the run flags that are not part of the scenario.
 type runOptions struct {
 	workers                *int
 	part, rxStamps, ioMode *string
 	out, cpuProfile        *string
 	asJSON                 *bool
+	file                   *string
 }
 
 // runFlags defines the run command's flags, filling spec.
 func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions) {
 	fs := newFlagSet("run", runUsage, stdout)
 	var o runOptions
+	o.file = fs.StringP("file", "f", "", "read the scenario from this YAML file (keys as in the result's \"scenario\"); flags override it")
 	fs.IntVarP(&spec.Conns, "conns", "c", spec.Conns, "number of connections")
 	fs.DurationVarP((*time.Duration)(&spec.Duration), "duration", "d", time.Duration(spec.Duration), "measured duration")
 	fs.DurationVar((*time.Duration)(&spec.Warmup), "warmup", time.Duration(spec.Warmup), "warm-up before measuring (same load, not counted)")
@@ -80,12 +96,12 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs.DurationVar((*time.Duration)(&spec.ConnectTimeout), "connect-timeout", time.Duration(spec.ConnectTimeout), "limit on TCP connect plus opening handshake, per connection")
 	fs.IntVar(&spec.DialConcurrency, "dial-concurrency", spec.DialConcurrency, "connections opening at once")
 	o.workers = fs.Int("workers", 0, "client event loops (0 = GOMAXPROCS)")
-	fs.StringSliceVar(&spec.Subprotocols, "subprotocol", nil, "subprotocols to offer in Sec-WebSocket-Protocol, in order of preference (comma-separated or repeated)")
-	fs.BoolVar(&spec.RequireSubprotocol, "require-subprotocol", false, "fail a connection whose server picks none of the offered subprotocols")
-	fs.StringArrayVarP(&spec.Headers, "header", "H", nil, `extra opening-handshake header "Name: value" (repeatable)`)
-	fs.StringVar(&spec.Origin, "origin", "", "Origin header of the opening handshake")
-	fs.IntVar(&spec.Fragment, "fragment", 0, "send each message as N frames (first frame + continuations), to exercise the server's reassembly")
-	fs.StringVar(&spec.SourceIP, "source-ip", "", "local addresses to spread connections over: addresses and ranges, comma-separated (127.0.0.1-127.0.0.16,::1)")
+	fs.StringSliceVar(&spec.Subprotocols, "subprotocol", spec.Subprotocols, "subprotocols to offer in Sec-WebSocket-Protocol, in order of preference (comma-separated or repeated)")
+	fs.BoolVar(&spec.RequireSubprotocol, "require-subprotocol", spec.RequireSubprotocol, "fail a connection whose server picks none of the offered subprotocols")
+	fs.StringArrayVarP(&spec.Headers, "header", "H", spec.Headers, `extra opening-handshake header "Name: value" (repeatable)`)
+	fs.StringVar(&spec.Origin, "origin", spec.Origin, "Origin header of the opening handshake")
+	fs.IntVar(&spec.Fragment, "fragment", spec.Fragment, "send each message as N frames (first frame + continuations), to exercise the server's reassembly")
+	fs.StringVar(&spec.SourceIP, "source-ip", spec.SourceIP, "local addresses to spread connections over: addresses and ranges, comma-separated (127.0.0.1-127.0.0.16,::1)")
 	fs.IntVar(&spec.Procs, "procs", spec.Procs, "client processes sharing the connections and the rate; their results are merged exactly")
 	o.part = fs.String("part", "", "internal: run as one process of a --procs run (FIRST/TOTAL)")
 	fs.MarkHidden("part")
@@ -99,6 +115,12 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 
 func runCmd(args []string, stdout, stderr io.Writer) error {
 	spec := scenario.Default()
+	if path := fileFlag(args); path != "" {
+		var err error
+		if spec, err = scenario.LoadFile(path, spec); err != nil {
+			return usageError{err}
+		}
+	}
 	fs, o := runFlags(&spec, stdout)
 	workers, part, rxStamps, ioMode := o.workers, o.part, o.rxStamps, o.ioMode
 	out, asJSON, cpuProfile := o.out, o.asJSON, o.cpuProfile
