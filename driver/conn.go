@@ -25,8 +25,9 @@ type conn struct {
 	firstMeasured uint64 // first sequence number sent inside the measured window
 	settled       bool   // its outstanding messages are already counted as lost or in flight
 
-	due     int64 // open model: intended time of the next send (ns since run origin)
-	blocked bool  // open model: a send is due but --max-inflight is reached
+	due     int64   // open model: intended time of the next send (ns since run origin)
+	exact   float64 // Poisson arrivals: that send's exact time, before the tick
+	blocked bool    // open model: a send is due but --max-inflight is reached
 
 	carry   []byte    // bytes of a frame not yet complete
 	frag    []byte    // payload of a fragmented message being reassembled

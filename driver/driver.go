@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/url"
 	"runtime"
 	"runtime/debug"
@@ -215,9 +216,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	} else {
 		part = Part{First: 0, Total: len(conns)}
 	}
+	sched := spec.Schedule()
+	sched.Conns = part.Total // the rate is spread over the whole run's slots
+	if sched.Poisson && sched.Seed == 0 {
+		sched.Seed = rand.Uint64() | 1
+	}
 	r := &run{
 		open:         spec.Model() == scenario.Open,
-		sched:        scenario.Schedule{Rate: spec.Rate, Conns: part.Total, Tick: time.Duration(spec.Tick)},
+		sched:        sched,
 		maxInflight:  uint64(spec.MaxInflight),
 		maxMessage:   int64(max(spec.Size, 1<<20)),
 		codec:        newCodec(spec.Size, spec.Binary),

@@ -393,7 +393,14 @@ func (w *worker) sendDue(now int64) int64 {
 
 // schedule queues c's next send if it falls before the stop.
 func (w *worker) schedule(c *conn, stop int64) {
-	c.due = int64(w.run.sched.At(c.slot, c.nextSeq))
+	if sc := w.run.sched; sc.Poisson {
+		// The exact time of message nextSeq follows from the last one's: At
+		// would add up every gap again.
+		c.exact += sc.Gap(c.slot, c.nextSeq)
+		c.due = int64(sc.Quantize(c.exact))
+	} else {
+		c.due = int64(w.run.sched.At(c.slot, c.nextSeq))
+	}
 	if c.due < stop {
 		w.due.push(c)
 	}

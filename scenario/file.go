@@ -160,7 +160,7 @@ func setField(f reflect.Value, v *yaml.Node) error {
 		return nil
 	}
 	want := map[reflect.Kind]string{
-		reflect.Int: "an integer", reflect.Float64: "a number", reflect.Bool: "true or false",
+		reflect.Int: "an integer", reflect.Uint64: "a non-negative integer", reflect.Float64: "a number", reflect.Bool: "true or false",
 		reflect.String: "a string", reflect.Slice: "a list of strings",
 	}[f.Kind()]
 	if f.Kind() == reflect.Slice && v.Kind != yaml.SequenceNode {

@@ -177,3 +177,49 @@ func FuzzQuantizedScheduleIndex(f *testing.F) {
 		}
 	})
 }
+
+// TestPoissonSchedule: gaps are exponential with the mean interval (their
+// coefficient of variation is 1, where a uniform schedule's is 0), the rate
+// holds over a window, the same seed gives the same schedule and another
+// seed a different one, and Index agrees with At.
+func TestPoissonSchedule(t *testing.T) {
+	s := Schedule{Rate: 5000, Conns: 100, Poisson: true, Seed: 42}
+	mean := float64(s.Conns) / s.Rate * 1e9 // 20ms
+	var sum, sq float64
+	const n = 20000
+	for k := uint64(0); k < n; k++ {
+		g := s.Gap(int(k%100), k/100)
+		sum += g
+		sq += g * g
+	}
+	m := sum / n
+	cv := math.Sqrt(sq/n-m*m) / m
+	if math.Abs(m-mean)/mean > 0.03 || math.Abs(cv-1) > 0.05 {
+		t.Errorf("gaps: mean %.0fns (want %.0f), coefficient of variation %.3f (want 1)", m, mean, cv)
+	}
+	var sent uint64
+	for conn := 0; conn < 100; conn++ {
+		sent += s.Index(conn, 10*time.Second)
+	}
+	if sent < 49000 || sent > 51000 { // 50,000 ± 4.5 standard deviations
+		t.Errorf("%d sends in 10s at 5000/s", sent)
+	}
+	if s.At(7, 3) != (Schedule{Rate: 5000, Conns: 100, Poisson: true, Seed: 42}).At(7, 3) {
+		t.Error("the same seed gave another schedule")
+	}
+	if s.At(7, 3) == (Schedule{Rate: 5000, Conns: 100, Poisson: true, Seed: 43}).At(7, 3) {
+		t.Error("another seed gave the same schedule")
+	}
+	q := s
+	q.Tick = time.Millisecond
+	for conn := 0; conn < 5; conn++ {
+		for _, at := range []time.Duration{0, time.Millisecond, 77 * time.Millisecond, time.Second} {
+			for _, sc := range []Schedule{s, q} {
+				k := sc.Index(conn, at)
+				if sc.At(conn, k) < at || (k > 0 && sc.At(conn, k-1) >= at) {
+					t.Fatalf("tick %v conn %d t %v: Index %d disagrees with At (%v, %v)", sc.Tick, conn, at, k, sc.At(conn, k), sc.At(conn, max(k, 1)-1))
+				}
+			}
+		}
+	}
+}

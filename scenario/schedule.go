@@ -16,15 +16,58 @@ import (
 // The rate is unchanged; arrivals are even at the scale of a tick and come in
 // bursts of Rate × Tick within it. Latency is measured from these due times,
 // so the quantization never shows as client lag.
+//
+// With Poisson, each connection's sends form a Poisson process of rate
+// Rate/Conns instead: exponential gaps (mean Conns/Rate) drawn from a
+// generator keyed by Seed, connection and message index, so a schedule is
+// the same every time it is computed, in one process or split over several.
 type Schedule struct {
-	Rate  float64
-	Conns int
-	Tick  time.Duration
+	Rate    float64
+	Conns   int
+	Tick    time.Duration
+	Poisson bool
+	Seed    uint64
 }
+
+// Arrival processes of the open model.
+const (
+	ArrivalUniform = "uniform"
+	ArrivalPoisson = "poisson"
+)
 
 // Schedule returns the open-model schedule of s (zero Schedule for the closed model).
 func (s Spec) Schedule() Schedule {
-	return Schedule{Rate: s.Rate, Conns: s.Conns, Tick: time.Duration(s.Tick)}
+	return Schedule{Rate: s.Rate, Conns: s.Conns, Tick: time.Duration(s.Tick), Poisson: s.Arrival == ArrivalPoisson, Seed: s.Seed}
+}
+
+// Gap is a Poisson schedule's exponential wait, in nanoseconds, before
+// connection conn's message k (after message k-1, or the start for k = 0).
+func (s Schedule) Gap(conn int, k uint64) float64 {
+	// splitmix64 of (seed, conn, k): independent uniforms, no state.
+	x := s.Seed ^ uint64(conn)*0x9e3779b97f4a7c15 ^ k*0xbf58476d1ce4e5b9
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	x ^= x >> 31
+	u := (float64(x>>11) + 0.5) / (1 << 53) // in (0, 1)
+	return -math.Log(u) * float64(s.Conns) / s.Rate * 1e9
+}
+
+// Quantize is the due time of a send whose exact time is t (ns): the first
+// multiple of Tick at or after it, saturating at math.MaxInt64.
+func (s Schedule) Quantize(t float64) time.Duration {
+	if t >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	d := time.Duration(math.Round(t))
+	if s.Tick <= 0 {
+		return d
+	}
+	q := (d + s.Tick - 1) / s.Tick
+	if q > math.MaxInt64/s.Tick {
+		return math.MaxInt64
+	}
+	return q * s.Tick
 }
 
 // Interval is the time between two sends of one connection.
@@ -37,6 +80,13 @@ func (s Schedule) Interval() time.Duration {
 // index, never by adding intervals, so it does not drift; past the largest
 // representable offset it saturates at math.MaxInt64.
 func (s Schedule) At(conn int, k uint64) time.Duration {
+	if s.Poisson {
+		var t float64
+		for j := uint64(0); j <= k; j++ {
+			t += s.Gap(conn, j)
+		}
+		return s.Quantize(t)
+	}
 	t := s.exact(conn, k)
 	if s.Tick <= 0 || t == math.MaxInt64 {
 		return t
@@ -63,6 +113,14 @@ func (s Schedule) exact(conn int, k uint64) time.Duration {
 func (s Schedule) Index(conn int, t time.Duration) uint64 {
 	if t <= 0 {
 		return 0
+	}
+	if s.Poisson {
+		// Walk the connection's gaps: O(messages before t).
+		var k uint64
+		for exact := s.Gap(conn, 0); s.Quantize(exact) < t; exact += s.Gap(conn, k) {
+			k++
+		}
+		return k
 	}
 	if s.Tick > 0 {
 		// A quantized send is due before t exactly when its exact time is at

@@ -47,6 +47,13 @@ type Spec struct {
 	Warmup Duration `json:"warmup"`
 	// Rate is the total message rate per second across all connections (open model); 0 selects the closed model.
 	Rate float64 `json:"rate"`
+	// Arrival is the open model's arrival process: "uniform" (the default:
+	// each connection sends every Conns/Rate seconds) or "poisson"
+	// (exponential gaps with that mean, from Seed).
+	Arrival string `json:"arrival,omitempty"`
+	// Seed fixes a Poisson schedule; 0 lets the run pick one (the result
+	// records it, so the run can be repeated).
+	Seed uint64 `json:"seed,omitempty"`
 	// Tick quantizes the open-model schedule: sends fall due on multiples of
 	// Tick (see Schedule). 0 gives every send its own exact time.
 	Tick Duration `json:"tick"`
@@ -137,6 +144,15 @@ func (s Spec) Validate() error {
 	}
 	if s.Rate < 0 {
 		bad("rate", "must not be negative, got %g", s.Rate)
+	}
+	switch s.Arrival {
+	case "", ArrivalUniform:
+	case ArrivalPoisson:
+		if s.Rate == 0 {
+			bad("arrival", "poisson applies to the open model only: set --rate too")
+		}
+	default:
+		bad("arrival", "want %s or %s, got %q", ArrivalUniform, ArrivalPoisson, s.Arrival)
 	}
 	if s.Tick < 0 {
 		bad("tick", "must not be negative, got %s", s.Tick)

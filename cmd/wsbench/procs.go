@@ -155,6 +155,8 @@ func childArgs(spec scenario.Spec, target string, first, n int, opts driver.Conf
 		"--connect-timeout", time.Duration(spec.ConnectTimeout).String(),
 		"--dial-concurrency", strconv.Itoa(max(1, spec.DialConcurrency/spec.Procs)),
 		"--tick", time.Duration(spec.Tick).String(),
+		"--arrival", spec.Arrival,
+		"--seed", strconv.FormatUint(spec.Seed, 10),
 		"--workers", strconv.Itoa(opts.Workers),
 		"--io", opts.IO,
 		"--rx-timestamps", opts.Timestamps,

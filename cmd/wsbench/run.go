@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -88,6 +89,8 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs.DurationVarP((*time.Duration)(&spec.Duration), "duration", "d", time.Duration(spec.Duration), "measured duration")
 	fs.DurationVar((*time.Duration)(&spec.Warmup), "warmup", time.Duration(spec.Warmup), "warm-up before measuring (same load, not counted)")
 	fs.Float64VarP(&spec.Rate, "rate", "r", spec.Rate, "total messages per second across all connections (0 = closed model)")
+	fs.StringVar(&spec.Arrival, "arrival", spec.Arrival, "open model: arrival process, uniform (default) or poisson")
+	fs.Uint64Var(&spec.Seed, "seed", spec.Seed, "open model: seed of the poisson schedule (0 = pick one; the result records it)")
 	fs.DurationVar((*time.Duration)(&spec.Tick), "tick", time.Duration(spec.Tick), "open model: sends fall due on multiples of this (0 = each at its own exact time)")
 	fs.IntVar(&spec.MaxInflight, "max-inflight", spec.MaxInflight, "open model: cap on messages awaiting a reply per connection (0 = no cap)")
 	fs.IntVarP(&spec.Size, "size", "s", spec.Size, "payload bytes per message")
@@ -135,6 +138,9 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := spec.Validate(); err != nil {
 		return usageError{err}
+	}
+	if spec.Arrival == scenario.ArrivalPoisson && spec.Seed == 0 {
+		spec.Seed = rand.Uint64() | 1 // chosen here so the result records it
 	}
 	if *workers < 0 {
 		return usagef("--workers: must not be negative, got %d", *workers)
