@@ -161,7 +161,8 @@ type run struct {
 	maxInflight uint64
 	maxMessage  int64
 	codec       *codec
-	fragments   int // frames per message (1: unfragmented)
+	fragments   int   // frames per message (1: unfragmented)
+	think       int64 // closed model: pause between a reply and the next send
 	op          ws.OpCode
 }
 
@@ -228,6 +229,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		maxMessage:   int64(max(spec.Size, 1<<20)),
 		codec:        newCodec(spec.Size, spec.Binary),
 		fragments:    max(spec.Fragment, 1),
+		think:        int64(spec.Think),
 		op:           ws.OpText,
 		grace:        int64(spec.Grace),
 		closeTimeout: int64(closeTimeout),

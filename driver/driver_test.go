@@ -449,3 +449,23 @@ func TestPoissonArrivals(t *testing.T) {
 		t.Errorf("the same seed sent %d, then %d", sent[0], sent[1])
 	}
 }
+
+// TestClosedModelThinkTime: with 50ms of think time each connection sends
+// about once per 50ms plus a round trip, not as fast as it can; the sends
+// are measured from when the thinking ended (send lag recorded).
+func TestClosedModelThinkTime(t *testing.T) {
+	srv := startTestServer(t, 0, 0)
+	spec := quickSpec(5, time.Second)
+	spec.Think = scenario.Duration(50 * time.Millisecond)
+	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHealthy(t, res, 5, metrics.RTT, metrics.SendLag)
+	if c := res.Snapshot.Counts; c.Sent < 70 || c.Sent > 105 {
+		t.Errorf("sent %d in 1s over 5 connections thinking 50ms, want about 95", c.Sent)
+	}
+	if lag := res.Snapshot.Hist[metrics.SendLag].Percentile(50); lag > 10*time.Millisecond {
+		t.Errorf("send lag p50 %v", lag)
+	}
+}

@@ -364,7 +364,7 @@ func (w *worker) countUnsent() {
 // sendDue makes the open model's due sends and returns how long until the next
 // one (-1: none pending).
 func (w *worker) sendDue(now int64) int64 {
-	if !w.run.open || w.phase != phaseSending {
+	if (!w.run.open && w.run.think == 0) || w.phase != phaseSending {
 		return -1
 	}
 	stop := w.run.stopAt.Load()
@@ -385,7 +385,9 @@ func (w *worker) sendDue(now int64) int64 {
 			continue
 		}
 		w.send(c, c.due, now)
-		w.schedule(c, stop)
+		if w.run.open {
+			w.schedule(c, stop) // closed: the reply schedules the next
+		}
 		now = w.now()
 	}
 	return -1
@@ -431,7 +433,7 @@ func (w *worker) send(c *conn, intended, now int64) {
 		}
 		w.shard.Counts.Sent++
 		w.shard.Counts.BytesSent += int64(wireLen)
-		if w.run.open {
+		if w.run.open || w.run.think > 0 {
 			w.shard.Record(metrics.SendLag, time.Duration(now-intended))
 		}
 	}
@@ -863,8 +865,15 @@ func (w *worker) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx int64)
 		return
 	}
 	if !w.run.open {
-		if now < w.run.stopAt.Load() {
+		switch next := now + w.run.think; {
+		case next >= w.run.stopAt.Load():
+		case w.run.think == 0:
 			w.send(c, now, now)
+		default:
+			// Think, then send: the send is due at the end of the thinking,
+			// and measured from there.
+			c.due = next
+			w.due.push(c)
 		}
 		return
 	}

@@ -48,6 +48,12 @@ func TestValidateNamesEachFlag(t *testing.T) {
 		// fragments: negative, and more frames than payload bytes
 		{"fragment negative", func(s *Spec) { s.Fragment = -1 }, []string{"--fragment"}},
 		{"fragment too many", func(s *Spec) { s.Fragment = 65 }, []string{"--fragment", "65 frames for 64-byte"}},
+		// think time belongs to the closed model
+		{"think with rate", func(s *Spec) { s.Think = Duration(time.Millisecond); s.Rate = 10 }, []string{"--think", "closed model only"}},
+		{"think negative", func(s *Spec) { s.Think = -1 }, []string{"--think"}},
+		// an unknown arrival process, and poisson without a rate
+		{"arrival unknown", func(s *Spec) { s.Arrival = "bursty"; s.Rate = 10 }, []string{"--arrival", `"bursty"`}},
+		{"poisson closed", func(s *Spec) { s.Arrival = ArrivalPoisson }, []string{"--arrival", "open model only"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -47,6 +47,10 @@ type Spec struct {
 	Warmup Duration `json:"warmup"`
 	// Rate is the total message rate per second across all connections (open model); 0 selects the closed model.
 	Rate float64 `json:"rate"`
+	// Think is the closed model's pause between a reply and the next send of
+	// its connection (0: none). The send is due when the pause ends, and
+	// measured from there.
+	Think Duration `json:"think,omitempty"`
 	// Arrival is the open model's arrival process: "uniform" (the default:
 	// each connection sends every Conns/Rate seconds) or "poisson"
 	// (exponential gaps with that mean, from Seed).
@@ -144,6 +148,11 @@ func (s Spec) Validate() error {
 	}
 	if s.Rate < 0 {
 		bad("rate", "must not be negative, got %g", s.Rate)
+	}
+	if s.Think < 0 {
+		bad("think", "must not be negative, got %s", s.Think)
+	} else if s.Think > 0 && s.Rate > 0 {
+		bad("think", "applies to the closed model only; the open model's pace is --rate")
 	}
 	switch s.Arrival {
 	case "", ArrivalUniform:

@@ -156,6 +156,7 @@ func childArgs(spec scenario.Spec, target string, first, n int, opts driver.Conf
 		"--dial-concurrency", strconv.Itoa(max(1, spec.DialConcurrency/spec.Procs)),
 		"--tick", time.Duration(spec.Tick).String(),
 		"--arrival", spec.Arrival,
+		"--think", time.Duration(spec.Think).String(),
 		"--seed", strconv.FormatUint(spec.Seed, 10),
 		"--workers", strconv.Itoa(opts.Workers),
 		"--io", opts.IO,

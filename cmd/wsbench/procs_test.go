@@ -169,7 +169,7 @@ func TestChildArgsCarryTheWholeSpec(t *testing.T) {
 	spec.ConnectTimeout, spec.Tick = scenario.Duration(9*time.Second), scenario.Duration(250*time.Microsecond)
 	spec.Rate, spec.MaxInflight, spec.Size, spec.Binary = 1234.5, 3, 300, true
 	spec.DialConcurrency = 30
-	spec.Arrival, spec.Seed = scenario.ArrivalPoisson, 99
+	spec.Arrival, spec.Seed, spec.Think = scenario.ArrivalPoisson, 99, scenario.Duration(3*time.Millisecond)
 	spec.SourceIP = "127.0.0.1-127.0.0.3"
 	spec.Subprotocols, spec.RequireSubprotocol = []string{"a", "b"}, true
 	spec.Headers, spec.Origin, spec.Fragment = []string{"X-A: 1", "X-B: two, three"}, "http://o.test", 3

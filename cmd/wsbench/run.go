@@ -89,6 +89,7 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs.DurationVarP((*time.Duration)(&spec.Duration), "duration", "d", time.Duration(spec.Duration), "measured duration")
 	fs.DurationVar((*time.Duration)(&spec.Warmup), "warmup", time.Duration(spec.Warmup), "warm-up before measuring (same load, not counted)")
 	fs.Float64VarP(&spec.Rate, "rate", "r", spec.Rate, "total messages per second across all connections (0 = closed model)")
+	fs.DurationVar((*time.Duration)(&spec.Think), "think", time.Duration(spec.Think), "closed model: pause between a reply and the connection's next send")
 	fs.StringVar(&spec.Arrival, "arrival", spec.Arrival, "open model: arrival process, uniform (default) or poisson")
 	fs.Uint64Var(&spec.Seed, "seed", spec.Seed, "open model: seed of the poisson schedule (0 = pick one; the result records it)")
 	fs.DurationVar((*time.Duration)(&spec.Tick), "tick", time.Duration(spec.Tick), "open model: sends fall due on multiples of this (0 = each at its own exact time)")
