@@ -38,6 +38,8 @@ type Report struct {
 	Latency  map[string]Latency `json:"latency"`
 	Warnings []string           `json:"warnings"`
 	Harness  Harness            `json:"harness"`
+	// Thresholds are the run's pass/fail checks (--threshold), in order.
+	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
 	// Processes is each client process's share, when --procs split the run.
 	Processes   []Process   `json:"processes,omitempty"`
 	Environment Environment `json:"environment"`

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -415,5 +416,82 @@ func TestCombineStops(t *testing.T) {
 		if got := combineStops(tc.in); got != tc.want {
 			t.Errorf("%v: %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestParseThreshold(t *testing.T) {
+	good := []struct {
+		expr, subject, op string
+		value             float64
+	}{
+		{"rtt.p99<20ms", "rtt.p99", "<", 20000},
+		{"rtt_uncorrected.max <= 1.5s", "rtt_uncorrected.max", "<=", 1.5e6},
+		{"send_lag.p50<500us", "send_lag.p50", "<", 500},
+		{"read_lag.p999<250µs", "read_lag.p999", "<", 250},
+		{"errors.rate<0.1%", "errors.rate", "<", 0.001},
+		{"errors.rate<=0.002", "errors.rate", "<=", 0.002},
+		{"messages.rate>50000", "messages.rate", ">", 50000},
+		{"connections.failed>=0", "connections.failed", ">=", 0},
+	}
+	for _, g := range good {
+		th, err := ParseThreshold(g.expr)
+		if err != nil || th.Subject != g.subject || th.Op != g.op || math.Abs(th.Value-g.value) > 1e-9 {
+			t.Errorf("%q: %+v %v", g.expr, th, err)
+		}
+	}
+	bad := []struct{ expr, want string }{
+		{"rtt.p99", `--threshold "rtt.p99": want SUBJECT<VALUE or SUBJECT>VALUE`},
+		{"rtt.p99<", `--threshold "rtt.p99<": no value after <`},
+		{"rtt.p99<20", `--threshold "rtt.p99<20": rtt.p99 is a latency: want a duration such as 20ms, got "20"`},
+		{"rtt.p75<1ms", `--threshold "rtt.p75<1ms": unknown subject "rtt.p75"`},
+		{"latency.p99<1ms", `--threshold "latency.p99<1ms": unknown subject "latency.p99"`},
+		{"messages.rate>fast", `--threshold "messages.rate>fast": want a number, got "fast"`},
+		{"messages.rate>5%", `--threshold "messages.rate>5%": a percentage applies to errors.rate only`},
+	}
+	for _, b := range bad {
+		if _, err := ParseThreshold(b.expr); err == nil || !strings.HasPrefix(err.Error(), b.want) {
+			t.Errorf("%q: error %v, want it to start with %q", b.expr, err, b.want)
+		}
+	}
+}
+
+// TestThresholds checks thresholds against the fixture (rtt p99 9.90ms,
+// 100 msg/s received, 3 errors over 1010 sent + 50 attempted): each passes
+// or fails as it should, and the summary lists them.
+func TestThresholds(t *testing.T) {
+	r := fixture(t, func(s *scenario.Spec, snap *metrics.Snapshot) { snap.Errors["close_1011"] = 3 })
+	cases := []struct {
+		expr string
+		pass bool
+	}{
+		{"rtt.p99<20ms", true},
+		{"rtt.p99<5ms", false},
+		{"rtt.max<=10.1ms", true},
+		{"messages.rate>=100", true},
+		{"messages.rate>150", false},
+		{"errors.rate<0.5%", true}, // 3/1060 = 0.28%
+		{"errors.rate<0.25%", false},
+		{"errors.count<1", false},
+	}
+	var ts []Threshold
+	for _, c := range cases {
+		th, err := ParseThreshold(c.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, th)
+	}
+	if ApplyThresholds(r, ts) {
+		t.Error("all passed, but some must fail")
+	}
+	for i, c := range cases {
+		if got := r.Thresholds[i]; got.Pass != c.pass || got.Threshold != c.expr {
+			t.Errorf("%s: %+v, want pass=%v", c.expr, got, c.pass)
+		}
+	}
+	var b bytes.Buffer
+	Text(&b, r)
+	if !strings.Contains(b.String(), "✗ FAIL  rtt.p99<5ms") || !strings.Contains(b.String(), "measured 9.90ms") {
+		t.Errorf("summary lacks the thresholds:\n%s", b.String())
 	}
 }

@@ -121,6 +121,17 @@ func Text(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, "  %-28s %d\n", k, r.Errors[k])
 		}
 	}
+	if len(r.Thresholds) > 0 {
+		b.WriteString("Thresholds:\n")
+		for _, t := range r.Thresholds {
+			mark := "✓ pass"
+			if !t.Pass {
+				mark = "✗ FAIL"
+			}
+			subject := strings.TrimSpace(strings.FieldsFunc(t.Threshold, func(c rune) bool { return c == '<' || c == '>' })[0])
+			fmt.Fprintf(&b, "  %s  %-28s measured %s\n", mark, t.Threshold, formatActual(subject, t.Actual))
+		}
+	}
 	for _, wn := range r.Warnings {
 		fmt.Fprintf(&b, "WARNING: %s\n", wn)
 	}

@@ -90,6 +90,9 @@ type Spec struct {
 	Headers []string `json:"headers,omitempty"`
 	// Origin is sent as the Origin header when set.
 	Origin string `json:"origin,omitempty"`
+	// Thresholds are pass/fail checks on the finished run ("rtt.p99<20ms");
+	// wsbench run exits with 3 when one fails. Checked by package results.
+	Thresholds []string `json:"thresholds,omitempty"`
 	// Fragment sends each message as this many frames (a first frame and
 	// continuations), to exercise the server's reassembly; 0 or 1: one frame.
 	Fragment int `json:"fragment,omitempty"`

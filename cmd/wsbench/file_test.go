@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
 )
 
@@ -45,5 +46,28 @@ func TestRunScenarioFile(t *testing.T) {
 	code, _, errOut = runCLI("run", "-f", filepath.Join(dir, "missing.yaml"))
 	if code != exitUsage || !strings.Contains(errOut, "missing.yaml") {
 		t.Errorf("missing file: exit %d, %q", code, errOut)
+	}
+}
+
+// TestThresholdExitCode: a run whose thresholds pass exits 0 and lists them;
+// one that fails a threshold still writes its result, says which failed,
+// and exits 3; a malformed threshold is bad usage.
+func TestThresholdExitCode(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "r.json")
+	base := []string{"run", "-c", "4", "-d", "300ms", "--warmup", "0s", "-o", out}
+	code, stdout, errOut := runCLI(append(base, "--threshold", "rtt.p99<10s", "--threshold", "errors.count<1")...)
+	if code != exitOK || !strings.Contains(stdout, "✓ pass  rtt.p99<10s") {
+		t.Errorf("passing thresholds: exit %d\n%s%s", code, stdout, errOut)
+	}
+	code, stdout, errOut = runCLI(append(base, "--threshold", "rtt.p99<10s", "--threshold", "messages.rate>1e12")...)
+	if code != exitThresh || !strings.Contains(stdout, "✗ FAIL  messages.rate>1e12") || !strings.Contains(errOut, "1 threshold(s) failed") {
+		t.Errorf("failing threshold: exit %d\n%s%s", code, stdout, errOut)
+	}
+	rep, err := results.Read(out)
+	if err != nil || len(rep.Thresholds) != 2 || rep.Thresholds[1].Pass {
+		t.Errorf("result thresholds %+v, %v", rep.Thresholds, err)
+	}
+	if code, _, errOut := runCLI("run", "--threshold", "rtt.p75<1ms"); code != exitUsage || !strings.Contains(errOut, `--threshold "rtt.p75<1ms": unknown subject`) {
+		t.Errorf("malformed threshold: exit %d %q", code, errOut)
 	}
 }

@@ -22,6 +22,7 @@ const (
 	exitOK     = 0
 	exitFailed = 1 // the run failed (no connection opened, result not written)
 	exitUsage  = 2 // bad usage or bad input
+	exitThresh = 3 // the run completed but a --threshold failed
 )
 
 // usageError marks an error caused by the command line or input files.
@@ -36,6 +37,12 @@ func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format
 type failedError struct{ err error }
 
 func (e failedError) Error() string { return e.err.Error() }
+
+// thresholdError marks a run whose thresholds did not all pass; the summary
+// and the result say which.
+type thresholdError struct{ failed int }
+
+func (e thresholdError) Error() string { return fmt.Sprintf("%d threshold(s) failed", e.failed) }
 
 type command struct {
 	summary string
@@ -69,7 +76,11 @@ func wsbench(args []string, stdout, stderr io.Writer) int {
 	err := cmd.run(args[1:], stdout, stderr)
 	var ue usageError
 	var fe failedError
+	var te thresholdError
 	switch {
+	case errors.As(err, &te):
+		fmt.Fprintf(stderr, "wsbench %s: %v\n", args[0], te)
+		return exitThresh
 	case err == nil, errors.Is(err, errHelp):
 		return exitOK
 	case errors.As(err, &ue):

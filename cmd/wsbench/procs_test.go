@@ -169,6 +169,7 @@ func TestChildArgsCarryTheWholeSpec(t *testing.T) {
 	spec.ConnectTimeout, spec.Tick = scenario.Duration(9*time.Second), scenario.Duration(250*time.Microsecond)
 	spec.Rate, spec.MaxInflight, spec.Size, spec.Binary = 1234.5, 3, 300, true
 	spec.DialConcurrency = 30
+	spec.Thresholds = []string{"rtt.p99<1s"} // checked by the parent only
 	spec.Arrival, spec.Seed, spec.Think = scenario.ArrivalPoisson, 99, scenario.Duration(3*time.Millisecond)
 	spec.SourceIP = "127.0.0.1-127.0.0.3"
 	spec.Subprotocols, spec.RequireSubprotocol = []string{"a", "b"}, true
@@ -181,7 +182,7 @@ func TestChildArgsCarryTheWholeSpec(t *testing.T) {
 	}
 	got.Target = fs.Arg(0)
 	want := spec
-	want.Conns, want.Procs, want.DialConcurrency = 3, 1, 10
+	want.Conns, want.Procs, want.DialConcurrency, want.Thresholds = 3, 1, 10, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("child parses to\n%+v\nwant\n%+v", got, want)
 	}

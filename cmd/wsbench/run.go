@@ -42,6 +42,7 @@ Examples:
   wsbench run -c 1000 -r 20000 -d 30s --max-inflight 4 ws://127.0.0.1:8080/
   wsbench run -s 1024 --binary -o result.json ws://127.0.0.1:8080/
   wsbench run --json | jq .latency.rtt.p99_us
+  wsbench run --threshold 'rtt.p99<10ms' --threshold 'errors.rate<0.1%' ws://127.0.0.1:8080/
   wsbench run --subprotocol chat -H 'Authorization: Bearer T' --origin https://app.example ws://127.0.0.1:8080/
   wsbench run --fragment 4 -s 4096 ws://127.0.0.1:8080/
   wsbench run -f scenario/examples/open-rate.yaml -d 5s   # a scenario file; flags override it
@@ -55,7 +56,7 @@ Before connecting, run checks the open-file and port limits and says which
 one the run would hit and what to do.
 
 Exit codes: 0 success, 1 the run failed (no connection opened, result not
-written), 2 bad usage or bad input.
+written), 2 bad usage or bad input, 3 a --threshold failed.
 `
 
 // fileFlag finds the value of -f/--file in args before the other flags are
@@ -105,6 +106,7 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs.StringArrayVarP(&spec.Headers, "header", "H", spec.Headers, `extra opening-handshake header "Name: value" (repeatable)`)
 	fs.StringVar(&spec.Origin, "origin", spec.Origin, "Origin header of the opening handshake")
 	fs.IntVar(&spec.Fragment, "fragment", spec.Fragment, "send each message as N frames (first frame + continuations), to exercise the server's reassembly")
+	fs.StringArrayVar(&spec.Thresholds, "threshold", spec.Thresholds, `pass/fail check on the result, e.g. "rtt.p99<20ms", "errors.rate<0.1%", "messages.rate>50000" (repeatable; exit 3 when one fails)`)
 	fs.StringVar(&spec.SourceIP, "source-ip", spec.SourceIP, "local addresses to spread connections over: addresses and ranges, comma-separated (127.0.0.1-127.0.0.16,::1)")
 	fs.IntVar(&spec.Procs, "procs", spec.Procs, "client processes sharing the connections and the rate; their results are merged exactly")
 	o.part = fs.String("part", "", "internal: run as one process of a --procs run (FIRST/TOTAL)")
@@ -142,6 +144,14 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if spec.Arrival == scenario.ArrivalPoisson && spec.Seed == 0 {
 		spec.Seed = rand.Uint64() | 1 // chosen here so the result records it
+	}
+	var thresholds []results.Threshold
+	for _, expr := range spec.Thresholds {
+		th, err := results.ParseThreshold(expr)
+		if err != nil {
+			return usageError{err}
+		}
+		thresholds = append(thresholds, th)
 	}
 	if *workers < 0 {
 		return usagef("--workers: must not be negative, got %d", *workers)
@@ -206,6 +216,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return failedError{err}
 	}
+	passed := results.ApplyThresholds(rep, thresholds)
 	// The result file first, so that nothing measured is lost if stdout fails.
 	var writeErr error
 	if *out != "" {
@@ -223,6 +234,14 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		return failedError{fmt.Errorf("--out: %w", writeErr)}
 	case rep.StopReason == driver.StopNoConnections:
 		return failedError{fmt.Errorf("no connection to %s could be opened (errors: %v)", target, rep.Errors)}
+	case !passed:
+		n := 0
+		for _, t := range rep.Thresholds {
+			if !t.Pass {
+				n++
+			}
+		}
+		return thresholdError{n}
 	}
 	return nil
 }
