@@ -495,3 +495,79 @@ func TestThresholds(t *testing.T) {
 		t.Errorf("summary lacks the thresholds:\n%s", b.String())
 	}
 }
+
+func TestMannWhitneyP(t *testing.T) {
+	cases := []struct {
+		a, b []float64
+		want float64
+	}{
+		{[]float64{1, 2, 3, 4}, []float64{5, 6, 7, 8}, 2.0 / 70},     // fully separated, 4 vs 4: the exact minimum
+		{[]float64{1, 2, 3}, []float64{4, 5, 6}, 2.0 / 20},           // 3 vs 3 can never go below 0.1
+		{[]float64{1, 3, 5, 7}, []float64{2, 4, 6, 8}, 0.6857142857}, // interleaved: U = 6 of 16
+		{[]float64{5, 5, 5}, []float64{5, 5, 5}, 1},                  // all tied
+		{[]float64{1}, []float64{2, 3}, 1},                           // one value says nothing
+	}
+	for _, c := range cases {
+		if got := MannWhitneyP(c.a, c.b); math.Abs(got-c.want) > 1e-6 {
+			t.Errorf("%v vs %v: p = %.6f, want %.6f", c.a, c.b, got, c.want)
+		}
+	}
+	// Large samples with ties use the normal approximation: clearly
+	// separated samples give a tiny p, identical ones p near 1.
+	var a, b []float64
+	for i := 0; i < 30; i++ {
+		a, b = append(a, float64(i%10)), append(b, float64(i%10)+20)
+	}
+	if p := MannWhitneyP(a, b); p > 1e-6 {
+		t.Errorf("separated samples of 30: p = %g", p)
+	}
+	if p := MannWhitneyP(a, a); p < 0.9 {
+		t.Errorf("identical samples of 30: p = %g", p)
+	}
+}
+
+// TestCompare: side B's rtt is twice side A's in every one of 4 runs, its
+// rate the same give or take noise: the rtt change is significant, the rate
+// change is not, and the table says so.
+func TestCompare(t *testing.T) {
+	side := func(label string, scale float64, rates []float64) Side {
+		s := Side{Label: label}
+		for _, rate := range rates {
+			r := fixture(t, func(_ *scenario.Spec, snap *metrics.Snapshot) {
+				snap.Hist[metrics.RTT] = metrics.NewHistogram()
+				for i := 1; i <= 1000; i++ {
+					snap.Hist[metrics.RTT].Record(time.Duration(float64(i)*scale) * time.Microsecond)
+				}
+			})
+			r.Rates.Received = rate
+			s.Reports = append(s.Reports, r)
+		}
+		return s
+	}
+	c, err := Compare([]Side{side("A", 1, []float64{100, 103, 98, 101}), side("B", 2, []float64{99, 104, 100, 97})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]Row{}
+	for _, r := range c.Rows {
+		rows[r.Name] = r
+	}
+	p99 := rows["rtt p99"].Cells[1]
+	if !p99.Significant || math.Abs(p99.Change-1) > 0.01 {
+		t.Errorf("rtt p99 of B: %+v, want +100%% and significant", p99)
+	}
+	if rate := rows["messages/s received"].Cells[1]; rate.Significant {
+		t.Errorf("rate of B: %+v, want not significant", rate)
+	}
+	var b bytes.Buffer
+	if err := CompareText(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, "+100.0% (p=0.0") || !strings.Contains(out, "~ (p=") || !strings.Contains(out, "A (4 runs)") {
+		t.Errorf("table:\n%s", out)
+	}
+	if _, err := Compare([]Side{side("A", 1, []float64{1})}); err == nil {
+		t.Error("one side compared")
+	}
+}

@@ -51,6 +51,8 @@ type command struct {
 
 var commands = map[string]command{
 	"run":     {"benchmark a WebSocket server (the bundled one when no URL is given)", runCmd},
+	"report":  {"print a saved result again: text, json or hgrm", reportCmd},
+	"compare": {"compare saved results side by side, with a significance test for repeated runs", compareCmd},
 	"serve":   {"run the bundled reference server", serveCmd},
 	"version": {"print the version", versionCmd},
 }

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wsbench/wsbench/results"
+)
+
+// TestReportAndCompare saves two short runs, prints one again in each
+// format, and compares them, with one file per side and with labelled
+// repeated runs.
+func TestReportAndCompare(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for i := range 4 {
+		f := filepath.Join(dir, []string{"a1", "a2", "b1", "b2"}[i]+".json")
+		if code, _, errOut := runCLI("run", "-c", "3", "-d", "200ms", "--warmup", "0s", "-o", f); code != exitOK {
+			t.Fatalf("run: %s", errOut)
+		}
+		files = append(files, f)
+	}
+
+	code, out, _ := runCLI("report", files[0])
+	if code != exitOK || !strings.Contains(out, "✓ sent = received + lost + in flight") {
+		t.Errorf("report text: %d\n%s", code, out)
+	}
+	code, out, _ = runCLI("report", "--format", "json", files[0])
+	orig, _ := os.ReadFile(files[0])
+	if code != exitOK || out != string(orig) {
+		t.Errorf("report json differs from the file it read")
+	}
+	hgrm := filepath.Join(dir, "rtt.hgrm")
+	if code, _, errOut := runCLI("report", "--format", "hgrm", "--metric", "rtt", "-o", hgrm, files[0]); code != exitOK {
+		t.Fatalf("report hgrm: %s", errOut)
+	}
+	b, _ := os.ReadFile(hgrm)
+	if !strings.Contains(string(b), "Percentile") || !strings.Contains(string(b), "#[Max") {
+		t.Errorf("hgrm output:\n%s", b)
+	}
+	if code, _, errOut := runCLI("report", "--format", "hgrm", "--metric", "latency", files[0]); code != exitUsage || !strings.Contains(errOut, "--metric") {
+		t.Errorf("bad metric: %d %q", code, errOut)
+	}
+	if code, _, errOut := runCLI("report", "--format", "pdf", files[0]); code != exitUsage || !strings.Contains(errOut, "--format") {
+		t.Errorf("bad format: %d %q", code, errOut)
+	}
+
+	code, out, errOut := runCLI("compare", files[0], files[2])
+	if code != exitOK || !strings.Contains(out, "a1 (1 run)") || !strings.Contains(out, "vs a1") || !strings.Contains(out, "rtt p99") {
+		t.Errorf("compare: %d %s\n%s", code, errOut, out)
+	}
+	code, out, errOut = runCLI("compare", "--json", "--label", "A", files[0], files[1], "--label", "B", files[2], files[3])
+	var c results.Comparison
+	if code != exitOK || json.Unmarshal([]byte(out), &c) != nil || len(c.Sides) != 2 || c.Runs[0] != 2 || c.Runs[1] != 2 {
+		t.Errorf("compare --label --json: %d %s\n%s", code, errOut, out)
+	}
+	for _, bad := range [][]string{
+		{"compare", files[0]},
+		{"compare", "--label", "A", files[0], "--label", "B"},
+		{"compare", files[0], "--label", "A", files[1]},
+		{"compare", files[0], filepath.Join(dir, "missing.json")},
+	} {
+		if code, _, _ := runCLI(bad...); code != exitUsage {
+			t.Errorf("%v: exit %d, want 2", bad[1:], code)
+		}
+	}
+}
