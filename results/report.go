@@ -228,6 +228,8 @@ func Build(in Input) (*Report, error) {
 		Environment: environment(),
 	}
 	r.Scenario.Target = in.Target
+	r.Scenario = Redact(r.Scenario)
+	r.Target = r.Scenario.Target
 	if in.Dial > 0 {
 		r.Connections.OpenedPerS = float64(c.ConnsOpened) / in.Dial.Seconds()
 	}

@@ -571,3 +571,34 @@ func TestCompare(t *testing.T) {
 		t.Error("one side compared")
 	}
 }
+
+// TestSecretsStayOutOfResults: secret headers, the URL's password and secret
+// query parameters are redacted in the report, its JSON and its summary;
+// other values stay.
+func TestSecretsStayOutOfResults(t *testing.T) {
+	r := fixtureWith(t, func(s *scenario.Spec, _ *metrics.Snapshot) {
+		s.Headers = []string{"Authorization: Bearer s3cret-a", "Cookie: sid=s3cret-b", "X-Api-Key: s3cret-c", "X-Trace: visible-1"}
+		s.SecretHeaders = []string{"x-api-key"}
+	}, func(in *Input) {
+		in.Target = "ws://user:s3cret-d@127.0.0.1:9/chat?token=s3cret-e&room=visible-2&Password=s3cret-f"
+		in.Spec.Target = in.Target
+	})
+	b, err := r.MarshalIndent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	Text(&text, r)
+	for _, doc := range []string{string(b), text.String()} {
+		for _, secret := range []string{"s3cret-a", "s3cret-b", "s3cret-c", "s3cret-d", "s3cret-e", "s3cret-f"} {
+			if strings.Contains(doc, secret) {
+				t.Errorf("%s leaked into the result", secret)
+			}
+		}
+	}
+	for _, keep := range []string{"visible-1", "visible-2", "user:REDACTED@", "Authorization: REDACTED"} {
+		if !strings.Contains(string(b), keep) {
+			t.Errorf("result lacks %q", keep)
+		}
+	}
+}

@@ -88,6 +88,11 @@ type Spec struct {
 	RequireSubprotocol bool     `json:"require_subprotocol,omitempty"`
 	// Headers are extra opening-handshake headers, each "Name: value".
 	Headers []string `json:"headers,omitempty"`
+	// SecretHeaders and SecretParams name headers and target-URL query
+	// parameters whose values never go into a result (Authorization, Cookie
+	// and Sec-WebSocket-Key never do either).
+	SecretHeaders []string `json:"secret_headers,omitempty"`
+	SecretParams  []string `json:"secret_params,omitempty"`
 	// Origin is sent as the Origin header when set.
 	Origin string `json:"origin,omitempty"`
 	// Thresholds are pass/fail checks on the finished run ("rtt.p99<20ms");
@@ -110,6 +115,7 @@ func Default() Spec {
 		DialConcurrency: 64,
 		Procs:           1,
 		Tick:            Duration(DefaultTick),
+		SecretParams:    []string{"token", "access_token", "key", "password"},
 	}
 }
 

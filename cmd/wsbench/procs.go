@@ -174,6 +174,7 @@ func childArgs(spec scenario.Spec, target string, first, n int, opts driver.Conf
 	for _, h := range spec.Headers {
 		args = append(args, "--header", h)
 	}
+	args = append(args, "--secret-header="+strings.Join(spec.SecretHeaders, ","), "--secret-param="+strings.Join(spec.SecretParams, ","))
 	if spec.Origin != "" {
 		args = append(args, "--origin", spec.Origin)
 	}

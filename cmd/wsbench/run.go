@@ -104,6 +104,8 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs.StringSliceVar(&spec.Subprotocols, "subprotocol", spec.Subprotocols, "subprotocols to offer in Sec-WebSocket-Protocol, in order of preference (comma-separated or repeated)")
 	fs.BoolVar(&spec.RequireSubprotocol, "require-subprotocol", spec.RequireSubprotocol, "fail a connection whose server picks none of the offered subprotocols")
 	fs.StringArrayVarP(&spec.Headers, "header", "H", spec.Headers, `extra opening-handshake header "Name: value" (repeatable)`)
+	fs.StringSliceVar(&spec.SecretHeaders, "secret-header", spec.SecretHeaders, "headers whose values never go into results (besides Authorization, Cookie, Sec-WebSocket-Key)")
+	fs.StringSliceVar(&spec.SecretParams, "secret-param", spec.SecretParams, "target-URL query parameters whose values never go into results")
 	fs.StringVar(&spec.Origin, "origin", spec.Origin, "Origin header of the opening handshake")
 	fs.IntVar(&spec.Fragment, "fragment", spec.Fragment, "send each message as N frames (first frame + continuations), to exercise the server's reassembly")
 	fs.StringArrayVar(&spec.Thresholds, "threshold", spec.Thresholds, `pass/fail check on the result, e.g. "rtt.p99<20ms", "errors.rate<0.1%", "messages.rate>50000" (repeatable; exit 3 when one fails)`)
@@ -233,7 +235,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	case writeErr != nil:
 		return failedError{fmt.Errorf("--out: %w", writeErr)}
 	case rep.StopReason == driver.StopNoConnections:
-		return failedError{fmt.Errorf("no connection to %s could be opened (errors: %v)", target, rep.Errors)}
+		return failedError{fmt.Errorf("no connection to %s could be opened (errors: %v)", rep.Target, rep.Errors)}
 	case !passed:
 		n := 0
 		for _, t := range rep.Thresholds {
