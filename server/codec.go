@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"unicode/utf8"
 
@@ -14,14 +15,18 @@ import (
 // it can be benchmarked and fuzzed on in-memory buffers.
 
 // session is the protocol state a connection keeps between reads: the open
-// fragmented message, if any. An idle connection's session is empty and holds
-// no memory.
+// fragmented message, if any, and the server's unanswered ping. An idle
+// connection's session holds no memory.
 type session struct {
 	msg   []byte    // payload of the open fragmented message so far
 	msgOp ws.OpCode // its opcode (text or binary); 0 when none is open
+	// pingOut says the server's last ping (Config.PingInterval) awaits its
+	// pong, whose payload must be codec.pingID.
+	pingOut bool
 }
 
 // release gives the session's buffer back to p and forgets the open message.
+// The ping state stays.
 func (s *session) release(p *bufPool) {
 	if s.msg != nil {
 		p.put(s.msg)
@@ -38,9 +43,22 @@ type codec struct {
 	// out collects the reply frames of one feed call (several calls may
 	// append before the caller writes and truncates it).
 	out []byte
-	// msgsIn and msgsOut count data messages since the caller last
-	// collected (and zeroed) them.
-	msgsIn, msgsOut uint64
+	// hold sends data messages to held instead of out: they are not echoed
+	// at once but delayed (Config.Delay) or broadcast, by the caller, who
+	// empties held. heldN is the number of frames in held.
+	hold  bool
+	held  []byte
+	heldN int
+	// closeAt is where, in out, the close frame starts when feed returns
+	// closing: everything before it may go out ahead of it.
+	closeAt int
+	// pingID is the payload (big-endian) of the loop's last round of pings:
+	// every connection with a ping out was sent that one.
+	pingID uint64
+	// msgsIn and msgsOut count data messages, and pongs the pongs that
+	// answered the session's ping, since the caller last collected (and
+	// zeroed) them. Held messages are not counted out.
+	msgsIn, msgsOut, pongs uint64
 }
 
 // feed handles every complete frame at the start of data, appending replies
@@ -96,7 +114,12 @@ func (c *codec) feed(s *session, data []byte) (n int, closing bool, code ws.Stat
 		case ws.OpPing:
 			c.out = wire.AppendFrame(c.out, ws.OpPong, true, p, nil)
 		case ws.OpPong:
-			// Unsolicited pongs are allowed and ignored (RFC 6455 5.5.3).
+			// The answer to the server's ping counts; unsolicited or
+			// late pongs are allowed and ignored (RFC 6455 5.5.3).
+			if s.pingOut && len(p) == 8 && binary.BigEndian.Uint64(p) == c.pingID {
+				s.pingOut = false
+				c.pongs++
+			}
 		case ws.OpClose:
 			s.release(c.pool)
 			return n, true, c.closeReply(p)
@@ -122,13 +145,19 @@ func (c *codec) feed(s *session, data []byte) (n int, closing bool, code ws.Stat
 	}
 }
 
-// message handles one complete data message: in echo mode, queue it back as a
-// single frame. It reports false for a text message that is not UTF-8.
+// message handles one complete data message: encode it as a single frame,
+// to send back at once (out) or to hand to the caller (held). It reports
+// false for a text message that is not UTF-8.
 func (c *codec) message(op ws.OpCode, p []byte) bool {
 	if op == ws.OpText && !utf8.Valid(p) {
 		return false
 	}
 	c.msgsIn++
+	if c.hold {
+		c.held = wire.AppendFrame(c.held, op, true, p, nil)
+		c.heldN++
+		return true
+	}
 	c.out = wire.AppendFrame(c.out, op, true, p, nil)
 	c.msgsOut++
 	return true
@@ -155,6 +184,7 @@ func (c *codec) appendMsg(m, p []byte) []byte {
 // a reason that is not UTF-8.
 func (c *codec) closeReply(p []byte) ws.StatusCode {
 	if len(p) == 0 {
+		c.closeAt = len(c.out)
 		c.out = wire.AppendFrame(c.out, ws.OpClose, true, nil, nil)
 		return ws.StatusNoStatusRcvd
 	}
@@ -183,6 +213,7 @@ func (c *codec) fail(s *session, code ws.StatusCode) ws.StatusCode {
 
 // closeFrame queues a close frame whose body is just code.
 func (c *codec) closeFrame(code ws.StatusCode) ws.StatusCode {
+	c.closeAt = len(c.out)
 	c.out = appendClose(c.out, code)
 	return code
 }

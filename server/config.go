@@ -14,6 +14,14 @@ const (
 	// ModeEcho sends every text or binary message back to its sender,
 	// unchanged and in order.
 	ModeEcho = "echo"
+	// ModeBroadcast makes every connection a member of a chat room chosen
+	// by its URL path and delivers every text or binary message a member
+	// sends to every member of the room, the sender included, unchanged and
+	// in the order the server received them from that sender. A client
+	// that upgrades at /room/<name> joins the room <name>; at any other path
+	// it joins the room named by the whole path ("/" for "/"). The query
+	// string is not part of the name.
+	ModeBroadcast = "broadcast"
 )
 
 // I/O modes: how the event loops use the kernel (Config.IO).
@@ -36,8 +44,8 @@ type Config struct {
 	// Addr is the TCP address to listen on, host:port. Port 0 picks a free
 	// port; Server.Addr reports the one bound. Default "127.0.0.1:8080".
 	Addr string
-	// Mode is what the server does with messages. Only "echo" (the default)
-	// exists today.
+	// Mode is what the server does with messages: ModeEcho ("echo", the
+	// default) or ModeBroadcast ("broadcast").
 	Mode string
 	// MaxMessage is the largest message accepted, in bytes: one frame's
 	// payload, or the total of a fragmented message. Larger messages close
@@ -53,7 +61,8 @@ type Config struct {
 	// MaxPendingWrite caps, per connection, the bytes of replies the kernel
 	// would not take yet. A client that does not read its replies is closed
 	// as a slow reader once the cap is exceeded. A single reply the kernel
-	// cannot take at once counts too, so keep it above MaxMessage.
+	// cannot take at once counts too, so keep it above MaxMessage. With
+	// Delay in echo mode, the replies waiting out the delay count as well.
 	// Default 4 MiB.
 	MaxPendingWrite int
 	// Subprotocols are the subprotocols the server speaks. The server picks
@@ -67,6 +76,22 @@ type Config struct {
 	// io_uring spends far less CPU per message where system calls are
 	// expensive, as on virtual machines. Stats.IO reports the mode in use.
 	IO string
+	// Delay holds every reply (echo mode) or delivery (broadcast mode) back
+	// until Delay after its message was received, to model a slow backend.
+	// Order per connection is kept; pongs and close frames answering a
+	// client are not data replies, but a close frame never overtakes a
+	// delayed echo. Zero (the default) sends at once.
+	Delay time.Duration
+	// PingInterval, if not zero, makes the server ping every open
+	// connection every PingInterval, with an 8-byte payload (a big-endian
+	// counter), and expect the pong carrying the same payload before the
+	// next ping is due. Stats.PongMissing and Stats.ClientsNotAnswering count
+	// the failures; a client is not closed for them. At least 1ms.
+	PingInterval time.Duration
+	// StatsAddr, if not empty, is a TCP address (host:port; port 0 picks a
+	// free port, Server.StatsAddr reports it) where Listen serves the
+	// current Stats as JSON over HTTP at /stats, until Shutdown.
+	StatsAddr string
 }
 
 // Defaults and limits.
@@ -81,6 +106,8 @@ const (
 	MaxMaxMessage = 1 << 30
 	// MaxLoops is the largest Loops accepted.
 	MaxLoops = 4096
+	// MinPingInterval is the smallest non-zero PingInterval accepted.
+	MinPingInterval = time.Millisecond
 )
 
 // DefaultConfig returns the configuration a zero Config stands for, with every
@@ -123,17 +150,20 @@ func (c Config) Validate() error {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("server: Config.%s: %s", field, fmt.Sprintf(format, args...)))
 	}
-	if c.Addr != "" {
-		if _, port, err := net.SplitHostPort(c.Addr); err != nil {
-			bad("Addr", "%q is not host:port: %v", c.Addr, err)
+	checkAddr := func(field, addr string) {
+		if _, port, err := net.SplitHostPort(addr); err != nil {
+			bad(field, "%q is not host:port: %v", addr, err)
 		} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-			bad("Addr", "port %q of %q is not a number in 0-65535", port, c.Addr)
+			bad(field, "port %q of %q is not a number in 0-65535", port, addr)
 		}
 	}
+	if c.Addr != "" {
+		checkAddr("Addr", c.Addr)
+	}
 	switch c.Mode {
-	case "", ModeEcho:
+	case "", ModeEcho, ModeBroadcast:
 	default:
-		bad("Mode", "unknown mode %q (supported: %q)", c.Mode, ModeEcho)
+		bad("Mode", "unknown mode %q (supported: %q, %q)", c.Mode, ModeEcho, ModeBroadcast)
 	}
 	if c.MaxMessage < 0 || c.MaxMessage > MaxMaxMessage {
 		bad("MaxMessage", "%d is outside 1-%d bytes (0 = default %d)", c.MaxMessage, MaxMaxMessage, DefaultMaxMessage)
@@ -151,6 +181,17 @@ func (c Config) Validate() error {
 	case "", IOAuto, IOUring, IOSyscalls:
 	default:
 		bad("IO", "unknown I/O mode %q (supported: %q, %q, %q)", c.IO, IOAuto, IOUring, IOSyscalls)
+	}
+	if c.Delay < 0 {
+		bad("Delay", "%v is negative", c.Delay)
+	}
+	if c.PingInterval < 0 {
+		bad("PingInterval", "%v is negative", c.PingInterval)
+	} else if c.PingInterval > 0 && c.PingInterval < MinPingInterval {
+		bad("PingInterval", "%v is below %v (0 = no pings)", c.PingInterval, MinPingInterval)
+	}
+	if c.StatsAddr != "" {
+		checkAddr("StatsAddr", c.StatsAddr)
 	}
 	seen := make(map[string]bool, len(c.Subprotocols))
 	for i, p := range c.Subprotocols {
@@ -227,6 +268,23 @@ type Stats struct {
 	// IO is the I/O mode the event loops use: "io_uring" or "syscalls"
 	// (see Config.IO). Empty off Linux.
 	IO string `json:"io"`
+
+	// Rooms is the number of broadcast rooms with at least one member now.
+	Rooms int64 `json:"rooms"`
+	// BroadcastDeliveries counts frames queued to room members in
+	// broadcast mode: one message to a room of n members counts n. They
+	// count in MessagesOut too.
+	BroadcastDeliveries uint64 `json:"broadcast_deliveries"`
+	// PingsSent counts pings the server sent (Config.PingInterval);
+	// PongsReceived counts the pongs that answered them, payload matching.
+	PingsSent     uint64 `json:"pings_sent"`
+	PongsReceived uint64 `json:"pongs_received"`
+	// PongMissing counts pings whose pong had not come back when the next
+	// ping was due or the connection closed.
+	PongMissing uint64 `json:"pong_missing"`
+	// ClientsNotAnswering counts connections that missed at least one
+	// pong (each once).
+	ClientsNotAnswering uint64 `json:"clients_not_answering"`
 
 	// CPUUserSeconds and CPUSysSeconds are the CPU time the process spent
 	// in user and kernel mode since New (getrusage(RUSAGE_SELF) deltas).

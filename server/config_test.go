@@ -21,7 +21,8 @@ func TestDefaultConfig(t *testing.T) {
 	}
 	if c.Addr != want.Addr || c.Mode != want.Mode || c.MaxMessage != want.MaxMessage ||
 		c.HandshakeTimeout != want.HandshakeTimeout || c.Loops != want.Loops ||
-		c.MaxPendingWrite != want.MaxPendingWrite || len(c.Subprotocols) != 0 || c.IO != want.IO {
+		c.MaxPendingWrite != want.MaxPendingWrite || len(c.Subprotocols) != 0 || c.IO != want.IO ||
+		c.Delay != 0 || c.PingInterval != 0 || c.StatsAddr != "" {
 		t.Fatalf("DefaultConfig() = %+v, want %+v", c, want)
 	}
 	if err := c.Validate(); err != nil {
@@ -49,8 +50,17 @@ func TestValidate(t *testing.T) {
 		{"addr-no-port", Config{Addr: "localhost"}, []string{"Addr"}},
 		// Port out of range.
 		{"addr-bad-port", Config{Addr: "127.0.0.1:70000"}, []string{"Addr"}},
-		// Broadcast is not implemented yet.
-		{"mode-broadcast", Config{Mode: "broadcast"}, []string{"Mode"}},
+		// Both modes by name; any other is refused.
+		{"mode-broadcast", Config{Mode: "broadcast"}, nil},
+		{"mode-echo", Config{Mode: "echo"}, nil},
+		{"mode-unknown", Config{Mode: "bogus"}, []string{"Mode"}},
+		// Delay, ping interval and stats address.
+		{"delay", Config{Delay: 100 * time.Millisecond, PingInterval: time.Second, StatsAddr: "127.0.0.1:0"}, nil},
+		{"negative-delay", Config{Delay: -time.Second}, []string{"Delay"}},
+		{"negative-ping-interval", Config{PingInterval: -time.Second}, []string{"PingInterval"}},
+		{"tiny-ping-interval", Config{PingInterval: time.Microsecond}, []string{"PingInterval"}},
+		{"stats-addr-no-port", Config{StatsAddr: "localhost"}, []string{"StatsAddr"}},
+		{"stats-addr-bad-port", Config{StatsAddr: "127.0.0.1:99999"}, []string{"StatsAddr"}},
 		// Negative sizes and durations.
 		{"negative-max-message", Config{MaxMessage: -1}, []string{"MaxMessage"}},
 		{"huge-max-message", Config{MaxMessage: 1 << 40}, []string{"MaxMessage"}},
@@ -101,7 +111,8 @@ func TestStatsJSON(t *testing.T) {
 	}
 	for _, key := range []string{`"accepted":`, `"upgraded":`, `"open":`, `"handshake_failures":`, `"handshake_timeouts":`,
 		`"messages_in":`, `"messages_out":`, `"bytes_in":`, `"bytes_out":`, `"close_codes_sent":{"1000":2}`,
-		`"slow_reader_closes":`, `"abnormal_closes":`, `"io":`} {
+		`"slow_reader_closes":`, `"abnormal_closes":`, `"io":`, `"rooms":`, `"broadcast_deliveries":`,
+		`"pings_sent":`, `"pongs_received":`, `"pong_missing":`, `"clients_not_answering":`} {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("JSON %s lacks %s", b, key)
 		}

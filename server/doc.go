@@ -2,7 +2,9 @@
 // "wsbench serve" runs, and what "wsbench run" starts in-process when it is
 // given no URL. It is a strict RFC 6455 echo server built to stay out of the
 // way of the measurements, and it stands apart from the client side of
-// wsbench: it imports none of its packages.
+// wsbench: it imports none of its packages. Besides echoing it can broadcast
+// in chat rooms, hold replies back to model a slow backend, ping its clients
+// and serve its counters over HTTP: the server side of wsbench's scenarios.
 //
 // # Structure
 //
@@ -37,14 +39,46 @@
 // costs about a microsecond, as on virtual machines, this halves the
 // server's CPU time per echoed message.
 //
+// # Modes
+//
+// In echo mode (ModeEcho, the default) every text or binary message is sent
+// back unchanged with its opcode, in order; a fragmented message is
+// reassembled and sent back as one frame.
+//
+// In broadcast mode (ModeBroadcast) every connection joins the room its URL
+// path names (/room/<name>: <name>; any other path: the whole path) and
+// every message a member sends goes to every member of the room, the sender
+// included, unchanged and in the order the server received them from that
+// sender. Members may be on different event loops. A loop encodes each
+// message once; it writes it to its own members and, for each other loop with
+// members, posts it (a reference-counted buffer shared by all) to that
+// loop's inbox and wakes it. Each loop writes only to its own connections
+// (see room_linux.go). A member that does not read is closed as a slow
+// reader; the others keep going.
+//
+// With Config.Delay every reply (echo) or delivery (broadcast) goes out
+// Delay after its message was received. Each loop keeps the messages waiting
+// in one FIFO (every message waits the same time) and wakes for the first
+// one through its poller timeout: no goroutine or timer per message. Order
+// per connection is kept, and a close frame never overtakes a held echo.
+//
+// With Config.PingInterval each loop, on one deadline of its own, pings all
+// its open connections (an 8-byte counter as payload) every interval and
+// counts pings whose matching pong has not come back when the next ping is
+// due or the connection closes (Stats.PongMissing,
+// Stats.ClientsNotAnswering).
+//
+// With Config.StatsAddr, Listen also serves the current Stats as JSON at
+// http://StatsAddr/stats (net/http, in goroutines of its own), until
+// Shutdown.
+//
 // # Protocol
 //
-// In echo mode (the only mode so far) every text or binary message is sent
-// back unchanged with its opcode, in order; a fragmented message is
-// reassembled and sent back as one frame. Pings are answered with pongs
-// carrying the same payload at once, even between the fragments of a
-// message; pongs are ignored. No extension is ever negotiated; a subprotocol
-// is chosen only from Config.Subprotocols.
+// Client pings are answered with pongs carrying the same payload at once,
+// even between the fragments of a message and ahead of replies held back by
+// Config.Delay; pongs are ignored unless they answer the server's own ping.
+// No extension is ever negotiated; a subprotocol is chosen only from
+// Config.Subprotocols.
 //
 // Protocol violations fail the connection with a close frame: 1002 for
 // unmasked frames, RSV bits, reserved opcodes, bad control frames and broken

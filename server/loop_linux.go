@@ -44,7 +44,21 @@ type conn struct {
 	// big says carry is sized for the whole (large) frame it starts and
 	// reads go straight into it; otherwise carry is just the tail of the
 	// last read, moved back into the loop buffer before the next read.
-	big      bool
+	big bool
+	// With io_uring (see ring_linux.go): dirty says c is on the loop's
+	// list of connections whose pending bytes go out with the next batch;
+	// waitOut says the kernel refused some and c waits for EPOLLOUT;
+	// polledOut says c is registered for EPOLLOUT.
+	dirty, waitOut, polledOut bool
+	// closeHeld says c's close frame waits in the loop's delay queue behind
+	// echoes held back (timer_linux.go), so the drain of the closing
+	// handshake has not started yet.
+	closeHeld bool
+	// missedPong says c has missed a pong (Config.PingInterval).
+	missedPong bool
+	// ridx is c's index in its loop's member list of c.room.
+	ridx int32
+
 	carry    []byte // bytes of an incomplete frame
 	pending  []byte // replies the kernel has not taken yet: pending[poff:]
 	poff     int
@@ -52,11 +66,13 @@ type conn struct {
 	deadline int64  // while closing: close at this loop time (ns)
 	proto    string // negotiated subprotocol, "" for none
 
-	// With io_uring (see ring_linux.go): dirty says c is on the loop's
-	// list of connections whose pending bytes go out with the next batch;
-	// waitOut says the kernel refused some and c waits for EPOLLOUT;
-	// polledOut says c is registered for EPOLLOUT.
-	dirty, waitOut, polledOut bool
+	// Broadcast mode (room_linux.go): the room c is a member of, nil once
+	// it closes.
+	room *room
+	// delayedBytes are the bytes c has in the loop's delay queue
+	// (timer_linux.go); every entry holds at least one frame, so 0 means
+	// none.
+	delayedBytes int
 }
 
 // handoff is an upgraded connection on its way from the handshake goroutine to
@@ -65,17 +81,22 @@ type handoff struct {
 	fd    int
 	extra []byte // bytes the client sent after its handshake request
 	proto string
+	room  string // broadcast mode: the room the client joins
 }
 
 // loop is one event loop: a goroutine blocked in epoll_wait that serves a set
 // of connections with one read buffer and one write buffer.
 type loop struct {
 	s          *Server
+	idx        int // index in Server.loops
 	poller     *netpoll.Poller
 	ring       *uring.Ring   // nil: one read(2) or write(2) per operation
 	done       chan struct{} // closed when run returns
 	maxPending int
 	epoch      time.Time
+	broadcast  bool  // Config.Mode is ModeBroadcast
+	delay      int64 // Config.Delay, ns
+	pingEvery  int64 // Config.PingInterval, ns
 
 	// kicked is set by handoff and stop before they wake the loop. With
 	// io_uring the loop peeks at epoll without waiting, which consumes a
@@ -84,19 +105,24 @@ type loop struct {
 
 	mu       sync.Mutex // guards the fields below, shared with other goroutines
 	incoming []handoff
-	stopping bool // graceful shutdown: send 1001 to all, exit when none left
-	force    bool // forced shutdown: close everything now
-	exited   bool // run has returned or is about to; poller is (being) closed
+	inbox    []delivery // broadcast frames posted by other loops
+	stopping bool       // graceful shutdown: send 1001 to all, exit when none left
+	force    bool       // forced shutdown: close everything now
+	exited   bool       // run has returned or is about to; poller is (being) closed
 
 	// Touched by the loop goroutine only.
 	conns     []*conn // indexed by fd
 	live      int
 	closing   []*conn // conns in stateClosing (and stale entries)
 	taken     []handoff
+	posted    []delivery // the inbox, taken
 	goingAway bool
 	rbuf      []byte
 	codec     codec
 	pool      bufPool
+	delayQ    delayQ // replies held back by Config.Delay
+	nextPing  int64  // loop time of the next round of pings
+	pingFrame []byte // the ping frame being sent (payload: codec.pingID)
 
 	// With io_uring only (ring_linux.go).
 	dirty []*conn  // connections with bytes to send in the next batch
@@ -105,21 +131,28 @@ type loop struct {
 
 	// Counters, written by the loop, read by Stats.
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
+	deliveries                         atomic.Uint64
+	pingsSent, pongs                   atomic.Uint64
+	pongMissing, notAnswering          atomic.Uint64
 }
 
 // newLoop makes a loop that does its socket I/O through ring, or with one
 // system call per operation if ring is nil. The loop owns ring from now on.
-func newLoop(s *Server, ring *uring.Ring) (*loop, error) {
+func newLoop(s *Server, idx int, ring *uring.Ring) (*loop, error) {
 	p, err := netpoll.New(maxEvents)
 	if err != nil {
 		return nil, err
 	}
 	l := &loop{
 		s:          s,
+		idx:        idx,
 		poller:     p,
 		ring:       ring,
 		done:       make(chan struct{}),
 		maxPending: s.cfg.MaxPendingWrite,
+		broadcast:  s.cfg.Mode == ModeBroadcast,
+		delay:      int64(s.cfg.Delay),
+		pingEvery:  int64(s.cfg.PingInterval),
 	}
 	size := readBufSize
 	if ring != nil {
@@ -128,7 +161,8 @@ func newLoop(s *Server, ring *uring.Ring) (*loop, error) {
 	}
 	l.rbuf = make([]byte, size)
 	l.pool.maxSpare = int(s.cfg.MaxMessage) + wire.MaxHeaderSize
-	l.codec = codec{maxMessage: s.cfg.MaxMessage, pool: &l.pool, out: make([]byte, 0, size)}
+	l.codec = codec{maxMessage: s.cfg.MaxMessage, pool: &l.pool, out: make([]byte, 0, size),
+		hold: l.broadcast || l.delay > 0}
 	return l, nil
 }
 
@@ -183,6 +217,7 @@ func (l *loop) run() {
 		l.taken = append(l.taken[:0], l.incoming...)
 		clear(l.incoming)
 		l.incoming = l.incoming[:0]
+		l.posted, l.inbox = l.inbox, l.posted[:0]
 		stopping, force := l.stopping, l.force
 		if force || (stopping && l.live == 0 && len(l.taken) == 0) {
 			l.exited = true
@@ -206,11 +241,15 @@ func (l *loop) run() {
 			l.register(h)
 		}
 		clear(l.taken)
+		l.deliverInbox()
+		// The timers may close connections (drains that ran out): look at
+		// live after them, or the last one's loop would sleep for good.
+		timeout := l.timers()
 		if stopping && l.live == 0 {
 			continue // nothing left: go exit
 		}
 
-		evs, err := l.wait(l.sweep())
+		evs, err := l.wait(timeout)
 		if err == nil {
 			err = l.serve(evs)
 		}
@@ -221,6 +260,7 @@ func (l *loop) run() {
 			l.exited = true
 			l.taken = append(l.taken[:0], l.incoming...)
 			l.incoming = nil
+			l.posted, l.inbox = append(l.posted, l.inbox...), nil
 			l.mu.Unlock()
 			l.shutdownNow()
 			return
@@ -228,15 +268,15 @@ func (l *loop) run() {
 	}
 }
 
-// wait returns the ready connections' events, waiting up to timeoutMs (-1:
-// no limit) for some.
+// wait returns the ready connections' events, waiting up to d (-1: no
+// limit) for some.
 //
 // With io_uring it first looks without waiting: if sockets are ready, the
 // sends queued so far go to the kernel in the same batch as their reads
 // (serve). Only a loop about to sleep sends them on their own first.
-func (l *loop) wait(timeoutMs int) ([]netpoll.Event, error) {
+func (l *loop) wait(d time.Duration) ([]netpoll.Event, error) {
 	if l.ring == nil {
-		return l.poller.Wait(timeoutMs)
+		return l.poller.WaitFor(d)
 	}
 	evs, err := l.poller.WaitFor(0)
 	if err != nil || len(evs) > 0 {
@@ -246,9 +286,9 @@ func (l *loop) wait(timeoutMs int) ([]netpoll.Event, error) {
 		return nil, err
 	}
 	if l.kicked.Load() {
-		return nil, nil // woken while looking: new connections or a stop
+		return nil, nil // woken while looking: new connections, deliveries or a stop
 	}
-	return l.poller.Wait(timeoutMs)
+	return l.poller.WaitFor(d)
 }
 
 // serve handles one round of readiness events.
@@ -285,14 +325,18 @@ func (l *loop) serve(evs []netpoll.Event) error {
 	return err
 }
 
-// shutdownNow closes every connection, including any in l.taken, and the
-// poller. exited must be set.
+// shutdownNow closes every connection, including any in l.taken, drops
+// the deliveries and delayed replies not made, and closes the poller.
+// exited must be set.
 func (l *loop) shutdownNow() {
 	for _, h := range l.taken {
 		unix.Close(h.fd)
 		l.s.open.Add(-1)
 	}
 	l.taken = nil
+	dropDeliveries(l.posted)
+	l.posted = nil
+	l.dropDelayed()
 	for _, c := range l.conns {
 		if c != nil {
 			l.closeConn(c, false)
@@ -316,7 +360,13 @@ func (l *loop) register(h handoff) {
 		l.conns = append(l.conns, make([]*conn, h.fd+1-len(l.conns))...)
 	}
 	l.conns[h.fd] = c
+	if l.live == 0 && l.pingEvery > 0 {
+		l.nextPing = l.now() + l.pingEvery // the first ping, one interval on
+	}
 	l.live++
+	if l.broadcast {
+		l.join(c, h.room)
+	}
 	if len(h.extra) > 0 {
 		// The client sent frames right behind its request (it should
 		// have waited for our 101, but nothing is lost if it did not).
@@ -330,12 +380,11 @@ func (l *loop) register(h handoff) {
 }
 
 // sweep closes closing connections whose drain deadline passed and returns
-// the Wait timeout in ms until the next deadline, -1 for none.
-func (l *loop) sweep() int {
+// the next deadline (loop time), -1 for none.
+func (l *loop) sweep(now int64) int64 {
 	if len(l.closing) == 0 {
 		return -1
 	}
-	now := l.now()
 	next := int64(-1)
 	keep := l.closing[:0]
 	for _, c := range l.closing {
@@ -353,10 +402,7 @@ func (l *loop) sweep() int {
 	}
 	clear(l.closing[len(keep):])
 	l.closing = keep
-	if next < 0 {
-		return -1
-	}
-	return int((next - now + int64(time.Millisecond) - 1) / int64(time.Millisecond))
+	return next
 }
 
 // event handles one readiness report for c (without io_uring).
@@ -424,7 +470,8 @@ func (l *loop) readOK(c *conn, n int, err error) bool {
 }
 
 // process parses data (received on c, in l.rbuf or c.carry), sends the
-// replies and keeps any incomplete frame for the next read.
+// replies (or hands the messages to the delay queue or the room) and keeps
+// any incomplete frame for the next read.
 func (l *loop) process(c *conn, data []byte) {
 	n, closing, code := l.codec.feed(&c.sess, data)
 	if closing {
@@ -433,15 +480,25 @@ func (l *loop) process(c *conn, data []byte) {
 	} else {
 		l.keepTail(c, data[n:])
 	}
-	if l.codec.msgsIn != 0 || l.codec.msgsOut != 0 {
+	if l.codec.msgsIn != 0 || l.codec.msgsOut != 0 || l.codec.pongs != 0 {
 		l.msgsIn.Add(l.codec.msgsIn)
 		l.msgsOut.Add(l.codec.msgsOut)
-		l.codec.msgsIn, l.codec.msgsOut = 0, 0
+		l.pongs.Add(l.codec.pongs)
+		l.codec.msgsIn, l.codec.msgsOut, l.codec.pongs = 0, 0, 0
 	}
-	if len(l.codec.out) > 0 {
-		l.send(c, l.codec.out)
-		l.codec.out = l.codec.out[:0]
+	if l.codec.heldN > 0 {
+		l.hold(c) // before the replies: a close frame must come last
 	}
+	out := l.codec.out
+	if closing && c.delayedBytes > 0 && c.state == stateOpen {
+		// Echoes are held back: the close frame waits behind them.
+		l.delayFor(c, out[l.codec.closeAt:], 0, true)
+		out = out[:l.codec.closeAt]
+	}
+	if len(out) > 0 {
+		l.send(c, out)
+	}
+	l.codec.out = l.codec.out[:0]
 	if closing && c.state == stateOpen {
 		l.beginClosing(c)
 	}
@@ -569,7 +626,11 @@ func (l *loop) slowReader(c *conn) {
 func (l *loop) goAway(c *conn) {
 	l.codec.out = appendClose(l.codec.out[:0], ws.StatusGoingAway)
 	l.s.countClose(ws.StatusGoingAway)
-	l.send(c, l.codec.out)
+	if c.delayedBytes > 0 {
+		l.delayFor(c, l.codec.out, 0, true) // behind the echoes held back
+	} else {
+		l.send(c, l.codec.out)
+	}
 	l.codec.out = l.codec.out[:0]
 	if c.state == stateOpen {
 		l.beginClosing(c)
@@ -581,10 +642,23 @@ func (l *loop) goAway(c *conn) {
 // are drained and discarded until the client's EOF or drainTimeout, and only
 // then is the fd closed. Closing with unread input would make the kernel send
 // an RST, which can destroy the close frame before the client reads it.
+//
+// A close frame held back behind delayed echoes (closeHeld) is not queued
+// yet: the drain starts when it is (startDrain, from the delay queue).
 func (l *loop) beginClosing(c *conn) {
 	c.state = stateClosing
 	c.sess.release(&l.pool)
 	l.dropCarry(c)
+	l.leave(c)
+	l.endPings(c)
+	if !c.closeHeld {
+		l.startDrain(c)
+	}
+}
+
+// startDrain starts the drain of the closing handshake once c's close frame
+// is queued: the drain deadline, and FIN once nothing is pending.
+func (l *loop) startDrain(c *conn) {
 	c.deadline = l.now() + int64(drainTimeout)
 	l.closing = append(l.closing, c)
 	if c.pending == nil {
@@ -610,4 +684,6 @@ func (l *loop) closeConn(c *conn, abnormal bool) {
 	c.sess.release(&l.pool)
 	l.dropCarry(c)
 	l.putPending(c)
+	l.leave(c)
+	l.endPings(c)
 }

@@ -196,7 +196,7 @@ func (l *loop) sent(c *conn, n int, err error) {
 				return
 			}
 		}
-		if c.state == stateClosing {
+		if c.state == stateClosing && !c.closeHeld {
 			unix.Shutdown(c.fd, unix.SHUT_WR)
 		}
 		return

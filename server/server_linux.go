@@ -5,9 +5,11 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -36,6 +38,9 @@ type Server struct {
 
 	stopFlag   atomic.Bool // stopping, readable without mu
 	acceptDone chan struct{}
+	statsLn    net.Listener   // Config.StatsAddr's, nil without
+	statsSrv   *http.Server   // serves /stats on statsLn
+	statsDone  chan struct{}  // closed when statsSrv.Serve has returned
 	hsWG       sync.WaitGroup // handshake goroutines
 	stopOnce   sync.Once
 	forceOnce  sync.Once
@@ -44,6 +49,11 @@ type Server struct {
 	accepted, upgraded, hsFail, hsTimeout, slow, abnormal atomic.Uint64
 	open                                                  atomic.Int64
 	closeCodes                                            [5000]atomic.Uint64
+
+	// Broadcast mode (room_linux.go): the rooms with members, by name.
+	roomsMu   sync.Mutex
+	rooms     map[string]*room
+	roomCount atomic.Int64
 
 	started procSample // the process's CPU time when New ran, for Stats
 }
@@ -60,6 +70,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:        cfg,
 		handshakes: make(map[net.Conn]struct{}),
+		rooms:      make(map[string]*room),
 		done:       make(chan struct{}),
 		started:    sampleProcess(),
 	}
@@ -93,7 +104,7 @@ func New(cfg Config) (*Server, error) {
 		if rings != nil {
 			ring = rings[i]
 		}
-		l, err := newLoop(s, ring)
+		l, err := newLoop(s, i, ring)
 		if err != nil {
 			for _, l := range s.loops {
 				l.release()
@@ -116,8 +127,8 @@ func (s *Server) Config() Config {
 }
 
 // Listen starts listening on the configured address and serving: an accept
-// loop plus the event loops. It returns the bound address (useful with port
-// 0) without blocking.
+// loop plus the event loops, and the stats endpoint if Config.StatsAddr is
+// set. It returns the bound address (useful with port 0) without blocking.
 func (s *Server) Listen() (net.Addr, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -130,6 +141,22 @@ func (s *Server) Listen() (net.Addr, error) {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
+	}
+	if s.cfg.StatsAddr != "" {
+		sln, err := net.Listen("tcp", s.cfg.StatsAddr)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("server: Config.StatsAddr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /stats", s.serveStats)
+		s.statsLn = sln
+		s.statsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.HandshakeTimeout}
+		s.statsDone = make(chan struct{})
+		go func() {
+			defer close(s.statsDone)
+			s.statsSrv.Serve(sln) // returns ErrServerClosed on Shutdown
+		}()
 	}
 	s.ln = ln
 	for _, l := range s.loops {
@@ -148,6 +175,29 @@ func (s *Server) Addr() net.Addr {
 		return nil
 	}
 	return s.ln.Addr()
+}
+
+// StatsAddr returns the address of the stats endpoint (Config.StatsAddr),
+// nil before Listen or without one. Its Stats are at http://StatsAddr/stats.
+func (s *Server) StatsAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.statsLn == nil {
+		return nil
+	}
+	return s.statsLn.Addr()
+}
+
+// serveStats answers GET /stats with the current Stats as JSON.
+func (s *Server) serveStats(w http.ResponseWriter, _ *http.Request) {
+	b, err := json.Marshal(s.Stats())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(append(b, '\n'))
 }
 
 func (s *Server) acceptLoop(ln net.Listener) {
@@ -191,7 +241,15 @@ func (s *Server) handshake(nc net.Conn) {
 
 	nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	rc := recConn{Conn: nc}
-	hs, err := s.upgrader.Upgrade(&rc)
+	u := s.upgrader
+	var roomName string
+	if s.cfg.Mode == ModeBroadcast {
+		u.OnRequest = func(uri []byte) error {
+			roomName = roomNameOf(string(uri))
+			return nil
+		}
+	}
+	hs, err := u.Upgrade(&rc)
 
 	s.mu.Lock()
 	delete(s.handshakes, nc)
@@ -210,7 +268,7 @@ func (s *Server) handshake(nc net.Conn) {
 	s.upgraded.Add(1)
 	s.open.Add(1)
 	l := s.loops[(s.next.Add(1)-1)%uint64(len(s.loops))]
-	if !l.handoff(handoff{fd: fd, extra: rc.extra(), proto: hs.Protocol}) {
+	if !l.handoff(handoff{fd: fd, extra: rc.extra(), proto: hs.Protocol, room: roomName}) {
 		unix.Close(fd)
 		s.open.Add(-1)
 	}
@@ -314,7 +372,11 @@ func (s *Server) beginStop() {
 	for nc := range s.handshakes {
 		nc.SetDeadline(time.Unix(1, 0)) // fail the handshake now
 	}
+	statsSrv, statsDone := s.statsSrv, s.statsDone
 	s.mu.Unlock()
+	if statsSrv != nil {
+		statsSrv.Close() // the listener and any request in progress
+	}
 
 	if ln == nil { // never listened: the loops never ran
 		for _, l := range s.loops {
@@ -336,6 +398,9 @@ func (s *Server) beginStop() {
 		for _, l := range s.loops {
 			<-l.done
 		}
+		if statsDone != nil {
+			<-statsDone
+		}
 		close(s.done)
 	}()
 }
@@ -354,12 +419,18 @@ func (s *Server) Stats() Stats {
 		AbnormalCloses:    s.abnormal.Load(),
 		CloseCodesSent:    make(map[uint16]uint64),
 		IO:                s.io,
+		Rooms:             s.roomCount.Load(),
 	}
 	for _, l := range s.loops {
 		st.MessagesIn += l.msgsIn.Load()
 		st.MessagesOut += l.msgsOut.Load()
 		st.BytesIn += l.bytesIn.Load()
 		st.BytesOut += l.bytesOut.Load()
+		st.BroadcastDeliveries += l.deliveries.Load()
+		st.PingsSent += l.pingsSent.Load()
+		st.PongsReceived += l.pongs.Load()
+		st.PongMissing += l.pongMissing.Load()
+		st.ClientsNotAnswering += l.notAnswering.Load()
 	}
 	for code := range s.closeCodes {
 		if n := s.closeCodes[code].Load(); n != 0 {

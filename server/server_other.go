@@ -33,3 +33,6 @@ func (s *Server) Shutdown(ctx context.Context) error { return nil }
 
 // Stats returns zero counters.
 func (s *Server) Stats() Stats { return Stats{CloseCodesSent: map[uint16]uint64{}} }
+
+// StatsAddr returns nil.
+func (s *Server) StatsAddr() net.Addr { return nil }

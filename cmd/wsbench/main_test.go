@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +60,14 @@ func TestBadInput(t *testing.T) {
 		{"serve negative stats interval", []string{"serve", "--stats-interval", "-1s"}, "--stats-interval: must not be negative"},
 		// serve: an unknown I/O mode names --io
 		{"serve bad io", []string{"serve", "--io", "bogus"}, `--io: unknown I/O mode "bogus"`},
+		// serve: an unknown mode names --mode
+		{"serve bad mode", []string{"serve", "--mode", "bogus"}, `--mode: unknown mode "bogus"`},
+		// serve: a negative delay names --delay
+		{"serve negative delay", []string{"serve", "--delay", "-1s"}, "--delay: -1s is negative"},
+		// serve: a negative ping interval names --ping-interval
+		{"serve negative ping interval", []string{"serve", "--ping-interval", "-1s"}, "--ping-interval: -1s is negative"},
+		// serve: a stats address without a port names --stats-addr
+		{"serve bad stats addr", []string{"serve", "--stats-addr", "localhost"}, "--stats-addr:"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -411,5 +420,82 @@ func TestServeStatsInterval(t *testing.T) {
 	}
 	if _, ok := final["interval_s"]; ok {
 		t.Errorf("final stats have interval fields: %s", js)
+	}
+}
+
+// TestServeStatsAddr: `wsbench serve --stats-addr 127.0.0.1:0` prints where
+// its stats are, and GET there returns them as JSON, with the broadcast and
+// ping counters.
+func TestServeStatsAddr(t *testing.T) {
+	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--stats-addr", "127.0.0.1:0",
+		"--mode", "broadcast", "--ping-interval", "1s", "--delay", "10ms")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var head []string
+	for len(head) < 2 {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("serve exited after %q", head)
+			}
+			head = append(head, line)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("serve printed only %q", head)
+		}
+	}
+	if !strings.Contains(head[0], "listening on ws://") || !strings.Contains(head[0], "mode broadcast") {
+		t.Errorf("first line %q", head[0])
+	}
+	url, ok := strings.CutPrefix(head[1], "wsbench serve: stats on ")
+	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") || !strings.HasSuffix(url, "/stats") {
+		t.Fatalf("second line %q, want the stats URL", head[1])
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s, %v", url, resp.Status, err)
+	}
+	for _, key := range []string{"accepted", "messages_in", "rooms", "broadcast_deliveries", "pings_sent",
+		"pongs_received", "pong_missing", "clients_not_answering"} {
+		if _, ok := st[key]; !ok {
+			t.Errorf("stats lack %q: %v", key, st)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	for stopBy := time.After(10 * time.Second); lines != nil; {
+		select {
+		case _, ok := <-lines:
+			if !ok {
+				lines = nil
+			}
+		case <-stopBy:
+			t.Fatal("serve did not stop after SIGINT")
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve exit: %v", err)
+	}
+	if _, err := client.Get(url); err == nil {
+		t.Error("stats still served after serve stopped")
 	}
 }

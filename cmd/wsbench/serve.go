@@ -21,12 +21,24 @@ const serveUsage = `Usage: wsbench serve [flags]
 
 Run the bundled reference WebSocket server: strict RFC 6455 (protocol
 violations close with 1002, invalid UTF-8 with 1007, oversize messages with
-1009), epoll-driven so idle connections cost no goroutine, echoing every text
-and binary message unchanged. It prints the address it listens on and, when
-stopped with SIGINT or SIGTERM, its counters and its process's CPU time and
-memory as one JSON line. With --stats-interval it also prints them every
-interval, with that interval's CPU cores and messages per second: when client
-and server run as separate processes, this shows which side ran out of CPU.
+1009), epoll-driven so idle connections cost no goroutine. It prints the
+address it listens on and, when stopped with SIGINT or SIGTERM, its counters
+and its process's CPU time and memory as one JSON line. With --stats-interval
+it also prints them every interval, with that interval's CPU cores and
+messages per second: when client and server run as separate processes, this
+shows which side ran out of CPU. With --stats-addr it serves them as JSON over
+HTTP at /stats.
+
+Modes (--mode):
+  echo       every text and binary message goes back to its sender,
+             unchanged and in order (the default)
+  broadcast  chat rooms chosen by URL path: a client at /room/<name> joins
+             room <name> (at any other path, the room named by the whole
+             path); every message a member sends goes to every member of
+             its room, the sender included, in the order received
+In both, --delay holds every reply or delivery back to model a slow backend,
+and --ping-interval pings every connection and counts the pongs that do not
+come back (pings_sent, pongs_received, pong_missing, clients_not_answering).
 
 Examples:
   wsbench serve                          # ws://127.0.0.1:8080/
@@ -34,18 +46,25 @@ Examples:
   wsbench serve --max-message 65536
   wsbench serve --stats-interval 1s      # a stats line every second
   wsbench serve --io syscalls            # one system call per read or write
+  wsbench serve --mode broadcast         # ws://127.0.0.1:8080/room/lobby is room "lobby"
+  wsbench serve --delay 50ms             # every echo 50ms after its message
+  wsbench serve --ping-interval 5s       # a ping every 5s, pong expected before the next
+  wsbench serve --stats-addr 127.0.0.1:9090  # curl http://127.0.0.1:9090/stats
 `
 
 func serveCmd(args []string, stdout, stderr io.Writer) error {
 	cfg := server.DefaultConfig()
 	fs := newFlagSet("serve", serveUsage, stdout)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (port 0 picks a free port)")
-	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "server mode: echo")
+	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "server mode: echo, or broadcast (rooms by URL path: /room/<name>)")
 	fs.Int64Var(&cfg.MaxMessage, "max-message", cfg.MaxMessage, "largest message accepted, in bytes (larger: close 1009)")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", cfg.HandshakeTimeout, "drop a connection that has not completed its opening handshake by then")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0 = GOMAXPROCS)")
 	fs.IntVar(&cfg.MaxPendingWrite, "max-pending-write", cfg.MaxPendingWrite, "bytes queued for a client that does not read before it is closed")
 	fs.StringVar(&cfg.IO, "io", cfg.IO, "how the event loops use the kernel: auto, io_uring (a system call per batch of sends and receives) or syscalls (one per operation)")
+	fs.DurationVar(&cfg.Delay, "delay", cfg.Delay, "send every reply (echo) or delivery (broadcast) this long after its message was received (0 = at once)")
+	fs.DurationVar(&cfg.PingInterval, "ping-interval", cfg.PingInterval, "ping every connection this often and expect each pong before the next ping (0 = no pings)")
+	fs.StringVar(&cfg.StatsAddr, "stats-addr", cfg.StatsAddr, "serve the counters as JSON over HTTP at http://ADDR/stats (port 0 picks a free port)")
 	statsInterval := fs.Duration("stats-interval", 0, "print counters, CPU and memory every interval (0 = only on stop)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -63,18 +82,30 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{flagNamed(err)}
 	}
+	// Catch signals before printing the address: whoever reads it may
+	// signal at once.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	addr, err := srv.Listen()
 	if err != nil {
+		srv.Shutdown(context.Background()) // releases the event loops
+		if msg := flagNamed(err).Error(); strings.HasPrefix(msg, "--") {
+			return failedError{errors.New(msg)} // --stats-addr: ...
+		}
 		return failedError{fmt.Errorf("--addr %s: %w", cfg.Addr, err)}
 	}
 	if host, _, _ := net.SplitHostPort(addr.String()); !isLoopback(host) {
 		fmt.Fprintf(stderr, "wsbench serve: warning: listening on %s, reachable from other machines\n", host)
 	}
 	fmt.Fprintf(stdout, "wsbench serve: listening on ws://%s/ (mode %s, I/O %s)\n", addr, cfg.Mode, srv.Stats().IO)
+	if sa := srv.StatsAddr(); sa != nil {
+		if host, _, _ := net.SplitHostPort(sa.String()); !isLoopback(host) {
+			fmt.Fprintf(stderr, "wsbench serve: warning: stats on %s, reachable from other machines\n", host)
+		}
+		fmt.Fprintf(stdout, "wsbench serve: stats on http://%s/stats\n", sa)
+	}
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	var tick <-chan time.Time
 	var ticker *time.Ticker
 	if *statsInterval > 0 {
@@ -139,7 +170,8 @@ var serveFlags = strings.NewReplacer(
 	"server: Config.Addr", "--addr", "server: Config.Mode", "--mode",
 	"server: Config.MaxMessage", "--max-message", "server: Config.HandshakeTimeout", "--handshake-timeout",
 	"server: Config.Loops", "--loops", "server: Config.MaxPendingWrite", "--max-pending-write",
-	"server: Config.IO", "--io",
+	"server: Config.IO", "--io", "server: Config.Delay", "--delay",
+	"server: Config.PingInterval", "--ping-interval", "server: Config.StatsAddr", "--stats-addr",
 )
 
 // flagNamed rewrites a server configuration error to name flags, not fields.

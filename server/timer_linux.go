@@ -1,0 +1,222 @@
+//go:build linux
+
+package server
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wsbench/wsbench/internal/wire"
+)
+
+// This file is what an event loop does on its clock rather than on its
+// sockets: replies held back by Config.Delay, and the pings of
+// Config.PingInterval. Both use the loop's poller timeout (loop.timers
+// returns the time to the next deadline); neither starts a goroutine or a
+// timer of its own.
+//
+// Delay: every message waits the same Delay and messages are handled in the
+// order they arrive, so the loop's delayed replies are due in the order they
+// were queued, and one FIFO per loop (delayQ) is the whole timer heap. An
+// entry is either the echo replies one read produced for one connection, in
+// a pooled buffer, or, in broadcast mode, the frames one read produced for a
+// room, in a shared buffer, published when due. A close frame for a
+// connection with echoes still held back joins the queue behind them
+// (conn.closeHeld), so it never overtakes them, and the closing handshake's
+// drain starts when it is sent.
+//
+// Pings: one deadline per loop. When it passes, the loop walks its open
+// connections: a connection whose previous ping is still unanswered counts
+// as a missing pong, then every one gets the next ping.
+
+// delayed is one entry of the delay queue.
+type delayed struct {
+	due int64 // loop time (ns) when it goes out
+	n   int   // data messages in b or bf
+	// Echo mode: the frames for c, in a pooled buffer. close says b is c's
+	// close frame.
+	c     *conn
+	b     []byte
+	close bool
+	// Broadcast mode: the frames for room r.
+	r  *room
+	bf *bframe
+}
+
+// delayQ is a FIFO of delayed entries.
+type delayQ struct {
+	q    []delayed
+	head int
+}
+
+func (d *delayQ) len() int { return len(d.q) - d.head }
+
+func (d *delayQ) front() *delayed { return &d.q[d.head] }
+
+func (d *delayQ) push(e delayed) {
+	if d.head > 0 && len(d.q) == cap(d.q) && d.head >= len(d.q)/2 {
+		n := copy(d.q, d.q[d.head:])
+		clear(d.q[n:])
+		d.q, d.head = d.q[:n], 0
+	}
+	d.q = append(d.q, e)
+}
+
+func (d *delayQ) pop() delayed {
+	e := d.q[d.head]
+	d.q[d.head] = delayed{}
+	d.head++
+	if d.head == len(d.q) {
+		d.q, d.head = d.q[:0], 0
+	}
+	return e
+}
+
+// hold queues what the codec held back from c's last read (codec.held):
+// published to c's room at once in broadcast mode without Delay, else queued
+// until Delay has passed.
+func (l *loop) hold(c *conn) {
+	b, n := l.codec.held, l.codec.heldN
+	l.codec.held, l.codec.heldN = b[:0], 0
+	switch {
+	case l.broadcast && l.delay == 0:
+		if c.room != nil {
+			l.publish(c.room, b, n, nil)
+		}
+	case l.broadcast:
+		if c.room != nil {
+			l.delayQ.push(delayed{due: l.now() + l.delay, n: n, r: c.room, bf: newBframe(b, n)})
+		}
+	default:
+		if c.delayedBytes+len(b)+len(c.pending)-c.poff > l.maxPending {
+			l.slowReader(c)
+			return
+		}
+		l.delayFor(c, b, n, false)
+	}
+}
+
+// delayFor queues a copy of b (n data messages, or c's close frame) for c.
+func (l *loop) delayFor(c *conn, b []byte, n int, isClose bool) {
+	buf := append(l.pool.get(len(b)), b...)
+	l.delayQ.push(delayed{due: l.now() + l.delay, n: n, c: c, b: buf, close: isClose})
+	c.delayedBytes += len(buf)
+	if isClose {
+		c.closeHeld = true
+	}
+}
+
+// releaseDelayed sends a delayed entry that is due.
+func (l *loop) releaseDelayed(e delayed) {
+	if e.bf != nil {
+		l.publish(e.r, e.bf.b, e.n, e.bf)
+		return
+	}
+	c := e.c
+	c.delayedBytes -= len(e.b)
+	if c.state != stateClosed {
+		l.send(c, e.b)
+		if e.close {
+			c.closeHeld = false
+			if c.state == stateClosing {
+				l.startDrain(c)
+			}
+		} else {
+			l.msgsOut.Add(uint64(e.n))
+		}
+	}
+	l.pool.put(e.b)
+}
+
+// dropDelayed empties the delay queue: the loop is exiting.
+func (l *loop) dropDelayed() {
+	for l.delayQ.len() > 0 {
+		e := l.delayQ.pop()
+		if e.bf != nil {
+			e.bf.release()
+		} else {
+			l.pool.put(e.b)
+		}
+	}
+}
+
+// timers does what is due: closing connections whose drain ran out, delayed
+// replies, pings. It returns how long the loop may wait for its sockets
+// before the next deadline, -1 for no limit.
+func (l *loop) timers() time.Duration {
+	if len(l.closing) == 0 && l.delayQ.len() == 0 && (l.pingEvery == 0 || l.live == 0) {
+		return -1 // nothing on the clock: spare reading it
+	}
+	now := l.now()
+	next := l.sweep(now)
+	for l.delayQ.len() > 0 && l.delayQ.front().due <= now {
+		l.releaseDelayed(l.delayQ.pop())
+	}
+	if l.delayQ.len() > 0 {
+		next = earliest(next, l.delayQ.front().due)
+	}
+	if l.pingEvery > 0 && l.live > 0 {
+		if now >= l.nextPing {
+			l.pingAll()
+			l.nextPing += l.pingEvery
+			if l.nextPing <= now { // fell behind: no burst of pings
+				l.nextPing = now + l.pingEvery
+			}
+		}
+		next = earliest(next, l.nextPing)
+	}
+	if next < 0 {
+		return -1
+	}
+	return time.Duration(max(next-now, 0))
+}
+
+// earliest returns the earlier of deadline a (-1: none) and b.
+func earliest(a, b int64) int64 {
+	if a < 0 || b < a {
+		return b
+	}
+	return a
+}
+
+// pingAll sends the next ping to every open connection, first counting a
+// missing pong for those that did not answer the previous one.
+func (l *loop) pingAll() {
+	l.codec.pingID++
+	var p [8]byte
+	binary.BigEndian.PutUint64(p[:], l.codec.pingID)
+	l.pingFrame = wire.AppendFrame(l.pingFrame[:0], ws.OpPing, true, p[:], nil)
+	var sent uint64
+	for _, c := range l.conns {
+		if c == nil || c.state != stateOpen {
+			continue
+		}
+		if c.sess.pingOut {
+			l.pongMissed(c)
+		}
+		c.sess.pingOut = true
+		l.send(c, l.pingFrame) // may close c
+		sent++
+	}
+	l.pingsSent.Add(sent)
+}
+
+// pongMissed counts a ping of c that will not be answered in time.
+func (l *loop) pongMissed(c *conn) {
+	c.sess.pingOut = false
+	l.pongMissing.Add(1)
+	if !c.missedPong {
+		c.missedPong = true
+		l.notAnswering.Add(1)
+	}
+}
+
+// endPings counts c's unanswered ping, if any, as missing: c stops reading
+// frames (it is closing or closed).
+func (l *loop) endPings(c *conn) {
+	if c.sess.pingOut {
+		l.pongMissed(c)
+	}
+}
