@@ -14,8 +14,10 @@ import (
 )
 
 // BenchmarkEchoLoopback measures the whole server path over loopback: one
-// client pipelines b.N binary messages (in batches of 64 per write) while
-// reading the echoes back. Allocations are the whole process's, client
+// client pipelines b.N binary messages (in batches of 64 per write, at most
+// 16 batches ahead of the echoes it has read, so the server never holds
+// enough unread replies to close it as a slow reader) while reading the
+// echoes back. Allocations are the whole process's, client
 // included. The name says the server's I/O mode (TestMain runs it in each).
 func BenchmarkEchoLoopback(b *testing.B) {
 	for _, size := range []int{16, 128, 1024} {
@@ -31,8 +33,10 @@ func BenchmarkEchoLoopback(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			werr := make(chan error, 1)
+			window := make(chan struct{}, 16) // batches written and not yet read back
 			go func() {
 				for sent := 0; sent < b.N; sent += batch {
+					window <- struct{}{}
 					k := min(batch, b.N-sent)
 					if _, err := c.Write(batchBuf[:k*len(fr)]); err != nil {
 						werr <- err
@@ -41,13 +45,14 @@ func BenchmarkEchoLoopback(b *testing.B) {
 				}
 				werr <- nil
 			}()
-			buf := make([]byte, 64<<10)
+			buf := make([]byte, batch*replyLen)
 			for left := b.N * replyLen; left > 0; {
 				n, err := io.ReadFull(c.br, buf[:min(len(buf), left)])
 				left -= n
 				if err != nil {
 					b.Fatalf("read: %v with %d bytes left", err, left)
 				}
+				<-window // a batch's worth of echoes is back
 			}
 			b.StopTimer()
 			if err := <-werr; err != nil {
