@@ -227,7 +227,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		sched:        sched,
 		maxInflight:  uint64(spec.MaxInflight),
 		maxMessage:   int64(max(spec.Size, 1<<20)),
-		codec:        newCodec(spec.Size, spec.Binary),
+		codec:        newCodec(spec.Size, spec.Binary || spec.Kind == scenario.KindPing),
 		fragments:    max(spec.Fragment, 1),
 		think:        int64(spec.Think),
 		op:           ws.OpText,
@@ -237,6 +237,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if spec.Binary {
 		r.op = ws.OpBinary
+	}
+	if spec.Kind == scenario.KindPing {
+		r.op = ws.OpPing // answered by pongs, matched and timed like echoes
 	}
 	switch cfg.Timestamps {
 	case "", TimestampsKernel:

@@ -469,3 +469,27 @@ func TestClosedModelThinkTime(t *testing.T) {
 		t.Errorf("send lag p50 %v", lag)
 	}
 }
+
+// TestPingWorkload: --kind ping sends ping control frames stamped like
+// messages; the server's pongs are matched and timed like echoes, in the
+// closed and the open model.
+func TestPingWorkload(t *testing.T) {
+	srv := startTestServer(t, 0, 0)
+	for _, rate := range []float64{0, 500} {
+		spec := quickSpec(5, 400*time.Millisecond)
+		spec.Kind = scenario.KindPing
+		spec.Size = 40
+		spec.Rate = rate
+		res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkHealthy(t, res, 5, metrics.RTT)
+		if got := srv.received.Load(); got != 0 {
+			t.Errorf("rate %v: the server received %d data messages; pings are control frames", rate, got)
+		}
+		if c := res.Snapshot.Counts; c.BytesSent != c.Sent*(2+4+40) {
+			t.Errorf("rate %v: %d bytes for %d pings of 40 bytes", rate, c.BytesSent, c.Sent)
+		}
+	}
+}

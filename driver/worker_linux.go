@@ -818,6 +818,9 @@ func (w *worker) frame(c *conn, h ws.Header, p []byte, wireLen int, rx int64) {
 			w.sendControl(c, ws.OpPong, p)
 		}
 	case ws.OpPong:
+		if w.run.op == ws.OpPing {
+			w.message(c, ws.OpPing, p, wireLen, rx)
+		}
 	case ws.OpClose:
 		w.closeReceived(c, p)
 	}

@@ -39,6 +39,10 @@ const MaxProcs = 256
 type Spec struct {
 	// Target is the ws:// URL under test; empty means the bundled server, started in-process.
 	Target string `json:"target"`
+	// Kind is the workload: "echo" (the default: data messages echoed back)
+	// or "ping" (ping control frames answered with pongs, the heartbeat
+	// path; Size is then the ping payload, at most 125 bytes).
+	Kind string `json:"kind,omitempty"`
 	// Conns is the number of connections.
 	Conns int `json:"conns"`
 	// Duration is the measured part of the run.
@@ -127,9 +131,17 @@ func (s Spec) Model() Model {
 	return Closed
 }
 
+// Workloads.
+const (
+	KindEcho = "echo"
+	KindPing = "ping"
+	// MaxPingSize is the largest control-frame payload.
+	MaxPingSize = 125
+)
+
 // MinSize is the smallest payload the Spec's message type can carry.
 func (s Spec) MinSize() int {
-	if s.Binary {
+	if s.Binary || s.Kind == KindPing {
 		return MinSizeBinary
 	}
 	return MinSizeText
@@ -182,6 +194,18 @@ func (s Spec) Validate() error {
 	}
 	if s.MaxInflight > 0 && s.Rate == 0 {
 		bad("max-inflight", "applies to the open model only: set --rate too")
+	}
+	switch s.Kind {
+	case "", KindEcho:
+	case KindPing:
+		if s.Size > MaxPingSize {
+			bad("size", "a ping carries at most %d bytes (RFC 6455 control frame), got %d", MaxPingSize, s.Size)
+		}
+		if s.Fragment > 1 {
+			bad("fragment", "control frames cannot be fragmented (--kind ping)")
+		}
+	default:
+		bad("kind", "want %s or %s, got %q", KindEcho, KindPing, s.Kind)
 	}
 	if s.Size < s.MinSize() {
 		kind := "text"

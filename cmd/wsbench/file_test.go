@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,5 +72,58 @@ func TestThresholdExitCode(t *testing.T) {
 	}
 	if code, _, errOut := runCLI("run", "--threshold", "rtt.p75<1ms"); code != exitUsage || !strings.Contains(errOut, `--threshold "rtt.p75<1ms": unknown subject`) {
 		t.Errorf("malformed threshold: exit %d %q", code, errOut)
+	}
+}
+
+// TestPingWorkloadAgainstServe: --kind ping against `wsbench serve
+// --ping-interval`: every ping of the run is answered and timed, and the
+// server, pinging the clients in turn, finds them answering.
+func TestPingWorkloadAgainstServe(t *testing.T) {
+	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--ping-interval", "100ms")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(stdout)
+	var url string
+	for sc.Scan() {
+		if _, u, ok := strings.Cut(sc.Text(), "listening on "); ok {
+			url, _, _ = strings.Cut(u, " ")
+			break
+		}
+	}
+	out := filepath.Join(t.TempDir(), "r.json")
+	if b, err := exec.Command(binary, "run", "--kind", "ping", "-s", "32", "-c", "5", "-d", "1s", "--warmup", "0s", "-o", out, url).CombinedOutput(); err != nil {
+		t.Fatalf("run: %v\n%s", err, b)
+	}
+	rep, err := results.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := rep.Messages; m.Sent == 0 || m.Received != m.Sent || len(rep.Errors) != 0 || rep.Latency["rtt"].Count != m.Received {
+		t.Errorf("pings %+v errors %v", m, rep.Errors)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	var last string
+	for sc.Scan() {
+		last = sc.Text()
+	}
+	_, js, _ := strings.Cut(last, "stats ")
+	var st struct {
+		PingsSent      int64 `json:"pings_sent"`
+		PongsReceived  int64 `json:"pongs_received"`
+		DataMessagesIn int64 `json:"messages_in"`
+	}
+	if err := json.Unmarshal([]byte(js), &st); err != nil {
+		t.Fatalf("stats %q: %v", last, err)
+	}
+	// At most one ping per connection can be unanswered: the one in flight
+	// when the run closed.
+	if st.PingsSent < 20 || st.PongsReceived < st.PingsSent-5 || st.DataMessagesIn != 0 {
+		t.Errorf("server stats %+v: the clients must answer its pings", st)
 	}
 }
