@@ -17,7 +17,8 @@ const (
 // outstanding; pending keeps the few bytes of capacity one message needs.
 type conn struct {
 	fd    int
-	slot  int // index in the open-model schedule
+	slot  int // the connection's index in the run
+	sched int // its index in the open-model schedule (-1: it never sends)
 	state uint8
 
 	nextSeq       uint64 // sequence number of the next message to send
@@ -28,6 +29,12 @@ type conn struct {
 	due     int64   // open model: intended time of the next send (ns since run origin)
 	exact   float64 // Poisson arrivals: that send's exact time, before the tick
 	blocked bool    // open model: a send is due but --max-inflight is reached
+
+	// Broadcast: the room, the publisher index (-1: a listener only), and the
+	// next sequence number expected from each of the room's publishers.
+	room int
+	pub  int32
+	next []uint64
 
 	carry   []byte    // bytes of a frame not yet complete
 	frag    []byte    // payload of a fragmented message being reassembled

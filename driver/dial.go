@@ -35,8 +35,9 @@ type dialPlan struct {
 	timeout time.Duration
 	sources []netip.Addr
 	first   int
-	dialer  ws.Dialer // subprotocols and extra headers of the opening handshake
-	require bool      // a connection whose server picks no subprotocol fails
+	dialer  ws.Dialer            // subprotocols and extra headers of the opening handshake
+	require bool                 // a connection whose server picks no subprotocol fails
+	urlFor  func(i int) *url.URL // connection i's URL, if not the target's (broadcast rooms)
 }
 
 // handshakeDialer is the gobwas/ws Dialer for spec's handshake options.
@@ -75,7 +76,11 @@ func dialAll(ctx context.Context, u *url.URL, p dialPlan, rec *metrics.Recorder)
 				if len(p.sources) > 0 {
 					src = p.sources[(p.first+i)%len(p.sources)]
 				}
-				if d := dialOne(ctx, u, addr, src, p, shard); d != nil {
+				target := u
+				if p.urlFor != nil {
+					target = p.urlFor(i)
+				}
+				if d := dialOne(ctx, target, addr, src, p, shard); d != nil {
 					d.index = i
 					results[i] = d
 				}

@@ -162,6 +162,7 @@ type run struct {
 	maxMessage  int64
 	codec       *codec
 	fragments   int   // frames per message (1: unfragmented)
+	rooms       rooms // broadcast: the rooms (size 0: not a broadcast run)
 	think       int64 // closed model: pause between a reply and the next send
 	op          ws.OpCode
 }
@@ -199,9 +200,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	broadcast := spec.Kind == scenario.KindBroadcast
+	plan := dialPlan{n: spec.Conns, conc: spec.DialConcurrency, timeout: time.Duration(spec.ConnectTimeout),
+		sources: sources, first: part.First, dialer: handshakeDialer(spec), require: spec.RequireSubprotocol}
+	if broadcast {
+		// Connection i joins room i / RoomSize, at that room's path.
+		plan.urlFor = func(i int) *url.URL {
+			ru := *u
+			ru.Path = fmt.Sprintf(spec.RoomPath, (part.First+i)/spec.RoomSize)
+			ru.RawPath = ""
+			return &ru
+		}
+	}
 	dialStart := time.Now()
-	conns := dialAll(ctx, u, dialPlan{n: spec.Conns, conc: spec.DialConcurrency, timeout: time.Duration(spec.ConnectTimeout),
-		sources: sources, first: part.First, dialer: handshakeDialer(spec), require: spec.RequireSubprotocol}, rec)
+	conns := dialAll(ctx, u, plan, rec)
 	res := &Result{Dial: time.Since(dialStart)}
 	if len(conns) == 0 {
 		now := time.Now()
@@ -212,13 +224,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	var dead []int
-	if split {
+	switch {
+	case split:
 		dead = deadSlots(conns, part.First, spec.Conns)
-	} else {
+	case broadcast:
+		// Rooms are fixed by slot: a connection that failed leaves a hole.
+		part = Part{First: 0, Total: spec.Conns}
+		dead = deadSlots(conns, 0, spec.Conns)
+	default:
 		part = Part{First: 0, Total: len(conns)}
 	}
 	sched := spec.Schedule()
 	sched.Conns = part.Total // the rate is spread over the whole run's slots
+	var rm rooms
+	if broadcast {
+		rm = rooms{size: spec.RoomSize, publishers: spec.Publishers}
+		sched.Conns = part.Total / spec.RoomSize * spec.Publishers // the rate is the publishers'
+	}
 	if sched.Poisson && sched.Seed == 0 {
 		sched.Seed = rand.Uint64() | 1
 	}
@@ -227,7 +249,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		sched:        sched,
 		maxInflight:  uint64(spec.MaxInflight),
 		maxMessage:   int64(max(spec.Size, 1<<20)),
-		codec:        newCodec(spec.Size, spec.Binary || spec.Kind == scenario.KindPing),
+		codec:        newCodecFor(spec.Size, spec.Binary || spec.Kind == scenario.KindPing, broadcast),
+		rooms:        rm,
 		fragments:    max(spec.Fragment, 1),
 		think:        int64(spec.Think),
 		op:           ws.OpText,
@@ -290,8 +313,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}()
 	for i, d := range conns {
 		slot := i // a whole run spreads the rate over the connections that opened
-		if split {
-			slot = part.First + d.index // a part keeps the whole run's slots
+		if split || broadcast {
+			slot = part.First + d.index // a part (or a room) keeps the whole run's slots
 		}
 		if err := workers[i%nw].adopt(d.fd, slot, d.carry); err != nil {
 			closeDialed(conns[i:])
@@ -394,7 +417,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		stop := time.Duration(r.stopAt.Load())
 		from := time.Duration(r.measureStart)
 		for _, slot := range dead {
-			sh.Counts.Unsent += int64(r.sched.Index(slot, stop) - r.sched.Index(slot, from))
+			if i := r.schedIndex(slot); i >= 0 {
+				sh.Counts.Unsent += int64(r.sched.Index(i, stop) - r.sched.Index(i, from))
+			}
 		}
 	}
 	res.SendBufferFull = r.bufferFull.Load()
@@ -423,6 +448,22 @@ func chooseIO(mode string) (bool, error) {
 		return uring.Probe() == nil, nil
 	}
 	return false, fmt.Errorf("--io: unknown mode %q (want %s, %s or %s)", mode, IOAuto, IOUring, IOSyscalls)
+}
+
+// rooms shapes a broadcast run: rooms of size connections, the first
+// publishers of each publishing.
+type rooms struct{ size, publishers int }
+
+// schedIndex is slot's index in the open-model schedule: the slot itself,
+// or in a broadcast run its publisher index (-1: it does not publish).
+func (r *run) schedIndex(slot int) int {
+	if r.rooms.size == 0 {
+		return slot
+	}
+	if pos := slot % r.rooms.size; pos < r.rooms.publishers {
+		return slot/r.rooms.size*r.rooms.publishers + pos
+	}
+	return -1
 }
 
 // deadSlots lists the slots of a split run's part whose connection did not open.

@@ -10,21 +10,28 @@ func TestCodecRoundTrip(t *testing.T) {
 		name   string
 		size   int
 		binary bool
+		pub    bool
 	}{
+		// broadcast stamps carry a publisher too, text and binary
+		{"broadcast-text", 64, false, true},
+		{"broadcast-binary-min", 28, true, true},
 		// smallest text payload: the stamp alone
-		{"text-min", 32, false},
+		{"text-min", 32, false, false},
 		// default size
-		{"text-64", 64, false},
+		{"text-64", 64, false, false},
 		// smallest binary payload
-		{"binary-min", 24, true},
+		{"binary-min", 24, true, false},
 		// a large binary payload
-		{"binary-64k", 65536, true},
+		{"binary-64k", 65536, true, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newCodec(tc.size, tc.binary)
+			c := newCodecFor(tc.size, tc.binary, tc.pub)
 			p := make([]byte, tc.size)
 			want := stamp{seq: 1<<40 + 7, intended: 123456789, sent: 123456999}
+			if tc.pub {
+				want.pub = 1<<31 + 5
+			}
 			c.put(p, want)
 			if !tc.binary && !utf8.Valid(p) {
 				t.Fatal("text payload is not valid UTF-8")

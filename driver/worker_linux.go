@@ -156,7 +156,15 @@ func (w *worker) release() {
 // adopt takes a connected, upgraded socket. carry holds bytes the server sent
 // right after its handshake response.
 func (w *worker) adopt(fd, slot int, carry []byte) error {
-	c := &conn{fd: fd, slot: slot, firstMeasured: noSeq, carry: carry}
+	c := &conn{fd: fd, slot: slot, sched: w.run.schedIndex(slot), pub: -1, firstMeasured: noSeq, carry: carry}
+	if b := w.run.rooms; b.size > 0 {
+		// Broadcast: only a room's first publishers send, each on its own
+		// slot of the publishers' schedule; every member tracks each
+		// publisher's sequence.
+		c.room = slot / b.size
+		c.pub = int32(c.sched)
+		c.next = make([]uint64, b.publishers)
+	}
 	if w.run.rxStamps {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
 			return fmt.Errorf("enable kernel receive timestamps: %w", err)
@@ -274,7 +282,7 @@ func (w *worker) begin() {
 	if w.run.open {
 		stop := w.run.stopAt.Load()
 		for _, c := range w.conns {
-			if c.state == stateOpen {
+			if c.state == stateOpen && c.sched >= 0 {
 				w.schedule(c, stop)
 			}
 		}
@@ -353,8 +361,11 @@ func (w *worker) countUnsent() {
 	stop := time.Duration(w.run.stopAt.Load())
 	from := time.Duration(w.run.measureStart)
 	for _, c := range w.conns {
-		dueBy := w.run.sched.Index(c.slot, stop)
-		first := max(c.nextSeq, w.run.sched.Index(c.slot, from))
+		if c.sched < 0 {
+			continue
+		}
+		dueBy := w.run.sched.Index(c.sched, stop)
+		first := max(c.nextSeq, w.run.sched.Index(c.sched, from))
 		if dueBy > first {
 			w.shard.Counts.Unsent += int64(dueBy - first)
 		}
@@ -398,10 +409,10 @@ func (w *worker) schedule(c *conn, stop int64) {
 	if sc := w.run.sched; sc.Poisson {
 		// The exact time of message nextSeq follows from the last one's: At
 		// would add up every gap again.
-		c.exact += sc.Gap(c.slot, c.nextSeq)
+		c.exact += sc.Gap(c.sched, c.nextSeq)
 		c.due = int64(sc.Quantize(c.exact))
 	} else {
-		c.due = int64(w.run.sched.At(c.slot, c.nextSeq))
+		c.due = int64(w.run.sched.At(c.sched, c.nextSeq))
 	}
 	if c.due < stop {
 		w.due.push(c)
@@ -415,7 +426,7 @@ func (w *worker) send(c *conn, intended, now int64) {
 	}
 	size := w.run.codec.size
 	var wireLen int
-	st := stamp{seq: c.nextSeq, intended: intended, sent: now}
+	st := stamp{seq: c.nextSeq, intended: intended, sent: now, pub: uint32(max(c.pub, 0))}
 	if w.run.fragments <= 1 {
 		h := ws.Header{Fin: true, OpCode: w.run.op, Masked: true, Length: int64(size)}
 		binary.LittleEndian.PutUint32(h.Mask[:], uint32(w.rng.Uint64()))
@@ -833,6 +844,12 @@ func (w *worker) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx int64)
 	}
 	now := w.now()
 	s, stampOK, ok := w.run.codec.get(p)
+	if w.run.rooms.size > 0 && stampOK && op == w.run.op {
+		w.delivered(c, s, ok, rx)
+		if int32(s.pub) != c.pub {
+			return // another publisher's message: a delivery only
+		}
+	}
 	if !stampOK || op != w.run.op || s.seq < c.expected || s.seq >= c.nextSeq {
 		w.shard.Error("echo_mismatch")
 		return
@@ -883,6 +900,31 @@ func (w *worker) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx int64)
 	if c.blocked && c.outstanding() < w.run.maxInflight {
 		c.blocked = false
 		w.due.push(c)
+	}
+}
+
+// delivered accounts for a broadcast message arriving at member c: its
+// delivery latency, and its place in its publisher's sequence as c sees it.
+func (w *worker) delivered(c *conn, s stamp, ok bool, rx int64) {
+	pos := int(s.pub) - c.room*w.run.rooms.publishers
+	if pos < 0 || pos >= w.run.rooms.publishers || !ok {
+		w.shard.Error("broadcast_foreign") // not from this room's publishers, or altered
+		return
+	}
+	if s.intended >= w.run.measureStart {
+		w.shard.Counts.Deliveries++
+		w.shard.Record(metrics.Delivery, time.Duration(max(rx-s.intended, 0)))
+	}
+	switch next := c.next[pos]; {
+	case s.seq == next:
+		c.next[pos]++
+	case s.seq > next:
+		if s.intended >= w.run.measureStart {
+			w.shard.Counts.DeliveryGaps += int64(s.seq - next)
+		}
+		c.next[pos] = s.seq + 1
+	default:
+		w.shard.Counts.DeliveriesLate++
 	}
 }
 

@@ -29,6 +29,15 @@ type Counts struct {
 	BytesSent int64
 	// BytesReceived counts payload bytes received.
 	BytesReceived int64
+
+	// Broadcast runs: Deliveries counts measured messages received by room
+	// members (publishers' own copies included); DeliveryGaps the messages a
+	// member never saw from a publisher whose later ones it did; DeliveriesLate
+	// those that arrived after a later one of the same publisher (reordered or
+	// duplicated).
+	Deliveries     int64
+	DeliveryGaps   int64
+	DeliveriesLate int64
 }
 
 // Add adds every field of o to c.
@@ -43,6 +52,9 @@ func (c *Counts) Add(o Counts) {
 	c.Unsent += o.Unsent
 	c.BytesSent += o.BytesSent
 	c.BytesReceived += o.BytesReceived
+	c.Deliveries += o.Deliveries
+	c.DeliveryGaps += o.DeliveryGaps
+	c.DeliveriesLate += o.DeliveriesLate
 }
 
 // Balanced reports whether every sent message is accounted for:

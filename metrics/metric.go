@@ -29,6 +29,10 @@ const (
 	// receive timestamp) and the client reading it: the client's own delay,
 	// kept out of RTT.
 	ReadLag
+	// Delivery is, in a broadcast run, the time from a message's intended
+	// publish time to its arrival at one member of the room (every member,
+	// the publisher included, records one).
+	Delivery
 	// NumMetrics is the number of metrics; it is not a metric.
 	NumMetrics
 )
@@ -40,10 +44,11 @@ var metricNames = [NumMetrics]string{
 	Connect:        "connect",
 	Handshake:      "handshake",
 	ReadLag:        "read_lag",
+	Delivery:       "delivery",
 }
 
 // String returns the metric's stable name ("rtt", "rtt_uncorrected",
-// "send_lag", "connect", "handshake", "read_lag"), as used in output and accepted by
+// "send_lag", "connect", "handshake", "read_lag", "delivery"), as used in output and accepted by
 // [ParseMetric]. A value that is not a metric prints as "Metric(N)".
 func (m Metric) String() string {
 	if m < NumMetrics {

@@ -18,6 +18,9 @@ func (r *Report) Snapshot() (*metrics.Snapshot, error) {
 		Sent: r.Messages.Sent, Received: r.Messages.Received, Lost: r.Messages.Lost, InFlight: r.Messages.InFlight,
 		Unsent: r.Messages.Unsent, BytesSent: r.Bytes.Sent, BytesReceived: r.Bytes.Received,
 	}
+	if b := r.Broadcast; b != nil {
+		snap.Counts.Deliveries, snap.Counts.DeliveryGaps, snap.Counts.DeliveriesLate = b.Deliveries, b.Gaps, b.Late
+	}
 	for k, v := range r.Errors {
 		snap.Errors[k] = v
 	}

@@ -38,6 +38,8 @@ type Report struct {
 	Latency  map[string]Latency `json:"latency"`
 	Warnings []string           `json:"warnings"`
 	Harness  Harness            `json:"harness"`
+	// Broadcast is a broadcast run's delivery accounting.
+	Broadcast *Broadcast `json:"broadcast,omitempty"`
 	// Thresholds are the run's pass/fail checks (--threshold), in order.
 	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
 	// Processes is each client process's share, when --procs split the run.
@@ -103,6 +105,22 @@ const (
 	SaturatedSendLag  = 0.10 // send-lag p99 over each connection's send interval
 	SaturatedGCPauses = 0.01 // GC pause time over wall time
 )
+
+// Broadcast is what the members of a broadcast run's rooms received.
+// Expected is every measured message published times its room's size (each
+// member, the publisher included, should get it); Reach is Deliveries over
+// Expected. Gaps are messages a member never saw from a publisher whose later
+// ones it did; Late arrived after a later one (reordered or duplicated).
+type Broadcast struct {
+	RoomSize   int     `json:"room_size"`
+	Publishers int     `json:"publishers"`
+	Expected   int64   `json:"deliveries_expected"`
+	Deliveries int64   `json:"deliveries"`
+	Reach      float64 `json:"reach"`
+	Gaps       int64   `json:"gaps"`
+	Late       int64   `json:"late"`
+	PerSecond  float64 `json:"deliveries_per_s"`
+}
 
 // Connections counts connection attempts.
 type Connections struct {
@@ -229,6 +247,17 @@ func Build(in Input) (*Report, error) {
 	}
 	r.Scenario.Target = in.Target
 	r.Scenario = Redact(r.Scenario)
+	if in.Spec.Kind == scenario.KindBroadcast {
+		b := &Broadcast{RoomSize: in.Spec.RoomSize, Publishers: in.Spec.Publishers,
+			Expected: c.Sent * int64(in.Spec.RoomSize), Deliveries: c.Deliveries, Gaps: c.DeliveryGaps, Late: c.DeliveriesLate}
+		if b.Expected > 0 {
+			b.Reach = float64(b.Deliveries) / float64(b.Expected)
+		}
+		if secs > 0 {
+			b.PerSecond = float64(b.Deliveries) / secs
+		}
+		r.Broadcast = b
+	}
 	r.Target = r.Scenario.Target
 	if in.Dial > 0 {
 		r.Connections.OpenedPerS = float64(c.ConnsOpened) / in.Dial.Seconds()

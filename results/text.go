@@ -65,6 +65,10 @@ func Text(w io.Writer, r *Report) error {
 	if r.Model == "open" {
 		fmt.Fprintf(tw, "Schedule\ttarget %s msg/s\tsent %s msg/s\tunsent %d\t\n", fmtNum(r.Rates.Target), fmtNum(r.Rates.Sent), m.Unsent)
 	}
+	if bc := r.Broadcast; bc != nil {
+		fmt.Fprintf(tw, "Broadcast\trooms of %d, %d publishing\tdelivered %d of %d\treach %.4f\tgaps %d  late %d  %s deliveries/s\n",
+			bc.RoomSize, bc.Publishers, bc.Deliveries, bc.Expected, bc.Reach, bc.Gaps, bc.Late, fmtNum(bc.PerSecond))
+	}
 	fmt.Fprintf(tw, "Throughput\t%s msg/s sent\t%s msg/s received\t%s/s sent\t%s/s received\n",
 		fmtNum(r.Rates.Sent), fmtNum(r.Rates.Received), fmtBytes(r.Rates.BytesSent), fmtBytes(r.Rates.BytesReceived))
 	if h := r.Harness; h.CPUUserS+h.CPUSysS > 0 {

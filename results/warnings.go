@@ -80,6 +80,9 @@ func warnings(r *Report, snap *metrics.Snapshot) []string {
 		w = append(w, fmt.Sprintf("the %s process was saturated (%s): latency figures are limited by the client, not only the server",
 			who, strings.Join(h.Saturation, "; ")))
 	}
+	if b := r.Broadcast; b != nil && b.Expected > 0 && (b.Reach < 0.999 || b.Gaps > 0) {
+		w = append(w, fmt.Sprintf("broadcast reach %.4f: %d of %d deliveries arrived, %d missed in gaps", b.Reach, b.Deliveries, b.Expected, b.Gaps))
+	}
 	if r.StopReason != "completed" {
 		w = append(w, fmt.Sprintf("the run did not complete (%s): figures cover %.2fs of the planned %s", r.StopReason, r.DurationS, r.Scenario.Duration))
 	}

@@ -39,10 +39,18 @@ const MaxProcs = 256
 type Spec struct {
 	// Target is the ws:// URL under test; empty means the bundled server, started in-process.
 	Target string `json:"target"`
-	// Kind is the workload: "echo" (the default: data messages echoed back)
-	// or "ping" (ping control frames answered with pongs, the heartbeat
-	// path; Size is then the ping payload, at most 125 bytes).
+	// Kind is the workload: "echo" (the default: data messages echoed back),
+	// "ping" (ping control frames answered with pongs, the heartbeat path;
+	// Size is then the ping payload, at most 125 bytes) or "broadcast" (chat
+	// rooms: connections join rooms of RoomSize, Publishers of each room
+	// publish at Rate in total, every member records each message's delivery).
 	Kind string `json:"kind,omitempty"`
+	// RoomSize, Publishers and RoomPath shape a broadcast run: connection i
+	// joins room i / RoomSize at the target's path RoomPath (with %d the
+	// room number), and the first Publishers members of each room publish.
+	RoomSize   int    `json:"room_size,omitempty"`
+	Publishers int    `json:"publishers,omitempty"`
+	RoomPath   string `json:"room_path,omitempty"`
 	// Conns is the number of connections.
 	Conns int `json:"conns"`
 	// Duration is the measured part of the run.
@@ -118,6 +126,8 @@ func Default() Spec {
 		ConnectTimeout:  Duration(10 * time.Second),
 		DialConcurrency: 64,
 		Procs:           1,
+		Publishers:      1,
+		RoomPath:        "/room/%d",
 		Tick:            Duration(DefaultTick),
 		SecretParams:    []string{"token", "access_token", "key", "password"},
 	}
@@ -133,18 +143,23 @@ func (s Spec) Model() Model {
 
 // Workloads.
 const (
-	KindEcho = "echo"
-	KindPing = "ping"
+	KindEcho      = "echo"
+	KindPing      = "ping"
+	KindBroadcast = "broadcast"
 	// MaxPingSize is the largest control-frame payload.
 	MaxPingSize = 125
 )
 
 // MinSize is the smallest payload the Spec's message type can carry.
 func (s Spec) MinSize() int {
-	if s.Binary || s.Kind == KindPing {
-		return MinSizeBinary
+	pub := 0
+	if s.Kind == KindBroadcast {
+		pub = 4 // the publisher's index: 4 bytes, 6 in base64 text
 	}
-	return MinSizeText
+	if s.Binary || s.Kind == KindPing {
+		return MinSizeBinary + pub
+	}
+	return MinSizeText + pub*3/2
 }
 
 // Validate returns every problem with s at once, each naming its flag.
@@ -204,8 +219,23 @@ func (s Spec) Validate() error {
 		if s.Fragment > 1 {
 			bad("fragment", "control frames cannot be fragmented (--kind ping)")
 		}
+	case KindBroadcast:
+		switch {
+		case s.RoomSize < 1:
+			bad("room-size", "a broadcast run needs rooms: --room-size of at least 1, got %d", s.RoomSize)
+		case s.Conns%s.RoomSize != 0:
+			bad("room-size", "--conns %d is not a whole number of rooms of %d", s.Conns, s.RoomSize)
+		case s.Publishers < 1 || s.Publishers > s.RoomSize:
+			bad("publishers", "want 1 to %d publishers per room, got %d", s.RoomSize, s.Publishers)
+		}
+		if s.Rate <= 0 {
+			bad("rate", "a broadcast run publishes at --rate messages per second in total: set it")
+		}
+		if strings.Count(s.RoomPath, "%d") != 1 || strings.Count(s.RoomPath, "%") != 1 || !strings.HasPrefix(s.RoomPath, "/") {
+			bad("room-path", "want a path with one %%d for the room number, such as /room/%%d, got %q", s.RoomPath)
+		}
 	default:
-		bad("kind", "want %s or %s, got %q", KindEcho, KindPing, s.Kind)
+		bad("kind", "want %s, %s or %s, got %q", KindEcho, KindPing, KindBroadcast, s.Kind)
 	}
 	if s.Size < s.MinSize() {
 		kind := "text"

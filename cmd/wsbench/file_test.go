@@ -127,3 +127,27 @@ func TestPingWorkloadAgainstServe(t *testing.T) {
 		t.Errorf("server stats %+v: the clients must answer its pings", st)
 	}
 }
+
+// TestBroadcastAgainstBundledServer: --kind broadcast with no URL starts the
+// bundled server in broadcast mode; every member gets every message.
+func TestBroadcastAgainstBundledServer(t *testing.T) {
+	code, out, errOut := runCLI("run", "--kind", "broadcast", "-c", "40", "--room-size", "10", "--publishers", "2",
+		"-r", "100", "-d", "500ms", "--warmup", "0s", "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep results.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	b := rep.Broadcast
+	if b == nil || b.Expected != rep.Messages.Sent*10 || b.Deliveries != b.Expected || b.Reach != 1 || b.Gaps != 0 || len(rep.Errors) != 0 {
+		t.Errorf("broadcast %+v, sent %d, errors %v", b, rep.Messages.Sent, rep.Errors)
+	}
+	if rep.Latency["delivery"].Count != b.Deliveries {
+		t.Errorf("%d delivery latencies for %d deliveries", rep.Latency["delivery"].Count, b.Deliveries)
+	}
+	if code, _, errOut := runCLI("run", "--kind", "broadcast", "-c", "15", "--room-size", "10", "-r", "10"); code != exitUsage || !strings.Contains(errOut, "--room-size: --conns 15 is not a whole number of rooms of 10") {
+		t.Errorf("bad rooms: exit %d %q", code, errOut)
+	}
+}

@@ -169,7 +169,7 @@ func TestChildArgsCarryTheWholeSpec(t *testing.T) {
 	spec.ConnectTimeout, spec.Tick = scenario.Duration(9*time.Second), scenario.Duration(250*time.Microsecond)
 	spec.Rate, spec.MaxInflight, spec.Size, spec.Binary = 1234.5, 3, 300, true
 	spec.DialConcurrency = 30
-	spec.Kind = scenario.KindPing
+	spec.Kind, spec.RoomSize, spec.Publishers, spec.RoomPath = scenario.KindPing, 5, 2, "/r/%d"
 	spec.SecretHeaders, spec.SecretParams = []string{"X-Api-Key"}, []string{"sig", "token"}
 	spec.Thresholds = []string{"rtt.p99<1s"} // checked by the parent only
 	spec.Arrival, spec.Seed, spec.Think = scenario.ArrivalPoisson, 99, scenario.Duration(3*time.Millisecond)

@@ -45,6 +45,7 @@ Examples:
   wsbench run --threshold 'rtt.p99<10ms' --threshold 'errors.rate<0.1%' ws://127.0.0.1:8080/
   wsbench run --subprotocol chat -H 'Authorization: Bearer T' --origin https://app.example ws://127.0.0.1:8080/
   wsbench run --fragment 4 -s 4096 ws://127.0.0.1:8080/
+  wsbench run --kind broadcast -c 1000 --room-size 100 --publishers 1 -r 100   # chat rooms, bundled server
   wsbench run -f scenario/examples/open-rate.yaml -d 5s   # a scenario file; flags override it
   wsbench run --procs 2 -c 30000 --source-ip 127.0.0.1-127.0.0.2 ws://127.0.0.1:8080/
 
@@ -86,7 +87,10 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs := newFlagSet("run", runUsage, stdout)
 	var o runOptions
 	o.file = fs.StringP("file", "f", "", "read the scenario from this YAML file (keys as in the result's \"scenario\"); flags override it")
-	fs.StringVar(&spec.Kind, "kind", spec.Kind, "workload: echo (data messages echoed back; the default) or ping (ping frames answered by pongs)")
+	fs.StringVar(&spec.Kind, "kind", spec.Kind, "workload: echo (data messages echoed back; the default), ping (ping frames answered by pongs) or broadcast (chat rooms)")
+	fs.IntVar(&spec.RoomSize, "room-size", spec.RoomSize, "broadcast: connections per room")
+	fs.IntVar(&spec.Publishers, "publishers", spec.Publishers, "broadcast: publishers per room (the first members); --rate is their total")
+	fs.StringVar(&spec.RoomPath, "room-path", spec.RoomPath, "broadcast: the URL path of room %d")
 	fs.IntVarP(&spec.Conns, "conns", "c", spec.Conns, "number of connections")
 	fs.DurationVarP((*time.Duration)(&spec.Duration), "duration", "d", time.Duration(spec.Duration), "measured duration")
 	fs.DurationVar((*time.Duration)(&spec.Warmup), "warmup", time.Duration(spec.Warmup), "warm-up before measuring (same load, not counted)")
@@ -195,7 +199,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 
 	target, bundled := spec.Target, spec.Target == ""
 	if bundled {
-		srv, addr, err := startBundled()
+		srv, addr, err := startBundled(spec.Kind)
 		if err != nil {
 			return failedError{fmt.Errorf("start the bundled server: %w", err)}
 		}
@@ -297,9 +301,13 @@ func preflight(spec scenario.Spec) error {
 }
 
 // startBundled starts the reference server on a free loopback port.
-func startBundled() (*server.Server, string, error) {
+// A broadcast run gets the server in broadcast mode.
+func startBundled(kind string) (*server.Server, string, error) {
 	cfg := server.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
+	if kind == scenario.KindBroadcast {
+		cfg.Mode = server.ModeBroadcast
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		return nil, "", err

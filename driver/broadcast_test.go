@@ -1,0 +1,145 @@
+package driver
+
+import (
+	"context"
+	"net"
+
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+
+	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
+)
+
+// broadcastServer is a chat-room server written for the tests, independent of
+// the bundled one: a goroutine per connection, rooms by URL path. With
+// skipEvery > 0 it drops every skipEvery-th message on its way to the member
+// that joined each room last, the misbehaviour broadcast reach must show.
+type broadcastServer struct {
+	ln        net.Listener
+	skipEvery int
+	mu        sync.Mutex
+	rooms     map[string][]*member
+	wg        sync.WaitGroup
+}
+
+type member struct {
+	c     net.Conn
+	mu    sync.Mutex
+	count int
+}
+
+func startBroadcastServer(t *testing.T, skipEvery int) *broadcastServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &broadcastServer{ln: ln, skipEvery: skipEvery, rooms: map[string][]*member{}}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.wg.Add(1)
+			go s.serve(c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		s.mu.Lock()
+		for _, ms := range s.rooms {
+			for _, m := range ms {
+				m.c.Close()
+			}
+		}
+		s.mu.Unlock()
+		s.wg.Wait()
+	})
+	return s
+}
+
+func (s *broadcastServer) serve(c net.Conn) {
+	defer s.wg.Done()
+	defer c.Close()
+	var room string
+	u := ws.Upgrader{OnRequest: func(uri []byte) error { room = string(uri); return nil }}
+	if _, err := u.Upgrade(c); err != nil {
+		return
+	}
+	me := &member{c: c}
+	s.mu.Lock()
+	s.rooms[room] = append(s.rooms[room], me)
+	s.mu.Unlock()
+	for {
+		msg, op, err := wsutil.ReadClientData(c)
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		members := s.rooms[room]
+		s.mu.Unlock()
+		for i, m := range members {
+			m.mu.Lock()
+			m.count++
+			skip := s.skipEvery > 0 && i == len(members)-1 && m.count%s.skipEvery == 0
+			if !skip {
+				wsutil.WriteServerMessage(m.c, op, msg)
+			}
+			m.mu.Unlock()
+		}
+	}
+}
+
+// TestBroadcastReach: 2 rooms of 5 with 2 publishers each. On a faithful
+// server every member gets every message (reach 1, no gaps), delivery
+// latency is recorded for each, and the rooms do not mix; on a server that
+// drops every 4th message to one member per room, reach falls and the
+// gaps are counted.
+func TestBroadcastReach(t *testing.T) {
+	spec := quickSpec(10, 600*time.Millisecond)
+	spec.Kind = scenario.KindBroadcast
+	spec.RoomSize, spec.Publishers = 5, 2
+	spec.Rate = 200
+	spec.Warmup = 0
+
+	good := startBroadcastServer(t, 0)
+	res, err := Run(context.Background(), Config{Spec: spec, Target: good.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHealthy(t, res, 10, metrics.RTT, metrics.Delivery)
+	c := res.Snapshot.Counts
+	if want := c.Sent * 5; c.Deliveries != want || c.DeliveryGaps != 0 || c.DeliveriesLate != 0 {
+		t.Errorf("faithful server: %d deliveries of %d expected, %d gaps, %d late", c.Deliveries, want, c.DeliveryGaps, c.DeliveriesLate)
+	}
+	if n := res.Snapshot.Hist[metrics.Delivery].Count(); n != c.Deliveries {
+		t.Errorf("%d delivery latencies for %d deliveries", n, c.Deliveries)
+	}
+	good.mu.Lock()
+	if len(good.rooms) != 2 || len(good.rooms["/room/0"]) != 5 || len(good.rooms["/room/1"]) != 5 {
+		t.Errorf("server rooms: %v", good.rooms)
+	}
+	good.mu.Unlock()
+
+	lossy := startBroadcastServer(t, 4)
+	res, err = Run(context.Background(), Config{Spec: spec, Target: lossy.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = res.Snapshot.Counts
+	reach := float64(c.Deliveries) / float64(c.Sent*5)
+	t.Logf("lossy server: reach %.3f, gaps %d", reach, c.DeliveryGaps)
+	if reach > 0.97 || reach < 0.9 || c.DeliveryGaps == 0 {
+		t.Errorf("lossy server: reach %.3f (want about 0.95: a quarter of one member in five), gaps %d (want some)", reach, c.DeliveryGaps)
+	}
+}
+
+func (s *broadcastServer) url() string { return "ws://" + s.ln.Addr().String() + "/" }
