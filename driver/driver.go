@@ -191,6 +191,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		abort = context.Background()
 	}
 
+	if spec.Kind == scenario.KindConnect {
+		return runConnect(ctx, cfg, spec, u, rec)
+	}
 	part := cfg.Part
 	split := part.Total != 0
 	if split && (part.First < 0 || part.First+spec.Conns > part.Total) {

@@ -493,3 +493,34 @@ func TestPingWorkload(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectStorm: --kind connect opens, echoes one message, closes with a
+// close handshake and starts over, in 4 loops for half a second: every phase
+// of every measured connection is timed, and nothing fails.
+func TestConnectStorm(t *testing.T) {
+	srv := startTestServer(t, 0, 0)
+	spec := quickSpec(4, 500*time.Millisecond)
+	spec.Kind = scenario.KindConnect
+	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, h := res.Snapshot.Counts, res.Snapshot.Hist
+	t.Logf("%d connections in %v (%.0f/s); connect p50 %v handshake p50 %v rtt p50 %v close p50 %v", c.ConnsOpened, res.Dial,
+		float64(c.ConnsOpened)/res.Dial.Seconds(), h[metrics.Connect].Percentile(50), h[metrics.Handshake].Percentile(50),
+		h[metrics.RTT].Percentile(50), h[metrics.Close].Percentile(50))
+	if c.ConnsOpened < 20 || c.ConnsFailed != 0 || len(res.Snapshot.Errors) != 0 {
+		t.Fatalf("opened %d failed %d errors %v", c.ConnsOpened, c.ConnsFailed, res.Snapshot.Errors)
+	}
+	for _, m := range []metrics.Metric{metrics.Connect, metrics.Handshake, metrics.RTT, metrics.Close} {
+		if n := h[m].Count(); n < c.ConnsOpened-4 || n > c.ConnsOpened {
+			t.Errorf("%s: %d samples for %d connections", m, n, c.ConnsOpened)
+		}
+	}
+	if !c.Balanced() || c.Sent != c.Received || c.Sent != c.ConnsOpened {
+		t.Errorf("counts %+v: one message per connection, each echoed", c)
+	}
+	if res.StopReason != StopCompleted || res.Dial < 450*time.Millisecond {
+		t.Errorf("stop %q window %v", res.StopReason, res.Dial)
+	}
+}

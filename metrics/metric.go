@@ -33,6 +33,9 @@ const (
 	// publish time to its arrival at one member of the room (every member,
 	// the publisher included, records one).
 	Delivery
+	// Close is, in a connection storm, the close handshake: from sending
+	// the close frame to the server's close frame.
+	Close
 	// NumMetrics is the number of metrics; it is not a metric.
 	NumMetrics
 )
@@ -45,10 +48,11 @@ var metricNames = [NumMetrics]string{
 	Handshake:      "handshake",
 	ReadLag:        "read_lag",
 	Delivery:       "delivery",
+	Close:          "close",
 }
 
 // String returns the metric's stable name ("rtt", "rtt_uncorrected",
-// "send_lag", "connect", "handshake", "read_lag", "delivery"), as used in output and accepted by
+// "send_lag", "connect", "handshake", "read_lag", "delivery", "close"), as used in output and accepted by
 // [ParseMetric]. A value that is not a metric prints as "Metric(N)".
 func (m Metric) String() string {
 	if m < NumMetrics {

@@ -18,6 +18,7 @@ func TestMetricNames(t *testing.T) {
 		{Handshake, "handshake"},
 		{ReadLag, "read_lag"},
 		{Delivery, "delivery"},
+		{Close, "close"},
 	}
 	if len(tests) != int(NumMetrics) {
 		t.Fatalf("table covers %d metrics, there are %d", len(tests), NumMetrics)
@@ -66,8 +67,8 @@ func TestParseMetricErrors(t *testing.T) {
 
 func TestMetricOutOfRange(t *testing.T) {
 	// A value past the last metric prints its number, not a name.
-	if got := NumMetrics.String(); got != "Metric(7)" {
-		t.Errorf("NumMetrics.String() = %q, want Metric(7)", got)
+	if got := NumMetrics.String(); got != "Metric(8)" {
+		t.Errorf("NumMetrics.String() = %q, want Metric(8)", got)
 	}
 	if got := Metric(200).String(); got != "Metric(200)" {
 		t.Errorf("Metric(200).String() = %q", got)

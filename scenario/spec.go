@@ -48,9 +48,12 @@ type Spec struct {
 	// RoomSize, Publishers and RoomPath shape a broadcast run: connection i
 	// joins room i / RoomSize at the target's path RoomPath (with %d the
 	// room number), and the first Publishers members of each room publish.
-	RoomSize   int    `json:"room_size,omitempty"`
-	Publishers int    `json:"publishers,omitempty"`
-	RoomPath   string `json:"room_path,omitempty"`
+	// ConnectMessage makes each connection of a storm (kind "connect") send
+	// one message and wait for its echo before closing.
+	ConnectMessage bool   `json:"connect_message,omitempty"`
+	RoomSize       int    `json:"room_size,omitempty"`
+	Publishers     int    `json:"publishers,omitempty"`
+	RoomPath       string `json:"room_path,omitempty"`
 	// Conns is the number of connections.
 	Conns int `json:"conns"`
 	// Duration is the measured part of the run.
@@ -127,6 +130,7 @@ func Default() Spec {
 		DialConcurrency: 64,
 		Procs:           1,
 		Publishers:      1,
+		ConnectMessage:  true,
 		RoomPath:        "/room/%d",
 		Tick:            Duration(DefaultTick),
 		SecretParams:    []string{"token", "access_token", "key", "password"},
@@ -146,6 +150,7 @@ const (
 	KindEcho      = "echo"
 	KindPing      = "ping"
 	KindBroadcast = "broadcast"
+	KindConnect   = "connect"
 	// MaxPingSize is the largest control-frame payload.
 	MaxPingSize = 125
 )
@@ -219,6 +224,10 @@ func (s Spec) Validate() error {
 		if s.Fragment > 1 {
 			bad("fragment", "control frames cannot be fragmented (--kind ping)")
 		}
+	case KindConnect:
+		if s.Rate > 0 {
+			bad("rate", "a connection storm (--kind connect) opens connections as fast as --conns loops can; it has no message rate")
+		}
 	case KindBroadcast:
 		switch {
 		case s.RoomSize < 1:
@@ -235,7 +244,7 @@ func (s Spec) Validate() error {
 			bad("room-path", "want a path with one %%d for the room number, such as /room/%%d, got %q", s.RoomPath)
 		}
 	default:
-		bad("kind", "want %s, %s or %s, got %q", KindEcho, KindPing, KindBroadcast, s.Kind)
+		bad("kind", "want %s, %s, %s or %s, got %q", KindEcho, KindPing, KindBroadcast, KindConnect, s.Kind)
 	}
 	if s.Size < s.MinSize() {
 		kind := "text"

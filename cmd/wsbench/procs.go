@@ -145,6 +145,7 @@ func runSplit(ctx, abort context.Context, spec scenario.Spec, target string, bun
 func childArgs(spec scenario.Spec, target string, first, n int, opts driver.Config) []string {
 	args := []string{"run", "--part", fmt.Sprintf("%d/%d", first, spec.Conns), "--kind", spec.Kind,
 		"--room-size", strconv.Itoa(spec.RoomSize), "--publishers", strconv.Itoa(spec.Publishers), "--room-path", spec.RoomPath,
+		"--connect-message=" + strconv.FormatBool(spec.ConnectMessage),
 		"-c", strconv.Itoa(n),
 		"-d", time.Duration(spec.Duration).String(),
 		"--warmup", time.Duration(spec.Warmup).String(),

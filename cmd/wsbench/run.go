@@ -45,6 +45,7 @@ Examples:
   wsbench run --threshold 'rtt.p99<10ms' --threshold 'errors.rate<0.1%' ws://127.0.0.1:8080/
   wsbench run --subprotocol chat -H 'Authorization: Bearer T' --origin https://app.example ws://127.0.0.1:8080/
   wsbench run --fragment 4 -s 4096 ws://127.0.0.1:8080/
+  wsbench run --kind connect -c 64 -d 10s                        # connection storm: connects per second
   wsbench run --kind broadcast -c 1000 --room-size 100 --publishers 1 -r 100   # chat rooms, bundled server
   wsbench run -f scenario/examples/open-rate.yaml -d 5s   # a scenario file; flags override it
   wsbench run --procs 2 -c 30000 --source-ip 127.0.0.1-127.0.0.2 ws://127.0.0.1:8080/
@@ -87,7 +88,8 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs := newFlagSet("run", runUsage, stdout)
 	var o runOptions
 	o.file = fs.StringP("file", "f", "", "read the scenario from this YAML file (keys as in the result's \"scenario\"); flags override it")
-	fs.StringVar(&spec.Kind, "kind", spec.Kind, "workload: echo (data messages echoed back; the default), ping (ping frames answered by pongs) or broadcast (chat rooms)")
+	fs.StringVar(&spec.Kind, "kind", spec.Kind, "workload: echo (data messages echoed back; the default), ping (ping frames answered by pongs), broadcast (chat rooms) or connect (a connection storm: open, one message, close, again)")
+	fs.BoolVar(&spec.ConnectMessage, "connect-message", spec.ConnectMessage, "connect: send one message on each connection and wait for its echo before closing")
 	fs.IntVar(&spec.RoomSize, "room-size", spec.RoomSize, "broadcast: connections per room")
 	fs.IntVar(&spec.Publishers, "publishers", spec.Publishers, "broadcast: publishers per room (the first members); --rate is their total")
 	fs.StringVar(&spec.RoomPath, "room-path", spec.RoomPath, "broadcast: the URL path of room %d")
