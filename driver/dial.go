@@ -38,6 +38,7 @@ type dialPlan struct {
 	dialer  ws.Dialer            // subprotocols and extra headers of the opening handshake
 	require bool                 // a connection whose server picks no subprotocol fails
 	urlFor  func(i int) *url.URL // connection i's URL, if not the target's (broadcast rooms)
+	rate    float64              // connections started per second (0: as fast as conc allows)
 }
 
 // handshakeDialer is the gobwas/ws Dialer for spec's handshake options.
@@ -87,8 +88,19 @@ func dialAll(ctx context.Context, u *url.URL, p dialPlan, rec *metrics.Recorder)
 			}
 		})
 	}
+	start := time.Now()
 feed:
 	for i := range p.n {
+		if p.rate > 0 {
+			// Connection i starts i/rate after the first: a ramp, not a burst.
+			if d := time.Until(start.Add(time.Duration(float64(i) / p.rate * float64(time.Second)))); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					break feed
+				}
+			}
+		}
 		select {
 		case jobs <- i:
 		case <-ctx.Done():

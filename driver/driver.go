@@ -164,6 +164,7 @@ type run struct {
 	fragments   int   // frames per message (1: unfragmented)
 	rooms       rooms // broadcast: the rooms (size 0: not a broadcast run)
 	think       int64 // closed model: pause between a reply and the next send
+	hold        bool  // kind hold without a rate: connections only kept open
 	op          ws.OpCode
 }
 
@@ -205,7 +206,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	broadcast := spec.Kind == scenario.KindBroadcast
 	plan := dialPlan{n: spec.Conns, conc: spec.DialConcurrency, timeout: time.Duration(spec.ConnectTimeout),
-		sources: sources, first: part.First, dialer: handshakeDialer(spec), require: spec.RequireSubprotocol}
+		sources: sources, first: part.First, dialer: handshakeDialer(spec), require: spec.RequireSubprotocol,
+		rate: spec.ConnectRate}
 	if broadcast {
 		// Connection i joins room i / RoomSize, at that room's path.
 		plan.urlFor = func(i int) *url.URL {
@@ -256,6 +258,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		rooms:        rm,
 		fragments:    max(spec.Fragment, 1),
 		think:        int64(spec.Think),
+		hold:         spec.Kind == scenario.KindHold && spec.Rate == 0,
 		op:           ws.OpText,
 		grace:        int64(spec.Grace),
 		closeTimeout: int64(closeTimeout),

@@ -524,3 +524,41 @@ func TestConnectStorm(t *testing.T) {
 		t.Errorf("stop %q window %v", res.StopReason, res.Dial)
 	}
 }
+
+// TestHoldAndConnectRate: --kind hold opens 20 connections at 40 per second
+// (a ramp of about half a second) and keeps them open sending nothing; when
+// the server goes away mid-run, every connection counts as dropped, with
+// the reason among the errors.
+func TestHoldAndConnectRate(t *testing.T) {
+	srv := startTestServer(t, 0, 0)
+	spec := quickSpec(20, 400*time.Millisecond)
+	spec.Kind = scenario.KindHold
+	spec.ConnectRate = 40
+	start := time.Now()
+	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Snapshot.Counts
+	if c.ConnsOpened != 20 || c.Sent != 0 || c.ConnsDropped != 0 || len(res.Snapshot.Errors) != 0 {
+		t.Errorf("held: %+v errors %v", c, res.Snapshot.Errors)
+	}
+	if res.Dial < 400*time.Millisecond || res.Dial > 2*time.Second {
+		t.Errorf("20 connections at 40/s opened in %v, want about 475ms", res.Dial)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("run took %v", el)
+	}
+
+	srv2 := startTestServer(t, 0, 0)
+	spec.ConnectRate = 0
+	spec.Duration = scenario.Duration(2 * time.Second)
+	time.AfterFunc(700*time.Millisecond, srv2.close)
+	res, err = Run(context.Background(), Config{Spec: spec, Target: srv2.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := res.Snapshot.Counts; c.ConnsDropped != 20 || !c.Balanced() {
+		t.Errorf("server gone: dropped %d of 20, errors %v", c.ConnsDropped, res.Snapshot.Errors)
+	}
+}

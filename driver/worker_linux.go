@@ -288,6 +288,9 @@ func (w *worker) begin() {
 		}
 		return
 	}
+	if w.run.hold {
+		return // held connections send nothing: they are only kept open
+	}
 	now := w.now()
 	for _, c := range w.conns {
 		if c.state == stateOpen {
@@ -974,6 +977,7 @@ func (w *worker) settle(c *conn, lost bool) {
 	c.settled = true
 	n := c.measuredIn(c.expected, c.nextSeq)
 	if lost {
+		w.shard.Counts.ConnsDropped++
 		w.shard.Counts.Lost += n
 	} else {
 		w.shard.Counts.InFlight += n

@@ -10,6 +10,10 @@ type Counts struct {
 	ConnsOpened int64
 	// ConnsFailed counts connection attempts that failed.
 	ConnsFailed int64
+	// ConnsDropped counts opened connections that ended before the run
+	// closed them: the server closed them, reset them or broke the protocol
+	// (the errors say which).
+	ConnsDropped int64
 
 	// Sent counts messages sent.
 	Sent int64
@@ -45,6 +49,7 @@ func (c *Counts) Add(o Counts) {
 	c.ConnsAttempted += o.ConnsAttempted
 	c.ConnsOpened += o.ConnsOpened
 	c.ConnsFailed += o.ConnsFailed
+	c.ConnsDropped += o.ConnsDropped
 	c.Sent += o.Sent
 	c.Received += o.Received
 	c.Lost += o.Lost

@@ -127,6 +127,10 @@ type Connections struct {
 	Attempted int64 `json:"attempted"`
 	Opened    int64 `json:"opened"`
 	Failed    int64 `json:"failed"`
+	// Dropped counts opened connections that ended before the run closed
+	// them (the server closed or reset them, or broke the protocol; the
+	// errors say which).
+	Dropped int64 `json:"dropped"`
 	// DialS is how long opening them all took (TCP connect and opening
 	// handshake, --dial-concurrency at a time); OpenedPerS is Opened / DialS.
 	DialS      float64 `json:"dial_s"`
@@ -236,7 +240,7 @@ func Build(in Input) (*Report, error) {
 		Scenario:    in.Spec,
 		StopReason:  in.StopReason,
 		Interrupted: in.Interrupted,
-		Connections: Connections{Attempted: c.ConnsAttempted, Opened: c.ConnsOpened, Failed: c.ConnsFailed, DialS: in.Dial.Seconds()},
+		Connections: Connections{Attempted: c.ConnsAttempted, Opened: c.ConnsOpened, Failed: c.ConnsFailed, Dropped: c.ConnsDropped, DialS: in.Dial.Seconds()},
 		Messages: Messages{Sent: c.Sent, Received: c.Received, Lost: c.Lost, InFlight: c.InFlight,
 			Unsent: c.Unsent, Balanced: c.Balanced()},
 		Bytes:       Bytes{Sent: c.BytesSent, Received: c.BytesReceived},

@@ -50,6 +50,9 @@ func warnings(r *Report, snap *metrics.Snapshot) []string {
 	if r.Connections.Failed > 0 {
 		w = append(w, fmt.Sprintf("%d of %d connections failed to open (see errors)", r.Connections.Failed, r.Connections.Attempted))
 	}
+	if c.ConnsDropped > 0 {
+		w = append(w, fmt.Sprintf("%d connections were dropped during the run: closed or reset by the server, or closed for a protocol violation (see errors)", c.ConnsDropped))
+	}
 	if c.Lost > 0 {
 		w = append(w, fmt.Sprintf("%d messages were lost: their connection closed or the server skipped them", c.Lost))
 	}

@@ -48,6 +48,9 @@ type Spec struct {
 	// RoomSize, Publishers and RoomPath shape a broadcast run: connection i
 	// joins room i / RoomSize at the target's path RoomPath (with %d the
 	// room number), and the first Publishers members of each room publish.
+	// ConnectRate paces opening the connections: this many start per second
+	// (0: as fast as DialConcurrency allows).
+	ConnectRate float64 `json:"connect_rate,omitempty"`
 	// ConnectMessage makes each connection of a storm (kind "connect") send
 	// one message and wait for its echo before closing.
 	ConnectMessage bool   `json:"connect_message,omitempty"`
@@ -151,6 +154,7 @@ const (
 	KindPing      = "ping"
 	KindBroadcast = "broadcast"
 	KindConnect   = "connect"
+	KindHold      = "hold"
 	// MaxPingSize is the largest control-frame payload.
 	MaxPingSize = 125
 )
@@ -190,6 +194,9 @@ func (s Spec) Validate() error {
 	if s.Rate < 0 {
 		bad("rate", "must not be negative, got %g", s.Rate)
 	}
+	if s.ConnectRate < 0 {
+		bad("connect-rate", "must not be negative, got %g", s.ConnectRate)
+	}
 	if s.Think < 0 {
 		bad("think", "must not be negative, got %s", s.Think)
 	} else if s.Think > 0 && s.Rate > 0 {
@@ -224,6 +231,10 @@ func (s Spec) Validate() error {
 		if s.Fragment > 1 {
 			bad("fragment", "control frames cannot be fragmented (--kind ping)")
 		}
+	case KindHold:
+		if s.Think > 0 {
+			bad("think", "held connections have no closed loop: use --rate for light traffic")
+		}
 	case KindConnect:
 		if s.Rate > 0 {
 			bad("rate", "a connection storm (--kind connect) opens connections as fast as --conns loops can; it has no message rate")
@@ -244,7 +255,7 @@ func (s Spec) Validate() error {
 			bad("room-path", "want a path with one %%d for the room number, such as /room/%%d, got %q", s.RoomPath)
 		}
 	default:
-		bad("kind", "want %s, %s, %s or %s, got %q", KindEcho, KindPing, KindBroadcast, KindConnect, s.Kind)
+		bad("kind", "want %s, %s, %s, %s or %s, got %q", KindEcho, KindPing, KindBroadcast, KindConnect, KindHold, s.Kind)
 	}
 	if s.Size < s.MinSize() {
 		kind := "text"

@@ -164,6 +164,8 @@ func TestBroadcastRooms(t *testing.T) {
 	if !waitFor(2*time.Second, func() bool { return s.Stats().BroadcastDeliveries == deliveries }) {
 		t.Errorf("BroadcastDeliveries = %d, want %d", s.Stats().BroadcastDeliveries, deliveries)
 	}
+	// Replies are counted out once their writes return: allow a moment.
+	waitFor(2*time.Second, func() bool { st := s.Stats(); return st.MessagesIn == 5 && st.MessagesOut == deliveries })
 	st := s.Stats()
 	if st.MessagesIn != 5 || st.MessagesOut != deliveries {
 		t.Errorf("MessagesIn %d, MessagesOut %d; want 5, %d", st.MessagesIn, st.MessagesOut, deliveries)
@@ -399,6 +401,9 @@ func TestDelayEcho(t *testing.T) {
 			}
 		}
 	}
+	// The loop counts a reply once its write returns, which can be just
+	// after the client has read it: give the counter a moment.
+	waitFor(2*time.Second, func() bool { return s.Stats().MessagesOut == n+1 })
 	if st := s.Stats(); st.MessagesIn != n+1 || st.MessagesOut != n+1 {
 		t.Errorf("MessagesIn %d, MessagesOut %d, want %d each", st.MessagesIn, st.MessagesOut, n+1)
 	}

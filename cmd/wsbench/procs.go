@@ -146,6 +146,7 @@ func childArgs(spec scenario.Spec, target string, first, n int, opts driver.Conf
 	args := []string{"run", "--part", fmt.Sprintf("%d/%d", first, spec.Conns), "--kind", spec.Kind,
 		"--room-size", strconv.Itoa(spec.RoomSize), "--publishers", strconv.Itoa(spec.Publishers), "--room-path", spec.RoomPath,
 		"--connect-message=" + strconv.FormatBool(spec.ConnectMessage),
+		"--connect-rate", strconv.FormatFloat(spec.ConnectRate/float64(spec.Procs), 'g', -1, 64), // each process its share
 		"-c", strconv.Itoa(n),
 		"-d", time.Duration(spec.Duration).String(),
 		"--warmup", time.Duration(spec.Warmup).String(),

@@ -169,6 +169,7 @@ func TestChildArgsCarryTheWholeSpec(t *testing.T) {
 	spec.ConnectTimeout, spec.Tick = scenario.Duration(9*time.Second), scenario.Duration(250*time.Microsecond)
 	spec.Rate, spec.MaxInflight, spec.Size, spec.Binary = 1234.5, 3, 300, true
 	spec.DialConcurrency = 30
+	spec.ConnectRate = 250.5
 	spec.Kind, spec.RoomSize, spec.Publishers, spec.RoomPath = scenario.KindPing, 5, 2, "/r/%d"
 	spec.SecretHeaders, spec.SecretParams = []string{"X-Api-Key"}, []string{"sig", "token"}
 	spec.Thresholds = []string{"rtt.p99<1s"} // checked by the parent only
@@ -185,6 +186,7 @@ func TestChildArgsCarryTheWholeSpec(t *testing.T) {
 	got.Target = fs.Arg(0)
 	want := spec
 	want.Conns, want.Procs, want.DialConcurrency, want.Thresholds = 3, 1, 10, nil
+	want.ConnectRate = spec.ConnectRate / 3
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("child parses to\n%+v\nwant\n%+v", got, want)
 	}

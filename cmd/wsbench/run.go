@@ -88,7 +88,8 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs := newFlagSet("run", runUsage, stdout)
 	var o runOptions
 	o.file = fs.StringP("file", "f", "", "read the scenario from this YAML file (keys as in the result's \"scenario\"); flags override it")
-	fs.StringVar(&spec.Kind, "kind", spec.Kind, "workload: echo (data messages echoed back; the default), ping (ping frames answered by pongs), broadcast (chat rooms) or connect (a connection storm: open, one message, close, again)")
+	fs.StringVar(&spec.Kind, "kind", spec.Kind, "workload: echo (data messages echoed back; the default), ping (ping frames answered by pongs), broadcast (chat rooms) connect (a connection storm: open, one message, close, again) or hold (long-lived connections, idle or with --rate light traffic)")
+	fs.Float64Var(&spec.ConnectRate, "connect-rate", spec.ConnectRate, "open at most this many connections per second (0 = as fast as --dial-concurrency allows): a ramp")
 	fs.BoolVar(&spec.ConnectMessage, "connect-message", spec.ConnectMessage, "connect: send one message on each connection and wait for its echo before closing")
 	fs.IntVar(&spec.RoomSize, "room-size", spec.RoomSize, "broadcast: connections per room")
 	fs.IntVar(&spec.Publishers, "publishers", spec.Publishers, "broadcast: publishers per room (the first members); --rate is their total")
