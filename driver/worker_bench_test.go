@@ -187,3 +187,33 @@ func TestRoundTripDoesNotAllocate(t *testing.T) {
 		})
 	}
 }
+
+// FuzzConsume feeds arbitrary bytes from the "server" to a connection: no
+// input panics the client's frame reader, every connection it closes for a
+// violation carries an error kind, and the message counts still balance.
+func FuzzConsume(f *testing.F) {
+	echo := func(op ws.OpCode, fin bool, p []byte) []byte {
+		b := make([]byte, wire.MaxHeaderSize+len(p))
+		n := wire.PutHeader(b, ws.Header{Fin: fin, OpCode: op, Length: int64(len(p))})
+		return append(b[:n], p...)
+	}
+	f.Add(echo(ws.OpText, true, []byte("hello")))
+	f.Add(echo(ws.OpPing, true, []byte("p")))
+	f.Add(append(echo(ws.OpText, false, []byte("frag")), echo(ws.OpContinuation, true, []byte("ment"))...))
+	f.Add(echo(ws.OpClose, true, []byte{3, 232}))
+	f.Add([]byte{0x81, 0xff, 0, 0, 0, 0, 0, 0, 0, 1})
+	f.Add([]byte{0x8f, 0x00})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		w, c, _ := benchWorker(t, IOSyscalls, 64, false)
+		now := w.now()
+		w.send(c, now, now) // one message outstanding, as in a real run
+		w.consume(c, data, false, now)
+		if c.state == stateClosed && w.shard.ErrorTotal() == 0 {
+			t.Fatalf("closed without an error kind after %x", data)
+		}
+		w.settle(c, false)
+		if cnt := w.shard.Counts; !cnt.Balanced() {
+			t.Fatalf("counts %+v after %x", cnt, data)
+		}
+	})
+}

@@ -53,6 +53,15 @@ func (s *Shard) Error(kind string) {
 	s.ErrorN(kind, 1)
 }
 
+// ErrorTotal is the number of errors counted so far, of every kind.
+func (s *Shard) ErrorTotal() int64 {
+	var n int64
+	for _, v := range s.errors {
+		n += v
+	}
+	return n
+}
+
 // ErrorN counts n errors of the given kind. It panics if n is negative.
 func (s *Shard) ErrorN(kind string, n int64) {
 	if n < 0 {

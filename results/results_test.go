@@ -602,3 +602,52 @@ func TestSecretsStayOutOfResults(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseThreshold: no expression panics the parser, and an accepted one
+// parses the same again from its own text.
+func FuzzParseThreshold(f *testing.F) {
+	for _, s := range []string{"rtt.p99<20ms", "errors.rate<0.1%", "messages.rate>=5e4", "read_lag.max<=1.5s", "x<", "<1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		th, err := ParseThreshold(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseThreshold(th.Expr)
+		if err != nil || again != th {
+			t.Fatalf("%q: %+v, then %+v %v", s, th, again, err)
+		}
+		if th.Value != th.Value || math.IsInf(th.Value, 0) {
+			t.Fatalf("%q: value %v", s, th.Value)
+		}
+	})
+}
+
+// FuzzParseResult: no document panics the result reader, and an accepted
+// one writes back to a document that reads the same.
+func FuzzParseResult(f *testing.F) {
+	b, _ := fixture(&testing.T{}, nil).MarshalIndent()
+	f.Add(b)
+	f.Add([]byte(`{"schema":1}`))
+	f.Add([]byte(`{"schema":1,"latency":{"rtt":{"hdr":"not base64"}}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := Parse(b)
+		if err != nil {
+			return
+		}
+		r.Snapshot() // may fail on bad histograms, must not panic
+		out, err := r.MarshalIndent()
+		if err != nil {
+			return // e.g. NaN figures cannot be written as JSON
+		}
+		r2, err := Parse(out)
+		if err != nil {
+			t.Fatalf("written back, it does not read: %v", err)
+		}
+		out2, _ := r2.MarshalIndent()
+		if !bytes.Equal(out, out2) {
+			t.Fatalf("not stable:\n%s\n%s", out, out2)
+		}
+	})
+}

@@ -182,6 +182,10 @@ func setField(f reflect.Value, v *yaml.Node) error {
 	if f.Kind() == reflect.Float64 && p.Elem().Float() < 0 {
 		return fmt.Errorf("must not be negative, got %v", p.Elem().Float())
 	}
+	if f.Kind() == reflect.Slice && p.Elem().Len() == 0 {
+		f.Set(reflect.Zero(f.Type())) // "[]" is no list, as in a result document
+		return nil
+	}
 	f.Set(p.Elem())
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -109,4 +110,55 @@ func TestExamples(t *testing.T) {
 			t.Errorf("%s: %v", p, err)
 		}
 	}
+}
+
+// FuzzParseFile: no input panics the scenario-file parser, and whatever it
+// accepts survives the trip through a result document (JSON) unchanged.
+func FuzzParseFile(f *testing.F) {
+	f.Add([]byte("conns: 10\nduration: 5s\nrate: 100\n"))
+	f.Add([]byte("headers:\n  - \"A: b\"\nsubprotocols: [x, y]\n"))
+	f.Add([]byte("kind: broadcast\nroom_size: 10\npublishers: 2\n"))
+	f.Add([]byte("conns: [1\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := ParseFile("f.yaml", b, Default())
+		if err != nil {
+			if s2, err2 := ParseFile("f.yaml", b, Default()); err2 == nil || err2.Error() != err.Error() || !reflect.DeepEqual(s, s2) {
+				t.Fatalf("not deterministic: %v then %v", err, err2)
+			}
+			return
+		}
+		j, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParseFile("result.json", j, Spec{})
+		if err != nil {
+			t.Fatalf("%s: a parsed scenario's JSON does not parse back: %v", j, err)
+		}
+		if !reflect.DeepEqual(back, s) {
+			t.Fatalf("round trip changed it:\n%+v\n%+v", s, back)
+		}
+	})
+}
+
+// FuzzParseSourceIPs: no input panics, and an accepted list, written back
+// address by address, parses to the same addresses.
+func FuzzParseSourceIPs(f *testing.F) {
+	f.Add("127.0.0.1-127.0.0.16,::1")
+	f.Add("fd00::1-fd00::20")
+	f.Add("10.0.0.1 - 10.0.0.2, 10.0.0.9")
+	f.Fuzz(func(t *testing.T, s string) {
+		addrs, err := ParseSourceIPs(s)
+		if err != nil || len(addrs) == 0 {
+			return
+		}
+		parts := make([]string, len(addrs))
+		for i, a := range addrs {
+			parts[i] = a.String()
+		}
+		back, err := ParseSourceIPs(strings.Join(parts, ","))
+		if err != nil || !reflect.DeepEqual(back, addrs) {
+			t.Fatalf("%q: %v, written back and parsed: %v %v", s, addrs, back, err)
+		}
+	})
 }
