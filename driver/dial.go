@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -181,6 +182,8 @@ func dialErrorKind(err error) string {
 		return "connect_file_limit"
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
 		return "connect_no_source_port"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ENOTCONN):
+		return "connect_reset" // accepted, then reset before the connect call returned
 	default:
 		return "connect_error"
 	}
@@ -198,6 +201,12 @@ func handshakeErrorKind(err error) string {
 		return "handshake_no_subprotocol"
 	case errors.Is(err, ws.ErrHandshakeBadSubProtocol):
 		return "handshake_bad_subprotocol"
+	case errors.Is(err, ws.ErrHandshakeBadSecAccept):
+		return "handshake_bad_accept"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "handshake_reset"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "handshake_eof"
 	case errors.As(err, &status):
 		return fmt.Sprintf("handshake_status_%d", int(status))
 	case errors.As(err, &ne) && ne.Timeout():
