@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"maps"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -560,5 +561,29 @@ func TestHoldAndConnectRate(t *testing.T) {
 	}
 	if c := res.Snapshot.Counts; c.ConnsDropped != 20 || !c.Balanced() {
 		t.Errorf("server gone: dropped %d of 20, errors %v", c.ConnsDropped, res.Snapshot.Errors)
+	}
+}
+
+// TestNoGoroutinesLeftBehind: after a run (open model, so the ticking
+// poller, the samplers and the dialers all take part) and after its server
+// is gone, the goroutine count is back where it started.
+func TestNoGoroutinesLeftBehind(t *testing.T) {
+	before := runtime.NumGoroutine()
+	func() {
+		srv := startTestServer(t, 0, 0)
+		spec := quickSpec(8, 300*time.Millisecond)
+		spec.Rate = 200
+		if _, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()}); err != nil {
+			t.Fatal(err)
+		}
+		srv.close()
+	}()
+	deadline := time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines before the run, %d after:\n%s", before, after, buf[:runtime.Stack(buf, true)])
 	}
 }
