@@ -50,8 +50,9 @@ func TestBadInput(t *testing.T) {
 		// a profile file that cannot be created is caught before anything starts
 		{"bad cpuprofile", []string{"run", "--cpuprofile", "/nonexistent-dir/x.prof"}, "--cpuprofile:"},
 		{"bad io", []string{"run", "--io", "aio"}, "--io: want auto, io_uring or syscalls, got \"aio\""},
-		// two targets
-		{"two urls", []string{"run", "ws://127.0.0.1:1/", "ws://127.0.0.1:2/"}, "one target URL at most"},
+		// several targets: --repeat below 1, a bad second URL
+		{"zero repeats", []string{"run", "--repeat", "0", "ws://127.0.0.1:1/", "ws://127.0.0.1:2/"}, "--repeat: must be at least 1, got 0"},
+		{"bad second url", []string{"run", "ws://127.0.0.1:1/", "http://127.0.0.1:2/"}, "scheme \"http\""},
 		// an unknown subcommand
 		{"unknown command", []string{"bench"}, `unknown command "bench"`},
 		// serve: bad max-message

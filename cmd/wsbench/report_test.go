@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,5 +67,30 @@ func TestReportAndCompare(t *testing.T) {
 		if code, _, _ := runCLI(bad...); code != exitUsage {
 			t.Errorf("%v: exit %d, want 2", bad[1:], code)
 		}
+	}
+}
+
+// TestRunSeveralTargets: two servers, --repeat 2: the runs go A B A B, each
+// result lands in the -o folder, and the comparison of the two follows.
+func TestRunSeveralTargets(t *testing.T) {
+	_, a, _ := startServe(t)
+	_, b, _ := startServe(t)
+	dir := filepath.Join(t.TempDir(), "cmp")
+	out, err := exec.Command(binary, "run", "--repeat", "2", "-c", "2", "-d", "200ms", "--warmup", "0s", "-o", dir, a, b).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(files) != 4 {
+		t.Errorf("result files %v, want 4", files)
+	}
+	text := string(out)
+	lines := strings.Split(text, "\n")
+	if len(lines) < 4 || !strings.HasPrefix(lines[0], "round 1") || !strings.HasPrefix(lines[2], "round 2") ||
+		!strings.Contains(text, "(2 runs)") || !strings.Contains(text, "vs 127.0.0.1") {
+		t.Errorf("output:\n%s", text)
+	}
+	if !strings.Contains(lines[0], strings.TrimPrefix(strings.TrimSuffix(a, "/"), "ws://")[:9]) {
+		t.Errorf("first run is not against the first target:\n%s", text)
 	}
 }

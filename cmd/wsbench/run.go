@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -19,9 +20,10 @@ import (
 	"github.com/wsbench/wsbench/server"
 )
 
-const runUsage = `Usage: wsbench run [flags] [URL]
+const runUsage = `Usage: wsbench run [flags] [URL...]
 
-Benchmark the WebSocket server at URL (ws://host:port/path). With no URL, the
+Benchmark the WebSocket server at URL (ws://host:port/path), or several side
+by side (each run --repeat times, interleaved, then compared). With no URL, the
 bundled reference echo server is started in this process on a free loopback
 port and benchmarked: the quickest way to see what wsbench measures.
 
@@ -48,6 +50,7 @@ Examples:
   wsbench run --kind connect -c 64 -d 10s                        # connection storm: connects per second
   wsbench run --kind broadcast -c 1000 --room-size 100 --publishers 1 -r 100   # chat rooms, bundled server
   wsbench run -f scenario/examples/open-rate.yaml -d 5s   # a scenario file; flags override it
+  wsbench run --repeat 4 -d 10s -o cmp/ ws://127.0.0.1:8080/ ws://127.0.0.1:8081/   # A B A B …, then compared
   wsbench run --procs 2 -c 30000 --source-ip 127.0.0.1-127.0.0.2 ws://127.0.0.1:8080/
 
 Past one process's limits: --procs N runs N client processes, each with its
@@ -81,6 +84,7 @@ type runOptions struct {
 	out, cpuProfile        *string
 	asJSON                 *bool
 	file                   *string
+	repeat                 *int
 }
 
 // runFlags defines the run command's flags, filling spec.
@@ -88,6 +92,7 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs := newFlagSet("run", runUsage, stdout)
 	var o runOptions
 	o.file = fs.StringP("file", "f", "", "read the scenario from this YAML file (keys as in the result's \"scenario\"); flags override it")
+	o.repeat = fs.Int("repeat", 1, "with several target URLs (or one): run each this many times, interleaved (A B A B …), then compare them; -o names a folder for the results")
 	fs.StringVar(&spec.Kind, "kind", spec.Kind, "workload: echo (data messages echoed back; the default), ping (ping frames answered by pongs), broadcast (chat rooms) connect (a connection storm: open, one message, close, again) or hold (long-lived connections, idle or with --rate light traffic)")
 	fs.Float64Var(&spec.ConnectRate, "connect-rate", spec.ConnectRate, "open at most this many connections per second (0 = as fast as --dial-concurrency allows): a ramp")
 	fs.BoolVar(&spec.ConnectMessage, "connect-message", spec.ConnectMessage, "connect: send one message on each connection and wait for its echo before closing")
@@ -143,10 +148,16 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 1 {
-		return usagef("one target URL at most, got %d: %q", fs.NArg(), fs.Args())
+	multi := fs.NArg() > 1 || *o.repeat > 1
+	if *o.repeat < 1 {
+		return usagef("--repeat: must be at least 1, got %d", *o.repeat)
 	}
-	if fs.NArg() == 1 {
+	for _, a := range fs.Args() {
+		if err := scenario.CheckURL(a); err != nil {
+			return usageError{err}
+		}
+	}
+	if fs.NArg() >= 1 {
 		spec.Target = fs.Arg(0)
 	}
 	if err := spec.Validate(); err != nil {
@@ -176,8 +187,16 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usagef("--rx-timestamps: want %s or %s, got %q", driver.TimestampsKernel, driver.TimestampsRead, *rxStamps)
 	}
-	if *out != "" {
+	if *out != "" && !multi {
 		if err := results.CheckWritable(*out); err != nil {
+			return usagef("--out: %v", err)
+		}
+	}
+	if *out != "" && multi {
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			return usagef("--out: with several runs it names a folder: %v", err)
+		}
+		if err := results.CheckWritable(filepath.Join(*out, "check.json")); err != nil {
 			return usagef("--out: %v", err)
 		}
 	}
@@ -216,6 +235,14 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 
 	ctx, abort, stop := signalContexts(stderr)
 	defer stop()
+	opts := driver.Config{Workers: *workers, IO: *ioMode, Timestamps: *rxStamps}
+	if multi {
+		targets := fs.Args()
+		if len(targets) == 0 {
+			targets = []string{target}
+		}
+		return runMulti(ctx, abort, spec, targets, bundled, *o.repeat, opts, thresholds, *out, stdout, stderr)
+	}
 	var rep *results.Report
 	var err error
 	if spec.Procs > 1 {
