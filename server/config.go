@@ -6,6 +6,7 @@ import (
 	"net"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -92,6 +93,25 @@ type Config struct {
 	// free port, Server.StatsAddr reports it) where Listen serves the
 	// current Stats as JSON over HTTP at /stats, until Shutdown.
 	StatsAddr string
+	// MaxConns caps the connections the server holds at once: upgraded
+	// ones not yet closed plus those inside the opening handshake. A
+	// connection accepted beyond it is closed at once, before its
+	// handshake, and counted (Stats.RefusedMaxConns). Default 100000.
+	MaxConns int
+	// IdleTimeout, if not zero, closes an upgraded connection that has sent
+	// nothing (no byte, so no frame, pings included) for this long, with
+	// close code 1001 (going away), and counts it (Stats.IdleCloses). Each
+	// event loop checks its connections on one deadline of its own, so a
+	// connection may live up to about IdleTimeout/8 longer. At least 1ms.
+	IdleTimeout time.Duration
+	// AllowedOrigins, if not empty, are the only values of the Origin
+	// header accepted in an opening handshake (compared ignoring case, as
+	// scheme://host[:port], e.g. "https://example.com"). A handshake with
+	// any other Origin is refused with HTTP 403 and counted
+	// (Stats.OriginRejected). A handshake without Origin is accepted:
+	// clients other than browsers send none. Empty (the default) accepts
+	// any Origin.
+	AllowedOrigins []string
 }
 
 // Defaults and limits.
@@ -100,6 +120,7 @@ const (
 	DefaultMaxMessage       = 1 << 20
 	DefaultHandshakeTimeout = 5 * time.Second
 	DefaultMaxPendingWrite  = 4 << 20
+	DefaultMaxConns         = 100000
 
 	// MaxMaxMessage is the largest MaxMessage accepted (1 GiB): a message is
 	// buffered whole, so larger limits are a configuration mistake.
@@ -108,6 +129,8 @@ const (
 	MaxLoops = 4096
 	// MinPingInterval is the smallest non-zero PingInterval accepted.
 	MinPingInterval = time.Millisecond
+	// MinIdleTimeout is the smallest non-zero IdleTimeout accepted.
+	MinIdleTimeout = time.Millisecond
 )
 
 // DefaultConfig returns the configuration a zero Config stands for, with every
@@ -138,6 +161,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IO == "" {
 		c.IO = IOAuto
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
 	}
 	return c
 }
@@ -192,6 +218,25 @@ func (c Config) Validate() error {
 	}
 	if c.StatsAddr != "" {
 		checkAddr("StatsAddr", c.StatsAddr)
+	}
+	if c.MaxConns < 0 {
+		bad("MaxConns", "%d is negative (0 = default %d)", c.MaxConns, DefaultMaxConns)
+	}
+	if c.IdleTimeout < 0 {
+		bad("IdleTimeout", "%v is negative", c.IdleTimeout)
+	} else if c.IdleTimeout > 0 && c.IdleTimeout < MinIdleTimeout {
+		bad("IdleTimeout", "%v is below %v (0 = no idle timeout)", c.IdleTimeout, MinIdleTimeout)
+	}
+	origins := make(map[string]bool, len(c.AllowedOrigins))
+	for i, o := range c.AllowedOrigins {
+		lo := strings.ToLower(o)
+		switch {
+		case o == "" || strings.ContainsAny(o, " \t\r\n,"):
+			bad("AllowedOrigins", "[%d] %q is not an origin (scheme://host[:port])", i, o)
+		case origins[lo]:
+			bad("AllowedOrigins", "[%d] %q is listed twice", i, o)
+		}
+		origins[lo] = true
 	}
 	seen := make(map[string]bool, len(c.Subprotocols))
 	for i, p := range c.Subprotocols {
@@ -265,6 +310,17 @@ type Stats struct {
 	// AbnormalCloses counts connections that ended (EOF, reset, write
 	// error) without a closing handshake.
 	AbnormalCloses uint64 `json:"abnormal_closes"`
+	// RefusedMaxConns counts connections closed on accept, before their
+	// handshake, because the server held Config.MaxConns already. They
+	// count in Accepted too.
+	RefusedMaxConns uint64 `json:"refused_max_conns"`
+	// IdleCloses counts connections closed with 1001 because they sent
+	// nothing for Config.IdleTimeout (the 1001 counts in CloseCodesSent).
+	IdleCloses uint64 `json:"idle_closes"`
+	// OriginRejected counts handshakes refused with HTTP 403 because their
+	// Origin was not in Config.AllowedOrigins. They are not counted in
+	// HandshakeFailures.
+	OriginRejected uint64 `json:"origin_rejected"`
 	// IO is the I/O mode the event loops use: "io_uring" or "syscalls"
 	// (see Config.IO). Empty off Linux.
 	IO string `json:"io"`

@@ -22,7 +22,8 @@ func TestDefaultConfig(t *testing.T) {
 	if c.Addr != want.Addr || c.Mode != want.Mode || c.MaxMessage != want.MaxMessage ||
 		c.HandshakeTimeout != want.HandshakeTimeout || c.Loops != want.Loops ||
 		c.MaxPendingWrite != want.MaxPendingWrite || len(c.Subprotocols) != 0 || c.IO != want.IO ||
-		c.Delay != 0 || c.PingInterval != 0 || c.StatsAddr != "" {
+		c.Delay != 0 || c.PingInterval != 0 || c.StatsAddr != "" ||
+		c.MaxConns != 100000 || c.IdleTimeout != 0 || len(c.AllowedOrigins) != 0 {
 		t.Fatalf("DefaultConfig() = %+v, want %+v", c, want)
 	}
 	if err := c.Validate(); err != nil {
@@ -72,6 +73,14 @@ func TestValidate(t *testing.T) {
 		{"subprotocol-space", Config{Subprotocols: []string{"a b"}}, []string{"Subprotocols"}},
 		{"subprotocol-empty", Config{Subprotocols: []string{""}}, []string{"Subprotocols"}},
 		{"subprotocol-dup", Config{Subprotocols: []string{"x", "x"}}, []string{"Subprotocols"}},
+		// Limits: connections, idle timeout, origins.
+		{"limits", Config{MaxConns: 3, IdleTimeout: time.Second, AllowedOrigins: []string{"https://a.example", "null"}}, nil},
+		{"negative-max-conns", Config{MaxConns: -1}, []string{"MaxConns"}},
+		{"negative-idle-timeout", Config{IdleTimeout: -time.Second}, []string{"IdleTimeout"}},
+		{"tiny-idle-timeout", Config{IdleTimeout: time.Microsecond}, []string{"IdleTimeout"}},
+		{"origin-empty", Config{AllowedOrigins: []string{""}}, []string{"AllowedOrigins"}},
+		{"origin-space", Config{AllowedOrigins: []string{"https://a b"}}, []string{"AllowedOrigins"}},
+		{"origin-dup", Config{AllowedOrigins: []string{"https://a.example", "HTTPS://A.example"}}, []string{"AllowedOrigins"}},
 		// An unknown I/O mode.
 		{"io-unknown", Config{IO: "aio"}, []string{"IO"}},
 		// Every problem is reported, not just the first.
@@ -112,7 +121,8 @@ func TestStatsJSON(t *testing.T) {
 	for _, key := range []string{`"accepted":`, `"upgraded":`, `"open":`, `"handshake_failures":`, `"handshake_timeouts":`,
 		`"messages_in":`, `"messages_out":`, `"bytes_in":`, `"bytes_out":`, `"close_codes_sent":{"1000":2}`,
 		`"slow_reader_closes":`, `"abnormal_closes":`, `"io":`, `"rooms":`, `"broadcast_deliveries":`,
-		`"pings_sent":`, `"pongs_received":`, `"pong_missing":`, `"clients_not_answering":`} {
+		`"pings_sent":`, `"pongs_received":`, `"pong_missing":`, `"clients_not_answering":`,
+		`"refused_max_conns":`, `"idle_closes":`, `"origin_rejected":`} {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("JSON %s lacks %s", b, key)
 		}

@@ -68,6 +68,13 @@
 // due or the connection closes (Stats.PongMissing,
 // Stats.ClientsNotAnswering).
 //
+// Three limits keep the server safe to expose: Config.MaxConns closes
+// connections beyond it as soon as they are accepted, before the handshake;
+// Config.AllowedOrigins refuses with 403 a handshake whose Origin header is
+// not listed; Config.IdleTimeout closes with 1001 a connection that sent
+// nothing for that long, found by each loop on one deadline of its own, like
+// the pings (Stats.RefusedMaxConns, Stats.OriginRejected, Stats.IdleCloses).
+//
 // With Config.StatsAddr, Listen also serves the current Stats as JSON at
 // http://StatsAddr/stats (net/http, in goroutines of its own), until
 // Shutdown.

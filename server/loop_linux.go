@@ -64,6 +64,7 @@ type conn struct {
 	poff     int
 	sess     session
 	deadline int64  // while closing: close at this loop time (ns)
+	lastIn   int64  // with Config.IdleTimeout: loop time (ns) c last sent bytes
 	proto    string // negotiated subprotocol, "" for none
 
 	// Broadcast mode (room_linux.go): the room c is a member of, nil once
@@ -97,6 +98,7 @@ type loop struct {
 	broadcast  bool  // Config.Mode is ModeBroadcast
 	delay      int64 // Config.Delay, ns
 	pingEvery  int64 // Config.PingInterval, ns
+	idle       int64 // Config.IdleTimeout, ns
 
 	// kicked is set by handoff and stop before they wake the loop. With
 	// io_uring the loop peeks at epoll without waiting, which consumes a
@@ -122,6 +124,8 @@ type loop struct {
 	pool      bufPool
 	delayQ    delayQ // replies held back by Config.Delay
 	nextPing  int64  // loop time of the next round of pings
+	nextIdle  int64  // loop time of the next idle sweep (Config.IdleTimeout)
+	clock     int64  // with Config.IdleTimeout: loop time the last wait returned
 	pingFrame []byte // the ping frame being sent (payload: codec.pingID)
 
 	// With io_uring only (ring_linux.go).
@@ -153,6 +157,7 @@ func newLoop(s *Server, idx int, ring *uring.Ring) (*loop, error) {
 		broadcast:  s.cfg.Mode == ModeBroadcast,
 		delay:      int64(s.cfg.Delay),
 		pingEvery:  int64(s.cfg.PingInterval),
+		idle:       int64(s.cfg.IdleTimeout),
 	}
 	size := readBufSize
 	if ring != nil {
@@ -250,6 +255,9 @@ func (l *loop) run() {
 		}
 
 		evs, err := l.wait(timeout)
+		if l.idle > 0 {
+			l.clock = l.now() // what reads in this pass stamp on their conn
+		}
 		if err == nil {
 			err = l.serve(evs)
 		}
@@ -356,6 +364,9 @@ func (l *loop) register(h handoff) {
 		return
 	}
 	c := &conn{fd: h.fd, proto: h.proto}
+	if l.idle > 0 {
+		c.lastIn = l.now()
+	}
 	if h.fd >= len(l.conns) {
 		l.conns = append(l.conns, make([]*conn, h.fd+1-len(l.conns))...)
 	}
@@ -461,6 +472,7 @@ func (l *loop) read(c *conn) {
 func (l *loop) readOK(c *conn, n int, err error) bool {
 	if n > 0 {
 		l.bytesIn.Add(uint64(n))
+		c.lastIn = l.clock
 		return true
 	}
 	if err != unix.EAGAIN {

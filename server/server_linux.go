@@ -48,7 +48,11 @@ type Server struct {
 
 	accepted, upgraded, hsFail, hsTimeout, slow, abnormal atomic.Uint64
 	open                                                  atomic.Int64
+	refusedMax, idleCloses, originRejected                atomic.Uint64
 	closeCodes                                            [5000]atomic.Uint64
+	// inHandshake counts connections accepted and not yet upgraded or
+	// dropped: with open, what Config.MaxConns caps.
+	inHandshake atomic.Int64
 
 	// Broadcast mode (room_linux.go): the rooms with members, by name.
 	roomsMu   sync.Mutex
@@ -67,6 +71,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	cfg.Subprotocols = slices.Clone(cfg.Subprotocols)
+	cfg.AllowedOrigins = slices.Clone(cfg.AllowedOrigins)
 	s := &Server{
 		cfg:        cfg,
 		handshakes: make(map[net.Conn]struct{}),
@@ -123,6 +128,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Config() Config {
 	c := s.cfg
 	c.Subprotocols = slices.Clone(c.Subprotocols)
+	c.AllowedOrigins = slices.Clone(c.AllowedOrigins)
 	return c
 }
 
@@ -216,6 +222,14 @@ func (s *Server) acceptLoop(ln net.Listener) {
 		}
 		backoff = 0
 		s.accepted.Add(1)
+		// Only this goroutine adds to the sum, so it never exceeds the
+		// cap; open counts a connection before inHandshake lets it go.
+		if s.open.Load()+s.inHandshake.Load() >= int64(s.cfg.MaxConns) {
+			nc.Close()
+			s.refusedMax.Add(1)
+			continue
+		}
+		s.inHandshake.Add(1)
 		s.hsWG.Add(1)
 		go s.handshake(nc)
 	}
@@ -226,10 +240,31 @@ const maxRequest = 16 << 10
 
 var errRequestTooLarge = errors.New("server: handshake request larger than 16 KiB")
 
+// errOriginRejected makes gobwas answer a handshake with 403.
+var errOriginRejected = ws.RejectConnectionError(
+	ws.RejectionStatus(http.StatusForbidden),
+	ws.RejectionReason("origin not allowed"))
+
+// originAllowed reports whether origin is one of allowed, ignoring case.
+func originAllowed(allowed []string, origin []byte) bool {
+	for _, a := range allowed {
+		if len(a) == len(origin) && bytes.EqualFold([]byte(a), origin) {
+			return true
+		}
+	}
+	return false
+}
+
 // handshake runs the opening handshake on nc and hands the upgraded
 // connection to an event loop.
 func (s *Server) handshake(nc net.Conn) {
 	defer s.hsWG.Done()
+	upgraded := false
+	defer func() {
+		if !upgraded {
+			s.inHandshake.Add(-1)
+		}
+	}()
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
@@ -249,13 +284,27 @@ func (s *Server) handshake(nc net.Conn) {
 			return nil
 		}
 	}
+	badOrigin := false
+	if origins := s.cfg.AllowedOrigins; len(origins) > 0 {
+		u.OnHeader = func(key, value []byte) error {
+			if string(key) != "Origin" || originAllowed(origins, value) {
+				return nil
+			}
+			badOrigin = true
+			return errOriginRejected
+		}
+	}
 	hs, err := u.Upgrade(&rc)
 
 	s.mu.Lock()
 	delete(s.handshakes, nc)
 	s.mu.Unlock()
 	if err != nil {
-		s.handshakeFailed(err)
+		if badOrigin && !s.stopFlag.Load() {
+			s.originRejected.Add(1)
+		} else {
+			s.handshakeFailed(err)
+		}
 		nc.Close()
 		return
 	}
@@ -267,6 +316,8 @@ func (s *Server) handshake(nc net.Conn) {
 	}
 	s.upgraded.Add(1)
 	s.open.Add(1)
+	upgraded = true
+	s.inHandshake.Add(-1) // after open.Add: the sum never dips below the truth
 	l := s.loops[(s.next.Add(1)-1)%uint64(len(s.loops))]
 	if !l.handoff(handoff{fd: fd, extra: rc.extra(), proto: hs.Protocol, room: roomName}) {
 		unix.Close(fd)
@@ -417,6 +468,9 @@ func (s *Server) Stats() Stats {
 		HandshakeTimeouts: s.hsTimeout.Load(),
 		SlowReaderCloses:  s.slow.Load(),
 		AbnormalCloses:    s.abnormal.Load(),
+		RefusedMaxConns:   s.refusedMax.Load(),
+		IdleCloses:        s.idleCloses.Load(),
+		OriginRejected:    s.originRejected.Load(),
 		CloseCodesSent:    make(map[uint16]uint64),
 		IO:                s.io,
 		Rooms:             s.roomCount.Load(),

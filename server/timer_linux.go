@@ -12,10 +12,10 @@ import (
 )
 
 // This file is what an event loop does on its clock rather than on its
-// sockets: replies held back by Config.Delay, and the pings of
-// Config.PingInterval. Both use the loop's poller timeout (loop.timers
-// returns the time to the next deadline); neither starts a goroutine or a
-// timer of its own.
+// sockets: replies held back by Config.Delay, the pings of
+// Config.PingInterval and the idle timeout of Config.IdleTimeout. All use the
+// loop's poller timeout (loop.timers returns the time to the next deadline);
+// none starts a goroutine or a timer of its own.
 //
 // Delay: every message waits the same Delay and messages are handled in the
 // order they arrive, so the loop's delayed replies are due in the order they
@@ -30,6 +30,12 @@ import (
 // Pings: one deadline per loop. When it passes, the loop walks its open
 // connections: a connection whose previous ping is still unanswered counts
 // as a missing pong, then every one gets the next ping.
+//
+// Idle timeout: one deadline per loop too (nextIdle). Every read stamps its
+// connection with the loop time of its pass (loop.clock); when the deadline
+// passes, the loop walks its open connections, closes with 1001 those
+// stamped a timeout ago or more, and sets the deadline to when the oldest of
+// the rest runs out (closeIdle).
 
 // delayed is one entry of the delay queue.
 type delayed struct {
@@ -146,11 +152,24 @@ func (l *loop) dropDelayed() {
 // replies, pings. It returns how long the loop may wait for its sockets
 // before the next deadline, -1 for no limit.
 func (l *loop) timers() time.Duration {
-	if len(l.closing) == 0 && l.delayQ.len() == 0 && (l.pingEvery == 0 || l.live == 0) {
+	if len(l.closing) == 0 && l.delayQ.len() == 0 && (l.pingEvery == 0 || l.live == 0) &&
+		(l.idle == 0 || l.live == 0) {
 		return -1 // nothing on the clock: spare reading it
 	}
 	now := l.now()
+	idleNext := int64(-1)
+	if l.idle > 0 && l.live > 0 {
+		// Before sweep: the connections it closes start draining, and
+		// sweep must see their drain deadlines.
+		if now >= l.nextIdle {
+			l.nextIdle = l.closeIdle(now)
+		}
+		idleNext = l.nextIdle
+	}
 	next := l.sweep(now)
+	if idleNext >= 0 {
+		next = earliest(next, idleNext)
+	}
 	for l.delayQ.len() > 0 && l.delayQ.front().due <= now {
 		l.releaseDelayed(l.delayQ.pop())
 	}
@@ -171,6 +190,32 @@ func (l *loop) timers() time.Duration {
 		return -1
 	}
 	return time.Duration(max(next-now, 0))
+}
+
+// closeIdle closes, with 1001, every open connection that has sent nothing
+// for Config.IdleTimeout and returns the loop time of the next idle sweep:
+// when the least recently active of the others runs out, but not sooner than
+// an eighth of the timeout from now, so that busy connections do not make the
+// loop walk its table over and over.
+func (l *loop) closeIdle(now int64) int64 {
+	oldest := int64(-1)
+	for _, c := range l.conns {
+		if c == nil || c.state != stateOpen {
+			continue
+		}
+		if now-c.lastIn >= l.idle {
+			l.s.idleCloses.Add(1)
+			l.goAway(c) // may close c at once (a failed write)
+			continue
+		}
+		if oldest < 0 || c.lastIn < oldest {
+			oldest = c.lastIn
+		}
+	}
+	if oldest < 0 {
+		oldest = now // none open: look again a timeout on
+	}
+	return max(oldest+l.idle, now+l.idle/8)
 }
 
 // earliest returns the earlier of deadline a (-1: none) and b.

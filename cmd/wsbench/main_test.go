@@ -69,6 +69,12 @@ func TestBadInput(t *testing.T) {
 		{"serve negative ping interval", []string{"serve", "--ping-interval", "-1s"}, "--ping-interval: -1s is negative"},
 		// serve: a stats address without a port names --stats-addr
 		{"serve bad stats addr", []string{"serve", "--stats-addr", "localhost"}, "--stats-addr:"},
+		// serve: a negative connection cap names --max-conns
+		{"serve negative max conns", []string{"serve", "--max-conns", "-1"}, "--max-conns: -1 is negative"},
+		// serve: a negative idle timeout names --idle-timeout
+		{"serve negative idle timeout", []string{"serve", "--idle-timeout", "-1s"}, "--idle-timeout: -1s is negative"},
+		// serve: an empty origin names --allowed-origin
+		{"serve bad allowed origin", []string{"serve", "--allowed-origin", "https://a.example,,x"}, "--allowed-origin:"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -40,6 +40,11 @@ In both, --delay holds every reply or delivery back to model a slow backend,
 and --ping-interval pings every connection and counts the pongs that do not
 come back (pings_sent, pongs_received, pong_missing, clients_not_answering).
 
+Limits: --max-conns closes connections beyond it on accept
+(refused_max_conns), --idle-timeout closes with 1001 a connection that sends
+nothing for that long (idle_closes), --allowed-origin refuses with 403 a
+browser handshake from any other Origin (origin_rejected).
+
 Examples:
   wsbench serve                          # ws://127.0.0.1:8080/
   wsbench serve --addr 127.0.0.1:0       # a free port, printed on start
@@ -50,6 +55,7 @@ Examples:
   wsbench serve --delay 50ms             # every echo 50ms after its message
   wsbench serve --ping-interval 5s       # a ping every 5s, pong expected before the next
   wsbench serve --stats-addr 127.0.0.1:9090  # curl http://127.0.0.1:9090/stats
+  wsbench serve --idle-timeout 30s --allowed-origin https://example.com
 `
 
 func serveCmd(args []string, stdout, stderr io.Writer) error {
@@ -65,6 +71,9 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Delay, "delay", cfg.Delay, "send every reply (echo) or delivery (broadcast) this long after its message was received (0 = at once)")
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", cfg.PingInterval, "ping every connection this often and expect each pong before the next ping (0 = no pings)")
 	fs.StringVar(&cfg.StatsAddr, "stats-addr", cfg.StatsAddr, "serve the counters as JSON over HTTP at http://ADDR/stats (port 0 picks a free port)")
+	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "connections held at most (upgraded or in handshake); more are closed on accept")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "close a connection with 1001 after it has sent nothing for this long (0 = never)")
+	fs.StringSliceVar(&cfg.AllowedOrigins, "allowed-origin", cfg.AllowedOrigins, "accept handshakes only from this Origin (repeatable or comma-separated; none = any; no Origin header is accepted)")
 	statsInterval := fs.Duration("stats-interval", 0, "print counters, CPU and memory every interval (0 = only on stop)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -172,6 +181,8 @@ var serveFlags = strings.NewReplacer(
 	"server: Config.Loops", "--loops", "server: Config.MaxPendingWrite", "--max-pending-write",
 	"server: Config.IO", "--io", "server: Config.Delay", "--delay",
 	"server: Config.PingInterval", "--ping-interval", "server: Config.StatsAddr", "--stats-addr",
+	"server: Config.MaxConns", "--max-conns", "server: Config.IdleTimeout", "--idle-timeout",
+	"server: Config.AllowedOrigins", "--allowed-origin",
 )
 
 // flagNamed rewrites a server configuration error to name flags, not fields.

@@ -1,0 +1,142 @@
+//go:build linux
+
+package server
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// TestMaxConns: with MaxConns 3, a fourth connection is closed before any
+// handshake response and counted; once one closes, there is room again.
+func TestMaxConns(t *testing.T) {
+	s, addr := startServer(t, Config{MaxConns: 3})
+	var held []*rawConn
+	for range 3 {
+		held = append(held, dialRaw(t, addr))
+	}
+	c := dialTCP(t, addr)
+	c.SetReadDeadline(time.Now().Add(ioTimeout))
+	var b [64]byte
+	n, err := c.br.Read(b[:])
+	if n != 0 || (err != io.EOF && !errors.Is(err, syscall.ECONNRESET)) {
+		t.Fatalf("4th connection: read %d bytes %q, err %v; want it closed with nothing sent", n, b[:n], err)
+	}
+	if !waitFor(2*time.Second, func() bool { return s.Stats().RefusedMaxConns == 1 }) {
+		t.Fatalf("RefusedMaxConns = %d, want 1", s.Stats().RefusedMaxConns)
+	}
+
+	// Closing one makes room for another.
+	held[0].Close()
+	if !waitFor(2*time.Second, func() bool { return s.Stats().Open == 2 }) {
+		t.Fatalf("Open = %d after a client left, want 2", s.Stats().Open)
+	}
+	c2 := dialRaw(t, addr)
+	c2.send(t, mf(ws.OpText, true, []byte("hi")))
+	if f := c2.readFrame(t); f.Header.OpCode != ws.OpText || string(f.Payload) != "hi" {
+		t.Fatalf("echo on the new connection: %v %q", f.Header.OpCode, f.Payload)
+	}
+	st := s.Stats()
+	if st.RefusedMaxConns != 1 || st.Accepted != 5 || st.Upgraded != 4 || st.HandshakeFailures != 0 {
+		t.Errorf("stats: refused %d accepted %d upgraded %d handshake failures %d; want 1, 5, 4, 0",
+			st.RefusedMaxConns, st.Accepted, st.Upgraded, st.HandshakeFailures)
+	}
+}
+
+// TestIdleTimeout: with IdleTimeout 200ms, a client that sends nothing gets
+// close 1001 within about a second; one that keeps pinging stays open.
+func TestIdleTimeout(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	s, addr := startServer(t, Config{IdleTimeout: idle})
+	silent := dialRaw(t, addr)
+	start := time.Now()
+	busy := dialRaw(t, addr)
+
+	type result struct {
+		f       ws.Frame
+		err     error
+		elapsed time.Duration
+	}
+	got := make(chan result, 1)
+	go func() {
+		silent.SetReadDeadline(time.Now().Add(ioTimeout))
+		f, err := ws.ReadFrame(silent.br)
+		got <- result{f, err, time.Since(start)}
+	}()
+
+	// The busy client pings every 50ms for well over the timeout.
+	for i := 0; time.Since(start) < 5*idle; i++ {
+		var p [8]byte
+		binary.BigEndian.PutUint64(p[:], uint64(i))
+		busy.send(t, mf(ws.OpPing, true, p[:]))
+		if f := busy.readFrame(t); f.Header.OpCode != ws.OpPong || string(f.Payload) != string(p[:]) {
+			t.Fatalf("busy client: got %v %q, want the pong to ping %d", f.Header.OpCode, f.Payload, i)
+		}
+		time.Sleep(idle / 4)
+	}
+
+	r := <-got
+	if r.err != nil {
+		t.Fatalf("silent client: %v", r.err)
+	}
+	if r.f.Header.OpCode != ws.OpClose || len(r.f.Payload) < 2 ||
+		ws.StatusCode(binary.BigEndian.Uint16(r.f.Payload)) != ws.StatusGoingAway {
+		t.Fatalf("silent client: got %v %q, want close 1001", r.f.Header.OpCode, r.f.Payload)
+	}
+	if r.elapsed < idle*3/4 || r.elapsed > time.Second {
+		t.Errorf("silent client closed after %v, want about %v (at most 1s)", r.elapsed, idle)
+	}
+	// The closing handshake completes.
+	silent.send(t, mf(ws.OpClose, true, closeBody(ws.StatusGoingAway, "")))
+	silent.expectEOF(t)
+	silent.Close()
+
+	// The busy client is still served.
+	busy.send(t, mf(ws.OpText, true, []byte("still here")))
+	if f := busy.readFrame(t); f.Header.OpCode != ws.OpText || string(f.Payload) != "still here" {
+		t.Fatalf("busy client: got %v %q, want the echo", f.Header.OpCode, f.Payload)
+	}
+	waitFor(2*time.Second, func() bool { return s.Stats().Open == 1 })
+	st := s.Stats()
+	if st.IdleCloses != 1 || st.CloseCodesSent[uint16(ws.StatusGoingAway)] != 1 || st.Open != 1 {
+		t.Errorf("stats: idle closes %d, 1001 sent %d, open %d; want 1, 1, 1",
+			st.IdleCloses, st.CloseCodesSent[uint16(ws.StatusGoingAway)], st.Open)
+	}
+}
+
+// TestAllowedOrigins: with AllowedOrigins set, a listed Origin (in any case)
+// upgrades, another gets 403 and is counted, and no Origin at all upgrades.
+func TestAllowedOrigins(t *testing.T) {
+	s, addr := startServer(t, Config{AllowedOrigins: []string{"https://ok.example", "http://localhost:3000"}})
+	cases := []struct {
+		name, header, status string
+	}{
+		{"allowed", "Origin: https://ok.example\r\n", "101"},
+		{"allowed other case", "Origin: HTTPS://OK.Example\r\n", "101"},
+		{"second allowed", "Origin: http://localhost:3000\r\n", "101"},
+		{"other origin", "Origin: https://evil.example\r\n", "403"},
+		{"prefix of allowed", "Origin: https://ok.exampl\r\n", "403"},
+		{"no origin", "", "101"},
+	}
+	for _, tc := range cases {
+		c := dialTCP(t, addr)
+		resp := c.roundTrip(t, upgradeRequest(tc.header))
+		if !strings.HasPrefix(resp, "HTTP/1.1 "+tc.status+" ") {
+			t.Errorf("%s: response %q, want status %s", tc.name, resp, tc.status)
+		}
+	}
+	if !waitFor(2*time.Second, func() bool { st := s.Stats(); return st.OriginRejected == 2 && st.Upgraded == 4 }) {
+		st := s.Stats()
+		t.Fatalf("OriginRejected %d, Upgraded %d; want 2, 4", st.OriginRejected, st.Upgraded)
+	}
+	if st := s.Stats(); st.HandshakeFailures != 0 {
+		t.Errorf("HandshakeFailures = %d, want 0 (origin refusals are counted apart)", st.HandshakeFailures)
+	}
+}
