@@ -118,6 +118,50 @@ type Result struct {
 	Dial time.Duration
 	// Timestamps is where arrival times came from: TimestampsKernel or TimestampsRead.
 	Timestamps string
+	// Intervals are the measured window cut into Spec.Interval slices, each
+	// with what was recorded in it (replies counted when they arrived).
+	Intervals []Interval
+
+	intervalsDone func()
+}
+
+// Interval is one slice of the measured window: its bounds as offsets from
+// the window's start, and what was recorded in it.
+type Interval struct {
+	Start, End time.Duration
+	Snapshot   *metrics.Snapshot
+}
+
+// checkpoint is a worker's shard copied at the start of interval idx (idx
+// -1: at the start of the window, the baseline).
+type checkpoint struct {
+	worker *worker
+	idx    int
+	cp     metrics.Checkpoint
+}
+
+// collectIntervals turns the workers' checkpoints into intervals: each
+// worker's difference from its previous checkpoint, merged over workers.
+func collectIntervals(parts <-chan checkpoint, workers int, length time.Duration) []Interval {
+	prev := make(map[*worker]metrics.Checkpoint, workers)
+	var out []Interval
+	for p := range parts {
+		last, ok := prev[p.worker]
+		prev[p.worker] = p.cp
+		if !ok || p.idx < 0 {
+			continue
+		}
+		d, err := metrics.Between(last, p.cp)
+		if err != nil {
+			continue // cannot happen with checkpoints of one shard in order
+		}
+		for len(out) <= p.idx {
+			k := time.Duration(len(out))
+			out = append(out, Interval{Start: k * length, End: (k + 1) * length, Snapshot: metrics.NewSnapshot()})
+		}
+		out[p.idx].Snapshot.Merge(d)
+	}
+	return out
 }
 
 // LoopStats describe the read backlog the event loops met: how many sockets
@@ -164,6 +208,7 @@ type run struct {
 	fragments   int   // frames per message (1: unfragmented)
 	rooms       rooms // broadcast: the rooms (size 0: not a broadcast run)
 	think       int64 // closed model: pause between a reply and the next send
+	interval    int64 // interval snapshots' length (0: none)
 	hold        bool  // kind hold without a rate: connections only kept open
 	op          ws.OpCode
 }
@@ -258,6 +303,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		rooms:        rm,
 		fragments:    max(spec.Fragment, 1),
 		think:        int64(spec.Think),
+		interval:     int64(spec.Interval),
 		hold:         spec.Kind == scenario.KindHold && spec.Rate == 0,
 		op:           ws.OpText,
 		grace:        int64(spec.Grace),
@@ -350,6 +396,25 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r.origin = time.Now()
 	r.stopAt.Store(int64(spec.Warmup + spec.Duration))
 	res.Started = r.origin
+	var collected chan []Interval
+	if r.interval > 0 {
+		parts := make(chan checkpoint, 4*len(workers))
+		collected = make(chan []Interval, 1)
+		for _, w := range workers {
+			w.intervals, w.nextInterval, w.intervalIdx = parts, r.measureStart, -1
+		}
+		go func() { collected <- collectIntervals(parts, len(workers), time.Duration(r.interval)) }()
+		defer func() {
+			if collected != nil { // Run returned before the workers ran
+				close(parts)
+			}
+		}()
+		res.intervalsDone = func() {
+			close(parts)
+			res.Intervals = <-collected
+			collected = nil
+		}
+	}
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Go(w.loop)
@@ -426,6 +491,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			if i := r.schedIndex(slot); i >= 0 {
 				sh.Counts.Unsent += int64(r.sched.Index(i, stop) - r.sched.Index(i, from))
 			}
+		}
+	}
+	if res.intervalsDone != nil {
+		res.intervalsDone()
+		if end := res.MeasureEnd.Sub(res.MeasureStart); len(res.Intervals) > 0 {
+			last := &res.Intervals[len(res.Intervals)-1]
+			last.End = max(last.Start, min(last.End, end))
 		}
 	}
 	res.SendBufferFull = r.bufferFull.Load()

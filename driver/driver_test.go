@@ -587,3 +587,35 @@ func TestNoGoroutinesLeftBehind(t *testing.T) {
 		t.Errorf("%d goroutines before the run, %d after:\n%s", before, after, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// TestIntervals: a 1 s window in 250 ms intervals gives 4 of them, in order,
+// each with the messages received in it: together all of them.
+func TestIntervals(t *testing.T) {
+	srv := startTestServer(t, 0, 0)
+	spec := quickSpec(10, time.Second)
+	spec.Rate = 400
+	spec.Interval = scenario.Duration(250 * time.Millisecond)
+	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHealthy(t, res, 10, metrics.RTT)
+	if len(res.Intervals) != 4 {
+		t.Fatalf("%d intervals, want 4", len(res.Intervals))
+	}
+	var received, samples int64
+	for i, iv := range res.Intervals {
+		if iv.Start != time.Duration(i)*250*time.Millisecond || iv.End <= iv.Start {
+			t.Errorf("interval %d: %v..%v", i, iv.Start, iv.End)
+		}
+		n := iv.Snapshot.Counts.Received
+		if n < 60 || n > 140 { // about 100 each: 400/s for 250ms
+			t.Errorf("interval %d received %d, want about 100", i, n)
+		}
+		received += n
+		samples += iv.Snapshot.Hist[metrics.RTT].Count()
+	}
+	if c := res.Snapshot.Counts; received != c.Received || samples != c.Received {
+		t.Errorf("intervals hold %d messages and %d rtt samples, the run %d", received, samples, c.Received)
+	}
+}

@@ -92,6 +92,11 @@ type worker struct {
 	msgs []unix.Msghdr
 	iovs []unix.Iovec
 	ctl  []byte
+	// intervals receives a checkpoint of the shard at the start of the
+	// measured window and at every interval boundary after it; nil: none.
+	intervals    chan<- checkpoint
+	nextInterval int64
+	intervalIdx  int // -1 until the window's starting checkpoint is taken
 	// passNow is when the current pass began (ns since origin); wallOffset
 	// converts the kernel's CLOCK_REALTIME stamps to that clock, renewed
 	// every pass so a slewing wall clock cannot drift it.
@@ -184,6 +189,30 @@ func (w *worker) adopt(fd, slot int, carry []byte) error {
 
 func (w *worker) now() int64 { return int64(time.Since(w.run.origin)) }
 
+// checkpoint hands the collector a copy of the shard: the window's baseline
+// the first time, then at each interval boundary the interval that just
+// ended (numbered by the clock, so a late loop does not shift the rest), and
+// when the loop ends (final) the last, partial one.
+func (w *worker) checkpoint(final bool) {
+	if w.intervals == nil || (final && w.intervalIdx < 0) {
+		return
+	}
+	now, start, length := w.now(), w.run.measureStart, w.run.interval
+	idx := -1
+	if w.intervalIdx >= 0 {
+		k := int((now - start) / length)
+		idx = k - 1
+		if final {
+			// Replies during the grace period belong to the last interval.
+			last := int((max(w.run.stopAt.Load(), start+1) - start - 1) / length)
+			idx = min(k, last)
+		}
+	}
+	w.intervals <- checkpoint{worker: w, idx: idx, cp: w.shard.Checkpoint()}
+	w.intervalIdx = idx + 1
+	w.nextInterval = start + int64(max(idx+2, 1))*length
+}
+
 // startPass reads the clock at the start of a pass through the loop.
 func (w *worker) startPass() int64 {
 	t := time.Now()
@@ -198,6 +227,7 @@ func (w *worker) startPass() int64 {
 // may still Wake it, and a closed eventfd's number could already belong to a
 // new socket.
 func (w *worker) loop() {
+	defer w.checkpoint(true)
 	w.startPass()
 	for _, c := range w.conns {
 		if len(c.carry) > 0 {
@@ -211,6 +241,9 @@ func (w *worker) loop() {
 			return
 		}
 		now := w.startPass()
+		if w.intervals != nil && now >= w.nextInterval {
+			w.checkpoint(false)
+		}
 		wait := w.sendDue(now)
 		w.advance(now)
 		if w.phase == phaseDone {
@@ -221,6 +254,9 @@ func (w *worker) loop() {
 		}
 		if d := w.deadline(now) - now; d < wait || wait < 0 {
 			wait = max(d, 0)
+		}
+		if w.intervals != nil && w.phase == phaseSending {
+			wait = min(wait, max(w.nextInterval-now, 0)) // back for the next interval's checkpoint
 		}
 		if w.run.ticking {
 			// Sockets do not wake a ticking loop: it must come back by itself.

@@ -44,6 +44,25 @@ type Counts struct {
 	DeliveriesLate int64
 }
 
+// Sub subtracts every field of o from c: with o an earlier state of c, what
+// happened in between.
+func (c *Counts) Sub(o Counts) {
+	c.ConnsAttempted -= o.ConnsAttempted
+	c.ConnsOpened -= o.ConnsOpened
+	c.ConnsFailed -= o.ConnsFailed
+	c.ConnsDropped -= o.ConnsDropped
+	c.Sent -= o.Sent
+	c.Received -= o.Received
+	c.Lost -= o.Lost
+	c.InFlight -= o.InFlight
+	c.Unsent -= o.Unsent
+	c.BytesSent -= o.BytesSent
+	c.BytesReceived -= o.BytesReceived
+	c.Deliveries -= o.Deliveries
+	c.DeliveryGaps -= o.DeliveryGaps
+	c.DeliveriesLate -= o.DeliveriesLate
+}
+
 // Add adds every field of o to c.
 func (c *Counts) Add(o Counts) {
 	c.ConnsAttempted += o.ConnsAttempted

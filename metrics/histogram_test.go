@@ -580,3 +580,40 @@ func TestCloneAndReset(t *testing.T) {
 		t.Errorf("clone changed by Reset: Count %d Clamped %d", c.Count(), c.Clamped())
 	}
 }
+
+// TestCheckpointsMakeIntervals: the difference of two checkpoints of a shard
+// holds exactly what was recorded between them, histogram, counts and errors.
+func TestCheckpointsMakeIntervals(t *testing.T) {
+	var s Shard
+	for i := 1; i <= 100; i++ {
+		s.Record(RTT, time.Duration(i)*time.Millisecond)
+	}
+	s.Counts.Sent, s.Counts.Received = 100, 100
+	s.Error("timeout")
+	a := s.Checkpoint()
+	for i := 1; i <= 50; i++ {
+		s.Record(RTT, 5*time.Second)
+	}
+	s.Record(Connect, time.Millisecond)
+	s.Counts.Sent += 50
+	s.Counts.Received += 50
+	s.Error("timeout")
+	s.Error("close_1011")
+	b := s.Checkpoint()
+	d, err := Between(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := d.Hist[RTT].Count(); n != 50 || d.Hist[RTT].Percentile(50) < 4990*time.Millisecond {
+		t.Errorf("interval rtt: %d samples, p50 %v; want the 50 five-second ones", n, d.Hist[RTT].Percentile(50))
+	}
+	if d.Hist[Connect].Count() != 1 || d.Counts.Sent != 50 || d.Counts.Received != 50 {
+		t.Errorf("interval: connect %d, counts %+v", d.Hist[Connect].Count(), d.Counts)
+	}
+	if d.Errors["timeout"] != 1 || d.Errors["close_1011"] != 1 || len(d.Errors) != 2 {
+		t.Errorf("interval errors %v", d.Errors)
+	}
+	if _, err := Between(b, a); err == nil {
+		t.Error("a later checkpoint subtracted from an earlier one")
+	}
+}

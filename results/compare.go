@@ -1,10 +1,12 @@
 package results
 
 import (
+	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -318,4 +320,40 @@ func HGRM(w io.Writer, r *Report, metric string) error {
 	}
 	_, err = h.Raw().PercentilesPrint(w, 5, 1000) // recorded in µs: 1000 per ms
 	return err
+}
+
+// CSV writes one row per interval: its bounds, rates, errors, and p50, p90,
+// p99 and max of each latency metric the run recorded, in microseconds.
+func CSV(w io.Writer, r *Report) error {
+	var names []string
+	for _, m := range []string{"rtt", "rtt_uncorrected", "send_lag", "read_lag", "delivery", "connect", "handshake", "close"} {
+		for _, iv := range r.Intervals {
+			if _, ok := iv.Latency[m]; ok {
+				names = append(names, m)
+				break
+			}
+		}
+	}
+	cw := csv.NewWriter(w)
+	header := []string{"start_s", "end_s", "sent", "received", "received_per_s", "errors"}
+	for _, m := range names {
+		header = append(header, m+"_p50_us", m+"_p90_us", m+"_p99_us", m+"_max_us")
+	}
+	cw.Write(header)
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	for _, iv := range r.Intervals {
+		row := []string{f(iv.StartS), f(iv.EndS), strconv.FormatInt(iv.Sent, 10), strconv.FormatInt(iv.Received, 10),
+			f(math.Round(iv.RateS*1000) / 1000), strconv.FormatInt(iv.Errors, 10)}
+		for _, m := range names {
+			l, ok := iv.Latency[m]
+			if !ok {
+				row = append(row, "", "", "", "")
+				continue
+			}
+			row = append(row, f(l.P50Us), f(l.P90Us), f(l.P99Us), f(l.MaxUs))
+		}
+		cw.Write(row)
+	}
+	cw.Flush()
+	return cw.Error()
 }

@@ -131,6 +131,11 @@ func Combine(in Input, parts []Part) (*Report, error) {
 	if backlog.LoopPasses > 0 {
 		backlog.ReadyMean = ready / float64(backlog.LoopPasses)
 	}
+	ivs, err := mergeIntervals(parts)
+	if err != nil {
+		return nil, err
+	}
+	in.Intervals = ivs
 	in.Snapshot = snap
 	in.CPUUser, in.CPUSystem, in.GCPause, in.GCCycles = cpuUser, cpuSys, gc, gcCycles
 	in.MaxRSSKiB, in.Cores, in.ReadBacklog = rss, cores, backlog
@@ -163,3 +168,40 @@ func combineStops(reasons []string) string {
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// mergeIntervals merges the processes' intervals slot by slot: counts summed,
+// histograms decoded and merged.
+func mergeIntervals(parts []Part) ([]IntervalInput, error) {
+	var out []IntervalInput
+	for _, p := range parts {
+		for i, iv := range p.Report.Intervals {
+			for len(out) <= i {
+				out = append(out, IntervalInput{Start: seconds(iv.StartS), End: seconds(iv.EndS), Snapshot: metrics.NewSnapshot()})
+			}
+			s := metrics.NewSnapshot()
+			s.Counts.Sent, s.Counts.Received = iv.Sent, iv.Received
+			if iv.Errors > 0 {
+				s.Errors["errors"] = iv.Errors
+			}
+			for name, l := range iv.Latency {
+				m, err := metrics.ParseMetric(name)
+				if err != nil {
+					continue // a metric this version does not know
+				}
+				h, err := metrics.DecodeHistogram(l.HDR)
+				if err != nil {
+					return nil, fmt.Errorf("interval %d, %s: %w", i, name, err)
+				}
+				if l.Clamped > 0 {
+					h.AddClamped(l.Clamped)
+				}
+				s.Hist[m] = h
+			}
+			if err := out[i].Snapshot.Merge(s); err != nil {
+				return nil, err
+			}
+			out[i].End = max(out[i].End, seconds(iv.EndS))
+		}
+	}
+	return out, nil
+}

@@ -38,6 +38,9 @@ type Report struct {
 	Latency  map[string]Latency `json:"latency"`
 	Warnings []string           `json:"warnings"`
 	Harness  Harness            `json:"harness"`
+	// Intervals are the measured window in slices (--interval): rates,
+	// errors and each metric's latency over time, with exact histograms.
+	Intervals []Interval `json:"intervals,omitempty"`
 	// Broadcast is a broadcast run's delivery accounting.
 	Broadcast *Broadcast `json:"broadcast,omitempty"`
 	// Thresholds are the run's pass/fail checks (--threshold), in order.
@@ -105,6 +108,23 @@ const (
 	SaturatedSendLag  = 0.10 // send-lag p99 over each connection's send interval
 	SaturatedGCPauses = 0.01 // GC pause time over wall time
 )
+
+// Interval is one slice of the measured window.
+type Interval struct {
+	StartS   float64            `json:"start_s"` // from the window's start
+	EndS     float64            `json:"end_s"`
+	Sent     int64              `json:"sent"`
+	Received int64              `json:"received"`
+	Errors   int64              `json:"errors"`
+	RateS    float64            `json:"received_per_s"`
+	Latency  map[string]Latency `json:"latency"`
+}
+
+// IntervalInput is one interval handed to Build.
+type IntervalInput struct {
+	Start, End time.Duration
+	Snapshot   *metrics.Snapshot
+}
 
 // Broadcast is what the members of a broadcast run's rooms received.
 // Expected is every measured message published times its room's size (each
@@ -218,6 +238,8 @@ type Input struct {
 	Procs int
 	// ExtraWarnings are added to the report's warnings (a split run's lost processes).
 	ExtraWarnings []string
+	// Intervals are the window's slices (driver.Result.Intervals).
+	Intervals []IntervalInput
 	// SaturatedProcesses lists the processes of a split run that found
 	// themselves saturated: the whole is then saturated too.
 	SaturatedProcesses []int
@@ -309,6 +331,13 @@ func Build(in Input) (*Report, error) {
 		r.Harness.Saturation = append(r.Harness.Saturation, fmt.Sprintf("client process %d of %d was saturated (see processes)", i, in.Procs))
 	}
 	r.Harness.Saturated = len(r.Harness.Saturation) > 0
+	for _, iv := range in.Intervals {
+		out, err := intervalReport(iv)
+		if err != nil {
+			return nil, err
+		}
+		r.Intervals = append(r.Intervals, out)
+	}
 	r.Warnings = append(warnings(r, snap), in.ExtraWarnings...)
 	return r, nil
 }
@@ -350,4 +379,28 @@ func (r *Report) MarshalIndent() ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+func intervalReport(iv IntervalInput) (Interval, error) {
+	c := iv.Snapshot.Counts
+	out := Interval{StartS: iv.Start.Seconds(), EndS: iv.End.Seconds(), Sent: c.Sent, Received: c.Received,
+		Latency: map[string]Latency{}}
+	for _, v := range iv.Snapshot.Errors {
+		out.Errors += v
+	}
+	if d := (iv.End - iv.Start).Seconds(); d > 0 {
+		out.RateS = float64(c.Received) / d
+	}
+	for _, m := range metrics.Metrics() {
+		h := iv.Snapshot.Hist[m]
+		if h == nil || h.Count() == 0 {
+			continue
+		}
+		enc, err := h.Encode()
+		if err != nil {
+			return out, fmt.Errorf("encode %s interval histogram: %w", m, err)
+		}
+		out.Latency[m.String()] = Latency{Summary: h.Summary(), Clamped: h.Clamped(), HDR: enc}
+	}
+	return out, nil
 }

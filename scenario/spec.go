@@ -76,6 +76,9 @@ type Spec struct {
 	// Seed fixes a Poisson schedule; 0 lets the run pick one (the result
 	// records it, so the run can be repeated).
 	Seed uint64 `json:"seed,omitempty"`
+	// Interval is the length of the measured window's slices in the result
+	// (rates and latency over time); 0: none.
+	Interval Duration `json:"interval,omitempty"`
 	// Tick quantizes the open-model schedule: sends fall due on multiples of
 	// Tick (see Schedule). 0 gives every send its own exact time.
 	Tick Duration `json:"tick"`
@@ -136,6 +139,7 @@ func Default() Spec {
 		ConnectMessage:  true,
 		RoomPath:        "/room/%d",
 		Tick:            Duration(DefaultTick),
+		Interval:        Duration(time.Second),
 		SecretParams:    []string{"token", "access_token", "key", "password"},
 	}
 }
@@ -193,6 +197,11 @@ func (s Spec) Validate() error {
 	}
 	if s.Rate < 0 {
 		bad("rate", "must not be negative, got %g", s.Rate)
+	}
+	if s.Interval < 0 {
+		bad("interval", "must not be negative, got %s", s.Interval)
+	} else if s.Interval > 0 && s.Interval < Duration(10*time.Millisecond) {
+		bad("interval", "must be at least 10ms (or 0 for none), got %s", s.Interval)
 	}
 	if s.ConnectRate < 0 {
 		bad("connect-rate", "must not be negative, got %g", s.ConnectRate)

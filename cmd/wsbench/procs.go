@@ -158,6 +158,7 @@ func childArgs(spec scenario.Spec, target string, first, n int, opts driver.Conf
 		"--connect-timeout", time.Duration(spec.ConnectTimeout).String(),
 		"--dial-concurrency", strconv.Itoa(max(1, spec.DialConcurrency/spec.Procs)),
 		"--tick", time.Duration(spec.Tick).String(),
+		"--interval", time.Duration(spec.Interval).String(),
 		"--arrival", spec.Arrival,
 		"--think", time.Duration(spec.Think).String(),
 		"--seed", strconv.FormatUint(spec.Seed, 10),

@@ -81,6 +81,13 @@ func TestProcsMergeExactly(t *testing.T) {
 	if h.Count() != sum || sum != two.Messages.Received {
 		t.Errorf("merged rtt histogram holds %d samples, the processes %d, received %d", h.Count(), sum, two.Messages.Received)
 	}
+	var inIntervals int64
+	for _, iv := range two.Intervals {
+		inIntervals += iv.Received
+	}
+	if len(two.Intervals) == 0 || inIntervals != two.Messages.Received {
+		t.Errorf("merged intervals: %d of them holding %d messages, the run %d", len(two.Intervals), inIntervals, two.Messages.Received)
+	}
 	if two.Scenario.Procs != 2 || two.Harness.InProcessServer {
 		t.Errorf("scenario procs %d, harness in-process %v", two.Scenario.Procs, two.Harness.InProcessServer)
 	}

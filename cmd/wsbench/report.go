@@ -17,6 +17,8 @@ const reportUsage = `Usage: wsbench report [flags] FILE
 Print a saved result (wsbench run -o FILE) again, in another format:
   text  the summary wsbench run prints (default)
   json  the result document
+  csv   one row per interval (--interval of the run): rates, errors and
+        p50/p90/p99/max of each latency metric, for spreadsheets
   hgrm  HdrHistogram's percentile distribution of one latency metric
         (--metric, default rtt), in milliseconds, as HdrHistogram's plotter reads it
 
@@ -27,7 +29,7 @@ Examples:
 
 func reportCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report", reportUsage, stdout)
-	format := fs.String("format", "text", "text, json or hgrm")
+	format := fs.String("format", "text", "text, json, csv or hgrm")
 	metric := fs.String("metric", "rtt", "hgrm: the latency metric (rtt, rtt_uncorrected, send_lag, connect, handshake, read_lag)")
 	out := fs.StringP("out", "o", "", "write here instead of stdout (atomically)")
 	if err := parse(fs, args); err != nil {
@@ -44,13 +46,18 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 	switch *format {
 	case "text", "json":
 		err = results.Encoders[*format](&b, rep)
+	case "csv":
+		if len(rep.Intervals) == 0 {
+			return usagef("--format csv: %s has no intervals (run with --interval)", fs.Arg(0))
+		}
+		err = results.CSV(&b, rep)
 	case "hgrm":
 		err = results.HGRM(&b, rep, *metric)
 		if err != nil {
 			return usagef("--metric: %v", err)
 		}
 	default:
-		return usagef("--format: want text, json or hgrm, got %q", *format)
+		return usagef("--format: want text, json, csv or hgrm, got %q", *format)
 	}
 	if err != nil {
 		return failedError{err}

@@ -34,6 +34,11 @@ func TestReportAndCompare(t *testing.T) {
 	if code != exitOK || out != string(orig) {
 		t.Errorf("report json differs from the file it read")
 	}
+	code, out, errOut := runCLI("report", "--format", "csv", files[0])
+	rows := strings.Split(strings.TrimSpace(out), "\n")
+	if code != exitOK || !strings.HasPrefix(rows[0], "start_s,end_s,sent,received,received_per_s,errors,rtt_p50_us") || len(rows) < 2 {
+		t.Errorf("report csv: %d %s\n%s", code, errOut, out)
+	}
 	hgrm := filepath.Join(dir, "rtt.hgrm")
 	if code, _, errOut := runCLI("report", "--format", "hgrm", "--metric", "rtt", "-o", hgrm, files[0]); code != exitOK {
 		t.Fatalf("report hgrm: %s", errOut)
@@ -49,7 +54,7 @@ func TestReportAndCompare(t *testing.T) {
 		t.Errorf("bad format: %d %q", code, errOut)
 	}
 
-	code, out, errOut := runCLI("compare", files[0], files[2])
+	code, out, errOut = runCLI("compare", files[0], files[2])
 	if code != exitOK || !strings.Contains(out, "a1 (1 run)") || !strings.Contains(out, "vs a1") || !strings.Contains(out, "rtt p99") {
 		t.Errorf("compare: %d %s\n%s", code, errOut, out)
 	}

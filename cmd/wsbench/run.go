@@ -106,6 +106,7 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs.DurationVar((*time.Duration)(&spec.Think), "think", time.Duration(spec.Think), "closed model: pause between a reply and the connection's next send")
 	fs.StringVar(&spec.Arrival, "arrival", spec.Arrival, "open model: arrival process, uniform (default) or poisson")
 	fs.Uint64Var(&spec.Seed, "seed", spec.Seed, "open model: seed of the poisson schedule (0 = pick one; the result records it)")
+	fs.DurationVar((*time.Duration)(&spec.Interval), "interval", time.Duration(spec.Interval), "slice the measured window into intervals this long in the result (rates and latency over time); 0 = none")
 	fs.DurationVar((*time.Duration)(&spec.Tick), "tick", time.Duration(spec.Tick), "open model: sends fall due on multiples of this (0 = each at its own exact time)")
 	fs.IntVar(&spec.MaxInflight, "max-inflight", spec.MaxInflight, "open model: cap on messages awaiting a reply per connection (0 = no cap)")
 	fs.IntVarP(&spec.Size, "size", "s", spec.Size, "payload bytes per message")
@@ -304,7 +305,16 @@ func inputOf(spec scenario.Spec, target string, bundled bool, res *driver.Result
 		SendBufferFull: res.SendBufferFull,
 		ReadBacklog: results.ReadBacklog{LoopPasses: res.Loops.Passes, ReadyMean: res.Loops.MeanReady(),
 			ReadyMax: res.Loops.ReadyMax, FullReads: res.Loops.FullReads},
+		Intervals: intervalsOf(res),
 	}
+}
+
+func intervalsOf(res *driver.Result) []results.IntervalInput {
+	out := make([]results.IntervalInput, len(res.Intervals))
+	for i, iv := range res.Intervals {
+		out[i] = results.IntervalInput{Start: iv.Start, End: iv.End, Snapshot: iv.Snapshot}
+	}
+	return out
 }
 
 // preflight checks, before anything starts, that the machine's file and port

@@ -1,0 +1,82 @@
+package metrics
+
+import (
+	"fmt"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Checkpoint is a copy of a shard's measurements at one moment, taken by its
+// owner. Two checkpoints differ by what was recorded between them: an
+// interval (see [Between]), so interval snapshots cost the hot path nothing.
+type Checkpoint struct {
+	Counts Counts
+	Errors map[string]int64
+	Hist   [NumMetrics]*Histogram // nil where nothing was recorded yet
+}
+
+// Checkpoint copies the shard's counts, errors and histograms. Only the
+// shard's owner may call it.
+func (s *Shard) Checkpoint() Checkpoint {
+	cp := Checkpoint{Counts: s.Counts, Errors: make(map[string]int64, len(s.errors))}
+	for k, v := range s.errors {
+		cp.Errors[k] = v
+	}
+	for m, h := range s.hist {
+		if h != nil {
+			cp.Hist[m] = h.Clone()
+		}
+	}
+	return cp
+}
+
+// Between is what was recorded from checkpoint a to the later checkpoint b
+// of the same shard, as a snapshot.
+func Between(a, b Checkpoint) (*Snapshot, error) {
+	s := NewSnapshot()
+	s.Counts = b.Counts
+	s.Counts.Sub(a.Counts)
+	for k, v := range b.Errors {
+		if d := v - a.Errors[k]; d > 0 {
+			s.Errors[k] = d
+		}
+	}
+	for m := range NumMetrics {
+		switch {
+		case b.Hist[m] == nil:
+		case a.Hist[m] == nil:
+			s.Hist[m] = b.Hist[m].Clone()
+		default:
+			d, err := b.Hist[m].Sub(a.Hist[m])
+			if err != nil {
+				return nil, fmt.Errorf("%v: %w", Metric(m), err)
+			}
+			s.Hist[m] = d
+		}
+	}
+	return s, nil
+}
+
+// Sub returns h minus o, bucket by bucket: what was recorded into h after it
+// held what o holds. It fails if o holds something h does not.
+func (h *Histogram) Sub(o *Histogram) (*Histogram, error) {
+	hs, os := h.h.Export(), o.h.Export()
+	if len(os.Counts) > len(hs.Counts) {
+		return nil, fmt.Errorf("metrics: subtract a larger histogram")
+	}
+	counts := make([]int64, len(hs.Counts))
+	for i := range hs.Counts {
+		var ov int64
+		if i < len(os.Counts) {
+			ov = os.Counts[i]
+		}
+		if counts[i] = hs.Counts[i] - ov; counts[i] < 0 {
+			return nil, fmt.Errorf("metrics: subtract a histogram that is not an earlier state of this one")
+		}
+	}
+	d := &Histogram{h: hdrhistogram.Import(&hdrhistogram.Snapshot{
+		LowestTrackableValue: hs.LowestTrackableValue, HighestTrackableValue: hs.HighestTrackableValue,
+		SignificantFigures: hs.SignificantFigures, Counts: counts,
+	}), clamped: h.clamped - o.clamped}
+	return d, nil
+}
