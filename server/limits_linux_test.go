@@ -43,6 +43,8 @@ func TestMaxConns(t *testing.T) {
 	if f := c2.readFrame(t); f.Header.OpCode != ws.OpText || string(f.Payload) != "hi" {
 		t.Fatalf("echo on the new connection: %v %q", f.Header.OpCode, f.Payload)
 	}
+	// The counters are updated beside the connection's work, not before it.
+	waitFor(2*time.Second, func() bool { st := s.Stats(); return st.Upgraded == 4 && st.Accepted == 5 })
 	st := s.Stats()
 	if st.RefusedMaxConns != 1 || st.Accepted != 5 || st.Upgraded != 4 || st.HandshakeFailures != 0 {
 		t.Errorf("stats: refused %d accepted %d upgraded %d handshake failures %d; want 1, 5, 4, 0",
