@@ -129,36 +129,11 @@ func runConnect(ctx context.Context, cfg Config, spec scenario.Spec, u *url.URL,
 // stormOne is one connection of the storm, start to close.
 func stormOne(abort context.Context, u *url.URL, addr string, src netip.Addr, p dialPlan, spec scenario.Spec,
 	codec *codec, op ws.OpCode, sh *metrics.Shard, mask uint32) {
-	sh.Counts.ConnsAttempted++
-	deadline := time.Now().Add(p.timeout)
-	ctx, cancel := context.WithDeadline(abort, deadline)
-	defer cancel()
-	start := time.Now()
-	nd := net.Dialer{}
-	if src.IsValid() {
-		nd.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
-		nd.Control = bindAddressNoPort
-	}
-	nc, err := nd.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		sh.Counts.ConnsFailed++
-		sh.Error(dialErrorKind(err))
+	nc, br, ok := open(abort, u, addr, src, p, sh)
+	if !ok {
 		return
 	}
 	defer nc.Close()
-	connected := time.Now()
-	sh.Record(metrics.Connect, connected.Sub(start))
-	nc.SetDeadline(deadline)
-	br, hs, err := p.dialer.Upgrade(nc, u)
-	if err == nil && p.require && hs.Protocol == "" {
-		err = errNoSubprotocol
-	}
-	if err != nil {
-		sh.Counts.ConnsFailed++
-		sh.Error(handshakeErrorKind(err))
-		return
-	}
-	sh.Record(metrics.Handshake, time.Since(connected))
 	sh.Counts.ConnsOpened++
 	var r io.Reader = nc
 	if br != nil {

@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -119,8 +120,11 @@ feed:
 	return out
 }
 
-func dialOne(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dialPlan, shard *metrics.Shard) *dialed {
-	shard.Counts.ConnsAttempted++
+// open connects and does the opening handshake, timing both into sh and
+// counting a failure there by kind. On success the caller owns nc (with its
+// deadline still set) and br.
+func open(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dialPlan, sh *metrics.Shard) (nc net.Conn, br *bufio.Reader, ok bool) {
+	sh.Counts.ConnsAttempted++
 	deadline := time.Now().Add(p.timeout)
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -132,12 +136,12 @@ func dialOne(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dia
 	}
 	nc, err := nd.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		shard.Counts.ConnsFailed++
-		shard.Error(dialErrorKind(err))
-		return nil
+		sh.Counts.ConnsFailed++
+		sh.Error(dialErrorKind(err))
+		return nil, nil, false
 	}
 	connected := time.Now()
-	shard.Record(metrics.Connect, connected.Sub(start))
+	sh.Record(metrics.Connect, connected.Sub(start))
 	nc.SetDeadline(deadline)
 	br, hs, err := p.dialer.Upgrade(nc, u)
 	if err == nil && p.require && hs.Protocol == "" {
@@ -145,11 +149,19 @@ func dialOne(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dia
 	}
 	if err != nil {
 		nc.Close()
-		shard.Counts.ConnsFailed++
-		shard.Error(handshakeErrorKind(err))
+		sh.Counts.ConnsFailed++
+		sh.Error(handshakeErrorKind(err))
+		return nil, nil, false
+	}
+	sh.Record(metrics.Handshake, time.Since(connected))
+	return nc, br, true
+}
+
+func dialOne(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dialPlan, shard *metrics.Shard) *dialed {
+	nc, br, ok := open(ctx, u, addr, src, p, shard)
+	if !ok {
 		return nil
 	}
-	shard.Record(metrics.Handshake, time.Since(connected))
 	nc.SetDeadline(time.Time{})
 	var carry []byte
 	if br != nil {
