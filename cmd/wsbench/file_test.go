@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -79,23 +78,7 @@ func TestThresholdExitCode(t *testing.T) {
 // --ping-interval`: every ping of the run is answered and timed, and the
 // server, pinging the clients in turn, finds them answering.
 func TestPingWorkloadAgainstServe(t *testing.T) {
-	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--ping-interval", "100ms")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	sc := bufio.NewScanner(stdout)
-	var url string
-	for sc.Scan() {
-		if _, u, ok := strings.Cut(sc.Text(), "listening on "); ok {
-			url, _, _ = strings.Cut(u, " ")
-			break
-		}
-	}
+	cmd, url, sc := startServe(t, "--ping-interval", "100ms")
 	out := filepath.Join(t.TempDir(), "r.json")
 	if b, err := exec.Command(binary, "run", "--kind", "ping", "-s", "32", "-c", "5", "-d", "1s", "--warmup", "0s", "-o", out, url).CombinedOutput(); err != nil {
 		t.Fatalf("run: %v\n%s", err, b)

@@ -182,10 +182,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// startServe runs `wsbench serve` on a free port and returns its URL.
-func startServe(t *testing.T) (*exec.Cmd, string, *bufio.Scanner) {
+// startServe runs `wsbench serve` on a free port, with any extra flags, and
+// returns its URL and a scanner over the rest of its output.
+func startServe(t *testing.T, flags ...string) (*exec.Cmd, string, *bufio.Scanner) {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0")
+	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0"}, flags...)...)
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
