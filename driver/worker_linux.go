@@ -96,7 +96,8 @@ type worker struct {
 	// measured window and at every interval boundary after it; nil: none.
 	intervals    chan<- checkpoint
 	nextInterval int64
-	intervalIdx  int // -1 until the window's starting checkpoint is taken
+	intervalIdx  int                 // -1 until the window's starting checkpoint is taken
+	lastCP       *metrics.Checkpoint // the previous checkpoint, whose unchanged histograms the next shares
 	// passNow is when the current pass began (ns since origin); wallOffset
 	// converts the kernel's CLOCK_REALTIME stamps to that clock, renewed
 	// every pass so a slewing wall clock cannot drift it.
@@ -208,7 +209,9 @@ func (w *worker) checkpoint(final bool) {
 			idx = min(k, last)
 		}
 	}
-	w.intervals <- checkpoint{worker: w, idx: idx, cp: w.shard.Checkpoint()}
+	cp := w.shard.Checkpoint(w.lastCP)
+	w.lastCP = &cp
+	w.intervals <- checkpoint{worker: w, idx: idx, cp: cp}
 	w.intervalIdx = idx + 1
 	w.nextInterval = start + int64(max(idx+2, 1))*length
 }

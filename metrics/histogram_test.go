@@ -590,7 +590,7 @@ func TestCheckpointsMakeIntervals(t *testing.T) {
 	}
 	s.Counts.Sent, s.Counts.Received = 100, 100
 	s.Error("timeout")
-	a := s.Checkpoint()
+	a := s.Checkpoint(nil)
 	for i := 1; i <= 50; i++ {
 		s.Record(RTT, 5*time.Second)
 	}
@@ -599,7 +599,13 @@ func TestCheckpointsMakeIntervals(t *testing.T) {
 	s.Counts.Received += 50
 	s.Error("timeout")
 	s.Error("close_1011")
-	b := s.Checkpoint()
+	b := s.Checkpoint(&a)
+	if b.Hist[Connect] == nil || b.Hist[RTT] == a.Hist[RTT] {
+		t.Error("a histogram that changed was shared with the earlier checkpoint")
+	}
+	if c := s.Checkpoint(&b); c.Hist[RTT] != b.Hist[RTT] {
+		t.Error("a histogram that did not change was copied")
+	}
 	d, err := Between(a, b)
 	if err != nil {
 		t.Fatal(err)

@@ -15,15 +15,21 @@ type Checkpoint struct {
 	Hist   [NumMetrics]*Histogram // nil where nothing was recorded yet
 }
 
-// Checkpoint copies the shard's counts, errors and histograms. Only the
-// shard's owner may call it.
-func (s *Shard) Checkpoint() Checkpoint {
+// Checkpoint copies the shard's counts, errors and histograms. A histogram
+// that recorded nothing since prev (the shard's previous checkpoint, or nil)
+// is shared with it rather than copied: an idle metric costs no copy. Only
+// the shard's owner may call it.
+func (s *Shard) Checkpoint(prev *Checkpoint) Checkpoint {
 	cp := Checkpoint{Counts: s.Counts, Errors: make(map[string]int64, len(s.errors))}
 	for k, v := range s.errors {
 		cp.Errors[k] = v
 	}
 	for m, h := range s.hist {
-		if h != nil {
+		switch {
+		case h == nil:
+		case prev != nil && prev.Hist[m] != nil && prev.Hist[m].Count() == h.Count() && prev.Hist[m].clamped == h.clamped:
+			cp.Hist[m] = prev.Hist[m]
+		default:
 			cp.Hist[m] = h.Clone()
 		}
 	}
@@ -46,6 +52,7 @@ func Between(a, b Checkpoint) (*Snapshot, error) {
 		case b.Hist[m] == nil:
 		case a.Hist[m] == nil:
 			s.Hist[m] = b.Hist[m].Clone()
+		case a.Hist[m] == b.Hist[m]: // shared: nothing recorded in between
 		default:
 			d, err := b.Hist[m].Sub(a.Hist[m])
 			if err != nil {
