@@ -59,6 +59,10 @@ type Config struct {
 	// whole run's rate), so the parts together send exactly what one process
 	// would. The zero Part is the whole run.
 	Part Part
+	// OnInterval, if set, is called with each interval of the measured
+	// window once every event loop has reported it (for a live status). It
+	// runs on the collecting goroutine and must not keep the snapshot.
+	OnInterval func(Interval)
 	// Ready, if set, is called once the connections are open and before the
 	// clock starts; the run waits for it. A split run uses it to start every
 	// part's clock together. An error stops the run (as StopAborted).
@@ -142,9 +146,10 @@ type checkpoint struct {
 
 // collectIntervals turns the workers' checkpoints into intervals: each
 // worker's difference from its previous checkpoint, merged over workers.
-func collectIntervals(parts <-chan checkpoint, workers int, length time.Duration) []Interval {
+func collectIntervals(parts <-chan checkpoint, workers int, length time.Duration, onInterval func(Interval)) []Interval {
 	prev := make(map[*worker]metrics.Checkpoint, workers)
 	var out []Interval
+	var reported []int // per interval, how many loops reported it
 	for p := range parts {
 		last, ok := prev[p.worker]
 		prev[p.worker] = p.cp
@@ -160,6 +165,12 @@ func collectIntervals(parts <-chan checkpoint, workers int, length time.Duration
 			out = append(out, Interval{Start: k * length, End: (k + 1) * length, Snapshot: metrics.NewSnapshot()})
 		}
 		out[p.idx].Snapshot.Merge(d)
+		for len(reported) <= p.idx {
+			reported = append(reported, 0)
+		}
+		if reported[p.idx]++; reported[p.idx] == workers && onInterval != nil {
+			onInterval(out[p.idx])
+		}
 	}
 	return out
 }
@@ -403,7 +414,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		for _, w := range workers {
 			w.intervals, w.nextInterval, w.intervalIdx = parts, r.measureStart, -1
 		}
-		go func() { collected <- collectIntervals(parts, len(workers), time.Duration(r.interval)) }()
+		go func() { collected <- collectIntervals(parts, len(workers), time.Duration(r.interval), cfg.OnInterval) }()
 		defer func() {
 			if collected != nil { // Run returned before the workers ran
 				close(parts)

@@ -134,3 +134,21 @@ func TestBroadcastAgainstBundledServer(t *testing.T) {
 		t.Errorf("bad rooms: exit %d %q", code, errOut)
 	}
 }
+
+// TestLiveStatus: the live status is on stderr only when asked for (here
+// --progress, since the test's stderr is no terminal), and says each
+// interval's rate and latency; a plain run's stderr stays empty.
+func TestLiveStatus(t *testing.T) {
+	base := []string{"run", "-c", "4", "-d", "1200ms", "--warmup", "0s", "--interval", "400ms"}
+	code, _, errOut := runCLI(base...)
+	if code != exitOK || errOut != "" {
+		t.Errorf("plain run: exit %d, stderr %q", code, errOut)
+	}
+	code, out, errOut := runCLI(append(base, "--progress")...)
+	if code != exitOK || !strings.Contains(errOut, "msg/s") || !strings.Contains(errOut, "rtt p50") || !strings.Contains(out, "Messages") {
+		t.Errorf("--progress: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(append(base, "--progress", "--quiet")...); code != exitOK || errOut != "" {
+		t.Errorf("--quiet wins: exit %d, stderr %q", code, errOut)
+	}
+}

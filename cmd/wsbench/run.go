@@ -85,6 +85,7 @@ type runOptions struct {
 	asJSON                 *bool
 	file                   *string
 	repeat                 *int
+	quiet, progress        *bool
 }
 
 // runFlags defines the run command's flags, filling spec.
@@ -92,6 +93,8 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs := newFlagSet("run", runUsage, stdout)
 	var o runOptions
 	o.file = fs.StringP("file", "f", "", "read the scenario from this YAML file (keys as in the result's \"scenario\"); flags override it")
+	o.quiet = fs.BoolP("quiet", "q", false, "no live status on stderr while the run measures")
+	o.progress = fs.Bool("progress", false, "show the live status even when stderr is not a terminal")
 	o.repeat = fs.Int("repeat", 1, "with several target URLs (or one): run each this many times, interleaved (A B A B …), then compare them; -o names a folder for the results")
 	fs.StringVar(&spec.Kind, "kind", spec.Kind, "workload: echo (data messages echoed back; the default), ping (ping frames answered by pongs), broadcast (chat rooms) connect (a connection storm: open, one message, close, again) or hold (long-lived connections, idle or with --rate light traffic)")
 	fs.Float64Var(&spec.ConnectRate, "connect-rate", spec.ConnectRate, "open at most this many connections per second (0 = as fast as --dial-concurrency allows): a ramp")
@@ -249,7 +252,10 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	if spec.Procs > 1 {
 		rep, err = runSplit(ctx, abort, spec, target, bundled, driver.Config{Workers: *workers, IO: *ioMode, Timestamps: *rxStamps}, stderr)
 	} else {
-		rep, err = runOne(ctx, abort, driver.Config{Spec: spec, Target: target, Workers: *workers, IO: *ioMode, Timestamps: *rxStamps}, bundled)
+		st := newStatus(stderr, spec, *o.quiet, *o.progress)
+		rep, err = runOne(ctx, abort, driver.Config{Spec: spec, Target: target, Workers: *workers, IO: *ioMode, Timestamps: *rxStamps,
+			OnInterval: st.interval}, bundled)
+		st.done()
 	}
 	if err != nil {
 		return failedError{err}
