@@ -99,3 +99,32 @@ func TestRunSeveralTargets(t *testing.T) {
 		t.Errorf("first run is not against the first target:\n%s", text)
 	}
 }
+
+// TestCapacity: with an SLO every step meets, the search doubles up to --max
+// and says the limit is higher; with one no step can meet, it stops after
+// the first and exits 3; without an SLO it is bad usage.
+func TestCapacity(t *testing.T) {
+	base := []string{"capacity", "-c", "4", "--step", "300ms", "--warmup", "0s", "--start", "200", "--max", "800"}
+	code, out, errOut := runCLI(append(base, "--slo", "rtt.p99<5s", "--json")...)
+	var res struct {
+		MaxRate    float64 `json:"max_sustainable_rate"`
+		HitCeiling bool    `json:"held_up_to_max"`
+		Steps      []struct {
+			Offered float64 `json:"offered_rate"`
+			Pass    bool    `json:"pass"`
+		} `json:"steps"`
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &res) != nil {
+		t.Fatalf("exit %d: %s\n%s", code, errOut, out)
+	}
+	if !res.HitCeiling || res.MaxRate != 800 || len(res.Steps) != 3 || res.Steps[1].Offered != 400 {
+		t.Errorf("capacity %+v: want 200, 400, 800 all holding", res)
+	}
+	code, out, _ = runCLI(append(base, "--slo", "rtt.p99<1us")...)
+	if code != exitThresh || !strings.Contains(out, "Even the first rate breaks the SLO") || strings.Count(out, "fails: rtt.p99<1us") != 1 {
+		t.Errorf("impossible SLO: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := runCLI("capacity"); code != exitUsage || !strings.Contains(errOut, "--slo") {
+		t.Errorf("no SLO: exit %d %q", code, errOut)
+	}
+}
