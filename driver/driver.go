@@ -134,6 +134,8 @@ type Result struct {
 type Interval struct {
 	Start, End time.Duration
 	Snapshot   *metrics.Snapshot
+	// Open is the number of connections open at the interval's end.
+	Open int
 }
 
 // checkpoint is a worker's shard copied at the start of interval idx (idx
@@ -142,6 +144,7 @@ type checkpoint struct {
 	worker *worker
 	idx    int
 	cp     metrics.Checkpoint
+	open   int // the worker's connections not yet closed, at the checkpoint
 }
 
 // collectIntervals turns the workers' checkpoints into intervals: each
@@ -165,6 +168,7 @@ func collectIntervals(parts <-chan checkpoint, workers int, length time.Duration
 			out = append(out, Interval{Start: k * length, End: (k + 1) * length, Snapshot: metrics.NewSnapshot()})
 		}
 		out[p.idx].Snapshot.Merge(d)
+		out[p.idx].Open += p.open
 		for len(reported) <= p.idx {
 			reported = append(reported, 0)
 		}

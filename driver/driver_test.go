@@ -614,6 +614,9 @@ func TestIntervals(t *testing.T) {
 		}
 		received += n
 		samples += iv.Snapshot.Hist[metrics.RTT].Count()
+		if iv.Open != 10 {
+			t.Errorf("interval %d: %d connections open, want 10", i, iv.Open)
+		}
 	}
 	if c := res.Snapshot.Counts; received != c.Received || samples != c.Received {
 		t.Errorf("intervals hold %d messages and %d rtt samples, the run %d", received, samples, c.Received)

@@ -211,7 +211,7 @@ func (w *worker) checkpoint(final bool) {
 	}
 	cp := w.shard.Checkpoint(w.lastCP)
 	w.lastCP = &cp
-	w.intervals <- checkpoint{worker: w, idx: idx, cp: cp}
+	w.intervals <- checkpoint{worker: w, idx: idx, cp: cp, open: w.live}
 	w.intervalIdx = idx + 1
 	w.nextInterval = start + int64(max(idx+2, 1))*length
 }

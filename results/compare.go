@@ -335,7 +335,7 @@ func CSV(w io.Writer, r *Report) error {
 		}
 	}
 	cw := csv.NewWriter(w)
-	header := []string{"start_s", "end_s", "sent", "received", "received_per_s", "errors"}
+	header := []string{"start_s", "end_s", "sent", "received", "received_per_s", "errors", "conns_open"}
 	for _, m := range names {
 		header = append(header, m+"_p50_us", m+"_p90_us", m+"_p99_us", m+"_max_us")
 	}
@@ -343,7 +343,7 @@ func CSV(w io.Writer, r *Report) error {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	for _, iv := range r.Intervals {
 		row := []string{f(iv.StartS), f(iv.EndS), strconv.FormatInt(iv.Sent, 10), strconv.FormatInt(iv.Received, 10),
-			f(math.Round(iv.RateS*1000) / 1000), strconv.FormatInt(iv.Errors, 10)}
+			f(math.Round(iv.RateS*1000) / 1000), strconv.FormatInt(iv.Errors, 10), strconv.Itoa(iv.Open)}
 		for _, m := range names {
 			l, ok := iv.Latency[m]
 			if !ok {

@@ -201,6 +201,7 @@ func mergeIntervals(parts []Part) ([]IntervalInput, error) {
 				return nil, err
 			}
 			out[i].End = max(out[i].End, seconds(iv.EndS))
+			out[i].Open += iv.Open
 		}
 	}
 	return out, nil

@@ -116,6 +116,7 @@ type Interval struct {
 	Sent     int64              `json:"sent"`
 	Received int64              `json:"received"`
 	Errors   int64              `json:"errors"`
+	Open     int                `json:"conns_open"` // at the interval's end
 	RateS    float64            `json:"received_per_s"`
 	Latency  map[string]Latency `json:"latency"`
 }
@@ -124,6 +125,7 @@ type Interval struct {
 type IntervalInput struct {
 	Start, End time.Duration
 	Snapshot   *metrics.Snapshot
+	Open       int
 }
 
 // Broadcast is what the members of a broadcast run's rooms received.
@@ -384,7 +386,7 @@ func (r *Report) MarshalIndent() ([]byte, error) {
 func intervalReport(iv IntervalInput) (Interval, error) {
 	c := iv.Snapshot.Counts
 	out := Interval{StartS: iv.Start.Seconds(), EndS: iv.End.Seconds(), Sent: c.Sent, Received: c.Received,
-		Latency: map[string]Latency{}}
+		Open: iv.Open, Latency: map[string]Latency{}}
 	for _, v := range iv.Snapshot.Errors {
 		out.Errors += v
 	}

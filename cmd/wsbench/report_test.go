@@ -36,7 +36,7 @@ func TestReportAndCompare(t *testing.T) {
 	}
 	code, out, errOut := runCLI("report", "--format", "csv", files[0])
 	rows := strings.Split(strings.TrimSpace(out), "\n")
-	if code != exitOK || !strings.HasPrefix(rows[0], "start_s,end_s,sent,received,received_per_s,errors,rtt_p50_us") || len(rows) < 2 {
+	if code != exitOK || !strings.HasPrefix(rows[0], "start_s,end_s,sent,received,received_per_s,errors,conns_open,rtt_p50_us") || len(rows) < 2 {
 		t.Errorf("report csv: %d %s\n%s", code, errOut, out)
 	}
 	hgrm := filepath.Join(dir, "rtt.hgrm")

@@ -318,7 +318,7 @@ func inputOf(spec scenario.Spec, target string, bundled bool, res *driver.Result
 func intervalsOf(res *driver.Result) []results.IntervalInput {
 	out := make([]results.IntervalInput, len(res.Intervals))
 	for i, iv := range res.Intervals {
-		out[i] = results.IntervalInput{Start: iv.Start, End: iv.End, Snapshot: iv.Snapshot}
+		out[i] = results.IntervalInput{Start: iv.Start, End: iv.End, Snapshot: iv.Snapshot, Open: iv.Open}
 	}
 	return out
 }

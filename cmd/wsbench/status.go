@@ -61,7 +61,7 @@ func (s *status) interval(iv driver.Interval) {
 	if rtt != nil && rtt.Count() > 0 {
 		desc += fmt.Sprintf("  rtt p50 %v p99 %v", rtt.Percentile(50).Round(time.Microsecond), rtt.Percentile(99).Round(time.Microsecond))
 	}
-	desc += fmt.Sprintf("  errors %d", s.errors)
+	desc += fmt.Sprintf("  conns %d  errors %d", iv.Open, s.errors)
 	s.bar.Describe(desc)
 	s.bar.Set64(int64(iv.End / time.Millisecond))
 }
