@@ -68,7 +68,7 @@ func latencyFigure(metric, stat string) figure {
 func figures() []figure {
 	fs := []figure{
 		{"messages/s received", "msg/s", false, func(r *Report) (float64, bool) { return r.Rates.Received, true }},
-		{"errors", "count", true, func(r *Report) (float64, bool) { return float64(errorCount(r)), true }},
+		{"errors", "count", true, func(r *Report) (float64, bool) { return float64(r.ErrorCount()), true }},
 		{"client CPU per message", "µs", true, func(r *Report) (float64, bool) {
 			return r.Harness.CPUPerMessageUs, r.Harness.CPUPerMessageUs > 0
 		}},

@@ -16,10 +16,12 @@ func (r *Report) WriteFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("encode result: %w", err)
 	}
-	return writeAtomic(path, b)
+	return WriteAtomic(path, b)
 }
 
-func writeAtomic(path string, b []byte) (err error) {
+// WriteAtomic writes b to path so that path never holds part of it: a
+// temporary file in the same folder, synced, then renamed over path.
+func WriteAtomic(path string, b []byte) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

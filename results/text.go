@@ -143,6 +143,13 @@ func Text(w io.Writer, r *Report) error {
 	return err
 }
 
+// FormatUs prints a duration in microseconds as the summary does: three
+// significant digits in a fitting unit (412µs, 2.24ms, 1.50s).
+func FormatUs(us float64) string { return fmtUs(us) }
+
+// FormatNum prints a rate or count as the summary does.
+func FormatNum(v float64) string { return fmtNum(v) }
+
 func fmtUs(us float64) string { return fmtDur(time.Duration(us * float64(time.Microsecond))) }
 
 // fmtDur prints a duration with three significant digits in a fitting unit.

@@ -53,14 +53,15 @@ var counterSubjects = map[string]func(*Report) float64{
 	"messages.lost":            func(r *Report) float64 { return float64(r.Messages.Lost) },
 	"messages.unsent":          func(r *Report) float64 { return float64(r.Messages.Unsent) },
 	"messages.in_flight":       func(r *Report) float64 { return float64(r.Messages.InFlight) },
-	"errors.count":             func(r *Report) float64 { return float64(errorCount(r)) },
+	"errors.count":             func(r *Report) float64 { return float64(r.ErrorCount()) },
 	"errors.rate":              errorRate,
 	"connections.failed":       func(r *Report) float64 { return float64(r.Connections.Failed) },
 	"connections.opened":       func(r *Report) float64 { return float64(r.Connections.Opened) },
 	"connections.opened_per_s": func(r *Report) float64 { return r.Connections.OpenedPerS },
 }
 
-func errorCount(r *Report) int64 {
+// ErrorCount is the number of errors of every kind in the report.
+func (r *Report) ErrorCount() int64 {
 	var n int64
 	for _, v := range r.Errors {
 		n += v
@@ -73,7 +74,7 @@ func errorRate(r *Report) float64 {
 	if d == 0 {
 		return 0
 	}
-	return float64(errorCount(r)) / d
+	return float64(r.ErrorCount()) / d
 }
 
 // ParseThreshold reads one --threshold expression.

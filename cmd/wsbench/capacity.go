@@ -126,7 +126,7 @@ func capacityCmd(args []string, stdout, stderr io.Writer) error {
 			return capacityStep{}, err
 		}
 		results.ApplyThresholds(rep, ths)
-		st := capacityStep{Offered: rate, Achieved: rep.Rates.Received, Errors: errorTotal(rep), Pass: true,
+		st := capacityStep{Offered: rate, Achieved: rep.Rates.Received, Errors: rep.ErrorCount(), Pass: true,
 			Saturated: rep.Harness.Saturated && !rep.Harness.InProcessServer}
 		if l, ok := rep.Latency["rtt"]; ok {
 			st.P50Us, st.P99Us, st.P999Us = l.P50Us, l.P99Us, l.P999Us
@@ -213,7 +213,7 @@ func printCapacity(w io.Writer, r capacityResult) {
 		case !s.Pass:
 			verdict = "fails: " + strings.Join(s.Failed, ", ")
 		}
-		fmt.Fprintf(tw, "%.0f\t%.0f\t%s\t%s\t%s\t%d\t%s\t\n", s.Offered, s.Achieved, fmtUs(s.P50Us), fmtUs(s.P99Us), fmtUs(s.P999Us), s.Errors, verdict)
+		fmt.Fprintf(tw, "%.0f\t%.0f\t%s\t%s\t%s\t%d\t%s\t\n", s.Offered, s.Achieved, results.FormatUs(s.P50Us), results.FormatUs(s.P99Us), results.FormatUs(s.P999Us), s.Errors, verdict)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nSLO: %s\n", strings.Join(r.SLOs, " and "))

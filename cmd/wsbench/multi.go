@@ -57,7 +57,7 @@ rounds:
 			}
 			rtt := rep.Latency["rtt"].Summary
 			fmt.Fprintf(stdout, "round %d  %-24s %12s msg/s  rtt p50 %s p99 %s  errors %d  %s\n", round, sides[i].Label,
-				fmtNum(rep.Rates.Received), fmtUs(rtt.P50Us), fmtUs(rtt.P99Us), errorTotal(rep), rep.StopReason)
+				results.FormatNum(rep.Rates.Received), results.FormatUs(rtt.P50Us), results.FormatUs(rtt.P99Us), rep.ErrorCount(), rep.StopReason)
 			sides[i].Reports = append(sides[i].Reports, rep)
 		}
 	}
@@ -101,25 +101,4 @@ func labelFor(target string, i int, all []string) string {
 		}
 	}
 	return label
-}
-
-func errorTotal(r *results.Report) int64 {
-	var n int64
-	for _, v := range r.Errors {
-		n += v
-	}
-	return n
-}
-
-func fmtNum(v float64) string { return fmt.Sprintf("%.0f", v) }
-
-func fmtUs(us float64) string {
-	switch {
-	case us < 1000:
-		return fmt.Sprintf("%.0fµs", us)
-	case us < 1e6:
-		return fmt.Sprintf("%.2fms", us/1000)
-	default:
-		return fmt.Sprintf("%.2fs", us/1e6)
-	}
 }
