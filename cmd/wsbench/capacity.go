@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -91,6 +90,10 @@ func capacityCmd(args []string, stdout, stderr io.Writer) error {
 	case *step <= 0:
 		return usagef("--step: must be positive, got %s", *step)
 	}
+	opts, err := o.driverOptions()
+	if err != nil {
+		return err
+	}
 	if fs.NArg() > 1 {
 		return usagef("one target URL at most, got %d", fs.NArg())
 	}
@@ -107,21 +110,22 @@ func capacityCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	target, bundled := spec.Target, spec.Target == ""
 	if bundled {
-		srv, addr, err := startBundled(spec.Kind)
+		url, stopServer, err := startBundled(spec.Kind)
 		if err != nil {
 			return failedError{fmt.Errorf("start the bundled server: %w", err)}
 		}
-		defer srv.Shutdown(context.Background())
-		target = "ws://" + addr + "/"
+		defer stopServer()
+		target = url
 	}
 	ctx, abort, stop := signalContexts(stderr)
 	defer stop()
 
 	res := capacityResult{SLOs: *slos}
 	measure := func(rate float64) (capacityStep, error) {
-		s := spec
-		s.Rate = rate
-		rep, err := runOne(ctx, abort, driver.Config{Spec: s, Target: target, Workers: *o.workers, IO: *o.ioMode, Timestamps: *o.rxStamps}, bundled)
+		cfg := opts
+		cfg.Spec, cfg.Target = spec, target
+		cfg.Spec.Rate = rate
+		rep, err := runOne(ctx, abort, cfg, bundled)
 		if err != nil {
 			return capacityStep{}, err
 		}

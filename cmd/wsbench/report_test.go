@@ -128,3 +128,22 @@ func TestCapacity(t *testing.T) {
 		t.Errorf("no SLO: exit %d %q", code, errOut)
 	}
 }
+
+// TestCapacityBadInput: capacity checks the run flags it shares with run
+// the same way: bad usage, exit 2, naming the flag.
+func TestCapacityBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--io", "aio"}, "--io: want auto, io_uring or syscalls"},
+		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--rx-timestamps", "nic"}, "--rx-timestamps: want kernel or read"},
+		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--workers", "-1"}, "--workers: must not be negative"},
+		{[]string{"capacity", "--slo", "rtt.p75<1ms"}, `--threshold "rtt.p75<1ms": unknown subject`},
+		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--start", "0"}, "--start: must be positive"},
+	} {
+		if code, _, errOut := runCLI(tc.args...); code != exitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", tc.args[1:], code, errOut, tc.want)
+		}
+	}
+}

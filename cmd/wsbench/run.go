@@ -64,6 +64,25 @@ Exit codes: 0 success, 1 the run failed (no connection opened, result not
 written), 2 bad usage or bad input, 3 a --threshold failed.
 `
 
+// driverOptions checks the run flags that go to the driver rather than into
+// the scenario, and returns them as a driver.Config to fill in.
+func (o runOptions) driverOptions() (driver.Config, error) {
+	if *o.workers < 0 {
+		return driver.Config{}, usagef("--workers: must not be negative, got %d", *o.workers)
+	}
+	switch *o.ioMode {
+	case driver.IOAuto, driver.IOUring, driver.IOSyscalls:
+	default:
+		return driver.Config{}, usagef("--io: want %s, %s or %s, got %q", driver.IOAuto, driver.IOUring, driver.IOSyscalls, *o.ioMode)
+	}
+	switch *o.rxStamps {
+	case driver.TimestampsKernel, driver.TimestampsRead:
+	default:
+		return driver.Config{}, usagef("--rx-timestamps: want %s or %s, got %q", driver.TimestampsKernel, driver.TimestampsRead, *o.rxStamps)
+	}
+	return driver.Config{Workers: *o.workers, IO: *o.ioMode, Timestamps: *o.rxStamps}, nil
+}
+
 // fileFlag finds the value of -f/--file in args before the other flags are
 // defined, since the file's settings are their defaults.
 func fileFlag(args []string) string {
@@ -147,7 +166,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	fs, o := runFlags(&spec, stdout)
-	workers, part, rxStamps, ioMode := o.workers, o.part, o.rxStamps, o.ioMode
+	part := o.part
 	out, asJSON, cpuProfile := o.out, o.asJSON, o.cpuProfile
 	if err := parse(fs, args); err != nil {
 		return err
@@ -178,18 +197,9 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		thresholds = append(thresholds, th)
 	}
-	if *workers < 0 {
-		return usagef("--workers: must not be negative, got %d", *workers)
-	}
-	switch *ioMode {
-	case driver.IOAuto, driver.IOUring, driver.IOSyscalls:
-	default:
-		return usagef("--io: want %s, %s or %s, got %q", driver.IOAuto, driver.IOUring, driver.IOSyscalls, *ioMode)
-	}
-	switch *rxStamps {
-	case driver.TimestampsKernel, driver.TimestampsRead:
-	default:
-		return usagef("--rx-timestamps: want %s or %s, got %q", driver.TimestampsKernel, driver.TimestampsRead, *rxStamps)
+	opts, err := o.driverOptions()
+	if err != nil {
+		return err
 	}
 	if *out != "" && !multi {
 		if err := results.CheckWritable(*out); err != nil {
@@ -205,7 +215,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if *part != "" {
-		return runPart(spec, *part, driver.Config{Workers: *workers, IO: *ioMode, Timestamps: *rxStamps}, stdout, stderr)
+		return runPart(spec, *part, opts, stdout, stderr)
 	}
 	if err := preflight(spec); err != nil {
 		return usageError{err}
@@ -225,21 +235,16 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 
 	target, bundled := spec.Target, spec.Target == ""
 	if bundled {
-		srv, addr, err := startBundled(spec.Kind)
+		url, stopServer, err := startBundled(spec.Kind)
 		if err != nil {
 			return failedError{fmt.Errorf("start the bundled server: %w", err)}
 		}
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			srv.Shutdown(ctx)
-		}()
-		target = "ws://" + addr + "/"
+		defer stopServer()
+		target = url
 	}
 
 	ctx, abort, stop := signalContexts(stderr)
 	defer stop()
-	opts := driver.Config{Workers: *workers, IO: *ioMode, Timestamps: *rxStamps}
 	if multi {
 		targets := fs.Args()
 		if len(targets) == 0 {
@@ -248,13 +253,13 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		return runMulti(ctx, abort, spec, targets, bundled, *o.repeat, opts, thresholds, *out, stdout, stderr)
 	}
 	var rep *results.Report
-	var err error
 	if spec.Procs > 1 {
-		rep, err = runSplit(ctx, abort, spec, target, bundled, driver.Config{Workers: *workers, IO: *ioMode, Timestamps: *rxStamps}, stderr)
+		rep, err = runSplit(ctx, abort, spec, target, bundled, opts, stderr)
 	} else {
 		st := newStatus(stderr, spec, *o.quiet, *o.progress)
-		rep, err = runOne(ctx, abort, driver.Config{Spec: spec, Target: target, Workers: *workers, IO: *ioMode, Timestamps: *rxStamps,
-			OnInterval: st.interval}, bundled)
+		cfg := opts
+		cfg.Spec, cfg.Target, cfg.OnInterval = spec, target, st.interval
+		rep, err = runOne(ctx, abort, cfg, bundled)
 		st.done()
 	}
 	if err != nil {
@@ -346,9 +351,10 @@ func preflight(spec scenario.Spec) error {
 	return nil
 }
 
-// startBundled starts the reference server on a free loopback port.
-// A broadcast run gets the server in broadcast mode.
-func startBundled(kind string) (*server.Server, string, error) {
+// startBundled starts the reference server on a free loopback port and
+// returns its URL and how to stop it (gracefully, within 5 s). A broadcast
+// run gets the server in broadcast mode.
+func startBundled(kind string) (url string, stop func(), err error) {
 	cfg := server.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	if kind == scenario.KindBroadcast {
@@ -356,13 +362,17 @@ func startBundled(kind string) (*server.Server, string, error) {
 	}
 	srv, err := server.New(cfg)
 	if err != nil {
-		return nil, "", err
+		return "", nil, err
 	}
 	addr, err := srv.Listen()
 	if err != nil {
-		return nil, "", err
+		return "", nil, err
 	}
-	return srv, addr.String(), nil
+	return "ws://" + addr.String() + "/", func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
 }
 
 // signalContexts turns SIGINT/SIGTERM into two contexts: the first signal
