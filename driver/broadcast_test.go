@@ -20,11 +20,10 @@ import (
 // skipEvery > 0 it drops every skipEvery-th message on its way to the member
 // that joined each room last, the misbehaviour broadcast reach must show.
 type broadcastServer struct {
-	ln        net.Listener
+	l         *loopback
 	skipEvery int
 	mu        sync.Mutex
 	rooms     map[string][]*member
-	wg        sync.WaitGroup
 }
 
 type member struct {
@@ -35,40 +34,12 @@ type member struct {
 
 func startBroadcastServer(t *testing.T, skipEvery int) *broadcastServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &broadcastServer{ln: ln, skipEvery: skipEvery, rooms: map[string][]*member{}}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Add(1)
-			go s.serve(c)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		s.mu.Lock()
-		for _, ms := range s.rooms {
-			for _, m := range ms {
-				m.c.Close()
-			}
-		}
-		s.mu.Unlock()
-		s.wg.Wait()
-	})
+	s := &broadcastServer{skipEvery: skipEvery, rooms: map[string][]*member{}}
+	s.l = listenLoopback(t, func(c net.Conn, _ int64) { s.serve(c) })
 	return s
 }
 
 func (s *broadcastServer) serve(c net.Conn) {
-	defer s.wg.Done()
-	defer c.Close()
 	var room string
 	u := ws.Upgrader{OnRequest: func(uri []byte) error { room = string(uri); return nil }}
 	if _, err := u.Upgrade(c); err != nil {
@@ -142,4 +113,4 @@ func TestBroadcastReach(t *testing.T) {
 	}
 }
 
-func (s *broadcastServer) url() string { return "ws://" + s.ln.Addr().String() + "/" }
+func (s *broadcastServer) url() string { return s.l.url() }

@@ -6,8 +6,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,59 +21,25 @@ import (
 // others, so a test sees both the failure's classification and that the
 // healthy connections keep running.
 type chaosServer struct {
-	ln    net.Listener
+	l     *loopback
 	fault string
 	every int
-	n     atomic.Int64
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns []net.Conn
 }
 
 func startChaos(t *testing.T, fault string, every int) *chaosServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &chaosServer{ln: ln, fault: fault, every: every}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.conns = append(s.conns, c)
-			s.mu.Unlock()
-			i := s.n.Add(1)
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer c.Close()
-				if i%int64(s.every) == 0 {
-					s.misbehave(c)
-				} else {
-					s.echo(c, false)
-				}
-			}()
+	s := &chaosServer{fault: fault, every: every}
+	s.l = listenLoopback(t, func(c net.Conn, i int64) {
+		if i%int64(s.every) == 0 {
+			s.misbehave(c)
+		} else {
+			s.echo(c, false)
 		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		s.mu.Lock()
-		for _, c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-		s.wg.Wait()
 	})
 	return s
 }
 
-func (s *chaosServer) url() string { return "ws://" + s.ln.Addr().String() + "/" }
+func (s *chaosServer) url() string { return s.l.url() }
 
 // echo upgrades and echoes; with drop it leaves out every third message.
 func (s *chaosServer) echo(c net.Conn, drop bool) {

@@ -15,14 +15,12 @@ import (
 // goroutine per connection on gobwas/ws's high-level API, that can stall every
 // reply once for a fixed time: the misbehaviour coordinated omission hides.
 type testServer struct {
-	ln         net.Listener
+	l          *loopback
 	stallAfter time.Duration // stall this long after the first message...
 	stallFor   time.Duration // ...for this long (0: never)
 	first      atomic.Int64  // unix ns of the first message
 	received   atomic.Int64
-	wg         sync.WaitGroup
-	mu         sync.Mutex
-	conns      map[net.Conn]struct{}
+	mu         sync.Mutex     // guards sources and handshakes
 	sources    map[string]int // accepted connections by remote IP
 	pick       string         // subprotocol to pick when offered ("": pick none)
 	handshakes []seenHandshake
@@ -36,45 +34,22 @@ type seenHandshake struct {
 
 func startTestServer(t *testing.T, stallAfter, stallFor time.Duration) *testServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &testServer{ln: ln, stallAfter: stallAfter, stallFor: stallFor, conns: map[net.Conn]struct{}{}, sources: map[string]int{}}
-	s.wg.Add(1)
-	go s.accept()
-	t.Cleanup(s.close)
+	s := &testServer{stallAfter: stallAfter, stallFor: stallFor, sources: map[string]int{}}
+	s.l = listenLoopback(t, func(c net.Conn, _ int64) { s.serve(c) })
 	return s
 }
 
-func (s *testServer) url() string { return "ws://" + s.ln.Addr().String() + "/" }
+func (s *testServer) url() string { return s.l.url() }
 
-func (s *testServer) accept() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-			s.sources[a.IP.String()]++
-		}
-		s.mu.Unlock()
-		s.wg.Add(1)
-		go s.serve(c)
-	}
-}
+// close stops the server: no more connections, the open ones closed.
+func (s *testServer) close() { s.l.close() }
 
 func (s *testServer) serve(c net.Conn) {
-	defer s.wg.Done()
-	defer func() {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		s.mu.Lock()
-		delete(s.conns, c)
+		s.sources[a.IP.String()]++
 		s.mu.Unlock()
-		c.Close()
-	}()
+	}
 	seen := seenHandshake{headers: map[string]string{}}
 	u := ws.Upgrader{
 		Protocol: func(p []byte) bool {
@@ -110,14 +85,4 @@ func (s *testServer) serve(c net.Conn) {
 			return
 		}
 	}
-}
-
-func (s *testServer) close() {
-	s.ln.Close()
-	s.mu.Lock()
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
 }
