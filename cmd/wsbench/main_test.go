@@ -214,6 +214,30 @@ func startServe(t *testing.T, flags ...string) (*exec.Cmd, string, *bufio.Scanne
 	return nil, "", nil
 }
 
+// serveLines runs `wsbench serve` on a free port with the extra flags and
+// returns its output line by line, from the first (its address) on.
+func serveLines(t *testing.T, flags ...string) (*exec.Cmd, <-chan string) {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0"}, flags...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 1000) // far more than a test's few seconds of lines
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return cmd, lines
+}
+
 // TestServeProcess: `wsbench serve` prints its address, is benchmarked from
 // another process, and on SIGINT stops cleanly and prints counters that match.
 func TestServeProcess(t *testing.T) {
@@ -289,23 +313,7 @@ func TestRunInterrupted(t *testing.T) {
 // interval's own figures; a benchmark from another process shows up in them,
 // and the final line on SIGINT carries the process figures too.
 func TestServeStatsInterval(t *testing.T) {
-	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--stats-interval", "200ms")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	lines := make(chan string, 1000) // far more than the test's few seconds of lines
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	cmd, lines := serveLines(t, "--stats-interval", "200ms")
 	// next returns the next line, failing the test if none comes by deadline.
 	next := func(deadline time.Time, waitingFor string) (string, bool) {
 		t.Helper()
@@ -435,24 +443,7 @@ func TestServeStatsInterval(t *testing.T) {
 // its stats are, and GET there returns them as JSON, with the broadcast and
 // ping counters.
 func TestServeStatsAddr(t *testing.T) {
-	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--stats-addr", "127.0.0.1:0",
-		"--mode", "broadcast", "--ping-interval", "1s", "--delay", "10ms")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	cmd, lines := serveLines(t, "--stats-addr", "127.0.0.1:0", "--mode", "broadcast", "--ping-interval", "1s", "--delay", "10ms")
 	var head []string
 	for len(head) < 2 {
 		select {
