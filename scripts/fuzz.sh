@@ -3,9 +3,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t=${FUZZTIME:-30s}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 for pkg in $(go list ./...); do
   for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
     echo "fuzz $pkg $target ($t)"
-    go test -run='^$' -fuzz="^${target}\$" -fuzztime="$t" "$pkg" 2>&1 | grep -E 'execs|FAIL|PASS|ok|panic' | tail -2
+    if go test -run='^$' -fuzz="^${target}\$" -fuzztime="$t" "$pkg" >"$log" 2>&1; then
+      grep -E 'execs|PASS|ok' "$log" | tail -2
+    else
+      # The whole story, less the progress lines: the failing input is saved
+      # under the package's testdata/fuzz/ and the error says why.
+      grep -v '^fuzz: elapsed' "$log"
+      exit 1
+    fi
   done
 done
