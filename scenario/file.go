@@ -60,27 +60,85 @@ func ParseFile(name string, b []byte, base Spec) (Spec, error) {
 		return base, fmt.Errorf("%s:%d: want a mapping of settings (conns: 100, duration: 10s, …)", name, root.Line)
 	}
 	spec := base
-	fields := specFields()
+	errs := decodeMapping(name, root, reflect.ValueOf(&spec).Elem(), "")
+	if spec.Staged() && len(errs) == 0 {
+		errs = append(errs, checkStaged(name, root, spec)...)
+		spec.ApplyStages()
+	}
+	return spec, errors.Join(errs...)
+}
+
+// decodeMapping sets the fields of the struct v from the YAML mapping m,
+// each key a field's JSON name; prefix goes before the keys in errors
+// ("stages[1].").
+func decodeMapping(name string, m *yaml.Node, v reflect.Value, prefix string) []error {
+	fields := jsonFields(v.Type())
 	seen := map[string]int{}
 	var errs []error
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		k, v := root.Content[i], root.Content[i+1]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, val := m.Content[i], m.Content[i+1]
 		key := k.Value
 		if line, dup := seen[key]; dup {
-			errs = append(errs, fmt.Errorf("%s:%d: %s: set twice (first on line %d)", name, k.Line, key, line))
+			errs = append(errs, fmt.Errorf("%s:%d: %s%s: set twice (first on line %d)", name, k.Line, prefix, key, line))
 			continue
 		}
 		seen[key] = k.Line
 		idx, ok := fields[key]
 		if !ok {
-			errs = append(errs, fmt.Errorf("%s:%d: unknown field %q%s", name, k.Line, key, suggest(key, fields)))
+			errs = append(errs, fmt.Errorf("%s:%d: %sunknown field %q%s", name, k.Line, prefix, key, suggest(key, fields)))
 			continue
 		}
-		if err := setField(reflect.ValueOf(&spec).Elem().Field(idx), v); err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: %s: %v", name, v.Line, key, err))
+		f := v.Field(idx)
+		if f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct {
+			errs = append(errs, decodeList(name, val, f, prefix+key)...)
+			continue
+		}
+		if err := setField(f, val); err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: %s%s: %v", name, val.Line, prefix, key, err))
 		}
 	}
-	return spec, errors.Join(errs...)
+	return errs
+}
+
+// decodeList sets the slice of structs f from the YAML sequence l, each
+// item a mapping.
+func decodeList(name string, l *yaml.Node, f reflect.Value, key string) []error {
+	if l.Kind != yaml.SequenceNode {
+		return []error{fmt.Errorf("%s:%d: %s: want a list of mappings, got %s", name, l.Line, key, describe(l))}
+	}
+	out := reflect.MakeSlice(f.Type(), len(l.Content), len(l.Content))
+	var errs []error
+	for i, item := range l.Content {
+		if item.Kind != yaml.MappingNode {
+			errs = append(errs, fmt.Errorf("%s:%d: %s[%d]: want a mapping, got %s", name, item.Line, key, i, describe(item)))
+			continue
+		}
+		errs = append(errs, decodeMapping(name, item, out.Index(i), fmt.Sprintf("%s[%d].", key, i))...)
+	}
+	if out.Len() == 0 {
+		out = reflect.Zero(f.Type())
+	}
+	f.Set(out)
+	return errs
+}
+
+// checkStaged rejects a file that sets both stages and the run-wide values
+// the stages decide, unless they agree (as in a result's scenario block).
+func checkStaged(name string, root *yaml.Node, spec Spec) []error {
+	want := spec
+	want.ApplyStages()
+	differs := map[string]bool{
+		"conns": want.Conns != spec.Conns, "duration": want.Duration != spec.Duration,
+		"rate": want.Rate != spec.Rate, "warmup": want.Warmup != spec.Warmup,
+	}
+	var errs []error
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k := root.Content[i]
+		if differs[k.Value] {
+			errs = append(errs, fmt.Errorf("%s:%d: %s: a staged run takes it from its stages; remove it", name, k.Line, k.Value))
+		}
+	}
+	return errs
 }
 
 // errEOF is what the YAML decoder returns for an empty document.
@@ -90,8 +148,10 @@ var errEOF = func() error {
 }()
 
 // specFields maps each scenario file key (a Spec JSON name) to its field index.
-func specFields() map[string]int {
-	t := reflect.TypeFor[Spec]()
+func specFields() map[string]int { return jsonFields(reflect.TypeFor[Spec]()) }
+
+// jsonFields maps each JSON name of the struct type t to its field index.
+func jsonFields(t reflect.Type) map[string]int {
 	m := make(map[string]int, t.NumField())
 	for i := range t.NumField() {
 		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")

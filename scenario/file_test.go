@@ -68,7 +68,7 @@ func TestParseFileErrors(t *testing.T) {
 		name, file, want string
 	}{
 		{"unknown key with a near miss", "conns: 10\nconn: 5\n", `bad.yaml:2: unknown field "conn" (did you mean "conns"?)`},
-		{"unknown key far from any", "conns: 10\nflavour: mint\n", `bad.yaml:2: unknown field "flavour" (known: arrival, binary, connect_message, connect_rate, connect_timeout, conns, dial_concurrency, duration, fragment, grace, headers, interval, kind, max_inflight, origin, procs, publishers, rate, require_subprotocol, room_path, room_size, secret_headers, secret_params, seed, size, source_ip, subprotocols, target, think, thresholds, tick, warmup)`},
+		{"unknown key far from any", "conns: 10\nflavour: mint\n", `bad.yaml:2: unknown field "flavour" (known: arrival, binary, connect_message, connect_rate, connect_timeout, conns, dial_concurrency, duration, fragment, grace, headers, interval, kind, max_inflight, origin, procs, publishers, rate, require_subprotocol, room_path, room_size, secret_headers, secret_params, seed, size, source_ip, stages, subprotocols, target, think, thresholds, tick, warmup)`},
 		{"integer wanted", "conns: many\n", `bad.yaml:1: conns: want an integer, got "many"`},
 		{"negative integer", "\n\nconns: -3\n", `bad.yaml:3: conns: must not be negative, got -3`},
 		{"malformed duration", "duration: 10 seconds\n", `bad.yaml:1: duration: want a duration such as "10s", got "10 seconds"`},

@@ -122,6 +122,10 @@ type Spec struct {
 	// Fragment sends each message as this many frames (a first frame and
 	// continuations), to exercise the server's reassembly; 0 or 1: one frame.
 	Fragment int `json:"fragment,omitempty"`
+	// Stages make the run a list of stages whose connection count and
+	// message rate ramp linearly from one to the next (see Stage). Conns,
+	// Duration and Rate then follow from them (ApplyStages) and Warmup is 0.
+	Stages []Stage `json:"stages,omitempty"`
 }
 
 // Default returns the settings of a plain `wsbench run`.
@@ -184,6 +188,15 @@ func (s Spec) Validate() error {
 	if s.Target != "" {
 		if err := CheckURL(s.Target); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	s.validateStages(bad)
+	if s.Staged() {
+		d := s
+		d.ApplyStages()
+		if d.Conns != s.Conns || d.Duration != s.Duration || d.Rate != s.Rate || d.Warmup != s.Warmup {
+			bad("stages", "--conns, --duration, --rate and --warmup follow from the stages (%d connections, %s, %g msg/s, no warm-up); do not set them too",
+				d.Conns, d.Duration, d.Rate)
 		}
 	}
 	if s.Conns < 1 {
