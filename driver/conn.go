@@ -29,6 +29,9 @@ type conn struct {
 	due     int64   // open model: intended time of the next send (ns since run origin)
 	exact   float64 // Poisson arrivals: that send's exact time, before the tick
 	blocked bool    // open model: a send is due but --max-inflight is reached
+	// retiring: a staged run's plan closed its slot; it sends no more and
+	// closes once its replies are in (due: by then at the latest).
+	retiring bool
 
 	// Broadcast: the room, the publisher index (-1: a listener only), and the
 	// next sequence number expected from each of the room's publishers.

@@ -125,8 +125,26 @@ type Result struct {
 	// Intervals are the measured window cut into Spec.Interval slices, each
 	// with what was recorded in it (replies counted when they arrived).
 	Intervals []Interval
+	// Stages are a staged run's stages, each with what was recorded in it
+	// (replies counted when they arrived; those of the grace period in the
+	// stage the run stopped in).
+	Stages []Stage
 
 	intervalsDone func()
+}
+
+// Stage is one stage of a staged run: its name, its bounds as offsets from
+// the start, its targets and what was recorded in it. TCP connect and
+// handshake times of connections opened during the run are in the run's
+// snapshot only.
+type Stage struct {
+	Name        string
+	Start, End  time.Duration
+	TargetConns int
+	TargetRate  float64
+	Snapshot    *metrics.Snapshot
+	// Open is the number of connections open at the stage's end.
+	Open int
 }
 
 // Interval is one slice of the measured window: its bounds as offsets from
@@ -226,6 +244,11 @@ type run struct {
 	interval    int64 // interval snapshots' length (0: none)
 	hold        bool  // kind hold without a rate: connections only kept open
 	op          ws.OpCode
+
+	// A staged run's plan, and whether its planner has finished opening
+	// connections (no loop may end before, or a late dial would be lost).
+	plan        scenario.Plan
+	plannerDone atomic.Bool
 }
 
 // Run opens the connections, drives the load the Spec describes, stops in
@@ -277,10 +300,30 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return &ru
 		}
 	}
+	staged := spec.Staged()
+	var events []scenario.ConnEvent
+	if staged {
+		// Slots open at the start are dialled before the clock starts; the
+		// planner opens and closes the rest as the run goes.
+		if !split {
+			part = Part{First: 0, Total: spec.Conns}
+		}
+		all := spec.Plan().ConnEvents(spec.ConnectRate)
+		k0 := 0
+		for _, ev := range all {
+			if ev.At > 0 || !ev.Open {
+				events = append(events, ev)
+			} else {
+				k0 = max(k0, ev.Slot+1)
+			}
+		}
+		plan.n = max(0, min(k0, part.First+spec.Conns)-part.First)
+		plan.rate = 0
+	}
 	dialStart := time.Now()
 	conns := dialAll(ctx, u, plan, rec)
 	res := &Result{Dial: time.Since(dialStart)}
-	if len(conns) == 0 {
+	if len(conns) == 0 && !staged {
 		now := time.Now()
 		res.Started, res.MeasureStart, res.MeasureEnd = now, now, now
 		res.StopReason = StopNoConnections
@@ -290,6 +333,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	var dead []int
 	switch {
+	case staged:
+		// Slots are fixed by the plan; their messages are counted as they fall due.
 	case split:
 		dead = deadSlots(conns, part.First, spec.Conns)
 	case broadcast:
@@ -306,6 +351,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		rm = rooms{size: spec.RoomSize, publishers: spec.Publishers}
 		sched.Conns = part.Total / spec.RoomSize * spec.Publishers // the rate is the publishers'
 	}
+	if staged {
+		sched.Conns = 1 // the staged sequence uses only its tick and its exponentials
+	}
 	if sched.Poisson && sched.Seed == 0 {
 		sched.Seed = rand.Uint64() | 1
 	}
@@ -321,6 +369,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		interval:     int64(spec.Interval),
 		hold:         spec.Kind == scenario.KindHold && spec.Rate == 0,
 		op:           ws.OpText,
+		plan:         spec.Plan(),
 		grace:        int64(spec.Grace),
 		closeTimeout: int64(closeTimeout),
 		measureStart: int64(spec.Warmup),
@@ -353,7 +402,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			nw = min(nw, int(math.Ceil(spec.Rate/openRatePerWorker)))
 		}
 	}
-	nw = min(nw, len(conns))
+	if staged {
+		nw = min(nw, spec.Conns)
+	} else {
+		nw = min(nw, len(conns))
+	}
 	useRing, err := chooseIO(cfg.IO)
 	if err != nil {
 		closeDialed(conns)
@@ -378,17 +431,32 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			w.release()
 		}
 	}()
+	if staged {
+		for i, w := range workers {
+			w.staged = &stagedState{idx: i, loops: nw, first: part.First, n: spec.Conns,
+				slots: make([]*conn, spec.Conns), gens: make([]uint32, spec.Conns), closed: make([]uint32, spec.Conns)}
+		}
+	} else {
+		r.plannerDone.Store(true)
+	}
 	for i, d := range conns {
 		slot := i // a whole run spreads the rate over the connections that opened
-		if split || broadcast {
+		if split || broadcast || staged {
 			slot = part.First + d.index // a part (or a room) keeps the whole run's slots
 		}
-		if err := workers[i%nw].adopt(d.fd, slot, d.carry); err != nil {
+		owner := workers[i%nw]
+		if staged {
+			owner = workers[d.index%nw]
+		}
+		if err := owner.adopt(d.fd, slot, d.carry); err != nil {
 			closeDialed(conns[i:])
 			for _, w := range workers {
 				w.abort()
 			}
 			return nil, fmt.Errorf("register connection: %w", err)
+		}
+		if staged {
+			owner.staged.slots[d.index] = owner.conns[len(owner.conns)-1]
 		}
 	}
 
@@ -430,6 +498,46 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			collected = nil
 		}
 	}
+	var stagesDone, stopPlan func()
+	if staged {
+		parts := make(chan checkpoint, 4*len(workers))
+		collected := make(chan []Stage, 1)
+		for _, w := range workers {
+			w.staged.stageCh = parts
+			w.advanceSeq()
+		}
+		go func() { collected <- collectStages(parts, r.plan, spec) }()
+		// The planner stops opening connections when sending stops.
+		stopped, stopPlanner := context.WithCancel(ctx)
+		stopPlan = stopPlanner
+		stagesDone = func() {
+			stopPlanner()
+			for !r.plannerDone.Load() {
+				time.Sleep(time.Millisecond)
+			}
+			for _, w := range workers {
+				w.closeInbox() // connections that opened as an aborted run ended
+			}
+			close(parts)
+			res.Stages = <-collected
+		}
+		defer stopPlanner()
+		stopTimer := time.AfterFunc(time.Duration(r.stopAt.Load()), stopPlanner)
+		defer stopTimer.Stop()
+		go planner(stopped, r, workers, events, u, plan, rec, func() {
+			r.plannerDone.Store(true)
+			wake(workers)
+		})
+		defer func() { // Run returned early: the planner must still finish
+			if stagesDone != nil {
+				stopPlanner()
+				for !r.plannerDone.Load() {
+					time.Sleep(time.Millisecond)
+				}
+				close(parts)
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Go(w.loop)
@@ -454,6 +562,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// sample there, so an interrupted run's CPU covers what it measured.
 	stopSending := func() {
 		if now := int64(time.Since(r.origin)); now < r.stopAt.Load() {
+			if stopPlan != nil {
+				stopPlan()
+			}
 			r.stopAt.Store(now)
 			if endSampler.Stop() {
 				sample(&cpuEnd)()
@@ -514,6 +625,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			last := &res.Intervals[len(res.Intervals)-1]
 			last.End = max(last.Start, min(last.End, end))
 		}
+	}
+	if stagesDone != nil {
+		stagesDone()
+		stagesDone = nil
 	}
 	res.SendBufferFull = r.bufferFull.Load()
 	res.GOMAXPROCS = runtime.GOMAXPROCS(0)

@@ -104,6 +104,9 @@ type worker struct {
 	passNow    int64
 	wallOffset int64
 
+	// staged is the loop's part of a staged run (nil: not staged).
+	staged *stagedState
+
 	phase         int
 	live          int    // connections not yet closed
 	outstanding   uint64 // messages awaiting replies, over all live connections
@@ -231,6 +234,10 @@ func (w *worker) startPass() int64 {
 // new socket.
 func (w *worker) loop() {
 	defer w.checkpoint(true)
+	if w.staged != nil {
+		defer func() { w.stageCheckpoints(w.now(), true) }()
+		w.stageBaseline()
+	}
 	w.startPass()
 	for _, c := range w.conns {
 		if len(c.carry) > 0 {
@@ -247,6 +254,13 @@ func (w *worker) loop() {
 		if w.intervals != nil && now >= w.nextInterval {
 			w.checkpoint(false)
 		}
+		if s := w.staged; s != nil {
+			w.stageCheckpoints(now, false)
+			w.takeInbox(now)
+			if len(s.retiring) > 0 {
+				w.checkRetiring(now)
+			}
+		}
 		wait := w.sendDue(now)
 		w.advance(now)
 		if w.phase == phaseDone {
@@ -260,6 +274,17 @@ func (w *worker) loop() {
 		}
 		if w.intervals != nil && w.phase == phaseSending {
 			wait = min(wait, max(w.nextInterval-now, 0)) // back for the next interval's checkpoint
+		}
+		if s := w.staged; s != nil {
+			if w.phase == phaseSending && s.stageIdx < w.run.plan.Stages() {
+				wait = min(wait, max(s.nextStage-now, 0))
+			}
+			if len(s.retiring) > 0 {
+				wait = min(wait, max(s.nextRetiring()-now, 0))
+			}
+			if w.phase == phaseClosing && w.live == 0 {
+				wait = drainPoll // only the planner's last dials to wait for
+			}
 		}
 		if w.run.ticking {
 			// Sockets do not wake a ticking loop: it must come back by itself.
@@ -318,6 +343,9 @@ func (w *worker) loop() {
 // begin makes the first sends: every connection at once in the closed model,
 // the scheduler's first entries in the open model.
 func (w *worker) begin() {
+	if w.run.open && w.staged != nil {
+		return // the message sequence drives the sends: see sendStaged
+	}
 	if w.run.open {
 		stop := w.run.stopAt.Load()
 		for _, c := range w.conns {
@@ -343,7 +371,7 @@ func (w *worker) begin() {
 // (The queue only ever holds sends due before the end: see schedule.)
 func (w *worker) sendingEnds(now int64) int64 {
 	stop := w.run.stopAt.Load()
-	if now >= stop && len(w.due) > 0 {
+	if now >= stop && (len(w.due) > 0 || w.staged != nil && w.run.open && w.staged.at < stop) {
 		return stop + catchUp
 	}
 	return stop
@@ -387,7 +415,7 @@ func (w *worker) advance(now int64) {
 				}
 			}
 		}
-		if w.live == 0 {
+		if w.live == 0 && (w.staged == nil || w.run.plannerDone.Load()) {
 			w.phase = phaseDone
 		}
 	}
@@ -398,6 +426,10 @@ func (w *worker) advance(now int64) {
 // connection fell behind, or the connection died.
 func (w *worker) countUnsent() {
 	if !w.run.open {
+		return
+	}
+	if w.staged != nil {
+		w.countUnsentStaged()
 		return
 	}
 	stop := time.Duration(w.run.stopAt.Load())
@@ -420,6 +452,9 @@ func (w *worker) sendDue(now int64) int64 {
 	if (!w.run.open && w.run.think == 0) || w.phase != phaseSending {
 		return -1
 	}
+	if w.run.open && w.staged != nil {
+		return w.sendStaged(now)
+	}
 	stop := w.run.stopAt.Load()
 	for n := 0; len(w.due) > 0; n++ {
 		c := w.due.top()
@@ -430,7 +465,7 @@ func (w *worker) sendDue(now int64) int64 {
 			return 0
 		}
 		w.due.pop()
-		if c.state != stateOpen {
+		if c.state != stateOpen || c.retiring {
 			continue
 		}
 		if w.run.maxInflight > 0 && c.outstanding() >= w.run.maxInflight {
@@ -922,6 +957,12 @@ func (w *worker) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx int64)
 		if w.msgs != nil {
 			w.shard.Record(metrics.ReadLag, time.Duration(max(now-rx, 0)))
 		}
+	}
+	if c.retiring {
+		if c.outstanding() == 0 {
+			w.retireClose(c, now)
+		}
+		return
 	}
 	if w.phase != phaseSending || c.state != stateOpen {
 		return

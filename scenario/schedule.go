@@ -43,6 +43,12 @@ func (s Spec) Schedule() Schedule {
 // Gap is a Poisson schedule's exponential wait, in nanoseconds, before
 // connection conn's message k (after message k-1, or the start for k = 0).
 func (s Schedule) Gap(conn int, k uint64) float64 {
+	return s.Exp(conn, k) * float64(s.Conns) / s.Rate * 1e9
+}
+
+// Exp is the unit-mean exponential that Gap scales: a pure function of
+// (Seed, conn, k).
+func (s Schedule) Exp(conn int, k uint64) float64 {
 	// splitmix64 of (seed, conn, k): independent uniforms, no state.
 	x := s.Seed ^ uint64(conn)*0x9e3779b97f4a7c15 ^ k*0xbf58476d1ce4e5b9
 	x += 0x9e3779b97f4a7c15
@@ -50,7 +56,7 @@ func (s Schedule) Gap(conn int, k uint64) float64 {
 	x = (x ^ x>>27) * 0x94d049bb133111eb
 	x ^= x >> 31
 	u := (float64(x>>11) + 0.5) / (1 << 53) // in (0, 1)
-	return -math.Log(u) * float64(s.Conns) / s.Rate * 1e9
+	return -math.Log(u)
 }
 
 // Quantize is the due time of a send whose exact time is t (ns): the first

@@ -194,7 +194,8 @@ func (s Spec) Validate() error {
 	if s.Staged() {
 		d := s
 		d.ApplyStages()
-		if d.Conns != s.Conns || d.Duration != s.Duration || d.Rate != s.Rate || d.Warmup != s.Warmup {
+		// (A process of a split run holds a share of the connections.)
+		if s.Conns > d.Conns || d.Duration != s.Duration || d.Rate != s.Rate || d.Warmup != s.Warmup {
 			bad("stages", "--conns, --duration, --rate and --warmup follow from the stages (%d connections, %s, %g msg/s, no warm-up); do not set them too",
 				d.Conns, d.Duration, d.Rate)
 		}

@@ -144,7 +144,10 @@ func (p Plan) End() time.Duration {
 	return e
 }
 
-// stageAt is the stage running at t (the last one past the end).
+// StageAt is the stage running at t (the last one past the end; of stages
+// that touch t, the last to start).
+func (p Plan) StageAt(t time.Duration) int { return p.stageAt(t) }
+
 func (p Plan) stageAt(t time.Duration) int {
 	i := sort.Search(len(p.start), func(i int) bool { return p.start[i] > t }) - 1
 	return max(i, 0)

@@ -72,7 +72,7 @@ func TestStagedValidate(t *testing.T) {
 	s = Default()
 	s.Stages = []Stage{{Duration: Duration(time.Second), Conns: 10}}
 	s.ApplyStages()
-	s.Conns = 5 // a flag set on top of the stages
+	s.Conns = 50 // a flag set on top of the stages
 	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "--stages: --conns, --duration, --rate and --warmup follow from the stages") {
 		t.Errorf("conflicting conns: %v", err)
 	}

@@ -1,0 +1,435 @@
+//go:build linux
+
+package driver
+
+import (
+	"context"
+	"math"
+	"net"
+	"net/netip"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+	"golang.org/x/sys/unix"
+
+	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
+)
+
+// A staged run (scenario.Stage) changes its load while it runs: connections
+// open and close as the plan's connection count C(t) moves, and the open
+// model's messages follow the plan's rate R(t).
+//
+// Messages: message n of the whole run is due when the integral of R reaches
+// n (or the n-th point of a Poisson process of intensity R), and goes to slot
+// n mod ⌊C⌋ at that moment, so the active connections take turns. Every
+// event loop walks the same sequence and sends the messages of the slots it
+// owns (slot − first ≡ its index, modulo the loops), so no loop waits for
+// another and a run split over processes sends exactly what one would. A
+// message whose slot has no open connection (not open yet, failed, or at
+// --max-inflight) counts as unsent.
+//
+// Connections: a planner goroutine walks the plan's ConnEvents, hands each
+// open to a pool of dialers (--dial-concurrency) and each close to the loop
+// owning the slot, which stops sending on it, waits up to the grace period
+// for its replies and closes it with a close handshake. Slots open at time 0
+// are dialled before the clock starts, as in a run that is not staged.
+
+// stagedEvent is the planner's word to a loop: a new connection for a slot,
+// or a slot to close (gen: the open it closes).
+type stagedEvent struct {
+	open  bool
+	slot  int
+	gen   uint32
+	fd    int
+	carry []byte
+}
+
+// stagedState is a loop's part of a staged run.
+type stagedState struct {
+	idx, loops int // this loop's index and the number of loops
+	first, n   int // the process's slots: first … first+n-1
+
+	slots  []*conn  // per own slot (index slot-first): its open connection
+	gens   []uint32 // per slot: generation of its connection
+	closed []uint32 // per slot: the latest generation closed by the plan
+
+	// The message sequence: the next message, its value of the rate's
+	// integral, and its due time (quantized; math.MaxInt64: none).
+	seq   uint64
+	x     float64
+	exact float64
+	at    int64
+
+	mu    sync.Mutex
+	inbox []stagedEvent
+	spare []stagedEvent
+
+	retiring []*conn // connections closing on the plan's word
+
+	// Stage checkpoints: the next stage boundary and the stage it ends.
+	stageCh   chan<- checkpoint
+	nextStage int64
+	stageIdx  int
+	lastCP    *metrics.Checkpoint
+}
+
+// owns reports whether slot is this loop's.
+func (s *stagedState) owns(slot int) bool {
+	return slot >= s.first && slot < s.first+s.n && (slot-s.first)%s.loops == s.idx
+}
+
+// post hands the loop an event from another goroutine.
+func (w *worker) post(ev stagedEvent) {
+	s := w.staged
+	s.mu.Lock()
+	s.inbox = append(s.inbox, ev)
+	s.mu.Unlock()
+	w.poll.Wake()
+}
+
+// takeInbox handles the planner's events: adopts new connections, retires
+// closed slots.
+func (w *worker) takeInbox(now int64) {
+	s := w.staged
+	s.mu.Lock()
+	evs := s.inbox
+	s.inbox, s.spare = s.spare[:0], evs
+	s.mu.Unlock()
+	for _, ev := range evs {
+		i := ev.slot - s.first
+		if !ev.open {
+			s.closed[i] = max(s.closed[i], ev.gen)
+			if c := s.slots[i]; c != nil && s.gens[i] <= ev.gen {
+				s.slots[i] = nil
+				w.retire(c, now)
+			}
+			continue
+		}
+		if err := w.adopt(ev.fd, ev.slot, ev.carry); err != nil {
+			w.shard.Error("harness_poll_error")
+			unix.Close(ev.fd)
+			continue
+		}
+		c := w.conns[len(w.conns)-1]
+		if len(c.carry) > 0 {
+			w.consume(c, c.carry, true, w.passNow)
+		}
+		switch {
+		case c.state != stateOpen:
+		case w.phase != phaseSending || s.closed[i] >= ev.gen:
+			// Closed by the plan (or the run) before it finished opening.
+			w.retire(c, now)
+		default:
+			if old := s.slots[i]; old != nil {
+				w.retire(old, now) // cannot happen: a slot closes before it reopens
+			}
+			s.slots[i], s.gens[i] = c, ev.gen
+			if !w.run.open && !w.run.hold && w.run.think == 0 {
+				w.send(c, now, now) // the closed model starts at once
+			}
+		}
+	}
+	clear(evs)
+}
+
+// closeInbox closes the connections left in the inbox of a loop that has
+// ended.
+func (w *worker) closeInbox() {
+	s := w.staged
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ev := range s.inbox {
+		if ev.open {
+			unix.Close(ev.fd)
+		}
+	}
+	s.inbox = nil
+}
+
+// retire stops sending on c and closes it once its replies are in, or the
+// grace period is over.
+func (w *worker) retire(c *conn, now int64) {
+	if c.state != stateOpen || c.retiring {
+		return
+	}
+	c.retiring = true
+	c.due = now + w.run.grace
+	w.staged.retiring = append(w.staged.retiring, c)
+	if c.outstanding() == 0 {
+		w.retireClose(c, now)
+	}
+}
+
+// retireClose starts c's close handshake; what it still awaits is lost.
+func (w *worker) retireClose(c *conn, now int64) {
+	if c.state != stateOpen {
+		return
+	}
+	if !c.settled {
+		c.settled = true
+		w.shard.Counts.Lost += c.measuredIn(c.expected, c.nextSeq)
+		w.outstanding -= c.outstanding()
+		c.expected = c.nextSeq
+	}
+	w.sendClose(c, ws.StatusNormalClosure)
+	c.state = stateClosing
+	c.due = now + w.run.closeTimeout
+}
+
+// checkRetiring moves retiring connections on: closes those whose replies
+// are in or whose grace is over, and drops those whose close went unanswered.
+func (w *worker) checkRetiring(now int64) {
+	s := w.staged
+	keep := s.retiring[:0]
+	for _, c := range s.retiring {
+		switch c.state {
+		case stateOpen:
+			if c.outstanding() == 0 || now >= c.due {
+				w.retireClose(c, now)
+			}
+		case stateClosing:
+			if now >= c.due {
+				w.shard.Error("close_timeout")
+				w.closeFD(c)
+			}
+		}
+		if c.state != stateClosed {
+			keep = append(keep, c)
+		}
+	}
+	clear(s.retiring[len(keep):])
+	s.retiring = keep
+}
+
+// nextRetiring is the earliest moment a retiring connection needs the loop.
+func (s *stagedState) nextRetiring() int64 {
+	next := int64(math.MaxInt64)
+	for _, c := range s.retiring {
+		next = min(next, c.due)
+	}
+	return next
+}
+
+// advanceSeq moves the message sequence to its next message.
+func (w *worker) advanceSeq() {
+	s, r := w.staged, w.run
+	if r.sched.Poisson {
+		s.x += r.sched.Exp(0, s.seq)
+	} else {
+		s.x = float64(s.seq)
+	}
+	s.exact = r.plan.MessageTime(s.x)
+	if math.IsInf(s.exact, 1) {
+		s.at = math.MaxInt64
+		return
+	}
+	s.at = int64(r.sched.Quantize(s.exact))
+}
+
+// sendStaged makes the staged open model's due sends and returns how long
+// until the next one (-1: none before the stop).
+func (w *worker) sendStaged(now int64) int64 {
+	s, r := w.staged, w.run
+	stop := r.stopAt.Load()
+	for n := 0; ; n++ {
+		if s.at >= stop {
+			return -1
+		}
+		if s.at > now {
+			return s.at - now
+		}
+		if n == sendBudget {
+			return 0
+		}
+		w.takeMessage(true, now)
+		now = w.now()
+	}
+}
+
+// takeMessage makes (send) or counts as unsent the sequence's current
+// message, if this loop owns its slot, and moves to the next.
+func (w *worker) takeMessage(send bool, now int64) {
+	s, r := w.staged, w.run
+	measured := s.at >= r.measureStart
+	k := w.run.plan.Active(time.Duration(s.exact))
+	switch {
+	case k <= 0:
+		// No connection is planned: the first loop of the part holding
+		// slot 0 counts it, once.
+		if measured && s.first == 0 && s.idx == 0 {
+			w.shard.Counts.Unsent++
+		}
+	default:
+		slot := int(s.seq % uint64(k))
+		if !s.owns(slot) {
+			break
+		}
+		c := s.slots[slot-s.first]
+		switch {
+		case !send, c == nil, c.state != stateOpen, c.retiring,
+			r.maxInflight > 0 && c.outstanding() >= r.maxInflight:
+			if measured {
+				w.shard.Counts.Unsent++
+			}
+		default:
+			w.send(c, s.at, now)
+		}
+	}
+	s.seq++
+	w.advanceSeq()
+}
+
+// countUnsentStaged counts, once sending stops, the messages due before the
+// stop that were never taken.
+func (w *worker) countUnsentStaged() {
+	stop := w.run.stopAt.Load()
+	for w.staged.at < stop {
+		w.takeMessage(false, 0)
+	}
+}
+
+// stageBaseline takes the stage checkpoints' starting point.
+func (w *worker) stageBaseline() {
+	s := w.staged
+	if s == nil || s.stageCh == nil {
+		return
+	}
+	cp := w.shard.Checkpoint(nil)
+	s.lastCP = &cp
+	s.stageCh <- checkpoint{worker: w, idx: -1, cp: cp, open: w.live}
+	_, end := w.run.plan.Bounds(0)
+	s.nextStage = int64(end)
+}
+
+// stageCheckpoints hands the collector a checkpoint at each stage boundary
+// passed before the stop, and at the end (final) one for the stage the stop
+// fell in, which keeps the replies of the grace period.
+func (w *worker) stageCheckpoints(now int64, final bool) {
+	s := w.staged
+	if s == nil || s.stageCh == nil {
+		return
+	}
+	send := func(idx int) {
+		cp := w.shard.Checkpoint(s.lastCP)
+		s.lastCP = &cp
+		s.stageCh <- checkpoint{worker: w, idx: idx, cp: cp, open: w.live}
+	}
+	plan, stop := w.run.plan, w.run.stopAt.Load()
+	for !final && s.stageIdx < plan.Stages() && now >= s.nextStage && s.nextStage <= stop {
+		send(s.stageIdx)
+		s.stageIdx++
+		if s.stageIdx < plan.Stages() {
+			_, end := plan.Bounds(s.stageIdx)
+			s.nextStage = int64(end)
+		}
+	}
+	if final {
+		send(min(max(plan.StageAt(time.Duration(stop-1)), s.stageIdx-1, 0), plan.Stages()-1))
+	}
+}
+
+// planner opens and closes the staged run's connections on the plan's
+// schedule until sending stops (stopped), then waits for the dials it
+// started.
+func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.ConnEvent, u *url.URL, p dialPlan, rec *metrics.Recorder, done func()) {
+	defer done()
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	owner := func(slot int) *worker {
+		for _, w := range workers {
+			if w.staged.owns(slot) {
+				return w
+			}
+		}
+		return nil
+	}
+	type job struct {
+		slot int
+		gen  uint32
+	}
+	jobs := make(chan job, len(evs))
+	var wg sync.WaitGroup
+	for range max(min(p.conc, len(evs)), 1) {
+		shard := rec.NewShard()
+		wg.Go(func() {
+			for j := range jobs {
+				if stopped.Err() != nil {
+					continue
+				}
+				var src netip.Addr
+				if len(p.sources) > 0 {
+					src = p.sources[j.slot%len(p.sources)]
+				}
+				if d := dialOne(stopped, u, addr, src, p, shard); d != nil {
+					owner(j.slot).post(stagedEvent{open: true, slot: j.slot, gen: j.gen, fd: d.fd, carry: d.carry})
+				}
+			}
+		})
+	}
+	gens := map[int]uint32{}
+	var gen uint32
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+walk:
+	for _, ev := range evs {
+		if int64(ev.At) >= r.stopAt.Load() {
+			break
+		}
+		if d := time.Until(r.origin.Add(ev.At)); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-stopped.Done():
+				break walk
+			}
+		}
+		w := owner(ev.Slot)
+		if w == nil {
+			continue // another process's slot
+		}
+		if ev.Open {
+			gen++
+			gens[ev.Slot] = gen
+			jobs <- job{slot: ev.Slot, gen: gen}
+		} else {
+			w.post(stagedEvent{slot: ev.Slot, gen: gens[ev.Slot]})
+		}
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+// collectStages turns the loops' stage checkpoints into per-stage snapshots.
+func collectStages(parts <-chan checkpoint, plan scenario.Plan, spec scenario.Spec) []Stage {
+	prev := map[*worker]metrics.Checkpoint{}
+	out := make([]Stage, plan.Stages())
+	for i := range out {
+		s, e := plan.Bounds(i)
+		out[i] = Stage{Name: spec.StageName(i), Start: s, End: e, Snapshot: metrics.NewSnapshot(),
+			TargetConns: spec.Stages[i].Conns, TargetRate: spec.Stages[i].Rate}
+	}
+	seen := map[int]map[*worker]bool{} // stage → loops whose count of open connections is in
+	for p := range parts {
+		last, ok := prev[p.worker]
+		prev[p.worker] = p.cp
+		if !ok || p.idx < 0 || p.idx >= len(out) {
+			continue
+		}
+		if d, err := metrics.Between(last, p.cp); err == nil {
+			out[p.idx].Snapshot.Merge(d)
+		}
+		if seen[p.idx] == nil {
+			seen[p.idx] = map[*worker]bool{}
+		}
+		if !seen[p.idx][p.worker] {
+			seen[p.idx][p.worker] = true
+			out[p.idx].Open += p.open
+		}
+	}
+	return out
+}
