@@ -136,6 +136,9 @@ func Combine(in Input, parts []Part) (*Report, error) {
 		return nil, err
 	}
 	in.Intervals = ivs
+	if in.Stages, err = mergeStages(parts); err != nil {
+		return nil, err
+	}
 	in.Snapshot = snap
 	in.CPUUser, in.CPUSystem, in.GCPause, in.GCCycles = cpuUser, cpuSys, gc, gcCycles
 	in.MaxRSSKiB, in.Cores, in.ReadBacklog = rss, cores, backlog
@@ -205,4 +208,52 @@ func mergeIntervals(parts []Part) ([]IntervalInput, error) {
 		}
 	}
 	return out, nil
+}
+
+// mergeStages merges the processes' stages index by index: counts and
+// errors summed, histograms decoded and merged.
+func mergeStages(parts []Part) ([]StageInput, error) {
+	var out []StageInput
+	for _, p := range parts {
+		for i, st := range p.Report.Stages {
+			for len(out) <= i {
+				out = append(out, StageInput{Name: st.Name, Start: seconds(st.StartS), End: seconds(st.EndS),
+					TargetConns: st.TargetConns, TargetRate: st.TargetRate, Snapshot: metrics.NewSnapshot()})
+			}
+			s := metrics.NewSnapshot()
+			m := st.Messages
+			s.Counts.Sent, s.Counts.Received, s.Counts.Lost, s.Counts.InFlight, s.Counts.Unsent = m.Sent, m.Received, m.Lost, m.InFlight, m.Unsent
+			s.Counts.BytesSent, s.Counts.BytesReceived = st.Bytes.Sent, st.Bytes.Received
+			for k, v := range st.Errors {
+				s.Errors[k] = v
+			}
+			if err := decodeInto(s, st.Latency); err != nil {
+				return nil, fmt.Errorf("stage %d: %w", i, err)
+			}
+			if err := out[i].Snapshot.Merge(s); err != nil {
+				return nil, err
+			}
+			out[i].Open += st.Open
+		}
+	}
+	return out, nil
+}
+
+// decodeInto decodes a result's latency blocks into snap's histograms.
+func decodeInto(snap *metrics.Snapshot, lat map[string]Latency) error {
+	for name, l := range lat {
+		m, err := metrics.ParseMetric(name)
+		if err != nil {
+			continue // a metric this version does not know
+		}
+		h, err := metrics.DecodeHistogram(l.HDR)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if l.Clamped > 0 {
+			h.AddClamped(l.Clamped)
+		}
+		snap.Hist[m] = h
+	}
+	return nil
 }

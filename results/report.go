@@ -41,6 +41,9 @@ type Report struct {
 	// Intervals are the measured window in slices (--interval): rates,
 	// errors and each metric's latency over time, with exact histograms.
 	Intervals []Interval `json:"intervals,omitempty"`
+	// Stages are a staged run's stages, each with its own counters and
+	// latency (replies counted in the stage they arrived in).
+	Stages []Stage `json:"stages,omitempty"`
 	// Broadcast is a broadcast run's delivery accounting.
 	Broadcast *Broadcast `json:"broadcast,omitempty"`
 	// Thresholds are the run's pass/fail checks (--threshold), in order.
@@ -119,6 +122,32 @@ type Interval struct {
 	Open     int                `json:"conns_open"` // at the interval's end
 	RateS    float64            `json:"received_per_s"`
 	Latency  map[string]Latency `json:"latency"`
+}
+
+// Stage is one stage of a staged run: its targets at its end, what it
+// measured, and the connections open at its end.
+type Stage struct {
+	Name        string             `json:"name"`
+	StartS      float64            `json:"start_s"` // from the run's start
+	EndS        float64            `json:"end_s"`
+	TargetConns int                `json:"target_conns"`
+	TargetRate  float64            `json:"target_rate"`
+	Open        int                `json:"conns_open"`
+	Messages    Messages           `json:"messages"`
+	Bytes       Bytes              `json:"bytes"`
+	Rates       Rates              `json:"rates"`
+	Errors      map[string]int64   `json:"errors"`
+	Latency     map[string]Latency `json:"latency"`
+}
+
+// StageInput is one stage handed to Build.
+type StageInput struct {
+	Name        string
+	Start, End  time.Duration
+	TargetConns int
+	TargetRate  float64
+	Snapshot    *metrics.Snapshot
+	Open        int
 }
 
 // IntervalInput is one interval handed to Build.
@@ -242,6 +271,8 @@ type Input struct {
 	ExtraWarnings []string
 	// Intervals are the window's slices (driver.Result.Intervals).
 	Intervals []IntervalInput
+	// Stages are a staged run's stages (driver.Result.Stages).
+	Stages []StageInput
 	// SaturatedProcesses lists the processes of a split run that found
 	// themselves saturated: the whole is then saturated too.
 	SaturatedProcesses []int
@@ -340,6 +371,13 @@ func Build(in Input) (*Report, error) {
 		}
 		r.Intervals = append(r.Intervals, out)
 	}
+	for _, st := range in.Stages {
+		out, err := stageReport(st)
+		if err != nil {
+			return nil, err
+		}
+		r.Stages = append(r.Stages, out)
+	}
 	r.Warnings = append(warnings(r, snap), in.ExtraWarnings...)
 	return r, nil
 }
@@ -381,6 +419,47 @@ func (r *Report) MarshalIndent() ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+func stageReport(st StageInput) (Stage, error) {
+	c := st.Snapshot.Counts
+	out := Stage{Name: st.Name, StartS: st.Start.Seconds(), EndS: st.End.Seconds(), TargetConns: st.TargetConns,
+		TargetRate: st.TargetRate, Open: st.Open,
+		// Replies of one stage's messages may arrive in the next, so a
+		// stage's own counts need not balance.
+		Messages: Messages{Sent: c.Sent, Received: c.Received, Lost: c.Lost, InFlight: c.InFlight, Unsent: c.Unsent, Balanced: c.Balanced()},
+		Bytes:    Bytes{Sent: c.BytesSent, Received: c.BytesReceived},
+		Rates:    Rates{Target: st.TargetRate},
+		Errors:   map[string]int64{}, Latency: map[string]Latency{}}
+	for k, v := range st.Snapshot.Errors {
+		out.Errors[k] = v
+	}
+	if d := (st.End - st.Start).Seconds(); d > 0 {
+		out.Rates.Sent = float64(c.Sent) / d
+		out.Rates.Received = float64(c.Received) / d
+		out.Rates.BytesSent = float64(c.BytesSent) / d
+		out.Rates.BytesReceived = float64(c.BytesReceived) / d
+	}
+	var err error
+	out.Latency, err = latencies(st.Snapshot)
+	return out, err
+}
+
+// latencies encodes every non-empty histogram of snap.
+func latencies(snap *metrics.Snapshot) (map[string]Latency, error) {
+	out := map[string]Latency{}
+	for _, m := range metrics.Metrics() {
+		h := snap.Hist[m]
+		if h == nil || h.Count() == 0 {
+			continue
+		}
+		enc, err := h.Encode()
+		if err != nil {
+			return nil, fmt.Errorf("encode %s histogram: %w", m, err)
+		}
+		out[m.String()] = Latency{Summary: h.Summary(), Clamped: h.Clamped(), HDR: enc}
+	}
+	return out, nil
 }
 
 func intervalReport(iv IntervalInput) (Interval, error) {

@@ -50,8 +50,17 @@ func Text(w io.Writer, r *Report) error {
 			load += fmt.Sprintf(", at most %d in flight per connection", s.MaxInflight)
 		}
 	}
-	fmt.Fprintf(&b, "%s; %d connections; %d-byte %s messages; %.2fs measured after %s warm-up; stop: %s\n\n",
-		load, s.Conns, s.Size, kind, r.DurationS, s.Warmup, r.StopReason)
+	if len(s.Stages) > 0 {
+		load = fmt.Sprintf("%d stages, closed model", len(s.Stages))
+		if r.Model == "open" {
+			load = fmt.Sprintf("%d stages, open model up to %s msg/s", len(s.Stages), fmtNum(s.Rate))
+		}
+		fmt.Fprintf(&b, "%s; up to %d connections; %d-byte %s messages; %.2fs measured; stop: %s\n\n",
+			load, s.Conns, s.Size, kind, r.DurationS, r.StopReason)
+	} else {
+		fmt.Fprintf(&b, "%s; %d connections; %d-byte %s messages; %.2fs measured after %s warm-up; stop: %s\n\n",
+			load, s.Conns, s.Size, kind, r.DurationS, s.Warmup, r.StopReason)
+	}
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	c, m := r.Connections, r.Messages
@@ -109,6 +118,11 @@ func Text(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "rtt runs from each message's intended send time (coordinated omission corrected) to its echo's arrival, dated by %s; rtt_uncorrected from when it was actually sent.\n", arrival)
 	} else if r.Harness.RxTimestamps == "kernel" {
 		fmt.Fprintf(&b, "rtt runs from each send to its echo's arrival, dated by %s.\n", arrival)
+	}
+
+	if len(r.Stages) > 0 {
+		b.WriteString("\n")
+		stagesText(&b, r)
 	}
 
 	b.WriteString("\n")
@@ -193,4 +207,28 @@ func fmtBytes(v float64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", v/div, "KMGTP"[exp])
+}
+
+// stagesText is the per-stage table of a staged run.
+func stagesText(b *strings.Builder, r *Report) {
+	metric := "rtt"
+	if r.Broadcast != nil {
+		metric = "delivery"
+	}
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "Stage\tfrom\tto\tconns\topen\ttarget/s\tsent/s\treceived/s\tunsent\terrors\t%s p50\tp99\tmax\t\n", metric)
+	for _, st := range r.Stages {
+		var errs int64
+		for _, v := range st.Errors {
+			errs += v
+		}
+		l := st.Latency[metric]
+		p50, p99, mx := "-", "-", "-"
+		if l.Count > 0 {
+			p50, p99, mx = fmtUs(l.P50Us), fmtUs(l.P99Us), fmtUs(l.MaxUs)
+		}
+		fmt.Fprintf(tw, "%s\t%.1fs\t%.1fs\t%d\t%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t\n", st.Name, st.StartS, st.EndS, st.TargetConns, st.Open,
+			fmtNum(st.TargetRate), fmtNum(st.Rates.Sent), fmtNum(st.Rates.Received), st.Messages.Unsent, errs, p50, p99, mx)
+	}
+	tw.Flush()
 }

@@ -53,6 +53,10 @@ func TestBadInput(t *testing.T) {
 		// several targets: --repeat below 1, a bad second URL
 		{"zero repeats", []string{"run", "--repeat", "0", "ws://127.0.0.1:1/", "ws://127.0.0.1:2/"}, "--repeat: must be at least 1, got 0"},
 		{"bad second url", []string{"run", "ws://127.0.0.1:1/", "http://127.0.0.1:2/"}, "scheme \"http\""},
+		// stages: a malformed --stage, and a flag the stages decide
+		{"bad stage", []string{"run", "--stage", "10s"}, `--stage "10s": want DURATION:CONNS[:RATE[:NAME]]`},
+		{"bad stage rate", []string{"run", "--stage", "10s:5:fast"}, `--stage "10s:5:fast": want a message rate`},
+		{"stage and conns", []string{"run", "--stage", "10s:5", "-c", "9"}, "--conns: a staged run takes it from its stages"},
 		// an unknown subcommand
 		{"unknown command", []string{"bench"}, `unknown command "bench"`},
 		// serve: bad max-message

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -168,6 +169,13 @@ func childArgs(spec scenario.Spec, target string, first, n int, opts driver.Conf
 	}
 	if spec.SourceIP != "" {
 		args = append(args, "--source-ip", spec.SourceIP)
+	}
+	for _, st := range spec.Stages {
+		args = append(args, "--stage", fmt.Sprintf("%s:%d:%s:%s", time.Duration(st.Duration), st.Conns, strconv.FormatFloat(st.Rate, 'g', -1, 64), st.Name))
+	}
+	if spec.Staged() {
+		// Every process paces the whole plan's opens, then takes its own slots.
+		args[slices.Index(args, "--connect-rate")+1] = strconv.FormatFloat(spec.ConnectRate, 'g', -1, 64)
 	}
 	for _, p := range spec.Subprotocols {
 		args = append(args, "--subprotocol", p)

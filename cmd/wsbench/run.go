@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -105,6 +108,7 @@ type runOptions struct {
 	file                   *string
 	repeat                 *int
 	quiet, progress        *bool
+	stages                 *[]string
 }
 
 // runFlags defines the run command's flags, filling spec.
@@ -122,6 +126,7 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs.IntVar(&spec.Publishers, "publishers", spec.Publishers, "broadcast: publishers per room (the first members); --rate is their total")
 	fs.StringVar(&spec.RoomPath, "room-path", spec.RoomPath, "broadcast: the URL path of room %d")
 	fs.IntVarP(&spec.Conns, "conns", "c", spec.Conns, "number of connections")
+	o.stages = fs.StringArray("stage", nil, "a stage DURATION:CONNS[:RATE[:NAME]] (repeatable): connections and rate ramp linearly to these targets over DURATION from the previous stage's (0 before the first; a 0s stage jumps); replaces -c, -d, -r and --warmup")
 	fs.DurationVarP((*time.Duration)(&spec.Duration), "duration", "d", time.Duration(spec.Duration), "measured duration")
 	fs.DurationVar((*time.Duration)(&spec.Warmup), "warmup", time.Duration(spec.Warmup), "warm-up before measuring (same load, not counted)")
 	fs.Float64VarP(&spec.Rate, "rate", "r", spec.Rate, "total messages per second across all connections (0 = closed model)")
@@ -182,6 +187,9 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() >= 1 {
 		spec.Target = fs.Arg(0)
+	}
+	if err := applyStageFlags(&spec, fs, *o.stages, *part != ""); err != nil {
+		return err
 	}
 	if err := spec.Validate(); err != nil {
 		return usageError{err}
@@ -295,6 +303,68 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// applyStageFlags puts the --stage flags (if any) into spec and derives the
+// run-wide settings from its stages. In a staged run -c, -d, -r and --warmup
+// are the stages' to set, except that a process of a --procs run (part)
+// keeps its share of the connections from -c.
+func applyStageFlags(spec *scenario.Spec, fs *pflag.FlagSet, flags []string, part bool) error {
+	if len(flags) > 0 {
+		spec.Stages = nil
+		for _, f := range flags {
+			st, err := parseStage(f)
+			if err != nil {
+				return usageError{err}
+			}
+			spec.Stages = append(spec.Stages, st)
+		}
+	}
+	if !spec.Staged() {
+		return nil
+	}
+	if !part {
+		for _, name := range []string{"conns", "duration", "rate", "warmup"} {
+			if fs.Changed(name) {
+				return usagef("--%s: a staged run takes it from its stages (--stage or the file's stages); drop it", name)
+			}
+		}
+	}
+	n := spec.Conns
+	spec.ApplyStages()
+	if part {
+		spec.Conns = n
+	}
+	return nil
+}
+
+// parseStage reads a --stage value: DURATION:CONNS[:RATE[:NAME]].
+func parseStage(v string) (scenario.Stage, error) {
+	f := strings.SplitN(v, ":", 4)
+	bad := func(format string, a ...any) (scenario.Stage, error) {
+		return scenario.Stage{}, fmt.Errorf("--stage %q: %s", v, fmt.Sprintf(format, a...))
+	}
+	if len(f) < 2 {
+		return bad("want DURATION:CONNS[:RATE[:NAME]], such as 30s:1000:20000:ramp")
+	}
+	d, err := time.ParseDuration(f[0])
+	if err != nil || d < 0 {
+		return bad("want a duration such as 30s first, got %q", f[0])
+	}
+	c, err := strconv.Atoi(f[1])
+	if err != nil || c < 0 {
+		return bad("want a connection count (0 or more) second, got %q", f[1])
+	}
+	st := scenario.Stage{Duration: scenario.Duration(d), Conns: c}
+	if len(f) > 2 && f[2] != "" {
+		if st.Rate, err = strconv.ParseFloat(f[2], 64); err != nil || st.Rate < 0 || math.IsInf(st.Rate, 0) || math.IsNaN(st.Rate) {
+			return bad("want a message rate (0 or more) third, got %q", f[2])
+		}
+	}
+	if len(f) > 3 {
+		st.Name = f[3]
+	}
+	return st, nil
+}
+
 // runOne runs the load in this process and reports it.
 func runOne(ctx, abort context.Context, cfg driver.Config, bundled bool) (*results.Report, error) {
 	cfg.Abort = abort
@@ -317,7 +387,17 @@ func inputOf(spec scenario.Spec, target string, bundled bool, res *driver.Result
 		ReadBacklog: results.ReadBacklog{LoopPasses: res.Loops.Passes, ReadyMean: res.Loops.MeanReady(),
 			ReadyMax: res.Loops.ReadyMax, FullReads: res.Loops.FullReads},
 		Intervals: intervalsOf(res),
+		Stages:    stagesOf(res),
 	}
+}
+
+func stagesOf(res *driver.Result) []results.StageInput {
+	var out []results.StageInput
+	for _, st := range res.Stages {
+		out = append(out, results.StageInput{Name: st.Name, Start: st.Start, End: st.End, TargetConns: st.TargetConns,
+			TargetRate: st.TargetRate, Snapshot: st.Snapshot, Open: st.Open})
+	}
+	return out
 }
 
 func intervalsOf(res *driver.Result) []results.IntervalInput {
