@@ -38,11 +38,12 @@ func runConnect(ctx context.Context, cfg Config, spec scenario.Spec, u *url.URL,
 	if err != nil {
 		return nil, err
 	}
-	plan := dialPlan{timeout: time.Duration(spec.ConnectTimeout), dialer: handshakeDialer(spec), require: spec.RequireSubprotocol}
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "80")
+	tc, err := targetTLS(spec, u)
+	if err != nil {
+		return nil, err
 	}
+	plan := dialPlan{timeout: time.Duration(spec.ConnectTimeout), dialer: handshakeDialer(spec), require: spec.RequireSubprotocol, tls: tc}
+	addr := hostPort(u)
 	op := ws.OpText
 	if spec.Binary {
 		op = ws.OpBinary

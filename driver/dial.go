@@ -3,6 +3,7 @@ package driver
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +42,20 @@ type dialPlan struct {
 	require bool                 // a connection whose server picks no subprotocol fails
 	urlFor  func(i int) *url.URL // connection i's URL, if not the target's (broadcast rooms)
 	rate    float64              // connections started per second (0: as fast as conc allows)
+	tls     *tls.Config          // wss://: the client TLS configuration (nil: ws://)
+}
+
+// hostPort is the address to dial for u: its host and port, the scheme's
+// default port when it has none.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := "80"
+	if u.Scheme == "wss" {
+		port = "443"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // handshakeDialer is the gobwas/ws Dialer for spec's handshake options.
@@ -64,10 +79,7 @@ func handshakeDialer(spec scenario.Spec) ws.Dialer {
 // times as two histograms, and returns those that opened, in index order.
 // Failures are counted by kind in the shards, not returned.
 func dialAll(ctx context.Context, u *url.URL, p dialPlan, rec *metrics.Recorder) []dialed {
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "80")
-	}
+	addr := hostPort(u)
 	jobs := make(chan int)
 	results := make([]*dialed, p.n)
 	var wg sync.WaitGroup
@@ -143,6 +155,17 @@ func open(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dialPl
 	connected := time.Now()
 	sh.Record(metrics.Connect, connected.Sub(start))
 	nc.SetDeadline(deadline)
+	if p.tls != nil {
+		// The handshake metric covers TLS and the upgrade together.
+		tc, err := tlsHandshake(ctx, nc, p.tls)
+		if err != nil {
+			nc.Close()
+			sh.Counts.ConnsFailed++
+			sh.Error(tlsErrorKind(err))
+			return nil, nil, false
+		}
+		nc = tc
+	}
 	br, hs, err := p.dialer.Upgrade(nc, u)
 	if err == nil && p.require && hs.Protocol == "" {
 		err = errNoSubprotocol
@@ -171,7 +194,13 @@ func dialOne(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dia
 		}
 		ws.PutReader(br)
 	}
-	fd, err := netpoll.TakeFD(nc)
+	var fd int
+	var err error
+	if tc, ok := nc.(*tls.Conn); ok {
+		fd, err = bridgeTLS(tc)
+	} else {
+		fd, err = netpoll.TakeFD(nc)
+	}
 	if err != nil {
 		nc.Close()
 		shard.Counts.ConnsFailed++

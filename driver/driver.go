@@ -288,9 +288,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	broadcast := spec.Kind == scenario.KindBroadcast
+	tc, err := targetTLS(spec, u)
+	if err != nil {
+		return nil, err
+	}
 	plan := dialPlan{n: spec.Conns, conc: spec.DialConcurrency, timeout: time.Duration(spec.ConnectTimeout),
 		sources: sources, first: part.First, dialer: handshakeDialer(spec), require: spec.RequireSubprotocol,
-		rate: spec.ConnectRate}
+		rate: spec.ConnectRate, tls: tc}
 	if broadcast {
 		// Connection i joins room i / RoomSize, at that room's path.
 		plan.urlFor = func(i int) *url.URL {

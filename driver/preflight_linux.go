@@ -111,6 +111,10 @@ type Need struct {
 	// Procs is the number of client processes the connections are split
 	// over; 0 means 1.
 	Procs int
+	// FDsPerConn is how many descriptors one client connection holds: 1,
+	// or 3 for wss:// (the TCP socket and the TLS bridge's socket pair);
+	// 0 means 1.
+	FDsPerConn int
 }
 
 // Preflight reports whether a run that needs n fits the limits l. It returns
@@ -166,6 +170,9 @@ func fdProblem(l Limits, n Need) string {
 	}
 	procs := max(n.Procs, 1)
 	need, clients := fdsPerProc(n.Conns, procs, n.InProcessServer)
+	if k := uint64(max(n.FDsPerConn, 1)); k > 1 {
+		need += clients * (k - 1)
+	}
 	if need <= l.NoFileHard {
 		return ""
 	}
@@ -174,6 +181,9 @@ func fdProblem(l Limits, n Need) string {
 		fmt.Fprintf(&b, "--conns %d needs %d file descriptors in one process (%d client sockets", n.Conns, need, clients)
 	} else {
 		fmt.Fprintf(&b, "--conns %d over --procs %d needs %d file descriptors in each process (%d client sockets", n.Conns, procs, need, clients)
+	}
+	if k := uint64(max(n.FDsPerConn, 1)); k > 1 {
+		fmt.Fprintf(&b, " + %d TLS bridge sockets", clients*(k-1))
 	}
 	if n.InProcessServer {
 		fmt.Fprintf(&b, " + %d in-process server sockets", clients)
@@ -192,7 +202,7 @@ func fdProblem(l Limits, n Need) string {
 			remedies = append(remedies, fmt.Sprintf("split the clients off with --procs %d (the bundled server stays in this process)", procsNeeded))
 		}
 	} else if l.NoFileHard > ReservedFDs {
-		maxClients := l.NoFileHard - ReservedFDs
+		maxClients := (l.NoFileHard - ReservedFDs) / uint64(max(n.FDsPerConn, 1))
 		procsNeeded := (uint64(n.Conns) + maxClients - 1) / maxClients
 		remedies = append(remedies, fmt.Sprintf("split the load with --procs %d", procsNeeded))
 	}

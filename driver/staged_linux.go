@@ -5,7 +5,6 @@ package driver
 import (
 	"context"
 	"math"
-	"net"
 	"net/netip"
 	"net/url"
 	"sync"
@@ -336,10 +335,7 @@ func (w *worker) stageCheckpoints(now int64, final bool) {
 // started.
 func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.ConnEvent, u *url.URL, p dialPlan, rec *metrics.Recorder, done func()) {
 	defer done()
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "80")
-	}
+	addr := hostPort(u)
 	owner := func(slot int) *worker {
 		for _, w := range workers {
 			if w.staged.owns(slot) {

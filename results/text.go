@@ -37,6 +37,9 @@ func Text(w io.Writer, r *Report) error {
 	if r.Bundled {
 		target += " (bundled server, in-process)"
 	}
+	if r.Scenario.Insecure {
+		target += " (TLS certificate NOT verified: --insecure)"
+	}
 	s := r.Scenario
 	kind := "text"
 	if s.Binary {

@@ -47,6 +47,9 @@ func warnings(r *Report, snap *metrics.Snapshot) []string {
 		w = append(w, fmt.Sprintf("counts do not add up: sent %d != received %d + lost %d + in flight %d (a wsbench bug: please report it)",
 			c.Sent, c.Received, c.Lost, c.InFlight))
 	}
+	if r.Scenario.Insecure {
+		w = append(w, "TLS certificate verification was off (--insecure): the server's identity was not checked")
+	}
 	if r.Connections.Failed > 0 {
 		w = append(w, fmt.Sprintf("%d of %d connections failed to open (see errors)", r.Connections.Failed, r.Connections.Attempted))
 	}

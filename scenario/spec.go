@@ -126,6 +126,11 @@ type Spec struct {
 	// message rate ramp linearly from one to the next (see Stage). Conns,
 	// Duration and Rate then follow from them (ApplyStages) and Warmup is 0.
 	Stages []Stage `json:"stages,omitempty"`
+	// CA names a PEM file of certificates trusted for wss:// targets, on top
+	// of the system's roots; Insecure turns certificate verification off
+	// (the summary and the result say so).
+	CA       string `json:"ca,omitempty"`
+	Insecure bool   `json:"insecure,omitempty"`
 }
 
 // Default returns the settings of a plain `wsbench run`.
@@ -320,6 +325,18 @@ func (s Spec) Validate() error {
 	} else if s.Fragment > s.Size && s.Size > 0 {
 		bad("fragment", "%d frames for %d-byte messages: each frame needs at least one byte", s.Fragment, s.Size)
 	}
+	if s.CA != "" || s.Insecure {
+		if p, err := url.Parse(s.Target); err != nil || !strings.EqualFold(p.Scheme, "wss") {
+			flag := "ca"
+			if s.Insecure {
+				flag = "insecure"
+			}
+			bad(flag, "applies to wss:// targets only (the target is %s)", orBundled(s.Target))
+		}
+	}
+	if s.CA != "" && s.Insecure {
+		bad("insecure", "turns verification off, so --ca would be ignored: choose one")
+	}
 	if _, err := ParseSourceIPs(s.SourceIP); err != nil {
 		errs = append(errs, err)
 	}
@@ -334,6 +351,13 @@ func (s Spec) Validate() error {
 	return errors.Join(errs...)
 }
 
+func orBundled(target string) string {
+	if target == "" {
+		return "the bundled server, ws://"
+	}
+	return target
+}
+
 // CheckURL reports whether u is a target wsbench can benchmark: an absolute
 // ws:// URL with a host.
 func CheckURL(u string) error {
@@ -342,13 +366,11 @@ func CheckURL(u string) error {
 		return fmt.Errorf("target URL %q: %w", u, err)
 	}
 	switch strings.ToLower(p.Scheme) {
-	case "ws":
-	case "wss":
-		return fmt.Errorf("target URL %q: wss:// (TLS) is not supported yet; use ws://", u)
+	case "ws", "wss":
 	case "":
-		return fmt.Errorf("target URL %q: missing scheme, want ws://host:port/path", u)
+		return fmt.Errorf("target URL %q: missing scheme, want ws://host:port/path (or wss://)", u)
 	default:
-		return fmt.Errorf("target URL %q: scheme %q is not a WebSocket scheme, want ws://", u, p.Scheme)
+		return fmt.Errorf("target URL %q: scheme %q is not a WebSocket scheme, want ws:// or wss://", u, p.Scheme)
 	}
 	if p.Host == "" || p.Hostname() == "" {
 		return fmt.Errorf("target URL %q: missing host", u)

@@ -57,6 +57,9 @@ func TestBadInput(t *testing.T) {
 		{"bad stage", []string{"run", "--stage", "10s"}, `--stage "10s": want DURATION:CONNS[:RATE[:NAME]]`},
 		{"bad stage rate", []string{"run", "--stage", "10s:5:fast"}, `--stage "10s:5:fast": want a message rate`},
 		{"stage and conns", []string{"run", "--stage", "10s:5", "-c", "9"}, "--conns: a staged run takes it from its stages"},
+		// TLS options need a wss:// target
+		{"insecure on ws", []string{"run", "--insecure", "ws://127.0.0.1:1/"}, "--insecure: applies to wss:// targets only"},
+		{"ca on bundled", []string{"run", "--ca", "/x.pem"}, "--ca: applies to wss:// targets only (the target is the bundled server"},
 		// an unknown subcommand
 		{"unknown command", []string{"bench"}, `unknown command "bench"`},
 		// serve: bad max-message

@@ -190,6 +190,12 @@ func childArgs(spec scenario.Spec, target string, first, n int, opts driver.Conf
 	if spec.Origin != "" {
 		args = append(args, "--origin", spec.Origin)
 	}
+	if spec.CA != "" {
+		args = append(args, "--ca", spec.CA)
+	}
+	if spec.Insecure {
+		args = append(args, "--insecure")
+	}
 	if spec.Fragment > 0 {
 		args = append(args, "--fragment", strconv.Itoa(spec.Fragment))
 	}

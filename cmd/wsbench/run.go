@@ -148,6 +148,8 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs.StringSliceVar(&spec.SecretHeaders, "secret-header", spec.SecretHeaders, "headers whose values never go into results (besides Authorization, Cookie, Sec-WebSocket-Key)")
 	fs.StringSliceVar(&spec.SecretParams, "secret-param", spec.SecretParams, "target-URL query parameters whose values never go into results")
 	fs.StringVar(&spec.Origin, "origin", spec.Origin, "Origin header of the opening handshake")
+	fs.StringVar(&spec.CA, "ca", spec.CA, "wss://: also trust the certificates in this PEM file (besides the system's roots)")
+	fs.BoolVar(&spec.Insecure, "insecure", spec.Insecure, "wss://: do not verify the server's certificate (the summary and the result say so)")
 	fs.IntVar(&spec.Fragment, "fragment", spec.Fragment, "send each message as N frames (first frame + continuations), to exercise the server's reassembly")
 	fs.StringArrayVar(&spec.Thresholds, "threshold", spec.Thresholds, `pass/fail check on the result, e.g. "rtt.p99<20ms", "errors.rate<0.1%", "messages.rate>50000" (repeatable; exit 3 when one fails)`)
 	fs.StringVar(&spec.SourceIP, "source-ip", spec.SourceIP, "local addresses to spread connections over: addresses and ranges, comma-separated (127.0.0.1-127.0.0.16,::1)")
@@ -417,8 +419,12 @@ func preflight(spec scenario.Spec) error {
 	}
 	sources, _ := scenario.ParseSourceIPs(spec.SourceIP)
 	bundled := spec.Target == ""
+	fds := 1
+	if strings.HasPrefix(strings.ToLower(spec.Target), "wss:") {
+		fds = 3 // the TCP socket and the two ends of the TLS bridge's socket pair
+	}
 	if err := driver.Preflight(lim, driver.Need{Conns: spec.Conns, InProcessServer: bundled && spec.Procs == 1,
-		SourceAddrs: len(sources), Procs: spec.Procs}); err != nil {
+		SourceAddrs: len(sources), Procs: spec.Procs, FDsPerConn: fds}); err != nil {
 		return err
 	}
 	if bundled && spec.Procs > 1 {
