@@ -42,6 +42,7 @@ type conn struct {
 	carry   []byte    // bytes of a frame not yet complete
 	frag    []byte    // payload of a fragmented message being reassembled
 	fragOp  ws.OpCode // opcode of that message (0: none)
+	fragZ   bool      // that message is compressed (RSV1 on its first frame)
 	pending []byte    // bytes queued to send: frames made since the last flush, or left by a short write
 
 	dirty     bool // on the worker's flush list

@@ -210,6 +210,16 @@ func awaitFrame(rd *bufio.Reader, w io.Writer, sh *metrics.Shard, want ws.OpCode
 		if _, err := io.ReadFull(rd, p); err != nil {
 			return readErrorKind(err)
 		}
+		if h.Rsv1() && (h.OpCode == ws.OpText || h.OpCode == ws.OpBinary) {
+			// permessage-deflate (--deflate): a compressed reply.
+			d := deflaters.Get().(*deflater)
+			raw, err := d.decompress(p, 1<<20)
+			p = append([]byte(nil), raw...)
+			deflaters.Put(d)
+			if err != nil {
+				return errors.New("deflate_error")
+			}
+		}
 		switch {
 		case h.OpCode == want:
 			f(p, wire.HeaderSize(h)+len(p))

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
 
 	"github.com/wsbench/wsbench/internal/netpoll"
@@ -68,6 +69,9 @@ func handshakeDialer(spec scenario.Spec) ws.Dialer {
 	}
 	if spec.Origin != "" {
 		h.Set("Origin", spec.Origin)
+	}
+	if spec.Deflate {
+		d.Extensions = []httphead.Option{deflateOffer()}
 	}
 	if len(h) > 0 {
 		d.Header = ws.HandshakeHeaderHTTP(h)
@@ -170,6 +174,9 @@ func open(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dialPl
 	if err == nil && p.require && hs.Protocol == "" {
 		err = errNoSubprotocol
 	}
+	if err == nil && len(p.dialer.Extensions) > 0 {
+		err = checkDeflate(hs)
+	}
 	if err != nil {
 		nc.Close()
 		sh.Counts.ConnsFailed++
@@ -240,6 +247,10 @@ func handshakeErrorKind(err error) string {
 	switch {
 	case errors.Is(err, errNoSubprotocol):
 		return "handshake_no_subprotocol"
+	case errors.Is(err, errNoDeflate):
+		return "handshake_no_deflate"
+	case errors.Is(err, errDeflateTakeover):
+		return "handshake_deflate_context_takeover"
 	case errors.Is(err, ws.ErrHandshakeBadSubProtocol):
 		return "handshake_bad_subprotocol"
 	case errors.Is(err, ws.ErrHandshakeBadSecAccept):

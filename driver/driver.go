@@ -249,6 +249,8 @@ type run struct {
 	// connections (no loop may end before, or a late dial would be lost).
 	plan        scenario.Plan
 	plannerDone atomic.Bool
+
+	deflate bool // permessage-deflate negotiated on every connection
 }
 
 // Run opens the connections, drives the load the Spec describes, stops in
@@ -374,6 +376,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		hold:         spec.Kind == scenario.KindHold && spec.Rate == 0,
 		op:           ws.OpText,
 		plan:         spec.Plan(),
+		deflate:      spec.Deflate,
 		grace:        int64(spec.Grace),
 		closeTimeout: int64(closeTimeout),
 		measureStart: int64(spec.Warmup),

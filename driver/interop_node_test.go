@@ -85,6 +85,60 @@ func TestAgainstNodeWS(t *testing.T) {
 	}
 }
 
+// TestAgainstNodeWSDeflate: with --deflate, permessage-deflate is
+// negotiated with Node's ws (no context takeover both ways), every message
+// goes out compressed and the server's compressed echoes are decompressed
+// and matched; fragmented compressed messages too. Against a server that
+// declines the extension, every connection fails as handshake_no_deflate.
+func TestAgainstNodeWSDeflate(t *testing.T) {
+	node := findNodeWS(t)
+	srv := startNodeEcho(t, node, "--deflate")
+	url := fmt.Sprintf("ws://127.0.0.1:%d/", srv.port)
+	for _, tc := range []struct {
+		name           string
+		rate           float64
+		size, fragment int
+		binary         bool
+	}{
+		{name: "closed_text", size: 1000},
+		{name: "open_binary", rate: 1000, size: 4096, binary: true},
+		{name: "fragmented", size: 2000, fragment: 3},
+		{name: "large", size: 200000, binary: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := quickSpec(5, 500*time.Millisecond)
+			spec.Deflate, spec.Rate, spec.Size, spec.Fragment, spec.Binary = true, tc.rate, tc.size, tc.fragment, tc.binary
+			res, err := Run(context.Background(), Config{Spec: spec, Target: url})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkHealthy(t, res, 5, metrics.RTT)
+			c := res.Snapshot.Counts
+			if c.DeflateRawSent != c.Sent*int64(tc.size) || c.DeflateWireSent <= 0 || c.DeflateWireSent*2 > c.DeflateRawSent {
+				t.Errorf("sent %d messages: %d bytes raw, %d compressed", c.Sent, c.DeflateRawSent, c.DeflateWireSent)
+			}
+			if c.DeflateRawReceived != c.Received*int64(tc.size) || c.DeflateWireReceived*2 > c.DeflateRawReceived {
+				t.Errorf("received %d messages: %d bytes raw, %d on the wire (the server's echoes should be compressed)",
+					c.Received, c.DeflateRawReceived, c.DeflateWireReceived)
+			}
+		})
+	}
+	if st, err := srv.stop(); err != nil || st["errors"] != 0 {
+		t.Errorf("node server: %v %v", st, err)
+	}
+
+	plain := startNodeEcho(t, node)
+	spec := quickSpec(3, 200*time.Millisecond)
+	spec.Deflate = true
+	res, err := Run(context.Background(), Config{Spec: spec, Target: fmt.Sprintf("ws://127.0.0.1:%d/", plain.port)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := res.Snapshot.Counts; c.ConnsOpened != 0 || res.Snapshot.Errors["handshake_no_deflate"] != 3 {
+		t.Errorf("declined: %+v errors %v", c, res.Snapshot.Errors)
+	}
+}
+
 // runNodeCase is one run against the Node server; every one must end clean.
 func runNodeCase(t *testing.T, url, io string, conns int, rate float64, size int, binary bool, fragment int) {
 
@@ -164,11 +218,11 @@ type nodeEcho struct {
 	stopErr  error
 }
 
-func startNodeEcho(t *testing.T, node string) *nodeEcho {
+func startNodeEcho(t *testing.T, node string, flags ...string) *nodeEcho {
 	t.Helper()
 	// The whole life of the server is bounded: a stuck test cannot leave it running.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	cmd := exec.CommandContext(ctx, node, "echo-server.js", "--ping")
+	cmd := exec.CommandContext(ctx, node, append([]string{"echo-server.js", "--ping"}, flags...)...)
 	cmd.Dir = nodeDir
 	cmd.WaitDelay = 2 * time.Second
 	s := &nodeEcho{cmd: cmd, out: newNodeLineWriter(), errs: &nodeStderr{}}

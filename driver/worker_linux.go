@@ -84,6 +84,11 @@ type worker struct {
 
 	scratch []byte // a fragmented message's payload before it is cut into frames
 
+	// zip compresses and decompresses messages when permessage-deflate is
+	// on (nil: off); zWire is the wire size of the message being handled.
+	zip   *deflater
+	zWire int
+
 	dirty []*conn // connections with bytes queued to send, flushed before the next wait
 	ready []*conn // connections epoll reported readable, read in one batch
 	stats LoopStats
@@ -133,6 +138,9 @@ func newWorker(r *run, shard *metrics.Shard, useRing bool) (*worker, error) {
 		shard: shard,
 		rbuf:  make([]byte, readBufSize),
 		rng:   rand.NewChaCha8(seed),
+	}
+	if r.deflate {
+		w.zip = newDeflater()
 	}
 	if useRing {
 		if w.ring, err = uring.New(ringEntries); err != nil {
@@ -502,9 +510,15 @@ func (w *worker) send(c *conn, intended, now int64) {
 		return
 	}
 	size := w.run.codec.size
-	var wireLen int
+	var wireLen, zLen int
 	st := stamp{seq: c.nextSeq, intended: intended, sent: now, pub: uint32(max(c.pub, 0))}
-	if w.run.fragments <= 1 {
+	if w.zip != nil {
+		// permessage-deflate: the whole message compressed, then framed.
+		p := w.payload(st)
+		z := w.zip.compress(p)
+		zLen = len(z)
+		wireLen = w.sendFrames(c, z, true)
+	} else if w.run.fragments <= 1 {
 		h := ws.Header{Fin: true, OpCode: w.run.op, Masked: true, Length: int64(size)}
 		binary.LittleEndian.PutUint32(h.Mask[:], uint32(w.rng.Uint64()))
 		b := w.grow(c, wire.HeaderSize(h)+size)
@@ -513,7 +527,7 @@ func (w *worker) send(c *conn, intended, now int64) {
 		ws.Cipher(b[hn:], h.Mask, 0)
 		wireLen = len(b)
 	} else {
-		wireLen = w.sendFragments(c, st)
+		wireLen = w.sendFrames(c, w.payload(st), false)
 	}
 	if intended >= w.run.measureStart {
 		if c.firstMeasured == noSeq {
@@ -521,6 +535,10 @@ func (w *worker) send(c *conn, intended, now int64) {
 		}
 		w.shard.Counts.Sent++
 		w.shard.Counts.BytesSent += int64(wireLen)
+		if w.zip != nil {
+			w.shard.Counts.DeflateRawSent += int64(size)
+			w.shard.Counts.DeflateWireSent += int64(zLen)
+		}
 		if w.run.open || w.run.think > 0 {
 			w.shard.Record(metrics.SendLag, time.Duration(now-intended))
 		}
@@ -529,22 +547,35 @@ func (w *worker) send(c *conn, intended, now int64) {
 	w.outstanding++
 }
 
-// sendFragments queues one message as run.fragments frames — the first with
-// the message's opcode, the rest continuations, the last with FIN — each
-// masked with its own key, and returns their bytes on the wire.
-func (w *worker) sendFragments(c *conn, st stamp) int {
-	size, n := w.run.codec.size, w.run.fragments
+// payload stamps a message's payload into the loop's scratch buffer.
+func (w *worker) payload(st stamp) []byte {
+	size := w.run.codec.size
 	if cap(w.scratch) < size {
 		w.scratch = make([]byte, size)
 	}
 	p := w.scratch[:size]
 	w.run.codec.put(p, st)
+	return p
+}
+
+// sendFrames queues the message payload p as run.fragments frames — the
+// first with the message's opcode (and RSV1 when compressed), the rest
+// continuations, the last with FIN — each masked with its own key, and
+// returns their bytes on the wire.
+func (w *worker) sendFrames(c *conn, p []byte, compressed bool) int {
+	size, n := len(p), max(w.run.fragments, 1)
+	if n > size {
+		n = max(size, 1) // a compressed message may be shorter than its frames
+	}
 	total := 0
 	for i := 0; i < n; i++ {
 		chunk := p[i*size/n : (i+1)*size/n]
 		h := ws.Header{Fin: i == n-1, OpCode: ws.OpContinuation, Masked: true, Length: int64(len(chunk))}
 		if i == 0 {
 			h.OpCode = w.run.op
+			if compressed {
+				h.Rsv = ws.Rsv(true, false, false)
+			}
 		}
 		binary.LittleEndian.PutUint32(h.Mask[:], uint32(w.rng.Uint64()))
 		b := w.grow(c, wire.HeaderSize(h)+len(chunk))
@@ -844,7 +875,16 @@ func (w *worker) consume(c *conn, buf []byte, inCarry bool, rx int64) {
 		if hn == 0 {
 			break
 		}
-		if err := ws.CheckHeader(h, c.checkState()); err != nil {
+		state := c.checkState()
+		if w.zip != nil {
+			state |= ws.StateExtended // RSV1 is checked below
+		}
+		if err := ws.CheckHeader(h, state); err != nil {
+			w.violation(c, ws.StatusProtocolError, "protocol_error")
+			return
+		}
+		if h.Rsv != 0 && (h.Rsv != ws.Rsv(true, false, false) || (h.OpCode != ws.OpText && h.OpCode != ws.OpBinary)) {
+			// Only RSV1, only on a data message's first frame (RFC 7692 §6).
 			w.violation(c, ws.StatusProtocolError, "protocol_error")
 			return
 		}
@@ -888,17 +928,17 @@ func (w *worker) frame(c *conn, h ws.Header, p []byte, wireLen int, rx int64) {
 	switch h.OpCode {
 	case ws.OpText, ws.OpBinary:
 		if h.Fin {
-			w.message(c, h.OpCode, p, wireLen, rx)
+			w.dataMessage(c, h.OpCode, p, h.Rsv1(), wireLen, rx)
 			return
 		}
-		c.fragOp = h.OpCode
+		c.fragOp, c.fragZ = h.OpCode, h.Rsv1()
 		c.frag = append(c.frag[:0], p...)
 	case ws.OpContinuation:
 		c.frag = append(c.frag, p...)
 		if h.Fin {
 			op := c.fragOp
 			c.fragOp = 0
-			w.message(c, op, c.frag, len(c.frag)+wire.MaxHeaderSize, rx)
+			w.dataMessage(c, op, c.frag, c.fragZ, len(c.frag)+wire.MaxHeaderSize, rx)
 			c.frag = nil
 		}
 	case ws.OpPing:
@@ -912,6 +952,29 @@ func (w *worker) frame(c *conn, h ws.Header, p []byte, wireLen int, rx int64) {
 	case ws.OpClose:
 		w.closeReceived(c, p)
 	}
+}
+
+// dataMessage hands a whole data message to message, decompressed first if
+// compressed is set.
+func (w *worker) dataMessage(c *conn, op ws.OpCode, p []byte, compressed bool, wireLen int, rx int64) {
+	if w.zip == nil {
+		w.message(c, op, p, wireLen, rx)
+		return
+	}
+	w.zWire = len(p)
+	if compressed {
+		raw, err := w.zip.decompress(p, w.run.maxMessage)
+		switch {
+		case errors.Is(err, errInflatedTooBig):
+			w.violation(c, ws.StatusMessageTooBig, "message_too_big")
+			return
+		case err != nil:
+			w.violation(c, ws.StatusInvalidFramePayloadData, "deflate_error")
+			return
+		}
+		p = raw
+	}
+	w.message(c, op, p, wireLen, rx)
 }
 
 // message accounts for one echoed message and, in the closed model, sends the next.
@@ -952,6 +1015,10 @@ func (w *worker) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx int64)
 		}
 		w.shard.Counts.Received++
 		w.shard.Counts.BytesReceived += int64(wireLen)
+		if w.zip != nil {
+			w.shard.Counts.DeflateRawReceived += int64(len(p))
+			w.shard.Counts.DeflateWireReceived += int64(w.zWire)
+		}
 		w.shard.Record(metrics.RTT, time.Duration(rx-s.intended))
 		w.shard.Record(metrics.RTTUncorrected, time.Duration(rx-s.sent))
 		if w.msgs != nil {

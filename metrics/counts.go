@@ -42,6 +42,11 @@ type Counts struct {
 	Deliveries     int64
 	DeliveryGaps   int64
 	DeliveriesLate int64
+
+	// permessage-deflate runs: the measured messages' payload bytes before
+	// compression (Raw) and as they crossed the wire (Wire), per direction.
+	DeflateRawSent, DeflateWireSent         int64
+	DeflateRawReceived, DeflateWireReceived int64
 }
 
 // Sub subtracts every field of o from c: with o an earlier state of c, what
@@ -61,6 +66,10 @@ func (c *Counts) Sub(o Counts) {
 	c.Deliveries -= o.Deliveries
 	c.DeliveryGaps -= o.DeliveryGaps
 	c.DeliveriesLate -= o.DeliveriesLate
+	c.DeflateRawSent -= o.DeflateRawSent
+	c.DeflateWireSent -= o.DeflateWireSent
+	c.DeflateRawReceived -= o.DeflateRawReceived
+	c.DeflateWireReceived -= o.DeflateWireReceived
 }
 
 // Add adds every field of o to c.
@@ -79,6 +88,10 @@ func (c *Counts) Add(o Counts) {
 	c.Deliveries += o.Deliveries
 	c.DeliveryGaps += o.DeliveryGaps
 	c.DeliveriesLate += o.DeliveriesLate
+	c.DeflateRawSent += o.DeflateRawSent
+	c.DeflateWireSent += o.DeflateWireSent
+	c.DeflateRawReceived += o.DeflateRawReceived
+	c.DeflateWireReceived += o.DeflateWireReceived
 }
 
 // Balanced reports whether every sent message is accounted for:

@@ -21,6 +21,10 @@ func (r *Report) Snapshot() (*metrics.Snapshot, error) {
 	if b := r.Broadcast; b != nil {
 		snap.Counts.Deliveries, snap.Counts.DeliveryGaps, snap.Counts.DeliveriesLate = b.Deliveries, b.Gaps, b.Late
 	}
+	if z := r.Compression; z != nil {
+		snap.Counts.DeflateRawSent, snap.Counts.DeflateWireSent = z.RawSent, z.WireSent
+		snap.Counts.DeflateRawReceived, snap.Counts.DeflateWireReceived = z.RawReceived, z.WireReceived
+	}
 	for k, v := range r.Errors {
 		snap.Errors[k] = v
 	}

@@ -46,6 +46,9 @@ type Report struct {
 	Stages []Stage `json:"stages,omitempty"`
 	// Broadcast is a broadcast run's delivery accounting.
 	Broadcast *Broadcast `json:"broadcast,omitempty"`
+	// Compression is a permessage-deflate run's (--deflate) payload bytes
+	// of measured messages before compression (raw) and on the wire.
+	Compression *Compression `json:"compression,omitempty"`
 	// Thresholds are the run's pass/fail checks (--threshold), in order.
 	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
 	// Processes is each client process's share, when --procs split the run.
@@ -171,6 +174,17 @@ type Broadcast struct {
 	Gaps       int64   `json:"gaps"`
 	Late       int64   `json:"late"`
 	PerSecond  float64 `json:"deliveries_per_s"`
+}
+
+// Compression compares payload bytes before compression (raw) with those
+// that crossed the wire; a ratio is raw over wire (2.0: half the bytes).
+type Compression struct {
+	RawSent       int64   `json:"raw_sent"`
+	WireSent      int64   `json:"wire_sent"`
+	SentRatio     float64 `json:"sent_ratio"`
+	RawReceived   int64   `json:"raw_received"`
+	WireReceived  int64   `json:"wire_received"`
+	ReceivedRatio float64 `json:"received_ratio"`
 }
 
 // Connections counts connection attempts.
@@ -316,6 +330,16 @@ func Build(in Input) (*Report, error) {
 			b.PerSecond = float64(b.Deliveries) / secs
 		}
 		r.Broadcast = b
+	}
+	if in.Spec.Deflate {
+		z := &Compression{RawSent: c.DeflateRawSent, WireSent: c.DeflateWireSent, RawReceived: c.DeflateRawReceived, WireReceived: c.DeflateWireReceived}
+		if z.WireSent > 0 {
+			z.SentRatio = float64(z.RawSent) / float64(z.WireSent)
+		}
+		if z.WireReceived > 0 {
+			z.ReceivedRatio = float64(z.RawReceived) / float64(z.WireReceived)
+		}
+		r.Compression = z
 	}
 	r.Target = r.Scenario.Target
 	if in.Dial > 0 {

@@ -81,6 +81,11 @@ func Text(w io.Writer, r *Report) error {
 		fmt.Fprintf(tw, "Broadcast\trooms of %d, %d publishing\tdelivered %d of %d\treach %.4f\tgaps %d  late %d  %s deliveries/s\n",
 			bc.RoomSize, bc.Publishers, bc.Deliveries, bc.Expected, bc.Reach, bc.Gaps, bc.Late, fmtNum(bc.PerSecond))
 	}
+	if z := r.Compression; z != nil {
+		fmt.Fprintf(tw, "Compression\tpermessage-deflate\tsent %s → %s (%.2f×)\treceived %s → %s (%.2f×)\t\n",
+			fmtBytes(float64(z.RawSent)), fmtBytes(float64(z.WireSent)), z.SentRatio,
+			fmtBytes(float64(z.WireReceived)), fmtBytes(float64(z.RawReceived)), z.ReceivedRatio)
+	}
 	fmt.Fprintf(tw, "Throughput\t%s msg/s sent\t%s msg/s received\t%s/s sent\t%s/s received\n",
 		fmtNum(r.Rates.Sent), fmtNum(r.Rates.Received), fmtBytes(r.Rates.BytesSent), fmtBytes(r.Rates.BytesReceived))
 	if h := r.Harness; h.CPUUserS+h.CPUSysS > 0 {

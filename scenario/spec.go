@@ -131,6 +131,10 @@ type Spec struct {
 	// (the summary and the result say so).
 	CA       string `json:"ca,omitempty"`
 	Insecure bool   `json:"insecure,omitempty"`
+	// Deflate offers permessage-deflate (no context takeover either way);
+	// a connection whose server declines it fails. Every message is sent
+	// compressed, and the result gives the compression ratio.
+	Deflate bool `json:"deflate,omitempty"`
 }
 
 // Default returns the settings of a plain `wsbench run`.
@@ -253,6 +257,9 @@ func (s Spec) Validate() error {
 	switch s.Kind {
 	case "", KindEcho:
 	case KindPing:
+		if s.Deflate {
+			bad("deflate", "pings are control frames, which are never compressed (--kind ping)")
+		}
 		if s.Size > MaxPingSize {
 			bad("size", "a ping carries at most %d bytes (RFC 6455 control frame), got %d", MaxPingSize, s.Size)
 		}

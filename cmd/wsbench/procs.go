@@ -196,6 +196,9 @@ func childArgs(spec scenario.Spec, target string, first, n int, opts driver.Conf
 	if spec.Insecure {
 		args = append(args, "--insecure")
 	}
+	if spec.Deflate {
+		args = append(args, "--deflate")
+	}
 	if spec.Fragment > 0 {
 		args = append(args, "--fragment", strconv.Itoa(spec.Fragment))
 	}

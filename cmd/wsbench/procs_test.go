@@ -184,6 +184,7 @@ func TestChildArgsCarryTheWholeSpec(t *testing.T) {
 	spec.SourceIP = "127.0.0.1-127.0.0.3"
 	spec.Subprotocols, spec.RequireSubprotocol = []string{"a", "b"}, true
 	spec.Headers, spec.Origin, spec.Fragment = []string{"X-A: 1", "X-B: two, three"}, "http://o.test", 3
+	spec.Deflate, spec.CA, spec.Insecure = true, "/etc/ca.pem", true
 	args := childArgs(spec, spec.Target, 4, 3, driver.Config{Workers: 2, IO: driver.IOSyscalls, Timestamps: driver.TimestampsRead})
 	got := scenario.Default()
 	fs, o := runFlags(&got, io.Discard)

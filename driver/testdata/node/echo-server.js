@@ -3,13 +3,14 @@
 // A WebSocket echo server built on Node's `ws` package, for
 // driver/interop_node_test.go: a peer wsbench did not write.
 //
-// Usage: node echo-server.js [--ping]
+// Usage: node echo-server.js [--ping] [--deflate]
 //
 // It listens on 127.0.0.1 on a port the kernel picks, prints one line
 // "LISTENING <port>" on stdout once it listens, and echoes every message back
 // with the same type (text stays text, binary stays binary). With --ping it
 // also pings every client once ("hi") right after the connection opens, so
-// the client must answer with a pong.
+// the client must answer with a pong. With --deflate it accepts
+// permessage-deflate and compresses every message it sends (threshold 0).
 //
 // It exits on SIGTERM, SIGINT, or when its stdin closes, so a test that dies
 // without cleaning up does not leave it running. On the way out it waits up
@@ -25,11 +26,12 @@
 const { WebSocketServer } = require('ws');
 
 const ping = process.argv.slice(2).includes('--ping');
+const deflate = process.argv.slice(2).includes('--deflate');
 
 const wss = new WebSocketServer({
   host: '127.0.0.1',
   port: 0,
-  perMessageDeflate: false,
+  perMessageDeflate: deflate ? { threshold: 0 } : false,
   maxPayload: 64 * 1024 * 1024,
   clientTracking: true,
 });

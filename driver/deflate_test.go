@@ -1,0 +1,92 @@
+package driver
+
+import (
+	"bytes"
+	"compress/flate"
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gobwas/httphead"
+	"github.com/gobwas/ws"
+)
+
+// TestDeflaterRoundTrip: messages compress to valid RFC 7692 payloads that
+// a plain flate reader (given the stripped tail) reads back, and the
+// deflater reads them back itself, with no allocation once warm.
+func TestDeflaterRoundTrip(t *testing.T) {
+	d := newDeflater()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 64, 1000, 70000} {
+		for _, random := range []bool{false, true} {
+			p := make([]byte, n)
+			for i := range p {
+				if random {
+					p[i] = byte(rng.Uint32())
+				} else {
+					p[i] = "abcdef"[i%6]
+				}
+			}
+			z := append([]byte(nil), d.compress(p)...)
+			if bytes.HasSuffix(z, []byte{0, 0, 0xff, 0xff}) {
+				t.Errorf("%d bytes: the sync flush's tail was not stripped", n)
+			}
+			if !random && n >= 1000 && len(z)*4 > n {
+				t.Errorf("%d patterned bytes compress to %d", n, len(z))
+			}
+			// An independent reader, as a peer would read it.
+			got, err := readAll(flate.NewReader(bytes.NewReader(append(z, deflateTail...))))
+			if err != nil || !bytes.Equal(got, p) {
+				t.Fatalf("%d bytes (random %v): flate reads back %d bytes, %v", n, random, len(got), err)
+			}
+			raw, err := d.decompress(z, 1<<20)
+			if err != nil || !bytes.Equal(raw, p) {
+				t.Fatalf("%d bytes: decompress gives %d bytes, %v", n, len(raw), err)
+			}
+		}
+	}
+	p := bytes.Repeat([]byte("wsbench "), 512)
+	z := append([]byte(nil), d.compress(p)...)
+	if allocs := testing.AllocsPerRun(100, func() {
+		d.compress(p)
+		d.decompress(z, 1<<20)
+	}); allocs != 0 {
+		t.Errorf("%.1f allocations per compress + decompress", allocs)
+	}
+	// A decompression bomb stops at the limit.
+	if _, err := d.decompress(z, 1000); !errors.Is(err, errInflatedTooBig) {
+		t.Errorf("over the limit: %v", err)
+	}
+	if _, err := d.decompress([]byte{0xff, 0xff, 0xff}, 1<<20); err == nil {
+		t.Error("garbage decompressed without an error")
+	}
+}
+
+func readAll(r interface{ Read([]byte) (int, error) }) ([]byte, error) {
+	var b bytes.Buffer
+	_, err := b.ReadFrom(r)
+	return b.Bytes(), err
+}
+
+func TestCheckDeflate(t *testing.T) {
+	opt := func(params ...string) httphead.Option {
+		o := httphead.Option{Name: []byte("permessage-deflate")}
+		for _, p := range params {
+			o.Parameters.Set([]byte(p), nil)
+		}
+		return o
+	}
+	for _, tc := range []struct {
+		name string
+		ext  []httphead.Option
+		want error
+	}{
+		{"accepted", []httphead.Option{opt("server_no_context_takeover", "client_no_context_takeover")}, nil},
+		{"declined", nil, errNoDeflate},
+		{"takeover", []httphead.Option{opt("client_no_context_takeover")}, errDeflateTakeover},
+	} {
+		if err := checkDeflate(ws.Handshake{Extensions: tc.ext}); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
