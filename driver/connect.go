@@ -43,12 +43,18 @@ func runConnect(ctx context.Context, cfg Config, spec scenario.Spec, u *url.URL,
 		return nil, err
 	}
 	plan := dialPlan{timeout: time.Duration(spec.ConnectTimeout), dialer: handshakeDialer(spec), require: spec.RequireSubprotocol, tls: tc}
+	if plan.urlFor, err = connURLs(spec, u); err != nil {
+		return nil, err
+	}
 	addr := hostPort(u)
 	op := ws.OpText
 	if spec.Binary {
 		op = ws.OpBinary
 	}
-	codec := newCodec(spec.Size, spec.Binary)
+	codec, err := newPayloadCodec(spec, spec.Binary, false)
+	if err != nil {
+		return nil, err
+	}
 	abort := cfg.Abort
 	if abort == nil {
 		abort = context.Background()
@@ -90,7 +96,7 @@ func runConnect(ctx context.Context, cfg Config, spec scenario.Spec, u *url.URL,
 				if !measured {
 					sh = metrics.NewRecorder().NewShard() // warm-up: measured nowhere
 				}
-				stormOne(abort, u, addr, src, plan, spec, codec, op, sh, binary.LittleEndian.Uint32(seed[slot%8*4:]))
+				stormOne(abort, u, addr, src, plan, spec, codec, op, sh, slot, binary.LittleEndian.Uint32(seed[slot%8*4:]))
 			}
 		})
 	}
@@ -129,7 +135,10 @@ func runConnect(ctx context.Context, cfg Config, spec scenario.Spec, u *url.URL,
 
 // stormOne is one connection of the storm, start to close.
 func stormOne(abort context.Context, u *url.URL, addr string, src netip.Addr, p dialPlan, spec scenario.Spec,
-	codec *codec, op ws.OpCode, sh *metrics.Shard, mask uint32) {
+	codec *codec, op ws.OpCode, sh *metrics.Shard, slot int, mask uint32) {
+	if p.urlFor != nil {
+		u = p.urlFor(slot)
+	}
 	nc, br, ok := open(abort, u, addr, src, p, sh)
 	if !ok {
 		return
@@ -145,20 +154,28 @@ func stormOne(abort context.Context, u *url.URL, addr string, src netip.Addr, p 
 	var m [4]byte
 	binary.LittleEndian.PutUint32(m[:], mask)
 	if spec.ConnectMessage {
-		buf := make([]byte, wire.MaxHeaderSize+codec.size)
-		h := ws.Header{Fin: true, OpCode: op, Masked: true, Length: int64(codec.size), Mask: m}
-		hn := wire.PutHeader(buf, h)
 		now := time.Now()
-		codec.put(buf[hn:hn+codec.size], stamp{intended: now.UnixNano(), sent: now.UnixNano()})
-		ws.Cipher(buf[hn:hn+codec.size], h.Mask, 0)
-		if _, err := nc.Write(buf[:hn+codec.size]); err != nil {
+		st := stamp{intended: now.UnixNano(), sent: now.UnixNano(), conn: uint32(slot)}
+		size := codec.size
+		switch {
+		case codec.tmpl != nil:
+			size = codec.renderLen(st)
+		case codec.minSize < codec.size:
+			size = codec.minSize + int(mask)%(codec.size-codec.minSize+1)
+		}
+		buf := make([]byte, wire.MaxHeaderSize+size)
+		h := ws.Header{Fin: true, OpCode: op, Masked: true, Length: int64(size), Mask: m}
+		hn := wire.PutHeader(buf, h)
+		codec.put(buf[hn:hn+size], st)
+		ws.Cipher(buf[hn:hn+size], h.Mask, 0)
+		if _, err := nc.Write(buf[:hn+size]); err != nil {
 			sh.Error(errKindForSocket(err))
 			return
 		}
 		sh.Counts.Sent++
-		sh.Counts.BytesSent += int64(hn + codec.size)
+		sh.Counts.BytesSent += int64(hn + size)
 		if err := awaitFrame(rd, nc, sh, op, func(p []byte, wireLen int) bool {
-			_, _, ok := codec.get(p)
+			_, _, ok := codec.get(p, slot)
 			if !ok {
 				sh.Error("echo_mismatch")
 				sh.Counts.Lost++

@@ -11,6 +11,9 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -39,11 +42,11 @@ type dialPlan struct {
 	timeout time.Duration
 	sources []netip.Addr
 	first   int
-	dialer  ws.Dialer            // subprotocols and extra headers of the opening handshake
-	require bool                 // a connection whose server picks no subprotocol fails
-	urlFor  func(i int) *url.URL // connection i's URL, if not the target's (broadcast rooms)
-	rate    float64              // connections started per second (0: as fast as conc allows)
-	tls     *tls.Config          // wss://: the client TLS configuration (nil: ws://)
+	dialer  ws.Dialer               // subprotocols and extra headers of the opening handshake
+	require bool                    // a connection whose server picks no subprotocol fails
+	urlFor  func(slot int) *url.URL // each slot's URL, if not the target's (see connURLs)
+	rate    float64                 // connections started per second (0: as fast as conc allows)
+	tls     *tls.Config             // wss://: the client TLS configuration (nil: ws://)
 }
 
 // hostPort is the address to dial for u: its host and port, the scheme's
@@ -57,6 +60,50 @@ func hostPort(u *url.URL) string {
 		port = "443"
 	}
 	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// connURLs returns the URL of each connection slot when they differ from
+// the target's: a broadcast room's path (slot / RoomSize), and the Query
+// template with the slot's number and token. nil: every slot uses u.
+func connURLs(spec scenario.Spec, u *url.URL) (func(slot int) *url.URL, error) {
+	broadcast := spec.Kind == scenario.KindBroadcast
+	if !broadcast && spec.Query == "" {
+		return nil, nil
+	}
+	var tokens []string
+	if spec.TokensFile != "" {
+		b, err := os.ReadFile(spec.TokensFile)
+		if err != nil {
+			return nil, fmt.Errorf("--tokens-file: %w", err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				tokens = append(tokens, line)
+			}
+		}
+		if len(tokens) == 0 {
+			return nil, fmt.Errorf("--tokens-file %s: no tokens in it (one per line)", spec.TokensFile)
+		}
+	}
+	return func(slot int) *url.URL {
+		ru := *u
+		if broadcast {
+			// Connection slot joins room slot / RoomSize, at that room's path.
+			ru.Path = fmt.Sprintf(spec.RoomPath, slot/spec.RoomSize)
+			ru.RawPath = ""
+		}
+		if spec.Query != "" {
+			q := strings.ReplaceAll(spec.Query, "{{conn}}", strconv.Itoa(slot))
+			if len(tokens) > 0 {
+				q = strings.ReplaceAll(q, "{{token}}", url.QueryEscape(tokens[slot%len(tokens)]))
+			}
+			if ru.RawQuery != "" {
+				q = ru.RawQuery + "&" + q
+			}
+			ru.RawQuery = q
+		}
+		return &ru
+	}, nil
 }
 
 // handshakeDialer is the gobwas/ws Dialer for spec's handshake options.
@@ -97,7 +144,7 @@ func dialAll(ctx context.Context, u *url.URL, p dialPlan, rec *metrics.Recorder)
 				}
 				target := u
 				if p.urlFor != nil {
-					target = p.urlFor(i)
+					target = p.urlFor(p.first + i)
 				}
 				if d := dialOne(ctx, target, addr, src, p, shard); d != nil {
 					d.index = i

@@ -294,17 +294,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	codec, err := newPayloadCodec(spec, spec.Binary || spec.Kind == scenario.KindPing, broadcast)
+	if err != nil {
+		return nil, err
+	}
 	plan := dialPlan{n: spec.Conns, conc: spec.DialConcurrency, timeout: time.Duration(spec.ConnectTimeout),
 		sources: sources, first: part.First, dialer: handshakeDialer(spec), require: spec.RequireSubprotocol,
 		rate: spec.ConnectRate, tls: tc}
-	if broadcast {
-		// Connection i joins room i / RoomSize, at that room's path.
-		plan.urlFor = func(i int) *url.URL {
-			ru := *u
-			ru.Path = fmt.Sprintf(spec.RoomPath, (part.First+i)/spec.RoomSize)
-			ru.RawPath = ""
-			return &ru
-		}
+	if plan.urlFor, err = connURLs(spec, u); err != nil {
+		return nil, err
 	}
 	staged := spec.Staged()
 	var events []scenario.ConnEvent
@@ -367,8 +365,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		open:         spec.Model() == scenario.Open,
 		sched:        sched,
 		maxInflight:  uint64(spec.MaxInflight),
-		maxMessage:   int64(max(spec.Size, 1<<20)),
-		codec:        newCodecFor(spec.Size, spec.Binary || spec.Kind == scenario.KindPing, broadcast),
+		maxMessage:   int64(max(codec.size, 1<<20)),
+		codec:        codec,
 		rooms:        rm,
 		fragments:    max(spec.Fragment, 1),
 		think:        int64(spec.Think),

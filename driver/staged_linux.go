@@ -318,6 +318,13 @@ func (w *worker) stageCheckpoints(now int64, final bool) {
 	}
 	plan, stop := w.run.plan, w.run.stopAt.Load()
 	for !final && s.stageIdx < plan.Stages() && now >= s.nextStage && s.nextStage <= stop {
+		// A stage owns the messages due in it: make those still due before
+		// the boundary now, so they count in this stage, not the next.
+		if w.run.open && w.phase == phaseSending {
+			for s.at < s.nextStage && s.at < stop {
+				w.takeMessage(true, w.now())
+			}
+		}
 		send(s.stageIdx)
 		s.stageIdx++
 		if s.stageIdx < plan.Stages() {
@@ -361,7 +368,11 @@ func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.
 				if len(p.sources) > 0 {
 					src = p.sources[j.slot%len(p.sources)]
 				}
-				if d := dialOne(stopped, u, addr, src, p, shard); d != nil {
+				target := u
+				if p.urlFor != nil {
+					target = p.urlFor(j.slot)
+				}
+				if d := dialOne(stopped, target, addr, src, p, shard); d != nil {
 					owner(j.slot).post(stagedEvent{open: true, slot: j.slot, gen: j.gen, fd: d.fd, carry: d.carry})
 				}
 			}

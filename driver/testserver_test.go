@@ -24,10 +24,12 @@ type testServer struct {
 	sources    map[string]int // accepted connections by remote IP
 	pick       string         // subprotocol to pick when offered ("": pick none)
 	handshakes []seenHandshake
+	samples    []string // the first messages received, for tests of payloads
 }
 
 // seenHandshake is what the test server saw of one opening handshake.
 type seenHandshake struct {
+	uri       string
 	headers   map[string]string
 	protocols []string
 }
@@ -52,6 +54,10 @@ func (s *testServer) serve(c net.Conn) {
 	}
 	seen := seenHandshake{headers: map[string]string{}}
 	u := ws.Upgrader{
+		OnRequest: func(uri []byte) error {
+			seen.uri = string(uri)
+			return nil
+		},
 		Protocol: func(p []byte) bool {
 			seen.protocols = append(seen.protocols, string(p))
 			return s.pick != "" && string(p) == s.pick
@@ -74,7 +80,11 @@ func (s *testServer) serve(c net.Conn) {
 		}
 		now := time.Now().UnixNano()
 		s.first.CompareAndSwap(0, now)
-		s.received.Add(1)
+		if s.received.Add(1) <= 200 {
+			s.mu.Lock()
+			s.samples = append(s.samples, string(msg))
+			s.mu.Unlock()
+		}
 		if s.stallFor > 0 {
 			from := s.first.Load() + int64(s.stallAfter)
 			if until := from + int64(s.stallFor); now >= from && now < until {

@@ -509,12 +509,19 @@ func (w *worker) send(c *conn, intended, now int64) {
 	if c.state == stateClosed {
 		return
 	}
-	size := w.run.codec.size
+	cd := w.run.codec
 	var wireLen, zLen int
-	st := stamp{seq: c.nextSeq, intended: intended, sent: now, pub: uint32(max(c.pub, 0))}
+	st := stamp{seq: c.nextSeq, intended: intended, sent: now, pub: uint32(max(c.pub, 0)), conn: uint32(c.slot)}
+	size := cd.size
+	switch {
+	case cd.tmpl != nil:
+		size = cd.renderLen(st)
+	case cd.minSize < cd.size:
+		size = cd.minSize + int(w.rng.Uint64()%uint64(cd.size-cd.minSize+1))
+	}
 	if w.zip != nil {
 		// permessage-deflate: the whole message compressed, then framed.
-		p := w.payload(st)
+		p := w.payload(st, size)
 		z := w.zip.compress(p)
 		zLen = len(z)
 		wireLen = w.sendFrames(c, z, true)
@@ -527,7 +534,7 @@ func (w *worker) send(c *conn, intended, now int64) {
 		ws.Cipher(b[hn:], h.Mask, 0)
 		wireLen = len(b)
 	} else {
-		wireLen = w.sendFrames(c, w.payload(st), false)
+		wireLen = w.sendFrames(c, w.payload(st, size), false)
 	}
 	if intended >= w.run.measureStart {
 		if c.firstMeasured == noSeq {
@@ -547,9 +554,8 @@ func (w *worker) send(c *conn, intended, now int64) {
 	w.outstanding++
 }
 
-// payload stamps a message's payload into the loop's scratch buffer.
-func (w *worker) payload(st stamp) []byte {
-	size := w.run.codec.size
+// payload writes a message's payload of size bytes into the loop's scratch buffer.
+func (w *worker) payload(st stamp, size int) []byte {
 	if cap(w.scratch) < size {
 		w.scratch = make([]byte, size)
 	}
@@ -983,7 +989,7 @@ func (w *worker) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx int64)
 		return
 	}
 	now := w.now()
-	s, stampOK, ok := w.run.codec.get(p)
+	s, stampOK, ok := w.run.codec.get(p, c.slot)
 	if w.run.rooms.size > 0 && stampOK && op == w.run.op {
 		w.delivered(c, s, ok, rx)
 		if int32(s.pub) != c.pub {

@@ -45,6 +45,13 @@ func Text(w io.Writer, r *Report) error {
 	if s.Binary {
 		kind = "binary"
 	}
+	size := fmt.Sprintf("%d-byte", s.Size)
+	switch {
+	case s.Template != "":
+		size = "templated"
+	case s.SizeMax > s.Size:
+		size = fmt.Sprintf("%d–%d-byte", s.Size, s.SizeMax)
+	}
 	fmt.Fprintf(&b, "wsbench %s  %s\n", r.ToolVersion, target)
 	load := fmt.Sprintf("closed model (each connection sends when its previous reply arrives)")
 	if r.Model == "open" {
@@ -58,11 +65,11 @@ func Text(w io.Writer, r *Report) error {
 		if r.Model == "open" {
 			load = fmt.Sprintf("%d stages, open model up to %s msg/s", len(s.Stages), fmtNum(s.Rate))
 		}
-		fmt.Fprintf(&b, "%s; up to %d connections; %d-byte %s messages; %.2fs measured; stop: %s\n\n",
-			load, s.Conns, s.Size, kind, r.DurationS, r.StopReason)
+		fmt.Fprintf(&b, "%s; up to %d connections; %s %s messages; %.2fs measured; stop: %s\n\n",
+			load, s.Conns, size, kind, r.DurationS, r.StopReason)
 	} else {
-		fmt.Fprintf(&b, "%s; %d connections; %d-byte %s messages; %.2fs measured after %s warm-up; stop: %s\n\n",
-			load, s.Conns, s.Size, kind, r.DurationS, s.Warmup, r.StopReason)
+		fmt.Fprintf(&b, "%s; %d connections; %s %s messages; %.2fs measured after %s warm-up; stop: %s\n\n",
+			load, s.Conns, size, kind, r.DurationS, s.Warmup, r.StopReason)
 	}
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)

@@ -89,6 +89,10 @@ func decodeMapping(name string, m *yaml.Node, v reflect.Value, prefix string) []
 			continue
 		}
 		f := v.Field(idx)
+		if key == "size" && val.Kind == yaml.MappingNode && v.Type() == reflect.TypeFor[Spec]() {
+			errs = append(errs, decodeSizeRange(name, val, v.Addr().Interface().(*Spec))...)
+			continue
+		}
 		if f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct {
 			errs = append(errs, decodeList(name, val, f, prefix+key)...)
 			continue
@@ -259,4 +263,21 @@ func describe(v *yaml.Node) string {
 		return "a list"
 	}
 	return fmt.Sprintf("%q", v.Value)
+}
+
+// decodeSizeRange reads "size: {min: 16, max: 4096}": sizes drawn per message.
+func decodeSizeRange(name string, m *yaml.Node, spec *Spec) []error {
+	var r struct {
+		Min int `json:"min"`
+		Max int `json:"max"`
+	}
+	errs := decodeMapping(name, m, reflect.ValueOf(&r).Elem(), "size.")
+	if len(errs) > 0 {
+		return errs
+	}
+	if r.Min <= 0 || r.Max < r.Min {
+		return []error{fmt.Errorf("%s:%d: size: want {min: N, max: M} with 0 < N <= M, got min %d max %d", name, m.Line, r.Min, r.Max)}
+	}
+	spec.Size, spec.SizeMax = r.Min, r.Max
+	return nil
 }

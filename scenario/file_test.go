@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +70,7 @@ func TestParseFileErrors(t *testing.T) {
 		name, file, want string
 	}{
 		{"unknown key with a near miss", "conns: 10\nconn: 5\n", `bad.yaml:2: unknown field "conn" (did you mean "conns"?)`},
-		{"unknown key far from any", "conns: 10\nflavour: mint\n", `bad.yaml:2: unknown field "flavour" (known: arrival, binary, connect_message, connect_rate, connect_timeout, conns, dial_concurrency, duration, fragment, grace, headers, interval, kind, max_inflight, origin, procs, publishers, rate, require_subprotocol, room_path, room_size, secret_headers, secret_params, seed, size, source_ip, stages, subprotocols, target, think, thresholds, tick, warmup)`},
+		{"unknown key far from any", "conns: 10\nflavour: mint\n", `bad.yaml:2: unknown field "flavour" (known: ` + knownKeys() + `)`},
 		{"integer wanted", "conns: many\n", `bad.yaml:1: conns: want an integer, got "many"`},
 		{"negative integer", "\n\nconns: -3\n", `bad.yaml:3: conns: must not be negative, got -3`},
 		{"malformed duration", "duration: 10 seconds\n", `bad.yaml:1: duration: want a duration such as "10s", got "10 seconds"`},
@@ -161,4 +163,17 @@ func FuzzParseSourceIPs(f *testing.F) {
 			t.Fatalf("%q: %v, written back and parsed: %v %v", s, addrs, back, err)
 		}
 	})
+}
+
+// knownKeys lists every scenario key, sorted, as the unknown-key error does.
+func knownKeys() string {
+	var keys []string
+	for k := range specFields() {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if len(keys) < 30 || !slices.Contains(keys, "conns") || !slices.Contains(keys, "stages") {
+		panic("spec fields: " + strings.Join(keys, ", "))
+	}
+	return strings.Join(keys, ", ")
 }

@@ -131,6 +131,26 @@ type Spec struct {
 	// (the summary and the result say so).
 	CA       string `json:"ca,omitempty"`
 	Insecure bool   `json:"insecure,omitempty"`
+	// SizeMax, when above Size, draws each message's payload size uniformly
+	// from Size … SizeMax (a file's "size: {min: 16, max: 4096}").
+	SizeMax int `json:"size_max,omitempty"`
+	// Payload is the filler after each message's stamp: "pattern" (the
+	// default: a repeating alphanumeric pattern) or "random" (random bytes;
+	// random letters and digits in text messages), unless PayloadFile gives
+	// the bytes (repeated to the size) or Template the whole message.
+	Payload     string `json:"payload,omitempty"`
+	PayloadFile string `json:"payload_file,omitempty"`
+	// Template is each message's text with fields filled in per message:
+	// {{conn}} the connection's index, {{seq}} the message's sequence number
+	// on it, {{stamp}} (required once) its timing stamp. Size is then the
+	// rendered length.
+	Template string `json:"template,omitempty"`
+	// Query is added to the target URL's query for each connection, with
+	// {{conn}} the connection's index and {{token}} line conn mod N of
+	// TokensFile ("user={{conn}}&token={{token}}"): per-connection
+	// credentials. The tokens never go into a result.
+	Query      string `json:"query,omitempty"`
+	TokensFile string `json:"tokens_file,omitempty"`
 	// Deflate offers permessage-deflate (no context takeover either way);
 	// a connection whose server declines it fails. Every message is sent
 	// compressed, and the result gives the compression ratio.
@@ -301,6 +321,40 @@ func (s Spec) Validate() error {
 	}
 	if s.Size > 64<<20 {
 		bad("size", "must be at most 64 MiB, got %d", s.Size)
+	}
+	if s.SizeMax != 0 && (s.SizeMax < s.Size || s.SizeMax > 64<<20) {
+		bad("size", "the range's maximum %d must be at least its minimum %d and at most 64 MiB", s.SizeMax, s.Size)
+	}
+	if s.Kind == KindPing && s.SizeMax > MaxPingSize {
+		bad("size", "a ping carries at most %d bytes (RFC 6455 control frame), got up to %d", MaxPingSize, s.SizeMax)
+	}
+	switch s.Payload {
+	case "", PayloadPattern, PayloadRandom:
+	default:
+		bad("payload", "want %s or %s, got %q", PayloadPattern, PayloadRandom, s.Payload)
+	}
+	sources := 0
+	for _, set := range []bool{s.Payload != "" && s.Payload != PayloadPattern, s.PayloadFile != "", s.Template != ""} {
+		if set {
+			sources++
+		}
+	}
+	if sources > 1 {
+		bad("payload", "choose one of --payload random, --payload-file and --template")
+	}
+	if s.Template != "" {
+		if s.SizeMax != 0 {
+			bad("template", "a templated message's size is its rendered length: drop the size range")
+		}
+		if s.Kind == KindPing || s.Kind == KindBroadcast {
+			bad("template", "applies to the echo, hold and connect kinds")
+		}
+	}
+	if strings.Contains(s.Query, "{{token}}") && s.TokensFile == "" {
+		bad("query", "uses {{token}}: name the file of tokens with --tokens-file")
+	}
+	if s.TokensFile != "" && !strings.Contains(s.Query, "{{token}}") {
+		bad("tokens-file", "is used by {{token}} in --query, which has none")
 	}
 	if s.Grace < 0 {
 		bad("grace", "must not be negative, got %s", s.Grace)

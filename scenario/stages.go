@@ -7,6 +7,12 @@ import (
 	"time"
 )
 
+// Payload fillers.
+const (
+	PayloadPattern = "pattern"
+	PayloadRandom  = "random"
+)
+
 // Stage is one step of a staged run. Its targets are where the load stands
 // at the stage's end: from the previous stage's targets (zero before the
 // first stage) the connection count and the message rate ramp linearly over

@@ -183,3 +183,33 @@ func TestConnEvents(t *testing.T) {
 		}
 	}
 }
+
+func TestPayloadFields(t *testing.T) {
+	s, err := ParseFile("p.yaml", []byte("size: {min: 40, max: 4096}\npayload: random\nquery: \"user={{conn}}&token={{token}}\"\ntokens_file: t.txt\n"), Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Size != 40 || s.SizeMax != 4096 || s.Payload != PayloadRandom || s.TokensFile != "t.txt" {
+		t.Fatalf("%+v", s)
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{
+		"size: {min: 40, most: 9}\n":                          `p.yaml:1: size.unknown field "most"`,
+		"size: {min: 90, max: 40}\n":                          "p.yaml:1: size: want {min: N, max: M} with 0 < N <= M",
+		"size: {min: 40, max: big}\n":                         "p.yaml:1: size.max: want an integer",
+		"payload: loud\n":                                     `--payload: want pattern or random, got "loud"`,
+		"payload: random\ntemplate: \"{{stamp}}\"\n":          "choose one of --payload random, --payload-file and --template",
+		"query: \"t={{token}}\"\n":                            "--query: uses {{token}}: name the file of tokens with --tokens-file",
+		"template: \"{{stamp}}\"\nsize: {min: 40, max: 50}\n": "--template: a templated message's size is its rendered length",
+	} {
+		s, err := ParseFile("p.yaml", []byte(file), Default())
+		if err == nil {
+			err = s.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", file, err, want)
+		}
+	}
+}

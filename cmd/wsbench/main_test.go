@@ -57,6 +57,10 @@ func TestBadInput(t *testing.T) {
 		{"bad stage", []string{"run", "--stage", "10s"}, `--stage "10s": want DURATION:CONNS[:RATE[:NAME]]`},
 		{"bad stage rate", []string{"run", "--stage", "10s:5:fast"}, `--stage "10s:5:fast": want a message rate`},
 		{"stage and conns", []string{"run", "--stage", "10s:5", "-c", "9"}, "--conns: a staged run takes it from its stages"},
+		// payload options
+		{"bad size range", []string{"run", "-s", "90-40"}, "want a range MIN-MAX with MIN <= MAX"},
+		{"template without stamp", []string{"run", "--template", "{}"}, "--template: needs {{stamp}} exactly once"},
+		{"missing payload file", []string{"run", "--payload-file", "/nonexistent/p"}, "--payload-file: open /nonexistent/p"},
 		// TLS options need a wss:// target
 		{"insecure on ws", []string{"run", "--insecure", "ws://127.0.0.1:1/"}, "--insecure: applies to wss:// targets only"},
 		{"ca on bundled", []string{"run", "--ca", "/x.pem"}, "--ca: applies to wss:// targets only (the target is the bundled server"},

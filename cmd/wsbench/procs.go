@@ -153,7 +153,7 @@ func childArgs(spec scenario.Spec, target string, first, n int, opts driver.Conf
 		"--warmup", time.Duration(spec.Warmup).String(),
 		"-r", strconv.FormatFloat(spec.Rate, 'g', -1, 64), // the whole run's rate: the child follows its slots of the whole schedule
 		"--max-inflight", strconv.Itoa(spec.MaxInflight),
-		"-s", strconv.Itoa(spec.Size),
+		"-s", (&sizeFlag{&spec}).String(),
 		"--binary=" + strconv.FormatBool(spec.Binary),
 		"--grace", time.Duration(spec.Grace).String(),
 		"--connect-timeout", time.Duration(spec.ConnectTimeout).String(),
@@ -198,6 +198,12 @@ func childArgs(spec scenario.Spec, target string, first, n int, opts driver.Conf
 	}
 	if spec.Deflate {
 		args = append(args, "--deflate")
+	}
+	for flag, v := range map[string]string{"--payload": spec.Payload, "--payload-file": spec.PayloadFile,
+		"--template": spec.Template, "--query": spec.Query, "--tokens-file": spec.TokensFile} {
+		if v != "" {
+			args = append(args, flag+"="+v)
+		}
 	}
 	if spec.Fragment > 0 {
 		args = append(args, "--fragment", strconv.Itoa(spec.Fragment))

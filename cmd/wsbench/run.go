@@ -136,7 +136,12 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs.DurationVar((*time.Duration)(&spec.Interval), "interval", time.Duration(spec.Interval), "slice the measured window into intervals this long in the result (rates and latency over time); 0 = none")
 	fs.DurationVar((*time.Duration)(&spec.Tick), "tick", time.Duration(spec.Tick), "open model: sends fall due on multiples of this (0 = each at its own exact time)")
 	fs.IntVar(&spec.MaxInflight, "max-inflight", spec.MaxInflight, "open model: cap on messages awaiting a reply per connection (0 = no cap)")
-	fs.IntVarP(&spec.Size, "size", "s", spec.Size, "payload bytes per message")
+	fs.VarP(&sizeFlag{spec}, "size", "s", "payload bytes per message, or a range MIN-MAX to draw each message's size from (uniformly)")
+	fs.StringVar(&spec.Payload, "payload", spec.Payload, "filler after each message's stamp: pattern (default) or random")
+	fs.StringVar(&spec.PayloadFile, "payload-file", spec.PayloadFile, "fill messages with this file's bytes (repeated to the size)")
+	fs.StringVar(&spec.Template, "template", spec.Template, `each message's text, with {{conn}} (connection index), {{seq}} (its sequence number) and {{stamp}} (required: the timing the echo carries back), e.g. '{"user":"u{{conn}}","id":"{{stamp}}"}'`)
+	fs.StringVar(&spec.Query, "query", spec.Query, "query parameters added to each connection's URL, with {{conn}} and {{token}} (from --tokens-file), e.g. 'user={{conn}}&token={{token}}'")
+	fs.StringVar(&spec.TokensFile, "tokens-file", spec.TokensFile, "tokens for --query's {{token}}, one per line: connection i takes line i mod N (never written to results)")
 	fs.BoolVar(&spec.Binary, "binary", spec.Binary, "send binary messages (default text)")
 	fs.DurationVar((*time.Duration)(&spec.Grace), "grace", time.Duration(spec.Grace), "after sending stops, how long to wait for in-flight replies")
 	fs.DurationVar((*time.Duration)(&spec.ConnectTimeout), "connect-timeout", time.Duration(spec.ConnectTimeout), "limit on TCP connect plus opening handshake, per connection")
@@ -195,6 +200,9 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := spec.Validate(); err != nil {
+		return usageError{err}
+	}
+	if err := driver.CheckInputs(spec); err != nil {
 		return usageError{err}
 	}
 	if spec.Arrival == scenario.ArrivalPoisson && spec.Seed == 0 {
@@ -303,6 +311,37 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		return thresholdError{n}
 	}
+	return nil
+}
+
+// sizeFlag is --size: one size, or a range "MIN-MAX".
+type sizeFlag struct{ spec *scenario.Spec }
+
+func (f *sizeFlag) String() string {
+	if f.spec == nil {
+		return ""
+	}
+	if f.spec.SizeMax > 0 {
+		return fmt.Sprintf("%d-%d", f.spec.Size, f.spec.SizeMax)
+	}
+	return strconv.Itoa(f.spec.Size)
+}
+
+func (f *sizeFlag) Type() string { return "bytes" }
+
+func (f *sizeFlag) Set(v string) error {
+	lo, hi, isRange := strings.Cut(v, "-")
+	a, err := strconv.Atoi(lo)
+	if err != nil {
+		return fmt.Errorf("want a size in bytes or a range MIN-MAX, got %q", v)
+	}
+	b := 0
+	if isRange {
+		if b, err = strconv.Atoi(hi); err != nil || b < a {
+			return fmt.Errorf("want a range MIN-MAX with MIN <= MAX, got %q", v)
+		}
+	}
+	f.spec.Size, f.spec.SizeMax = a, b
 	return nil
 }
 
