@@ -1,12 +1,11 @@
 package main
 
 import (
-	"encoding/json"
+	"bytes"
 	"fmt"
 	"io"
 	"math"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/wsbench/wsbench/driver"
@@ -17,44 +16,45 @@ import (
 const capacityUsage = `Usage: wsbench capacity --slo EXPR [--slo EXPR …] [flags] [URL]
 
 How much load does the server take before its latency target breaks? Runs
-the open model at a rising total message rate — doubling from --start until
-an SLO fails (or --max) — then bisects between the last rate that held and
-the first that failed, until they are within --precision. Each step is a full
-run (--warmup, then --step); every run flag applies. A step where the client,
+the open model at a rising load — doubling from --start until an SLO fails
+(or --max) — then bisects between the last load that held and the first
+that failed, until they are within --precision. Each step is a full run
+(--warmup, then --step); every run flag applies. A step where the client,
 not the server, was saturated stops the search: the limit found would be the
 client's. Without a URL the bundled server is measured.
+
+What rises from step to step (--dimension):
+  rate   the total message rate over --conns connections (the default);
+         --start and --max are rates in msg/s (default 1000 and 1000000)
+  conns  the number of connections, each sending --conn-rate msg/s, so the
+         total rate is conns × --conn-rate; --start and --max are connection
+         counts (default 10 and 10000), bisected to whole connections. A
+         step the machine's open-file or port limits cannot hold ends the
+         search there.
 
 SLOs are thresholds (see wsbench run --help): rtt.p99<10ms, errors.rate<0.1%,
 messages.rate>... They must all hold for a step to pass.
 
+Output (--format): text, the table of steps and the verdict (default); json,
+every step; html, one self-contained page with the knee plot (rtt p50, p90,
+p99 and max against the load, the SLO and the maximum sustainable load
+marked) and the table. -o FILE writes it there instead of stdout.
+
 Examples:
   wsbench capacity --slo 'rtt.p99<10ms'
   wsbench capacity --slo 'rtt.p99<50ms' --slo 'errors.rate<0.1%' -c 1000 --start 5000 ws://127.0.0.1:8080/
+  wsbench capacity --dimension conns --conn-rate 10 --start 100 --max 20000 --slo 'rtt.p99<20ms' ws://127.0.0.1:8080/
+  wsbench capacity --slo 'rtt.p99<2ms' --format html -o capacity.html
 
 Exit codes: 0 a maximum was found, 1 the search failed, 2 bad usage, 3 even
 --start breaks the SLO.
 `
 
-// capacityStep is one measured rate of the search.
-type capacityStep struct {
-	Offered   float64  `json:"offered_rate"`
-	Achieved  float64  `json:"achieved_rate"`
-	P50Us     float64  `json:"rtt_p50_us"`
-	P99Us     float64  `json:"rtt_p99_us"`
-	P999Us    float64  `json:"rtt_p999_us"`
-	Errors    int64    `json:"errors"`
-	Pass      bool     `json:"pass"`
-	Saturated bool     `json:"client_saturated"`
-	Failed    []string `json:"failed_slos,omitempty"`
-}
-
-type capacityResult struct {
-	SLOs        []string       `json:"slos"`
-	MaxRate     float64        `json:"max_sustainable_rate"` // 0: none held
-	HitCeiling  bool           `json:"held_up_to_max"`
-	ClientBound bool           `json:"stopped_client_saturated"`
-	Steps       []capacityStep `json:"steps"`
-}
+// Defaults of --start and --max in the conns dimension (connections).
+const (
+	defaultStartConns = 10
+	defaultMaxConns   = 10000
+)
 
 func capacityCmd(args []string, stdout, stderr io.Writer) error {
 	spec := scenario.Default()
@@ -62,10 +62,15 @@ func capacityCmd(args []string, stdout, stderr io.Writer) error {
 	fs, o := runFlags(&spec, stdout)
 	fs.Usage = func() { fmt.Fprint(stdout, capacityUsage); fmt.Fprintf(stdout, "\nFlags:\n%s", fs.FlagUsages()) }
 	slos := fs.StringArray("slo", nil, "a threshold every step must meet (repeatable), e.g. rtt.p99<10ms")
-	start := fs.Float64("start", 1000, "first total message rate tried")
-	maxRate := fs.Float64("max", 1e6, "highest rate tried")
+	dimension := fs.String("dimension", results.DimensionRate, "what the search raises: rate (the total message rate over --conns connections) or conns (the connection count, each at --conn-rate)")
+	connRate := fs.Float64("conn-rate", 10, "--dimension conns: messages per second of each connection")
+	start := fs.Float64("start", 1000, "first load tried: total msg/s (--dimension conns: connections, default 10)")
+	maxLoad := fs.Float64("max", 1e6, "highest load tried: total msg/s (--dimension conns: connections, default 10000)")
 	step := fs.Duration("step", 5*time.Second, "measured duration of each step")
 	precision := fs.Float64("precision", 0.05, "stop bisecting when the gap between held and failed is below this fraction")
+	format := fs.String("format", "text", "text, json (every step) or html (the knee plot and the table, one self-contained page)")
+	fs.Lookup("out").Usage = "write the output (--format) to this file (atomically) instead of stdout"
+	fs.Lookup("json").Usage = "the same as --format json"
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -80,15 +85,55 @@ func capacityCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		ths = append(ths, th)
 	}
+	conns := *dimension == results.DimensionConns
+	switch {
+	case *dimension != results.DimensionRate && !conns:
+		return usagef("--dimension: want rate or conns, got %q", *dimension)
+	case !conns && fs.Changed("conn-rate"):
+		return usagef("--conn-rate: only with --dimension conns (the rate dimension raises the total --rate)")
+	case conns && fs.Changed("conns"):
+		return usagef("--conns: with --dimension conns the search sets the connection count (--start, --max)")
+	case conns && fs.Changed("rate"):
+		return usagef("--rate: with --dimension conns the total rate is the connections × --conn-rate")
+	case conns && !(*connRate > 0):
+		return usagef("--conn-rate: must be positive, got %g", *connRate)
+	}
+	if conns {
+		if !fs.Changed("start") {
+			*start = defaultStartConns
+		}
+		if !fs.Changed("max") {
+			*maxLoad = defaultMaxConns
+		}
+		if *start != math.Trunc(*start) || *maxLoad != math.Trunc(*maxLoad) {
+			return usagef("--start, --max: with --dimension conns they count connections, got %g and %g", *start, *maxLoad)
+		}
+	}
+	if *o.asJSON {
+		if fs.Changed("format") && *format != "json" {
+			return usagef("--json: and --format %s: pick one", *format)
+		}
+		*format = "json"
+	}
+	switch *format {
+	case "text", "json", "html":
+	default:
+		return usagef("--format: want text, json or html, got %q", *format)
+	}
 	switch {
 	case *start <= 0:
 		return usagef("--start: must be positive, got %g", *start)
-	case *maxRate < *start:
-		return usagef("--max: %g is below --start %g", *maxRate, *start)
+	case *maxLoad < *start:
+		return usagef("--max: %g is below --start %g", *maxLoad, *start)
 	case *precision <= 0 || *precision >= 1:
 		return usagef("--precision: want a fraction between 0 and 1, got %g", *precision)
 	case *step <= 0:
 		return usagef("--step: must be positive, got %s", *step)
+	}
+	if *o.out != "" {
+		if err := results.CheckWritable(*o.out); err != nil {
+			return usagef("--out: %v", err)
+		}
 	}
 	opts, err := o.driverOptions()
 	if err != nil {
@@ -101,11 +146,20 @@ func capacityCmd(args []string, stdout, stderr io.Writer) error {
 		spec.Target = fs.Arg(0)
 	}
 	spec.Duration = scenario.Duration(*step)
-	spec.Rate = *start
-	if err := spec.Validate(); err != nil {
+	// specAt is the scenario of the step at load.
+	specAt := func(load float64) scenario.Spec {
+		s := spec
+		if conns {
+			s.Conns, s.Rate = int(load), load**connRate
+		} else {
+			s.Rate = load
+		}
+		return s
+	}
+	if err := specAt(*start).Validate(); err != nil {
 		return usageError{err}
 	}
-	if err := preflight(spec); err != nil {
+	if err := preflight(specAt(*start)); err != nil {
 		return usageError{err}
 	}
 	target, bundled := spec.Target, spec.Target == ""
@@ -120,20 +174,22 @@ func capacityCmd(args []string, stdout, stderr io.Writer) error {
 	ctx, abort, stop := signalContexts(stderr)
 	defer stop()
 
-	res := capacityResult{SLOs: *slos}
-	measure := func(rate float64) (capacityStep, error) {
+	res := results.Capacity{SLOs: *slos, Dimension: *dimension, Steps: []results.CapacityStep{}}
+	if conns {
+		res.ConnRate = *connRate
+	}
+	measure := func(load float64) (results.CapacityStep, error) {
 		cfg := opts
-		cfg.Spec, cfg.Target = spec, target
-		cfg.Spec.Rate = rate
+		cfg.Spec, cfg.Target = specAt(load), target
 		rep, err := runOne(ctx, abort, cfg, bundled)
 		if err != nil {
-			return capacityStep{}, err
+			return results.CapacityStep{}, err
 		}
 		results.ApplyThresholds(rep, ths)
-		st := capacityStep{Offered: rate, Achieved: rep.Rates.Received, Errors: rep.ErrorCount(), Pass: true,
+		st := results.CapacityStep{Conns: cfg.Spec.Conns, Offered: cfg.Spec.Rate, Achieved: rep.Rates.Received, Errors: rep.ErrorCount(), Pass: true,
 			Saturated: rep.Harness.Saturated && !rep.Harness.InProcessServer}
 		if l, ok := rep.Latency["rtt"]; ok {
-			st.P50Us, st.P99Us, st.P999Us = l.P50Us, l.P99Us, l.P999Us
+			st.P50Us, st.P90Us, st.P99Us, st.P999Us, st.MaxUs = l.P50Us, l.P90Us, l.P99Us, l.P999Us, l.MaxUs
 		}
 		for _, t := range rep.Thresholds {
 			if !t.Pass {
@@ -145,15 +201,42 @@ func capacityCmd(args []string, stdout, stderr io.Writer) error {
 			st.Pass = false
 			st.Failed = append(st.Failed, "run "+rep.StopReason)
 		}
-		fmt.Fprintf(stderr, "wsbench capacity: %.0f msg/s: %s\n", rate, map[bool]string{true: "holds", false: "fails " + strings.Join(st.Failed, ", ")}[st.Pass])
+		what := fmt.Sprintf("%.0f msg/s", st.Offered)
+		if conns {
+			what = fmt.Sprintf("%d connections (%.0f msg/s)", st.Conns, st.Offered)
+		}
+		verdict := "holds"
+		switch {
+		case st.Saturated:
+			verdict = "client saturated: " + strings.Join(rep.Harness.Saturation, "; ")
+		case !st.Pass:
+			verdict = "fails " + strings.Join(st.Failed, ", ")
+		}
+		fmt.Fprintf(stderr, "wsbench capacity: %s: %s\n", what, verdict)
 		res.Steps = append(res.Steps, st)
 		return st, nil
+	}
+	// fits says whether the machine's file and port limits allow a step at
+	// load; when they do not, the search stops there, saying why.
+	fits := func(load float64) bool {
+		if !conns {
+			return true
+		}
+		if err := preflight(specAt(load)); err != nil {
+			res.Limit = err.Error()
+			fmt.Fprintf(stderr, "wsbench capacity: %.0f connections: beyond this machine's limits: %v\n", load, err)
+			return false
+		}
+		return true
 	}
 
 	// Double until a step fails, then bisect.
 	good, bad := 0.0, 0.0
-	for r := *start; ; r = math.Min(r*2, *maxRate) {
-		st, err := measure(r)
+	for l := *start; ; l = math.Min(l*2, *maxLoad) {
+		if !fits(l) {
+			break
+		}
+		st, err := measure(l)
 		if err != nil {
 			return failedError{err}
 		}
@@ -162,11 +245,11 @@ func capacityCmd(args []string, stdout, stderr io.Writer) error {
 			break
 		}
 		if !st.Pass {
-			bad = r
+			bad = l
 			break
 		}
-		good = r
-		if r >= *maxRate {
+		good = l
+		if l >= *maxLoad {
 			res.HitCeiling = true
 			break
 		}
@@ -176,6 +259,11 @@ func capacityCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	for bad > 0 && good > 0 && (bad-good)/good > *precision && ctx.Err() == nil && !res.ClientBound {
 		mid := (good + bad) / 2
+		if conns {
+			if mid = math.Floor(mid); mid <= good {
+				break // no whole number of connections between them
+			}
+		}
 		st, err := measure(mid)
 		if err != nil {
 			return failedError{err}
@@ -190,12 +278,27 @@ func capacityCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	res.MaxRate = good
+	if conns {
+		res.MaxConns, res.MaxRate = int(good), good**connRate
+	}
 
-	if *o.asJSON {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		fmt.Fprintf(stdout, "%s\n", b)
-	} else {
-		printCapacity(stdout, res)
+	var b bytes.Buffer
+	switch *format {
+	case "json":
+		err = results.CapacityJSON(&b, &res)
+	case "html":
+		err = results.CapacityHTML(&b, &res, version)
+	default:
+		err = results.CapacityText(&b, &res)
+	}
+	if err != nil {
+		return failedError{err}
+	}
+	if err := writeOutput(*o.out, b.Bytes(), stdout); err != nil {
+		return err
+	}
+	if *format != "text" || *o.out != "" {
+		fmt.Fprintf(stderr, "wsbench capacity: %s\n", res.Conclusion())
 	}
 	switch {
 	case good == 0 && !res.ClientBound:
@@ -204,31 +307,4 @@ func capacityCmd(args []string, stdout, stderr io.Writer) error {
 		return failedError{fmt.Errorf("the client was saturated at the first step: it cannot measure this server here")}
 	}
 	return nil
-}
-
-func printCapacity(w io.Writer, r capacityResult) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "offered msg/s\tachieved msg/s\trtt p50\trtt p99\trtt p99.9\terrors\tSLO\t\n")
-	for _, s := range r.Steps {
-		verdict := "holds"
-		switch {
-		case s.Saturated:
-			verdict = "client saturated"
-		case !s.Pass:
-			verdict = "fails: " + strings.Join(s.Failed, ", ")
-		}
-		fmt.Fprintf(tw, "%.0f\t%.0f\t%s\t%s\t%s\t%d\t%s\t\n", s.Offered, s.Achieved, results.FormatUs(s.P50Us), results.FormatUs(s.P99Us), results.FormatUs(s.P999Us), s.Errors, verdict)
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "\nSLO: %s\n", strings.Join(r.SLOs, " and "))
-	switch {
-	case r.MaxRate == 0:
-		fmt.Fprintln(w, "Even the first rate breaks the SLO.")
-	case r.ClientBound:
-		fmt.Fprintf(w, "Held up to %.0f msg/s; then the client, not the server, ran out: the server's limit is higher than this shows.\n", r.MaxRate)
-	case r.HitCeiling:
-		fmt.Fprintf(w, "Held up to --max, %.0f msg/s: the server's limit is higher.\n", r.MaxRate)
-	default:
-		fmt.Fprintf(w, "Maximum sustainable rate: %.0f msg/s.\n", r.MaxRate)
-	}
 }

@@ -51,8 +51,8 @@ type command struct {
 
 var commands = map[string]command{
 	"run":      {"benchmark a WebSocket server (the bundled one when no URL is given)", runCmd},
-	"report":   {"print a saved result again: text, json or hgrm", reportCmd},
-	"capacity": {"find the highest message rate at which the server meets its latency SLO", capacityCmd},
+	"report":   {"print a saved result again: text, json, csv, hgrm or html", reportCmd},
+	"capacity": {"find the highest message rate (or connection count) at which the server meets its latency SLO", capacityCmd},
 	"compare":  {"compare saved results side by side, with a significance test for repeated runs", compareCmd},
 	"serve":    {"run the bundled reference server", serveCmd},
 	"version":  {"print the version", versionCmd},

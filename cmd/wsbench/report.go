@@ -20,15 +20,20 @@ Print a saved result (wsbench run -o FILE) again, in another format:
         p50/p90/p99/max of each latency metric, for spreadsheets
   hgrm  HdrHistogram's percentile distribution of one latency metric
         (--metric, default rtt), in milliseconds, as HdrHistogram's plotter reads it
+  html  one self-contained page that opens offline: the summary, the
+        harness verdict and warnings, each latency metric's percentile
+        spectrum, latency, message rate, connections and errors over time
+        (from the intervals), and the settings
 
 Examples:
   wsbench report result.json
   wsbench report --format hgrm --metric rtt -o rtt.hgrm result.json
+  wsbench report --format html -o result.html result.json
 `
 
 func reportCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report", reportUsage, stdout)
-	format := fs.String("format", "text", "text, json, csv or hgrm")
+	format := fs.String("format", "text", "text, json, csv, hgrm or html")
 	metric := fs.String("metric", "rtt", "hgrm: the latency metric (rtt, rtt_uncorrected, send_lag, connect, handshake, read_lag)")
 	out := fs.StringP("out", "o", "", "write here instead of stdout (atomically)")
 	if err := parse(fs, args); err != nil {
@@ -55,17 +60,24 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return usagef("--metric: %v", err)
 		}
+	case "html":
+		err = results.WriteHTML(&b, rep)
 	default:
-		return usagef("--format: want text, json, csv or hgrm, got %q", *format)
+		return usagef("--format: want text, json, csv, hgrm or html, got %q", *format)
 	}
 	if err != nil {
 		return failedError{err}
 	}
-	if *out == "" {
-		_, err = stdout.Write(b.Bytes())
+	return writeOutput(*out, b.Bytes(), stdout)
+}
+
+// writeOutput writes b to the file out (atomically) or, without one, to stdout.
+func writeOutput(out string, b []byte, stdout io.Writer) error {
+	if out == "" {
+		_, err := stdout.Write(b)
 		return err
 	}
-	if err := results.WriteAtomic(*out, b.Bytes()); err != nil {
+	if err := results.WriteAtomic(out, b); err != nil {
 		return failedError{fmt.Errorf("--out: %w", err)}
 	}
 	return nil
@@ -81,31 +93,73 @@ are repeated runs of one side: each side shows the median of its runs and
 their spread, and a change counts only when a Mann-Whitney U test finds it
 significant (p < 0.05), the way benchstat does, so noise is not called a win.
 
+Flags:
+  --label NAME       the files after it are the runs of side NAME
+  --format FORMAT    text (default), json, or html: one self-contained page
+                     with the table and, for each latency metric, every
+                     side's percentile spectrum overlaid
+  --json             the same as --format json
+  -o, --out FILE     write here instead of stdout (atomically)
+
 Examples:
   wsbench compare gorilla.json gws.json
   wsbench compare --label gorilla g1.json g2.json g3.json g4.json --label gws w1.json w2.json w3.json w4.json
+  wsbench compare --format html -o compare.html gorilla.json gws.json
 `
 
 func compareCmd(args []string, stdout, stderr io.Writer) error {
 	// --label NAME starts a side; the flag package cannot keep the order of
 	// labels and files, so the arguments are read by hand.
 	var sides []results.Side
-	asJSON := false
+	format, out := "", ""
+	// value reads the value of flag a: after its "=" or the next argument.
+	value := func(i *int, a, name string) (string, error) {
+		if v, ok := strings.CutPrefix(a, name+"="); ok {
+			return v, nil
+		}
+		if *i+1 >= len(args) {
+			return "", usagef("%s: needs a value", name)
+		}
+		*i++
+		return args[*i], nil
+	}
+	setFormat := func(f string) error {
+		if format != "" && format != f {
+			return usagef("--format: given as both %s and %s", format, f)
+		}
+		format = f
+		return nil
+	}
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
 		case a == "-h" || a == "--help":
 			fmt.Fprint(stdout, compareUsage)
 			return errHelp
 		case a == "--json":
-			asJSON = true
+			if err := setFormat("json"); err != nil {
+				return err
+			}
+		case a == "--format" || strings.HasPrefix(a, "--format="):
+			f, err := value(&i, a, "--format")
+			if err != nil {
+				return err
+			}
+			if err := setFormat(f); err != nil {
+				return err
+			}
+		case a == "-o" || a == "--out" || strings.HasPrefix(a, "--out="):
+			if a == "-o" {
+				a = "--out"
+			}
+			o, err := value(&i, a, "--out")
+			if err != nil {
+				return err
+			}
+			out = o
 		case a == "--label" || strings.HasPrefix(a, "--label="):
-			name, ok := strings.CutPrefix(a, "--label=")
-			if !ok {
-				if i+1 >= len(args) {
-					return usagef("--label: needs a name")
-				}
-				i++
-				name = args[i]
+			name, err := value(&i, a, "--label")
+			if err != nil {
+				return usagef("--label: needs a name")
 			}
 			sides = append(sides, results.Side{Label: name})
 		case strings.HasPrefix(a, "-"):
@@ -124,6 +178,16 @@ func compareCmd(args []string, stdout, stderr io.Writer) error {
 			sides[len(sides)-1].Reports = append(sides[len(sides)-1].Reports, rep)
 		}
 	}
+	switch format {
+	case "", "text", "json", "html":
+	default:
+		return usagef("--format: want text, json or html, got %q", format)
+	}
+	if out != "" {
+		if err := results.CheckWritable(out); err != nil {
+			return usagef("--out: %v", err)
+		}
+	}
 	for _, s := range sides {
 		if len(s.Reports) == 0 {
 			return usagef("--label %s: no result files after it", s.Label)
@@ -136,15 +200,23 @@ func compareCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	if asJSON {
-		b, err := json.MarshalIndent(c, "", "  ")
+	var b bytes.Buffer
+	switch format {
+	case "json":
+		j, err := json.MarshalIndent(c, "", "  ")
 		if err != nil {
 			return failedError{err}
 		}
-		_, err = stdout.Write(append(b, '\n'))
-		return err
+		b.Write(append(j, '\n'))
+	case "html":
+		err = results.CompareHTML(&b, c, sides)
+	default:
+		err = results.CompareText(&b, c)
 	}
-	return results.CompareText(stdout, c)
+	if err != nil {
+		return failedError{err}
+	}
+	return writeOutput(out, b.Bytes(), stdout)
 }
 
 // labelled reports whether the compare arguments group files under --label.

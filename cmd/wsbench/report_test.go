@@ -141,6 +141,16 @@ func TestCapacityBadInput(t *testing.T) {
 		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--workers", "-1"}, "--workers: must not be negative"},
 		{[]string{"capacity", "--slo", "rtt.p75<1ms"}, `--threshold "rtt.p75<1ms": unknown subject`},
 		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--start", "0"}, "--start: must be positive"},
+		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--dimension", "latency"}, "--dimension: want rate or conns"},
+		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--conn-rate", "5"}, "--conn-rate: only with --dimension conns"},
+		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--dimension", "conns", "-c", "10"}, "--conns: with --dimension conns the search sets"},
+		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--dimension", "conns", "-r", "100"}, "--rate: with --dimension conns"},
+		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--dimension", "conns", "--conn-rate", "0"}, "--conn-rate: must be positive"},
+		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--dimension", "conns", "--start", "2.5"}, "they count connections"},
+		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--dimension", "conns", "--max", "5", "--start", "8"}, "--max: 5 is below --start 8"},
+		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--format", "pdf"}, "--format: want text, json or html"},
+		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--json", "--format", "html"}, "--json: and --format html"},
+		{[]string{"capacity", "--slo", "rtt.p99<1ms", "-o", "/nonexistent/dir/c.html"}, "--out:"},
 	} {
 		if code, _, errOut := runCLI(tc.args...); code != exitUsage || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d, %q; want 2 and %q", tc.args[1:], code, errOut, tc.want)
