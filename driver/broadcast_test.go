@@ -94,6 +94,12 @@ func TestBroadcastReach(t *testing.T) {
 	if n := res.Snapshot.Hist[metrics.Delivery].Count(); n != c.Deliveries {
 		t.Errorf("%d delivery latencies for %d deliveries", n, c.Deliveries)
 	}
+	// Every message reached its whole room: one spread each, no larger than
+	// the widest gap between deliveries.
+	spread := res.Snapshot.Hist[metrics.Spread]
+	if spread.Count() != c.Sent || spread.Percentile(100) > res.Snapshot.Hist[metrics.Delivery].Percentile(100) {
+		t.Errorf("%d spreads for %d messages (max %v, delivery max %v)", spread.Count(), c.Sent, spread.Percentile(100), res.Snapshot.Hist[metrics.Delivery].Percentile(100))
+	}
 	good.mu.Lock()
 	if len(good.rooms) != 2 || len(good.rooms["/room/0"]) != 5 || len(good.rooms["/room/1"]) != 5 {
 		t.Errorf("server rooms: %v", good.rooms)
@@ -108,6 +114,10 @@ func TestBroadcastReach(t *testing.T) {
 	c = res.Snapshot.Counts
 	reach := float64(c.Deliveries) / float64(c.Sent*5)
 	t.Logf("lossy server: reach %.3f, gaps %d", reach, c.DeliveryGaps)
+	// A message some member missed has no spread.
+	if n := res.Snapshot.Hist[metrics.Spread].Count(); n >= c.Sent || n == 0 {
+		t.Errorf("lossy server: %d spreads for %d messages, want fewer (and some)", n, c.Sent)
+	}
 	if reach > 0.97 || reach < 0.9 || c.DeliveryGaps == 0 {
 		t.Errorf("lossy server: reach %.3f (want about 0.95: a quarter of one member in five), gaps %d (want some)", reach, c.DeliveryGaps)
 	}

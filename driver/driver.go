@@ -251,6 +251,8 @@ type run struct {
 	plannerDone atomic.Bool
 
 	deflate bool // permessage-deflate negotiated on every connection
+
+	spread *spreadTable // broadcast: each message's spread over its room
 }
 
 // Run opens the connections, drives the load the Spec describes, stops in
@@ -378,6 +380,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		grace:        int64(spec.Grace),
 		closeTimeout: int64(closeTimeout),
 		measureStart: int64(spec.Warmup),
+	}
+	if broadcast {
+		r.spread = newSpreadTable(part.Total/spec.RoomSize*spec.Publishers, spec.RoomSize)
 	}
 	if spec.Binary {
 		r.op = ws.OpBinary

@@ -1070,6 +1070,9 @@ func (w *worker) delivered(c *conn, s stamp, ok bool, rx int64) {
 	if s.intended >= w.run.measureStart {
 		w.shard.Counts.Deliveries++
 		w.shard.Record(metrics.Delivery, time.Duration(max(rx-s.intended, 0)))
+		if sp, done := w.run.spread.arrive(int(s.pub), s.seq, rx); done {
+			w.shard.Record(metrics.Spread, time.Duration(sp))
+		}
 	}
 	switch next := c.next[pos]; {
 	case s.seq == next:

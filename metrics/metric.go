@@ -36,6 +36,10 @@ const (
 	// Close is, in a connection storm, the close handshake: from sending
 	// the close frame to the server's close frame.
 	Close
+	// Spread is, in a broadcast run, one message's spread over its room:
+	// from its first member's arrival to its last's (recorded once every
+	// member has it).
+	Spread
 	// NumMetrics is the number of metrics; it is not a metric.
 	NumMetrics
 )
@@ -49,10 +53,11 @@ var metricNames = [NumMetrics]string{
 	ReadLag:        "read_lag",
 	Delivery:       "delivery",
 	Close:          "close",
+	Spread:         "spread",
 }
 
 // String returns the metric's stable name ("rtt", "rtt_uncorrected",
-// "send_lag", "connect", "handshake", "read_lag", "delivery", "close"), as used in output and accepted by
+// "send_lag", "connect", "handshake", "read_lag", "delivery", "close", "spread"), as used in output and accepted by
 // [ParseMetric]. A value that is not a metric prints as "Metric(N)".
 func (m Metric) String() string {
 	if m < NumMetrics {

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -19,6 +20,7 @@ func TestMetricNames(t *testing.T) {
 		{ReadLag, "read_lag"},
 		{Delivery, "delivery"},
 		{Close, "close"},
+		{Spread, "spread"},
 	}
 	if len(tests) != int(NumMetrics) {
 		t.Fatalf("table covers %d metrics, there are %d", len(tests), NumMetrics)
@@ -67,8 +69,8 @@ func TestParseMetricErrors(t *testing.T) {
 
 func TestMetricOutOfRange(t *testing.T) {
 	// A value past the last metric prints its number, not a name.
-	if got := NumMetrics.String(); got != "Metric(8)" {
-		t.Errorf("NumMetrics.String() = %q, want Metric(8)", got)
+	if got, want := NumMetrics.String(), fmt.Sprintf("Metric(%d)", int(NumMetrics)); got != want {
+		t.Errorf("NumMetrics.String() = %q, want %s", got, want)
 	}
 	if got := Metric(200).String(); got != "Metric(200)" {
 		t.Errorf("Metric(200).String() = %q", got)
