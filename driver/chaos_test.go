@@ -202,3 +202,48 @@ func TestMisbehavingServers(t *testing.T) {
 		})
 	}
 }
+
+// TestReconnect: with --reconnect, a slot whose connection the server
+// closes mid-run, or whose handshake it refuses, is reopened after the
+// backoff and carries on; the reopens are counted and the counts balance.
+func TestReconnect(t *testing.T) {
+	for _, tc := range []struct {
+		fault string
+		rate  float64
+	}{{"close_midrun", 300}, {"status_403", 300}, {"close_1001", 0}} {
+		t.Run(tc.fault, func(t *testing.T) {
+			srv := startChaos(t, tc.fault, 3)
+			spec := quickSpec(6, time.Second)
+			spec.Rate = tc.rate
+			spec.Reconnect = scenario.Duration(50 * time.Millisecond)
+			spec.ConnectTimeout = scenario.Duration(time.Second)
+			start := time.Now()
+			res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url(), IO: IOSyscalls})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := res.Snapshot.Counts
+			t.Logf("%s: opened %d failed %d dropped %d reconnects %d; sent %d received %d lost %d unsent %d; errors %v",
+				tc.fault, c.ConnsOpened, c.ConnsFailed, c.ConnsDropped, c.Reconnects, c.Sent, c.Received, c.Lost, c.Unsent, res.Snapshot.Errors)
+			if el := time.Since(start); el > 5*time.Second {
+				t.Errorf("took %v", el)
+			}
+			if !c.Balanced() {
+				t.Errorf("counts do not balance: %+v", c)
+			}
+			if c.Reconnects < 2 {
+				t.Errorf("%d reconnects, want at least the 2 faulty slots back", c.Reconnects)
+			}
+			if c.ConnsOpened < 6 && tc.fault != "status_403" || c.ConnsOpened < 4+c.Reconnects-c.ConnsFailed {
+				t.Errorf("opened %d with %d reconnects", c.ConnsOpened, c.Reconnects)
+			}
+			// Reopened slots send again: almost everything due was sent.
+			if tc.rate > 0 && c.Unsent > c.Sent/4 {
+				t.Errorf("unsent %d of %d: reopened slots did not carry on", c.Unsent, c.Sent+c.Unsent)
+			}
+			if tc.rate == 0 && c.Received < 100 {
+				t.Errorf("closed model received %d", c.Received)
+			}
+		})
+	}
+}

@@ -253,6 +253,11 @@ type run struct {
 	deflate bool // permessage-deflate negotiated on every connection
 
 	spread *spreadTable // broadcast: each message's spread over its room
+
+	// --reconnect: the first backoff, and the loops' requests to reopen a
+	// slot (nil: off).
+	reconnect time.Duration
+	redials   chan redial
 }
 
 // Run opens the connections, drives the load the Spec describes, stops in
@@ -306,7 +311,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if plan.urlFor, err = connURLs(spec, u); err != nil {
 		return nil, err
 	}
-	staged := spec.Staged()
+	// A staged run, or one that reopens dropped connections, runs on the
+	// planner and the message sequence (see staged_linux.go).
+	staged := spec.Staged() || spec.Reconnect > 0
 	var events []scenario.ConnEvent
 	if staged {
 		// Slots open at the start are dialled before the clock starts; the
@@ -380,6 +387,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		grace:        int64(spec.Grace),
 		closeTimeout: int64(closeTimeout),
 		measureStart: int64(spec.Warmup),
+	}
+	if spec.Reconnect > 0 {
+		r.reconnect = time.Duration(spec.Reconnect)
+		r.redials = make(chan redial, 2*spec.Conns+16)
 	}
 	if broadcast {
 		r.spread = newSpreadTable(part.Total/spec.RoomSize*spec.Publishers, spec.RoomSize)
@@ -513,10 +524,27 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		parts := make(chan checkpoint, 4*len(workers))
 		collected := make(chan []Stage, 1)
 		for _, w := range workers {
-			w.staged.stageCh = parts
+			if spec.Staged() {
+				w.staged.stageCh = parts
+			}
 			w.advanceSeq()
 		}
 		go func() { collected <- collectStages(parts, r.plan, spec) }()
+		if r.redials != nil {
+			// Slots whose first dial failed are retried too.
+			opened := make(map[int]bool, len(conns))
+			for _, d := range conns {
+				opened[d.index] = true
+			}
+			for i := range plan.n {
+				if !opened[i] {
+					select {
+					case r.redials <- redial{slot: part.First + i, attempt: 1}:
+					default:
+					}
+				}
+			}
+		}
 		// The planner stops opening connections when sending stops.
 		stopped, stopPlanner := context.WithCancel(ctx)
 		stopPlan = stopPlanner
@@ -529,7 +557,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				w.closeInbox() // connections that opened as an aborted run ended
 			}
 			close(parts)
-			res.Stages = <-collected
+			if res.Stages = <-collected; !spec.Staged() {
+				res.Stages = nil
+			}
 		}
 		defer stopPlanner()
 		stopTimer := time.AfterFunc(time.Duration(r.stopAt.Load()), stopPlanner)

@@ -5,6 +5,7 @@ package driver
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"net/url"
 	"sync"
@@ -339,7 +340,8 @@ func (w *worker) stageCheckpoints(now int64, final bool) {
 
 // planner opens and closes the staged run's connections on the plan's
 // schedule until sending stops (stopped), then waits for the dials it
-// started.
+// started. With --reconnect it also re-dials, after a backoff, every slot
+// whose connection dropped or failed to open, until sending stops.
 func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.ConnEvent, u *url.URL, p dialPlan, rec *metrics.Recorder, done func()) {
 	defer done()
 	addr := hostPort(u)
@@ -352,12 +354,17 @@ func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.
 		return nil
 	}
 	type job struct {
-		slot int
-		gen  uint32
+		slot    int
+		gen     uint32
+		attempt int // 0: the plan's open; n: the n-th try to reopen
 	}
-	jobs := make(chan job, len(evs))
+	slots := 0
+	for _, w := range workers {
+		slots = max(slots, w.staged.n)
+	}
+	jobs := make(chan job, len(evs)+2*slots+16)
 	var wg sync.WaitGroup
-	for range max(min(p.conc, len(evs)), 1) {
+	for range max(min(p.conc, len(evs)+slots), 1) {
 		shard := rec.NewShard()
 		wg.Go(func() {
 			for j := range jobs {
@@ -372,49 +379,179 @@ func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.
 				if p.urlFor != nil {
 					target = p.urlFor(j.slot)
 				}
-				if d := dialOne(stopped, target, addr, src, p, shard); d != nil {
+				d := dialOne(stopped, target, addr, src, p, shard)
+				switch {
+				case d != nil:
+					if j.attempt > 0 {
+						shard.Counts.Reconnects++
+					}
 					owner(j.slot).post(stagedEvent{open: true, slot: j.slot, gen: j.gen, fd: d.fd, carry: d.carry})
+				case r.redials != nil && stopped.Err() == nil:
+					select {
+					case r.redials <- redial{slot: j.slot, attempt: j.attempt + 1}:
+					default:
+					}
 				}
 			}
 		})
 	}
 	gens := map[int]uint32{}
+	closed := map[int]bool{} // slots the plan has closed: not reopened
 	var gen uint32
+	var pending redialHeap
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-walk:
-	for _, ev := range evs {
-		if int64(ev.At) >= r.stopAt.Load() {
+	next := 0
+	for {
+		for next < len(evs) && int64(evs[next].At) >= r.stopAt.Load() {
+			next = len(evs) // past the end of sending
+		}
+		if next == len(evs) && r.redials == nil {
 			break
 		}
-		if d := time.Until(r.origin.Add(ev.At)); d > 0 {
-			timer.Reset(d)
+		wait := time.Hour
+		if next < len(evs) {
+			wait = time.Until(r.origin.Add(evs[next].At))
+		}
+		if len(pending) > 0 {
+			wait = min(wait, time.Until(pending[0].at))
+		}
+		if wait > 0 {
+			timer.Reset(wait)
 			select {
 			case <-timer.C:
+			case rd := <-r.redials:
+				pending.push(redial{slot: rd.slot, attempt: max(rd.attempt, 1), at: time.Now().Add(r.backoff(max(rd.attempt, 1)))})
+				timer.Stop()
+				continue
 			case <-stopped.Done():
-				break walk
+				close(jobs)
+				wg.Wait()
+				return
 			}
 		}
-		w := owner(ev.Slot)
-		if w == nil {
-			continue // another process's slot
+		now := time.Now()
+		for next < len(evs) && !r.origin.Add(evs[next].At).After(now) {
+			ev := evs[next]
+			next++
+			w := owner(ev.Slot)
+			if w == nil {
+				continue // another process's slot
+			}
+			if ev.Open {
+				gen++
+				gens[ev.Slot], closed[ev.Slot] = gen, false
+				jobs <- job{slot: ev.Slot, gen: gen}
+			} else {
+				closed[ev.Slot] = true
+				w.post(stagedEvent{slot: ev.Slot, gen: gens[ev.Slot]})
+			}
 		}
-		if ev.Open {
+		for len(pending) > 0 && !pending[0].at.After(now) {
+			rd := pending.pop()
+			if closed[rd.slot] || owner(rd.slot) == nil {
+				continue
+			}
 			gen++
-			gens[ev.Slot] = gen
-			jobs <- job{slot: ev.Slot, gen: gen}
-		} else {
-			w.post(stagedEvent{slot: ev.Slot, gen: gens[ev.Slot]})
+			gens[rd.slot] = gen
+			select {
+			case jobs <- job{slot: rd.slot, gen: gen, attempt: rd.attempt}:
+			default: // every dialer busy and the queue full: try again later
+				rd.at = now.Add(r.backoff(rd.attempt))
+				pending.push(rd)
+			}
 		}
 	}
 	close(jobs)
 	wg.Wait()
 }
 
+// redial asks the planner to reopen a slot: the attempt-th try.
+type redial struct {
+	slot, attempt int
+	at            time.Time
+}
+
+// redialHeap orders pending redials by time.
+type redialHeap []redial
+
+func (h *redialHeap) push(r redial) {
+	*h = append(*h, r)
+	for i := len(*h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !(*h)[i].at.Before((*h)[p].at) {
+			break
+		}
+		(*h)[i], (*h)[p] = (*h)[p], (*h)[i]
+		i = p
+	}
+}
+
+func (h *redialHeap) pop() redial {
+	old := *h
+	top := old[0]
+	n := len(old) - 1
+	old[0] = old[n]
+	*h = old[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && old[l].at.Before(old[m].at) {
+			m = l
+		}
+		if l+1 < n && old[l+1].at.Before(old[m].at) {
+			m = l + 1
+		}
+		if m == i {
+			break
+		}
+		old[i], old[m] = old[m], old[i]
+		i = m
+	}
+	return top
+}
+
+// backoff is how long to wait before the attempt-th try to reopen a slot:
+// the --reconnect delay doubled per failed try, at most maxBackoff, with
+// ±25% jitter so a server's dropped connections do not all return at once.
+func (r *run) backoff(attempt int) time.Duration {
+	d := r.reconnect
+	for i := 1; i < attempt && d < maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, max(maxBackoff, r.reconnect))
+	return time.Duration(float64(d) * (0.75 + 0.5*rand.Float64()))
+}
+
+// maxBackoff caps the reconnect backoff.
+const maxBackoff = 10 * time.Second
+
+// dropped tells the planner that slot's connection c ended before the run
+// or the plan closed it, so that --reconnect reopens the slot.
+func (w *worker) dropped(c *conn) {
+	s := w.staged
+	if s == nil || w.run.redials == nil || w.phase != phaseSending || c.retiring {
+		return
+	}
+	i := c.slot - s.first
+	if i < 0 || i >= len(s.slots) || s.slots[i] != c {
+		return
+	}
+	s.slots[i] = nil
+	select {
+	case w.run.redials <- redial{slot: c.slot, attempt: 1}:
+	default:
+	}
+}
+
 // collectStages turns the loops' stage checkpoints into per-stage snapshots.
 func collectStages(parts <-chan checkpoint, plan scenario.Plan, spec scenario.Spec) []Stage {
 	prev := map[*worker]metrics.Checkpoint{}
 	out := make([]Stage, plan.Stages())
+	if !spec.Staged() {
+		for range parts {
+		}
+		return nil
+	}
 	for i := range out {
 		s, e := plan.Bounds(i)
 		out[i] = Stage{Name: spec.StageName(i), Start: s, End: e, Snapshot: metrics.NewSnapshot(),

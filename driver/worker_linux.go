@@ -1135,6 +1135,7 @@ func (w *worker) settle(c *conn, lost bool) {
 	if lost {
 		w.shard.Counts.ConnsDropped++
 		w.shard.Counts.Lost += n
+		w.dropped(c) // --reconnect: the planner reopens its slot
 	} else {
 		w.shard.Counts.InFlight += n
 	}

@@ -43,6 +43,10 @@ type Counts struct {
 	DeliveryGaps   int64
 	DeliveriesLate int64
 
+	// Reconnects counts slots reopened after their connection dropped or
+	// failed to open (--reconnect).
+	Reconnects int64
+
 	// permessage-deflate runs: the measured messages' payload bytes before
 	// compression (Raw) and as they crossed the wire (Wire), per direction.
 	DeflateRawSent, DeflateWireSent         int64
@@ -66,6 +70,7 @@ func (c *Counts) Sub(o Counts) {
 	c.Deliveries -= o.Deliveries
 	c.DeliveryGaps -= o.DeliveryGaps
 	c.DeliveriesLate -= o.DeliveriesLate
+	c.Reconnects -= o.Reconnects
 	c.DeflateRawSent -= o.DeflateRawSent
 	c.DeflateWireSent -= o.DeflateWireSent
 	c.DeflateRawReceived -= o.DeflateRawReceived
@@ -88,6 +93,7 @@ func (c *Counts) Add(o Counts) {
 	c.Deliveries += o.Deliveries
 	c.DeliveryGaps += o.DeliveryGaps
 	c.DeliveriesLate += o.DeliveriesLate
+	c.Reconnects += o.Reconnects
 	c.DeflateRawSent += o.DeflateRawSent
 	c.DeflateWireSent += o.DeflateWireSent
 	c.DeflateRawReceived += o.DeflateRawReceived

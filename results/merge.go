@@ -14,7 +14,7 @@ import (
 func (r *Report) Snapshot() (*metrics.Snapshot, error) {
 	snap := metrics.NewSnapshot()
 	snap.Counts = metrics.Counts{
-		ConnsAttempted: r.Connections.Attempted, ConnsOpened: r.Connections.Opened, ConnsFailed: r.Connections.Failed, ConnsDropped: r.Connections.Dropped,
+		ConnsAttempted: r.Connections.Attempted, ConnsOpened: r.Connections.Opened, ConnsFailed: r.Connections.Failed, ConnsDropped: r.Connections.Dropped, Reconnects: r.Connections.Reconnects,
 		Sent: r.Messages.Sent, Received: r.Messages.Received, Lost: r.Messages.Lost, InFlight: r.Messages.InFlight,
 		Unsent: r.Messages.Unsent, BytesSent: r.Bytes.Sent, BytesReceived: r.Bytes.Received,
 	}

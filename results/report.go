@@ -196,6 +196,9 @@ type Connections struct {
 	// them (the server closed or reset them, or broke the protocol; the
 	// errors say which).
 	Dropped int64 `json:"dropped"`
+	// Reconnects counts slots reopened after a drop or a failed open
+	// (--reconnect); each reopen is also in Attempted and Opened.
+	Reconnects int64 `json:"reconnects"`
 	// DialS is how long opening them all took (TCP connect and opening
 	// handshake, --dial-concurrency at a time); OpenedPerS is Opened / DialS.
 	DialS      float64 `json:"dial_s"`
@@ -309,7 +312,7 @@ func Build(in Input) (*Report, error) {
 		Scenario:    in.Spec,
 		StopReason:  in.StopReason,
 		Interrupted: in.Interrupted,
-		Connections: Connections{Attempted: c.ConnsAttempted, Opened: c.ConnsOpened, Failed: c.ConnsFailed, Dropped: c.ConnsDropped, DialS: in.Dial.Seconds()},
+		Connections: Connections{Attempted: c.ConnsAttempted, Opened: c.ConnsOpened, Failed: c.ConnsFailed, Dropped: c.ConnsDropped, Reconnects: c.Reconnects, DialS: in.Dial.Seconds()},
 		Messages: Messages{Sent: c.Sent, Received: c.Received, Lost: c.Lost, InFlight: c.InFlight,
 			Unsent: c.Unsent, Balanced: c.Balanced()},
 		Bytes:       Bytes{Sent: c.BytesSent, Received: c.BytesReceived},

@@ -74,8 +74,12 @@ func Text(w io.Writer, r *Report) error {
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	c, m := r.Connections, r.Messages
-	fmt.Fprintf(tw, "Connections\tattempted %d\topened %d\tfailed %d\tin %s (%s/s)\tdropped %d\n", c.Attempted, c.Opened, c.Failed,
-		fmtDur(time.Duration(c.DialS*float64(time.Second))), fmtNum(c.OpenedPerS), c.Dropped)
+	dropped := fmt.Sprintf("dropped %d", c.Dropped)
+	if s.Reconnect > 0 {
+		dropped += fmt.Sprintf(", reconnected %d", c.Reconnects)
+	}
+	fmt.Fprintf(tw, "Connections\tattempted %d\topened %d\tfailed %d\tin %s (%s/s)\t%s\n", c.Attempted, c.Opened, c.Failed,
+		fmtDur(time.Duration(c.DialS*float64(time.Second))), fmtNum(c.OpenedPerS), dropped)
 	check := "✓ sent = received + lost + in flight"
 	if !m.Balanced {
 		check = "✗ sent ≠ received + lost + in flight"

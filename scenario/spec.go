@@ -151,6 +151,10 @@ type Spec struct {
 	// credentials. The tokens never go into a result.
 	Query      string `json:"query,omitempty"`
 	TokensFile string `json:"tokens_file,omitempty"`
+	// Reconnect, when positive, reopens a connection that dropped (or
+	// failed to open) after this backoff, doubled per failed try up to
+	// 10s, with jitter; reopened connections are counted.
+	Reconnect Duration `json:"reconnect,omitempty"`
 	// Deflate offers permessage-deflate (no context takeover either way);
 	// a connection whose server declines it fails. Every message is sent
 	// compressed, and the result gives the compression ratio.
@@ -385,6 +389,11 @@ func (s Spec) Validate() error {
 		bad("fragment", "must not be negative, got %d", s.Fragment)
 	} else if s.Fragment > s.Size && s.Size > 0 {
 		bad("fragment", "%d frames for %d-byte messages: each frame needs at least one byte", s.Fragment, s.Size)
+	}
+	if s.Reconnect < 0 {
+		bad("reconnect", "must not be negative, got %s", s.Reconnect)
+	} else if s.Reconnect > 0 && (s.Kind == KindBroadcast || s.Kind == KindConnect) {
+		bad("reconnect", "applies to the echo, ping and hold kinds (a storm reconnects by design; broadcast rooms are fixed)")
 	}
 	if s.CA != "" || s.Insecure {
 		if p, err := url.Parse(s.Target); err != nil || !strings.EqualFold(p.Scheme, "wss") {

@@ -199,6 +199,9 @@ func childArgs(spec scenario.Spec, target string, first, n int, opts driver.Conf
 	if spec.Deflate {
 		args = append(args, "--deflate")
 	}
+	if spec.Reconnect > 0 {
+		args = append(args, "--reconnect", time.Duration(spec.Reconnect).String())
+	}
 	for flag, v := range map[string]string{"--payload": spec.Payload, "--payload-file": spec.PayloadFile,
 		"--template": spec.Template, "--query": spec.Query, "--tokens-file": spec.TokensFile} {
 		if v != "" {

@@ -185,6 +185,7 @@ func TestChildArgsCarryTheWholeSpec(t *testing.T) {
 	spec.Subprotocols, spec.RequireSubprotocol = []string{"a", "b"}, true
 	spec.Headers, spec.Origin, spec.Fragment = []string{"X-A: 1", "X-B: two, three"}, "http://o.test", 3
 	spec.Deflate, spec.CA, spec.Insecure = true, "/etc/ca.pem", true
+	spec.Reconnect = scenario.Duration(250 * time.Millisecond)
 	spec.SizeMax, spec.Payload, spec.Query, spec.TokensFile = 900, scenario.PayloadRandom, "u={{conn}}&t={{token}}", "/t.txt"
 	spec.Template, spec.PayloadFile = `{"s":"{{stamp}}"}`, "/p.bin" // not a valid mix, but each must reach the child
 	args := childArgs(spec, spec.Target, 4, 3, driver.Config{Workers: 2, IO: driver.IOSyscalls, Timestamps: driver.TimestampsRead})

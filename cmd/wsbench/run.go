@@ -154,6 +154,7 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs.StringSliceVar(&spec.SecretParams, "secret-param", spec.SecretParams, "target-URL query parameters whose values never go into results")
 	fs.StringVar(&spec.Origin, "origin", spec.Origin, "Origin header of the opening handshake")
 	fs.StringVar(&spec.CA, "ca", spec.CA, "wss://: also trust the certificates in this PEM file (besides the system's roots)")
+	fs.DurationVar((*time.Duration)(&spec.Reconnect), "reconnect", time.Duration(spec.Reconnect), "reopen a connection that dropped or failed to open after this backoff (doubled per failed try up to 10s, with jitter); 0 = never")
 	fs.BoolVar(&spec.Deflate, "deflate", spec.Deflate, "offer permessage-deflate (no context takeover) and send every message compressed; a server that declines fails the connection; the result gives the compression ratio")
 	fs.BoolVar(&spec.Insecure, "insecure", spec.Insecure, "wss://: do not verify the server's certificate (the summary and the result say so)")
 	fs.IntVar(&spec.Fragment, "fragment", spec.Fragment, "send each message as N frames (first frame + continuations), to exercise the server's reassembly")
