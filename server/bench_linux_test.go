@@ -19,46 +19,69 @@ import (
 // enough unread replies to close it as a slow reader) while reading the
 // echoes back. Allocations are the whole process's, client
 // included. The name says the server's I/O mode (TestMain runs it in each).
+// The deflate- variants negotiate permessage-deflate and send every message
+// compressed, so the server inflates and deflates each one.
 func BenchmarkEchoLoopback(b *testing.B) {
-	for _, size := range []int{16, 128, 1024} {
-		b.Run(testIO+"/"+opName(ws.OpBinary)+"-"+itoa(size), func(b *testing.B) {
-			_, addr := startServer(b, Config{Loops: 1})
-			c := dialRaw(b, addr)
-			const batch = 64
-			fr := mf(ws.OpBinary, true, pattern(size, 0))
-			batchBuf := bytes.Repeat(fr, batch)
-			replyLen := wire.HeaderSize(ws.Header{Length: int64(size)}) + size
-			c.SetDeadline(time.Now().Add(time.Minute))
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			b.ResetTimer()
-			werr := make(chan error, 1)
-			window := make(chan struct{}, 16) // batches written and not yet read back
-			go func() {
-				for sent := 0; sent < b.N; sent += batch {
-					window <- struct{}{}
-					k := min(batch, b.N-sent)
-					if _, err := c.Write(batchBuf[:k*len(fr)]); err != nil {
-						werr <- err
-						return
-					}
-				}
-				werr <- nil
-			}()
-			buf := make([]byte, batch*replyLen)
-			for left := b.N * replyLen; left > 0; {
-				n, err := io.ReadFull(c.br, buf[:min(len(buf), left)])
-				left -= n
-				if err != nil {
-					b.Fatalf("read: %v with %d bytes left", err, left)
-				}
-				<-window // a batch's worth of echoes is back
+	for _, deflate := range []bool{false, true} {
+		for _, size := range []int{16, 128, 1024} {
+			name := testIO + "/" + opName(ws.OpBinary) + "-" + itoa(size)
+			if deflate {
+				name = testIO + "/deflate-" + opName(ws.OpBinary) + "-" + itoa(size)
 			}
-			b.StopTimer()
-			if err := <-werr; err != nil {
-				b.Fatal(err)
+			b.Run(name, func(b *testing.B) { benchEchoLoopback(b, size, deflate) })
+		}
+	}
+}
+
+func benchEchoLoopback(b *testing.B, size int, deflate bool) {
+	_, addr := startServer(b, Config{Loops: 1})
+	var c *rawConn
+	var fr []byte
+	replyLen := wire.HeaderSize(ws.Header{Length: int64(size)}) + size
+	if deflate {
+		c = dialDeflate(b, addr, "/")
+		fr = compressedFrame(b, ws.OpBinary, pattern(size, 0))
+		// The server's reply: the same bytes its compressor makes here.
+		reply, err := newFlater().appendCompressed(nil, ws.OpBinary, pattern(size, 0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		replyLen = len(reply)
+	} else {
+		c = dialRaw(b, addr)
+		fr = mf(ws.OpBinary, true, pattern(size, 0))
+	}
+	const batch = 64
+	batchBuf := bytes.Repeat(fr, batch)
+	c.SetDeadline(time.Now().Add(time.Minute))
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	werr := make(chan error, 1)
+	window := make(chan struct{}, 16) // batches written and not yet read back
+	go func() {
+		for sent := 0; sent < b.N; sent += batch {
+			window <- struct{}{}
+			k := min(batch, b.N-sent)
+			if _, err := c.Write(batchBuf[:k*len(fr)]); err != nil {
+				werr <- err
+				return
 			}
-		})
+		}
+		werr <- nil
+	}()
+	buf := make([]byte, batch*replyLen)
+	for left := b.N * replyLen; left > 0; {
+		n, err := io.ReadFull(c.br, buf[:min(len(buf), left)])
+		left -= n
+		if err != nil {
+			b.Fatalf("read: %v with %d bytes left", err, left)
+		}
+		<-window // a batch's worth of echoes is back
+	}
+	b.StopTimer()
+	if err := <-werr; err != nil {
+		b.Fatal(err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
 
 	"github.com/wsbench/wsbench/internal/wire"
 )
@@ -20,18 +21,27 @@ import (
 type session struct {
 	msg   []byte    // payload of the open fragmented message so far
 	msgOp ws.OpCode // its opcode (text or binary); 0 when none is open
+	// msgCompressed says the open fragmented message is compressed (RSV1
+	// on its first frame): msg holds its payload as sent, inflated once
+	// the last frame is in.
+	msgCompressed bool
 	// pingOut says the server's last ping (Config.PingInterval) awaits its
 	// pong, whose payload must be codec.pingID.
 	pingOut bool
+	// deflate says the connection negotiated permessage-deflate (RFC
+	// 7692, with no context takeover): RSV1 on the first frame of a data
+	// message marks it compressed, and the replies to compressed messages
+	// go out compressed. Without it any RSV bit fails the connection.
+	deflate bool
 }
 
 // release gives the session's buffer back to p and forgets the open message.
-// The ping state stays.
+// The ping and deflate state stay.
 func (s *session) release(p *bufPool) {
 	if s.msg != nil {
 		p.put(s.msg)
 	}
-	s.msg, s.msgOp = nil, 0
+	s.msg, s.msgOp, s.msgCompressed = nil, 0, false
 }
 
 // codec parses client frames and assembles the replies. One codec belongs to
@@ -49,6 +59,18 @@ type codec struct {
 	hold  bool
 	held  []byte
 	heldN int
+	// fanout (broadcast mode, with hold) makes held the frames for
+	// connections without permessage-deflate. Once a message of the run
+	// arrives compressed, heldZ holds the same frames with the compressed
+	// messages compressed, for the connections that negotiated it.
+	// heldComp counts the compressed frames: in heldZ with fanout, in held
+	// without (echo mode, where held goes back to the sender).
+	fanout   bool
+	heldZ    []byte
+	heldComp int
+	// fl inflates and deflates permessage-deflate messages; nil until the
+	// first compressed message.
+	fl *flater
 	// closeAt is where, in out, the close frame starts when feed returns
 	// closing: everything before it may go out ahead of it.
 	closeAt int
@@ -57,8 +79,10 @@ type codec struct {
 	pingID uint64
 	// msgsIn and msgsOut count data messages, and pongs the pongs that
 	// answered the session's ping, since the caller last collected (and
-	// zeroed) them. Held messages are not counted out.
+	// zeroed) them; compIn and compOut are the part of msgsIn and msgsOut
+	// that was compressed. Held messages are not counted out.
 	msgsIn, msgsOut, pongs uint64
+	compIn, compOut        uint64
 }
 
 // feed handles every complete frame at the start of data, appending replies
@@ -85,6 +109,18 @@ func (c *codec) feed(s *session, data []byte) (n int, closing bool, code ws.Stat
 		state := ws.StateServerSide
 		if s.msgOp != 0 {
 			state |= ws.StateFragmented
+		}
+		compressed := false
+		if s.deflate {
+			// RSV1 marks the first frame of a compressed message; on a
+			// control frame or a continuation it is a violation (RFC
+			// 7692 section 6.1): 1002.
+			var ms wsflate.MessageState
+			var err error
+			if h, err = ms.UnsetBits(h); err != nil {
+				return n, true, c.fail(s, ws.StatusProtocolError)
+			}
+			compressed = ms.IsCompressed()
 		}
 		// Unmasked frame, RSV bits without an extension, reserved opcode,
 		// long or fragmented control frame, orphan continuation, new data
@@ -125,42 +161,128 @@ func (c *codec) feed(s *session, data []byte) (n int, closing bool, code ws.Stat
 			return n, true, c.closeReply(p)
 		case ws.OpText, ws.OpBinary:
 			if h.Fin {
-				if !c.message(h.OpCode, p) {
-					return n, true, c.fail(s, ws.StatusInvalidFramePayloadData)
+				if code := c.message(h.OpCode, p, compressed); code != 0 {
+					return n, true, c.fail(s, code)
 				}
 				continue
 			}
-			s.msgOp = h.OpCode
+			s.msgOp, s.msgCompressed = h.OpCode, compressed
 			s.msg = append(c.pool.get(len(p)), p...)
 		case ws.OpContinuation:
 			s.msg = c.appendMsg(s.msg, p)
 			if h.Fin {
-				ok := c.message(s.msgOp, s.msg)
+				code := c.message(s.msgOp, s.msg, s.msgCompressed)
 				s.release(c.pool)
-				if !ok {
-					return n, true, c.fail(s, ws.StatusInvalidFramePayloadData)
+				if code != 0 {
+					return n, true, c.fail(s, code)
 				}
 			}
 		}
 	}
 }
 
-// message handles one complete data message: encode it as a single frame,
-// to send back at once (out) or to hand to the caller (held). It reports
-// false for a text message that is not UTF-8.
-func (c *codec) message(op ws.OpCode, p []byte) bool {
+// message handles one complete data message (p is its payload as sent,
+// compressed or not): encode it as a single frame, to send back at once
+// (out) or to hand to the caller (held). It returns 0, or the close code the
+// message fails the connection with: 1007 for a text message that is not
+// UTF-8 or a compressed payload that does not inflate, 1009 for one that
+// inflates to more than maxMessage bytes.
+func (c *codec) message(op ws.OpCode, p []byte, compressed bool) ws.StatusCode {
+	if !compressed {
+		return c.emit(op, p, false)
+	}
+	if c.fl == nil {
+		c.fl = newFlater()
+	}
+	b, err := c.fl.inflate(c.pool, p, int(c.maxMessage))
+	code := ws.StatusInvalidFramePayloadData
+	switch err {
+	case nil:
+		code = c.emit(op, b, true)
+	case errInflatedTooBig:
+		code = ws.StatusMessageTooBig
+	}
+	c.pool.put(b)
+	return code
+}
+
+// emit validates and encodes one complete message whose payload (inflated)
+// is p, and counts it; compressed says it arrived compressed, so its echo
+// goes out compressed (and, in broadcast mode, its deliveries to the
+// connections that negotiated permessage-deflate).
+func (c *codec) emit(op ws.OpCode, p []byte, compressed bool) ws.StatusCode {
 	if op == ws.OpText && !utf8.Valid(p) {
-		return false
+		return ws.StatusInvalidFramePayloadData
 	}
 	c.msgsIn++
-	if c.hold {
+	if compressed {
+		c.compIn++
+	}
+	switch {
+	case !c.hold:
+		c.out = c.appendMessage(c.out, op, p, compressed)
+		c.msgsOut++
+		if compressed {
+			c.compOut++
+		}
+	case !c.fanout:
+		c.held = c.appendMessage(c.held, op, p, compressed)
+		c.heldN++
+		if compressed {
+			c.heldComp++
+		}
+	default:
+		if compressed && c.heldComp == 0 {
+			// The run's first compressed message: from now on the
+			// deflate members get a run of their own.
+			c.heldZ = append(c.heldZ[:0], c.held...)
+		}
+		if compressed || c.heldComp > 0 {
+			c.heldZ = c.appendMessage(c.heldZ, op, p, compressed)
+		}
+		if compressed {
+			c.heldComp++
+		}
 		c.held = wire.AppendFrame(c.held, op, true, p, nil)
 		c.heldN++
-		return true
 	}
-	c.out = wire.AppendFrame(c.out, op, true, p, nil)
-	c.msgsOut++
-	return true
+	return 0
+}
+
+// appendMessage appends p as one unmasked final frame, compressed (RSV1) or
+// not. Should the compressor fail, the frame goes out uncompressed, which
+// is always allowed.
+func (c *codec) appendMessage(dst []byte, op ws.OpCode, p []byte, compressed bool) []byte {
+	if compressed {
+		if out, err := c.fl.appendCompressed(dst, op, p); err == nil {
+			return out
+		}
+	}
+	return wire.AppendFrame(dst, op, true, p, nil)
+}
+
+// frames is a run of encoded data frames to deliver: b, n messages, for
+// every member; and, when some of the messages arrived compressed, z, the
+// same messages with those nz compressed, for the members that negotiated
+// permessage-deflate (empty z: b for every member). In echo mode (the delay
+// queue) b is the run for the sender and nz counts its compressed frames.
+type frames struct {
+	b  []byte
+	n  int
+	z  []byte
+	nz int
+}
+
+// takeHeld returns what the codec held back (its held and heldZ buffers)
+// and empties them for the next read; the buffers are reused, so fr is valid
+// until then.
+func (c *codec) takeHeld() frames {
+	fr := frames{b: c.held, n: c.heldN, nz: c.heldComp}
+	if c.fanout && c.heldComp > 0 {
+		fr.z = c.heldZ
+	}
+	c.held, c.heldN, c.heldZ, c.heldComp = c.held[:0], 0, c.heldZ[:0], 0
+	return fr
 }
 
 // appendMsg appends p to the fragmented message buffer m, taking a larger

@@ -112,6 +112,21 @@ type Config struct {
 	// clients other than browsers send none. Empty (the default) accepts
 	// any Origin.
 	AllowedOrigins []string
+	// DisableDeflate turns permessage-deflate (RFC 7692) off: offers of
+	// it are declined, and a frame with RSV1 set fails the connection with
+	// 1002. By default (false) the server accepts the first acceptable
+	// offer, with no context takeover in either direction (its response
+	// carries client_no_context_takeover; server_no_context_takeover and
+	// server_max_window_bits=15 when offered; offers of a smaller server
+	// window are declined), so that compression state belongs to the
+	// event loop, not to the connection. A compressed message that does
+	// not inflate closes the connection with 1007, one that inflates to
+	// more than MaxMessage with 1009 (inflating stops there). The echo of
+	// a compressed message is compressed, of an uncompressed one is not;
+	// in broadcast mode so is each delivery to a member that negotiated
+	// the extension (the others get it uncompressed). The server's own
+	// messages are compressed at compress/flate's BestSpeed.
+	DisableDeflate bool
 }
 
 // Defaults and limits.
@@ -321,6 +336,14 @@ type Stats struct {
 	// Origin was not in Config.AllowedOrigins. They are not counted in
 	// HandshakeFailures.
 	OriginRejected uint64 `json:"origin_rejected"`
+	// DeflateNegotiated counts opening handshakes that negotiated
+	// permessage-deflate (see Config.DisableDeflate).
+	DeflateNegotiated uint64 `json:"deflate_negotiated"`
+	// CompressedIn counts the data messages received compressed
+	// (permessage-deflate), part of MessagesIn; CompressedOut the data
+	// messages sent compressed, part of MessagesOut.
+	CompressedIn  uint64 `json:"messages_compressed_in"`
+	CompressedOut uint64 `json:"messages_compressed_out"`
 	// IO is the I/O mode the event loops use: "io_uring" or "syscalls"
 	// (see Config.IO). Empty off Linux.
 	IO string `json:"io"`

@@ -23,7 +23,7 @@ func TestDefaultConfig(t *testing.T) {
 		c.HandshakeTimeout != want.HandshakeTimeout || c.Loops != want.Loops ||
 		c.MaxPendingWrite != want.MaxPendingWrite || len(c.Subprotocols) != 0 || c.IO != want.IO ||
 		c.Delay != 0 || c.PingInterval != 0 || c.StatsAddr != "" ||
-		c.MaxConns != 100000 || c.IdleTimeout != 0 || len(c.AllowedOrigins) != 0 {
+		c.MaxConns != 100000 || c.IdleTimeout != 0 || len(c.AllowedOrigins) != 0 || c.DisableDeflate {
 		t.Fatalf("DefaultConfig() = %+v, want %+v", c, want)
 	}
 	if err := c.Validate(); err != nil {
@@ -122,7 +122,8 @@ func TestStatsJSON(t *testing.T) {
 		`"messages_in":`, `"messages_out":`, `"bytes_in":`, `"bytes_out":`, `"close_codes_sent":{"1000":2}`,
 		`"slow_reader_closes":`, `"abnormal_closes":`, `"io":`, `"rooms":`, `"broadcast_deliveries":`,
 		`"pings_sent":`, `"pongs_received":`, `"pong_missing":`, `"clients_not_answering":`,
-		`"refused_max_conns":`, `"idle_closes":`, `"origin_rejected":`} {
+		`"refused_max_conns":`, `"idle_closes":`, `"origin_rejected":`,
+		`"deflate_negotiated":`, `"messages_compressed_in":`, `"messages_compressed_out":`} {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("JSON %s lacks %s", b, key)
 		}

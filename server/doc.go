@@ -84,15 +84,34 @@
 // Client pings are answered with pongs carrying the same payload at once,
 // even between the fragments of a message and ahead of replies held back by
 // Config.Delay; pongs are ignored unless they answer the server's own ping.
-// No extension is ever negotiated; a subprotocol is chosen only from
-// Config.Subprotocols.
+// A subprotocol is chosen only from Config.Subprotocols.
+//
+// The one extension is permessage-deflate (RFC 7692, deflate.go), accepted
+// unless Config.DisableDeflate, always with no context takeover: the
+// response asks the client for client_no_context_takeover, and the server
+// compresses each of its messages on its own. So no connection keeps a
+// compression window: each event loop has one decompressor and one
+// compressor (compress/flate through github.com/gobwas/ws/wsflate, made on
+// the loop's first compressed message, about 1.2 MiB), reset for every
+// message, and a connection that negotiated the extension holds no more
+// memory than one that did not. A compressed message is reassembled like any
+// other, inflated whole (never past Config.MaxMessage bytes, so a
+// decompression bomb costs no more than a message at the limit), checked,
+// and echoed compressed; an uncompressed one is echoed uncompressed. In
+// broadcast mode a run of frames with compressed messages is encoded twice,
+// once for the members that negotiated the extension and once for those
+// that did not, each shared by all of them.
 //
 // Protocol violations fail the connection with a close frame: 1002 for
-// unmasked frames, RSV bits, reserved opcodes, bad control frames and broken
-// fragmentation (as ws.CheckHeader defines them) and for invalid close codes;
-// 1007 for text that is not UTF-8; 1009 for a message over Config.MaxMessage,
-// detected from the frame header before any payload is buffered. A client
-// close is answered with a close echoing its code.
+// unmasked frames, RSV bits other than permessage-deflate's RSV1 on the
+// first frame of a message, reserved opcodes, bad control frames and broken
+// fragmentation (as ws.CheckHeader and wsflate.MessageState define them)
+// and for invalid close codes; 1007 for text that is not UTF-8 and for a
+// compressed message that does not inflate (its payload is not consistent
+// with its type, as RFC 6455 defines 1007; Node's ws closes with 1007 for it
+// too); 1009 for a message over Config.MaxMessage, detected from the frame
+// header before any payload is buffered, or, compressed, while it is
+// inflated. A client close is answered with a close echoing its code.
 //
 // Every close, whoever starts it, ends the same way: the close frame is
 // written, the write side is shut down (FIN), and input is read and discarded

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -140,5 +141,50 @@ func TestAllowedOrigins(t *testing.T) {
 	}
 	if st := s.Stats(); st.HandshakeFailures != 0 {
 		t.Errorf("HandshakeFailures = %d, want 0 (origin refusals are counted apart)", st.HandshakeFailures)
+	}
+}
+
+// TestWarningsLoopback: a server listening on loopback (stats too) has
+// nothing to warn about, and none before Listen.
+func TestWarningsLoopback(t *testing.T) {
+	s, err := New(Config{Addr: "127.0.0.1:0", StatsAddr: "127.0.0.1:0", IO: testIO})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	if w := s.Warnings(); w != nil {
+		t.Errorf("Warnings before Listen = %q, want none", w)
+	}
+	if _, err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	if w := s.Warnings(); w != nil {
+		t.Errorf("Warnings on loopback = %q, want none", w)
+	}
+}
+
+// TestHandshakeRequestTooLarge: an opening handshake request over 16 KiB
+// is dropped without a response and counted as a failed handshake, before
+// HandshakeTimeout: the server never buffers more of it.
+func TestHandshakeRequestTooLarge(t *testing.T) {
+	s, addr := startServer(t, Config{})
+	c := dialTCP(t, addr)
+	big := upgradeRequest("X-Padding: " + strings.Repeat("a", 20<<10) + "\r\n")
+	start := time.Now()
+	c.SetDeadline(time.Now().Add(ioTimeout))
+	c.Write([]byte(big)) // may fail part way: the server stops reading
+	var b [512]byte
+	n, err := c.br.Read(b[:])
+	if n != 0 || (err != io.EOF && !errors.Is(err, syscall.ECONNRESET)) {
+		t.Fatalf("read %d bytes %q, err %v; want the connection dropped without a response", n, b[:n], err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("dropped after %v, want at once (not at HandshakeTimeout)", d)
+	}
+	if !waitFor(2*time.Second, func() bool { return s.Stats().HandshakeFailures == 1 }) {
+		t.Errorf("HandshakeFailures = %d, want 1", s.Stats().HandshakeFailures)
+	}
+	if st := s.Stats(); st.HandshakeTimeouts != 0 || st.Upgraded != 0 {
+		t.Errorf("HandshakeTimeouts %d, Upgraded %d; want 0, 0", st.HandshakeTimeouts, st.Upgraded)
 	}
 }

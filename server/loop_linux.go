@@ -79,10 +79,11 @@ type conn struct {
 // handoff is an upgraded connection on its way from the handshake goroutine to
 // a loop.
 type handoff struct {
-	fd    int
-	extra []byte // bytes the client sent after its handshake request
-	proto string
-	room  string // broadcast mode: the room the client joins
+	fd      int
+	extra   []byte // bytes the client sent after its handshake request
+	proto   string
+	room    string // broadcast mode: the room the client joins
+	deflate bool   // permessage-deflate was negotiated
 }
 
 // loop is one event loop: a goroutine blocked in epoll_wait that serves a set
@@ -138,6 +139,7 @@ type loop struct {
 	deliveries                         atomic.Uint64
 	pingsSent, pongs                   atomic.Uint64
 	pongMissing, notAnswering          atomic.Uint64
+	compIn, compOut                    atomic.Uint64 // permessage-deflate messages
 }
 
 // newLoop makes a loop that does its socket I/O through ring, or with one
@@ -167,7 +169,7 @@ func newLoop(s *Server, idx int, ring *uring.Ring) (*loop, error) {
 	l.rbuf = make([]byte, size)
 	l.pool.maxSpare = int(s.cfg.MaxMessage) + wire.MaxHeaderSize
 	l.codec = codec{maxMessage: s.cfg.MaxMessage, pool: &l.pool, out: make([]byte, 0, size),
-		hold: l.broadcast || l.delay > 0}
+		hold: l.broadcast || l.delay > 0, fanout: l.broadcast}
 	return l, nil
 }
 
@@ -364,6 +366,7 @@ func (l *loop) register(h handoff) {
 		return
 	}
 	c := &conn{fd: h.fd, proto: h.proto}
+	c.sess.deflate = h.deflate
 	if l.idle > 0 {
 		c.lastIn = l.now()
 	}
@@ -496,6 +499,11 @@ func (l *loop) process(c *conn, data []byte) {
 		l.msgsIn.Add(l.codec.msgsIn)
 		l.msgsOut.Add(l.codec.msgsOut)
 		l.pongs.Add(l.codec.pongs)
+		if l.codec.compIn != 0 || l.codec.compOut != 0 {
+			l.compIn.Add(l.codec.compIn)
+			l.compOut.Add(l.codec.compOut)
+			l.codec.compIn, l.codec.compOut = 0, 0
+		}
 		l.codec.msgsIn, l.codec.msgsOut, l.codec.pongs = 0, 0, 0
 	}
 	if l.codec.heldN > 0 {
@@ -504,7 +512,7 @@ func (l *loop) process(c *conn, data []byte) {
 	out := l.codec.out
 	if closing && c.delayedBytes > 0 && c.state == stateOpen {
 		// Echoes are held back: the close frame waits behind them.
-		l.delayFor(c, out[l.codec.closeAt:], 0, true)
+		l.delayFor(c, out[l.codec.closeAt:], frames{}, true)
 		out = out[:l.codec.closeAt]
 	}
 	if len(out) > 0 {
@@ -639,7 +647,7 @@ func (l *loop) goAway(c *conn) {
 	l.codec.out = appendClose(l.codec.out[:0], ws.StatusGoingAway)
 	l.s.countClose(ws.StatusGoingAway)
 	if c.delayedBytes > 0 {
-		l.delayFor(c, l.codec.out, 0, true) // behind the echoes held back
+		l.delayFor(c, l.codec.out, frames{}, true) // behind the echoes held back
 	} else {
 		l.send(c, l.codec.out)
 	}

@@ -57,11 +57,10 @@ type members struct {
 	conns []*conn // each conn's ridx is its index here
 }
 
-// bframe is a run of encoded frames (n data messages) shared by the loops
-// that deliver it, returned to bframePool when the last one is done.
+// bframe is a run of encoded frames shared by the loops that deliver it,
+// returned to bframePool when the last one is done.
 type bframe struct {
-	b    []byte
-	n    int
+	frames
 	refs atomic.Int32
 }
 
@@ -70,11 +69,12 @@ const maxPooledBframe = 64 << 10
 
 var bframePool = sync.Pool{New: func() any { return new(bframe) }}
 
-// newBframe copies b (n frames) into a shared buffer with one reference.
-func newBframe(b []byte, n int) *bframe {
+// newBframe copies fr into a shared buffer with one reference.
+func newBframe(fr frames) *bframe {
 	f := bframePool.Get().(*bframe)
-	f.b = append(f.b[:0], b...)
-	f.n = n
+	f.b = append(f.b[:0], fr.b...)
+	f.z = append(f.z[:0], fr.z...)
+	f.n, f.nz = fr.n, fr.nz
 	f.refs.Store(1)
 	return f
 }
@@ -86,6 +86,9 @@ func (f *bframe) release() {
 	}
 	if cap(f.b) > maxPooledBframe {
 		f.b = nil
+	}
+	if cap(f.z) > maxPooledBframe {
+		f.z = nil
 	}
 	bframePool.Put(f)
 }
@@ -171,48 +174,57 @@ func (l *loop) leave(c *conn) {
 	}
 }
 
-// publish delivers b, n encoded data frames, to every member of r: to this
-// loop's members directly, to the other loops' through their inboxes. bf, if
-// not nil, holds b already (a delayed message) and is released.
-func (l *loop) publish(r *room, b []byte, n int, bf *bframe) {
+// publish delivers fr to every member of r: to this loop's members
+// directly, to the other loops' through their inboxes. bf, if not nil, holds
+// fr already (a delayed message) and is released.
+func (l *loop) publish(r *room, fr frames, bf *bframe) {
 	for _, tl := range *r.loops.Load() {
 		if tl == l {
 			continue
 		}
 		if bf == nil {
-			bf = newBframe(b, n) // once, for every other loop
+			bf = newBframe(fr) // once, for every other loop
 		}
 		bf.refs.Add(1)
 		if !tl.post(delivery{r: r, bf: bf}) {
 			bf.release()
 		}
 	}
-	l.deliver(r, b, n)
+	l.deliver(r, fr)
 	if bf != nil {
 		bf.release()
 	}
 }
 
-// deliver writes b, n encoded data frames, to each of this loop's members of
-// r. A member whose writes fail or pile up is closed, which takes it out of
-// the list: the walk goes backwards, so that the member moved into its place
-// has been served already.
-func (l *loop) deliver(r *room, b []byte, n int) {
+// deliver writes fr to each of this loop's members of r: fr.z to those that
+// negotiated permessage-deflate if there is a compressed run, else fr.b. A
+// member whose writes fail or pile up is closed, which takes it out of the
+// list: the walk goes backwards, so that the member moved into its place has
+// been served already.
+func (l *loop) deliver(r *room, fr frames) {
 	m := r.local[l.idx]
 	if m == nil {
 		return
 	}
-	var sent uint64
+	var sent, comp uint64
 	for i := len(m.conns) - 1; i >= 0; i-- {
 		if i >= len(m.conns) {
 			continue
 		}
-		l.send(m.conns[i], b)
-		sent += uint64(n)
+		if c := m.conns[i]; fr.nz > 0 && c.sess.deflate {
+			l.send(c, fr.z)
+			comp += uint64(fr.nz)
+		} else {
+			l.send(c, fr.b)
+		}
+		sent += uint64(fr.n)
 	}
 	if sent != 0 {
 		l.deliveries.Add(sent)
 		l.msgsOut.Add(sent)
+	}
+	if comp != 0 {
+		l.compOut.Add(comp)
 	}
 }
 
@@ -238,7 +250,7 @@ func (l *loop) post(d delivery) bool {
 // deliverInbox delivers what other loops posted, taken at the top of a pass.
 func (l *loop) deliverInbox() {
 	for i, d := range l.posted {
-		l.deliver(d.r, d.bf.b, d.bf.n)
+		l.deliver(d.r, d.bf.frames)
 		d.bf.release()
 		l.posted[i] = delivery{}
 	}

@@ -49,6 +49,7 @@ type Server struct {
 	accepted, upgraded, hsFail, hsTimeout, slow, abnormal atomic.Uint64
 	open                                                  atomic.Int64
 	refusedMax, idleCloses, originRejected                atomic.Uint64
+	deflateConns                                          atomic.Uint64
 	closeCodes                                            [5000]atomic.Uint64
 	// inHandshake counts connections accepted and not yet upgraded or
 	// dropped: with open, what Config.MaxConns caps.
@@ -194,6 +195,24 @@ func (s *Server) StatsAddr() net.Addr {
 	return s.statsLn.Addr()
 }
 
+// Warnings returns, once the server listens, a line for each thing that
+// makes it reachable beyond this machine: the WebSocket or stats listener
+// bound to an address other than loopback (0.0.0.0 included), and, for an
+// exposed WebSocket listener, the lack of Config.AllowedOrigins. Nil before
+// Listen and when everything is on loopback.
+func (s *Server) Warnings() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	var stats net.Addr
+	if s.statsLn != nil {
+		stats = s.statsLn.Addr()
+	}
+	return exposureWarnings(s.ln.Addr(), stats, s.cfg.AllowedOrigins)
+}
+
 // serveStats answers GET /stats with the current Stats as JSON.
 func (s *Server) serveStats(w http.ResponseWriter, _ *http.Request) {
 	b, err := json.Marshal(s.Stats())
@@ -284,6 +303,10 @@ func (s *Server) handshake(nc net.Conn) {
 			return nil
 		}
 	}
+	var deflate deflateOffer
+	if !s.cfg.DisableDeflate {
+		u.Negotiate = deflate.negotiate
+	}
 	badOrigin := false
 	if origins := s.cfg.AllowedOrigins; len(origins) > 0 {
 		u.OnHeader = func(key, value []byte) error {
@@ -315,11 +338,15 @@ func (s *Server) handshake(nc net.Conn) {
 		return
 	}
 	s.upgraded.Add(1)
+	if deflate.accepted {
+		s.deflateConns.Add(1)
+	}
 	s.open.Add(1)
 	upgraded = true
 	s.inHandshake.Add(-1) // after open.Add: the sum never dips below the truth
 	l := s.loops[(s.next.Add(1)-1)%uint64(len(s.loops))]
-	if !l.handoff(handoff{fd: fd, extra: rc.extra(), proto: hs.Protocol, room: roomName}) {
+	h := handoff{fd: fd, extra: rc.extra(), proto: hs.Protocol, room: roomName, deflate: deflate.accepted}
+	if !l.handoff(h) {
 		unix.Close(fd)
 		s.open.Add(-1)
 	}
@@ -471,6 +498,7 @@ func (s *Server) Stats() Stats {
 		RefusedMaxConns:   s.refusedMax.Load(),
 		IdleCloses:        s.idleCloses.Load(),
 		OriginRejected:    s.originRejected.Load(),
+		DeflateNegotiated: s.deflateConns.Load(),
 		CloseCodesSent:    make(map[uint16]uint64),
 		IO:                s.io,
 		Rooms:             s.roomCount.Load(),
@@ -485,6 +513,8 @@ func (s *Server) Stats() Stats {
 		st.PongsReceived += l.pongs.Load()
 		st.PongMissing += l.pongMissing.Load()
 		st.ClientsNotAnswering += l.notAnswering.Load()
+		st.CompressedIn += l.compIn.Load()
+		st.CompressedOut += l.compOut.Load()
 	}
 	for code := range s.closeCodes {
 		if n := s.closeCodes[code].Load(); n != 0 {

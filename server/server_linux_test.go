@@ -144,7 +144,7 @@ func TestStrictness(t *testing.T) {
 		{"opcode-3", mf(3, true, []byte("x")), []reply{closeReply(1002)}},
 		// Reserved control opcode.
 		{"opcode-0xB", mf(0xB, true, nil), []reply{closeReply(1002)}},
-		// RSV1 without a negotiated extension (permessage-deflate is never accepted).
+		// RSV1 without a negotiated extension (this client offers none).
 		{"rsv1", frame(ws.Header{Fin: true, Rsv: 4, OpCode: ws.OpText, Masked: true}, []byte("x")), []reply{closeReply(1002)}},
 		// RSV3.
 		{"rsv3", frame(ws.Header{Fin: true, Rsv: 1, OpCode: ws.OpBinary, Masked: true}, []byte("x")), []reply{closeReply(1002)}},

@@ -34,5 +34,8 @@ func (s *Server) Shutdown(ctx context.Context) error { return nil }
 // Stats returns zero counters.
 func (s *Server) Stats() Stats { return Stats{CloseCodesSent: map[uint16]uint64{}} }
 
+// Warnings returns nil.
+func (s *Server) Warnings() []string { return nil }
+
 // StatsAddr returns nil.
 func (s *Server) StatsAddr() net.Addr { return nil }

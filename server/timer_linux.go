@@ -40,11 +40,11 @@ import (
 // delayed is one entry of the delay queue.
 type delayed struct {
 	due int64 // loop time (ns) when it goes out
-	n   int   // data messages in b or bf
-	// Echo mode: the frames for c, in a pooled buffer. close says b is c's
-	// close frame.
+	// Echo mode: the frames for c, in a pooled buffer (n data messages,
+	// nz of them compressed). close says b is c's close frame.
 	c     *conn
 	b     []byte
+	n, nz int
 	close bool
 	// Broadcast mode: the frames for room r.
 	r  *room
@@ -84,30 +84,30 @@ func (d *delayQ) pop() delayed {
 // published to c's room at once in broadcast mode without Delay, else queued
 // until Delay has passed.
 func (l *loop) hold(c *conn) {
-	b, n := l.codec.held, l.codec.heldN
-	l.codec.held, l.codec.heldN = b[:0], 0
+	fr := l.codec.takeHeld()
 	switch {
 	case l.broadcast && l.delay == 0:
 		if c.room != nil {
-			l.publish(c.room, b, n, nil)
+			l.publish(c.room, fr, nil)
 		}
 	case l.broadcast:
 		if c.room != nil {
-			l.delayQ.push(delayed{due: l.now() + l.delay, n: n, r: c.room, bf: newBframe(b, n)})
+			l.delayQ.push(delayed{due: l.now() + l.delay, r: c.room, bf: newBframe(fr)})
 		}
 	default:
-		if c.delayedBytes+len(b)+len(c.pending)-c.poff > l.maxPending {
+		if c.delayedBytes+len(fr.b)+len(c.pending)-c.poff > l.maxPending {
 			l.slowReader(c)
 			return
 		}
-		l.delayFor(c, b, n, false)
+		l.delayFor(c, fr.b, fr, false)
 	}
 }
 
-// delayFor queues a copy of b (n data messages, or c's close frame) for c.
-func (l *loop) delayFor(c *conn, b []byte, n int, isClose bool) {
+// delayFor queues a copy of b for c: the frames fr counts (their messages,
+// echo mode), or c's close frame.
+func (l *loop) delayFor(c *conn, b []byte, fr frames, isClose bool) {
 	buf := append(l.pool.get(len(b)), b...)
-	l.delayQ.push(delayed{due: l.now() + l.delay, n: n, c: c, b: buf, close: isClose})
+	l.delayQ.push(delayed{due: l.now() + l.delay, n: fr.n, nz: fr.nz, c: c, b: buf, close: isClose})
 	c.delayedBytes += len(buf)
 	if isClose {
 		c.closeHeld = true
@@ -117,7 +117,7 @@ func (l *loop) delayFor(c *conn, b []byte, n int, isClose bool) {
 // releaseDelayed sends a delayed entry that is due.
 func (l *loop) releaseDelayed(e delayed) {
 	if e.bf != nil {
-		l.publish(e.r, e.bf.b, e.n, e.bf)
+		l.publish(e.r, e.bf.frames, e.bf)
 		return
 	}
 	c := e.c
@@ -131,6 +131,9 @@ func (l *loop) releaseDelayed(e delayed) {
 			}
 		} else {
 			l.msgsOut.Add(uint64(e.n))
+			if e.nz > 0 {
+				l.compOut.Add(uint64(e.nz))
+			}
 		}
 	}
 	l.pool.put(e.b)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -43,7 +42,17 @@ come back (pings_sent, pongs_received, pong_missing, clients_not_answering).
 Limits: --max-conns closes connections beyond it on accept
 (refused_max_conns), --idle-timeout closes with 1001 a connection that sends
 nothing for that long (idle_closes), --allowed-origin refuses with 403 a
-browser handshake from any other Origin (origin_rejected).
+browser handshake from any other Origin (origin_rejected). Listening on an
+address other than loopback prints a warning.
+
+permessage-deflate (RFC 7692) is accepted when a client offers it, with no
+context takeover either way (the server's compression state is per event
+loop, not per connection); the echo of a compressed message is compressed
+(deflate_negotiated, messages_compressed_in, messages_compressed_out). A
+compressed message that does not inflate closes with 1007, one that
+inflates past --max-message with 1009. --deflate=false declines it.
+--subprotocol names the subprotocols the server speaks: it picks the first
+one the client offers.
 
 Examples:
   wsbench serve                          # ws://127.0.0.1:8080/
@@ -56,6 +65,7 @@ Examples:
   wsbench serve --ping-interval 5s       # a ping every 5s, pong expected before the next
   wsbench serve --stats-addr 127.0.0.1:9090  # curl http://127.0.0.1:9090/stats
   wsbench serve --idle-timeout 30s --allowed-origin https://example.com
+  wsbench serve --subprotocol chat,v2.chat --deflate=false
 `
 
 func serveCmd(args []string, stdout, stderr io.Writer) error {
@@ -74,6 +84,8 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "connections held at most (upgraded or in handshake); more are closed on accept")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "close a connection with 1001 after it has sent nothing for this long (0 = never)")
 	fs.StringSliceVar(&cfg.AllowedOrigins, "allowed-origin", cfg.AllowedOrigins, "accept handshakes only from this Origin (repeatable or comma-separated; none = any; no Origin header is accepted)")
+	fs.StringSliceVar(&cfg.Subprotocols, "subprotocol", cfg.Subprotocols, "subprotocols the server speaks; it picks the first the client offers (repeatable or comma-separated; none = never picks one)")
+	deflate := fs.Bool("deflate", !cfg.DisableDeflate, "accept permessage-deflate (RFC 7692) offers, with no context takeover; --deflate=false declines them")
 	statsInterval := fs.Duration("stats-interval", 0, "print counters, CPU and memory every interval (0 = only on stop)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -84,6 +96,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	if *statsInterval < 0 {
 		return usagef("--stats-interval: must not be negative, got %v", *statsInterval)
 	}
+	cfg.DisableDeflate = !*deflate
 	if err := cfg.Validate(); err != nil {
 		return usageError{flagNamed(err)}
 	}
@@ -104,14 +117,15 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		return failedError{fmt.Errorf("--addr %s: %w", cfg.Addr, err)}
 	}
-	if host, _, _ := net.SplitHostPort(addr.String()); !isLoopback(host) {
-		fmt.Fprintf(stderr, "wsbench serve: warning: listening on %s, reachable from other machines\n", host)
+	for _, w := range srv.Warnings() {
+		fmt.Fprintf(stderr, "wsbench serve: warning: %s\n", w)
 	}
-	fmt.Fprintf(stdout, "wsbench serve: listening on ws://%s/ (mode %s, I/O %s)\n", addr, cfg.Mode, srv.Stats().IO)
+	deflateState := "on"
+	if cfg.DisableDeflate {
+		deflateState = "off"
+	}
+	fmt.Fprintf(stdout, "wsbench serve: listening on ws://%s/ (mode %s, I/O %s, permessage-deflate %s)\n", addr, cfg.Mode, srv.Stats().IO, deflateState)
 	if sa := srv.StatsAddr(); sa != nil {
-		if host, _, _ := net.SplitHostPort(sa.String()); !isLoopback(host) {
-			fmt.Fprintf(stderr, "wsbench serve: warning: stats on %s, reachable from other machines\n", host)
-		}
 		fmt.Fprintf(stdout, "wsbench serve: stats on http://%s/stats\n", sa)
 	}
 
@@ -182,13 +196,8 @@ var serveFlags = strings.NewReplacer(
 	"server: Config.IO", "--io", "server: Config.Delay", "--delay",
 	"server: Config.PingInterval", "--ping-interval", "server: Config.StatsAddr", "--stats-addr",
 	"server: Config.MaxConns", "--max-conns", "server: Config.IdleTimeout", "--idle-timeout",
-	"server: Config.AllowedOrigins", "--allowed-origin",
+	"server: Config.AllowedOrigins", "--allowed-origin", "server: Config.Subprotocols", "--subprotocol",
 )
 
 // flagNamed rewrites a server configuration error to name flags, not fields.
 func flagNamed(err error) error { return errors.New(serveFlags.Replace(err.Error())) }
-
-func isLoopback(host string) bool {
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
