@@ -51,6 +51,10 @@ type Report struct {
 	Compression *Compression `json:"compression,omitempty"`
 	// Thresholds are the run's pass/fail checks (--threshold), in order.
 	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
+	// Group names the group of a mix this report is of; Groups are a mix's
+	// groups, each with its own report (the top level is their sum).
+	Group  string    `json:"group,omitempty"`
+	Groups []*Report `json:"groups,omitempty"`
 	// Processes is each client process's share, when --procs split the run.
 	Processes   []Process   `json:"processes,omitempty"`
 	Environment Environment `json:"environment"`

@@ -143,6 +143,10 @@ func Text(w io.Writer, r *Report) error {
 		b.WriteString("\n")
 		stagesText(&b, r)
 	}
+	if len(r.Groups) > 0 {
+		b.WriteString("\n")
+		groupsText(&b, r)
+	}
 
 	b.WriteString("\n")
 	if len(r.Errors) == 0 {
@@ -248,6 +252,37 @@ func stagesText(b *strings.Builder, r *Report) {
 		}
 		fmt.Fprintf(tw, "%s\t%.1fs\t%.1fs\t%d\t%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t\n", st.Name, st.StartS, st.EndS, st.TargetConns, st.Open,
 			fmtNum(st.TargetRate), fmtNum(st.Rates.Sent), fmtNum(st.Rates.Received), st.Messages.Unsent, errs, p50, p99, mx)
+	}
+	tw.Flush()
+}
+
+// groupsText is the per-group table of a mix.
+func groupsText(b *strings.Builder, r *Report) {
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "Group\tkind\tconns\topened\tdropped\tsent/s\treceived/s\terrors\tmetric\tp50\tp99\tmax\t\n")
+	for _, g := range r.Groups {
+		kind := g.Scenario.Kind
+		if kind == "" {
+			kind = "echo"
+		}
+		metric := "rtt"
+		switch kind {
+		case "broadcast":
+			metric = "delivery"
+		case "connect":
+			metric = "handshake"
+		case "hold":
+			if g.Latency["rtt"].Count == 0 {
+				metric = "handshake"
+			}
+		}
+		l := g.Latency[metric]
+		p50, p99, mx := "-", "-", "-"
+		if l.Count > 0 {
+			p50, p99, mx = fmtUs(l.P50Us), fmtUs(l.P99Us), fmtUs(l.MaxUs)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n", g.Group, kind, g.Scenario.Conns, g.Connections.Opened,
+			g.Connections.Dropped, fmtNum(g.Rates.Sent), fmtNum(g.Rates.Received), g.ErrorCount(), metric, p50, p99, mx)
 	}
 	tw.Flush()
 }

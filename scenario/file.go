@@ -61,6 +61,9 @@ func ParseFile(name string, b []byte, base Spec) (Spec, error) {
 	}
 	spec := base
 	errs := decodeMapping(name, root, reflect.ValueOf(&spec).Elem(), "")
+	if spec.Mixed() {
+		spec.ApplyGroups()
+	}
 	if spec.Staged() && len(errs) == 0 {
 		errs = append(errs, checkStaged(name, root, spec)...)
 		spec.ApplyStages()

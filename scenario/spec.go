@@ -151,6 +151,9 @@ type Spec struct {
 	// credentials. The tokens never go into a result.
 	Query      string `json:"query,omitempty"`
 	TokensFile string `json:"tokens_file,omitempty"`
+	// Groups make the run a mix of workloads running at once (see Group);
+	// Conns and Rate are then their sums (ApplyGroups).
+	Groups []Group `json:"groups,omitempty"`
 	// Reconnect, when positive, reopens a connection that dropped (or
 	// failed to open) after this backoff, doubled per failed try up to
 	// 10s, with jitter; reopened connections are counted.
@@ -224,6 +227,13 @@ func (s Spec) Validate() error {
 		}
 	}
 	s.validateStages(bad)
+	if s.Mixed() {
+		// Each group is validated as the scenario it runs.
+		if err := s.validateGroups(); err != nil {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	}
 	if s.Staged() {
 		d := s
 		d.ApplyStages()

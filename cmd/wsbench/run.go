@@ -255,7 +255,13 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 
 	target, bundled := spec.Target, spec.Target == ""
 	if bundled {
-		url, stopServer, err := startBundled(spec.Kind)
+		kind := spec.Kind
+		if spec.Mixed() {
+			if kind, err = mixServerKind(spec); err != nil {
+				return usageError{err}
+			}
+		}
+		url, stopServer, err := startBundled(kind)
 		if err != nil {
 			return failedError{fmt.Errorf("start the bundled server: %w", err)}
 		}
@@ -273,7 +279,9 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		return runMulti(ctx, abort, spec, targets, bundled, *o.repeat, opts, thresholds, *out, stdout, stderr)
 	}
 	var rep *results.Report
-	if spec.Procs > 1 {
+	if spec.Mixed() {
+		rep, err = runMix(ctx, abort, spec, target, bundled, opts)
+	} else if spec.Procs > 1 {
 		rep, err = runSplit(ctx, abort, spec, target, bundled, opts, stderr)
 	} else {
 		st := newStatus(stderr, spec, *o.quiet, *o.progress)
@@ -360,6 +368,14 @@ func applyStageFlags(spec *scenario.Spec, fs *pflag.FlagSet, flags []string, par
 			}
 			spec.Stages = append(spec.Stages, st)
 		}
+	}
+	if spec.Mixed() {
+		for _, name := range []string{"conns", "rate"} {
+			if fs.Changed(name) {
+				return usagef("--%s: a mix takes it from its groups; drop it", name)
+			}
+		}
+		spec.ApplyGroups()
 	}
 	if !spec.Staged() {
 		return nil
