@@ -576,6 +576,13 @@ func TestNoGoroutinesLeftBehind(t *testing.T) {
 		if _, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()}); err != nil {
 			t.Fatal(err)
 		}
+		// A staged run with --reconnect: the planner, its dialers and the
+		// stage collector must end too.
+		staged := stagedSpec(scenario.Stage{Duration: 0, Conns: 4, Rate: 100}, scenario.Stage{Duration: scenario.Duration(300 * time.Millisecond), Conns: 8, Rate: 200})
+		staged.Reconnect = scenario.Duration(20 * time.Millisecond)
+		if _, err := Run(context.Background(), Config{Spec: staged, Target: srv.url()}); err != nil {
+			t.Fatal(err)
+		}
 		srv.close()
 	}()
 	deadline := time.Now().Add(3 * time.Second)
