@@ -148,9 +148,12 @@ type Stage struct {
 }
 
 // Interval is one slice of the measured window: its bounds as offsets from
-// the window's start, and what was recorded in it.
+// the window's start, and what was recorded in it. A finished interval keeps
+// its measurements compact (Data), so a long run's memory stays flat;
+// Snapshot, the same expanded, is set only in the Config.OnInterval call.
 type Interval struct {
 	Start, End time.Duration
+	Data       *metrics.Compact
 	Snapshot   *metrics.Snapshot
 	// Open is the number of connections open at the interval's end.
 	Open int
@@ -167,10 +170,22 @@ type checkpoint struct {
 
 // collectIntervals turns the workers' checkpoints into intervals: each
 // worker's difference from its previous checkpoint, merged over workers.
+// An interval stays expanded only until every loop has reported it; then it
+// is handed to onInterval and compacted. (A loop's final checkpoint may add
+// to a compacted interval: it is expanded for that.)
 func collectIntervals(parts <-chan checkpoint, workers int, length time.Duration, onInterval func(Interval)) []Interval {
 	prev := make(map[*worker]metrics.Checkpoint, workers)
 	var out []Interval
 	var reported []int // per interval, how many loops reported it
+	var empty *metrics.Histogram
+	compact := func(iv *Interval) {
+		if iv.Snapshot == nil {
+			return
+		}
+		if c, err := iv.Snapshot.Compact(); err == nil {
+			iv.Data, iv.Snapshot = c, nil
+		}
+	}
 	for p := range parts {
 		last, ok := prev[p.worker]
 		prev[p.worker] = p.cp
@@ -183,16 +198,41 @@ func collectIntervals(parts <-chan checkpoint, workers int, length time.Duration
 		}
 		for len(out) <= p.idx {
 			k := time.Duration(len(out))
-			out = append(out, Interval{Start: k * length, End: (k + 1) * length, Snapshot: metrics.NewSnapshot()})
+			// Histograms appear as merged: an interval holds only the metrics
+			// recorded in it (each live one is ~150 KiB).
+			out = append(out, Interval{Start: k * length, End: (k + 1) * length, Snapshot: &metrics.Snapshot{Errors: map[string]int64{}}})
 		}
-		out[p.idx].Snapshot.Merge(d)
-		out[p.idx].Open += p.open
+		iv := &out[p.idx]
+		if iv.Snapshot == nil {
+			if iv.Snapshot, err = iv.Data.Expand(); err != nil {
+				continue // cannot happen: it encoded itself
+			}
+		}
+		iv.Snapshot.Merge(d)
+		iv.Open += p.open
 		for len(reported) <= p.idx {
 			reported = append(reported, 0)
 		}
-		if reported[p.idx]++; reported[p.idx] == workers && onInterval != nil {
-			onInterval(out[p.idx])
+		if reported[p.idx]++; reported[p.idx] >= workers {
+			if reported[p.idx] == workers && onInterval != nil {
+				cb := *iv
+				snap := *iv.Snapshot
+				for m, h := range snap.Hist {
+					if h == nil {
+						if empty == nil {
+							empty = metrics.NewHistogram()
+						}
+						snap.Hist[m] = empty // read only, shared
+					}
+				}
+				cb.Snapshot = &snap
+				onInterval(cb)
+			}
+			compact(iv)
 		}
+	}
+	for i := range out {
+		compact(&out[i])
 	}
 	return out
 }

@@ -615,12 +615,19 @@ func TestIntervals(t *testing.T) {
 		if iv.Start != time.Duration(i)*250*time.Millisecond || iv.End <= iv.Start {
 			t.Errorf("interval %d: %v..%v", i, iv.Start, iv.End)
 		}
-		n := iv.Snapshot.Counts.Received
+		if iv.Snapshot != nil || iv.Data == nil {
+			t.Fatalf("interval %d is not compact", i)
+		}
+		snap, err := iv.Data.Expand()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := snap.Counts.Received
 		if n < 60 || n > 140 { // about 100 each: 400/s for 250ms
 			t.Errorf("interval %d received %d, want about 100", i, n)
 		}
 		received += n
-		samples += iv.Snapshot.Hist[metrics.RTT].Count()
+		samples += snap.Hist[metrics.RTT].Count()
 		if iv.Open != 10 {
 			t.Errorf("interval %d: %d connections open, want 10", i, iv.Open)
 		}

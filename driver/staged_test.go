@@ -100,11 +100,10 @@ func TestStagedClosedRampAtConnectRate(t *testing.T) {
 	if c.ConnsOpened != 30 || !c.Balanced() || c.Lost != 0 || len(res.Snapshot.Errors) != 0 {
 		t.Fatalf("counts %+v errors %v", c, res.Snapshot.Errors)
 	}
-	// Slot k opens at k/50 s: 16 open by 0.3 s, 26 by 0.5 s (within 10%).
-	for _, chk := range []struct{ iv, want int }{{2, 16}, {4, 26}} {
-		if got := res.Intervals[chk.iv].Open; math.Abs(float64(got-chk.want)) > 0.1*float64(chk.want) {
-			t.Errorf("%d connections open at %v, want %d (50/s)", got, res.Intervals[chk.iv].End, chk.want)
-		}
+	// Slot k opens at k/50 s: from 0.1 s to 0.5 s, 20 more open (the rate
+	// within 10%; a constant dialling delay cancels out).
+	if n := res.Intervals[4].Open - res.Intervals[0].Open; n < 18 || n > 22 {
+		t.Errorf("%d connections opened from 0.1s to 0.5s (%d to %d), want 20 (50/s)", n, res.Intervals[0].Open, res.Intervals[4].Open)
 	}
 	// The 30th connection opens at 29/50 s = 0.58 s: count them per interval.
 	reached := time.Duration(-1)

@@ -37,9 +37,12 @@ func (s *Shard) Checkpoint(prev *Checkpoint) Checkpoint {
 }
 
 // Between is what was recorded from checkpoint a to the later checkpoint b
-// of the same shard, as a snapshot.
+// of the same shard, as a snapshot whose histograms are nil where nothing
+// was recorded in between (unlike NewSnapshot's: a live histogram holds
+// ~150 KiB of counts, and intervals are cut every second). Merge it into a
+// snapshot (it may share histograms with b, which neither may change).
 func Between(a, b Checkpoint) (*Snapshot, error) {
-	s := NewSnapshot()
+	s := &Snapshot{Errors: make(map[string]int64)}
 	s.Counts = b.Counts
 	s.Counts.Sub(a.Counts)
 	for k, v := range b.Errors {
@@ -51,7 +54,7 @@ func Between(a, b Checkpoint) (*Snapshot, error) {
 		switch {
 		case b.Hist[m] == nil:
 		case a.Hist[m] == nil:
-			s.Hist[m] = b.Hist[m].Clone()
+			s.Hist[m] = b.Hist[m] // shared with b: read only
 		case a.Hist[m] == b.Hist[m]: // shared: nothing recorded in between
 		default:
 			d, err := b.Hist[m].Sub(a.Hist[m])

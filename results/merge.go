@@ -179,39 +179,45 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 // mergeIntervals merges the processes' intervals slot by slot: counts summed,
 // histograms decoded and merged.
 func mergeIntervals(parts []Part) ([]IntervalInput, error) {
+	// Interval by interval, each kept compact once merged, so a long run's
+	// merge holds one interval expanded at a time.
 	var out []IntervalInput
-	for _, p := range parts {
-		for i, iv := range p.Report.Intervals {
-			for len(out) <= i {
-				out = append(out, IntervalInput{Start: seconds(iv.StartS), End: seconds(iv.EndS), Snapshot: metrics.NewSnapshot()})
+	for i := 0; ; i++ {
+		var acc *metrics.Snapshot
+		for _, p := range parts {
+			if i >= len(p.Report.Intervals) {
+				continue
+			}
+			iv := p.Report.Intervals[i]
+			if acc == nil {
+				acc = metrics.NewSnapshot()
+				out = append(out, IntervalInput{Start: seconds(iv.StartS), End: seconds(iv.EndS)})
+			}
+			acc.Counts.Sent += iv.Sent
+			acc.Counts.Received += iv.Received
+			if iv.Errors > 0 {
+				acc.Errors["errors"] += iv.Errors
 			}
 			s := metrics.NewSnapshot()
-			s.Counts.Sent, s.Counts.Received = iv.Sent, iv.Received
-			if iv.Errors > 0 {
-				s.Errors["errors"] = iv.Errors
+			if err := decodeInto(s, iv.Latency); err != nil {
+				return nil, fmt.Errorf("interval %d: %w", i, err)
 			}
-			for name, l := range iv.Latency {
-				m, err := metrics.ParseMetric(name)
-				if err != nil {
-					continue // a metric this version does not know
-				}
-				h, err := metrics.DecodeHistogram(l.HDR)
-				if err != nil {
-					return nil, fmt.Errorf("interval %d, %s: %w", i, name, err)
-				}
-				if l.Clamped > 0 {
-					h.AddClamped(l.Clamped)
-				}
-				s.Hist[m] = h
-			}
-			if err := out[i].Snapshot.Merge(s); err != nil {
+			if err := acc.Merge(s); err != nil {
 				return nil, err
 			}
-			out[i].End = max(out[i].End, seconds(iv.EndS))
-			out[i].Open += iv.Open
+			last := &out[len(out)-1]
+			last.End = max(last.End, seconds(iv.EndS))
+			last.Open += iv.Open
 		}
+		if acc == nil {
+			return out, nil
+		}
+		c, err := acc.Compact()
+		if err != nil {
+			return nil, err
+		}
+		out[len(out)-1].Data = c
 	}
-	return out, nil
 }
 
 // mergeStages merges the processes' stages index by index: counts and

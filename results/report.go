@@ -157,10 +157,12 @@ type StageInput struct {
 	Open        int
 }
 
-// IntervalInput is one interval handed to Build.
+// IntervalInput is one interval handed to Build: its measurements as a
+// Snapshot, or compact (Data; expanded one interval at a time).
 type IntervalInput struct {
 	Start, End time.Duration
 	Snapshot   *metrics.Snapshot
+	Data       *metrics.Compact
 	Open       int
 }
 
@@ -494,6 +496,16 @@ func latencies(snap *metrics.Snapshot) (map[string]Latency, error) {
 }
 
 func intervalReport(iv IntervalInput) (Interval, error) {
+	if iv.Snapshot == nil {
+		if iv.Data == nil {
+			return Interval{}, fmt.Errorf("interval %v..%v: no measurements", iv.Start, iv.End)
+		}
+		s, err := iv.Data.Expand()
+		if err != nil {
+			return Interval{}, fmt.Errorf("interval %v..%v: %w", iv.Start, iv.End, err)
+		}
+		iv.Snapshot = s
+	}
 	c := iv.Snapshot.Counts
 	out := Interval{StartS: iv.Start.Seconds(), EndS: iv.End.Seconds(), Sent: c.Sent, Received: c.Received,
 		Open: iv.Open, Latency: map[string]Latency{}}

@@ -100,11 +100,13 @@ func runMix(ctx, abort context.Context, spec scenario.Spec, target string, bundl
 		whole.SendBufferFull += res.SendBufferFull
 		for k, iv := range intervalsOf(res) {
 			for len(intervals) <= k {
-				intervals = append(intervals, results.IntervalInput{Start: iv.Start, End: iv.End, Snapshot: metrics.NewSnapshot()})
+				intervals = append(intervals, results.IntervalInput{Start: iv.Start, End: iv.End})
 			}
-			if err := intervals[k].Snapshot.Merge(iv.Snapshot); err != nil {
+			merged, err := intervals[k].Data.Merge(iv.Data)
+			if err != nil {
 				return nil, err
 			}
+			intervals[k].Data = merged
 			intervals[k].End = max(intervals[k].End, iv.End)
 			intervals[k].Open += iv.Open
 		}

@@ -462,7 +462,7 @@ func stagesOf(res *driver.Result) []results.StageInput {
 func intervalsOf(res *driver.Result) []results.IntervalInput {
 	out := make([]results.IntervalInput, len(res.Intervals))
 	for i, iv := range res.Intervals {
-		out[i] = results.IntervalInput{Start: iv.Start, End: iv.End, Snapshot: iv.Snapshot, Open: iv.Open}
+		out[i] = results.IntervalInput{Start: iv.Start, End: iv.End, Snapshot: iv.Snapshot, Data: iv.Data, Open: iv.Open}
 	}
 	return out
 }
