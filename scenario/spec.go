@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -435,7 +436,7 @@ func orBundled(target string) string {
 	if target == "" {
 		return "the bundled server, ws://"
 	}
-	return target
+	return strconv.Quote(target)
 }
 
 // CheckURL reports whether u is a target wsbench can benchmark: an absolute
@@ -469,6 +470,9 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()
 
 // UnmarshalJSON reads a duration string, or a number of nanoseconds.
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	if strings.TrimSpace(string(b)) == "null" {
+		return nil // as encoding/json does for other types: leave it be
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		var n int64
@@ -503,6 +507,8 @@ func ParseHeader(h string) (name, value string, err error) {
 		return "", "", fmt.Errorf("--header: %q: %q is not a valid header name", h, name)
 	case strings.ContainsAny(value, "\r\n"):
 		return "", "", fmt.Errorf("--header: %q: the value must be one line", h)
+	case strings.IndexFunc(value, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) >= 0:
+		return "", "", fmt.Errorf("--header: %q: the value holds a control character (RFC 9110 field values may not)", h)
 	case reservedHeaders[strings.ToLower(name)]:
 		return "", "", fmt.Errorf("--header: %q: %s is set by the handshake itself (use --subprotocol for Sec-WebSocket-Protocol)", h, name)
 	}
