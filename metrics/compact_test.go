@@ -10,15 +10,15 @@ func TestCompactRoundTrip(t *testing.T) {
 	s.Counts.Sent, s.Counts.Received = 7, 5
 	s.Errors["close_1001"] = 2
 	for i := range 1000 {
-		s.Hist[RTT].Record(time.Duration(i) * time.Microsecond)
+		s.Hist[RTT].Record(time.Duration(i*i) * time.Microsecond)
 	}
 	s.Hist[Delivery].Record(90 * time.Second) // clamped at the top
 	c, err := s.Compact()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Hist[SendLag] != "" || c.Hist[RTT] == "" || len(c.Hist[RTT]) > 8<<10 {
-		t.Errorf("encodings: send_lag %q, rtt %d bytes", c.Hist[SendLag], len(c.Hist[RTT]))
+	if c.Hist[SendLag] != nil || c.Hist[RTT] == nil || len(c.Hist[RTT].Index) > 1000 {
+		t.Errorf("compact: send_lag %v, rtt %d buckets", c.Hist[SendLag], len(c.Hist[RTT].Index))
 	}
 	back, err := c.Expand()
 	if err != nil {
@@ -32,7 +32,38 @@ func TestCompactRoundTrip(t *testing.T) {
 			t.Errorf("%v: %+v, want %+v", m, back.Hist[m].Summary(), s.Hist[m].Summary())
 		}
 	}
-	if sum, err := c.Summary(RTT); err != nil || sum != s.Hist[RTT].Summary() {
-		t.Errorf("summary %+v %v", sum, err)
+	merged, err := c.Merge(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice, _ := merged.Expand()
+	if twice.Counts.Sent != 14 || twice.Hist[RTT].Count() != 2000 || twice.Hist[Delivery].Clamped() != 2 {
+		t.Errorf("merged: sent %d rtt %d clamped %d", twice.Counts.Sent, twice.Hist[RTT].Count(), twice.Hist[Delivery].Clamped())
+	}
+	bad := &Compact{Hist: [NumMetrics]*Sparse{RTT: {Index: []int32{1 << 30}, Count: []int64{1}}}}
+	if _, err := bad.Expand(); err == nil {
+		t.Error("a bucket outside the histogram expanded")
+	}
+}
+
+func BenchmarkCompact(b *testing.B) {
+	s := NewSnapshot()
+	for i := range 2000 {
+		s.Hist[RTT].Record(time.Duration(100+i%700) * time.Microsecond)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Compact()
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	s := NewSnapshot()
+	for i := range 2000 {
+		s.Hist[RTT].Record(time.Duration(100+i%700) * time.Microsecond)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Hist[RTT].Encode()
 	}
 }

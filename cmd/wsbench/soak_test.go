@@ -160,7 +160,7 @@ func TestSoakMemoryFlat(t *testing.T) {
 				t.Fatalf("only %d samples", len(samples))
 			}
 			first := nearest(samples, warm)
-			if end.at-first.at < 10*time.Second {
+			if end.at-first.at < 9*time.Second {
 				t.Fatalf("samples from %v to %v: too short a span to compare", first.at, end.at)
 			}
 			if d := end.kib - first.kib; d > boundKiB || d < -boundKiB {
