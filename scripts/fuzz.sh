@@ -5,11 +5,17 @@ cd "$(dirname "$0")/.."
 t=${FUZZTIME:-30s}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# Targets are found with `go test -list`: a package whose TestMain runs its
+# tests more than once (server: once per I/O mode) must list, and fuzz, once
+# (server/helpers_linux_test.go does); sort -u keeps a repeat from fuzzing a
+# target twice anyway.
 for pkg in $(go list ./...); do
-  for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
+  for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' | sort -u || true); do
     echo "fuzz $pkg $target ($t)"
     if go test -run='^$' -fuzz="^${target}\$" -fuzztime="$t" "$pkg" >"$log" 2>&1; then
-      grep -E 'execs|PASS|ok' "$log" | tail -2
+      # The last progress line (executions, corpus), then the verdict.
+      grep 'execs' "$log" | tail -1 || true
+      grep '^ok' "$log" | tail -1
     else
       # The whole story, less the progress lines: the failing input is saved
       # under the package's testdata/fuzz/ and the error says why.

@@ -28,13 +28,27 @@ func BenchmarkEchoLoopback(b *testing.B) {
 			if deflate {
 				name = testIO + "/deflate-" + opName(ws.OpBinary) + "-" + itoa(size)
 			}
-			b.Run(name, func(b *testing.B) { benchEchoLoopback(b, size, deflate) })
+			b.Run(name, func(b *testing.B) { benchEchoLoopback(b, size, deflate, Delay{}) })
 		}
 	}
 }
 
-func benchEchoLoopback(b *testing.B, size int, deflate bool) {
-	_, addr := startServer(b, Config{Loops: 1})
+// BenchmarkEchoLoopbackDelay is BenchmarkEchoLoopback for 128-byte messages
+// held back by Config.Delay, fixed and drawn per message: the delay queue's
+// path, which must not allocate either. The pipeline's window (1,024
+// messages) over the delay bounds the rate.
+func BenchmarkEchoLoopbackDelay(b *testing.B) {
+	for _, delay := range []string{"100us", "exp:100us", "50us-150us"} {
+		d, err := ParseDelay(delay)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(testIO+"/"+d.String(), func(b *testing.B) { benchEchoLoopback(b, 128, false, d) })
+	}
+}
+
+func benchEchoLoopback(b *testing.B, size int, deflate bool, delay Delay) {
+	_, addr := startServer(b, Config{Loops: 1, Delay: delay})
 	var c *rawConn
 	var fr []byte
 	replyLen := wire.HeaderSize(ws.Header{Length: int64(size)}) + size

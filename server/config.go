@@ -78,11 +78,17 @@ type Config struct {
 	// expensive, as on virtual machines. Stats.IO reports the mode in use.
 	IO string
 	// Delay holds every reply (echo mode) or delivery (broadcast mode) back
-	// until Delay after its message was received, to model a slow backend.
-	// Order per connection is kept; pongs and close frames answering a
-	// client are not data replies, but a close frame never overtakes a
-	// delayed echo. Zero (the default) sends at once.
-	Delay time.Duration
+	// after its message was received, to model a slow backend: a fixed time
+	// (FixedDelay) or a distribution each message draws its own delay from
+	// (see Delay; ParseDelay reads "5ms", "2ms-20ms", "exp:5ms",
+	// "normal:5ms,1ms"). Order per connection is kept: a reply whose draw
+	// is shorter than the one before waits for it (it goes out at the later
+	// of its own due time and its predecessor's), so a distribution's
+	// spread also delays the messages queued behind a long draw, as a
+	// backend serving one connection in order would. Pongs and close frames
+	// answering a client are not data replies, but a close frame never
+	// overtakes a delayed echo. The zero Delay (the default) sends at once.
+	Delay Delay
 	// PingInterval, if not zero, makes the server ping every open
 	// connection every PingInterval, with an 8-byte payload (a big-endian
 	// counter), and expect the pong carrying the same payload before the
@@ -121,7 +127,8 @@ type Config struct {
 	// window are declined), so that compression state belongs to the
 	// event loop, not to the connection. A compressed message that does
 	// not inflate closes the connection with 1007, one that inflates to
-	// more than MaxMessage with 1009 (inflating stops there). The echo of
+	// more than MaxMessage with 1009 (inflating stops there); an empty
+	// compressed payload is an empty message, as zlib-based peers read it. The echo of
 	// a compressed message is compressed, of an uncompressed one is not;
 	// in broadcast mode so is each delivery to a member that negotiated
 	// the extension (the others get it uncompressed). The server's own
@@ -223,8 +230,8 @@ func (c Config) Validate() error {
 	default:
 		bad("IO", "unknown I/O mode %q (supported: %q, %q, %q)", c.IO, IOAuto, IOUring, IOSyscalls)
 	}
-	if c.Delay < 0 {
-		bad("Delay", "%v is negative", c.Delay)
+	if err := c.Delay.check(); err != nil {
+		bad("Delay", "%v", err)
 	}
 	if c.PingInterval < 0 {
 		bad("PingInterval", "%v is negative", c.PingInterval)
@@ -347,6 +354,12 @@ type Stats struct {
 	// IO is the I/O mode the event loops use: "io_uring" or "syscalls"
 	// (see Config.IO). Empty off Linux.
 	IO string `json:"io"`
+	// Delay is Config.Delay in the syntax of ParseDelay ("0s": none).
+	// Empty off Linux.
+	Delay string `json:"delay"`
+	// DelayClamped counts delays drawn below zero (Config.Delay's normal
+	// distribution) and taken as zero.
+	DelayClamped uint64 `json:"delay_clamped"`
 
 	// Rooms is the number of broadcast rooms with at least one member now.
 	Rooms int64 `json:"rooms"`

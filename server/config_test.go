@@ -22,7 +22,7 @@ func TestDefaultConfig(t *testing.T) {
 	if c.Addr != want.Addr || c.Mode != want.Mode || c.MaxMessage != want.MaxMessage ||
 		c.HandshakeTimeout != want.HandshakeTimeout || c.Loops != want.Loops ||
 		c.MaxPendingWrite != want.MaxPendingWrite || len(c.Subprotocols) != 0 || c.IO != want.IO ||
-		c.Delay != 0 || c.PingInterval != 0 || c.StatsAddr != "" ||
+		!c.Delay.IsZero() || c.PingInterval != 0 || c.StatsAddr != "" ||
 		c.MaxConns != 100000 || c.IdleTimeout != 0 || len(c.AllowedOrigins) != 0 || c.DisableDeflate {
 		t.Fatalf("DefaultConfig() = %+v, want %+v", c, want)
 	}
@@ -56,8 +56,16 @@ func TestValidate(t *testing.T) {
 		{"mode-echo", Config{Mode: "echo"}, nil},
 		{"mode-unknown", Config{Mode: "bogus"}, []string{"Mode"}},
 		// Delay, ping interval and stats address.
-		{"delay", Config{Delay: 100 * time.Millisecond, PingInterval: time.Second, StatsAddr: "127.0.0.1:0"}, nil},
-		{"negative-delay", Config{Delay: -time.Second}, []string{"Delay"}},
+		{"delay", Config{Delay: FixedDelay(100 * time.Millisecond), PingInterval: time.Second, StatsAddr: "127.0.0.1:0"}, nil},
+		{"negative-delay", Config{Delay: FixedDelay(-time.Second)}, []string{"Delay"}},
+		// Delay distributions: their own parameters only, in range.
+		{"delay-uniform", Config{Delay: Delay{Dist: DelayUniform, Min: time.Millisecond, Max: 20 * time.Millisecond}}, nil},
+		{"delay-exp", Config{Delay: Delay{Dist: DelayExp, Mean: 5 * time.Millisecond}}, nil},
+		{"delay-normal", Config{Delay: Delay{Dist: DelayNormal, Mean: 5 * time.Millisecond, StdDev: time.Millisecond}}, nil},
+		{"delay-uniform-inverted", Config{Delay: Delay{Dist: DelayUniform, Min: 2 * time.Second, Max: time.Second}}, []string{"Delay"}},
+		{"delay-exp-stray-max", Config{Delay: Delay{Dist: DelayExp, Mean: time.Second, Max: time.Second}}, []string{"Delay"}},
+		{"delay-too-long", Config{Delay: FixedDelay(2 * MaxDelay)}, []string{"Delay"}},
+		{"delay-unknown-dist", Config{Delay: Delay{Dist: 9}}, []string{"Delay"}},
 		{"negative-ping-interval", Config{PingInterval: -time.Second}, []string{"PingInterval"}},
 		{"tiny-ping-interval", Config{PingInterval: time.Microsecond}, []string{"PingInterval"}},
 		{"stats-addr-no-port", Config{StatsAddr: "localhost"}, []string{"StatsAddr"}},
@@ -123,7 +131,8 @@ func TestStatsJSON(t *testing.T) {
 		`"slow_reader_closes":`, `"abnormal_closes":`, `"io":`, `"rooms":`, `"broadcast_deliveries":`,
 		`"pings_sent":`, `"pongs_received":`, `"pong_missing":`, `"clients_not_answering":`,
 		`"refused_max_conns":`, `"idle_closes":`, `"origin_rejected":`,
-		`"deflate_negotiated":`, `"messages_compressed_in":`, `"messages_compressed_out":`} {
+		`"deflate_negotiated":`, `"messages_compressed_in":`, `"messages_compressed_out":`,
+		`"delay":`, `"delay_clamped":`} {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("JSON %s lacks %s", b, key)
 		}

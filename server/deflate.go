@@ -89,8 +89,8 @@ var errInflatedTooBig = errors.New("server: inflated message over MaxMessage")
 // message (no context takeover). The loop makes it on its first compressed
 // message. Not safe for concurrent use.
 type flater struct {
-	src bytes.Reader    // the compressed payload being inflated
-	r   *wsflate.Reader // appends the RFC 7692 tail to src and inflates
+	src tailReader      // the compressed payload being inflated, then the tail
+	r   io.ReadCloser   // compress/flate's decompressor, reading src
 	w   *wsflate.Writer // deflates and strips the tail
 	dst appendWriter    // where w writes
 }
@@ -98,9 +98,7 @@ type flater struct {
 // newFlater makes the loop's decompressor and compressor.
 func newFlater() *flater {
 	f := &flater{}
-	f.r = wsflate.NewReader(&f.src, func(r io.Reader) wsflate.Decompressor {
-		return &inflater{fr: flate.NewReader(r)}
-	})
+	f.r = flate.NewReader(&f.src)
 	f.w = wsflate.NewWriter(&f.dst, func(w io.Writer) wsflate.Compressor {
 		fw, _ := flate.NewWriter(w, deflateLevel) // the level is valid: no error
 		return fw
@@ -108,15 +106,51 @@ func newFlater() *flater {
 	return f
 }
 
-// inflater makes compress/flate's decompressor resettable the way
-// wsflate.Reader wants (wsflate.ReadResetter), so that Reset reuses it
-// instead of allocating a new one (and its 32 KiB window) per message.
-type inflater struct{ fr io.ReadCloser }
+// inflateTail is what follows a compressed payload into the decompressor:
+// the 0x00 0x00 0xff 0xff that RFC 7692 section 7.2.2 appends, then an
+// empty final block, so that the stream ends where the message does.
+var inflateTail = [...]byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
 
-func (d *inflater) Read(p []byte) (int, error) { return d.fr.Read(p) }
+// tailReader reads a compressed payload, then inflateTail. It is an
+// io.ByteReader, so compress/flate reads it as it is, with no buffer of its
+// own (which it would allocate at every reset). It replaces wsflate.Reader,
+// whose ReadByte yields a spurious 0x00 between the payload and the tail
+// (gobwas/ws v1.4.0 suffixedReader): a truncated payload that must fail
+// with 1007 could then inflate.
+type tailReader struct {
+	p   []byte
+	pos int // in p, then past it in inflateTail
+}
 
-// Reset starts a new stream from r with an empty window.
-func (d *inflater) Reset(r io.Reader) { d.fr.(flate.Resetter).Reset(r, nil) }
+func (r *tailReader) reset(p []byte) { r.p, r.pos = p, 0 }
+
+func (r *tailReader) Read(b []byte) (int, error) {
+	if r.pos < len(r.p) {
+		n := copy(b, r.p[r.pos:])
+		r.pos += n
+		return n, nil
+	}
+	t := r.pos - len(r.p)
+	if t >= len(inflateTail) {
+		return 0, io.EOF
+	}
+	n := copy(b, inflateTail[t:])
+	r.pos += n
+	return n, nil
+}
+
+func (r *tailReader) ReadByte() (byte, error) {
+	if r.pos < len(r.p) {
+		r.pos++
+		return r.p[r.pos-1], nil
+	}
+	t := r.pos - len(r.p)
+	if t >= len(inflateTail) {
+		return 0, io.EOF
+	}
+	r.pos++
+	return inflateTail[t], nil
+}
 
 // appendWriter is an io.Writer that appends to b.
 type appendWriter struct{ b []byte }
@@ -134,8 +168,14 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 // memory and the time to produce them. Any other error is a payload that is
 // not a valid DEFLATE stream.
 func (f *flater) inflate(pool *bufPool, p []byte, limit int) ([]byte, error) {
-	f.src.Reset(p)
-	f.r.Reset(&f.src)
+	if len(p) == 0 {
+		// Not a DEFLATE stream once the tail is appended, but what a
+		// compressor that had nothing to compress may send: an empty
+		// message, as zlib-based peers read it.
+		return pool.get(0), nil
+	}
+	f.src.reset(p)
+	f.r.(flate.Resetter).Reset(&f.src, nil)
 	// Text compresses about 3:1; the buffer grows if that is not enough.
 	dst := pool.get(min(max(3*len(p), minInflateBuf), limit+1))
 	for {

@@ -278,7 +278,7 @@ func dialDeflateMember(t *testing.T, s *Server, addr, path string, deflate bool)
 func TestDeflateBroadcast(t *testing.T) {
 	for _, delay := range []time.Duration{0, 20 * time.Millisecond} {
 		t.Run(fmt.Sprint("delay-", delay), func(t *testing.T) {
-			s, addr := startServer(t, Config{Mode: ModeBroadcast, Loops: 2, Delay: delay})
+			s, addr := startServer(t, Config{Mode: ModeBroadcast, Loops: 2, Delay: FixedDelay(delay)})
 			a := dialDeflateMember(t, s, addr, "/room/z", true)  // loop 0
 			b := dialDeflateMember(t, s, addr, "/room/z", false) // loop 1
 			c := dialDeflateMember(t, s, addr, "/room/z", true)  // loop 0
@@ -314,7 +314,7 @@ func TestDeflateBroadcast(t *testing.T) {
 // like any other and still goes out compressed.
 func TestDeflateEchoDelay(t *testing.T) {
 	const delay = 50 * time.Millisecond
-	s, addr := startServer(t, Config{Delay: delay})
+	s, addr := startServer(t, Config{Delay: FixedDelay(delay)})
 	c := dialDeflate(t, addr, "/")
 	start := time.Now()
 	c.send(t, append(compressedFrame(t, ws.OpText, []byte("late")), mf(ws.OpText, true, []byte("plain"))...))

@@ -57,10 +57,14 @@
 // reader; the others keep going.
 //
 // With Config.Delay every reply (echo) or delivery (broadcast) goes out
-// Delay after its message was received. Each loop keeps the messages waiting
-// in one FIFO (every message waits the same time) and wakes for the first
-// one through its poller timeout: no goroutine or timer per message. Order
-// per connection is kept, and a close frame never overtakes a held echo.
+// some time after its message was received: a fixed time, or a time each
+// message draws from a distribution (uniform, exponential or normal; see
+// Delay and ParseDelay) with its loop's own random generator. Each loop
+// keeps the messages waiting in one min-heap by due time and wakes for the
+// first one through its poller timeout: no goroutine or timer per message.
+// Order per connection is kept: a reply is due at the later of its own time
+// and its connection's previous reply's, so a short draw never overtakes a
+// long one; and a close frame never overtakes a held echo.
 //
 // With Config.PingInterval each loop, on one deadline of its own, pings all
 // its open connections (an 8-byte counter as payload) every interval and
@@ -81,6 +85,14 @@
 //
 // # Protocol
 //
+// The opening handshake is gobwas/ws's Upgrader plus the checks of RFC 6455
+// section 4.2.1 it leaves out (handshake.go): a Sec-WebSocket-Key that is
+// the base64 encoding of 16 bytes, sent once; Connection and
+// Sec-WebSocket-Protocol values that are lists of tokens; HTTP/1.1 to 1.9.
+// A request that fails them gets 400, and so does one whose request line
+// cannot be parsed (gobwas would close without an answer). A request that
+// cannot be read (over 16 KiB, cut short) is dropped without one.
+//
 // Client pings are answered with pongs carrying the same payload at once,
 // even between the fragments of a message and ahead of replies held back by
 // Config.Delay; pongs are ignored unless they answer the server's own ping.
@@ -91,8 +103,9 @@
 // response asks the client for client_no_context_takeover, and the server
 // compresses each of its messages on its own. So no connection keeps a
 // compression window: each event loop has one decompressor and one
-// compressor (compress/flate through github.com/gobwas/ws/wsflate, made on
-// the loop's first compressed message, about 1.2 MiB), reset for every
+// compressor (compress/flate, the compressor through
+// github.com/gobwas/ws/wsflate, made on the loop's first compressed
+// message, about 1.2 MiB), reset for every
 // message, and a connection that negotiated the extension holds no more
 // memory than one that did not. A compressed message is reassembled like any
 // other, inflated whole (never past Config.MaxMessage bytes, so a

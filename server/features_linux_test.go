@@ -333,7 +333,7 @@ func TestBroadcastSlowReader(t *testing.T) {
 // loops no earlier than Delay after it was sent.
 func TestBroadcastDelay(t *testing.T) {
 	const delay = 100 * time.Millisecond
-	s, addr := startServer(t, Config{Mode: ModeBroadcast, Loops: 2, Delay: delay})
+	s, addr := startServer(t, Config{Mode: ModeBroadcast, Loops: 2, Delay: FixedDelay(delay)})
 	a := dialMember(t, s, addr, "/room/d", false) // loop 0
 	b := dialMember(t, s, addr, "/room/d", false) // loop 1
 	start := time.Now()
@@ -363,7 +363,7 @@ func TestBroadcastDelay(t *testing.T) {
 // held back behind them.
 func TestDelayEcho(t *testing.T) {
 	const delay = 100 * time.Millisecond
-	s, addr := startServer(t, Config{Delay: delay})
+	s, addr := startServer(t, Config{Delay: FixedDelay(delay)})
 	c := dialRaw(t, addr)
 
 	start := time.Now()
@@ -414,7 +414,7 @@ func TestDelayEcho(t *testing.T) {
 func TestDelayCloseBehindEchoes(t *testing.T) {
 	const delay = 100 * time.Millisecond
 	t.Run("client-close", func(t *testing.T) {
-		_, addr := startServer(t, Config{Delay: delay})
+		_, addr := startServer(t, Config{Delay: FixedDelay(delay)})
 		c := dialRaw(t, addr)
 		var b []byte
 		for i := range 3 {
@@ -438,7 +438,7 @@ func TestDelayCloseBehindEchoes(t *testing.T) {
 		c.expectEOF(t)
 	})
 	t.Run("shutdown", func(t *testing.T) {
-		s, addr := startServer(t, Config{Delay: delay})
+		s, addr := startServer(t, Config{Delay: FixedDelay(delay)})
 		c := dialRaw(t, addr)
 		c.send(t, mf(ws.OpText, true, []byte("last")))
 		if !waitFor(2*time.Second, func() bool { return s.Stats().MessagesIn == 1 }) {

@@ -5,6 +5,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -27,8 +28,14 @@ var testIO = IOSyscalls
 // TestMain runs every test (and benchmark) once with io_uring, unless the
 // kernel refuses it, and once with one system call per operation. The
 // environment variable WSBENCH_SERVER_TEST_IO=io_uring (or syscalls) picks
-// one mode.
+// one mode. Listing tests (-test.list) and fuzzing (-test.fuzz, in the
+// coordinator and in its workers) run once, quietly: the fuzz targets use no
+// sockets, and a second m.Run would list every name twice or fuzz again.
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if flagSet("test.list") || flagSet("test.fuzz") || flagSet("test.fuzzworker") {
+		os.Exit(m.Run())
+	}
 	modes := []string{IOUring, IOSyscalls}
 	if v := os.Getenv("WSBENCH_SERVER_TEST_IO"); v != "" {
 		modes = strings.Split(v, ",")
@@ -48,6 +55,13 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// flagSet reports whether the testing flag name has a value other than its
+// default ("" or false).
+func flagSet(name string) bool {
+	f := flag.Lookup(name)
+	return f != nil && f.Value.String() != f.DefValue
 }
 
 // ioTimeout bounds every blocking read or write a test does.

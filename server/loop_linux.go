@@ -3,6 +3,7 @@
 package server
 
 import (
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,9 @@ type conn struct {
 	closeHeld bool
 	// missedPong says c has missed a pong (Config.PingInterval).
 	missedPong bool
+	// lastDue is the loop time (ns) at which c's latest entry in the
+	// delay queue falls due: no later entry of c may go out before it.
+	lastDue int64
 	// ridx is c's index in its loop's member list of c.room.
 	ridx int32
 
@@ -97,7 +101,8 @@ type loop struct {
 	maxPending int
 	epoch      time.Time
 	broadcast  bool  // Config.Mode is ModeBroadcast
-	delay      int64 // Config.Delay, ns
+	delaying   bool  // Config.Delay is not zero: replies wait in delayQ
+	delay      Delay // Config.Delay
 	pingEvery  int64 // Config.PingInterval, ns
 	idle       int64 // Config.IdleTimeout, ns
 
@@ -123,11 +128,12 @@ type loop struct {
 	rbuf      []byte
 	codec     codec
 	pool      bufPool
-	delayQ    delayQ // replies held back by Config.Delay
-	nextPing  int64  // loop time of the next round of pings
-	nextIdle  int64  // loop time of the next idle sweep (Config.IdleTimeout)
-	clock     int64  // with Config.IdleTimeout: loop time the last wait returned
-	pingFrame []byte // the ping frame being sent (payload: codec.pingID)
+	delayQ    delayQ     // replies held back by Config.Delay
+	rng       *rand.Rand // draws Config.Delay's per-message delays
+	nextPing  int64      // loop time of the next round of pings
+	nextIdle  int64      // loop time of the next idle sweep (Config.IdleTimeout)
+	clock     int64      // with Config.IdleTimeout: loop time the last wait returned
+	pingFrame []byte     // the ping frame being sent (payload: codec.pingID)
 
 	// With io_uring only (ring_linux.go).
 	dirty []*conn  // connections with bytes to send in the next batch
@@ -137,6 +143,7 @@ type loop struct {
 	// Counters, written by the loop, read by Stats.
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
 	deliveries                         atomic.Uint64
+	delayClamped                       atomic.Uint64 // Stats.DelayClamped
 	pingsSent, pongs                   atomic.Uint64
 	pongMissing, notAnswering          atomic.Uint64
 	compIn, compOut                    atomic.Uint64 // permessage-deflate messages
@@ -157,7 +164,9 @@ func newLoop(s *Server, idx int, ring *uring.Ring) (*loop, error) {
 		done:       make(chan struct{}),
 		maxPending: s.cfg.MaxPendingWrite,
 		broadcast:  s.cfg.Mode == ModeBroadcast,
-		delay:      int64(s.cfg.Delay),
+		delaying:   !s.cfg.Delay.IsZero(),
+		delay:      s.cfg.Delay,
+		rng:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		pingEvery:  int64(s.cfg.PingInterval),
 		idle:       int64(s.cfg.IdleTimeout),
 	}
@@ -169,7 +178,7 @@ func newLoop(s *Server, idx int, ring *uring.Ring) (*loop, error) {
 	l.rbuf = make([]byte, size)
 	l.pool.maxSpare = int(s.cfg.MaxMessage) + wire.MaxHeaderSize
 	l.codec = codec{maxMessage: s.cfg.MaxMessage, pool: &l.pool, out: make([]byte, 0, size),
-		hold: l.broadcast || l.delay > 0, fanout: l.broadcast}
+		hold: l.broadcast || l.delaying, fanout: l.broadcast}
 	return l, nil
 }
 
@@ -512,7 +521,7 @@ func (l *loop) process(c *conn, data []byte) {
 	out := l.codec.out
 	if closing && c.delayedBytes > 0 && c.state == stateOpen {
 		// Echoes are held back: the close frame waits behind them.
-		l.delayFor(c, out[l.codec.closeAt:], frames{}, true)
+		l.delayClose(c, out[l.codec.closeAt:])
 		out = out[:l.codec.closeAt]
 	}
 	if len(out) > 0 {
@@ -647,7 +656,7 @@ func (l *loop) goAway(c *conn) {
 	l.codec.out = appendClose(l.codec.out[:0], ws.StatusGoingAway)
 	l.s.countClose(ws.StatusGoingAway)
 	if c.delayedBytes > 0 {
-		l.delayFor(c, l.codec.out, frames{}, true) // behind the echoes held back
+		l.delayClose(c, l.codec.out) // behind the echoes held back
 	} else {
 		l.send(c, l.codec.out)
 	}

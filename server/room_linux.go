@@ -4,7 +4,6 @@ package server
 
 import (
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -97,19 +96,6 @@ func (f *bframe) release() {
 type delivery struct {
 	r  *room
 	bf *bframe
-}
-
-// roomNameOf is the room a client joins in broadcast mode, from its request
-// URI: <name> for /room/<name> (name not empty), else the whole path. The
-// query string is not part of it.
-func roomNameOf(uri string) string {
-	if i := strings.IndexAny(uri, "?#"); i >= 0 {
-		uri = uri[:i]
-	}
-	if name, ok := strings.CutPrefix(uri, "/room/"); ok && name != "" {
-		return name
-	}
-	return uri
 }
 
 // joinRoom returns the room called name, creating it if needed, and makes

@@ -3,7 +3,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -80,18 +79,7 @@ func New(cfg Config) (*Server, error) {
 		done:       make(chan struct{}),
 		started:    sampleProcess(),
 	}
-	if protos := cfg.Subprotocols; len(protos) > 0 {
-		// gobwas calls this for the client's offers in the client's
-		// order and takes the first accepted one.
-		s.upgrader.Protocol = func(p []byte) bool {
-			for _, sp := range protos {
-				if string(p) == sp {
-					return true
-				}
-			}
-			return false
-		}
-	}
+	s.upgrader = newUpgrader(&s.cfg)
 	// The rings are set up first: making them is what tells whether
 	// io_uring is available (the same test as uring.Probe).
 	var rings []*uring.Ring
@@ -254,26 +242,6 @@ func (s *Server) acceptLoop(ln net.Listener) {
 	}
 }
 
-// maxRequest bounds the size of a handshake request.
-const maxRequest = 16 << 10
-
-var errRequestTooLarge = errors.New("server: handshake request larger than 16 KiB")
-
-// errOriginRejected makes gobwas answer a handshake with 403.
-var errOriginRejected = ws.RejectConnectionError(
-	ws.RejectionStatus(http.StatusForbidden),
-	ws.RejectionReason("origin not allowed"))
-
-// originAllowed reports whether origin is one of allowed, ignoring case.
-func originAllowed(allowed []string, origin []byte) bool {
-	for _, a := range allowed {
-		if len(a) == len(origin) && bytes.EqualFold([]byte(a), origin) {
-			return true
-		}
-	}
-	return false
-}
-
 // handshake runs the opening handshake on nc and hands the upgraded
 // connection to an event loop.
 func (s *Server) handshake(nc net.Conn) {
@@ -294,30 +262,7 @@ func (s *Server) handshake(nc net.Conn) {
 	s.mu.Unlock()
 
 	nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
-	rc := recConn{Conn: nc}
-	u := s.upgrader
-	var roomName string
-	if s.cfg.Mode == ModeBroadcast {
-		u.OnRequest = func(uri []byte) error {
-			roomName = roomNameOf(string(uri))
-			return nil
-		}
-	}
-	var deflate deflateOffer
-	if !s.cfg.DisableDeflate {
-		u.Negotiate = deflate.negotiate
-	}
-	badOrigin := false
-	if origins := s.cfg.AllowedOrigins; len(origins) > 0 {
-		u.OnHeader = func(key, value []byte) error {
-			if string(key) != "Origin" || originAllowed(origins, value) {
-				return nil
-			}
-			badOrigin = true
-			return errOriginRejected
-		}
-	}
-	hs, err := u.Upgrade(&rc)
+	up, badOrigin, err := upgrade(&s.cfg, s.upgrader, nc)
 
 	s.mu.Lock()
 	delete(s.handshakes, nc)
@@ -338,14 +283,14 @@ func (s *Server) handshake(nc net.Conn) {
 		return
 	}
 	s.upgraded.Add(1)
-	if deflate.accepted {
+	if up.deflate {
 		s.deflateConns.Add(1)
 	}
 	s.open.Add(1)
 	upgraded = true
 	s.inHandshake.Add(-1) // after open.Add: the sum never dips below the truth
 	l := s.loops[(s.next.Add(1)-1)%uint64(len(s.loops))]
-	h := handoff{fd: fd, extra: rc.extra(), proto: hs.Protocol, room: roomName, deflate: deflate.accepted}
+	h := handoff{fd: fd, extra: up.extra, proto: up.proto, room: up.room, deflate: up.deflate}
 	if !l.handoff(h) {
 		unix.Close(fd)
 		s.open.Add(-1)
@@ -360,58 +305,6 @@ func (s *Server) handshakeFailed(err error) {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		s.hsTimeout.Add(1)
-	}
-}
-
-// recConn records what the handshake reads, so that bytes the client sent
-// behind its request (which gobwas's buffered reader may have swallowed) can
-// be handed to the event loop. It also bounds the request size.
-type recConn struct {
-	net.Conn
-	buf []byte
-}
-
-func (r *recConn) Read(p []byte) (int, error) {
-	room := maxRequest - len(r.buf)
-	if room <= 0 {
-		return 0, errRequestTooLarge
-	}
-	if len(p) > room {
-		p = p[:room]
-	}
-	n, err := r.Conn.Read(p)
-	r.buf = append(r.buf, p[:n]...)
-	return n, err
-}
-
-// extra returns the bytes read after the end of the request, nil if none.
-func (r *recConn) extra() []byte {
-	end := requestEnd(r.buf)
-	if end < 0 || end >= len(r.buf) {
-		return nil
-	}
-	return r.buf[end:]
-}
-
-// requestEnd returns the offset just past the empty line that ends the HTTP
-// request in b, or -1. Lines end in "\n" with an optional "\r", as gobwas
-// reads them; the first line is the request line.
-func requestEnd(b []byte) int {
-	i := bytes.IndexByte(b, '\n')
-	if i < 0 {
-		return -1
-	}
-	pos := i + 1
-	for {
-		j := bytes.IndexByte(b[pos:], '\n')
-		if j < 0 {
-			return -1
-		}
-		line := b[pos : pos+j]
-		pos += j + 1
-		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
-			return pos
-		}
 	}
 }
 
@@ -501,6 +394,7 @@ func (s *Server) Stats() Stats {
 		DeflateNegotiated: s.deflateConns.Load(),
 		CloseCodesSent:    make(map[uint16]uint64),
 		IO:                s.io,
+		Delay:             s.cfg.Delay.String(),
 		Rooms:             s.roomCount.Load(),
 	}
 	for _, l := range s.loops {
@@ -515,6 +409,7 @@ func (s *Server) Stats() Stats {
 		st.ClientsNotAnswering += l.notAnswering.Load()
 		st.CompressedIn += l.compIn.Load()
 		st.CompressedOut += l.compOut.Load()
+		st.DelayClamped += l.delayClamped.Load()
 	}
 	for code := range s.closeCodes {
 		if n := s.closeCodes[code].Load(); n != 0 {

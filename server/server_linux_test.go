@@ -55,6 +55,16 @@ func TestHandshake(t *testing.T) {
 		// Only version 13 is spoken.
 		{"version-12", plainAddr, strings.Replace(upgradeRequest(""), "Version: 13", "Version: 12", 1), "HTTP/1.1 426 ",
 			[]string{"Sec-WebSocket-Version: 13\r\n"}, ""},
+		// The checks gobwas leaves out (FuzzHandshake found them): a key
+		// of the right length that is not base64, a second key, a
+		// Connection value that is not a token list, a version gobwas
+		// reads as 1.10.
+		{"key-not-base64", plainAddr, strings.Replace(upgradeRequest(""), rfcKey, strings.Repeat("!", len(rfcKey)), 1), "HTTP/1.1 400 ", nil, ""},
+		{"key-twice", plainAddr, upgradeRequest("Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n"), "HTTP/1.1 400 ", nil, ""},
+		{"connection-not-tokens", plainAddr, strings.Replace(upgradeRequest(""), "Connection: Upgrade", `Connection: Upgrade"0`, 1), "HTTP/1.1 400 ", nil, ""},
+		{"version-1.colon", plainAddr, strings.Replace(upgradeRequest(""), "HTTP/1.1", "HTTP/1.:", 1), "HTTP/1.1 400 ", nil, ""},
+		// A request line gobwas cannot parse gets 400, not silence.
+		{"bad-request-line", plainAddr, strings.Replace(upgradeRequest(""), "HTTP/1.1", "HTTP/1.1 extra", 1), "HTTP/1.1 400 ", nil, ""},
 	}
 	wantFail := map[*Server]uint64{}
 	for _, tc := range cases {

@@ -17,15 +17,21 @@ import (
 // loop's poller timeout (loop.timers returns the time to the next deadline);
 // none starts a goroutine or a timer of its own.
 //
-// Delay: every message waits the same Delay and messages are handled in the
-// order they arrive, so the loop's delayed replies are due in the order they
-// were queued, and one FIFO per loop (delayQ) is the whole timer heap. An
-// entry is either the echo replies one read produced for one connection, in
-// a pooled buffer, or, in broadcast mode, the frames one read produced for a
-// room, in a shared buffer, published when due. A close frame for a
-// connection with echoes still held back joins the queue behind them
-// (conn.closeHeld), so it never overtakes them, and the closing handshake's
-// drain starts when it is sent.
+// Delay: every data message draws its delay from Config.Delay (a fixed one
+// draws the same every time) with the loop's own generator, and its reply is
+// due that long after the read that brought it, or when the connection's
+// previous reply is due, whichever is later (conn.lastDue): a reply never
+// overtakes an earlier one of its connection, even when its own draw is
+// shorter. The loop keeps the replies in one min-heap by due time (delayQ),
+// entries of equal due time in the order they were queued, and wakes for the
+// first through its poller timeout. An entry is either echo replies for one
+// connection, in a pooled buffer, or, in broadcast mode, frames for a room,
+// in a shared buffer, published when due; consecutive messages of one read
+// that fall due together share an entry (with a fixed delay, all of a
+// read's). A close frame for a connection with echoes still held back joins
+// the queue behind them, due with the last one (conn.closeHeld), so it
+// never overtakes them, and the closing handshake's drain starts when it is
+// sent.
 //
 // Pings: one deadline per loop. When it passes, the loop walks its open
 // connections: a connection whose previous ping is still unanswered counts
@@ -39,7 +45,8 @@ import (
 
 // delayed is one entry of the delay queue.
 type delayed struct {
-	due int64 // loop time (ns) when it goes out
+	due int64  // loop time (ns) when it goes out
+	seq uint64 // order of queueing: among equal due times, first in first out
 	// Echo mode: the frames for c, in a pooled buffer (n data messages,
 	// nz of them compressed). close says b is c's close frame.
 	c     *conn
@@ -51,63 +58,147 @@ type delayed struct {
 	bf *bframe
 }
 
-// delayQ is a FIFO of delayed entries.
-type delayQ struct {
-	q    []delayed
-	head int
+// before reports whether e goes out before o.
+func (e *delayed) before(o *delayed) bool {
+	return e.due < o.due || (e.due == o.due && e.seq < o.seq)
 }
 
-func (d *delayQ) len() int { return len(d.q) - d.head }
+// delayQ is a binary min-heap of delayed entries, by due time and then
+// order of queueing. With a fixed delay entries mostly arrive in due order,
+// so a push costs one comparison.
+type delayQ struct {
+	q   []delayed
+	seq uint64
+}
 
-func (d *delayQ) front() *delayed { return &d.q[d.head] }
+func (d *delayQ) len() int { return len(d.q) }
+
+// front returns the entry due first; the queue must not be empty.
+func (d *delayQ) front() *delayed { return &d.q[0] }
 
 func (d *delayQ) push(e delayed) {
-	if d.head > 0 && len(d.q) == cap(d.q) && d.head >= len(d.q)/2 {
-		n := copy(d.q, d.q[d.head:])
-		clear(d.q[n:])
-		d.q, d.head = d.q[:n], 0
-	}
+	d.seq++
+	e.seq = d.seq
 	d.q = append(d.q, e)
+	for i := len(d.q) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !d.q[i].before(&d.q[p]) {
+			break
+		}
+		d.q[i], d.q[p] = d.q[p], d.q[i]
+		i = p
+	}
 }
 
+// pop removes and returns the entry due first; the queue must not be empty.
 func (d *delayQ) pop() delayed {
-	e := d.q[d.head]
-	d.q[d.head] = delayed{}
-	d.head++
-	if d.head == len(d.q) {
-		d.q, d.head = d.q[:0], 0
+	e := d.q[0]
+	last := len(d.q) - 1
+	d.q[0] = d.q[last]
+	d.q[last] = delayed{}
+	d.q = d.q[:last]
+	for i := 0; ; {
+		m, l, r := i, 2*i+1, 2*i+2
+		if l < last && d.q[l].before(&d.q[m]) {
+			m = l
+		}
+		if r < last && d.q[r].before(&d.q[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		d.q[i], d.q[m] = d.q[m], d.q[i]
+		i = m
 	}
 	return e
 }
 
 // hold queues what the codec held back from c's last read (codec.held):
 // published to c's room at once in broadcast mode without Delay, else queued
-// until Delay has passed.
+// until its delay has passed.
 func (l *loop) hold(c *conn) {
 	fr := l.codec.takeHeld()
-	switch {
-	case l.broadcast && l.delay == 0:
+	if l.broadcast && (!l.delaying || c.room == nil) {
 		if c.room != nil {
 			l.publish(c.room, fr, nil)
 		}
-	case l.broadcast:
-		if c.room != nil {
-			l.delayQ.push(delayed{due: l.now() + l.delay, r: c.room, bf: newBframe(fr)})
+		return
+	}
+	if !l.broadcast && c.delayedBytes+len(fr.b)+len(c.pending)-c.poff > l.maxPending {
+		l.slowReader(c)
+		return
+	}
+	now := l.now()
+	if l.delay.Dist == DelayFixed {
+		l.delayRun(c, fr, max(now+int64(l.delay.Mean), c.lastDue))
+		return
+	}
+	// A draw per message. Consecutive messages due at the same time (a
+	// draw shorter than the one before makes a message wait for it) go
+	// in one entry.
+	var run frames // the messages of the entry being built: run.b and
+	var bs, zs int // run.z are fr.b[bs:] and fr.z[zs:], to be cut
+	var runDue int64
+	bo, zo := 0, 0 // where the next message starts in fr.b and fr.z
+	for range fr.n {
+		d, clamped := l.delay.draw(l.rng)
+		if clamped {
+			l.delayClamped.Add(1)
 		}
-	default:
-		if c.delayedBytes+len(fr.b)+len(c.pending)-c.poff > l.maxPending {
-			l.slowReader(c)
-			return
+		due := max(now+d, c.lastDue, runDue)
+		if run.n > 0 && due != runDue {
+			run.b, run.z = fr.b[bs:bo], fr.z[zs:zo]
+			l.delayRun(c, run, runDue)
+			run, bs, zs = frames{}, bo, zo
 		}
-		l.delayFor(c, fr.b, fr, false)
+		runDue = due
+		// Which run says whether the message went compressed: fr.z when
+		// there is one (broadcast), else fr.b (echo).
+		compressed := false
+		if len(fr.z) > 0 {
+			compressed = fr.z[zo]&0x40 != 0 // RSV1
+			zo += frameSize(fr.z[zo:])
+		} else {
+			compressed = fr.b[bo]&0x40 != 0
+		}
+		bo += frameSize(fr.b[bo:])
+		run.n++
+		if compressed {
+			run.nz++
+		}
+	}
+	if run.n > 0 {
+		run.b, run.z = fr.b[bs:bo], fr.z[zs:zo]
+		l.delayRun(c, run, runDue)
 	}
 }
 
-// delayFor queues a copy of b for c: the frames fr counts (their messages,
-// echo mode), or c's close frame.
-func (l *loop) delayFor(c *conn, b []byte, fr frames, isClose bool) {
+// delayRun queues fr, messages c sent, to go out at due (loop time): echoed
+// to c, or published to c's room.
+func (l *loop) delayRun(c *conn, fr frames, due int64) {
+	c.lastDue = due
+	if l.broadcast {
+		if fr.nz == 0 {
+			fr.z = nil // every member gets fr.b
+		}
+		l.delayQ.push(delayed{due: due, r: c.room, bf: newBframe(fr)})
+		return
+	}
+	l.delayFor(c, fr.b, fr, false, due)
+}
+
+// delayClose queues c's close frame b behind the echoes c has in the delay
+// queue: due with the last of them.
+func (l *loop) delayClose(c *conn, b []byte) {
+	l.delayFor(c, b, frames{}, true, max(l.now(), c.lastDue))
+}
+
+// delayFor queues a copy of b for c, due at due: the frames fr counts (their
+// messages, echo mode), or c's close frame.
+func (l *loop) delayFor(c *conn, b []byte, fr frames, isClose bool, due int64) {
 	buf := append(l.pool.get(len(b)), b...)
-	l.delayQ.push(delayed{due: l.now() + l.delay, n: fr.n, nz: fr.nz, c: c, b: buf, close: isClose})
+	l.delayQ.push(delayed{due: due, n: fr.n, nz: fr.nz, c: c, b: buf, close: isClose})
 	c.delayedBytes += len(buf)
 	if isClose {
 		c.closeHeld = true

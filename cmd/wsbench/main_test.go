@@ -76,6 +76,13 @@ func TestBadInput(t *testing.T) {
 		{"serve bad mode", []string{"serve", "--mode", "bogus"}, `--mode: unknown mode "bogus"`},
 		// serve: a negative delay names --delay
 		{"serve negative delay", []string{"serve", "--delay", "-1s"}, "--delay: -1s is negative"},
+		// serve: a delay that is no duration or distribution, an inverted
+		// range, an unknown distribution, a distribution missing a
+		// parameter: each names --delay and says what is wrong
+		{"serve bad delay", []string{"serve", "--delay", "soon"}, `--delay: "soon" is not a delay (want DURATION (5ms), MIN-MAX (2ms-20ms`},
+		{"serve inverted delay range", []string{"serve", "--delay", "20ms-2ms"}, "--delay: 20ms-2ms: the minimum is above the maximum"},
+		{"serve unknown delay distribution", []string{"serve", "--delay", "pareto:5ms"}, `--delay: "pareto:5ms": unknown distribution "pareto"`},
+		{"serve normal delay without deviation", []string{"serve", "--delay", "normal:5ms"}, "--delay: \"normal:5ms\": normal needs a mean and a standard deviation"},
 		// serve: a negative ping interval names --ping-interval
 		{"serve negative ping interval", []string{"serve", "--ping-interval", "-1s"}, "--ping-interval: -1s is negative"},
 		// serve: a stats address without a port names --stats-addr
@@ -486,10 +493,16 @@ func TestServeStatsAddr(t *testing.T) {
 		t.Fatalf("GET %s: %s, %v", url, resp.Status, err)
 	}
 	for _, key := range []string{"accepted", "messages_in", "rooms", "broadcast_deliveries", "pings_sent",
-		"pongs_received", "pong_missing", "clients_not_answering"} {
+		"pongs_received", "pong_missing", "clients_not_answering", "delay_clamped"} {
 		if _, ok := st[key]; !ok {
 			t.Errorf("stats lack %q: %v", key, st)
 		}
+	}
+	if st["delay"] != "10ms" {
+		t.Errorf("stats say delay %v, want \"10ms\"", st["delay"])
+	}
+	if !strings.Contains(head[0], ", delay 10ms)") {
+		t.Errorf("first line %q does not give the delay", head[0])
 	}
 	cmd.Process.Signal(syscall.SIGINT)
 	for stopBy := time.After(10 * time.Second); lines != nil; {

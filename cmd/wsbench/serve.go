@@ -39,6 +39,16 @@ In both, --delay holds every reply or delivery back to model a slow backend,
 and --ping-interval pings every connection and counts the pongs that do not
 come back (pings_sent, pongs_received, pong_missing, clients_not_answering).
 
+--delay is a fixed time or a distribution each message draws from:
+  5ms              every reply 5ms after its message
+  2ms-20ms         uniform, 2ms to 20ms
+  exp:5ms          exponential, mean 5ms (most quick, a few very late)
+  normal:5ms,1ms   normal, mean 5ms, standard deviation 1ms (draws below 0
+                   go at once, counted as delay_clamped)
+A connection's replies stay in order: a reply whose draw is shorter than
+the previous one's goes out with it, not before it. The stats say the
+setting in force (delay).
+
 Limits: --max-conns closes connections beyond it on accept
 (refused_max_conns), --idle-timeout closes with 1001 a connection that sends
 nothing for that long (idle_closes), --allowed-origin refuses with 403 a
@@ -62,6 +72,7 @@ Examples:
   wsbench serve --io syscalls            # one system call per read or write
   wsbench serve --mode broadcast         # ws://127.0.0.1:8080/room/lobby is room "lobby"
   wsbench serve --delay 50ms             # every echo 50ms after its message
+  wsbench serve --delay exp:5ms          # a slow backend with a long tail
   wsbench serve --ping-interval 5s       # a ping every 5s, pong expected before the next
   wsbench serve --stats-addr 127.0.0.1:9090  # curl http://127.0.0.1:9090/stats
   wsbench serve --idle-timeout 30s --allowed-origin https://example.com
@@ -78,7 +89,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0 = GOMAXPROCS)")
 	fs.IntVar(&cfg.MaxPendingWrite, "max-pending-write", cfg.MaxPendingWrite, "bytes queued for a client that does not read before it is closed")
 	fs.StringVar(&cfg.IO, "io", cfg.IO, "how the event loops use the kernel: auto, io_uring (a system call per batch of sends and receives) or syscalls (one per operation)")
-	fs.DurationVar(&cfg.Delay, "delay", cfg.Delay, "send every reply (echo) or delivery (broadcast) this long after its message was received (0 = at once)")
+	delay := fs.String("delay", cfg.Delay.String(), "hold every reply (echo) or delivery (broadcast) back after its message was received: DURATION, MIN-MAX (uniform), exp:MEAN or normal:MEAN,STDDEV (0 = at once)")
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", cfg.PingInterval, "ping every connection this often and expect each pong before the next ping (0 = no pings)")
 	fs.StringVar(&cfg.StatsAddr, "stats-addr", cfg.StatsAddr, "serve the counters as JSON over HTTP at http://ADDR/stats (port 0 picks a free port)")
 	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "connections held at most (upgraded or in handshake); more are closed on accept")
@@ -97,6 +108,10 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 		return usagef("--stats-interval: must not be negative, got %v", *statsInterval)
 	}
 	cfg.DisableDeflate = !*deflate
+	var err error
+	if cfg.Delay, err = server.ParseDelay(*delay); err != nil {
+		return usageError{err}
+	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{flagNamed(err)}
 	}
@@ -124,7 +139,11 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	if cfg.DisableDeflate {
 		deflateState = "off"
 	}
-	fmt.Fprintf(stdout, "wsbench serve: listening on ws://%s/ (mode %s, I/O %s, permessage-deflate %s)\n", addr, cfg.Mode, srv.Stats().IO, deflateState)
+	delayState := ""
+	if !cfg.Delay.IsZero() {
+		delayState = ", delay " + cfg.Delay.String()
+	}
+	fmt.Fprintf(stdout, "wsbench serve: listening on ws://%s/ (mode %s, I/O %s, permessage-deflate %s%s)\n", addr, cfg.Mode, srv.Stats().IO, deflateState, delayState)
 	if sa := srv.StatsAddr(); sa != nil {
 		fmt.Fprintf(stdout, "wsbench serve: stats on http://%s/stats\n", sa)
 	}
