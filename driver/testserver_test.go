@@ -29,6 +29,7 @@ type testServer struct {
 
 // seenHandshake is what the test server saw of one opening handshake.
 type seenHandshake struct {
+	at        time.Time // when the upgrade completed
 	uri       string
 	headers   map[string]string
 	protocols []string
@@ -70,6 +71,7 @@ func (s *testServer) serve(c net.Conn) {
 	if _, err := u.Upgrade(c); err != nil {
 		return
 	}
+	seen.at = time.Now()
 	s.mu.Lock()
 	s.handshakes = append(s.handshakes, seen)
 	s.mu.Unlock()
