@@ -232,25 +232,10 @@ func latencyTable(r *Report) (htmlTable, string) {
 
 // stagesTable is the text summary's table of a staged run's stages.
 func stagesTable(r *Report) htmlTable {
-	metric := "rtt"
-	if r.Broadcast != nil {
-		metric = "delivery"
-	}
-	t := htmlTable{Class: "stages", Head: []string{"Stage", "from", "to", "conns", "open", "target/s", "sent/s", "received/s", "unsent", "errors",
-		metric + " p50", "p99", "max"}}
-	for _, st := range r.Stages {
-		var errs int64
-		for _, v := range st.Errors {
-			errs += v
-		}
-		l := st.Latency[metric]
-		p50, p99, mx := "-", "-", "-"
-		if l.Count > 0 {
-			p50, p99, mx = fmtUs(l.P50Us), fmtUs(l.P99Us), fmtUs(l.MaxUs)
-		}
-		t.Rows = append(t.Rows, append([]htmlCell{{Text: st.Name}}, cells("num", fmt.Sprintf("%.1fs", st.StartS), fmt.Sprintf("%.1fs", st.EndS),
-			fmt.Sprint(st.TargetConns), fmt.Sprint(st.Open), fmtNum(st.TargetRate), fmtNum(st.Rates.Sent), fmtNum(st.Rates.Received),
-			fmt.Sprint(st.Messages.Unsent), fmt.Sprint(errs), p50, p99, mx)...))
+	head, rows := stageRows(r)
+	t := htmlTable{Class: "stages", Head: head}
+	for _, row := range rows {
+		t.Rows = append(t.Rows, append([]htmlCell{{Text: row[0]}}, cells("num", row[1:]...)...))
 	}
 	return t
 }

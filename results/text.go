@@ -234,12 +234,22 @@ func fmtBytes(v float64) string {
 
 // stagesText is the per-stage table of a staged run.
 func stagesText(b *strings.Builder, r *Report) {
+	head, rows := stageRows(r)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, row := range append([][]string{head}, rows...) {
+		fmt.Fprintf(tw, "%s\t\n", strings.Join(row, "\t"))
+	}
+	tw.Flush()
+}
+
+// stageRows is the per-stage table the text summary and the HTML page show:
+// its head and a row of cells per stage.
+func stageRows(r *Report) (head []string, rows [][]string) {
 	metric := "rtt"
 	if r.Broadcast != nil {
 		metric = "delivery"
 	}
-	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "Stage\tfrom\tto\tconns\topen\ttarget/s\tsent/s\treceived/s\tunsent\terrors\t%s p50\tp99\tmax\t\n", metric)
+	head = []string{"Stage", "from", "to", "conns", "open", "target/s", "sent/s", "received/s", "unsent", "errors", metric + " p50", "p99", "max"}
 	for _, st := range r.Stages {
 		var errs int64
 		for _, v := range st.Errors {
@@ -250,10 +260,11 @@ func stagesText(b *strings.Builder, r *Report) {
 		if l.Count > 0 {
 			p50, p99, mx = fmtUs(l.P50Us), fmtUs(l.P99Us), fmtUs(l.MaxUs)
 		}
-		fmt.Fprintf(tw, "%s\t%.1fs\t%.1fs\t%d\t%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t\n", st.Name, st.StartS, st.EndS, st.TargetConns, st.Open,
-			fmtNum(st.TargetRate), fmtNum(st.Rates.Sent), fmtNum(st.Rates.Received), st.Messages.Unsent, errs, p50, p99, mx)
+		rows = append(rows, []string{st.Name, fmt.Sprintf("%.1fs", st.StartS), fmt.Sprintf("%.1fs", st.EndS), fmt.Sprint(st.TargetConns),
+			fmt.Sprint(st.Open), fmtNum(st.TargetRate), fmtNum(st.Rates.Sent), fmtNum(st.Rates.Received), fmt.Sprint(st.Messages.Unsent),
+			fmt.Sprint(errs), p50, p99, mx})
 	}
-	tw.Flush()
+	return head, rows
 }
 
 // groupsText is the per-group table of a mix.
