@@ -1,7 +1,9 @@
 package metrics
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -19,11 +21,12 @@ type Compact struct {
 	Hist [NumMetrics]*Sparse
 }
 
-// Sparse is a histogram's non-zero buckets, by index into its counts, and
-// its clamped count.
+// Sparse is a histogram's non-zero buckets, packed: for each, the gap from
+// the previous one's index and its count, as unsigned varints (a few bytes a
+// bucket); and its clamped count.
 type Sparse struct {
-	Index   []int32
-	Count   []int64
+	Packed  []byte
+	Buckets int
 	Clamped int64
 }
 
@@ -45,23 +48,39 @@ func (s *Snapshot) Compact() (*Compact, error) {
 // sparse lists h's non-zero buckets.
 func (h *Histogram) sparse() *Sparse {
 	sp := &Sparse{Clamped: h.clamped}
+	var buf []byte
+	last := 0
 	for i, n := range h.h.Export().Counts {
 		if n != 0 {
-			sp.Index = append(sp.Index, int32(i))
-			sp.Count = append(sp.Count, n)
+			buf = binary.AppendUvarint(buf, uint64(i-last))
+			buf = binary.AppendUvarint(buf, uint64(n))
+			last = i
+			sp.Buckets++
 		}
 	}
+	sp.Packed = append([]byte(nil), buf...) // exactly its size: it is kept
 	return sp
 }
 
 // histogram rebuilds the histogram sp was made from.
 func (sp *Sparse) histogram() (*Histogram, error) {
 	geometry := hdrhistogram.New(LowestUs, HighestUs, SigFigs).Export()
-	for k, i := range sp.Index {
-		if i < 0 || int(i) >= len(geometry.Counts) {
-			return nil, fmt.Errorf("metrics: sparse histogram: bucket %d outside 0..%d", i, len(geometry.Counts)-1)
+	b, idx := sp.Packed, 0
+	for k := 0; k < sp.Buckets; k++ {
+		gap, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, fmt.Errorf("metrics: sparse histogram: bucket %d unreadable", k)
 		}
-		geometry.Counts[i] = sp.Count[k]
+		count, m := binary.Uvarint(b[n:])
+		if m <= 0 || count > math.MaxInt64 {
+			return nil, fmt.Errorf("metrics: sparse histogram: bucket %d unreadable", k)
+		}
+		b = b[n+m:]
+		if gap >= uint64(len(geometry.Counts)) || idx+int(gap) >= len(geometry.Counts) {
+			return nil, fmt.Errorf("metrics: sparse histogram: bucket %d outside 0..%d", idx+int(gap), len(geometry.Counts)-1)
+		}
+		idx += int(gap)
+		geometry.Counts[idx] = int64(count)
 	}
 	return &Histogram{h: hdrhistogram.Import(geometry), clamped: sp.Clamped}, nil
 }

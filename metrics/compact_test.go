@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 )
@@ -17,8 +18,8 @@ func TestCompactRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Hist[SendLag] != nil || c.Hist[RTT] == nil || len(c.Hist[RTT].Index) > 1000 {
-		t.Errorf("compact: send_lag %v, rtt %d buckets", c.Hist[SendLag], len(c.Hist[RTT].Index))
+	if c.Hist[SendLag] != nil || c.Hist[RTT] == nil || c.Hist[RTT].Buckets > 1000 || len(c.Hist[RTT].Packed) > 4*c.Hist[RTT].Buckets {
+		t.Errorf("compact: send_lag %v, rtt %d buckets in %d bytes", c.Hist[SendLag], c.Hist[RTT].Buckets, len(c.Hist[RTT].Packed))
 	}
 	back, err := c.Expand()
 	if err != nil {
@@ -40,9 +41,15 @@ func TestCompactRoundTrip(t *testing.T) {
 	if twice.Counts.Sent != 14 || twice.Hist[RTT].Count() != 2000 || twice.Hist[Delivery].Clamped() != 2 {
 		t.Errorf("merged: sent %d rtt %d clamped %d", twice.Counts.Sent, twice.Hist[RTT].Count(), twice.Hist[Delivery].Clamped())
 	}
-	bad := &Compact{Hist: [NumMetrics]*Sparse{RTT: {Index: []int32{1 << 30}, Count: []int64{1}}}}
-	if _, err := bad.Expand(); err == nil {
-		t.Error("a bucket outside the histogram expanded")
+	for _, sp := range []*Sparse{
+		{Packed: binary.AppendUvarint(binary.AppendUvarint(nil, 1<<30), 1), Buckets: 1}, // outside the histogram
+		{Packed: []byte{0x80}, Buckets: 1},                                              // truncated varint
+		{Packed: nil, Buckets: 2},                                                       // fewer buckets than it says
+	} {
+		bad := &Compact{Hist: [NumMetrics]*Sparse{RTT: sp}}
+		if _, err := bad.Expand(); err == nil {
+			t.Errorf("%+v expanded", sp)
+		}
 	}
 }
 
