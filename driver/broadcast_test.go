@@ -22,6 +22,10 @@ import (
 type broadcastServer struct {
 	l         *loopback
 	skipEvery int
+	// With dupEvery > 0 the last member gets every dupEvery-th message
+	// twice; with swapEvery > 0 it gets messages swapEvery-1 and swapEvery
+	// (of every swapEvery) in the wrong order.
+	dupEvery, swapEvery int
 	mu        sync.Mutex
 	rooms     map[string][]*member
 }
@@ -30,6 +34,7 @@ type member struct {
 	c     net.Conn
 	mu    sync.Mutex
 	count int
+	held  []byte // swapEvery: a message held back to go after the next
 }
 
 func startBroadcastServer(t *testing.T, skipEvery int) *broadcastServer {
@@ -60,9 +65,20 @@ func (s *broadcastServer) serve(c net.Conn) {
 		for i, m := range members {
 			m.mu.Lock()
 			m.count++
-			skip := s.skipEvery > 0 && i == len(members)-1 && m.count%s.skipEvery == 0
-			if !skip {
+			last := i == len(members)-1
+			switch {
+			case last && s.skipEvery > 0 && m.count%s.skipEvery == 0:
+			case last && s.swapEvery > 0 && m.count%s.swapEvery == s.swapEvery-1:
+				m.held = append([]byte(nil), msg...)
+			case last && m.held != nil:
 				wsutil.WriteServerMessage(m.c, op, msg)
+				wsutil.WriteServerMessage(m.c, op, m.held)
+				m.held = nil
+			default:
+				wsutil.WriteServerMessage(m.c, op, msg)
+				if last && s.dupEvery > 0 && m.count%s.dupEvery == 0 {
+					wsutil.WriteServerMessage(m.c, op, msg)
+				}
 			}
 			m.mu.Unlock()
 		}
@@ -124,3 +140,45 @@ func TestBroadcastReach(t *testing.T) {
 }
 
 func (s *broadcastServer) url() string { return s.l.url() }
+
+// TestBroadcastDuplicatesAndOrder: a server that sends one member some
+// messages twice has them counted as duplicates (not deliveries: reach
+// stays 1); one that swaps pairs of messages has the second of each pair
+// counted late, and no gap left behind.
+func TestBroadcastDuplicatesAndOrder(t *testing.T) {
+	spec := quickSpec(10, 600*time.Millisecond)
+	spec.Kind = scenario.KindBroadcast
+	spec.RoomSize, spec.Publishers = 5, 1
+	spec.Rate = 100
+	spec.Warmup = 0
+	for _, tc := range []struct {
+		name string
+		srv  *broadcastServer
+	}{{"duplicates", &broadcastServer{dupEvery: 3}}, {"swaps", &broadcastServer{swapEvery: 4}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.srv
+			s.rooms = map[string][]*member{}
+			s.l = listenLoopback(t, func(c net.Conn, _ int64) { s.serve(c) })
+			res, err := Run(context.Background(), Config{Spec: spec, Target: s.url()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := res.Snapshot.Counts
+			perMember := c.Sent / 2 // each of the 2 rooms' publisher sent half
+			t.Logf("%s: sent %d deliveries %d gaps %d late %d dup %d", tc.name, c.Sent, c.Deliveries, c.DeliveryGaps, c.DeliveriesLate, c.DeliveriesDup)
+			if c.Deliveries != c.Sent*5 {
+				t.Errorf("deliveries %d, want every message to every member once: %d", c.Deliveries, c.Sent*5)
+			}
+			switch tc.name {
+			case "duplicates":
+				if want := 2 * (perMember / 3); c.DeliveriesDup < want-2 || c.DeliveriesDup > want+2 || c.DeliveriesLate != 0 || c.DeliveryGaps != 0 {
+					t.Errorf("dup %d (want about %d) late %d gaps %d", c.DeliveriesDup, want, c.DeliveriesLate, c.DeliveryGaps)
+				}
+			case "swaps":
+				if want := 2 * (perMember / 4); c.DeliveriesLate < want-2 || c.DeliveriesLate > want+2 || c.DeliveriesDup != 0 || c.DeliveryGaps != 0 {
+					t.Errorf("late %d (want about %d) dup %d gaps %d", c.DeliveriesLate, want, c.DeliveriesDup, c.DeliveryGaps)
+				}
+			}
+		})
+	}
+}

@@ -38,6 +38,7 @@ type conn struct {
 	room int
 	pub  int32
 	next []uint64
+	seen []uint64 // per publisher: which of the 64 before next arrived
 
 	carry   []byte    // bytes of a frame not yet complete
 	frag    []byte    // payload of a fragmented message being reassembled

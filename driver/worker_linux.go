@@ -181,6 +181,7 @@ func (w *worker) adopt(fd, slot int, carry []byte) error {
 		c.room = slot / b.size
 		c.pub = int32(c.sched)
 		c.next = make([]uint64, b.publishers)
+		c.seen = make([]uint64, b.publishers)
 	}
 	if w.run.rxStamps {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
@@ -1067,23 +1068,48 @@ func (w *worker) delivered(c *conn, s stamp, ok bool, rx int64) {
 		w.shard.Error("broadcast_foreign") // not from this room's publishers, or altered
 		return
 	}
-	if s.intended >= w.run.measureStart {
+	measured := s.intended >= w.run.measureStart
+	// c.seen[pos] bit k: message next-1-k of this publisher has arrived
+	// (the last 64), which tells a duplicate from a late arrival.
+	switch next := c.next[pos]; {
+	case s.seq == next:
+		c.next[pos]++
+		c.seen[pos] = c.seen[pos]<<1 | 1
+	case s.seq > next:
+		gap := s.seq - next
+		if measured {
+			w.shard.Counts.DeliveryGaps += int64(gap)
+		}
+		c.next[pos] = s.seq + 1
+		if gap+1 >= 64 {
+			c.seen[pos] = 1
+		} else {
+			c.seen[pos] = c.seen[pos]<<(gap+1) | 1
+		}
+	default:
+		k := next - 1 - s.seq
+		if k < 64 && c.seen[pos]>>k&1 == 1 {
+			if measured {
+				w.shard.Counts.DeliveriesDup++ // already delivered: not another delivery
+			}
+			return
+		}
+		if measured {
+			w.shard.Counts.DeliveriesLate++
+			if k < 64 {
+				w.shard.Counts.DeliveryGaps-- // counted missing when skipped; it came after all
+			}
+		}
+		if k < 64 {
+			c.seen[pos] |= 1 << k
+		}
+	}
+	if measured {
 		w.shard.Counts.Deliveries++
 		w.shard.Record(metrics.Delivery, time.Duration(max(rx-s.intended, 0)))
 		if sp, done := w.run.spread.arrive(int(s.pub), s.seq, rx); done {
 			w.shard.Record(metrics.Spread, time.Duration(sp))
 		}
-	}
-	switch next := c.next[pos]; {
-	case s.seq == next:
-		c.next[pos]++
-	case s.seq > next:
-		if s.intended >= w.run.measureStart {
-			w.shard.Counts.DeliveryGaps += int64(s.seq - next)
-		}
-		c.next[pos] = s.seq + 1
-	default:
-		w.shard.Counts.DeliveriesLate++
 	}
 }
 

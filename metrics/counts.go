@@ -36,12 +36,14 @@ type Counts struct {
 
 	// Broadcast runs: Deliveries counts measured messages received by room
 	// members (publishers' own copies included); DeliveryGaps the messages a
-	// member never saw from a publisher whose later ones it did; DeliveriesLate
-	// those that arrived after a later one of the same publisher (reordered or
-	// duplicated).
+	// member never saw from a publisher whose later ones it did (a late
+	// arrival takes its gap back); DeliveriesLate those that arrived after a
+	// later one of the same publisher (out of order); DeliveriesDup those a
+	// member received again (not counted in Deliveries).
 	Deliveries     int64
 	DeliveryGaps   int64
 	DeliveriesLate int64
+	DeliveriesDup  int64
 
 	// Reconnects counts slots reopened after their connection dropped or
 	// failed to open (--reconnect).
@@ -70,6 +72,7 @@ func (c *Counts) Sub(o Counts) {
 	c.Deliveries -= o.Deliveries
 	c.DeliveryGaps -= o.DeliveryGaps
 	c.DeliveriesLate -= o.DeliveriesLate
+	c.DeliveriesDup -= o.DeliveriesDup
 	c.Reconnects -= o.Reconnects
 	c.DeflateRawSent -= o.DeflateRawSent
 	c.DeflateWireSent -= o.DeflateWireSent
@@ -93,6 +96,7 @@ func (c *Counts) Add(o Counts) {
 	c.Deliveries += o.Deliveries
 	c.DeliveryGaps += o.DeliveryGaps
 	c.DeliveriesLate += o.DeliveriesLate
+	c.DeliveriesDup += o.DeliveriesDup
 	c.Reconnects += o.Reconnects
 	c.DeflateRawSent += o.DeflateRawSent
 	c.DeflateWireSent += o.DeflateWireSent

@@ -170,7 +170,8 @@ type IntervalInput struct {
 // Expected is every measured message published times its room's size (each
 // member, the publisher included, should get it); Reach is Deliveries over
 // Expected. Gaps are messages a member never saw from a publisher whose later
-// ones it did; Late arrived after a later one (reordered or duplicated).
+// ones it did (and never got); Late arrived after a later one (out of
+// order); Duplicates arrived again (not counted as deliveries).
 type Broadcast struct {
 	RoomSize   int     `json:"room_size"`
 	Publishers int     `json:"publishers"`
@@ -179,6 +180,7 @@ type Broadcast struct {
 	Reach      float64 `json:"reach"`
 	Gaps       int64   `json:"gaps"`
 	Late       int64   `json:"late"`
+	Duplicates int64   `json:"duplicates"`
 	PerSecond  float64 `json:"deliveries_per_s"`
 }
 
@@ -331,7 +333,7 @@ func Build(in Input) (*Report, error) {
 	r.Scenario = Redact(r.Scenario)
 	if in.Spec.Kind == scenario.KindBroadcast {
 		b := &Broadcast{RoomSize: in.Spec.RoomSize, Publishers: in.Spec.Publishers,
-			Expected: c.Sent * int64(in.Spec.RoomSize), Deliveries: c.Deliveries, Gaps: c.DeliveryGaps, Late: c.DeliveriesLate}
+			Expected: c.Sent * int64(in.Spec.RoomSize), Deliveries: c.Deliveries, Gaps: c.DeliveryGaps, Late: c.DeliveriesLate, Duplicates: c.DeliveriesDup}
 		if b.Expected > 0 {
 			b.Reach = float64(b.Deliveries) / float64(b.Expected)
 		}
