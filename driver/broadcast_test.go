@@ -26,8 +26,8 @@ type broadcastServer struct {
 	// twice; with swapEvery > 0 it gets messages swapEvery-1 and swapEvery
 	// (of every swapEvery) in the wrong order.
 	dupEvery, swapEvery int
-	mu        sync.Mutex
-	rooms     map[string][]*member
+	mu                  sync.Mutex
+	rooms               map[string][]*member
 }
 
 type member struct {
