@@ -139,6 +139,43 @@ func TestAgainstNodeWSDeflate(t *testing.T) {
 	}
 }
 
+// TestNodeWSServerCloses: Node's ws server closes each connection with a
+// code of its choosing after 20 echoes (the server-to-client direction of
+// the close handshake). wsbench names each drop close_<code>, answers with
+// the same code, counts the one message in flight on each as lost, and its
+// counts balance.
+func TestNodeWSServerCloses(t *testing.T) {
+	srv := startNodeEcho(t, findNodeWS(t))
+	for _, code := range []int{1000, 1001, 1011, 4000} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			spec := quickSpec(4, 500*time.Millisecond)
+			spec.Warmup = 0
+			url := fmt.Sprintf("ws://127.0.0.1:%d/close/%d/20", srv.port, code)
+			res, err := Run(context.Background(), Config{Spec: spec, Target: url})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, errs := res.Snapshot.Counts, res.Snapshot.Errors
+			kind := fmt.Sprintf("close_%d", code)
+			if c.ConnsOpened != 4 || c.ConnsDropped != 4 || errs[kind] != 4 || len(errs) != 1 {
+				t.Errorf("opened %d dropped %d errors %v, want 4 drops named %s", c.ConnsOpened, c.ConnsDropped, errs, kind)
+			}
+			if !c.Balanced() || c.Received != 80 || c.Lost > 4 || c.InFlight != 0 {
+				t.Errorf("counts %+v: want 20 echoes per connection, at most its one next message lost", c)
+			}
+		})
+	}
+	st, err := srv.stop()
+	if err != nil || st["serverCloses"] != 16 || st["errors"] != 0 {
+		t.Errorf("node server: %v %v (want 16 closes it started, no errors)", st, err)
+	}
+	// Each close was answered with the server's own code (1000 ones count as
+	// closes1000, the rest as otherCloses).
+	if st["closes1000"] != 4 || st["otherCloses"] != 12 {
+		t.Errorf("node server saw closes %v", st)
+	}
+}
+
 // runNodeCase is one run against the Node server; every one must end clean.
 func runNodeCase(t *testing.T, url, io string, conns int, rate float64, size int, binary bool, fragment int) {
 

@@ -11,6 +11,9 @@
 // also pings every client once ("hi") right after the connection opens, so
 // the client must answer with a pong. With --deflate it accepts
 // permessage-deflate and compresses every message it sends (threshold 0).
+// A connection to the path /close/CODE/N is closed by the server with CODE
+// (and the reason "node closes") once it has echoed N messages: the close
+// codes in the server-to-client direction.
 //
 // It exits on SIGTERM, SIGINT, or when its stdin closes, so a test that dies
 // without cleaning up does not leave it running. On the way out it waits up
@@ -47,14 +50,23 @@ const stats = {
   errors: 0,
 };
 
-wss.on('connection', (ws) => {
+wss.on('connection', (ws, req) => {
   stats.connections++;
+  const m = /^\/close\/(\d+)\/(\d+)/.exec(req.url || '');
+  let left = m ? Number(m[2]) : -1;
   ws.on('error', (err) => {
     stats.errors++;
     console.error(`connection error: ${err.message}`);
   });
   ws.on('message', (data, isBinary) => {
+    if (left === 0) {
+      return; // closing
+    }
     ws.send(data, { binary: isBinary });
+    if (left > 0 && --left === 0) {
+      stats.serverCloses = (stats.serverCloses || 0) + 1;
+      ws.close(Number(m[1]), 'node closes');
+    }
   });
   ws.on('pong', (data) => {
     if (data.equals(PING_PAYLOAD)) {
