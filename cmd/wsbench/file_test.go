@@ -151,4 +151,10 @@ func TestLiveStatus(t *testing.T) {
 	if code, _, errOut := runCLI(append(base, "--progress", "--quiet")...); code != exitOK || errOut != "" {
 		t.Errorf("--quiet wins: exit %d, stderr %q", code, errOut)
 	}
+	// A mix shows its groups' intervals merged: all 12 connections open.
+	file := filepath.Join(t.TempDir(), "mix.yaml")
+	os.WriteFile(file, []byte("duration: 1200ms\nwarmup: 0s\ninterval: 400ms\ngroups:\n  - {name: a, conns: 4}\n  - {name: b, kind: hold, conns: 8}\n"), 0o644)
+	if code, _, errOut := runCLI("run", "-f", file, "--progress"); code != exitOK || !strings.Contains(errOut, "msg/s") || !strings.Contains(errOut, "conns 12") {
+		t.Errorf("mix --progress: exit %d, stderr %q", code, errOut)
+	}
 }

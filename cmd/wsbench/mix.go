@@ -16,8 +16,9 @@ import (
 // driver run with its own connections, and reports each group and the whole.
 // Every group opens its connections first; then all their clocks start
 // together, so their measured windows coincide.
-func runMix(ctx, abort context.Context, spec scenario.Spec, target string, bundled bool, opts driver.Config) (*results.Report, error) {
+func runMix(ctx, abort context.Context, spec scenario.Spec, target string, bundled bool, opts driver.Config, st *status) (*results.Report, error) {
 	n := len(spec.Groups)
+	live := &mixIntervals{st: st, groups: n, length: time.Duration(spec.Interval), pending: map[int]*mixPending{}}
 	var (
 		mu      sync.Mutex
 		arrived int
@@ -38,7 +39,7 @@ func runMix(ctx, abort context.Context, spec scenario.Spec, target string, bundl
 	var wg sync.WaitGroup
 	for i := range n {
 		cfg := opts
-		cfg.Spec, cfg.Target, cfg.Abort = spec.GroupSpec(i), target, abort
+		cfg.Spec, cfg.Target, cfg.Abort, cfg.OnInterval = spec.GroupSpec(i), target, abort, live.add
 		var once sync.Once
 		cfg.Ready = func() error {
 			once.Do(arrive)

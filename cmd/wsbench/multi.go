@@ -37,7 +37,7 @@ rounds:
 			var rep *results.Report
 			var err error
 			if s.Procs > 1 {
-				rep, err = runSplit(ctx, abort, s, target, bundled, opts, stderr)
+				rep, err = runSplit(ctx, abort, s, target, bundled, opts, stderr, nil)
 			} else {
 				cfg := opts
 				cfg.Spec, cfg.Target = s, target

@@ -54,7 +54,7 @@ type child struct {
 }
 
 // runSplit runs spec over spec.Procs child processes and merges their results.
-func runSplit(ctx, abort context.Context, spec scenario.Spec, target string, bundled bool, opts driver.Config, stderr io.Writer) (*results.Report, error) {
+func runSplit(ctx, abort context.Context, spec scenario.Spec, target string, bundled bool, opts driver.Config, stderr io.Writer, st *status) (*results.Report, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("--procs: find this program: %w", err)
@@ -100,6 +100,26 @@ func runSplit(ctx, abort context.Context, spec scenario.Spec, target string, bun
 	for _, k := range kids {
 		io.WriteString(k.stdin, "go\n")
 		k.stdin.Close()
+	}
+	// The processes report only at the end: the live line shows the time.
+	if st != nil {
+		started := time.Now()
+		ticker := time.NewTicker(time.Second)
+		defer ticker.Stop()
+		stopTicks := make(chan struct{})
+		defer close(stopTicks)
+		go func() {
+			for {
+				select {
+				case <-ticker.C:
+					if el := time.Since(started) - time.Duration(spec.Warmup); el > 0 {
+						st.tick(el, fmt.Sprintf("%d client processes measuring", len(kids)))
+					}
+				case <-stopTicks:
+					return
+				}
+			}
+		}()
 	}
 
 	// Forward signals: the first stops the children gracefully, the second at once.

@@ -280,9 +280,13 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	var rep *results.Report
 	if spec.Mixed() {
-		rep, err = runMix(ctx, abort, spec, target, bundled, opts)
+		st := newStatus(stderr, spec, *o.quiet, *o.progress)
+		rep, err = runMix(ctx, abort, spec, target, bundled, opts, st)
+		st.done()
 	} else if spec.Procs > 1 {
-		rep, err = runSplit(ctx, abort, spec, target, bundled, opts, stderr)
+		st := newStatus(stderr, spec, *o.quiet, *o.progress)
+		rep, err = runSplit(ctx, abort, spec, target, bundled, opts, stderr, st)
+		st.done()
 	} else {
 		st := newStatus(stderr, spec, *o.quiet, *o.progress)
 		cfg := opts

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -64,6 +65,52 @@ func (s *status) interval(iv driver.Interval) {
 	desc += fmt.Sprintf("  conns %d  errors %d", iv.Open, s.errors)
 	s.bar.Describe(desc)
 	s.bar.Set64(int64(iv.End / time.Millisecond))
+}
+
+// tick moves the bar to elapsed when no intervals come (a --procs run,
+// whose processes report only at the end).
+func (s *status) tick(elapsed time.Duration, desc string) {
+	if s == nil {
+		return
+	}
+	s.bar.Describe(desc)
+	s.bar.Set64(int64(elapsed / time.Millisecond))
+}
+
+// mixIntervals merges the intervals of a mix's groups, each handed over by
+// its own run, and shows an interval once every group has reported it.
+type mixIntervals struct {
+	st      *status
+	groups  int
+	length  time.Duration
+	mu      sync.Mutex
+	pending map[int]*mixPending
+}
+
+type mixPending struct {
+	iv     driver.Interval
+	groups int
+}
+
+func (m *mixIntervals) add(iv driver.Interval) {
+	if m.st == nil || m.length <= 0 {
+		return
+	}
+	k := int(iv.Start / m.length)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.pending[k]
+	if p == nil {
+		p = &mixPending{iv: driver.Interval{Start: iv.Start, End: iv.End, Snapshot: metrics.NewSnapshot()}}
+		m.pending[k] = p
+	}
+	p.iv.Snapshot.Merge(iv.Snapshot) // copies: the run compacts its own next
+	p.iv.Open += iv.Open
+	p.iv.End = max(p.iv.End, iv.End)
+	if p.groups++; p.groups == m.groups {
+		m.st.interval(p.iv)
+		delete(m.pending, k)
+	}
 }
 
 // done clears the line before the summary is printed.
