@@ -25,7 +25,7 @@ import (
 
 const runUsage = `Usage: wsbench run [flags] [URL...]
 
-Benchmark the WebSocket server at URL (ws://host:port/path), or several side
+Benchmark the WebSocket server at URL (ws:// or wss://host:port/path), or several side
 by side (each run --repeat times, interleaved, then compared). With no URL, the
 bundled reference echo server is started in this process on a free loopback
 port and benchmarked: the quickest way to see what wsbench measures.
@@ -55,6 +55,10 @@ Examples:
   wsbench run -f scenario/examples/open-rate.yaml -d 5s   # a scenario file; flags override it
   wsbench run --repeat 4 -d 10s -o cmp/ ws://127.0.0.1:8080/ ws://127.0.0.1:8081/   # A B A B …, then compared
   wsbench run --procs 2 -c 30000 --source-ip 127.0.0.1-127.0.0.2 ws://127.0.0.1:8080/
+  wsbench run --stage 0s:100:1000 --stage 30s:1000:20000:ramp --stage 60s:1000:20000:hold ws://127.0.0.1:8080/
+  wsbench run -f scenario/examples/mix.yaml                  # groups: idle connections beside an echo group
+  wsbench run --template '{"user":{{conn}},"id":"{{stamp}}"}' --query 'token={{token}}' --tokens-file t.txt URL
+  wsbench run --deflate --reconnect 200ms --ca ca.pem wss://127.0.0.1:8443/
 
 Past one process's limits: --procs N runs N client processes, each with its
 share of the connections and of the rate, and merges their results exactly
