@@ -465,7 +465,7 @@ header p { margin: 0.1em 0; color: #444; }
 table { border-collapse: collapse; margin: 0.4em 0; font-variant-numeric: tabular-nums; }
 th, td { padding: 0.2em 0.8em; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
 thead th { border-bottom: 2px solid #bbb; }
-th[scope=row], table.summary td { white-space: nowrap; }
+th[scope=row] { white-space: nowrap; }
 td.num, th.num { text-align: right; }
 .good { color: #0a6b2d; }
 .bad { color: #b00020; font-weight: bold; }
