@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"net/url"
 	"runtime"
 	"sync"
@@ -42,7 +41,7 @@ func runConnect(ctx context.Context, cfg Config, spec scenario.Spec, u *url.URL,
 	if err != nil {
 		return nil, err
 	}
-	plan := dialPlan{timeout: time.Duration(spec.ConnectTimeout), dialer: handshakeDialer(spec), require: spec.RequireSubprotocol, tls: tc}
+	plan := dialPlan{timeout: time.Duration(spec.ConnectTimeout), dialer: handshakeDialer(spec), require: spec.RequireSubprotocol, tls: tc, sources: sources}
 	if plan.urlFor, err = connURLs(spec, u); err != nil {
 		return nil, err
 	}
@@ -87,16 +86,12 @@ func runConnect(ctx context.Context, cfg Config, spec scenario.Spec, u *url.URL,
 				slot := next
 				next++
 				attempts.Unlock()
-				var src netip.Addr
-				if len(sources) > 0 {
-					src = sources[slot%len(sources)]
-				}
 				measured := !time.Now().Before(measureStart)
 				sh := shard
 				if !measured {
 					sh = metrics.NewRecorder().NewShard() // warm-up: measured nowhere
 				}
-				stormOne(abort, u, addr, src, plan, spec, codec, op, sh, slot, binary.LittleEndian.Uint32(seed[slot%8*4:]))
+				stormOne(abort, u, addr, plan, spec, codec, op, sh, slot, binary.LittleEndian.Uint32(seed[slot%8*4:]))
 			}
 		})
 	}
@@ -134,11 +129,9 @@ func runConnect(ctx context.Context, cfg Config, spec scenario.Spec, u *url.URL,
 }
 
 // stormOne is one connection of the storm, start to close.
-func stormOne(abort context.Context, u *url.URL, addr string, src netip.Addr, p dialPlan, spec scenario.Spec,
+func stormOne(abort context.Context, u *url.URL, addr string, p dialPlan, spec scenario.Spec,
 	codec *codec, op ws.OpCode, sh *metrics.Shard, slot int, mask uint32) {
-	if p.urlFor != nil {
-		u = p.urlFor(slot)
-	}
+	u, src := p.endpoint(u, slot)
 	nc, br, ok := open(abort, u, addr, src, p, sh)
 	if !ok {
 		return

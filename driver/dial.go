@@ -49,6 +49,20 @@ type dialPlan struct {
 	tls     *tls.Config             // wss://: the client TLS configuration (nil: ws://)
 }
 
+// endpoint is where slot's connection goes: its URL (the target's, or
+// urlFor's) and the local address it binds (sources[slot mod len]; the zero
+// Addr: the kernel's choice). Every way of opening a slot asks here.
+func (p dialPlan) endpoint(u *url.URL, slot int) (*url.URL, netip.Addr) {
+	var src netip.Addr
+	if len(p.sources) > 0 {
+		src = p.sources[slot%len(p.sources)]
+	}
+	if p.urlFor != nil {
+		u = p.urlFor(slot)
+	}
+	return u, src
+}
+
 // hostPort is the address to dial for u: its host and port, the scheme's
 // default port when it has none.
 func hostPort(u *url.URL) string {
@@ -138,14 +152,7 @@ func dialAll(ctx context.Context, u *url.URL, p dialPlan, rec *metrics.Recorder)
 		shard := rec.NewShard()
 		wg.Go(func() {
 			for i := range jobs {
-				var src netip.Addr
-				if len(p.sources) > 0 {
-					src = p.sources[(p.first+i)%len(p.sources)]
-				}
-				target := u
-				if p.urlFor != nil {
-					target = p.urlFor(p.first + i)
-				}
+				target, src := p.endpoint(u, p.first+i)
 				if d := dialOne(ctx, target, addr, src, p, shard); d != nil {
 					d.index = i
 					results[i] = d

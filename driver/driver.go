@@ -286,9 +286,11 @@ type run struct {
 	op          ws.OpCode
 
 	// A staged run's plan, and whether its planner has finished opening
-	// connections (no loop may end before, or a late dial would be lost).
+	// connections (no loop may end before, or a late dial would be lost);
+	// plannerExit is closed then too, for Run to wait on.
 	plan        scenario.Plan
 	plannerDone atomic.Bool
+	plannerExit chan struct{}
 
 	deflate bool // permessage-deflate negotiated on every connection
 
@@ -354,6 +356,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// A staged run, or one that reopens dropped connections, runs on the
 	// planner and the message sequence (see staged_linux.go).
 	staged := spec.Staged() || spec.Reconnect > 0
+	loadPlan := spec.Plan()
 	var events []scenario.ConnEvent
 	if staged {
 		// Slots open at the start are dialled before the clock starts; the
@@ -361,7 +364,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if !split {
 			part = Part{First: 0, Total: spec.Conns}
 		}
-		all := spec.Plan().ConnEvents(spec.ConnectRate)
+		all := loadPlan.ConnEvents(spec.ConnectRate)
 		k0 := 0
 		for _, ev := range all {
 			if ev.At > 0 || !ev.Open {
@@ -422,7 +425,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		interval:     int64(spec.Interval),
 		hold:         spec.Kind == scenario.KindHold && spec.Rate == 0,
 		op:           ws.OpText,
-		plan:         spec.Plan(),
+		plan:         loadPlan,
 		deflate:      spec.Deflate,
 		grace:        int64(spec.Grace),
 		closeTimeout: int64(closeTimeout),
@@ -588,35 +591,24 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		// The planner stops opening connections when sending stops.
 		stopped, stopPlanner := context.WithCancel(ctx)
 		stopPlan = stopPlanner
+		r.plannerExit = make(chan struct{})
 		stagesDone = func() {
 			stopPlanner()
-			for !r.plannerDone.Load() {
-				time.Sleep(time.Millisecond)
-			}
+			<-r.plannerExit
 			for _, w := range workers {
 				w.closeInbox() // connections that opened as an aborted run ended
 			}
 			close(parts)
-			if res.Stages = <-collected; !spec.Staged() {
-				res.Stages = nil
-			}
+			res.Stages = <-collected // nil unless the run is staged
 		}
 		defer stopPlanner()
 		stopTimer := time.AfterFunc(time.Duration(r.stopAt.Load()), stopPlanner)
 		defer stopTimer.Stop()
 		go planner(stopped, r, workers, events, u, plan, rec, func() {
 			r.plannerDone.Store(true)
+			close(r.plannerExit)
 			wake(workers)
 		})
-		defer func() { // Run returned early: the planner must still finish
-			if stagesDone != nil {
-				stopPlanner()
-				for !r.plannerDone.Load() {
-					time.Sleep(time.Millisecond)
-				}
-				close(parts)
-			}
-		}()
 	}
 	var wg sync.WaitGroup
 	for _, w := range workers {
@@ -708,7 +700,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if stagesDone != nil {
 		stagesDone()
-		stagesDone = nil
 	}
 	res.SendBufferFull = r.bufferFull.Load()
 	res.GOMAXPROCS = runtime.GOMAXPROCS(0)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"net/netip"
 	"net/url"
 	"sync"
 	"time"
@@ -345,23 +344,21 @@ func (w *worker) stageCheckpoints(now int64, final bool) {
 func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.ConnEvent, u *url.URL, p dialPlan, rec *metrics.Recorder, done func()) {
 	defer done()
 	addr := hostPort(u)
+	// Every loop holds the same part of the slots; slot's loop is its
+	// offset in the part modulo the loops (see owns).
+	part := workers[0].staged
 	owner := func(slot int) *worker {
-		for _, w := range workers {
-			if w.staged.owns(slot) {
-				return w
-			}
+		if slot < part.first || slot >= part.first+part.n {
+			return nil // another process's slot
 		}
-		return nil
+		return workers[(slot-part.first)%len(workers)]
 	}
 	type job struct {
 		slot    int
 		gen     uint32
 		attempt int // 0: the plan's open; n: the n-th try to reopen
 	}
-	slots := 0
-	for _, w := range workers {
-		slots = max(slots, w.staged.n)
-	}
+	slots := part.n
 	jobs := make(chan job, len(evs)+2*slots+16)
 	var wg sync.WaitGroup
 	for range max(min(p.conc, len(evs)+slots), 1) {
@@ -371,14 +368,7 @@ func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.
 				if stopped.Err() != nil {
 					continue
 				}
-				var src netip.Addr
-				if len(p.sources) > 0 {
-					src = p.sources[j.slot%len(p.sources)]
-				}
-				target := u
-				if p.urlFor != nil {
-					target = p.urlFor(j.slot)
-				}
+				target, src := p.endpoint(u, j.slot)
 				d := dialOne(stopped, target, addr, src, p, shard)
 				switch {
 				case d != nil:
