@@ -147,7 +147,7 @@ func Combine(in Input, parts []Part) (*Report, error) {
 	in.Snapshot = snap
 	in.CPUUser, in.CPUSystem, in.GCPause, in.GCCycles = cpuUser, cpuSys, gc, gcCycles
 	in.MaxRSSKiB, in.Cores, in.ReadBacklog = rss, cores, backlog
-	in.StopReason = combineStops(stops)
+	in.StopReason = CombineStops(stops)
 	in.Interrupted = in.StopReason == "interrupted" || in.StopReason == "aborted"
 	in.Procs = len(parts)
 	rep, err := Build(in)
@@ -158,10 +158,11 @@ func Combine(in Input, parts []Part) (*Report, error) {
 	return rep, nil
 }
 
-// combineStops picks the stop reason of a split run: "no_connections" only
-// if no process opened any, else the worst of the others (aborted, then
-// interrupted, then completed).
-func combineStops(reasons []string) string {
+// CombineStops picks the stop reason of a run made of several (the
+// processes of a split run, the groups of a mix): "no_connections" only if
+// none opened any, else the worst of the others (aborted, then interrupted,
+// then completed).
+func CombineStops(reasons []string) string {
 	worst := ""
 	rank := map[string]int{"completed": 1, "interrupted": 2, "aborted": 3}
 	for _, r := range reasons {

@@ -413,7 +413,7 @@ func TestCombineStops(t *testing.T) {
 		{[]string{"interrupted", "completed"}, "interrupted"},
 		{[]string{"interrupted", "aborted", "completed"}, "aborted"},
 	} {
-		if got := combineStops(tc.in); got != tc.want {
+		if got := CombineStops(tc.in); got != tc.want {
 			t.Errorf("%v: %q, want %q", tc.in, got, tc.want)
 		}
 	}

@@ -116,7 +116,7 @@ func runMix(ctx, abort context.Context, spec scenario.Spec, target string, bundl
 		now := time.Now()
 		whole.Started, whole.MeasureStart, whole.MeasureEnd = now, now, now
 	}
-	whole.StopReason = combineGroupStops(stops)
+	whole.StopReason = results.CombineStops(stops)
 	whole.Interrupted = whole.StopReason == driver.StopInterrupted || whole.StopReason == driver.StopAborted
 	whole.Intervals = intervals
 	rep, err := results.Build(whole)
@@ -125,22 +125,6 @@ func runMix(ctx, abort context.Context, spec scenario.Spec, target string, bundl
 	}
 	rep.Groups = groups
 	return rep, nil
-}
-
-// combineGroupStops is the whole mix's stop reason: no_connections only if
-// no group opened any, else the worst of the others.
-func combineGroupStops(stops []string) string {
-	rank := map[string]int{driver.StopCompleted: 1, driver.StopInterrupted: 2, driver.StopAborted: 3}
-	worst := ""
-	for _, s := range stops {
-		if s != driver.StopNoConnections && rank[s] >= rank[worst] {
-			worst = s
-		}
-	}
-	if worst == "" {
-		return driver.StopNoConnections
-	}
-	return worst
 }
 
 // mixServerKind is the kind the bundled server must serve for a mix: a
