@@ -509,24 +509,16 @@ func intervalReport(iv IntervalInput) (Interval, error) {
 		iv.Snapshot = s
 	}
 	c := iv.Snapshot.Counts
-	out := Interval{StartS: iv.Start.Seconds(), EndS: iv.End.Seconds(), Sent: c.Sent, Received: c.Received,
-		Open: iv.Open, Latency: map[string]Latency{}}
+	out := Interval{StartS: iv.Start.Seconds(), EndS: iv.End.Seconds(), Sent: c.Sent, Received: c.Received, Open: iv.Open}
 	for _, v := range iv.Snapshot.Errors {
 		out.Errors += v
 	}
 	if d := (iv.End - iv.Start).Seconds(); d > 0 {
 		out.RateS = float64(c.Received) / d
 	}
-	for _, m := range metrics.Metrics() {
-		h := iv.Snapshot.Hist[m]
-		if h == nil || h.Count() == 0 {
-			continue
-		}
-		enc, err := h.Encode()
-		if err != nil {
-			return out, fmt.Errorf("encode %s interval histogram: %w", m, err)
-		}
-		out.Latency[m.String()] = Latency{Summary: h.Summary(), Clamped: h.Clamped(), HDR: enc}
+	var err error
+	if out.Latency, err = latencies(iv.Snapshot); err != nil {
+		return out, fmt.Errorf("interval %v..%v: %w", iv.Start, iv.End, err)
 	}
 	return out, nil
 }
