@@ -254,6 +254,11 @@ func (w *worker) loop() {
 		}
 	}
 	w.begin()
+	// woke: the last pass ended in a wait that returned evs. The pass after
+	// it makes the sends that fell due in the wait before it hands out the
+	// ready sockets, so the reads and those sends go to the kernel together.
+	var evs []netpoll.Event
+	woke := false
 	for w.phase != phaseDone {
 		if w.run.aborted.Load() {
 			w.abort()
@@ -303,9 +308,17 @@ func (w *worker) loop() {
 			}
 			wait = min(wait, limit)
 		}
-		// Sockets that are ready already are read in the same batch as the
-		// queued sends go out; only a loop about to sleep flushes first.
-		evs, err := w.poll.WaitFor(0)
+		var err error
+		switch {
+		case woke:
+			woke = false // evs are the wait's
+		case w.run.ticking:
+			evs = nil // a ticking loop reads its sockets only when it wakes
+		default:
+			// Sockets that are ready already are read in the same batch as
+			// the queued sends go out; only a loop about to sleep flushes first.
+			evs, err = w.poll.WaitFor(0)
+		}
 		if err == nil && len(evs) == 0 && wait != 0 {
 			if err := w.flushAll(); err != nil {
 				w.shard.Error("harness_io_error")
@@ -313,11 +326,15 @@ func (w *worker) loop() {
 				return
 			}
 			evs, err = w.poll.WaitFor(time.Duration(wait))
+			woke = err == nil
 		}
 		if err != nil {
 			w.shard.Error("harness_poll_error")
 			w.abort()
 			return
+		}
+		if woke {
+			continue
 		}
 		w.ready = w.ready[:0]
 		for _, ev := range evs {
@@ -777,20 +794,8 @@ func (w *worker) readable(c *conn) {
 		w.received(c, b, n, err, w.now())
 		return
 	}
-	msg := w.msghdr(0, b)
-	var n uintptr
-	var errno unix.Errno
-	for {
-		n, _, errno = unix.Syscall(unix.SYS_RECVMSG, uintptr(c.fd), uintptr(unsafe.Pointer(msg)), unix.MSG_DONTWAIT)
-		if errno != unix.EINTR {
-			break
-		}
-	}
-	var err error
-	if errno != 0 {
-		err, n = errno, 0
-	}
-	w.received(c, b, int(n), err, w.arrival(0, w.now()))
+	n, err := netpoll.Recvmsg(c.fd, w.msghdr(0, b))
+	w.received(c, b, n, err, w.arrival(0, w.now()))
 }
 
 // msghdr prepares receive slot i to read into b with room for a timestamp.
