@@ -97,8 +97,13 @@ func newPoller(maxEvents int, ticking bool) (*Poller, error) {
 		parkfd = p.ctlfd
 		p.ctlEvs = make([]unix.EpollEvent, 2)
 	}
+	// Edge-triggered: every expiry of the (one-shot) timer and every Wake
+	// is a new edge, so neither counter need be read back, a system call
+	// each, to stop it being reported again. (A periodic timerfd would
+	// spare setting the timer each tick, but the kernel restarts one only
+	// when it is read: the same one call per tick.)
 	for _, fd := range []int{p.wakefd, p.timerfd} {
-		ev := unix.EpollEvent{Events: In, Fd: int32(fd)}
+		ev := unix.EpollEvent{Events: In | unix.EPOLLET, Fd: int32(fd)}
 		if err := unix.EpollCtl(parkfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			return fail("register", err)
 		}
@@ -201,14 +206,9 @@ func (p *Poller) tick(d time.Duration) ([]Event, error) {
 			}
 			return nil, fmt.Errorf("wait on epoll fd: %w", err)
 		}
-		var drain [8]byte
 		for _, ev := range p.ctlEvs[:p.ctlN] {
-			switch int(ev.Fd) {
-			case p.timerfd:
-				Read(p.timerfd, drain[:])
+			if int(ev.Fd) == p.timerfd {
 				p.armed = false
-			case p.wakefd:
-				Read(p.wakefd, drain[:])
 			}
 		}
 	}
@@ -226,13 +226,10 @@ func (p *Poller) tick(d time.Duration) ([]Event, error) {
 // consuming wake-ups and timer expiries.
 func (p *Poller) collect() []Event {
 	out := p.out[:0]
-	var drain [8]byte
 	for i := 0; i < p.n; i++ {
 		switch fd := int(p.events[i].Fd); fd {
 		case p.wakefd:
-			Read(p.wakefd, drain[:])
 		case p.timerfd:
-			Read(p.timerfd, drain[:])
 			p.armed = false
 		default:
 			out = append(out, Event{FD: fd, Events: p.events[i].Events})

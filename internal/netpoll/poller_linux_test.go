@@ -168,3 +168,43 @@ func TestTickingSleepsThroughReadiness(t *testing.T) {
 		t.Errorf("Wake did not cut the sleep short (%v)", el)
 	}
 }
+
+// TestTimerAndWakeEdges: timer expiries and wake-ups are reported one by
+// one though nothing reads their counters back, by both kinds of Poller: a
+// wait after one sleeps whole, and each new one ends a wait.
+func TestTimerAndWakeEdges(t *testing.T) {
+	for _, ticking := range []bool{false, true} {
+		p, err := newPoller(8, ticking)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const d = 30 * time.Millisecond
+		for i := 0; i < 5; i++ {
+			t0 := time.Now()
+			if _, err := p.WaitFor(d); err != nil {
+				t.Fatal(err)
+			}
+			if el := time.Since(t0); el < d-time.Millisecond || el > 2*time.Second {
+				t.Errorf("ticking=%v: sleep %d of %v took %v", ticking, i, d, el)
+			}
+		}
+		for i := 0; i < 3; i++ {
+			p.Wake()
+			t0 := time.Now()
+			if _, err := p.WaitFor(10 * time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if el := time.Since(t0); el > 5*time.Second {
+				t.Fatalf("ticking=%v: wake %d not seen (%v)", ticking, i, el)
+			}
+			t0 = time.Now()
+			if _, err := p.WaitFor(d); err != nil {
+				t.Fatal(err)
+			}
+			if el := time.Since(t0); el < d-time.Millisecond {
+				t.Errorf("ticking=%v: after wake %d, a %v sleep ended after %v: the wake was reported twice", ticking, i, d, el)
+			}
+		}
+		p.Close()
+	}
+}
