@@ -20,18 +20,27 @@ type Shard struct {
 
 	hist   [NumMetrics]*Histogram
 	errors map[string]int64
+
+	// win, when windowed, also records everything, and is emptied by Cut.
+	win *window
 }
 
 // Record records d into metric m's histogram, as [Histogram.Record] does.
 // It panics if m is not a metric.
 func (s *Shard) Record(m Metric, d time.Duration) {
 	s.histogram(m).Record(d)
+	if s.win != nil {
+		s.win.histogram(m).Record(d)
+	}
 }
 
 // RecordUs records us microseconds into metric m's histogram, as
 // [Histogram.RecordUs] does. It panics if m is not a metric.
 func (s *Shard) RecordUs(m Metric, us int64) {
 	s.histogram(m).RecordUs(us)
+	if s.win != nil {
+		s.win.histogram(m).RecordUs(us)
+	}
 }
 
 // histogram returns m's histogram, allocating it on first use.
