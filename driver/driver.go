@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/url"
@@ -159,80 +160,65 @@ type Interval struct {
 	Open int
 }
 
-// checkpoint is a worker's shard copied at the start of interval idx (idx
-// -1: at the start of the window, the baseline).
+// checkpoint is what a worker's shard recorded in interval idx (idx -1:
+// before the window started, dropped).
 type checkpoint struct {
-	worker *worker
-	idx    int
-	cp     metrics.Checkpoint
-	open   int // the worker's connections not yet closed, at the checkpoint
+	idx  int
+	data *metrics.Compact
+	open int // the worker's connections not yet closed, at the checkpoint
 }
 
-// collectIntervals turns the workers' checkpoints into intervals: each
-// worker's difference from its previous checkpoint, merged over workers.
-// An interval stays expanded only until every loop has reported it; then it
-// is handed to onInterval and compacted. (A loop's final checkpoint may add
-// to a compacted interval: it is expanded for that.)
+// collectIntervals turns the workers' checkpoints into intervals, merged
+// over workers as they come, compact. Once every loop has reported an
+// interval, it is expanded for onInterval. (A loop's final checkpoint may
+// add to an interval already handed out.)
 func collectIntervals(parts <-chan checkpoint, workers int, length time.Duration, onInterval func(Interval)) []Interval {
-	prev := make(map[*worker]metrics.Checkpoint, workers)
 	var out []Interval
 	var reported []int // per interval, how many loops reported it
 	var empty *metrics.Histogram
-	compact := func(iv *Interval) {
-		if iv.Snapshot == nil {
-			return
-		}
-		if c, err := iv.Snapshot.Compact(); err == nil {
-			iv.Data, iv.Snapshot = c, nil
-		}
-	}
 	for p := range parts {
-		last, ok := prev[p.worker]
-		prev[p.worker] = p.cp
-		if !ok || p.idx < 0 {
+		if p.idx < 0 {
 			continue
-		}
-		d, err := metrics.Between(last, p.cp)
-		if err != nil {
-			continue // cannot happen with checkpoints of one shard in order
 		}
 		for len(out) <= p.idx {
 			k := time.Duration(len(out))
-			// Histograms appear as merged: an interval holds only the metrics
-			// recorded in it (each live one is ~150 KiB).
-			out = append(out, Interval{Start: k * length, End: (k + 1) * length, Snapshot: &metrics.Snapshot{Errors: map[string]int64{}}})
-		}
-		iv := &out[p.idx]
-		if iv.Snapshot == nil {
-			if iv.Snapshot, err = iv.Data.Expand(); err != nil {
-				continue // cannot happen: it encoded itself
-			}
-		}
-		iv.Snapshot.Merge(d)
-		iv.Open += p.open
-		for len(reported) <= p.idx {
+			out = append(out, Interval{Start: k * length, End: (k + 1) * length})
 			reported = append(reported, 0)
 		}
-		if reported[p.idx]++; reported[p.idx] >= workers {
-			if reported[p.idx] == workers && onInterval != nil {
-				cb := *iv
-				snap := *iv.Snapshot
-				for m, h := range snap.Hist {
-					if h == nil {
-						if empty == nil {
-							empty = metrics.NewHistogram()
-						}
-						snap.Hist[m] = empty // read only, shared
+		iv := &out[p.idx]
+		merged, err := iv.Data.Merge(p.data)
+		if err != nil {
+			continue // cannot happen: both were made by Cut
+		}
+		iv.Data = merged
+		iv.Open += p.open
+		if reported[p.idx]++; reported[p.idx] == workers && onInterval != nil {
+			// Expanded only where something was recorded (each live
+			// histogram is ~150 KiB); the rest share one empty histogram.
+			snap := &metrics.Snapshot{Counts: iv.Data.Counts, Errors: maps.Clone(iv.Data.Errors)}
+			for m, sp := range iv.Data.Hist {
+				if sp == nil {
+					if empty == nil {
+						empty = metrics.NewHistogram()
 					}
+					snap.Hist[m] = empty // read only, shared
+					continue
 				}
-				cb.Snapshot = &snap
+				if snap.Hist[m], err = sp.Histogram(); err != nil {
+					break // cannot happen: it was made by Cut
+				}
+			}
+			if err == nil {
+				cb := *iv
+				cb.Snapshot = snap
 				onInterval(cb)
 			}
-			compact(iv)
 		}
 	}
 	for i := range out {
-		compact(&out[i])
+		if out[i].Data == nil {
+			out[i].Data = &metrics.Compact{Errors: map[string]int64{}}
+		}
 	}
 	return out
 }
@@ -548,6 +534,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		parts := make(chan checkpoint, 4*len(workers))
 		collected = make(chan []Interval, 1)
 		for _, w := range workers {
+			w.shard.Windowed()
 			w.intervals, w.nextInterval, w.intervalIdx = parts, r.measureStart, -1
 		}
 		go func() { collected <- collectIntervals(parts, len(workers), time.Duration(r.interval), cfg.OnInterval) }()
@@ -564,7 +551,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	var stagesDone, stopPlan func()
 	if staged {
-		parts := make(chan checkpoint, 4*len(workers))
+		parts := make(chan stageCheckpoint, 4*len(workers))
 		collected := make(chan []Stage, 1)
 		for _, w := range workers {
 			if spec.Staged() {

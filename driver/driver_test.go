@@ -164,8 +164,12 @@ func testCoordinatedOmission(t *testing.T, io string) {
 	if uncorrected > 2*conns {
 		t.Errorf("uncorrected: %d samples above %v, want at most %d (messages in flight)", uncorrected, stall/4, 2*conns)
 	}
-	if p99c, p99u := snap.Hist[metrics.RTT].Percentile(99), snap.Hist[metrics.RTTUncorrected].Percentile(99); p99c < stall/2 || p99u > stall/4 {
-		t.Errorf("p99 corrected %v (want ≥ %v), uncorrected %v (want ≤ %v)", p99c, stall/2, p99u, stall/4)
+	// Below the messages in flight in the stall, the uncorrected histogram
+	// sees no stall at all. (Its p99 would too, unless a loaded machine made
+	// so few sends that those messages are more than 1% of them.)
+	below := 100 * (1 - float64(2*conns)/float64(max(snap.Counts.Sent, 4*conns)))
+	if p99c, pu := snap.Hist[metrics.RTT].Percentile(99), snap.Hist[metrics.RTTUncorrected].Percentile(below); p99c < stall/2 || pu > stall/4 {
+		t.Errorf("p99 corrected %v (want ≥ %v), uncorrected p%.1f %v (want ≤ %v)", p99c, stall/2, below, pu, stall/4)
 	}
 	// The late sends show as send lag too.
 	if lag := snap.Hist[metrics.SendLag].Percentile(99); lag < stall/2 {

@@ -69,7 +69,7 @@ type stagedState struct {
 	retiring []*conn // connections closing on the plan's word
 
 	// Stage checkpoints: the next stage boundary and the stage it ends.
-	stageCh   chan<- checkpoint
+	stageCh   chan<- stageCheckpoint
 	nextStage int64
 	stageIdx  int
 	lastCP    *metrics.Checkpoint
@@ -298,7 +298,7 @@ func (w *worker) stageBaseline() {
 	}
 	cp := w.shard.Checkpoint(nil)
 	s.lastCP = &cp
-	s.stageCh <- checkpoint{worker: w, idx: -1, cp: cp, open: w.live}
+	s.stageCh <- stageCheckpoint{worker: w, idx: -1, cp: cp, open: w.live}
 	_, end := w.run.plan.Bounds(0)
 	s.nextStage = int64(end)
 }
@@ -314,7 +314,7 @@ func (w *worker) stageCheckpoints(now int64, final bool) {
 	send := func(idx int) {
 		cp := w.shard.Checkpoint(s.lastCP)
 		s.lastCP = &cp
-		s.stageCh <- checkpoint{worker: w, idx: idx, cp: cp, open: w.live}
+		s.stageCh <- stageCheckpoint{worker: w, idx: idx, cp: cp, open: w.live}
 	}
 	plan, stop := w.run.plan, w.run.stopAt.Load()
 	for !final && s.stageIdx < plan.Stages() && now >= s.nextStage && s.nextStage <= stop {
@@ -533,8 +533,18 @@ func (w *worker) dropped(c *conn) {
 	}
 }
 
+// stageCheckpoint is a worker's shard copied at the start of stage idx (idx
+// -1: at the start of the run, the baseline). Stages are few: a copy each
+// is cheap, unlike a copy every interval.
+type stageCheckpoint struct {
+	worker *worker
+	idx    int
+	cp     metrics.Checkpoint
+	open   int // the worker's connections not yet closed, at the checkpoint
+}
+
 // collectStages turns the loops' stage checkpoints into per-stage snapshots.
-func collectStages(parts <-chan checkpoint, plan scenario.Plan, spec scenario.Spec) []Stage {
+func collectStages(parts <-chan stageCheckpoint, plan scenario.Plan, spec scenario.Spec) []Stage {
 	prev := map[*worker]metrics.Checkpoint{}
 	out := make([]Stage, plan.Stages())
 	if !spec.Staged() {

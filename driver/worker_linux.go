@@ -101,8 +101,7 @@ type worker struct {
 	// measured window and at every interval boundary after it; nil: none.
 	intervals    chan<- checkpoint
 	nextInterval int64
-	intervalIdx  int                 // -1 until the window's starting checkpoint is taken
-	lastCP       *metrics.Checkpoint // the previous checkpoint, whose unchanged histograms the next shares
+	intervalIdx  int // -1 until the window's starting checkpoint is taken
 	// passNow is when the current pass began (ns since origin); wallOffset
 	// converts the kernel's CLOCK_REALTIME stamps to that clock, renewed
 	// every pass so a slewing wall clock cannot drift it.
@@ -202,10 +201,11 @@ func (w *worker) adopt(fd, slot int, carry []byte) error {
 
 func (w *worker) now() int64 { return int64(time.Since(w.run.origin)) }
 
-// checkpoint hands the collector a copy of the shard: the window's baseline
-// the first time, then at each interval boundary the interval that just
-// ended (numbered by the clock, so a late loop does not shift the rest), and
-// when the loop ends (final) the last, partial one.
+// checkpoint hands the collector what the shard recorded since the last
+// checkpoint: the warm-up (to be dropped) the first time, then at each
+// interval boundary the interval that just ended (numbered by the clock, so
+// a late loop does not shift the rest), and when the loop ends (final) the
+// last, partial one.
 func (w *worker) checkpoint(final bool) {
 	if w.intervals == nil || (final && w.intervalIdx < 0) {
 		return
@@ -221,9 +221,7 @@ func (w *worker) checkpoint(final bool) {
 			idx = min(k, last)
 		}
 	}
-	cp := w.shard.Checkpoint(w.lastCP)
-	w.lastCP = &cp
-	w.intervals <- checkpoint{worker: w, idx: idx, cp: cp, open: w.live}
+	w.intervals <- checkpoint{idx: idx, data: w.shard.Cut(), open: w.live}
 	w.intervalIdx = idx + 1
 	w.nextInterval = start + int64(max(idx+2, 1))*length
 }

@@ -39,7 +39,10 @@ func runMix(ctx, abort context.Context, spec scenario.Spec, target string, bundl
 	var wg sync.WaitGroup
 	for i := range n {
 		cfg := opts
-		cfg.Spec, cfg.Target, cfg.Abort, cfg.OnInterval = spec.GroupSpec(i), target, abort, live.add
+		cfg.Spec, cfg.Target, cfg.Abort = spec.GroupSpec(i), target, abort
+		if st != nil {
+			cfg.OnInterval = live.add // each interval is expanded for it
+		}
 		var once sync.Once
 		cfg.Ready = func() error {
 			once.Do(arrive)

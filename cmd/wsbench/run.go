@@ -294,7 +294,10 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	} else {
 		st := newStatus(stderr, spec, *o.quiet, *o.progress)
 		cfg := opts
-		cfg.Spec, cfg.Target, cfg.OnInterval = spec, target, st.interval
+		cfg.Spec, cfg.Target = spec, target
+		if st != nil {
+			cfg.OnInterval = st.interval // each interval is expanded for it
+		}
 		rep, err = runOne(ctx, abort, cfg, bundled)
 		st.done()
 	}
