@@ -56,6 +56,12 @@ type Poller struct {
 	n   int
 	err error
 	cb  func(uintptr) bool
+	// parking makes the wait callback's next call report nothing without
+	// looking: RawConn.Read calls it once before it parks, and the caller
+	// has just looked (or, ticking, is about to sleep whatever is there).
+	// Nothing is missed: the runtime poller latches an edge that comes
+	// before the park, and the park then returns at once.
+	parking bool
 }
 
 // clockBase anchors armedAt to Go's monotonic clock (read through the vDSO,
@@ -116,10 +122,18 @@ func newPoller(maxEvents int, ticking bool) (*Poller, error) {
 		return fail("register epoll fd with the runtime poller", err)
 	}
 	p.cb = func(uintptr) bool {
+		if p.parking {
+			p.parking = false
+			return false
+		}
 		p.n, p.err = epollWaitNow(p.epfd, p.events)
 		return p.n > 0 || p.err != nil
 	}
 	p.ctlCb = func(uintptr) bool {
+		if p.parking {
+			p.parking = false
+			return false
+		}
 		p.ctlN, p.err = epollWaitNow(p.ctlfd, p.ctlEvs)
 		return p.ctlN > 0 || p.err != nil
 	}
@@ -177,7 +191,10 @@ func (p *Poller) WaitFor(d time.Duration) ([]Event, error) {
 		if err := p.arm(d); err != nil {
 			return nil, err
 		}
-		if err := p.raw.Read(p.cb); err != nil {
+		p.parking = true
+		err := p.raw.Read(p.cb)
+		p.parking = false
+		if err != nil {
 			if p.closed.Load() {
 				return nil, ErrClosed
 			}
@@ -200,7 +217,10 @@ func (p *Poller) tick(d time.Duration) ([]Event, error) {
 		if err := p.arm(d); err != nil {
 			return nil, err
 		}
-		if err := p.raw.Read(p.ctlCb); err != nil {
+		p.parking = true
+		err := p.raw.Read(p.ctlCb)
+		p.parking = false
+		if err != nil {
 			if p.closed.Load() {
 				return nil, ErrClosed
 			}
