@@ -106,11 +106,12 @@ func soakRun(t *testing.T, url string, limit time.Duration, args ...string) ([]r
 // Two cases run side by side. "no intervals" (--interval 0) holds the
 // per-message and per-connection paths to the bound. "intervals" is a plain
 // run (--interval 1s, the default), which keeps every finished interval
-// compact (metrics.Compact: a few KiB) and cuts each from checkpoints whose
-// histograms are garbage a second later; that churn lets the Go heap grow to
-// its GC goal (about twice the live heap, which stays flat) over the first
-// seconds, so the first sample compared is taken once that has happened.
-// (Before intervals were kept compact, this case grew by ~2 MiB a second.)
+// compact (metrics.Compact: a few KiB). The first sample compared is taken
+// once the Go heap has had time to reach its GC goal (about twice the live
+// heap, which stays flat). (Before intervals were kept compact, this case
+// grew by ~2 MiB a second; while each interval was still cut from copies
+// of the loops' histograms, the garbage took the heap up by ~12 MiB to its
+// goal in this window.)
 func TestSoakMemoryFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 20 s soak; scripts/soak.sh runs the long one")
