@@ -43,8 +43,6 @@ type Poller struct {
 	ctlfd   int      // ticking: epoll of timerfd and wakefd; else -1
 	file    *os.File // the fd parked on (ctlfd if ticking, else epfd), registered with Go's runtime poller
 	raw     syscall.RawConn
-	ctlEvs  []unix.EpollEvent
-	ctlN    int
 	ctlCb   func(uintptr) bool
 	armed   bool
 	armedAt int64 // when the timer expires, in ns since clockBase, while armed
@@ -101,7 +99,6 @@ func newPoller(maxEvents int, ticking bool) (*Poller, error) {
 			return fail("epoll_create1", err)
 		}
 		parkfd = p.ctlfd
-		p.ctlEvs = make([]unix.EpollEvent, 2)
 	}
 	// Edge-triggered: every expiry of the (one-shot) timer and every Wake
 	// is a new edge, so neither counter need be read back, a system call
@@ -129,13 +126,16 @@ func newPoller(maxEvents int, ticking bool) (*Poller, error) {
 		p.n, p.err = epollWaitNow(p.epfd, p.events)
 		return p.n > 0 || p.err != nil
 	}
+	// A ticking wait never looks at what woke it: the timer or a Wake,
+	// either way the wait is over. So ctlfd's ready list is never drained;
+	// its edge-triggered items still make a new edge on ctlfd at every
+	// expiry and every Wake, which is all the runtime poller needs.
 	p.ctlCb = func(uintptr) bool {
 		if p.parking {
 			p.parking = false
 			return false
 		}
-		p.ctlN, p.err = epollWaitNow(p.ctlfd, p.ctlEvs)
-		return p.ctlN > 0 || p.err != nil
+		return true
 	}
 	return p, nil
 }
@@ -226,11 +226,7 @@ func (p *Poller) tick(d time.Duration) ([]Event, error) {
 			}
 			return nil, fmt.Errorf("wait on epoll fd: %w", err)
 		}
-		for _, ev := range p.ctlEvs[:p.ctlN] {
-			if int(ev.Fd) == p.timerfd {
-				p.armed = false
-			}
-		}
+		p.armed = false // perhaps still set, if a Wake ended the wait: set it again
 	}
 	p.cb(0)
 	if p.err != nil {
