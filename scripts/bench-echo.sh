@@ -43,7 +43,9 @@ run_case closed-100c   -c 100
 run_case closed-1000c  -c 1000
 run_case open-20k-1000c -c 1000 -r 20000
 run_case open-5k-100c   -c 100 -r 5000
-# The control: the first case without io_uring. The VM's speed drifts with its
-# neighbours, so compare within one run of this script, not across runs.
+# The control: the first case without io_uring. The VM's speed changes by up
+# to 2x with its neighbours (closed-1000c's rate shows which phase a run met:
+# ~300,000 rt/s fast, 150,000-190,000 slow), so compare within one run of
+# this script, not across runs.
 run_case closed-100c-syscalls -c 100 --io syscalls
 echo "results and summaries in $OUT/"
