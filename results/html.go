@@ -197,12 +197,7 @@ func summaryTable(r *Report) htmlTable {
 func harnessVerdict(r *Report) htmlHarness {
 	h := r.Harness
 	v := htmlHarness{Known: h.CPUUserS+h.CPUSysS > 0, Saturated: h.Saturated, Reasons: h.Saturation}
-	state := "not saturated"
-	if h.Saturated {
-		state = "SATURATED: the client may have set these figures (see the warning)"
-	}
-	v.Line = fmt.Sprintf("%s · GC pauses %.2f%% of wall · ready sockets per loop pass %.1f (max %d) · send buffer full %d times",
-		state, 100*h.GCPauseFraction, h.ReadBacklog.ReadyMean, h.ReadBacklog.ReadyMax, h.SendBufferFull)
+	v.Line = harnessLine(h)
 	return v
 }
 

@@ -108,6 +108,9 @@ func Combine(in Input, parts []Part) (*Report, error) {
 		backlog.FullReads += h.ReadBacklog.FullReads
 		in.Dial = max(in.Dial, seconds(r.Connections.DialS))
 		in.IO, in.Timestamps = h.IO, h.RxTimestamps
+		// The processes share one machine: the busiest reading of it.
+		in.ServerLocal = in.ServerLocal || h.ServerOnThisMachine
+		in.MachineCPU = max(in.MachineCPU, h.MachineCPUUtilization)
 		started := r.StartedAt
 		ms := started.Add(time.Duration(r.Scenario.Warmup))
 		me := ms.Add(seconds(r.DurationS))

@@ -94,6 +94,13 @@ type Harness struct {
 	// SendBufferFull counts sends the socket took only part of: the server
 	// read slower than the client wrote.
 	SendBufferFull int64 `json:"send_buffer_full"`
+	// ServerOnThisMachine says the target was this machine (a loopback or
+	// local address) but not in the client's process: then client and
+	// server shared the cores. MachineCPUUtilization is the share of all the
+	// machine's CPU time that was busy in the window, whoever used it
+	// (omitted: unknown).
+	ServerOnThisMachine   bool    `json:"server_on_this_machine"`
+	MachineCPUUtilization float64 `json:"machine_cpu_utilization,omitempty"`
 	// Saturated says the client may have been the bottleneck, and Saturation
 	// why: then the latency figures are limited by the client, not only the server.
 	Saturated  bool     `json:"saturated"`
@@ -301,6 +308,10 @@ type Input struct {
 	// SaturatedProcesses lists the processes of a split run that found
 	// themselves saturated: the whole is then saturated too.
 	SaturatedProcesses []int
+	// ServerLocal says the target is this machine; MachineCPU is the share
+	// of the machine's CPU time that was busy in the window (≤ 0: unknown).
+	ServerLocal bool
+	MachineCPU  float64
 }
 
 // Build makes the Report of a run, with its warnings.
@@ -379,6 +390,7 @@ func Build(in Input) (*Report, error) {
 		MaxRSSKiB: in.MaxRSSKiB, InProcessServer: in.Bundled && in.Procs <= 1, IO: in.IO, RxTimestamps: in.Timestamps,
 		Cores: min(in.Cores, runtime.NumCPU()), GCPauseS: in.GCPause.Seconds(), GCCycles: in.GCCycles,
 		ReadBacklog: in.ReadBacklog, SendBufferFull: in.SendBufferFull, Saturation: []string{},
+		ServerOnThisMachine: in.ServerLocal && !(in.Bundled && in.Procs <= 1), MachineCPUUtilization: max(in.MachineCPU, 0),
 	}
 	if cpu := (in.CPUUser + in.CPUSystem).Seconds(); cpu > 0 {
 		if secs > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -655,4 +656,50 @@ func FuzzParseResult(f *testing.F) {
 			t.Fatalf("not stable:\n%s\n%s", out, out2)
 		}
 	})
+}
+
+// TestSharedMachine: with the server on this machine but not in the
+// client's process, a machine busier than SaturatedCPU is warned about and
+// its figure shown; not below it, and not for the in-process server (whose
+// CPU the harness figures already include).
+func TestSharedMachine(t *testing.T) {
+	const warn = "the server runs on this machine too"
+	for _, tc := range []struct {
+		name       string
+		bundled    bool
+		local      bool
+		machine    float64
+		wantWarn   bool
+		wantInLine bool
+	}{
+		{"separate local server, busy", false, true, 0.97, true, true},
+		{"separate local server, idle enough", false, true, 0.5, false, true},
+		{"remote server, busy", false, false, 0.97, false, false},
+		{"in-process server, busy", true, true, 0.97, false, false},
+		{"unknown", false, true, -1, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := fixtureWith(t, nil, func(in *Input) {
+				in.Bundled, in.ServerLocal, in.MachineCPU = tc.bundled, tc.local, tc.machine
+			})
+			warned := false
+			for _, w := range r.Warnings {
+				warned = warned || strings.Contains(w, warn)
+			}
+			if warned != tc.wantWarn {
+				t.Errorf("warned %v, want %v: %q", warned, tc.wantWarn, r.Warnings)
+			}
+			var buf bytes.Buffer
+			if err := Text(&buf, r); err != nil {
+				t.Fatal(err)
+			}
+			text := buf.String()
+			if inLine := strings.Contains(text, "% busy (the server runs on it too)"); inLine != tc.wantInLine {
+				t.Errorf("summary shows the machine: %v, want %v\n%s", inLine, tc.wantInLine, text)
+			}
+			if tc.wantInLine && !strings.Contains(text, fmt.Sprintf("machine CPU %.0f%% busy", 100*tc.machine)) {
+				t.Errorf("summary does not show %.0f%%:\n%s", 100*tc.machine, text)
+			}
+		})
+	}
 }

@@ -109,12 +109,7 @@ func Text(w io.Writer, r *Report) error {
 	}
 	tw.Flush()
 	if h := r.Harness; h.CPUUserS+h.CPUSysS > 0 {
-		state := "not saturated"
-		if h.Saturated {
-			state = "SATURATED: the client may have set these figures (see the warning)"
-		}
-		fmt.Fprintf(&b, "Harness      %s · GC pauses %.2f%% of wall · ready sockets per loop pass %.1f (max %d) · send buffer full %d times\n",
-			state, 100*h.GCPauseFraction, h.ReadBacklog.ReadyMean, h.ReadBacklog.ReadyMax, h.SendBufferFull)
+		fmt.Fprintf(&b, "Harness      %s\n", harnessLine(h))
 	}
 
 	b.WriteString("\n")
@@ -296,4 +291,19 @@ func groupsText(b *strings.Builder, r *Report) {
 			g.Connections.Dropped, fmtNum(g.Rates.Sent), fmtNum(g.Rates.Received), g.ErrorCount(), metric, p50, p99, mx)
 	}
 	tw.Flush()
+}
+
+// harnessLine is the summary's verdict on the harness: saturated or not, GC,
+// the read backlog, and how busy the machine was when the server shares it.
+func harnessLine(h Harness) string {
+	state := "not saturated"
+	if h.Saturated {
+		state = "SATURATED: the client may have set these figures (see the warning)"
+	}
+	line := fmt.Sprintf("%s · GC pauses %.2f%% of wall · ready sockets per loop pass %.1f (max %d) · send buffer full %d times",
+		state, 100*h.GCPauseFraction, h.ReadBacklog.ReadyMean, h.ReadBacklog.ReadyMax, h.SendBufferFull)
+	if h.ServerOnThisMachine && h.MachineCPUUtilization > 0 {
+		line += fmt.Sprintf(" · machine CPU %.0f%% busy (the server runs on it too)", 100*h.MachineCPUUtilization)
+	}
+	return line
 }

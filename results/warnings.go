@@ -86,6 +86,10 @@ func warnings(r *Report, snap *metrics.Snapshot) []string {
 		w = append(w, fmt.Sprintf("the %s process was saturated (%s): latency figures are limited by the client, not only the server",
 			who, strings.Join(h.Saturation, "; ")))
 	}
+	if h := r.Harness; h.ServerOnThisMachine && h.MachineCPUUtilization > SaturatedCPU {
+		w = append(w, fmt.Sprintf("this machine's CPUs were %.0f%% busy in the window, and the server runs on this machine too: client and server competed for the cores, so the figures show both, not the server alone (give each its own cores or machine)",
+			100*h.MachineCPUUtilization))
+	}
 	if b := r.Broadcast; b != nil && b.Expected > 0 && (b.Reach < 0.999 || b.Gaps > 0) {
 		w = append(w, fmt.Sprintf("broadcast reach %.4f: %d of %d deliveries arrived, %d missed in gaps", b.Reach, b.Deliveries, b.Expected, b.Gaps))
 	}

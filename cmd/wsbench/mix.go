@@ -61,7 +61,8 @@ func runMix(ctx, abort context.Context, spec scenario.Spec, target string, bundl
 	wg.Wait()
 
 	var groups []*results.Report
-	whole := results.Input{ToolVersion: version, Spec: spec, Target: target, Bundled: bundled, Ended: time.Now(), Snapshot: metrics.NewSnapshot()}
+	whole := results.Input{ToolVersion: version, Spec: spec, Target: target, Bundled: bundled, Ended: time.Now(), Snapshot: metrics.NewSnapshot(),
+		ServerLocal: bundled || onThisMachine(target)}
 	var intervals []results.IntervalInput
 	stops := make([]string, 0, n)
 	for i, o := range outs {
@@ -102,6 +103,7 @@ func runMix(ctx, abort context.Context, spec scenario.Spec, target string, bundl
 		whole.IO, whole.Timestamps, whole.Cores = res.IO, res.Timestamps, res.GOMAXPROCS
 		whole.Dial = max(whole.Dial, res.Dial)
 		whole.SendBufferFull += res.SendBufferFull
+		whole.MachineCPU = max(whole.MachineCPU, res.CPU.Machine)
 		for k, iv := range intervalsOf(res) {
 			for len(intervals) <= k {
 				intervals = append(intervals, results.IntervalInput{Start: iv.Start, End: iv.End})

@@ -456,8 +456,10 @@ func inputOf(spec scenario.Spec, target string, bundled bool, res *driver.Result
 		SendBufferFull: res.SendBufferFull,
 		ReadBacklog: results.ReadBacklog{LoopPasses: res.Loops.Passes, ReadyMean: res.Loops.MeanReady(),
 			ReadyMax: res.Loops.ReadyMax, FullReads: res.Loops.FullReads},
-		Intervals: intervalsOf(res),
-		Stages:    stagesOf(res),
+		Intervals:   intervalsOf(res),
+		Stages:      stagesOf(res),
+		ServerLocal: bundled || onThisMachine(target),
+		MachineCPU:  res.CPU.Machine,
 	}
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -54,4 +56,78 @@ func TestSaturationFlag(t *testing.T) {
 			t.Fatalf("a light run was flagged: %v", h["saturation"])
 		}
 	})
+}
+
+// TestSharedMachineWarning runs the closed model against `wsbench serve` in
+// its own process on this machine: both want every core, so the machine's
+// CPUs are busy the whole window. The result must say the server was on this
+// machine and how busy the machine was, and warn once that busy (a closed
+// run on 2 cores with the server alongside reaches ~100%; the warning's
+// threshold is 90%, so the check on it needs the machine to have been that
+// busy, which the figure itself says).
+func TestSharedMachineWarning(t *testing.T) {
+	_, url, _ := startServe(t)
+	out, err := exec.Command(binary, "run", "--json", "-c", "50", "-d", "1s", "--warmup", "200ms", url).Output()
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	var rep struct {
+		Harness struct {
+			ServerLocal bool    `json:"server_on_this_machine"`
+			Machine     float64 `json:"machine_cpu_utilization"`
+			InProcess   bool    `json:"in_process_server"`
+		} `json:"harness"`
+		Warnings []string `json:"warnings"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("result: %v\n%s", err, out)
+	}
+	h := rep.Harness
+	if !h.ServerLocal || h.InProcess {
+		t.Errorf("server_on_this_machine %v, in_process_server %v: want true, false", h.ServerLocal, h.InProcess)
+	}
+	if h.Machine <= 0 || h.Machine > 1 {
+		t.Fatalf("machine_cpu_utilization %v, want in (0, 1]", h.Machine)
+	}
+	warned := false
+	for _, w := range rep.Warnings {
+		warned = warned || strings.Contains(w, "the server runs on this machine too")
+	}
+	if want := h.Machine > 0.9; warned != want {
+		t.Errorf("machine %.0f%% busy: warned %v, want %v (%q)", 100*h.Machine, warned, want, rep.Warnings)
+	}
+	t.Logf("machine CPU %.0f%% busy", 100*h.Machine)
+}
+
+func TestOnThisMachine(t *testing.T) {
+	for target, want := range map[string]bool{
+		"ws://localhost:8080/":      true,
+		"ws://LOCALHOST/":           true,
+		"ws://a.localhost/":         true,
+		"ws://127.0.0.1:1/":         true,
+		"ws://127.3.4.5/":           true,
+		"ws://[::1]:80/":            true,
+		"ws://0.0.0.0:80/":          true,
+		"wss://[::ffff:127.0.0.1]/": true,
+		"ws://192.0.2.1/":           false, // TEST-NET-1: documentation only
+		"ws://[2001:db8::1]/":       false,
+		"ws://example.com/":         false, // names are not looked up
+		"not a url\x7f":             false,
+	} {
+		if got := onThisMachine(target); got != want {
+			t.Errorf("onThisMachine(%q) = %v, want %v", target, got, want)
+		}
+	}
+	// An address of one of this machine's interfaces.
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		p, err := netip.ParsePrefix(a.String())
+		if err != nil || p.Addr().IsLoopback() || p.Addr().IsLinkLocalUnicast() {
+			continue
+		}
+		u := "ws://" + netip.AddrPortFrom(p.Addr(), 80).String() + "/"
+		if !onThisMachine(u) {
+			t.Errorf("onThisMachine(%q) = false for an interface address", u)
+		}
+	}
 }
