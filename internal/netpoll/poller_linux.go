@@ -47,6 +47,7 @@ type Poller struct {
 	armed   bool
 	armedAt int64 // when the timer expires, in ns since clockBase, while armed
 	closed  atomic.Bool
+	woken   atomic.Bool // a ticking Poller's Wake not yet seen by a wait
 	events  []unix.EpollEvent
 	out     []Event
 
@@ -54,12 +55,6 @@ type Poller struct {
 	n   int
 	err error
 	cb  func(uintptr) bool
-	// parking makes the wait callback's next call report nothing without
-	// looking: RawConn.Read calls it once before it parks, and the caller
-	// has just looked (or, ticking, is about to sleep whatever is there).
-	// Nothing is missed: the runtime poller latches an edge that comes
-	// before the park, and the park then returns at once.
-	parking bool
 }
 
 // clockBase anchors armedAt to Go's monotonic clock (read through the vDSO,
@@ -119,23 +114,19 @@ func newPoller(maxEvents int, ticking bool) (*Poller, error) {
 		return fail("register epoll fd with the runtime poller", err)
 	}
 	p.cb = func(uintptr) bool {
-		if p.parking {
-			p.parking = false
-			return false
-		}
 		p.n, p.err = epollWaitNow(p.epfd, p.events)
 		return p.n > 0 || p.err != nil
 	}
-	// A ticking wait never looks at what woke it: the timer or a Wake,
-	// either way the wait is over. So ctlfd's ready list is never drained;
-	// its edge-triggered items still make a new edge on ctlfd at every
-	// expiry and every Wake, which is all the runtime poller needs.
+	// A ticking wait never asks the kernel whether it is over: the clock
+	// says whether the timer has expired, and woken whether a Wake came.
+	// RawConn.Read asks before it parks (the runtime poller has just
+	// forgotten the edges it latched) and after each wake-up (which may be
+	// an edge of a Wake or an expiry already seen that way). So ctlfd's
+	// ready list is never drained; its edge-triggered items still make a
+	// new edge on ctlfd at every expiry and every Wake, which is all the
+	// runtime poller needs.
 	p.ctlCb = func(uintptr) bool {
-		if p.parking {
-			p.parking = false
-			return false
-		}
-		return true
+		return p.woken.Swap(false) || p.armed && int64(time.Since(clockBase)) >= p.armedAt
 	}
 	return p, nil
 }
@@ -185,16 +176,15 @@ func (p *Poller) WaitFor(d time.Duration) ([]Event, error) {
 	if p.ctlfd >= 0 {
 		return p.tick(d)
 	}
-	// Look before arming the timer: a busy loop finds events at once and
-	// spares the timerfd_settime call.
-	if !p.cb(0) && d != 0 {
+	if d == 0 {
+		p.cb(0)
+	} else {
+		// Arm, then let RawConn.Read look (once, after it has cleared what
+		// the runtime poller latched) and park if there is nothing.
 		if err := p.arm(d); err != nil {
 			return nil, err
 		}
-		p.parking = true
-		err := p.raw.Read(p.cb)
-		p.parking = false
-		if err != nil {
+		if err := p.raw.Read(p.cb); err != nil {
 			if p.closed.Load() {
 				return nil, ErrClosed
 			}
@@ -217,10 +207,7 @@ func (p *Poller) tick(d time.Duration) ([]Event, error) {
 		if err := p.arm(d); err != nil {
 			return nil, err
 		}
-		p.parking = true
-		err := p.raw.Read(p.ctlCb)
-		p.parking = false
-		if err != nil {
+		if err := p.raw.Read(p.ctlCb); err != nil {
 			if p.closed.Load() {
 				return nil, ErrClosed
 			}
@@ -296,6 +283,7 @@ func (p *Poller) arm(d time.Duration) error {
 
 // Wake makes a waiting (or the next) Wait return.
 func (p *Poller) Wake() error {
+	p.woken.Store(true) // before the write: a wait that misses the edge sees this
 	one := [8]byte{1}
 	_, err := unix.Write(p.wakefd, one[:])
 	if err != nil && !errors.Is(err, unix.EAGAIN) {

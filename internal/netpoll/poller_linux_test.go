@@ -3,6 +3,7 @@
 package netpoll
 
 import (
+	"fmt"
 	"net"
 	"runtime"
 	"testing"
@@ -204,6 +205,98 @@ func TestTimerAndWakeEdges(t *testing.T) {
 			if el := time.Since(t0); el < d-time.Millisecond {
 				t.Errorf("ticking=%v: after wake %d, a %v sleep ended after %v: the wake was reported twice", ticking, i, d, el)
 			}
+		}
+		p.Close()
+	}
+}
+
+// TestNoLostWakeups races timer expiries, Wakes and socket data against the
+// moment a wait parks, many times over. A wake-up lost there would leave a
+// wait asleep: each must end well within its bound.
+func TestNoLostWakeups(t *testing.T) {
+	const rounds = 3000
+	bounded := func(t *testing.T, name string, f func(i int) error) {
+		t.Helper()
+		done := make(chan error, 1)
+		progress := make(chan int, 1)
+		go func() {
+			for i := range rounds {
+				if err := f(i); err != nil {
+					done <- err
+					return
+				}
+				select {
+				case progress <- i:
+				default:
+				}
+			}
+			done <- nil
+		}()
+		last := -1
+		for {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				return
+			case last = <-progress:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: a wait never ended (round %d of %d was the last seen)", name, last+1, rounds)
+			}
+		}
+	}
+	for _, ticking := range []bool{false, true} {
+		p, err := newPoller(8, ticking)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Timers that expire about when the wait parks.
+		bounded(t, fmt.Sprintf("ticking=%v timers", ticking), func(i int) error {
+			_, err := p.WaitFor(time.Duration(1 + i%20*1000))
+			return err
+		})
+		// Wakes from another goroutine, just before or just after the park.
+		bounded(t, fmt.Sprintf("ticking=%v wakes", ticking), func(i int) error {
+			go func() {
+				for range i % 50 {
+					runtime.Gosched()
+				}
+				p.Wake()
+			}()
+			_, err := p.WaitFor(time.Minute)
+			return err
+		})
+		if !ticking {
+			// Socket data, just before or just after the park.
+			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Add(fds[0], In); err != nil {
+				t.Fatal(err)
+			}
+			var b [1]byte
+			bounded(t, "socket data", func(i int) error {
+				go func() {
+					for range i % 50 {
+						runtime.Gosched()
+					}
+					unix.Write(fds[1], []byte{1})
+				}()
+				for {
+					evs, err := p.WaitFor(-1)
+					if err != nil {
+						return err
+					}
+					if len(evs) > 0 {
+						_, err := Read(fds[0], b[:])
+						return err
+					}
+				}
+			})
+			unix.Close(fds[0])
+			unix.Close(fds[1])
 		}
 		p.Close()
 	}
