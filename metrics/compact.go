@@ -25,7 +25,8 @@ type Compact struct {
 // Sparse is a histogram's non-zero buckets in ascending order, packed: for
 // each, the gap from the previous bucket's value (the lowest value the bucket
 // holds, in microseconds) and its count, as unsigned varints (a few bytes a
-// bucket); and its clamped count.
+// bucket); and its clamped count. A Sparse is never changed once made, so
+// compact snapshots may share one.
 type Sparse struct {
 	Packed  []byte
 	Buckets int
@@ -126,20 +127,15 @@ func (sp *Sparse) Histogram() (*Histogram, error) {
 	return h, nil
 }
 
-// merge returns a and b merged, bucket by bucket (either may be nil). Both
-// list their buckets by the same geometry, so a bucket of one is either a
-// bucket of the other or between two of them.
+// merge returns a and b merged, bucket by bucket (either may be nil: then
+// the other, shared). Both list their buckets by the same geometry, so a
+// bucket of one is either a bucket of the other or between two of them.
 func (a *Sparse) merge(b *Sparse) (*Sparse, error) {
-	if a == nil || b == nil {
-		if a == nil {
-			a = b
-		}
-		if a == nil {
-			return nil, nil
-		}
-		c := *a
-		c.Packed = append([]byte(nil), a.Packed...)
-		return &c, nil
+	if a == nil {
+		return b, nil
+	}
+	if b == nil {
+		return a, nil
 	}
 	out := &Sparse{Clamped: a.Clamped + b.Clamped}
 	buf := make([]byte, 0, len(a.Packed)+len(b.Packed))
@@ -205,7 +201,8 @@ func (c *Compact) Expand() (*Snapshot, error) {
 }
 
 // Merge returns c and o merged (either may be nil), compact: bucket lists
-// are merged as they are, nothing is expanded.
+// are merged as they are, nothing is expanded, and a metric only one of
+// them holds is shared with it.
 func (c *Compact) Merge(o *Compact) (*Compact, error) {
 	out := &Compact{Errors: make(map[string]int64)}
 	for _, x := range []*Compact{c, o} {
