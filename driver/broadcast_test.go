@@ -85,17 +85,24 @@ func (s *broadcastServer) serve(c net.Conn) {
 	}
 }
 
+// broadcastSpec is a 600 ms broadcast run with no warm-up over 2 rooms of 5,
+// with the given publishers per room and rate.
+func broadcastSpec(publishers int, rate float64) scenario.Spec {
+	spec := quickSpec(10, 600*time.Millisecond)
+	spec.Kind = scenario.KindBroadcast
+	spec.RoomSize, spec.Publishers = 5, publishers
+	spec.Rate = rate
+	spec.Warmup = 0
+	return spec
+}
+
 // TestBroadcastReach: 2 rooms of 5 with 2 publishers each. On a faithful
 // server every member gets every message (reach 1, no gaps), delivery
 // latency is recorded for each, and the rooms do not mix; on a server that
 // drops every 4th message to one member per room, reach falls and the
 // gaps are counted.
 func TestBroadcastReach(t *testing.T) {
-	spec := quickSpec(10, 600*time.Millisecond)
-	spec.Kind = scenario.KindBroadcast
-	spec.RoomSize, spec.Publishers = 5, 2
-	spec.Rate = 200
-	spec.Warmup = 0
+	spec := broadcastSpec(2, 200)
 
 	good := startBroadcastServer(t, 0)
 	res, err := Run(context.Background(), Config{Spec: spec, Target: good.url()})
@@ -146,11 +153,7 @@ func (s *broadcastServer) url() string { return s.l.url() }
 // stays 1); one that swaps pairs of messages has the second of each pair
 // counted late, and no gap left behind.
 func TestBroadcastDuplicatesAndOrder(t *testing.T) {
-	spec := quickSpec(10, 600*time.Millisecond)
-	spec.Kind = scenario.KindBroadcast
-	spec.RoomSize, spec.Publishers = 5, 1
-	spec.Rate = 100
-	spec.Warmup = 0
+	spec := broadcastSpec(1, 100)
 	for _, tc := range []struct {
 		name string
 		srv  *broadcastServer

@@ -54,11 +54,18 @@ func TestCompactRoundTrip(t *testing.T) {
 	}
 }
 
-func BenchmarkCompact(b *testing.B) {
+// benchSnapshot holds 2,000 rtt values over 700 buckets, as one second of a
+// busy interval might.
+func benchSnapshot() *Snapshot {
 	s := NewSnapshot()
 	for i := range 2000 {
 		s.Hist[RTT].Record(time.Duration(100+i%700) * time.Microsecond)
 	}
+	return s
+}
+
+func BenchmarkCompact(b *testing.B) {
+	s := benchSnapshot()
 	b.ReportAllocs()
 	for b.Loop() {
 		s.Compact()
@@ -66,10 +73,7 @@ func BenchmarkCompact(b *testing.B) {
 }
 
 func BenchmarkEncode(b *testing.B) {
-	s := NewSnapshot()
-	for i := range 2000 {
-		s.Hist[RTT].Record(time.Duration(100+i%700) * time.Microsecond)
-	}
+	s := benchSnapshot()
 	b.ReportAllocs()
 	for b.Loop() {
 		s.Hist[RTT].Encode()

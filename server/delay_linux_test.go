@@ -194,20 +194,7 @@ func TestDelayOrderKept(t *testing.T) {
 	t.Run("close-behind", func(t *testing.T) {
 		_, addr := startServer(t, Config{Delay: Delay{Dist: DelayExp, Mean: 5 * ms}})
 		c := dialRaw(t, addr)
-		var buf []byte
-		for i := range 30 {
-			buf = append(buf, mf(ws.OpText, true, fmt.Appendf(nil, "m%d", i))...)
-		}
-		c.send(t, append(buf, mf(ws.OpClose, true, closeBody(1000, ""))...))
-		for i := range 30 {
-			if f := c.readFrame(t); f.Header.OpCode != ws.OpText || string(f.Payload) != fmt.Sprintf("m%d", i) {
-				t.Fatalf("frame %d: %v %q, want echo m%d", i, f.Header.OpCode, f.Payload, i)
-			}
-		}
-		f := c.readFrame(t)
-		if code, _ := ws.ParseCloseFrameData(f.Payload); f.Header.OpCode != ws.OpClose || code != 1000 {
-			t.Fatalf("got %v code %d, want close 1000 after the echoes", f.Header.OpCode, code)
-		}
+		c.echoesThenClose(t, 30)
 		c.expectEOF(t)
 	})
 	t.Run("deflate-echo", func(t *testing.T) {

@@ -416,22 +416,8 @@ func TestDelayCloseBehindEchoes(t *testing.T) {
 	t.Run("client-close", func(t *testing.T) {
 		_, addr := startServer(t, Config{Delay: FixedDelay(delay)})
 		c := dialRaw(t, addr)
-		var b []byte
-		for i := range 3 {
-			b = append(b, mf(ws.OpText, true, fmt.Appendf(nil, "m%d", i))...)
-		}
-		b = append(b, mf(ws.OpClose, true, closeBody(1000, ""))...)
 		start := time.Now()
-		c.send(t, b)
-		for i := range 3 {
-			if f := c.readFrame(t); f.Header.OpCode != ws.OpText || string(f.Payload) != fmt.Sprintf("m%d", i) {
-				t.Fatalf("frame %d: %v %q, want echo m%d", i, f.Header.OpCode, f.Payload, i)
-			}
-		}
-		f := c.readFrame(t)
-		if code, _ := ws.ParseCloseFrameData(f.Payload); f.Header.OpCode != ws.OpClose || code != 1000 {
-			t.Fatalf("got %v code %d, want close 1000", f.Header.OpCode, code)
-		}
+		c.echoesThenClose(t, 3)
 		if d := time.Since(start); d < delay {
 			t.Errorf("close after %v, want at least %v", d, delay)
 		}

@@ -181,6 +181,26 @@ func (c *rawConn) readFrame(t testing.TB) ws.Frame {
 
 // expectEOF checks that the server ends the connection cleanly (FIN, not
 // RST) with nothing more to read.
+// echoesThenClose sends text messages m0 … m<n-1> and a close 1000 in one
+// write, and expects the n echoes in order, then the close reply 1000.
+func (c *rawConn) echoesThenClose(t testing.TB, n int) {
+	t.Helper()
+	var b []byte
+	for i := range n {
+		b = append(b, mf(ws.OpText, true, fmt.Appendf(nil, "m%d", i))...)
+	}
+	c.send(t, append(b, mf(ws.OpClose, true, closeBody(1000, ""))...))
+	for i := range n {
+		if f := c.readFrame(t); f.Header.OpCode != ws.OpText || string(f.Payload) != fmt.Sprintf("m%d", i) {
+			t.Fatalf("frame %d: %v %q, want echo m%d", i, f.Header.OpCode, f.Payload, i)
+		}
+	}
+	f := c.readFrame(t)
+	if code, _ := ws.ParseCloseFrameData(f.Payload); f.Header.OpCode != ws.OpClose || code != 1000 {
+		t.Fatalf("got %v code %d, want close 1000 after the echoes", f.Header.OpCode, code)
+	}
+}
+
 func (c *rawConn) expectEOF(t testing.TB) {
 	t.Helper()
 	c.SetReadDeadline(time.Now().Add(ioTimeout))
