@@ -18,7 +18,7 @@ run_case() { # name, then wsbench run flags
   local name=$1; shift
   start_server "$OUT/serve-$name.log"
   local t0 w0; t0=$(cpu_ticks "$spid"); w0=$(date +%s.%N)
-  "$bin" run -d "$DURATION" -s 64 -o "$OUT/$name.json" "$@" "$url" >"$OUT/$name.txt"
+  ${client_pin[@]+"${client_pin[@]}"} "$bin" run -d "$DURATION" -s 64 -o "$OUT/$name.json" "$@" "$url" >"$OUT/$name.txt"
   local t1 w1; t1=$(cpu_ticks "$spid"); w1=$(date +%s.%N)
   local srss; srss=$(awk '/VmHWM/{print $2}' "/proc/$spid/status")
   kill -INT "$spid"; wait "$spid" || true
@@ -38,8 +38,26 @@ print(f"{name:<22} {r['rates']['received_msgs_per_s']:>10,.0f} rt/s  client {h['
 PY
 }
 
+# The floor: scripts/floor, the cheapest client for the same traffic (the same
+# epoll + io_uring batching, nothing measured), against the same server right
+# after closed-100c. Its CPU per round trip is the kernel's TCP work at this
+# moment on this machine; closed-100c's minus it is what wsbench adds.
+go build -o "$OUT/floor" ./scripts/floor
+run_floor() { # name, then floor flags
+  local name=$1; shift
+  start_server "$OUT/serve-$name.log"
+  local t0 w0; t0=$(cpu_ticks "$spid"); w0=$(date +%s.%N)
+  local a=${url#ws://}; local line; line=$(${client_pin[@]+"${client_pin[@]}"} "$OUT/floor" -addr "${a%/}" -d "$DURATION" "$@")
+  local t1 w1; t1=$(cpu_ticks "$spid"); w1=$(date +%s.%N)
+  kill -INT "$spid"; wait "$spid" || true
+  forget "$spid"
+  awk -v n="$name" -v s="$(( t1 - t0 ))" -v hz="$ticks" -v w0="$w0" -v w1="$w1" \
+    '{gsub(/\(/, "", $11); printf "%-22s %10d rt/s  client %5s µs/rt (%s cores)  server %.2f cores  %s round trips per epoll wait\n", n, $6, $9, $11, s/hz/(w1-w0), $13}' <<<"$line"
+}
+
 echo "wsbench echo benchmark: $DURATION per case, 64-byte messages, $(nproc) cores shared by client and server"
 run_case closed-100c   -c 100
+run_floor floor-100c   -c 100
 run_case closed-1000c  -c 1000
 run_case open-20k-1000c -c 1000 -r 20000
 run_case open-5k-100c   -c 100 -r 5000
@@ -48,4 +66,15 @@ run_case open-5k-100c   -c 100 -r 5000
 # ~300,000 rt/s fast, 150,000-190,000 slow), so compare within one run of
 # this script, not across runs.
 run_case closed-100c-syscalls -c 100 --io syscalls
+# Pinned: the server on the last core, the client on the others (each sizes
+# its loops to its cores), so the OS does not time-slice four busy loops over
+# two cores. With 2 cores that is one loop a side.
+last=$(( $(nproc) - 1 ))
+if [ "$last" -ge 1 ]; then
+  server_pin=(taskset -c "$last")
+  client_pin=(taskset -c "0-$(( last - 1 ))")
+  run_case closed-100c-pinned -c 100
+  run_floor floor-100c-pinned -c 100 -loops "$last"
+  unset server_pin client_pin
+fi
 echo "results and summaries in $OUT/"

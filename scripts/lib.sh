@@ -28,7 +28,8 @@ median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END{print (NR%2) ? v[(
 
 start_server() { # log [serve flags]: starts wsbench serve, sets spid and url
   local log=$1; shift
-  "$bin" serve --addr 127.0.0.1:0 "$@" >"$log" 2>&1 &
+  # ${server_pin[@]}: an optional command prefix, such as taskset -c 1
+  ${server_pin[@]+"${server_pin[@]}"} "$bin" serve --addr 127.0.0.1:0 "$@" >"$log" 2>&1 &
   spid=$!
   pids+=("$spid")
   url=""

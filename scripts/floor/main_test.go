@@ -1,0 +1,60 @@
+//go:build linux
+
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsbench/wsbench/server"
+)
+
+// The floor client keeps its messages going against the bundled server and
+// accounts for its CPU; every echo it counts was checked byte for byte.
+func TestFloorAgainstBundledServer(t *testing.T) {
+	s, err := server.New(server.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(t.Context())
+	r, err := run(addr.String(), 10, 2, 100*time.Millisecond, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.rounds < 100 || r.waits == 0 || r.cpu <= 0 || r.wall < 300*time.Millisecond {
+		t.Fatalf("result %+v: want at least 100 round trips, some waits, CPU and a 300ms window", r)
+	}
+	if st := s.Stats(); st.MessagesIn < uint64(r.rounds) {
+		t.Fatalf("server received %d messages, floor counted %d round trips", st.MessagesIn, r.rounds)
+	}
+}
+
+func TestCheckEchoStream(t *testing.T) {
+	stream := append(append([]byte{}, echo...), echo...)
+	// Any split of two echoes reads back as two whole ones.
+	for cut := 0; cut <= len(stream); cut++ {
+		g, err := check(0, stream[:cut])
+		if err != nil {
+			t.Fatalf("cut %d: %v", cut, err)
+		}
+		g, err = check(g, stream[cut:])
+		if err != nil || g != 2*len(echo) {
+			t.Fatalf("cut %d: got %d, %v; want %d", cut, g, err, 2*len(echo))
+		}
+	}
+	bad := append([]byte{}, echo...)
+	bad[0] = 0x88 // a close frame instead
+	if _, err := check(0, bad); err == nil || !strings.Contains(err.Error(), "offset 0") {
+		t.Fatalf("a close frame was taken for an echo: %v", err)
+	}
+	bad = append([]byte{}, echo...)
+	bad[40]++
+	if _, err := check(0, bad); err == nil {
+		t.Fatal("a changed payload byte was taken for an echo")
+	}
+}
