@@ -7,12 +7,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsbench/wsbench/internal/uring"
 	"github.com/wsbench/wsbench/server"
 )
 
 // The floor client keeps its messages going against the bundled server and
 // accounts for its CPU; every echo it counts was checked byte for byte.
 func TestFloorAgainstBundledServer(t *testing.T) {
+	if err := uring.Probe(); err != nil {
+		t.Skipf("io_uring unavailable: %v", err)
+	}
 	s, err := server.New(server.Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
