@@ -701,7 +701,8 @@ func (l *loop) closeConn(c *conn, abnormal bool) {
 	if c.state == stateClosed {
 		return
 	}
-	l.poller.Del(c.fd)
+	// No EPOLL_CTL_DEL first: c.fd is the only descriptor of its socket
+	// (TakeFD closed the other), so closing it takes it out of the epoll set.
 	unix.Close(c.fd)
 	l.conns[c.fd] = nil
 	l.live--

@@ -133,7 +133,12 @@ func (s *Server) Listen() (net.Addr, error) {
 	if s.ln != nil {
 		return nil, ErrAlreadyListening
 	}
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	// No TCP keep-alive on accepted connections: a benchmark server's
+	// connections carry only what the client sends (Config.PingInterval and
+	// IdleTimeout are the WebSocket ways to watch a quiet one), and the four
+	// setsockopt calls Go makes per accepted connection to set it up were a
+	// fifth of the server's system calls in a connection storm.
+	ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp", s.cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}

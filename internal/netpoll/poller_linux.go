@@ -323,8 +323,10 @@ func (p *Poller) closeFDs() error {
 }
 
 // TakeFD detaches the socket behind c from Go's runtime poller and returns a
-// non-blocking file descriptor that the caller now owns (and must close). c is
-// closed. Use it after the opening handshake, once the connection is handed to
+// non-blocking file descriptor that the caller now owns (and must close): the
+// socket's only descriptor from then on, so closing it also takes it out of
+// any epoll set. c is closed. c must come from Go's net package (whose sockets
+// are all non-blocking). Use it after the opening handshake, once the connection is handed to
 // an event loop.
 func TakeFD(c net.Conn) (int, error) {
 	sc, ok := c.(syscall.Conn)
@@ -346,10 +348,9 @@ func TakeFD(c net.Conn) (int, error) {
 		return -1, fmt.Errorf("dup socket: %w", dupErr)
 	}
 	c.Close()
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("set non-blocking: %w", err)
-	}
+	// Already non-blocking: Go's net package makes every socket with
+	// SOCK_NONBLOCK, and a duplicate shares the file status flags. (Asking
+	// would be one more system call per connection.)
 	return fd, nil
 }
 

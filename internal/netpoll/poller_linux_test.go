@@ -60,6 +60,43 @@ func TestPollerReadinessAndTakeFD(t *testing.T) {
 	}
 }
 
+// The taken fd is its socket's only descriptor, so closing it, with no
+// EPOLL_CTL_DEL first, ends its registration: the server's close path relies
+// on it. Were another descriptor still open, the socket would stay in the set
+// and the peer's data would show as an event for the closed number.
+func TestTakenFDLeavesEpollOnClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() { c, _ := ln.Accept(); accepted <- c }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := <-accepted
+	defer peer.Close()
+	fd, err := TakeFD(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Add(fd, In); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	peer.Write([]byte("after close"))
+	if evs, err := p.Wait(200); err != nil || len(evs) != 0 {
+		t.Fatalf("wait after close = %+v, %v: the closed socket is still in the epoll set", evs, err)
+	}
+}
+
 func TestPollerWake(t *testing.T) {
 	p, err := New(4)
 	if err != nil {
