@@ -41,7 +41,7 @@ func runConnect(ctx context.Context, cfg Config, spec scenario.Spec, u *url.URL,
 	if err != nil {
 		return nil, err
 	}
-	plan := dialPlan{timeout: time.Duration(spec.ConnectTimeout), dialer: handshakeDialer(spec), require: spec.RequireSubprotocol, tls: tc, sources: sources}
+	plan := dialPlan{timeout: time.Duration(spec.ConnectTimeout), dialer: handshakeDialer(spec), require: spec.RequireSubprotocol, tls: tc, sources: sources, ports: newPortPicker()}
 	if plan.urlFor, err = connURLs(spec, u); err != nil {
 		return nil, err
 	}

@@ -47,6 +47,7 @@ type dialPlan struct {
 	urlFor  func(slot int) *url.URL // each slot's URL, if not the target's (see connURLs)
 	rate    float64                 // connections started per second (0: as fast as conc allows)
 	tls     *tls.Config             // wss://: the client TLS configuration (nil: ws://)
+	ports   *portPicker             // source ports bound in turn (nil: the kernel picks at connect)
 }
 
 // endpoint is where slot's connection goes: its URL (the target's, or
@@ -199,15 +200,31 @@ func open(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dialPl
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	start := time.Now()
-	// No TCP keep-alive: the run's traffic is what its scenario says (a
-	// quiet connection is watched with --ping), and setting it up costs four
-	// setsockopt calls per connection, a fifth of the dial's system calls.
-	nd := net.Dialer{KeepAlive: -1}
-	if src.IsValid() {
-		nd.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
-		nd.Control = bindAddressNoPort
+	var err error
+	for try := 0; ; try++ {
+		// No TCP keep-alive: the run's traffic is what its scenario says (a
+		// quiet connection is watched with --ping), and setting it up costs
+		// four setsockopt calls per connection, a fifth of the dial's
+		// system calls.
+		nd := net.Dialer{KeepAlive: -1}
+		port := 0
+		if p.ports != nil && try < portTries {
+			port = p.ports.take()
+		}
+		switch {
+		case port != 0:
+			nd.LocalAddr = &net.TCPAddr{IP: src.AsSlice(), Port: port}
+			nd.Control = reuseAddr
+		case src.IsValid():
+			nd.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
+			nd.Control = bindAddressNoPort
+		}
+		nc, err = nd.DialContext(ctx, "tcp", addr)
+		if err != nil && port != 0 && (errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EADDRNOTAVAIL)) {
+			continue // that port is taken towards this server: the next
+		}
+		break
 	}
-	nc, err := nd.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		sh.Counts.ConnsFailed++
 		sh.Error(dialErrorKind(err))

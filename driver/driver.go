@@ -335,7 +335,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	plan := dialPlan{n: spec.Conns, conc: spec.DialConcurrency, timeout: time.Duration(spec.ConnectTimeout),
 		sources: sources, first: part.First, dialer: handshakeDialer(spec), require: spec.RequireSubprotocol,
-		rate: spec.ConnectRate, tls: tc}
+		rate: spec.ConnectRate, tls: tc, ports: newPortPicker()}
 	if plan.urlFor, err = connURLs(spec, u); err != nil {
 		return nil, err
 	}
