@@ -202,10 +202,10 @@ func open(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dialPl
 	start := time.Now()
 	var err error
 	for try := 0; ; try++ {
-		// No TCP keep-alive: the run's traffic is what its scenario says (a
-		// quiet connection is watched with --ping), and setting it up costs
-		// four setsockopt calls per connection, a fifth of the dial's
-		// system calls.
+		// No TCP keep-alive: the run's traffic is only what its scenario
+		// says (heartbeats are WebSocket pings: --kind ping), and setting
+		// it up costs four setsockopt calls per connection, a fifth of the
+		// dial's system calls.
 		nd := net.Dialer{KeepAlive: -1}
 		port := 0
 		if p.ports != nil && try < portTries {
