@@ -40,8 +40,9 @@ PY
 
 # The floor: scripts/floor, the cheapest client for the same traffic (the same
 # epoll + io_uring batching, nothing measured), against the same server right
-# after closed-100c. Its CPU per round trip is the kernel's TCP work at this
-# moment on this machine; closed-100c's minus it is what wsbench adds.
+# after closed-100c and closed-1000c. Its CPU per round trip is the kernel's
+# TCP work at this moment on this machine, and its round trips per second what
+# any client could drive; wsbench's figures minus its are what wsbench adds.
 go build -o "$OUT/floor" ./scripts/floor
 run_floor() { # name, then floor flags
   local name=$1; shift
@@ -59,6 +60,7 @@ echo "wsbench echo benchmark: $DURATION per case, 64-byte messages, $(nproc) cor
 run_case closed-100c   -c 100
 run_floor floor-100c   -c 100
 run_case closed-1000c  -c 1000
+run_floor floor-1000c  -c 1000
 run_case open-20k-1000c -c 1000 -r 20000
 run_case open-5k-100c   -c 100 -r 5000
 # The control: the first case without io_uring. The VM's speed changes by up
