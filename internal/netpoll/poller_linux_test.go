@@ -12,7 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestPollerReadinessAndTakeFD(t *testing.T) {
+// takenConn connects over loopback and returns the client end as a taken fd,
+// which the caller closes, and the server end, closed when the test ends.
+func takenConn(t *testing.T) (fd int, peer net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -24,13 +27,19 @@ func TestPollerReadinessAndTakeFD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	peer := <-accepted
-	defer peer.Close()
-
-	fd, err := TakeFD(c)
-	if err != nil {
+	peer = <-accepted
+	if peer == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { peer.Close() })
+	if fd, err = TakeFD(c); err != nil {
 		t.Fatal(err)
 	}
+	return fd, peer
+}
+
+func TestPollerReadinessAndTakeFD(t *testing.T) {
+	fd, peer := takenConn(t)
 	defer unix.Close(fd)
 	p, err := New(8)
 	if err != nil {
@@ -65,23 +74,7 @@ func TestPollerReadinessAndTakeFD(t *testing.T) {
 // on it. Were another descriptor still open, the socket would stay in the set
 // and the peer's data would show as an event for the closed number.
 func TestTakenFDLeavesEpollOnClose(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() { c, _ := ln.Accept(); accepted <- c }()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer := <-accepted
-	defer peer.Close()
-	fd, err := TakeFD(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fd, peer := takenConn(t)
 	p, err := New(8)
 	if err != nil {
 		t.Fatal(err)
