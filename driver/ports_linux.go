@@ -7,9 +7,6 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // reservedPortsFile lists ports connect(2) must not pick on its own.
@@ -56,16 +53,3 @@ func newPortPicker() *portPicker {
 
 // take returns the next port.
 func (p *portPicker) take() int { return int(p.lo + p.next.Add(1)%p.n) }
-
-// reuseAddr sets SO_REUSEADDR on a socket about to be bound to a port chosen
-// by portPicker.
-func reuseAddr(network, address string, c syscall.RawConn) error {
-	var serr error
-	err := c.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-	})
-	if err != nil {
-		return err
-	}
-	return serr
-}
