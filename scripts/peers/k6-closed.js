@@ -12,36 +12,23 @@
 //   k6 run -e URL=ws://127.0.0.1:PORT/ -e DURATION=10s scripts/peers/k6-closed.js
 import { WebSocket } from 'k6/websockets';
 import { Counter } from 'k6/metrics';
-import exec from 'k6/execution';
-import { ms } from './k6-common.js';
+import { ms, onePerVU, sendingWindow } from './k6-common.js';
 
 const echoes = new Counter('echoes');
 const VUS = parseInt(__ENV.VUS || '100', 10);
 const DURATION = __ENV.DURATION || '10s';
 const PAYLOAD = 'x'.repeat(64);
 
-export const options = {
-  scenarios: {
-    closed: {
-      executor: 'per-vu-iterations',
-      vus: VUS,
-      iterations: 1,
-      maxDuration: `${ms(DURATION) + 60000}ms`,
-    },
-  },
-};
+export const options = onePerVU('closed', VUS, ms(DURATION), 60000);
 
 export default function () {
   const ws = new WebSocket(__ENV.URL);
   let sending = true;
   ws.onopen = () => {
-    console.log(`window open ${exec.vu.idInTest} ${Date.now()}`);
-    ws.send(PAYLOAD);
-    setTimeout(() => {
+    sendingWindow(ws, ms(DURATION), () => {
       sending = false;
-      console.log(`window close ${exec.vu.idInTest} ${Date.now()}`);
-      setTimeout(() => ws.close(), 500);
-    }, ms(DURATION));
+    });
+    ws.send(PAYLOAD);
   };
   ws.onmessage = () => {
     echoes.add(1);

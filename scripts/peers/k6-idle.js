@@ -8,22 +8,13 @@
 //   k6 run -e URL=ws://127.0.0.1:PORT/ -e VUS=2000 -e DURATION=10s scripts/peers/k6-idle.js
 import { WebSocket } from 'k6/websockets';
 import { Counter } from 'k6/metrics';
-import { ms } from './k6-common.js';
+import { ms, onePerVU } from './k6-common.js';
 
 const opened = new Counter('opened');
 const VUS = parseInt(__ENV.VUS || '2000', 10);
 const DURATION = __ENV.DURATION || '10s';
 
-export const options = {
-  scenarios: {
-    idle: {
-      executor: 'per-vu-iterations',
-      vus: VUS,
-      iterations: 1,
-      maxDuration: `${ms(DURATION) + 120000}ms`,
-    },
-  },
-};
+export const options = onePerVU('idle', VUS, ms(DURATION), 120000);
 
 export default function () {
   const ws = new WebSocket(__ENV.URL);

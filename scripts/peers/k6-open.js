@@ -13,8 +13,7 @@
 //   k6 run -e URL=ws://127.0.0.1:PORT/ -e DURATION=10s scripts/peers/k6-open.js
 import { WebSocket } from 'k6/websockets';
 import { Counter } from 'k6/metrics';
-import exec from 'k6/execution';
-import { ms } from './k6-common.js';
+import { ms, onePerVU, sendingWindow } from './k6-common.js';
 
 const echoes = new Counter('echoes');
 const VUS = parseInt(__ENV.VUS || '100', 10);
@@ -22,29 +21,15 @@ const DURATION = __ENV.DURATION || '10s';
 const INTERVAL = __ENV.INTERVAL || '20ms';
 const PAYLOAD = 'x'.repeat(64);
 
-export const options = {
-  scenarios: {
-    open: {
-      executor: 'per-vu-iterations',
-      vus: VUS,
-      iterations: 1,
-      maxDuration: `${ms(DURATION) + 60000}ms`,
-    },
-  },
-};
+export const options = onePerVU('open', VUS, ms(DURATION), 60000);
 
 export default function () {
   const ws = new WebSocket(__ENV.URL);
   ws.onopen = () => {
-    console.log(`window open ${exec.vu.idInTest} ${Date.now()}`);
     const tick = setInterval(() => {
       ws.send(PAYLOAD);
     }, ms(INTERVAL));
-    setTimeout(() => {
-      clearInterval(tick);
-      console.log(`window close ${exec.vu.idInTest} ${Date.now()}`);
-      setTimeout(() => ws.close(), 500);
-    }, ms(DURATION));
+    sendingWindow(ws, ms(DURATION), () => clearInterval(tick));
   };
   ws.onmessage = () => {
     echoes.add(1);
