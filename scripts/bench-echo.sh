@@ -14,19 +14,35 @@ DURATION=${DURATION:-10s}
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
-run_case() { # name, then wsbench run flags
+# against_server name client [args]: starts a fresh server, runs the client
+# function (which finds the server at $url), stops the server, and sets
+# sticks and wall (server CPU ticks and seconds over the client's whole run:
+# connect, warm-up, window, close) and srss (server peak RSS, KiB). A fresh
+# server per case, so its peak RSS is that case's.
+against_server() {
   local name=$1; shift
   start_server "$OUT/serve-$name.log"
-  local t0 w0; t0=$(cpu_ticks "$spid"); w0=$(date +%s.%N)
-  ${client_pin[@]+"${client_pin[@]}"} "$bin" run -d "$DURATION" -s 64 -o "$OUT/$name.json" "$@" "$url" >"$OUT/$name.txt"
-  local t1 w1; t1=$(cpu_ticks "$spid"); w1=$(date +%s.%N)
-  local srss; srss=$(awk '/VmHWM/{print $2}' "/proc/$spid/status")
+  local t0 w0 t1 w1
+  t0=$(cpu_ticks "$spid"); w0=$(date +%s.%N)
+  "$@"
+  t1=$(cpu_ticks "$spid"); w1=$(date +%s.%N)
+  srss=$(awk '/VmHWM/{print $2}' "/proc/$spid/status")
   kill -INT "$spid"; wait "$spid" || true
   forget "$spid"
-  python3 - "$OUT/$name.json" "$name" "$srss" "$(( t1 - t0 ))" "$ticks" "$w0" "$w1" <<'PY'
+  sticks=$(( t1 - t0 ))
+  wall=$(awk -v a="$w0" -v b="$w1" 'BEGIN{print b - a}')
+}
+
+run_case() { # name, then wsbench run flags
+  local name=$1; shift
+  wsbench_client() {
+    ${client_pin[@]+"${client_pin[@]}"} "$bin" run -d "$DURATION" -s 64 -o "$OUT/$name.json" "$@" "$url" >"$OUT/$name.txt"
+  }
+  against_server "$name" wsbench_client "$@"
+  python3 - "$OUT/$name.json" "$name" "$srss" "$sticks" "$ticks" "$wall" <<'PY'
 import json, sys
 path, name, srss, sticks, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-wall = float(sys.argv[7]) - float(sys.argv[6])  # whole client run: connect, warm-up, window, close
+wall = float(sys.argv[6])
 r = json.load(open(path))
 h, m, l = r["harness"], r["messages"], r["latency"]["rtt"]
 ok = "balanced" if m["balanced"] else "UNBALANCED"
@@ -46,14 +62,14 @@ PY
 go build -o "$OUT/floor" ./scripts/floor
 run_floor() { # name, then floor flags
   local name=$1; shift
-  start_server "$OUT/serve-$name.log"
-  local t0 w0; t0=$(cpu_ticks "$spid"); w0=$(date +%s.%N)
-  local a=${url#ws://}; local line; line=$(${client_pin[@]+"${client_pin[@]}"} "$OUT/floor" -addr "${a%/}" -d "$DURATION" "$@")
-  local t1 w1; t1=$(cpu_ticks "$spid"); w1=$(date +%s.%N)
-  kill -INT "$spid"; wait "$spid" || true
-  forget "$spid"
-  awk -v n="$name" -v s="$(( t1 - t0 ))" -v hz="$ticks" -v w0="$w0" -v w1="$w1" \
-    '{gsub(/\(/, "", $11); printf "%-22s %10d rt/s  client %5s µs/rt (%s cores)  server %.2f cores  %s round trips per epoll wait\n", n, $6, $9, $11, s/hz/(w1-w0), $13}' <<<"$line"
+  local line
+  floor_client() {
+    local a=${url#ws://}
+    line=$(${client_pin[@]+"${client_pin[@]}"} "$OUT/floor" -addr "${a%/}" -d "$DURATION" "$@")
+  }
+  against_server "$name" floor_client "$@"
+  awk -v n="$name" -v s="$sticks" -v hz="$ticks" -v wall="$wall" \
+    '{gsub(/\(/, "", $11); printf "%-22s %10d rt/s  client %5s µs/rt (%s cores)  server %.2f cores  %s round trips per epoll wait\n", n, $6, $9, $11, s/hz/wall, $13}' <<<"$line"
 }
 
 echo "wsbench echo benchmark: $DURATION per case, 64-byte messages, $(nproc) cores shared by client and server"
@@ -64,9 +80,8 @@ run_floor floor-1000c  -c 1000
 run_case open-20k-1000c -c 1000 -r 20000
 run_case open-5k-100c   -c 100 -r 5000
 # The control: the first case without io_uring. The VM's speed changes by up
-# to 2x with its neighbours (closed-1000c's rate shows which phase a run met:
-# ~300,000 rt/s fast, 150,000-190,000 slow), so compare within one run of
-# this script, not across runs.
+# to 2x within seconds (the floor cases show which phase a case met), so
+# compare within one run of this script, not across runs.
 run_case closed-100c-syscalls -c 100 --io syscalls
 # Pinned: the server on the last core, the client on the others (each sizes
 # its loops to its cores), so the OS does not time-slice four busy loops over
