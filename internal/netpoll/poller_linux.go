@@ -35,7 +35,7 @@ import (
 // all; WaitFor(d) sleeps the whole d (or until Wake) and then reports what
 // the sockets have. Between a loop's ticks, readiness costs nothing.
 //
-// Add, Mod, Del and Wake are safe to call from any goroutine; Wait from one.
+// Add, Mod and Wake are safe to call from any goroutine; Wait from one.
 type Poller struct {
 	epfd    int
 	wakefd  int
@@ -145,14 +145,6 @@ func (p *Poller) Mod(fd int, events uint32) error {
 	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
 		return fmt.Errorf("epoll_ctl mod fd %d: %w", fd, err)
-	}
-	return nil
-}
-
-// Del removes fd. Closing fd removes it too; Del is for keeping fd open.
-func (p *Poller) Del(fd int) error {
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
-		return fmt.Errorf("epoll_ctl del fd %d: %w", fd, err)
 	}
 	return nil
 }
