@@ -39,14 +39,14 @@ type portPicker struct {
 // meet), or nil when the range cannot be read or some of it is reserved:
 // then the kernel picks, as it would anyway.
 func newPortPicker() *portPicker {
-	l, _ := ReadLimits()
-	if l.Ports() == 0 {
+	low, high, err := readPortRange()
+	if err != nil {
 		return nil
 	}
 	if b, err := os.ReadFile(reservedPortsFile); err != nil || strings.TrimSpace(string(b)) != "" {
 		return nil
 	}
-	p := &portPicker{lo: uint32(l.PortLow), n: uint32(l.Ports())}
+	p := &portPicker{lo: uint32(low), n: uint32(high - low + 1)}
 	p.next.Store(rand.Uint32N(p.n))
 	return p
 }

@@ -49,14 +49,22 @@ func ReadLimits() (Limits, error) {
 		return l, fmt.Errorf("read the open-file limit (RLIMIT_NOFILE): %w", err)
 	}
 	l.NoFileSoft, l.NoFileHard = rl.Cur, rl.Max
+	var err error
+	l.PortLow, l.PortHigh, err = readPortRange()
+	return l, err
+}
+
+// readPortRange reads the ephemeral port range (0, 0 and an error if it
+// cannot).
+func readPortRange() (low, high int, err error) {
 	b, err := os.ReadFile(portRangeFile)
 	if err != nil {
-		return l, fmt.Errorf("read the ephemeral port range: %w", err)
+		return 0, 0, fmt.Errorf("read the ephemeral port range: %w", err)
 	}
-	if l.PortLow, l.PortHigh, err = parsePortRange(string(b)); err != nil {
-		return l, fmt.Errorf("read the ephemeral port range: %s: %w", portRangeFile, err)
+	if low, high, err = parsePortRange(string(b)); err != nil {
+		return 0, 0, fmt.Errorf("read the ephemeral port range: %s: %w", portRangeFile, err)
 	}
-	return l, nil
+	return low, high, nil
 }
 
 // parsePortRange parses the contents of ip_local_port_range: two integers.
