@@ -82,8 +82,7 @@ run_once() {
   "$bin" run -c "$n" -r 0.01 -d 1s --warmup 0s -o "$OUT/$name.json" "$@" "${target[@]}" \
     >"$OUT/$name.txt" 2>&1 || rc=$?
   if [ -n "$spid" ]; then
-    kill -INT "$spid"; wait "$spid" || true
-    forget "$spid"
+    stop_server
   fi
   if [ "$rc" -ne 0 ] || [ ! -s "$OUT/$name.json" ]; then
     echo "$name: wsbench run exited with $rc:"; tail -5 "$OUT/$name.txt"

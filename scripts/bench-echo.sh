@@ -27,8 +27,7 @@ against_server() {
   "$@"
   t1=$(cpu_ticks "$spid"); w1=$(date +%s.%N)
   srss=$(awk '/VmHWM/{print $2}' "/proc/$spid/status")
-  kill -INT "$spid"; wait "$spid" || true
-  forget "$spid"
+  stop_server
   sticks=$(( t1 - t0 ))
   wall=$(awk -v a="$w0" -v b="$w1" 'BEGIN{print b - a}')
 }

@@ -66,8 +66,7 @@ for n in $IDLE_CONNS; do
   rc=0
   wait "$cpid" || rc=$?
   forget "$cpid"
-  kill -INT "$spid"; wait "$spid" || true
-  forget "$spid"
+  stop_server
   if [ "$rc" -ne 0 ] || [ ! -s "$OUT/$name.json" ]; then
     echo "$name: wsbench run exited with $rc:"; tail -5 "$OUT/$name.txt"
     failed=1

@@ -45,11 +45,6 @@ K6=$k6path
 
 ticks=$(getconf CLK_TCK)
 
-stop_server() { # stops the server started last, which writes its stats line
-  kill -INT "$spid"; wait "$spid" || true
-  forget "$spid"
-}
-
 run_wsbench() { # case, name, then wsbench run flags
   local case=$1 name=$2; shift 2
   start_server "$OUT/serve-$name.log"

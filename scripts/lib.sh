@@ -40,3 +40,8 @@ start_server() { # log [serve flags]: starts wsbench serve, sets spid and url
   done
   [ -n "$url" ] || { echo "server did not start:"; cat "$log"; exit 1; }
 }
+
+stop_server() { # stops the server start_server started last (it prints its stats line) and waits for it
+  kill -INT "$spid"; wait "$spid" || true
+  forget "$spid"
+}

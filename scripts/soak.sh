@@ -80,9 +80,7 @@ done
 rc=0
 wait "$cpid" || rc=$?
 forget "$cpid"
-kill -INT "$spid"
-wait "$spid" || true
-forget "$spid"
+stop_server
 
 python3 - "$csv" "$json" "$OUT/serve.log" "$rc" "$dur_s" "$CONNS" "$MAX_GROWTH_PCT" "$MAX_GROWTH_MIB" <<'PY'
 import csv, json, os, sys
