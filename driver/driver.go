@@ -25,7 +25,7 @@ const (
 	StopCompleted     = "completed"
 	StopInterrupted   = "interrupted"
 	StopAborted       = "aborted"
-	StopNoConnections = "no_connections"
+	StopNoConnections = "no_connections" // none opened: at the start, or (staged, --reconnect) in the whole run
 )
 
 // openRatePerWorker is the open-model rate one event loop is given before
@@ -231,6 +231,7 @@ type LoopStats struct {
 	Ready     int64 // ready sockets, summed over those passes
 	ReadyMax  int64 // most ready sockets in one pass
 	FullReads int64 // reads that filled their buffer
+	Wakeups   int64 // passes through a loop while sending, whatever woke it: an idle loop makes few
 }
 
 // MeanReady is the mean number of ready sockets per pass that found any.
@@ -695,8 +696,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Loops.Ready += w.stats.Ready
 		res.Loops.ReadyMax = max(res.Loops.ReadyMax, w.stats.ReadyMax)
 		res.Loops.FullReads += w.stats.FullReads
+		res.Loops.Wakeups += w.stats.Wakeups
 	}
 	res.Snapshot, err = rec.Snapshot()
+	if err == nil && staged && res.StopReason == StopCompleted && res.Snapshot.Counts.ConnsOpened == 0 {
+		// However often the planner tried (--reconnect), a run in which no
+		// connection ever opened failed, as one that is not staged does.
+		res.StopReason = StopNoConnections
+	}
 	return res, err
 }
 

@@ -262,6 +262,9 @@ func (w *worker) loop() {
 			w.abort()
 			return
 		}
+		if w.phase == phaseSending {
+			w.stats.Wakeups++
+		}
 		now := w.startPass()
 		if w.intervals != nil && now >= w.nextInterval {
 			w.checkpoint(false)
@@ -288,7 +291,9 @@ func (w *worker) loop() {
 			wait = min(wait, max(w.nextInterval-now, 0)) // back for the next interval's checkpoint
 		}
 		if s := w.staged; s != nil {
-			if w.phase == phaseSending && s.stageIdx < w.run.plan.Stages() {
+			// Back for the next stage's checkpoint; a run that is not staged
+			// (--reconnect alone) takes none, and its nextStage stays 0.
+			if w.phase == phaseSending && s.stageCh != nil && s.stageIdx < w.run.plan.Stages() {
 				wait = min(wait, max(s.nextStage-now, 0))
 			}
 			if len(s.retiring) > 0 {
