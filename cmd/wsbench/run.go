@@ -321,7 +321,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	case writeErr != nil:
 		return failedError{fmt.Errorf("--out: %w", writeErr)}
 	case rep.StopReason == driver.StopNoConnections:
-		return failedError{fmt.Errorf("no connection to %s could be opened (errors: %v)", rep.Target, rep.Errors)}
+		return failedError{fmt.Errorf("no connection to %s could be opened in %d attempts (errors: %v)", rep.Target, rep.Connections.Attempted, rep.Errors)}
 	case !passed:
 		n := 0
 		for _, t := range rep.Thresholds {
