@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/wsbench/wsbench/scenario"
 )
 
 // WriteFile writes the report as JSON to path atomically: a temporary file in
@@ -99,5 +101,9 @@ func Parse(b []byte) (*Report, error) {
 	if r.Schema != Schema {
 		return nil, fmt.Errorf("result schema %d, this wsbench reads schema %d", r.Schema, Schema)
 	}
+	// A file written before the redaction rule widened shows no more than a
+	// new one would.
+	r.Scenario = Redact(r.Scenario)
+	r.Target = scenario.RedactURL(r.Target, r.Scenario.SecretParams)
 	return &r, nil
 }

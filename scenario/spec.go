@@ -110,9 +110,9 @@ type Spec struct {
 	RequireSubprotocol bool     `json:"require_subprotocol,omitempty"`
 	// Headers are extra opening-handshake headers, each "Name: value".
 	Headers []string `json:"headers,omitempty"`
-	// SecretHeaders and SecretParams name headers and target-URL query
-	// parameters whose values never go into a result (Authorization, Cookie
-	// and Sec-WebSocket-Key never do either).
+	// SecretHeaders and SecretParams name headers and query parameters
+	// whose values never go into a result, on top of those SecretHeader and
+	// SecretParam find secret by their names.
 	SecretHeaders []string `json:"secret_headers,omitempty"`
 	SecretParams  []string `json:"secret_params,omitempty"`
 	// Origin is sent as the Origin header when set.
@@ -181,7 +181,6 @@ func Default() Spec {
 		RoomPath:        "/room/%d",
 		Tick:            Duration(DefaultTick),
 		Interval:        Duration(time.Second),
-		SecretParams:    []string{"token", "access_token", "key", "password"},
 	}
 }
 
@@ -412,7 +411,7 @@ func (s Spec) Validate() error {
 			if s.Insecure {
 				flag = "insecure"
 			}
-			bad(flag, "applies to wss:// targets only (the target is %s)", orBundled(s.Target))
+			bad(flag, "applies to wss:// targets only (the target is %s)", orBundled(RedactURL(s.Target, s.SecretParams)))
 		}
 	}
 	if s.CA != "" && s.Insecure {
@@ -443,9 +442,15 @@ func orBundled(target string) string {
 // ws:// URL with a host.
 func CheckURL(u string) error {
 	p, err := url.Parse(u)
+	shown := RedactURL(u, nil) // the rule's defaults: flags are not read yet
 	if err != nil {
-		return fmt.Errorf("target URL %q: %w", u, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its text repeats the whole URL
+		}
+		return fmt.Errorf("target URL %q: %w", shown, err)
 	}
+	u = shown
 	switch strings.ToLower(p.Scheme) {
 	case "ws", "wss":
 	case "":
