@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/spf13/pflag"
 )
@@ -34,3 +36,19 @@ func parse(fs *pflag.FlagSet, args []string) error {
 }
 
 var errHelp = errors.New("help shown")
+
+// addFlag is a list flag that adds to what it holds (from a scenario file)
+// instead of replacing it: --secret-param and --secret-header widen the
+// built-in rule and the file's names, never narrow them.
+type addFlag struct{ list *[]string }
+
+func (f addFlag) String() string { return strings.Join(*f.list, ",") }
+func (f addFlag) Type() string   { return "names" }
+func (f addFlag) Set(v string) error {
+	for _, n := range strings.Split(v, ",") {
+		if n = strings.TrimSpace(n); n != "" && !slices.Contains(*f.list, n) {
+			*f.list = append(*f.list, n)
+		}
+	}
+	return nil
+}

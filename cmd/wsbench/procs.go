@@ -4,13 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,10 +21,13 @@ import (
 )
 
 // A run split with --procs N: this process (the parent) starts N copies of
-// itself as `wsbench run --part FIRST/TOTAL ...`, each opening its share of
-// the connections. Each child reports "ready" on fd 3 once its connections
-// are open and waits for a line on stdin; when every child is ready the
-// parent sends "go" to all, so their clocks start together. Each child
+// itself as `wsbench run --child-stdin`, each opening its share of the
+// connections. Each reads its settings as one line of JSON on stdin (so no
+// secret is on a command line, which every user can read), reports "ready"
+// on fd 3 once its connections are open and waits for a "go" line on stdin;
+// when every child is ready the parent sends "go" to all, so their clocks
+// start together. What a child prints on stderr passes through the
+// parent's redaction of the run's secret values. Each child
 // prints its result as JSON on stdout; the parent merges them exactly
 // (results.Combine). Children run in their own process group: a terminal's
 // Ctrl-C reaches only the parent, which forwards each signal once (the first
@@ -60,6 +62,8 @@ func runSplit(ctx, abort context.Context, spec scenario.Spec, target string, bun
 		return nil, fmt.Errorf("--procs: find this program: %w", err)
 	}
 	kids := make([]*child, spec.Procs)
+	// What the children print goes through one redaction, whatever it is.
+	childErr := &scrubWriter{w: stderr, scrub: spec.Scrubber()}
 	defer func() {
 		for _, k := range kids {
 			if k != nil && k.cmd.Process != nil && k.cmd.ProcessState == nil {
@@ -69,7 +73,11 @@ func runSplit(ctx, abort context.Context, spec scenario.Spec, target string, bun
 	}()
 	for i := range kids {
 		first, n := share(spec.Conns, spec.Procs, i)
-		k, err := startChild(exe, childArgs(spec, target, first, n, opts), first, n, stderr)
+		settings, err := childInput(spec, target, first, n, opts)
+		if err != nil {
+			return nil, fmt.Errorf("--procs: settings of client process %d: %w", i, err)
+		}
+		k, err := startChild(exe, settings, first, n, childErr)
 		if err != nil {
 			return nil, fmt.Errorf("--procs: start client process %d: %w", i, err)
 		}
@@ -162,83 +170,87 @@ func runSplit(ctx, abort context.Context, spec scenario.Spec, target string, bun
 	return results.Combine(in, parts)
 }
 
-// childArgs are the command line of the child that runs slots first … first+n-1.
-func childArgs(spec scenario.Spec, target string, first, n int, opts driver.Config) []string {
-	args := []string{"run", "--part", fmt.Sprintf("%d/%d", first, spec.Conns), "--kind", spec.Kind,
-		"--room-size", strconv.Itoa(spec.RoomSize), "--publishers", strconv.Itoa(spec.Publishers), "--room-path", spec.RoomPath,
-		"--connect-message=" + strconv.FormatBool(spec.ConnectMessage),
-		"--connect-rate", strconv.FormatFloat(spec.ConnectRate/float64(spec.Procs), 'g', -1, 64), // each process its share
-		"-c", strconv.Itoa(n),
-		"-d", time.Duration(spec.Duration).String(),
-		"--warmup", time.Duration(spec.Warmup).String(),
-		"-r", strconv.FormatFloat(spec.Rate, 'g', -1, 64), // the whole run's rate: the child follows its slots of the whole schedule
-		"--max-inflight", strconv.Itoa(spec.MaxInflight),
-		"-s", (&sizeFlag{&spec}).String(),
-		"--binary=" + strconv.FormatBool(spec.Binary),
-		"--grace", time.Duration(spec.Grace).String(),
-		"--connect-timeout", time.Duration(spec.ConnectTimeout).String(),
-		"--dial-concurrency", strconv.Itoa(max(1, spec.DialConcurrency/spec.Procs)),
-		"--tick", time.Duration(spec.Tick).String(),
-		"--interval", time.Duration(spec.Interval).String(),
-		"--arrival", spec.Arrival,
-		"--think", time.Duration(spec.Think).String(),
-		"--seed", strconv.FormatUint(spec.Seed, 10),
-		"--workers", strconv.Itoa(opts.Workers),
-		"--io", opts.IO,
-		"--rx-timestamps", opts.Timestamps,
-	}
-	if spec.SourceIP != "" {
-		args = append(args, "--source-ip", spec.SourceIP)
-	}
-	for _, st := range spec.Stages {
-		args = append(args, "--stage", fmt.Sprintf("%s:%d:%s:%s", time.Duration(st.Duration), st.Conns, strconv.FormatFloat(st.Rate, 'g', -1, 64), st.Name))
-	}
-	if spec.Staged() {
-		// Every process paces the whole plan's opens, then takes its own slots.
-		args[slices.Index(args, "--connect-rate")+1] = strconv.FormatFloat(spec.ConnectRate, 'g', -1, 64)
-	}
-	for _, p := range spec.Subprotocols {
-		args = append(args, "--subprotocol", p)
-	}
-	if spec.RequireSubprotocol {
-		args = append(args, "--require-subprotocol")
-	}
-	for _, h := range spec.Headers {
-		args = append(args, "--header", h)
-	}
-	args = append(args, "--secret-header="+strings.Join(spec.SecretHeaders, ","), "--secret-param="+strings.Join(spec.SecretParams, ","))
-	if spec.Origin != "" {
-		args = append(args, "--origin", spec.Origin)
-	}
-	if spec.CA != "" {
-		args = append(args, "--ca", spec.CA)
-	}
-	if spec.Insecure {
-		args = append(args, "--insecure")
-	}
-	if spec.Deflate {
-		args = append(args, "--deflate")
-	}
-	if spec.Reconnect > 0 {
-		args = append(args, "--reconnect", time.Duration(spec.Reconnect).String())
-	}
-	for flag, v := range map[string]string{"--payload": spec.Payload, "--payload-file": spec.PayloadFile,
-		"--template": spec.Template, "--query": spec.Query, "--tokens-file": spec.TokensFile} {
-		if v != "" {
-			args = append(args, flag+"="+v)
-		}
-	}
-	if spec.Fragment > 0 {
-		args = append(args, "--fragment", strconv.Itoa(spec.Fragment))
-	}
-	return append(args, target)
+// childStdin is the whole command line of a --procs child: everything
+// else, secrets included, comes as childSettings on its standard input, a
+// pipe no other user of the machine can read (a command line is visible to
+// all in ps).
+const childStdin = "--child-stdin"
+
+// childSettings is what a --procs parent hands a child: one line of JSON on
+// its standard input, before the "go" line.
+type childSettings struct {
+	// Spec is the child's own scenario: its share of the connections.
+	Spec scenario.Spec `json:"spec"`
+	// First and Total place its connections among the whole run's slots.
+	First int `json:"first"`
+	Total int `json:"total"`
+	// The driver options of the parent's flags.
+	Workers    int    `json:"workers"`
+	IO         string `json:"io"`
+	Timestamps string `json:"rx_timestamps"`
 }
 
-func startChild(exe string, args []string, first, n int, stderr io.Writer) (*child, error) {
+// childSpec is the scenario of the child that runs slots first … first+n-1
+// of spec at target.
+func childSpec(spec scenario.Spec, target string, n int) scenario.Spec {
+	c := spec
+	c.Target, c.Conns, c.Procs, c.Thresholds = target, n, 1, nil // thresholds are the parent's to check
+	c.DialConcurrency = max(1, spec.DialConcurrency/spec.Procs)
+	if !spec.Staged() {
+		// Each process its share of the opening rate; in a staged run every
+		// process paces the whole plan's opens, then takes its own slots.
+		c.ConnectRate = spec.ConnectRate / float64(spec.Procs)
+	}
+	return c
+}
+
+// childInput is the first line a child reads on its standard input.
+func childInput(spec scenario.Spec, target string, first, n int, opts driver.Config) ([]byte, error) {
+	b, err := json.Marshal(childSettings{Spec: childSpec(spec, target, n), First: first, Total: spec.Conns,
+		Workers: opts.Workers, IO: opts.IO, Timestamps: opts.Timestamps})
+	return append(b, '\n'), err
+}
+
+// readChildSettings reads the line childInput wrote.
+func readChildSettings(in *bufio.Reader) (childSettings, error) {
+	var set childSettings
+	line, err := in.ReadBytes('\n')
+	if err != nil {
+		return set, usagef("%s: no settings on standard input: %v", childStdin, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&set); err != nil {
+		return set, usagef("%s: settings: %v", childStdin, err)
+	}
+	return set, nil
+}
+
+// runChild is `wsbench run --child-stdin`: read the settings from stdin,
+// check them as the parent did, and run the part.
+func runChild(stdin io.Reader, stdout, stderr io.Writer) (err error) {
+	in := bufio.NewReader(stdin)
+	set, err := readChildSettings(in)
+	if err != nil {
+		return err
+	}
+	defer func() { err = redactError(err, set.Spec) }()
+	if err := set.Spec.Validate(); err != nil {
+		return usageError{err}
+	}
+	if err := driver.CheckInputs(set.Spec); err != nil {
+		return usageError{err}
+	}
+	opts := driver.Config{Workers: set.Workers, IO: set.IO, Timestamps: set.Timestamps}
+	return runPart(set.Spec, driver.Part{First: set.First, Total: set.Total}, opts, in, stdout, stderr)
+}
+
+func startChild(exe string, settings []byte, first, n int, stderr *scrubWriter) (*child, error) {
 	k := &child{first: first, conns: n, ready: make(chan bool, 1), done: make(chan error, 1)}
-	k.cmd = exec.Command(exe, args...)
+	k.cmd = exec.Command(exe, "run", childStdin)
 	k.cmd.Stdout = &k.stdout
-	k.cmd.Stderr = stderr
+	lines := stderr.child()
+	k.cmd.Stderr = lines
 	k.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
@@ -256,25 +268,34 @@ func startChild(exe string, args []string, first, n int, stderr io.Writer) (*chi
 		return nil, err
 	}
 	readyW.Close()
+	if _, err := k.stdin.Write(settings); err != nil {
+		k.cmd.Process.Kill()
+		k.cmd.Wait()
+		readyR.Close()
+		return nil, fmt.Errorf("hand over the settings: %w", err)
+	}
 	go func() {
 		line, _ := bufio.NewReader(readyR).ReadString('\n')
 		readyR.Close()
 		k.ready <- line == "ready\n"
 	}()
-	go func() { k.done <- k.cmd.Wait() }()
+	go func() {
+		err := k.cmd.Wait()
+		lines.Flush()
+		k.done <- err
+	}()
 	return k, nil
 }
 
-// runPart is the child side: run slots FIRST … FIRST+conns-1 of a run of
-// TOTAL connections, report "ready" on fd 3 once connected, start on a line
-// from stdin, print the result as JSON.
-func runPart(spec scenario.Spec, part string, opts driver.Config, stdout, stderr io.Writer) error {
-	var p driver.Part
-	if _, err := fmt.Sscanf(part, "%d/%d", &p.First, &p.Total); err != nil || p.First < 0 || p.First+spec.Conns > p.Total {
-		return usagef("--part: want FIRST/TOTAL covering -c connections, got %q", part)
+// runPart is the child side: run slots p.First … p.First+spec.Conns-1 of a
+// run of p.Total connections, report "ready" on fd 3 once connected, start
+// on a "go" line from stdin, print the result as JSON.
+func runPart(spec scenario.Spec, p driver.Part, opts driver.Config, stdin *bufio.Reader, stdout, stderr io.Writer) error {
+	if p.First < 0 || p.First+spec.Conns > p.Total {
+		return usagef("%s: slots %d-%d outside a run of %d connections", childStdin, p.First, p.First+spec.Conns-1, p.Total)
 	}
 	if spec.Target == "" {
-		return usagef("--part: needs the target URL")
+		return usagef("%s: needs the target URL", childStdin)
 	}
 	driver.RaiseNoFile()
 	readyFD := os.NewFile(3, "ready")
@@ -284,7 +305,7 @@ func runPart(spec scenario.Spec, part string, opts driver.Config, stdout, stderr
 		if err != nil {
 			return fmt.Errorf("report ready: %w", err)
 		}
-		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		line, err := stdin.ReadString('\n')
 		if line != "go\n" {
 			return fmt.Errorf("no start signal from the parent process (%v)", err)
 		}
@@ -306,7 +327,7 @@ func runPart(spec scenario.Spec, part string, opts driver.Config, stdout, stderr
 		return failedError{err}
 	}
 	if res.StopReason == driver.StopNoConnections {
-		return failedError{fmt.Errorf("no connection to %s could be opened", spec.Target)}
+		return failedError{fmt.Errorf("no connection to %s could be opened", scenario.RedactURL(spec.Target, spec.SecretParams))}
 	}
 	return nil
 }

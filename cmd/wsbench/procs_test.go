@@ -1,9 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
-	"io"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -165,10 +165,10 @@ func TestPreflightFileLimit(t *testing.T) {
 	}
 }
 
-// TestChildArgsCarryTheWholeSpec: the command line a --procs parent gives a
-// child parses back, through the same flags, into the parent's scenario with
-// the child's share of the connections, so no setting is lost on the way.
-func TestChildArgsCarryTheWholeSpec(t *testing.T) {
+// TestChildInputCarriesTheWholeSpec: the settings a --procs parent writes on
+// a child's stdin read back into the parent's scenario with the child's
+// share of the connections, so no setting is lost on the way.
+func TestChildInputCarriesTheWholeSpec(t *testing.T) {
 	spec := scenario.Default()
 	spec.Target = "ws://127.0.0.1:9/x"
 	spec.Conns, spec.Procs = 10, 3
@@ -178,7 +178,7 @@ func TestChildArgsCarryTheWholeSpec(t *testing.T) {
 	spec.DialConcurrency = 30
 	spec.ConnectRate = 250.5
 	spec.Kind, spec.RoomSize, spec.Publishers, spec.RoomPath = scenario.KindPing, 5, 2, "/r/%d"
-	spec.SecretHeaders, spec.SecretParams = []string{"X-Api-Key"}, []string{"sig", "token"}
+	spec.SecretHeaders, spec.SecretParams = []string{"X-Custom"}, []string{"room"}
 	spec.Thresholds = []string{"rtt.p99<1s"} // checked by the parent only
 	spec.Arrival, spec.Seed, spec.Think = scenario.ArrivalPoisson, 99, scenario.Duration(3*time.Millisecond)
 	spec.SourceIP = "127.0.0.1-127.0.0.3"
@@ -188,20 +188,26 @@ func TestChildArgsCarryTheWholeSpec(t *testing.T) {
 	spec.Reconnect = scenario.Duration(250 * time.Millisecond)
 	spec.SizeMax, spec.Payload, spec.Query, spec.TokensFile = 900, scenario.PayloadRandom, "u={{conn}}&t={{token}}", "/t.txt"
 	spec.Template, spec.PayloadFile = `{"s":"{{stamp}}"}`, "/p.bin" // not a valid mix, but each must reach the child
-	args := childArgs(spec, spec.Target, 4, 3, driver.Config{Workers: 2, IO: driver.IOSyscalls, Timestamps: driver.TimestampsRead})
-	got := scenario.Default()
-	fs, o := runFlags(&got, io.Discard)
-	if err := fs.Parse(args[1:]); err != nil {
+	in, err := childInput(spec, spec.Target, 4, 3, driver.Config{Workers: 2, IO: driver.IOSyscalls, Timestamps: driver.TimestampsRead})
+	if err != nil {
 		t.Fatal(err)
 	}
-	got.Target = fs.Arg(0)
+	r := bufio.NewReader(strings.NewReader(string(in) + "go\n"))
+	set, err := readChildSettings(r)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := spec
 	want.Conns, want.Procs, want.DialConcurrency, want.Thresholds = 3, 1, 10, nil
 	want.ConnectRate = spec.ConnectRate / 3
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("child parses to\n%+v\nwant\n%+v", got, want)
+	if !reflect.DeepEqual(set.Spec, want) {
+		t.Errorf("child reads\n%+v\nwant\n%+v", set.Spec, want)
 	}
-	if *o.part != "4/10" || *o.workers != 2 || *o.ioMode != driver.IOSyscalls || *o.rxStamps != driver.TimestampsRead {
-		t.Errorf("options: part %q workers %d io %q rx %q", *o.part, *o.workers, *o.ioMode, *o.rxStamps)
+	if set.First != 4 || set.Total != 10 || set.Workers != 2 || set.IO != driver.IOSyscalls || set.Timestamps != driver.TimestampsRead {
+		t.Errorf("options: %+v", set)
+	}
+	// The start signal after the settings is still there to read.
+	if line, _ := r.ReadString('\n'); line != "go\n" {
+		t.Errorf("after the settings: %q, want the go line", line)
 	}
 }

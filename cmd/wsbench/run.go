@@ -105,14 +105,14 @@ func fileFlag(args []string) string {
 
 // runOptions are the run flags that are not part of the scenario.
 type runOptions struct {
-	workers                *int
-	part, rxStamps, ioMode *string
-	out, cpuProfile        *string
-	asJSON                 *bool
-	file                   *string
-	repeat                 *int
-	quiet, progress        *bool
-	stages                 *[]string
+	workers          *int
+	rxStamps, ioMode *string
+	out, cpuProfile  *string
+	asJSON           *bool
+	file             *string
+	repeat           *int
+	quiet, progress  *bool
+	stages           *[]string
 }
 
 // runFlags defines the run command's flags, filling spec.
@@ -154,8 +154,8 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs.StringSliceVar(&spec.Subprotocols, "subprotocol", spec.Subprotocols, "subprotocols to offer in Sec-WebSocket-Protocol, in order of preference (comma-separated or repeated)")
 	fs.BoolVar(&spec.RequireSubprotocol, "require-subprotocol", spec.RequireSubprotocol, "fail a connection whose server picks none of the offered subprotocols")
 	fs.StringArrayVarP(&spec.Headers, "header", "H", spec.Headers, `extra opening-handshake header "Name: value" (repeatable)`)
-	fs.StringSliceVar(&spec.SecretHeaders, "secret-header", spec.SecretHeaders, "headers whose values never go into results (besides Authorization, Cookie, Sec-WebSocket-Key)")
-	fs.StringSliceVar(&spec.SecretParams, "secret-param", spec.SecretParams, "target-URL query parameters whose values never go into results")
+	fs.Var(addFlag{&spec.SecretHeaders}, "secret-header", "more headers whose values are redacted everywhere, added to the built-in ones (Authorization, Cookie, X-…-Key, X-…-Token, X-Auth…, see README)")
+	fs.Var(addFlag{&spec.SecretParams}, "secret-param", "more query parameters whose values are redacted everywhere, added to the built-in ones (token, key, password, sig, session, …, see README)")
 	fs.StringVar(&spec.Origin, "origin", spec.Origin, "Origin header of the opening handshake")
 	fs.StringVar(&spec.CA, "ca", spec.CA, "wss://: also trust the certificates in this PEM file (besides the system's roots)")
 	fs.DurationVar((*time.Duration)(&spec.Reconnect), "reconnect", time.Duration(spec.Reconnect), "reopen a connection that dropped or failed to open after this backoff (doubled per failed try up to 10s, with jitter); 0 = never")
@@ -165,8 +165,6 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs.StringArrayVar(&spec.Thresholds, "threshold", spec.Thresholds, `pass/fail check on the result, e.g. "rtt.p99<20ms", "errors.rate<0.1%", "messages.rate>50000" (repeatable; exit 3 when one fails)`)
 	fs.StringVar(&spec.SourceIP, "source-ip", spec.SourceIP, "local addresses to spread connections over: addresses and ranges, comma-separated (127.0.0.1-127.0.0.16,::1)")
 	fs.IntVar(&spec.Procs, "procs", spec.Procs, "client processes sharing the connections and the rate; their results are merged exactly")
-	o.part = fs.String("part", "", "internal: run as one process of a --procs run (FIRST/TOTAL)")
-	fs.MarkHidden("part")
 	o.rxStamps = fs.String("rx-timestamps", driver.TimestampsKernel, "when an echo arrived: kernel (the kernel's receive timestamp; the client's reading delay is recorded as read_lag) or read (when the client read it)")
 	o.ioMode = fs.String("io", driver.IOAuto, "how the event loops use the kernel: auto, io_uring (a system call per batch of sends or receives) or syscalls (one per operation)")
 	o.out = fs.StringP("out", "o", "", "write the JSON result to this file (atomically)")
@@ -175,8 +173,12 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	return fs, o
 }
 
-func runCmd(args []string, stdout, stderr io.Writer) error {
+func runCmd(args []string, stdout, stderr io.Writer) (err error) {
+	if len(args) == 1 && args[0] == childStdin {
+		return runChild(os.Stdin, stdout, stderr) // a process of a --procs run
+	}
 	spec := scenario.Default()
+	defer func() { err = redactError(err, spec) }()
 	if path := fileFlag(args); path != "" {
 		var err error
 		if spec, err = scenario.LoadFile(path, spec); err != nil {
@@ -184,7 +186,6 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	fs, o := runFlags(&spec, stdout)
-	part := o.part
 	out, asJSON, cpuProfile := o.out, o.asJSON, o.cpuProfile
 	if err := parse(fs, args); err != nil {
 		return err
@@ -201,7 +202,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() >= 1 {
 		spec.Target = fs.Arg(0)
 	}
-	if err := applyStageFlags(&spec, fs, *o.stages, *part != ""); err != nil {
+	if err := applyStageFlags(&spec, fs, *o.stages); err != nil {
 		return err
 	}
 	if err := spec.Validate(); err != nil {
@@ -237,9 +238,6 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		if err := results.CheckWritable(filepath.Join(*out, "check.json")); err != nil {
 			return usagef("--out: %v", err)
 		}
-	}
-	if *part != "" {
-		return runPart(spec, *part, opts, stdout, stderr)
 	}
 	if err := preflight(spec); err != nil {
 		return usageError{err}
@@ -367,9 +365,8 @@ func (f *sizeFlag) Set(v string) error {
 
 // applyStageFlags puts the --stage flags (if any) into spec and derives the
 // run-wide settings from its stages. In a staged run -c, -d, -r and --warmup
-// are the stages' to set, except that a process of a --procs run (part)
-// keeps its share of the connections from -c.
-func applyStageFlags(spec *scenario.Spec, fs *pflag.FlagSet, flags []string, part bool) error {
+// are the stages' to set.
+func applyStageFlags(spec *scenario.Spec, fs *pflag.FlagSet, flags []string) error {
 	if len(flags) > 0 {
 		spec.Stages = nil
 		for _, f := range flags {
@@ -391,18 +388,12 @@ func applyStageFlags(spec *scenario.Spec, fs *pflag.FlagSet, flags []string, par
 	if !spec.Staged() {
 		return nil
 	}
-	if !part {
-		for _, name := range []string{"conns", "duration", "rate", "warmup"} {
-			if fs.Changed(name) {
-				return usagef("--%s: a staged run takes it from its stages (--stage or the file's stages); drop it", name)
-			}
+	for _, name := range []string{"conns", "duration", "rate", "warmup"} {
+		if fs.Changed(name) {
+			return usagef("--%s: a staged run takes it from its stages (--stage or the file's stages); drop it", name)
 		}
 	}
-	n := spec.Conns
 	spec.ApplyStages()
-	if part {
-		spec.Conns = n
-	}
 	return nil
 }
 
