@@ -56,8 +56,9 @@ const (
 	defaultMaxConns   = 10000
 )
 
-func capacityCmd(args []string, stdout, stderr io.Writer) error {
+func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	spec := scenario.Default()
+	defer func() { err = redactError(err, spec) }()
 	spec.Warmup = scenario.Duration(time.Second)
 	fs, o := runFlags(&spec, stdout)
 	fs.Usage = func() { fmt.Fprint(stdout, capacityUsage); fmt.Fprintf(stdout, "\nFlags:\n%s", fs.FlagUsages()) }
