@@ -89,14 +89,15 @@ func SecretHeader(name string, extra []string) bool {
 func RedactURL(raw string, extra []string) string {
 	rest, frag, hasFrag := strings.Cut(raw, "#")
 	rest, query, hasQuery := strings.Cut(rest, "?")
-	if i := strings.Index(rest, "://"); i >= 0 {
-		auth := rest[i+3:]
+	if i := strings.Index(rest, "//"); i >= 0 { // "scheme://" or "//": an authority
+		i += 2
+		auth := rest[i:]
 		if j := strings.IndexByte(auth, '/'); j >= 0 {
 			auth = auth[:j]
 		}
 		if at := strings.LastIndexByte(auth, '@'); at >= 0 {
 			if user, _, ok := strings.Cut(auth[:at], ":"); ok {
-				rest = rest[:i+3] + user + ":" + Redacted + rest[i+3+at:]
+				rest = rest[:i] + user + ":" + Redacted + rest[i+at:]
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,4 +167,43 @@ func TestScrubber(t *testing.T) {
 	if got := scrub("room r, 12 connections"); got != "room r, 12 connections" {
 		t.Errorf("a text without secrets changed: %q", got)
 	}
+}
+
+// FuzzRedactURL: redacting is idempotent, and whatever net/url reads as a
+// password or a secret query parameter in the input, it reads as Redacted
+// in the output.
+func FuzzRedactURL(f *testing.F) {
+	for _, s := range []string{"ws://u:p@h:1/x?token=a&b=c#sig=d", "ws://h/?api%5Fkey=1;x=2", "ws://u:p@x@h/", "wss://h?jwt", "x://a:b@c/d@e?f=g"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		out := RedactURL(raw, nil)
+		if again := RedactURL(out, nil); again != out {
+			t.Fatalf("not idempotent: %q → %q → %q", raw, out, again)
+		}
+		in, err := url.Parse(raw)
+		if err != nil {
+			return
+		}
+		got, err := url.Parse(out)
+		if err != nil {
+			t.Fatalf("%q parsed, its redaction %q does not: %v", raw, out, err)
+		}
+		if pw, ok := in.User.Password(); ok && pw != "" {
+			if gp, _ := got.User.Password(); gp != Redacted {
+				t.Errorf("%q: password %q left as %q in %q", raw, pw, gp, out)
+			}
+		}
+		q, err := url.ParseQuery(got.RawQuery)
+		if err != nil {
+			return
+		}
+		for name, vals := range q {
+			for _, v := range vals {
+				if SecretParam(name, nil) && v != "" && v != Redacted && v != "{{token}}" && v != "{{conn}}" {
+					t.Errorf("%q: %s=%q left in %q", raw, name, v, out)
+				}
+			}
+		}
+	})
 }
