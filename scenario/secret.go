@@ -139,13 +139,40 @@ func RedactQuery(q string, extra []string) string {
 	return b.String()
 }
 
+// RedactSubprotocols returns protos with the credentials that ride in
+// Sec-WebSocket-Protocol (browsers cannot set Authorization) replaced by
+// Redacted: the protocol after one that is a secret name ("access_token",
+// "<token>"), and the last dot-separated label of one with a secret name
+// among its others ("base64url.bearer.authorization.k8s.io.<token>").
+func RedactSubprotocols(protos, extra []string) []string {
+	if len(protos) == 0 {
+		return protos
+	}
+	out := make([]string, len(protos))
+	for i, p := range protos {
+		out[i] = p
+		if i > 0 && SecretParam(protos[i-1], extra) {
+			out[i] = Redacted
+			continue
+		}
+		labels := strings.Split(p, ".")
+		if len(labels) > 1 && slices.ContainsFunc(labels[:len(labels)-1], func(l string) bool { return SecretParam(l, extra) }) {
+			labels[len(labels)-1] = Redacted
+			out[i] = strings.Join(labels, ".")
+		}
+	}
+	return out
+}
+
 // Redact returns s with its secrets replaced by Redacted, as it goes into a
 // result or a report: the target URL's password and secret query
-// parameters, the secret parameters of Query, and the values of secret
-// headers (SecretHeader, with SecretHeaders).
+// parameters, the secret parameters of Query, the values of secret headers
+// (SecretHeader, with SecretHeaders) and credentials among the
+// subprotocols (RedactSubprotocols).
 func (s Spec) Redact() Spec {
 	s.Target = RedactURL(s.Target, s.SecretParams)
 	s.Query = RedactQuery(s.Query, s.SecretParams)
+	s.Subprotocols = RedactSubprotocols(s.Subprotocols, s.SecretParams)
 	if len(s.Headers) > 0 {
 		hs := make([]string, len(s.Headers))
 		for i, h := range s.Headers {
@@ -163,7 +190,8 @@ func (s Spec) Redact() Spec {
 // SecretValues returns every secret value s holds, in the forms it may be
 // printed in (as written, URL-decoded, URL-encoded): the target's password
 // and secret query values, those of Query, secret header values (and the
-// credentials after a scheme such as "Bearer"), and the tokens of
+// credentials after a scheme such as "Bearer", a cookie's values), secret
+// subprotocols (RedactSubprotocols), and the tokens of
 // TokensFile (an unreadable file adds none). A printed line can be
 // scrubbed of them when its structure is unknown, such as a child
 // process's stderr. Values shorter than 4 bytes are left out: replacing
@@ -213,6 +241,17 @@ func (s Spec) SecretValues() []string {
 		add(value)
 		if _, cred, ok := strings.Cut(value, " "); ok {
 			add(strings.TrimSpace(cred))
+		}
+		for _, c := range strings.Split(value, ";") { // a cookie's pairs
+			if _, v, ok := strings.Cut(c, "="); ok {
+				add(strings.TrimSpace(v))
+			}
+		}
+	}
+	for i, p := range s.Subprotocols {
+		if r := RedactSubprotocols(s.Subprotocols, s.SecretParams)[i]; r != p {
+			add(p)
+			add(p[strings.LastIndexByte(p, '.')+1:])
 		}
 	}
 	if s.TokensFile != "" {

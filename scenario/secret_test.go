@@ -207,3 +207,22 @@ func FuzzRedactURL(f *testing.F) {
 		}
 	})
 }
+
+func TestRedactSubprotocols(t *testing.T) {
+	for _, tc := range []struct{ in, want []string }{
+		// A plain protocol name stays.
+		{[]string{"chat", "graphql-ws"}, []string{"chat", "graphql-ws"}},
+		// Kubernetes: the token is the last label of a bearer protocol.
+		{[]string{"base64url.bearer.authorization.k8s.io.c2VjcmV0", "base64.binary.k8s.io"},
+			[]string{"base64url.bearer.authorization.k8s.io." + Redacted, "base64.binary.k8s.io"}},
+		// A secret name as one protocol, the credential as the next.
+		{[]string{"access_token", "abc.def.ghi", "chat"}, []string{"access_token", Redacted, "chat"}},
+		{[]string{"Authorization", "s3cret"}, []string{"Authorization", Redacted}},
+		{nil, nil},
+	} {
+		got := RedactSubprotocols(tc.in, nil)
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("RedactSubprotocols(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
