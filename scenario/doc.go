@@ -1,9 +1,11 @@
 // Package scenario says what a run does: the Spec that command-line flags (and,
 // later, scenario files) fill, its validation, and the open-model Schedule.
 //
-// A Spec is embedded as-is in the result document, so a result always carries
-// the full effective settings that produced it. Validate reports every problem
-// at once, each naming the flag it came from.
+// A Spec is embedded in the result document, so a result always carries the
+// full effective settings that produced it, with its secrets redacted
+// (Spec.Redact; SecretParam and SecretHeader say which names are secret,
+// Spec.Scrubber cleans text of unknown shape). Validate reports every
+// problem at once, each naming the flag it came from.
 //
 // The Schedule is a pure function from a message's index to its intended send
 // time, measured from the start of the run. It is absolute, so rounding never
