@@ -289,6 +289,17 @@ func TestSaturation(t *testing.T) {
 			}
 		}
 	}
+	// In a broadcast run only the publishers send: 5 rooms of 10 with one
+	// publisher each, at 500 msg/s, send every 10ms each (not every 100ms,
+	// as 50 connections sharing the rate would).
+	broadcastLag := func(d time.Duration) func(*scenario.Spec, *metrics.Snapshot) {
+		return func(s *scenario.Spec, snap *metrics.Snapshot) {
+			s.Kind, s.Conns, s.RoomSize, s.Publishers, s.Rate = scenario.KindBroadcast, 50, 10, 1, 500
+			for i := 0; i < 100; i++ {
+				snap.Hist[metrics.SendLag].Record(d)
+			}
+		}
+	}
 	cases := []struct {
 		name   string
 		mutate func(*scenario.Spec, *metrics.Snapshot)
@@ -301,6 +312,8 @@ func TestSaturation(t *testing.T) {
 		{"CPU of one core counted against one", nil, func(in *Input) { in.Cores, in.CPUUser = 1, 9500*time.Millisecond }, "CPU 97% of the 1 core it could use"},
 		{"send lag under 10% of the interval", lag(900 * time.Microsecond), nil, ""},
 		{"send lag over 10% of the interval", lag(2 * time.Millisecond), nil, "send lag p99 2.00ms is over 10% of each connection's send interval (10.0ms)"},
+		{"broadcast send lag under 10% of the publishers' interval", broadcastLag(900 * time.Microsecond), nil, ""},
+		{"broadcast send lag over 10% of the publishers' interval", broadcastLag(2 * time.Millisecond), nil, "send lag p99 2.00ms is over 10% of each publisher's send interval (10.0ms)"},
 		{"GC pauses 1.5% of wall", nil, func(in *Input) { in.GCPause = 150 * time.Millisecond }, "GC pauses 1.5% of wall time"},
 	}
 	for _, tc := range cases {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
 )
 
 // warnings says, in plain words, everything that makes the figures less than
@@ -23,21 +24,32 @@ func saturation(r *Report, snap *metrics.Snapshot) []string {
 		reasons = append(reasons, fmt.Sprintf("CPU %.0f%% of the %d %s it could use", 100*h.CPUUtilization, h.Cores, unit))
 	}
 	if r.Scenario.Rate > 0 {
-		// The driver spreads the rate over the connections that opened.
-		sched := r.Scenario.Schedule()
-		if r.Connections.Opened > 0 {
-			sched.Conns = int(r.Connections.Opened)
-		}
-		interval := sched.Interval()
+		interval, sender := sendInterval(r)
 		if lag := snap.Hist[metrics.SendLag]; lag.Count() > 0 && lag.Percentile(99) > time.Duration(SaturatedSendLag*float64(interval)) {
-			reasons = append(reasons, fmt.Sprintf("send lag p99 %s is over %.0f%% of each connection's send interval (%s): sends left late",
-				fmtDur(lag.Percentile(99)), 100*SaturatedSendLag, fmtDur(interval)))
+			reasons = append(reasons, fmt.Sprintf("send lag p99 %s is over %.0f%% of each %s's send interval (%s): sends left late",
+				fmtDur(lag.Percentile(99)), 100*SaturatedSendLag, sender, fmtDur(interval)))
 		}
 	}
 	if h.GCPauseFraction > SaturatedGCPauses {
 		reasons = append(reasons, fmt.Sprintf("GC pauses %.1f%% of wall time", 100*h.GCPauseFraction))
 	}
 	return reasons
+}
+
+// sendInterval is the open model's interval between two sends of one
+// sender, and what a sender is: the driver spreads the rate over the
+// connections that opened, or in a broadcast run over the rooms'
+// publishers (the other members send nothing).
+func sendInterval(r *Report) (time.Duration, string) {
+	sched := r.Scenario.Schedule()
+	if sc := r.Scenario; sc.Kind == scenario.KindBroadcast && sc.RoomSize > 0 {
+		sched.Conns = sc.Conns / sc.RoomSize * sc.Publishers
+		return sched.Interval(), "publisher"
+	}
+	if r.Connections.Opened > 0 {
+		sched.Conns = int(r.Connections.Opened)
+	}
+	return sched.Interval(), "connection"
 }
 
 func warnings(r *Report, snap *metrics.Snapshot) []string {
