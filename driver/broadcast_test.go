@@ -26,8 +26,12 @@ type broadcastServer struct {
 	// twice; with swapEvery > 0 it gets messages swapEvery-1 and swapEvery
 	// (of every swapEvery) in the wrong order.
 	dupEvery, swapEvery int
-	mu                  sync.Mutex
-	rooms               map[string][]*member
+	// With fanOutDelay > 0 the sender gets its copy at once and the other
+	// members theirs this long after (in order), as a server that echoes
+	// first and fans out through a slower path does.
+	fanOutDelay time.Duration
+	mu          sync.Mutex
+	rooms       map[string][]*member
 }
 
 type member struct {
@@ -54,6 +58,13 @@ func (s *broadcastServer) serve(c net.Conn) {
 	s.mu.Lock()
 	s.rooms[room] = append(s.rooms[room], me)
 	s.mu.Unlock()
+	var later chan fanOut
+	if s.fanOutDelay > 0 {
+		later = make(chan fanOut, 1024)
+		done := make(chan struct{})
+		go s.fanOutLater(later, done)
+		defer func() { close(later); <-done }()
+	}
 	for {
 		msg, op, err := wsutil.ReadClientData(c)
 		if err != nil {
@@ -62,6 +73,13 @@ func (s *broadcastServer) serve(c net.Conn) {
 		s.mu.Lock()
 		members := s.rooms[room]
 		s.mu.Unlock()
+		if later != nil {
+			me.mu.Lock()
+			wsutil.WriteServerMessage(c, op, msg)
+			me.mu.Unlock()
+			later <- fanOut{at: time.Now().Add(s.fanOutDelay), op: op, msg: msg, from: me, to: members}
+			continue
+		}
 		for i, m := range members {
 			m.mu.Lock()
 			m.count++
@@ -80,6 +98,32 @@ func (s *broadcastServer) serve(c net.Conn) {
 					wsutil.WriteServerMessage(m.c, op, msg)
 				}
 			}
+			m.mu.Unlock()
+		}
+	}
+}
+
+// fanOut is a message on its way to the members other than its sender.
+type fanOut struct {
+	at   time.Time
+	op   ws.OpCode
+	msg  []byte
+	from *member
+	to   []*member
+}
+
+// fanOutLater writes each message of q to its members, the sender's
+// excepted, at its time; it closes done once q is closed and drained.
+func (s *broadcastServer) fanOutLater(q <-chan fanOut, done chan<- struct{}) {
+	defer close(done)
+	for f := range q {
+		time.Sleep(time.Until(f.at))
+		for _, m := range f.to {
+			if m == f.from {
+				continue
+			}
+			m.mu.Lock()
+			wsutil.WriteServerMessage(m.c, f.op, f.msg)
 			m.mu.Unlock()
 		}
 	}
@@ -181,6 +225,66 @@ func TestBroadcastDuplicatesAndOrder(t *testing.T) {
 				if want := 2 * (perMember / 4); c.DeliveriesLate < want-2 || c.DeliveriesLate > want+2 || c.DeliveriesDup != 0 || c.DeliveryGaps != 0 {
 					t.Errorf("late %d (want about %d) dup %d gaps %d", c.DeliveriesLate, want, c.DeliveriesDup, c.DeliveryGaps)
 				}
+			}
+		})
+	}
+}
+
+// TestBroadcastDeliveriesInGrace: a server that fans each message out to
+// the other members 50 ms after echoing it to its publisher. Over two event
+// loops (so some loop may hold members and no publisher), a grace period
+// that covers the delay must see every delivery arrive: reach exactly 1,
+// no gaps, and the deliveries that came after sending stopped counted as
+// such. With no grace period, what never came is counted as gaps, so
+// deliveries and gaps account for every expected delivery.
+func TestBroadcastDeliveriesInGrace(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		grace time.Duration
+	}{
+		{"grace covers the delay", 5 * time.Second}, // 100× the delay: enough on any machine
+		{"no grace", 0}, // the last 50 ms of fan-out are cut off
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &broadcastServer{fanOutDelay: 50 * time.Millisecond, rooms: map[string][]*member{}}
+			s.l = listenLoopback(t, func(c net.Conn, _ int64) { s.serve(c) })
+			spec := broadcastSpec(1, 100)
+			spec.Grace = scenario.Duration(tc.grace)
+			res, err := Run(context.Background(), Config{Spec: spec, Target: s.url(), Workers: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := res.Snapshot.Counts
+			want := c.Sent * 5
+			t.Logf("sent %d deliveries %d of %d, in grace %d, gaps %d late %d dup %d", c.Sent, c.Deliveries, want, c.DeliveriesInGrace, c.DeliveryGaps, c.DeliveriesLate, c.DeliveriesDup)
+			if c.Sent == 0 || !c.Balanced() || c.Lost != 0 || c.DeliveriesLate != 0 || c.DeliveriesDup != 0 {
+				t.Fatalf("counts %+v, want messages sent and balanced, none lost, late or duplicated", c)
+			}
+			if c.Deliveries+c.DeliveryGaps != want {
+				t.Errorf("deliveries %d + gaps %d != %d expected: every expected delivery either arrives or is a gap", c.Deliveries, c.DeliveryGaps, want)
+			}
+			if c.DeliveriesInGrace > c.Deliveries {
+				t.Errorf("%d deliveries in the grace period, of %d in all", c.DeliveriesInGrace, c.Deliveries)
+			}
+			if tc.grace == 0 {
+				// Messages published in the last 50 ms reach only their
+				// publisher before the loops close.
+				if c.DeliveryGaps == 0 {
+					t.Errorf("no gaps, though the fan-out of the last messages came after the run stopped")
+				}
+				return
+			}
+			if c.Deliveries != want || c.DeliveryGaps != 0 {
+				t.Errorf("deliveries %d of %d, gaps %d: every delivery arrived within the grace period", c.Deliveries, want, c.DeliveryGaps)
+			}
+			// Each publisher's last message was due in the last 20 ms
+			// before the stop (one per 20 ms each), so its fan-out to the
+			// other 4 members came after it: in the grace period.
+			if c.DeliveriesInGrace < 2*4 {
+				t.Errorf("%d deliveries counted in the grace period, want at least the last messages' 8", c.DeliveriesInGrace)
+			}
+			if n := res.Snapshot.Hist[metrics.Delivery].Count(); n != c.Deliveries {
+				t.Errorf("%d delivery latencies for %d deliveries", n, c.Deliveries)
 			}
 		})
 	}

@@ -283,6 +283,14 @@ type run struct {
 
 	spread *spreadTable // broadcast: each message's spread over its room
 
+	// Broadcast: what each publisher (by schedule index) sent, written by
+	// its loop as it stops sending, before it counts itself out of
+	// sending; once sending is 0 every loop may read it (see
+	// worker.deliveriesIn). wakeAll wakes every loop then.
+	pubs    []published
+	sending atomic.Int32 // event loops still sending
+	wakeAll func()
+
 	// --reconnect: the first backoff, and the loops' requests to reopen a
 	// slot (nil: off).
 	reconnect time.Duration
@@ -423,7 +431,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		r.redials = make(chan redial, 2*spec.Conns+16)
 	}
 	if broadcast {
-		r.spread = newSpreadTable(part.Total/spec.RoomSize*spec.Publishers, spec.RoomSize)
+		npub := part.Total / spec.RoomSize * spec.Publishers
+		r.spread = newSpreadTable(npub, spec.RoomSize)
+		r.pubs = make([]published, npub)
+		for p := range r.pubs {
+			// A publisher of another process (--procs) sends what the
+			// schedule says; this process knows nothing more of it.
+			slot := p/spec.Publishers*spec.RoomSize + p%spec.Publishers
+			r.pubs[p] = published{first: noSeq, here: slot >= part.First && slot < part.First+spec.Conns}
+		}
 	}
 	if spec.Binary {
 		r.op = ws.OpBinary
@@ -482,6 +498,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			w.release()
 		}
 	}()
+	r.sending.Store(int32(nw))
+	r.wakeAll = func() { wake(workers) }
 	if staged {
 		for i, w := range workers {
 			w.staged = &stagedState{idx: i, loops: nw, first: part.First, n: spec.Conns,
@@ -667,6 +685,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cpuMu.Unlock()
 	res.MeasureStart = r.origin.Add(time.Duration(r.measureStart))
 	res.MeasureEnd = r.origin.Add(time.Duration(max(r.stopAt.Load(), r.measureStart)))
+	if r.pubs != nil {
+		// What a member still lacked of a publisher of this process when it
+		// closed (after its last arrival, so never counted on the way) never
+		// came: gaps too.
+		sh := rec.NewShard()
+		for _, w := range workers {
+			sh.Counts.DeliveryGaps += w.missedAtEnd()
+		}
+	}
 	// A split run's connections that never opened still had their share of
 	// the schedule: those sends are unsent, as the other parts make theirs.
 	if r.open && len(dead) > 0 {
@@ -726,6 +753,32 @@ func chooseIO(mode string) (bool, error) {
 // rooms shapes a broadcast run: rooms of size connections, the first
 // publishers of each publishing.
 type rooms struct{ size, publishers int }
+
+// published is what one broadcast publisher sent: sent messages in all,
+// the first of them measured (noSeq: none), and whether it is a
+// connection of this process (here); the others' are unknown.
+type published struct {
+	sent, first uint64
+	here        bool
+}
+
+// deliveryTargets is, per publisher, how many of its messages every member
+// of its room should have once sending has stopped: what a publisher of
+// this process sent, and what the schedule had a publisher of another
+// process send (closed model: unknown, 0). Read it only once sending is 0.
+func (r *run) deliveryTargets() []uint64 {
+	t := make([]uint64, len(r.pubs))
+	stop := time.Duration(r.stopAt.Load())
+	for p, pb := range r.pubs {
+		switch {
+		case pb.here:
+			t[p] = pb.sent
+		case r.open:
+			t[p] = r.sched.Index(p, stop)
+		}
+	}
+	return t
+}
 
 // schedIndex is slot's index in the open-model schedule: the slot itself,
 // or in a broadcast run its publisher index (-1: it does not publish).

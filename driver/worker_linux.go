@@ -111,6 +111,12 @@ type worker struct {
 	// staged is the loop's part of a staged run (nil: not staged).
 	staged *stagedState
 
+	// Broadcast, once sending has stopped: how many of each publisher's
+	// messages every member should get (nil until known), and how many of
+	// the loop's connections are known to have theirs.
+	targets  []uint64
+	caughtUp int
+
 	phase         int
 	live          int    // connections not yet closed
 	outstanding   uint64 // messages awaiting replies, over all live connections
@@ -423,8 +429,9 @@ func (w *worker) advance(now int64) {
 	if w.phase == phaseSending && now >= w.sendingEnds(now) {
 		w.phase = phaseDraining
 		w.countUnsent()
+		w.doneSending()
 	}
-	if w.phase == phaseDraining && (w.outstanding == 0 || now >= w.run.stopAt.Load()+w.run.grace) {
+	if w.phase == phaseDraining && (w.outstanding == 0 && w.deliveriesIn() || now >= w.run.stopAt.Load()+w.run.grace) {
 		w.phase = phaseClosing
 		w.closeDeadline = now + w.run.closeTimeout
 		for _, c := range w.conns {
@@ -448,6 +455,78 @@ func (w *worker) advance(now int64) {
 			w.phase = phaseDone
 		}
 	}
+}
+
+// doneSending records, as the loop stops sending, what each of its
+// broadcast publishers sent, and counts the loop out of sending; the last
+// loop out wakes the others, whose members may wait for nothing more.
+func (w *worker) doneSending() {
+	r := w.run
+	if r.pubs == nil {
+		return
+	}
+	for _, c := range w.conns {
+		if c.sched >= 0 {
+			r.pubs[c.sched].sent, r.pubs[c.sched].first = c.nextSeq, c.firstMeasured
+		}
+	}
+	if r.sending.Add(-1) == 0 && r.wakeAll != nil {
+		r.wakeAll()
+	}
+}
+
+// deliveriesIn reports whether every open member of this loop has, from
+// each publisher of its room, as many messages as it sent (see
+// run.deliveryTargets). A broadcast loop that stopped sending waits for
+// this as well as for its own publishers' echoes, up to the grace period:
+// deliveries still on their way when sending stopped are not missed. A
+// member that has its messages keeps them (targets are final, arrivals
+// only move on), so each is checked until it has them, and not again.
+func (w *worker) deliveriesIn() bool {
+	r := w.run
+	if r.pubs == nil {
+		return true
+	}
+	if r.sending.Load() > 0 {
+		return false // a publisher may still send
+	}
+	if w.targets == nil {
+		w.targets = r.deliveryTargets()
+	}
+	for ; w.caughtUp < len(w.conns); w.caughtUp++ {
+		c := w.conns[w.caughtUp]
+		if c.state != stateOpen || c.settled {
+			continue
+		}
+		base := c.room * r.rooms.publishers
+		for pos, next := range c.next {
+			if next < w.targets[base+pos] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// missedAtEnd counts, once the loop has ended, the measured messages of
+// this process's publishers that its members never got after their last
+// arrival from each publisher: they never came, so they are gaps too.
+func (w *worker) missedAtEnd() int64 {
+	r := w.run
+	var n int64
+	for _, c := range w.conns {
+		base := c.room * r.rooms.publishers
+		for pos, next := range c.next {
+			pb := r.pubs[base+pos]
+			if !pb.here || pb.first == noSeq {
+				continue
+			}
+			if from := max(next, pb.first); pb.sent > from {
+				n += int64(pb.sent - from)
+			}
+		}
+	}
+	return n
 }
 
 // countUnsent counts, once sending stops, the open model's messages that were
@@ -1114,6 +1193,9 @@ func (w *worker) delivered(c *conn, s stamp, ok bool, rx int64) {
 	}
 	if measured {
 		w.shard.Counts.Deliveries++
+		if rx >= w.run.stopAt.Load() {
+			w.shard.Counts.DeliveriesInGrace++
+		}
 		w.shard.Record(metrics.Delivery, time.Duration(max(rx-s.intended, 0)))
 		if sp, done := w.run.spread.arrive(int(s.pub), s.seq, rx); done {
 			w.shard.Record(metrics.Spread, time.Duration(sp))
@@ -1195,6 +1277,9 @@ func (w *worker) closeFD(c *conn) {
 // abort stops at once: what is unanswered counts as in flight, sockets close
 // without a close handshake.
 func (w *worker) abort() {
+	if w.phase == phaseSending {
+		w.doneSending()
+	}
 	for _, c := range w.conns {
 		if c.state != stateClosed {
 			w.settle(c, false)

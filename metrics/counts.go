@@ -36,14 +36,17 @@ type Counts struct {
 
 	// Broadcast runs: Deliveries counts measured messages received by room
 	// members (publishers' own copies included); DeliveryGaps the messages a
-	// member never saw from a publisher whose later ones it did (a late
-	// arrival takes its gap back); DeliveriesLate those that arrived after a
+	// member never got: skipped (a late arrival takes its gap back), or
+	// still missing when the run ended; DeliveriesLate those that arrived after a
 	// later one of the same publisher (out of order); DeliveriesDup those a
-	// member received again (not counted in Deliveries).
-	Deliveries     int64
-	DeliveryGaps   int64
-	DeliveriesLate int64
-	DeliveriesDup  int64
+	// member received again (not counted in Deliveries); DeliveriesInGrace
+	// those of Deliveries that arrived after sending stopped, in the grace
+	// period.
+	Deliveries        int64
+	DeliveryGaps      int64
+	DeliveriesLate    int64
+	DeliveriesDup     int64
+	DeliveriesInGrace int64
 
 	// Reconnects counts slots reopened after their connection dropped or
 	// failed to open (--reconnect).
@@ -73,6 +76,7 @@ func (c *Counts) Sub(o Counts) {
 	c.DeliveryGaps -= o.DeliveryGaps
 	c.DeliveriesLate -= o.DeliveriesLate
 	c.DeliveriesDup -= o.DeliveriesDup
+	c.DeliveriesInGrace -= o.DeliveriesInGrace
 	c.Reconnects -= o.Reconnects
 	c.DeflateRawSent -= o.DeflateRawSent
 	c.DeflateWireSent -= o.DeflateWireSent
@@ -97,6 +101,7 @@ func (c *Counts) Add(o Counts) {
 	c.DeliveryGaps += o.DeliveryGaps
 	c.DeliveriesLate += o.DeliveriesLate
 	c.DeliveriesDup += o.DeliveriesDup
+	c.DeliveriesInGrace += o.DeliveriesInGrace
 	c.Reconnects += o.Reconnects
 	c.DeflateRawSent += o.DeflateRawSent
 	c.DeflateWireSent += o.DeflateWireSent

@@ -173,7 +173,7 @@ func summaryTable(r *Report) htmlTable {
 	}
 	if bc := r.Broadcast; bc != nil {
 		row("Broadcast", fmt.Sprintf("rooms of %d, %d publishing", bc.RoomSize, bc.Publishers), fmt.Sprintf("delivered %d of %d", bc.Deliveries, bc.Expected),
-			fmt.Sprintf("reach %.4f", bc.Reach), fmt.Sprintf("gaps %d  late %d  duplicates %d  %s deliveries/s", bc.Gaps, bc.Late, bc.Duplicates, fmtNum(bc.PerSecond)))
+			fmt.Sprintf("reach %.4f", bc.Reach), fmt.Sprintf("gaps %d  late %d  duplicates %d  in grace %d  %s deliveries/s", bc.Gaps, bc.Late, bc.Duplicates, bc.InGrace, fmtNum(bc.PerSecond)))
 	}
 	if z := r.Compression; z != nil {
 		row("Compression", "permessage-deflate",

@@ -20,7 +20,7 @@ func (r *Report) Snapshot() (*metrics.Snapshot, error) {
 	}
 	if b := r.Broadcast; b != nil {
 		snap.Counts.Deliveries, snap.Counts.DeliveryGaps, snap.Counts.DeliveriesLate = b.Deliveries, b.Gaps, b.Late
-		snap.Counts.DeliveriesDup = b.Duplicates
+		snap.Counts.DeliveriesDup, snap.Counts.DeliveriesInGrace = b.Duplicates, b.InGrace
 	}
 	if z := r.Compression; z != nil {
 		snap.Counts.DeflateRawSent, snap.Counts.DeflateWireSent = z.RawSent, z.WireSent

@@ -176,9 +176,10 @@ type IntervalInput struct {
 // Broadcast is what the members of a broadcast run's rooms received.
 // Expected is every measured message published times its room's size (each
 // member, the publisher included, should get it); Reach is Deliveries over
-// Expected. Gaps are messages a member never saw from a publisher whose later
-// ones it did (and never got); Late arrived after a later one (out of
-// order); Duplicates arrived again (not counted as deliveries).
+// Expected. Gaps are messages a member never got (skipped, or still missing
+// when the grace period ended); Late arrived after a later one (out of
+// order); Duplicates arrived again (not counted as deliveries); InGrace are
+// the deliveries that arrived after sending stopped, in the grace period.
 type Broadcast struct {
 	RoomSize   int     `json:"room_size"`
 	Publishers int     `json:"publishers"`
@@ -188,6 +189,7 @@ type Broadcast struct {
 	Gaps       int64   `json:"gaps"`
 	Late       int64   `json:"late"`
 	Duplicates int64   `json:"duplicates"`
+	InGrace    int64   `json:"in_grace"`
 	PerSecond  float64 `json:"deliveries_per_s"`
 }
 
@@ -344,7 +346,8 @@ func Build(in Input) (*Report, error) {
 	r.Scenario = Redact(r.Scenario)
 	if in.Spec.Kind == scenario.KindBroadcast {
 		b := &Broadcast{RoomSize: in.Spec.RoomSize, Publishers: in.Spec.Publishers,
-			Expected: c.Sent * int64(in.Spec.RoomSize), Deliveries: c.Deliveries, Gaps: c.DeliveryGaps, Late: c.DeliveriesLate, Duplicates: c.DeliveriesDup}
+			Expected: c.Sent * int64(in.Spec.RoomSize), Deliveries: c.Deliveries, Gaps: c.DeliveryGaps, Late: c.DeliveriesLate, Duplicates: c.DeliveriesDup,
+			InGrace: c.DeliveriesInGrace}
 		if b.Expected > 0 {
 			b.Reach = float64(b.Deliveries) / float64(b.Expected)
 		}

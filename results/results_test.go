@@ -748,3 +748,43 @@ func TestSharedMachine(t *testing.T) {
 		})
 	}
 }
+
+// TestBroadcastInGrace: the deliveries that arrived in the grace period are
+// in the summary, the HTML page and the JSON document, and survive the
+// round trip through a saved file that report and --procs rely on.
+func TestBroadcastInGrace(t *testing.T) {
+	r := fixture(t, func(s *scenario.Spec, snap *metrics.Snapshot) {
+		s.Kind, s.Conns, s.RoomSize, s.Publishers = scenario.KindBroadcast, 50, 10, 1
+		snap.Counts.Deliveries, snap.Counts.DeliveriesInGrace = 10100, 37
+	})
+	var text, page bytes.Buffer
+	if err := Text(&text, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteHTML(&page, r); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"summary": text.String(), "HTML": page.String()} {
+		if !strings.Contains(out, "in grace 37") {
+			t.Errorf("%s does not say how many deliveries arrived in the grace period:\n%s", name, out)
+		}
+	}
+	b, err := r.MarshalIndent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Broadcast map[string]any `json:"broadcast"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil || doc.Broadcast["in_grace"] != float64(37) {
+		t.Errorf("broadcast.in_grace = %v (%v)", doc.Broadcast["in_grace"], err)
+	}
+	back, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := back.Snapshot()
+	if err != nil || snap.Counts.DeliveriesInGrace != 37 {
+		t.Errorf("read back: %d deliveries in grace (%v), want 37", snap.Counts.DeliveriesInGrace, err)
+	}
+}

@@ -89,8 +89,8 @@ func Text(w io.Writer, r *Report) error {
 		fmt.Fprintf(tw, "Schedule\ttarget %s msg/s\tsent %s msg/s\tunsent %d\t\n", fmtNum(r.Rates.Target), fmtNum(r.Rates.Sent), m.Unsent)
 	}
 	if bc := r.Broadcast; bc != nil {
-		fmt.Fprintf(tw, "Broadcast\trooms of %d, %d publishing\tdelivered %d of %d\treach %.4f\tgaps %d  late %d  duplicates %d  %s deliveries/s\n",
-			bc.RoomSize, bc.Publishers, bc.Deliveries, bc.Expected, bc.Reach, bc.Gaps, bc.Late, bc.Duplicates, fmtNum(bc.PerSecond))
+		fmt.Fprintf(tw, "Broadcast\trooms of %d, %d publishing\tdelivered %d of %d\treach %.4f\tgaps %d  late %d  duplicates %d  in grace %d  %s deliveries/s\n",
+			bc.RoomSize, bc.Publishers, bc.Deliveries, bc.Expected, bc.Reach, bc.Gaps, bc.Late, bc.Duplicates, bc.InGrace, fmtNum(bc.PerSecond))
 	}
 	if z := r.Compression; z != nil {
 		fmt.Fprintf(tw, "Compression\tpermessage-deflate\tsent %s → %s (%.2f×)\treceived %s → %s (%.2f×)\t\n",
