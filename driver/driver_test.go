@@ -367,6 +367,37 @@ func TestKernelTimestampsKeepReadLagOutOfRTT(t *testing.T) {
 	}
 }
 
+// TestReadLagWithinATickAtLowRates: at a low rate the gap between sends is
+// far longer than the tick, and an echo must still be read within about a
+// tick of its arrival (the loop wakes every tick while replies are awaited),
+// not when the loop next wakes to send or after maxReadDelay. The bound is
+// scaled to how late the loop's own wake-ups were (send_lag).
+func TestReadLagWithinATickAtLowRates(t *testing.T) {
+	srv := startTestServer(t, 0, 0)
+	spec := quickSpec(2, time.Second)
+	spec.Rate = 20 // one send every 50ms, each connection every 100ms
+	tick := time.Millisecond
+	spec.Tick = scenario.Duration(tick)
+	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url(), Timestamps: TimestampsKernel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHealthy(t, res, 2, metrics.RTT)
+	h := res.Snapshot.Hist
+	lag, late := h[metrics.ReadLag].Percentile(50), h[metrics.SendLag].Percentile(90)
+	bound := 2*tick + 2*late
+	t.Logf("read_lag p50 %v, send_lag p90 %v: bound %v (%d echoes)", lag, late, bound, h[metrics.ReadLag].Count())
+	if h[metrics.ReadLag].Count() == 0 {
+		t.Fatal("no read_lag recorded with kernel timestamps")
+	}
+	if bound >= time.Duration(maxReadDelay)-tick {
+		t.Skipf("wake-ups %v late: too busy a machine to tell a tick from maxReadDelay", late)
+	}
+	if lag > bound {
+		t.Errorf("read_lag p50 %v, want within %v (2 ticks of %v + twice send_lag p90): echoes wait for the next send", lag, bound, tick)
+	}
+}
+
 // TestHandshakeOptions: the subprotocols offered, extra headers and Origin
 // reach the server; the one it picks is accepted; when it picks none and the
 // run requires one, every connection fails with handshake_no_subprotocol.

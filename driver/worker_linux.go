@@ -54,8 +54,9 @@ const ringEntries = 256
 
 // Ticking loops (open model with a schedule tick and kernel receive
 // timestamps) read their sockets when they wake to send, since the kernel
-// stamps each echo's arrival; they still look at least this often, so
-// closes, errors and full socket buffers are not left waiting.
+// stamps each echo's arrival, and every tick while replies are awaited; they
+// still look at least this often, so closes, errors and full socket buffers
+// are not left waiting.
 const (
 	maxReadDelay = int64(10 * time.Millisecond)
 	drainPoll    = int64(time.Millisecond) // how often a ticking loop looks once sending has stopped
@@ -310,10 +311,15 @@ func (w *worker) loop() {
 			}
 		}
 		if w.run.ticking {
-			// Sockets do not wake a ticking loop: it must come back by itself.
+			// Sockets do not wake a ticking loop: it must come back by itself,
+			// every tick while replies are awaited (else an echo would wait
+			// for the next send, up to the gap between sends, as read_lag).
 			limit := maxReadDelay
+			if w.outstanding > 0 {
+				limit = min(limit, int64(w.run.sched.Tick))
+			}
 			if w.phase != phaseSending {
-				limit = drainPoll
+				limit = min(limit, drainPoll)
 			}
 			wait = min(wait, limit)
 		}
