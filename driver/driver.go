@@ -278,6 +278,9 @@ type run struct {
 	plan        scenario.Plan
 	plannerDone atomic.Bool
 	plannerExit chan struct{}
+	// The planner's first dial and last successful open, in ns since
+	// origin (0: none): a staged run's Result.Dial spans them.
+	firstDial, lastOpen atomic.Int64
 
 	deflate bool // permessage-deflate negotiated on every connection
 
@@ -601,6 +604,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		stagesDone = func() {
 			stopPlanner()
 			<-r.plannerExit
+			if last := r.lastOpen.Load(); last > 0 {
+				// Opening spans from the first dial (before the clock, or
+				// the planner's first) to the last connection it opened.
+				first := dialStart
+				if plan.n == 0 {
+					first = r.origin.Add(time.Duration(r.firstDial.Load()))
+				}
+				res.Dial = r.origin.Add(time.Duration(last)).Sub(first)
+			}
 			for _, w := range workers {
 				w.closeInbox() // connections that opened as an aborted run ended
 			}

@@ -369,9 +369,16 @@ func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.
 					continue
 				}
 				target, src := p.endpoint(u, j.slot)
+				r.firstDial.CompareAndSwap(0, max(int64(time.Since(r.origin)), 1))
 				d := dialOne(stopped, target, addr, src, p, shard)
 				switch {
 				case d != nil:
+					for at := max(int64(time.Since(r.origin)), 1); ; {
+						last := r.lastOpen.Load()
+						if at <= last || r.lastOpen.CompareAndSwap(last, at) {
+							break
+						}
+					}
 					if j.attempt > 0 {
 						shard.Counts.Reconnects++
 					}

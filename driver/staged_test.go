@@ -134,6 +134,11 @@ func TestStagedClosedRampAtConnectRate(t *testing.T) {
 	if res.Stages[0].Snapshot.Counts.Received == 0 || res.Stages[1].Snapshot.Counts.Received == 0 {
 		t.Errorf("closed loops idle: %+v / %+v", res.Stages[0].Snapshot.Counts, res.Stages[1].Snapshot.Counts)
 	}
+	// Opening them spans from the first dial to the 30th open (at 0.58 s),
+	// not only the dials made before the clock started.
+	if run := res.MeasureEnd.Sub(res.Started); res.Dial < 522*time.Millisecond || res.Dial > run+time.Second {
+		t.Errorf("Dial %v, want from the first dial to the last open: at least 0.9 × 0.58s, at most the run (%v)", res.Dial, run)
+	}
 }
 
 // TestStagedPoissonAndSplit: the staged sequence split over two processes

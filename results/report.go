@@ -217,7 +217,9 @@ type Connections struct {
 	// (--reconnect); each reopen is also in Attempted and Opened.
 	Reconnects int64 `json:"reconnects"`
 	// DialS is how long opening them all took (TCP connect and opening
-	// handshake, --dial-concurrency at a time); OpenedPerS is Opened / DialS.
+	// handshake, --dial-concurrency at a time): in a staged run or with
+	// --reconnect, from the first dial to the last open, however the plan
+	// spread them; OpenedPerS is Opened / DialS.
 	DialS      float64 `json:"dial_s"`
 	OpenedPerS float64 `json:"opened_per_s"`
 }
