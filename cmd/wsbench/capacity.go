@@ -160,6 +160,9 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	if err := specAt(*start).Validate(); err != nil {
 		return usageError{err}
 	}
+	if err := checkIOForKind(spec, opts); err != nil {
+		return err
+	}
 	if err := preflight(specAt(*start)); err != nil {
 		return usageError{err}
 	}

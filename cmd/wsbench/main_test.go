@@ -50,6 +50,8 @@ func TestBadInput(t *testing.T) {
 		// a profile file that cannot be created is caught before anything starts
 		{"bad cpuprofile", []string{"run", "--cpuprofile", "/nonexistent-dir/x.prof"}, "--cpuprofile:"},
 		{"bad io", []string{"run", "--io", "aio"}, "--io: want auto, io_uring or syscalls, got \"aio\""},
+		// a connection storm runs on Go's poller: io_uring would be ignored
+		{"io_uring for connect", []string{"run", "--kind", "connect", "--io", "io_uring", "ws://127.0.0.1:1/"}, "--io: a connection storm (--kind connect)"},
 		// several targets: --repeat below 1, a bad second URL
 		{"zero repeats", []string{"run", "--repeat", "0", "ws://127.0.0.1:1/", "ws://127.0.0.1:2/"}, "--repeat: must be at least 1, got 0"},
 		{"bad second url", []string{"run", "ws://127.0.0.1:1/", "http://127.0.0.1:2/"}, "scheme \"http\""},

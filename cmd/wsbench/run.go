@@ -90,6 +90,15 @@ func (o runOptions) driverOptions() (driver.Config, error) {
 	return driver.Config{Workers: *o.workers, IO: *o.ioMode, Timestamps: *o.rxStamps}, nil
 }
 
+// checkIOForKind refuses --io io_uring for a connection storm, whose loops
+// are goroutines doing blocking I/O on Go's poller: it would be ignored.
+func checkIOForKind(spec scenario.Spec, opts driver.Config) error {
+	if opts.IO == driver.IOUring && spec.Kind == scenario.KindConnect {
+		return usagef("--io: a connection storm (--kind connect) opens short-lived connections on Go's own poller, one system call per operation; io_uring does not apply (drop --io, or --io syscalls)")
+	}
+	return nil
+}
+
 // fileFlag finds the value of -f/--file in args before the other flags are
 // defined, since the file's settings are their defaults.
 func fileFlag(args []string) string {
@@ -224,6 +233,9 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	opts, err := o.driverOptions()
 	if err != nil {
+		return err
+	}
+	if err := checkIOForKind(spec, opts); err != nil {
 		return err
 	}
 	if *out != "" && !multi {
