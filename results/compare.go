@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/wsbench/wsbench/metrics"
 )
 
 // A Side of a comparison: one server (or setting), measured one or more times.
@@ -360,7 +362,21 @@ func formatValue(unit string, v float64) string {
 
 // HGRM writes the named latency metric's histogram as HdrHistogram's
 // percentile distribution ("hgrm"), values in milliseconds.
+// A metric the run did not record (or recorded nothing in) is an error
+// naming those it did.
 func HGRM(w io.Writer, r *Report, metric string) error {
+	if l, ok := r.Latency[metric]; !ok || l.Count == 0 {
+		var have []string
+		for _, m := range metrics.Metrics() {
+			if r.Latency[m.String()].Count > 0 {
+				have = append(have, m.String())
+			}
+		}
+		if len(have) == 0 {
+			return fmt.Errorf("the result recorded no %q latency, nor any other", metric)
+		}
+		return fmt.Errorf("the result recorded no %q latency; it has %s", metric, strings.Join(have, ", "))
+	}
 	h, err := r.Histogram(metric)
 	if err != nil {
 		return err

@@ -50,6 +50,12 @@ func TestReportAndCompare(t *testing.T) {
 	if code, _, errOut := runCLI("report", "--format", "hgrm", "--metric", "latency", files[0]); code != exitUsage || !strings.Contains(errOut, "--metric") {
 		t.Errorf("bad metric: %d %q", code, errOut)
 	}
+	// an echo run recorded no delivery latency: exit 2, naming what it has
+	// (rtt first, handshake among them), no empty histogram
+	if code, out, errOut := runCLI("report", "--format", "hgrm", "--metric", "delivery", files[0]); code != exitUsage ||
+		!strings.Contains(errOut, `--metric: the result recorded no "delivery" latency; it has rtt, `) || !strings.Contains(errOut, "handshake") || out != "" {
+		t.Errorf("metric the run did not record: %d %q, stdout %q", code, errOut, out)
+	}
 	if code, _, errOut := runCLI("report", "--format", "pdf", files[0]); code != exitUsage || !strings.Contains(errOut, "--format") {
 		t.Errorf("bad format: %d %q", code, errOut)
 	}
