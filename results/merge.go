@@ -63,6 +63,17 @@ type Part struct {
 	FirstSlot, Conns int
 }
 
+// Add is the read backlog of two sets of event loops together (processes
+// of one run, groups of a mix): passes and full reads summed, the mean
+// ready sockets per pass weighted by passes, the largest maximum.
+func (b ReadBacklog) Add(o ReadBacklog) ReadBacklog {
+	sum := ReadBacklog{LoopPasses: b.LoopPasses + o.LoopPasses, ReadyMax: max(b.ReadyMax, o.ReadyMax), FullReads: b.FullReads + o.FullReads}
+	if sum.LoopPasses > 0 {
+		sum.ReadyMean = (b.ReadyMean*float64(b.LoopPasses) + o.ReadyMean*float64(o.LoopPasses)) / float64(sum.LoopPasses)
+	}
+	return sum
+}
+
 // Combine merges the reports of a split run's processes into in (whose Spec,
 // Target, Bundled and ToolVersion describe the whole run) and builds the
 // whole run's report: counts summed, histograms merged exactly, errors
@@ -80,7 +91,6 @@ func Combine(in Input, parts []Part) (*Report, error) {
 		gcCycles, rss       int64
 		cores               int
 		backlog             ReadBacklog
-		ready               float64
 		procs               []Process
 		stops               []string
 	)
@@ -102,10 +112,7 @@ func Combine(in Input, parts []Part) (*Report, error) {
 		rss += h.MaxRSSKiB
 		cores += h.Cores
 		in.SendBufferFull += h.SendBufferFull
-		backlog.LoopPasses += h.ReadBacklog.LoopPasses
-		ready += h.ReadBacklog.ReadyMean * float64(h.ReadBacklog.LoopPasses)
-		backlog.ReadyMax = max(backlog.ReadyMax, h.ReadBacklog.ReadyMax)
-		backlog.FullReads += h.ReadBacklog.FullReads
+		backlog = backlog.Add(h.ReadBacklog)
 		in.Dial = max(in.Dial, seconds(r.Connections.DialS))
 		in.IO, in.Timestamps = h.IO, h.RxTimestamps
 		// The processes share one machine: the busiest reading of it.
@@ -135,9 +142,6 @@ func Combine(in Input, parts []Part) (*Report, error) {
 			Sent: r.Messages.Sent, Received: r.Messages.Received, RTTCount: r.Latency["rtt"].Count,
 			StopReason: r.StopReason, CPUCores: h.CPUCores, MaxRSSKiB: h.MaxRSSKiB, Saturated: h.Saturated,
 		})
-	}
-	if backlog.LoopPasses > 0 {
-		backlog.ReadyMean = ready / float64(backlog.LoopPasses)
 	}
 	ivs, err := mergeIntervals(parts)
 	if err != nil {

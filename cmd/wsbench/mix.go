@@ -103,6 +103,7 @@ func runMix(ctx, abort context.Context, spec scenario.Spec, target string, bundl
 		whole.IO, whole.Timestamps, whole.Cores = res.IO, res.Timestamps, res.GOMAXPROCS
 		whole.Dial = max(whole.Dial, res.Dial)
 		whole.SendBufferFull += res.SendBufferFull
+		whole.ReadBacklog = whole.ReadBacklog.Add(rep.Harness.ReadBacklog)
 		whole.MachineCPU = max(whole.MachineCPU, res.CPU.Machine)
 		for k, iv := range intervalsOf(res) {
 			for len(intervals) <= k {

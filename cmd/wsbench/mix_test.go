@@ -34,6 +34,11 @@ groups:
 	if rep.Connections.Opened != 48 || rep.Messages.Sent != chat.Messages.Sent || !rep.Messages.Balanced || rep.Scenario.Conns != 48 {
 		t.Errorf("whole: %+v %+v conns %d", rep.Connections, rep.Messages, rep.Scenario.Conns)
 	}
+	// The loops' read backlog is the groups' together, not left at zero.
+	if b, ib, cb := rep.Harness.ReadBacklog, idle.Harness.ReadBacklog, chat.Harness.ReadBacklog; cb.LoopPasses == 0 ||
+		b.LoopPasses != ib.LoopPasses+cb.LoopPasses || b.ReadyMax != max(ib.ReadyMax, cb.ReadyMax) || b.ReadyMean == 0 {
+		t.Errorf("read backlog: whole %+v, groups %+v and %+v", b, ib, cb)
+	}
 	// The held connections stayed open alongside the echo group's.
 	for i, iv := range rep.Intervals {
 		if iv.Open != 48 {
