@@ -212,17 +212,7 @@ func latencyTable(r *Report) (htmlTable, string) {
 		t.Rows = append(t.Rows, append([]htmlCell{{Text: metric.String()}}, cells("num", fmt.Sprint(l.Count),
 			fmtUs(l.MinUs), fmtUs(l.MeanUs), fmtUs(l.P50Us), fmtUs(l.P90Us), fmtUs(l.P99Us), fmtUs(l.P999Us), fmtUs(l.MaxUs))...))
 	}
-	arrival := "when the client read it"
-	if r.Harness.RxTimestamps == "kernel" {
-		arrival = "the kernel's receive timestamp (read_lag: how long it then waited for the client)"
-	}
-	note := ""
-	if r.Model == "open" {
-		note = fmt.Sprintf("rtt runs from each message's intended send time (coordinated omission corrected) to its echo's arrival, dated by %s; rtt_uncorrected from when it was actually sent.", arrival)
-	} else if r.Harness.RxTimestamps == "kernel" {
-		note = fmt.Sprintf("rtt runs from each send to its echo's arrival, dated by %s.", arrival)
-	}
-	return t, note
+	return t, latencyNote(r)
 }
 
 // stagesTable is the text summary's table of a staged run's stages.

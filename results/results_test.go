@@ -108,6 +108,88 @@ func TestTextGolden(t *testing.T) {
 	}
 }
 
+// TestDescriptionPerKind: the summary's second line says what the run did in
+// the words of its kind, and the note under the latency table explains only
+// rows that are shown.
+func TestDescriptionPerKind(t *testing.T) {
+	const tail = "; 10.00s measured after 1s warm-up; stop: completed"
+	noRTT := func(snap *metrics.Snapshot) {
+		snap.Hist[metrics.RTT].Reset()
+		snap.Hist[metrics.RTTUncorrected].Reset()
+	}
+	cases := []struct {
+		name   string
+		mutate func(*scenario.Spec, *metrics.Snapshot)
+		want   string
+		note   string // a line that must follow the latency table ("": no note at all)
+	}{
+		{"echo closed", nil,
+			"closed model (each connection sends when its previous reply arrives); 50 connections; 64-byte text messages" + tail,
+			"rtt runs from each send to its echo's arrival, dated by the kernel's receive timestamp."},
+		{"echo open, binary", func(s *scenario.Spec, _ *metrics.Snapshot) { s.Rate, s.Binary = 500, true },
+			"open model at 500 msg/s; 50 connections; 64-byte binary messages" + tail,
+			"rtt runs from each message's intended send time (coordinated omission corrected) to its echo's arrival, dated by the kernel's receive timestamp; rtt_uncorrected from when it was actually sent."},
+		{"ping closed", func(s *scenario.Spec, _ *metrics.Snapshot) { s.Kind, s.Size = scenario.KindPing, 32 },
+			"ping frames answered by pongs, closed model (each connection pings when its previous pong arrives); 50 connections; 32-byte ping payloads" + tail,
+			"rtt runs from each send to its pong's arrival, dated by the kernel's receive timestamp."},
+		{"ping open", func(s *scenario.Spec, _ *metrics.Snapshot) { s.Kind, s.Size, s.Rate = scenario.KindPing, 32, 500 },
+			"ping frames answered by pongs, open model at 500 pings/s; 50 connections; 32-byte ping payloads" + tail,
+			"rtt runs from each message's intended send time (coordinated omission corrected) to its pong's arrival, dated by the kernel's receive timestamp; rtt_uncorrected from when it was actually sent."},
+		{"hold idle", func(s *scenario.Spec, snap *metrics.Snapshot) { s.Kind = scenario.KindHold; noRTT(snap) },
+			"50 connections held open, idle (no messages)" + tail, ""},
+		{"hold at a rate", func(s *scenario.Spec, _ *metrics.Snapshot) { s.Kind, s.Rate, s.ConnectRate = scenario.KindHold, 10, 100 },
+			"50 connections held open (opened at 100/s) with light traffic: open model at 10 msg/s; 64-byte text messages" + tail,
+			"rtt runs from each message's intended send time"},
+		{"connect", func(s *scenario.Spec, _ *metrics.Snapshot) { s.Kind, s.ConnectMessage = scenario.KindConnect, true },
+			"connection storm: 50 loops, each opening a connection, sending one 64-byte text message and waiting for its echo, then closing it, and starting over" + tail,
+			"rtt runs from each send to its echo's arrival"},
+		{"connect without a message", func(s *scenario.Spec, snap *metrics.Snapshot) {
+			s.Kind, s.ConnectMessage = scenario.KindConnect, false
+			noRTT(snap)
+		}, "connection storm: 50 loops, each opening a connection, closing it at once (no message), and starting over" + tail, ""},
+		{"broadcast", func(s *scenario.Spec, _ *metrics.Snapshot) {
+			s.Kind, s.RoomSize, s.Publishers, s.Rate = scenario.KindBroadcast, 10, 1, 200
+		}, "broadcast to rooms of 10, 1 publishing per room, open model at 200 msg/s published in total; 50 connections; 64-byte text messages" + tail,
+			"rtt runs from each message's intended send time"},
+		{"staged open", func(s *scenario.Spec, _ *metrics.Snapshot) {
+			s.Stages = []scenario.Stage{{Duration: scenario.Duration(time.Second), Conns: 50, Rate: 1000}, {Duration: scenario.Duration(time.Second), Conns: 20, Rate: 100}}
+			s.Rate = 1000
+		}, "2 stages, open model up to 1000 msg/s; up to 50 connections; 64-byte text messages; 10.00s measured; stop: completed",
+			"rtt runs from each message's intended send time"},
+		{"mix", func(s *scenario.Spec, _ *metrics.Snapshot) {
+			s.Groups = []scenario.Group{{Name: "idle", Kind: scenario.KindHold, Conns: 40}, {Name: "chat", Conns: 10, Rate: 100}}
+		}, "a mix of 2 groups side by side: idle (hold), chat (echo); 50 connections in all" + tail,
+			"rtt runs from each send to its echo's arrival"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := Text(&b, fixture(t, tc.mutate)); err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(b.String(), "\n")
+			if lines[1] != tc.want {
+				t.Errorf("description\n got %q\nwant %q", lines[1], tc.want)
+			}
+			notes := 0
+			for _, l := range lines {
+				if strings.HasPrefix(l, "rtt runs") {
+					notes++
+					if tc.note == "" || !strings.HasPrefix(l, tc.note) {
+						t.Errorf("note %q, want one starting %q", l, tc.note)
+					}
+					if strings.Contains(l, "read_lag") {
+						t.Errorf("note explains read_lag, which has no row: %q", l)
+					}
+				}
+			}
+			if tc.note != "" && notes != 1 {
+				t.Errorf("%d notes under the latency table, want 1:\n%s", notes, b.String())
+			}
+		})
+	}
+}
+
 // TestJSONContract checks the fields outside tools read, by their JSON names and types.
 func TestJSONContract(t *testing.T) {
 	var b bytes.Buffer

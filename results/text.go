@@ -1,6 +1,7 @@
 package results
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"sort"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
 )
 
 // Encoder writes a report in one format.
@@ -40,42 +42,13 @@ func Text(w io.Writer, r *Report) error {
 	if r.Scenario.Insecure {
 		target += " (TLS certificate NOT verified: --insecure)"
 	}
-	s := r.Scenario
-	kind := "text"
-	if s.Binary {
-		kind = "binary"
-	}
-	size := fmt.Sprintf("%d-byte", s.Size)
-	switch {
-	case s.Template != "":
-		size = "templated"
-	case s.SizeMax > s.Size:
-		size = fmt.Sprintf("%d–%d-byte", s.Size, s.SizeMax)
-	}
 	fmt.Fprintf(&b, "wsbench %s  %s\n", r.ToolVersion, target)
-	load := fmt.Sprintf("closed model (each connection sends when its previous reply arrives)")
-	if r.Model == "open" {
-		load = fmt.Sprintf("open model at %s msg/s", fmtNum(s.Rate))
-		if s.MaxInflight > 0 {
-			load += fmt.Sprintf(", at most %d in flight per connection", s.MaxInflight)
-		}
-	}
-	if len(s.Stages) > 0 {
-		load = fmt.Sprintf("%d stages, closed model", len(s.Stages))
-		if r.Model == "open" {
-			load = fmt.Sprintf("%d stages, open model up to %s msg/s", len(s.Stages), fmtNum(s.Rate))
-		}
-		fmt.Fprintf(&b, "%s; up to %d connections; %s %s messages; %.2fs measured; stop: %s\n\n",
-			load, s.Conns, size, kind, r.DurationS, r.StopReason)
-	} else {
-		fmt.Fprintf(&b, "%s; %d connections; %s %s messages; %.2fs measured after %s warm-up; stop: %s\n\n",
-			load, s.Conns, size, kind, r.DurationS, s.Warmup, r.StopReason)
-	}
+	fmt.Fprintf(&b, "%s\n\n", describe(r))
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	c, m := r.Connections, r.Messages
 	dropped := fmt.Sprintf("dropped %d", c.Dropped)
-	if s.Reconnect > 0 {
+	if r.Scenario.Reconnect > 0 {
 		dropped += fmt.Sprintf(", reconnected %d", c.Reconnects)
 	}
 	fmt.Fprintf(tw, "Connections\tattempted %d\topened %d\tfailed %d\tin %s (%s/s)\t%s\n", c.Attempted, c.Opened, c.Failed,
@@ -124,14 +97,8 @@ func Text(w io.Writer, r *Report) error {
 			fmtUs(l.MinUs), fmtUs(l.MeanUs), fmtUs(l.P50Us), fmtUs(l.P90Us), fmtUs(l.P99Us), fmtUs(l.P999Us), fmtUs(l.MaxUs))
 	}
 	tw.Flush()
-	arrival := "when the client read it"
-	if r.Harness.RxTimestamps == "kernel" {
-		arrival = "the kernel's receive timestamp (read_lag: how long it then waited for the client)"
-	}
-	if r.Model == "open" {
-		fmt.Fprintf(&b, "rtt runs from each message's intended send time (coordinated omission corrected) to its echo's arrival, dated by %s; rtt_uncorrected from when it was actually sent.\n", arrival)
-	} else if r.Harness.RxTimestamps == "kernel" {
-		fmt.Fprintf(&b, "rtt runs from each send to its echo's arrival, dated by %s.\n", arrival)
+	if note := latencyNote(r); note != "" {
+		fmt.Fprintf(&b, "%s\n", note)
 	}
 
 	if len(r.Stages) > 0 {
@@ -173,6 +140,124 @@ func Text(w io.Writer, r *Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// describe is the summary's line on what the run did, in the words of its
+// kind: the load model and messages of an echo run, the pings of a ping
+// run, the held connections of a hold run, the loops of a connection storm,
+// the rooms of a broadcast; then the window and why it stopped.
+func describe(r *Report) string {
+	s := r.Scenario
+	msgs := fmt.Sprintf("%d-byte", s.Size)
+	switch {
+	case s.Template != "":
+		msgs = "templated"
+	case s.SizeMax > s.Size:
+		msgs = fmt.Sprintf("%d–%d-byte", s.Size, s.SizeMax)
+	}
+	if s.Binary {
+		msgs += " binary messages"
+	} else {
+		msgs += " text messages"
+	}
+	conns := fmt.Sprintf("%d connections", s.Conns)
+	if len(s.Stages) > 0 {
+		conns = fmt.Sprintf("up to %d connections", s.Conns)
+	}
+	// load is the model: the closed loop (reply, the next send) or the rate.
+	load := func(unit, reply string) string {
+		l := fmt.Sprintf("closed model (each connection sends when its previous %s arrives)", reply)
+		if r.Model == "open" {
+			l = fmt.Sprintf("open model at %s %s/s", fmtNum(s.Rate), unit)
+			if len(s.Stages) > 0 {
+				l = fmt.Sprintf("open model up to %s %s/s", fmtNum(s.Rate), unit)
+			}
+			if s.MaxInflight > 0 {
+				l += fmt.Sprintf(", at most %d in flight per connection", s.MaxInflight)
+			}
+		} else if s.Think > 0 {
+			l = fmt.Sprintf("closed model (each connection sends %s after its previous %s arrives)", s.Think, reply)
+		}
+		if len(s.Stages) > 0 {
+			l = fmt.Sprintf("%d stages, %s", len(s.Stages), l)
+		}
+		return l
+	}
+	var what string
+	switch s.Kind {
+	case "", scenario.KindEcho:
+		what = fmt.Sprintf("%s; %s; %s", load("msg", "reply"), conns, msgs)
+		if len(s.Groups) > 0 {
+			names := make([]string, len(s.Groups))
+			for i, g := range s.Groups {
+				names[i] = g.Name + " (" + cmp.Or(g.Kind, scenario.KindEcho) + ")"
+			}
+			what = fmt.Sprintf("a mix of %d groups side by side: %s; %s in all", len(s.Groups), strings.Join(names, ", "), conns)
+		}
+	case scenario.KindPing:
+		what = fmt.Sprintf("ping frames answered by pongs, %s; %s; %d-byte ping payloads",
+			strings.Replace(load("pings", "pong"), "sends when", "pings when", 1), conns, s.Size)
+	case scenario.KindHold:
+		what = conns + " held open"
+		if s.ConnectRate > 0 {
+			what += fmt.Sprintf(" (opened at %s/s)", fmtNum(s.ConnectRate))
+		}
+		if r.Model == "open" {
+			what += fmt.Sprintf(" with light traffic: %s; %s", load("msg", "reply"), msgs)
+		} else {
+			what += ", idle (no messages)"
+		}
+		if len(s.Stages) > 0 {
+			what = fmt.Sprintf("%d stages: %s", len(s.Stages), what)
+		}
+	case scenario.KindConnect:
+		each := "sending one " + strings.TrimSuffix(msgs, "s") + " and waiting for its echo, then closing it"
+		if !s.ConnectMessage {
+			each = "closing it at once (no message)"
+		}
+		what = fmt.Sprintf("connection storm: %d loops, each opening a connection, %s, and starting over", s.Conns, each)
+	case scenario.KindBroadcast:
+		what = fmt.Sprintf("broadcast to rooms of %d, %d publishing per room, %s; %s; %s",
+			s.RoomSize, s.Publishers, strings.Replace(load("msg", "reply"), "msg/s", "msg/s published in total", 1), conns, msgs)
+	default:
+		what = fmt.Sprintf("%s: %s; %s; %s", s.Kind, load("msg", "reply"), conns, msgs)
+	}
+	if len(s.Stages) > 0 {
+		return fmt.Sprintf("%s; %.2fs measured; stop: %s", what, r.DurationS, r.StopReason)
+	}
+	return fmt.Sprintf("%s; %.2fs measured after %s warm-up; stop: %s", what, r.DurationS, s.Warmup, r.StopReason)
+}
+
+// latencyNote says where rtt runs from and to, when the rows it explains
+// are shown: rtt (and rtt_uncorrected in the open model), and read_lag
+// only when it has a row.
+func latencyNote(r *Report) string {
+	shown := func(m string) bool { return r.Latency[m].Count > 0 }
+	if !shown("rtt") {
+		return ""
+	}
+	arrival := "when the client read it"
+	if r.Harness.RxTimestamps == "kernel" {
+		arrival = "the kernel's receive timestamp"
+		if shown("read_lag") {
+			arrival += " (read_lag: how long it then waited for the client)"
+		}
+	}
+	reply := "echo"
+	if r.Scenario.Kind == scenario.KindPing {
+		reply = "pong"
+	}
+	if r.Model == "open" {
+		note := fmt.Sprintf("rtt runs from each message's intended send time (coordinated omission corrected) to its %s's arrival, dated by %s", reply, arrival)
+		if shown("rtt_uncorrected") {
+			note += "; rtt_uncorrected from when it was actually sent"
+		}
+		return note + "."
+	}
+	if r.Harness.RxTimestamps == "kernel" {
+		return fmt.Sprintf("rtt runs from each send to its %s's arrival, dated by %s.", reply, arrival)
+	}
+	return ""
 }
 
 // FormatUs prints a duration in microseconds as the summary does: three
