@@ -120,6 +120,10 @@ func WriteHTML(w io.Writer, r *Report) error {
 	}
 	if len(r.Intervals) == 0 {
 		pg.NoIntervals = "This result has no intervals (the run had --interval 0), so there is nothing to plot over time."
+		if iv := r.Scenario.Interval; iv > 0 {
+			pg.NoIntervals = fmt.Sprintf("This result has no intervals: the run measured %.2fs (stop: %s), not one whole --interval of %s, so there is nothing to plot over time.",
+				r.DurationS, r.StopReason, iv)
+		}
 	} else if pg.OverTime, err = overTime(r); err != nil {
 		return err
 	}
@@ -299,7 +303,17 @@ func runTable(r *Report) htmlTable {
 	row("tool", "wsbench "+r.ToolVersion)
 	row("machine", fmt.Sprintf("%s %s/%s, %d CPUs, GOMAXPROCS %d, %s", e.Hostname, e.OS, e.Arch, e.CPUs, e.GOMAXPROCS, e.GoVersion))
 	h := r.Harness
-	row("client I/O", fmt.Sprintf("%s, arrival dated by %s", h.IO, h.RxTimestamps))
+	// A run that opened no connection started no event loop: neither is known.
+	var io []string
+	if h.IO != "" {
+		io = append(io, h.IO)
+	}
+	if h.RxTimestamps != "" {
+		io = append(io, "arrival dated by "+h.RxTimestamps)
+	}
+	if len(io) > 0 {
+		row("client I/O", strings.Join(io, ", "))
+	}
 	return t
 }
 

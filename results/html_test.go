@@ -270,6 +270,36 @@ func TestHTMLReport(t *testing.T) {
 	}
 }
 
+// TestHTMLFailedRun: a run that opened no connection had --interval 1s but
+// measured too little for one interval: the page says so (not "--interval
+// 0"), and leaves out the client I/O it never chose (no "client I/O: ,").
+func TestHTMLFailedRun(t *testing.T) {
+	r := fixtureWith(t, func(s *scenario.Spec, snap *metrics.Snapshot) {
+		s.Interval = scenario.Duration(time.Second)
+		for m := range snap.Hist {
+			snap.Hist[m] = metrics.NewHistogram()
+		}
+		snap.Counts = metrics.Counts{ConnsAttempted: 2, ConnsFailed: 2}
+		snap.Errors["connect_refused"] = 2
+	}, func(in *Input) {
+		in.StopReason, in.MeasureEnd, in.IO, in.Timestamps = "no_connections", in.MeasureStart, "", ""
+	})
+	doc := checkWellFormed(t, writeHTML(t, r))
+	if want := "the run measured 0.00s (stop: no_connections), not one whole --interval of 1s"; !strings.Contains(doc.text, want) {
+		t.Errorf("no %q on the page:\n%s", want, doc.text)
+	}
+	for _, bad := range []string{"--interval 0", "client I/O", "arrival dated by"} {
+		if strings.Contains(doc.text, bad) {
+			t.Errorf("the page says %q", bad)
+		}
+	}
+	// A run that chose its I/O says which, and where arrivals were dated.
+	r = fixtureWith(t, nil, nil)
+	if doc := checkWellFormed(t, writeHTML(t, r)); !strings.Contains(doc.text, "io_uring, arrival dated by kernel") {
+		t.Errorf("no client I/O on the page of a run that had it")
+	}
+}
+
 // summaryFigures are the figures in one line of the text summary: the
 // cells of its tables (split on runs of two spaces) that hold a digit.
 func summaryFigures(line string) []string {
