@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -375,16 +376,17 @@ func overTime(r *Report) ([]htmlFigure, error) {
 	for _, m := range metrics.Metrics() {
 		name := m.String()
 		var p50, p99, pmax plotter.XYs
-		ymax := 0.0
+		ymin, ymax := math.Inf(1), 0.0
+		floor := func(us float64) float64 { return math.Max(us, 1) } // a log axis cannot show 0
 		for _, iv := range r.Intervals {
 			l, ok := iv.Latency[name]
 			if !ok || l.Count == 0 {
 				continue
 			}
-			p50 = append(p50, plotter.XY{X: iv.EndS, Y: l.P50Us})
-			p99 = append(p99, plotter.XY{X: iv.EndS, Y: l.P99Us})
-			pmax = append(pmax, plotter.XY{X: iv.EndS, Y: l.MaxUs})
-			ymax = max(ymax, l.MaxUs)
+			p50 = append(p50, plotter.XY{X: iv.EndS, Y: floor(l.P50Us)})
+			p99 = append(p99, plotter.XY{X: iv.EndS, Y: floor(l.P99Us)})
+			pmax = append(pmax, plotter.XY{X: iv.EndS, Y: floor(l.MaxUs)})
+			ymin, ymax = min(ymin, floor(l.P50Us)), max(ymax, floor(l.MaxUs))
 		}
 		if len(p50) == 0 {
 			continue
@@ -399,8 +401,11 @@ func overTime(r *Report) ([]htmlFigure, error) {
 				return nil, err
 			}
 		}
-		linearLatencyAxis(p, ymax)
-		if err := add("over-time-"+name, title, fmt.Sprintf("%s p50, p99 and max in each interval, plotted at the interval's end.", name), p); err != nil {
+		logLatencyAxis(p, ymin, ymax)
+		if err := addStageMarks(p, r); err != nil {
+			return nil, err
+		}
+		if err := add("over-time-"+name, title, fmt.Sprintf("%s p50, p99 and max in each interval, plotted at the interval's end, on a log scale.%s", name, stageCaption(r)), p); err != nil {
 			return nil, err
 		}
 	}
@@ -423,7 +428,10 @@ func overTime(r *Report) ([]htmlFigure, error) {
 		return nil, err
 	}
 	linearCountAxis(p)
-	if err := add("over-time-rate", "message rate over time", "Messages sent and received per second of each interval.", p); err != nil {
+	if err := addStageMarks(p, r); err != nil {
+		return nil, err
+	}
+	if err := add("over-time-rate", "message rate over time", "Messages sent and received per second of each interval."+stageCaption(r), p); err != nil {
 		return nil, err
 	}
 	p = newPlot("connections open over time", xLabel, "connections")
@@ -431,7 +439,10 @@ func overTime(r *Report) ([]htmlFigure, error) {
 		return nil, err
 	}
 	linearCountAxis(p)
-	if err := add("over-time-conns", "connections open over time", "Connections open at the end of each interval.", p); err != nil {
+	if err := addStageMarks(p, r); err != nil {
+		return nil, err
+	}
+	if err := add("over-time-conns", "connections open over time", "Connections open at the end of each interval."+stageCaption(r), p); err != nil {
 		return nil, err
 	}
 	p = newPlot("errors over time", xLabel, "errors per interval")
@@ -439,10 +450,21 @@ func overTime(r *Report) ([]htmlFigure, error) {
 		return nil, err
 	}
 	linearCountAxis(p)
-	if err := add("over-time-errors", "errors over time", "Errors of every kind in each interval (see the errors table for the kinds).", p); err != nil {
+	if err := addStageMarks(p, r); err != nil {
+		return nil, err
+	}
+	if err := add("over-time-errors", "errors over time", "Errors of every kind in each interval (see the errors table for the kinds)."+stageCaption(r), p); err != nil {
 		return nil, err
 	}
 	return figs, nil
+}
+
+// stageCaption is what an over-time plot's caption adds for a staged run.
+func stageCaption(r *Report) string {
+	if len(r.Stages) < 2 {
+		return ""
+	}
+	return " Dashed grey: where each stage begins, named at the top."
 }
 
 // pageTemplates are the pages' shared head and foot and each page's body.

@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -53,6 +54,7 @@ func seriesColor(i int) color.Color { return palette[i%len(palette)] }
 var (
 	sloColor   = color.RGBA{200, 0, 0, 255}
 	limitColor = color.RGBA{0, 130, 60, 255}
+	stageColor = color.RGBA{110, 110, 110, 255}
 )
 
 // newPlot is an empty plot with the page's fonts, a grid and axis labels.
@@ -148,7 +150,7 @@ func renderSVG(p *plot.Plot, label string) (svg template.HTML, err error) {
 		}
 	}()
 	c := vgsvg.New(plotWidth, plotHeight)
-	p.Draw(draw.New(c))
+	drawBesideLegend(p, draw.New(c))
 	var b bytes.Buffer
 	if _, err := c.WriteTo(&b); err != nil {
 		return "", fmt.Errorf("plot %q: %w", label, err)
@@ -161,6 +163,25 @@ func renderSVG(p *plot.Plot, label string) (svg template.HTML, err error) {
 	s = strings.TrimSpace(strings.Replace(s, "<svg ", `<svg class="plot" role="img" aria-label="`+html.EscapeString(label)+`" `, 1))
 	s = strings.ReplaceAll(s, svgFontFamily, svgFontFallback)
 	return template.HTML(s), nil
+}
+
+// drawBesideLegend draws p on c with its legend, if it has one, in a column
+// of its own at the right, so that no legend ever covers the data.
+func drawBesideLegend(p *plot.Plot, c draw.Canvas) {
+	legend := p.Legend
+	width := legend.Rectangle(c).Size().X
+	if width == 0 {
+		p.Draw(c)
+		return
+	}
+	const gap = 8 // points between the plot's frame and the legend
+	width += vg.Points(gap)
+	p.Legend = plot.NewLegend() // none inside the plot
+	p.Draw(draw.Crop(c, 0, -width, 0, 0))
+	p.Legend = legend
+	top := p.Title.TextStyle.Rectangle(p.Title.Text).Size().Y + p.Title.Padding + vg.Points(6)
+	legend.Left, legend.Top, legend.XOffs, legend.YOffs = true, true, 0, 0
+	legend.Draw(draw.Crop(c, c.Max.X-c.Min.X-width+vg.Points(gap), 0, 0, -top))
 }
 
 // Percentile spectrum, as HdrHistogram plots it: the value at each
@@ -211,11 +232,14 @@ func percentileTicks(max float64) []plot.Tick {
 func spectrumPlot(title string, names []string, hists []*metrics.Histogram) (*plot.Plot, error) {
 	p := newPlot(title, "percentile", "latency")
 	p.X.Scale = plot.LogScale{}
-	xmax, ymax := 10.0, 0.0
+	xmax, ymin, ymax := 10.0, math.Inf(1), 0.0
 	for i, h := range hists {
 		pts := spectrum(h)
+		for k := range pts {
+			pts[k].Y = math.Max(pts[k].Y, 1) // a log axis cannot show 0: under 1µs is drawn at 1µs
+		}
 		xmax = math.Max(xmax, pts[len(pts)-1].X)
-		ymax = math.Max(ymax, pts[len(pts)-1].Y)
+		ymin, ymax = math.Min(ymin, pts[0].Y), math.Max(ymax, pts[len(pts)-1].Y)
 		name := names[i]
 		if len(hists) == 1 {
 			name = ""
@@ -227,25 +251,8 @@ func spectrumPlot(title string, names []string, hists []*metrics.Histogram) (*pl
 	ticks := percentileTicks(xmax)
 	p.X.Min, p.X.Max = 1, ticks[len(ticks)-1].Value
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
-	linearLatencyAxis(p, ymax)
+	logLatencyAxis(p, ymin, ymax)
 	return p, nil
-}
-
-// linearLatencyAxis makes p's y axis run from 0 to a little over ymax µs
-// (so the highest point does not sit on the frame) with ticks labelled as
-// durations.
-func linearLatencyAxis(p *plot.Plot, ymax float64) {
-	p.Y.Min = 0
-	p.Y.Max = 1.05 * math.Max(p.Y.Max, math.Max(ymax, 1))
-	p.Y.Tick.Marker = plot.TickerFunc(func(min, max float64) []plot.Tick {
-		ticks := plot.DefaultTicks{}.Ticks(min, max)
-		for i := range ticks {
-			if ticks[i].Label != "" {
-				ticks[i].Label = tickDuration(ticks[i].Value)
-			}
-		}
-		return ticks
-	})
 }
 
 // logLatencyAxis makes p's y axis logarithmic over [ymin, ymax] µs, with
@@ -266,6 +273,24 @@ func logLatencyAxis(p *plot.Plot, ymin, ymax float64) {
 		}
 	}
 	p.Y.Tick.Marker = plot.ConstantTicks(ticks)
+}
+
+// addStageMarks marks on an over-time plot where each stage of a staged run
+// after the first begins: a dashed grey line across the plot, named at its
+// top. Call it once p's y range is set. Stage times count from the run's
+// start, the plot's x axis from the measured window's: warmup apart.
+func addStageMarks(p *plot.Plot, r *Report) error {
+	warmup := time.Duration(r.Scenario.Warmup).Seconds()
+	for i, st := range r.Stages {
+		if i == 0 {
+			continue
+		}
+		x := st.StartS - warmup
+		if err := addRule(p, st.Name, stageColor, x, p.Y.Min, x, p.Y.Max, false); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tickDuration labels an axis tick of us microseconds: 0, 250µs, 1.5ms, 2s.

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"html"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -297,6 +300,110 @@ func TestHTMLFailedRun(t *testing.T) {
 	r = fixtureWith(t, nil, nil)
 	if doc := checkWellFormed(t, writeHTML(t, r)); !strings.Contains(doc.text, "io_uring, arrival dated by kernel") {
 		t.Errorf("no client I/O on the page of a run that had it")
+	}
+}
+
+// svgTexts are the <text> elements of figure id's SVG on page: each one's
+// content and x, y (the SVG's y counts up: it is drawn flipped).
+type svgText struct {
+	text string
+	x, y float64
+}
+
+func figureTexts(t *testing.T, page []byte, id string) []svgText {
+	t.Helper()
+	s := string(page)
+	i := strings.Index(s, `<figure id="`+id+`"`)
+	if i < 0 {
+		t.Fatalf("no figure %q", id)
+	}
+	end := i + strings.Index(s[i:], "</figure>")
+	var out []svgText
+	re := regexp.MustCompile(`(?s)<text x="([-0-9.e]+)" y="([-0-9.e]+)"[^>]*>([^<]*)</text>`)
+	for _, m := range re.FindAllStringSubmatch(s[i:end], -1) {
+		x, _ := strconv.ParseFloat(m[1], 64)
+		y, _ := strconv.ParseFloat(m[2], 64)
+		out = append(out, svgText{text: html.UnescapeString(m[3]), x: x, y: -y})
+	}
+	return out
+}
+
+// TestHTMLPlotsLogLatencyLegendStages: every latency axis (spectra and over
+// time) is logarithmic: its labelled ticks are successive powers of ten,
+// evenly spaced. Legends sit right of the data, past the x axis's last
+// tick. A staged run's over-time plots mark where each later stage begins.
+func TestHTMLPlotsLogLatencyLegendStages(t *testing.T) {
+	r := fixtureWith(t, nil, func(in *Input) {
+		withIntervals(5)(in)
+		for i, name := range []string{"ramp", "hold"} {
+			snap := metrics.NewSnapshot()
+			snap.Hist[metrics.RTT].Record(time.Duration(i+1) * time.Millisecond)
+			in.Stages = append(in.Stages, StageInput{Name: name, Start: time.Duration(i) * 3 * time.Second, End: time.Duration(i+1) * 3 * time.Second,
+				TargetConns: 50, Snapshot: snap, Open: 50})
+		}
+	})
+	page := writeHTML(t, r)
+	checkWellFormed(t, page)
+	durLabel := regexp.MustCompile(`^([0-9.]+)(µs|ms|s)$`)
+	unit := map[string]float64{"µs": 1, "ms": 1e3, "s": 1e6}
+	for _, id := range []string{"spectrum-rtt", "spectrum-connect", "over-time-rtt"} {
+		var ticks []svgText
+		var values []float64
+		for _, tx := range figureTexts(t, page, id) {
+			if m := durLabel.FindStringSubmatch(tx.text); m != nil {
+				v, _ := strconv.ParseFloat(m[1], 64)
+				ticks, values = append(ticks, tx), append(values, v*unit[m[2]])
+			}
+		}
+		if len(ticks) < 2 {
+			t.Errorf("%s: latency tick labels %v, want two or more", id, ticks)
+			continue
+		}
+		step := ticks[1].y - ticks[0].y
+		for k := 1; k < len(ticks); k++ {
+			if ratio := values[k] / values[k-1]; math.Abs(ratio-10) > 1e-9 {
+				t.Errorf("%s: tick %q after %q: ×%g, want ×10 (a log axis)", id, ticks[k].text, ticks[k-1].text, ratio)
+			}
+			if d := ticks[k].y - ticks[k-1].y; step <= 0 || math.Abs(d-step) > 0.01*step {
+				t.Errorf("%s: tick %q is %.2f above %q, want %.2f as each decade", id, ticks[k].text, d, ticks[k-1].text, step)
+			}
+		}
+	}
+	for _, id := range []string{"over-time-rtt", "over-time-rate", "over-time-conns", "over-time-errors"} {
+		texts := figureTexts(t, page, id)
+		// The x axis's tick labels are the lowest numbers on the canvas.
+		number := regexp.MustCompile(`^[0-9.]+$`)
+		bottom := math.Inf(1)
+		for _, tx := range texts {
+			if number.MatchString(tx.text) {
+				bottom = math.Min(bottom, tx.y)
+			}
+		}
+		lastTick, legend, marked := math.Inf(-1), map[string]float64{}, false
+		for _, tx := range texts {
+			switch {
+			case tx.text == "p50" || tx.text == "p99" || tx.text == "max" || tx.text == "sent/s" || tx.text == "received/s":
+				legend[tx.text] = tx.x
+			case tx.text == "hold":
+				marked = true
+			case number.MatchString(tx.text) && tx.y < bottom+0.5:
+				lastTick = math.Max(lastTick, tx.x)
+			}
+		}
+		if math.IsInf(lastTick, -1) {
+			t.Fatalf("%s: no x axis tick labels among %v", id, texts)
+		}
+		if !marked {
+			t.Errorf("%s: no mark where stage \"hold\" begins", id)
+		}
+		for name, x := range legend {
+			if x <= lastTick {
+				t.Errorf("%s: legend entry %q at x %.1f, not right of the x axis's last tick (%.1f): over the data", id, name, x, lastTick)
+			}
+		}
+	}
+	if !strings.Contains(string(page), "where each stage begins") {
+		t.Errorf("the captions do not explain the stage marks")
 	}
 }
 
