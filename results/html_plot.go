@@ -310,10 +310,12 @@ func tickDuration(us float64) string {
 
 // linearCountAxis makes p's y axis start at 0 and span at least 0..1, so
 // that a series of zeros (no errors) lies on the axis instead of mid-plot,
-// with ticks labelled as plain numbers (50, not 50.00).
+// with ticks labelled as plain numbers (50, not 50.00), and a tenth over the
+// highest point, which would otherwise sit on the frame under the labels of
+// stage marks.
 func linearCountAxis(p *plot.Plot) {
 	p.Y.Min = 0
-	p.Y.Max = math.Max(p.Y.Max, 1)
+	p.Y.Max = math.Max(1.1*p.Y.Max, 1)
 	p.Y.Tick.Marker = plot.TickerFunc(func(min, max float64) []plot.Tick {
 		ticks := plot.DefaultTicks{}.Ticks(min, max)
 		for i := range ticks {
