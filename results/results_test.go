@@ -137,7 +137,9 @@ func TestDescriptionPerKind(t *testing.T) {
 			"rtt runs from each message's intended send time (coordinated omission corrected) to its pong's arrival, dated by the kernel's receive timestamp; rtt_uncorrected from when it was actually sent."},
 		{"hold idle", func(s *scenario.Spec, snap *metrics.Snapshot) { s.Kind = scenario.KindHold; noRTT(snap) },
 			"50 connections held open, idle (no messages)" + tail, ""},
-		{"hold at a rate", func(s *scenario.Spec, _ *metrics.Snapshot) { s.Kind, s.Rate, s.ConnectRate = scenario.KindHold, 10, 100 },
+		{"hold at a rate", func(s *scenario.Spec, _ *metrics.Snapshot) {
+			s.Kind, s.Rate, s.ConnectRate = scenario.KindHold, 10, 100
+		},
 			"50 connections held open (opened at 100/s) with light traffic: open model at 10 msg/s; 64-byte text messages" + tail,
 			"rtt runs from each message's intended send time"},
 		{"connect", func(s *scenario.Spec, _ *metrics.Snapshot) { s.Kind, s.ConnectMessage = scenario.KindConnect, true },
