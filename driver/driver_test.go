@@ -325,8 +325,9 @@ func TestSplitRunSchedule(t *testing.T) {
 }
 
 // TestKernelTimestampsKeepReadLagOutOfRTT: with kernel timestamps an
-// open-model loop on a 20ms tick reads echoes only when it wakes to send, up
-// to 20ms after they arrived; dated by the kernel, the round trips stay far
+// open-model loop on a 20ms tick reads echoes only when it wakes on its own
+// (a tick, at most maxReadDelay), up to 10ms after they arrived; dated by the
+// kernel, the round trips stay far
 // below that wait, which shows as read_lag instead. Dated by the read, the
 // loop must wake for every echo instead, and the round trips stay small too.
 func TestKernelTimestampsKeepReadLagOutOfRTT(t *testing.T) {
