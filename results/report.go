@@ -122,8 +122,14 @@ type ReadBacklog struct {
 // have set the figures.
 const (
 	SaturatedCPU      = 0.90 // CPU use over the cores the client could use
-	SaturatedSendLag  = 0.10 // send-lag p99 over each connection's send interval
 	SaturatedGCPauses = 0.01 // GC pause time over wall time
+	// The lag bound: send lag past the longer of SaturatedLagTicks ticks and
+	// SaturatedSendLag of each connection's send interval. Most sends past it
+	// (p50), the top 1% past it (p99) with the CPU over SaturatedBusyCPU, or
+	// more than its worth of the schedule unsent, and the client ran behind.
+	SaturatedLagTicks = 10
+	SaturatedSendLag  = 0.10
+	SaturatedBusyCPU  = 0.50
 )
 
 // Interval is one slice of the measured window.

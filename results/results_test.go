@@ -365,25 +365,35 @@ func TestWarnings(t *testing.T) {
 // TestSaturation: each threshold, crossed alone, flags the run with its
 // reason; a run under all of them is not flagged.
 func TestSaturation(t *testing.T) {
-	lag := func(d time.Duration) func(*scenario.Spec, *metrics.Snapshot) {
+	// lag: 100 sends at 5000 msg/s over 50 connections (each every 10ms,
+	// so the lag bound is 10 ticks, 10ms), the first late ones at late, the
+	// rest 100µs late; unsent sends more fell due.
+	lag := func(late int, d time.Duration, unsent int64, maxInflight int) func(*scenario.Spec, *metrics.Snapshot) {
 		return func(s *scenario.Spec, snap *metrics.Snapshot) {
-			s.Rate = 5000 // 50 connections: each sends every 10ms
+			s.Rate, s.MaxInflight = 5000, maxInflight
 			for i := 0; i < 100; i++ {
-				snap.Hist[metrics.SendLag].Record(d)
+				v := 100 * time.Microsecond
+				if i < late {
+					v = d
+				}
+				snap.Hist[metrics.SendLag].Record(v)
 			}
+			snap.Counts.Unsent = unsent
 		}
 	}
 	// In a broadcast run only the publishers send: 5 rooms of 10 with one
-	// publisher each, at 500 msg/s, send every 10ms each (not every 100ms,
-	// as 50 connections sharing the rate would).
+	// publisher each, at 25 msg/s, send every 200ms each (not every 2s, as
+	// 50 connections sharing the rate would): the lag bound is 20ms (not
+	// 200ms).
 	broadcastLag := func(d time.Duration) func(*scenario.Spec, *metrics.Snapshot) {
 		return func(s *scenario.Spec, snap *metrics.Snapshot) {
-			s.Kind, s.Conns, s.RoomSize, s.Publishers, s.Rate = scenario.KindBroadcast, 50, 10, 1, 500
+			s.Kind, s.Conns, s.RoomSize, s.Publishers, s.Rate = scenario.KindBroadcast, 50, 10, 1, 25
 			for i := 0; i < 100; i++ {
 				snap.Hist[metrics.SendLag].Record(d)
 			}
 		}
 	}
+	busy := func(in *Input) { in.CPUUser = 11 * time.Second } // with 0.2s system: 56% of 2 cores
 	cases := []struct {
 		name   string
 		mutate func(*scenario.Spec, *metrics.Snapshot)
@@ -394,10 +404,15 @@ func TestSaturation(t *testing.T) {
 		{"CPU just under 90% of 2 cores", nil, func(in *Input) { in.CPUUser, in.CPUSystem = 17*time.Second, 900*time.Millisecond }, ""},
 		{"CPU over 90% of 2 cores", nil, func(in *Input) { in.CPUUser, in.CPUSystem = 17*time.Second, 1400*time.Millisecond }, "CPU 92% of the 2 cores it could use"},
 		{"CPU of one core counted against one", nil, func(in *Input) { in.Cores, in.CPUUser = 1, 9500*time.Millisecond }, "CPU 97% of the 1 core it could use"},
-		{"send lag under 10% of the interval", lag(900 * time.Microsecond), nil, ""},
-		{"send lag over 10% of the interval", lag(2 * time.Millisecond), nil, "send lag p99 2.00ms is over 10% of each connection's send interval (10.0ms)"},
-		{"broadcast send lag under 10% of the publishers' interval", broadcastLag(900 * time.Microsecond), nil, ""},
-		{"broadcast send lag over 10% of the publishers' interval", broadcastLag(2 * time.Millisecond), nil, "send lag p99 2.00ms is over 10% of each publisher's send interval (10.0ms)"},
+		{"send lag p99 past the bound, CPU low: the scheduler's noise", lag(2, 30*time.Millisecond, 0, 0), nil, ""},
+		{"send lag p99 under the bound, CPU busy", lag(2, 9*time.Millisecond, 0, 0), busy, ""},
+		{"send lag p99 past the bound, CPU busy", lag(2, 30*time.Millisecond, 0, 0), busy, "send lag p99 30.0ms is over 10.0ms (the longer of 10 ticks and 10% of each connection's send interval) with the CPU at 56% of its cores"},
+		{"send lag p50 past the bound", lag(60, 15*time.Millisecond, 0, 0), nil, "send lag p50 15.0ms is over 10.0ms (the longer of 10 ticks and 10% of each connection's send interval): most sends left late"},
+		{"unsent within the bound's worth of the schedule", lag(0, 0, 50, 0), nil, ""},
+		{"unsent past the bound's worth of the schedule", lag(0, 0, 51, 0), nil, "51 sends fell due but were never made (more than the 50 of 10.0ms of the schedule)"},
+		{"unsent past the bound, but --max-inflight held them", lag(0, 0, 500, 4), nil, ""},
+		{"broadcast send lag p50 under the publishers' bound", broadcastLag(15 * time.Millisecond), nil, ""},
+		{"broadcast send lag p50 over the publishers' bound", broadcastLag(50 * time.Millisecond), nil, "send lag p50 50.0ms is over 20.0ms (the longer of 10 ticks and 10% of each publisher's send interval)"},
 		{"GC pauses 1.5% of wall", nil, func(in *Input) { in.GCPause = 150 * time.Millisecond }, "GC pauses 1.5% of wall time"},
 	}
 	for _, tc := range cases {

@@ -10,28 +10,104 @@ import (
 	"github.com/wsbench/wsbench/scenario"
 )
 
-// warnings says, in plain words, everything that makes the figures less than
-// trustworthy or less than what was asked for.
-// saturation lists why the client may have been the bottleneck of the run.
+// saturation lists why the client was the bottleneck of the run: the
+// evidence of the run handed to clientSaturation, the one rule.
 func saturation(r *Report, snap *metrics.Snapshot) []string {
-	reasons := []string{}
 	h := r.Harness
-	if h.Cores > 0 && h.CPUUtilization > SaturatedCPU {
+	e := clientEvidence{Cores: h.Cores, CPU: h.CPUUtilization, GC: h.GCPauseFraction}
+	if r.Scenario.Rate > 0 {
+		e.Interval, e.Sender = sendInterval(r)
+		e.Rate, e.Tick = r.Scenario.Rate, time.Duration(r.Scenario.Tick)
+		if lag := snap.Hist[metrics.SendLag]; lag.Count() > 0 {
+			e.LagP50, e.LagP99 = lag.Percentile(50), lag.Percentile(99)
+		}
+		e.Unsent = snap.Counts.Unsent
+		// Unsent sends have other causes than a slow client: a capped
+		// connection waiting for its replies, a connection that died or
+		// never opened, a stage with no connection planned.
+		e.UnsentNotOwn = r.Scenario.MaxInflight > 0 || snap.Counts.ConnsDropped > 0 || r.Connections.Failed > 0 || len(r.Scenario.Stages) > 0
+	}
+	return clientSaturation(e)
+}
+
+// clientEvidence is what a run's client knows of its own ability to keep
+// the schedule.
+type clientEvidence struct {
+	Cores int     // the cores it could use
+	CPU   float64 // its CPU time over those cores' time
+	GC    float64 // GC pause time over wall time
+	// The open model (Rate > 0): each sender's send interval (Sender names
+	// a sender: connection, or publisher), the schedule's tick, how late
+	// sends left (send lag) and how many fell due but were never made.
+	Rate           float64
+	Interval, Tick time.Duration
+	Sender         string
+	LagP50, LagP99 time.Duration
+	Unsent         int64
+	// UnsentNotOwn says unsent sends may have another cause than the
+	// client (--max-inflight, lost connections, stages): they then prove
+	// nothing about it.
+	UnsentNotOwn bool
+}
+
+// lagBound is the send lag past which a send left too late to be the
+// scheduler's noise: SaturatedLagTicks ticks (of 1ms without a tick) or
+// SaturatedSendLag of each connection's send interval, whichever is longer.
+func (e clientEvidence) lagBound() time.Duration {
+	tick := max(e.Tick, time.Millisecond)
+	return max(SaturatedLagTicks*tick, time.Duration(SaturatedSendLag*float64(e.Interval)))
+}
+
+// boundWhy says what the lag bound is.
+func (e clientEvidence) boundWhy() string {
+	sender := e.Sender
+	if sender == "" {
+		sender = "connection"
+	}
+	return fmt.Sprintf("the longer of %d ticks and %.0f%% of each %s's send interval", SaturatedLagTicks, 100*SaturatedSendLag, sender)
+}
+
+// clientSaturation is the rule that says the client could not keep the
+// schedule, and why; no reason: it kept it. One piece of evidence suffices:
+//   - its CPU over SaturatedCPU of the cores it could use;
+//   - GC pauses over SaturatedGCPauses of wall time;
+//   - most sends late: send-lag p50 over the lag bound (the client ran
+//     behind the schedule, not only through a scheduler hiccup);
+//   - late sends while busy: send-lag p99 over the lag bound while its CPU
+//     was over SaturatedBusyCPU of its cores (its own work made them late);
+//   - sends that fell due and were never made, more than the lag bound's
+//     worth of the schedule (a hiccup at the stop leaves fewer), when
+//     nothing else explains them.
+//
+// A send-lag p99 over the bound with the CPU low is the machine's
+// scheduler, not the client's capacity: it shows in the figures (latency is
+// measured from the intended send time) but does not make the run saturated.
+func clientSaturation(e clientEvidence) []string {
+	reasons := []string{}
+	if e.Cores > 0 && e.CPU > SaturatedCPU {
 		unit := "cores"
-		if h.Cores == 1 {
+		if e.Cores == 1 {
 			unit = "core"
 		}
-		reasons = append(reasons, fmt.Sprintf("CPU %.0f%% of the %d %s it could use", 100*h.CPUUtilization, h.Cores, unit))
+		reasons = append(reasons, fmt.Sprintf("CPU %.0f%% of the %d %s it could use", 100*e.CPU, e.Cores, unit))
 	}
-	if r.Scenario.Rate > 0 {
-		interval, sender := sendInterval(r)
-		if lag := snap.Hist[metrics.SendLag]; lag.Count() > 0 && lag.Percentile(99) > time.Duration(SaturatedSendLag*float64(interval)) {
-			reasons = append(reasons, fmt.Sprintf("send lag p99 %s is over %.0f%% of each %s's send interval (%s): sends left late",
-				fmtDur(lag.Percentile(99)), 100*SaturatedSendLag, sender, fmtDur(interval)))
+	if e.Rate > 0 {
+		bound := e.lagBound()
+		switch {
+		case e.LagP50 > bound:
+			reasons = append(reasons, fmt.Sprintf("send lag p50 %s is over %s (%s): most sends left late, the client ran behind the schedule",
+				fmtDur(e.LagP50), fmtDur(bound), e.boundWhy()))
+		case e.LagP99 > bound && e.Cores > 0 && e.CPU > SaturatedBusyCPU:
+			reasons = append(reasons, fmt.Sprintf("send lag p99 %s is over %s (%s) with the CPU at %.0f%% of its cores: sends left late",
+				fmtDur(e.LagP99), fmtDur(bound), e.boundWhy(), 100*e.CPU))
+		}
+		if limit := int64(e.Rate * bound.Seconds()); e.Unsent > limit && !e.UnsentNotOwn {
+			reasons = append(reasons, fmt.Sprintf("%d sends fell due but were never made (more than the %d of %s of the schedule): the client fell behind",
+				e.Unsent, limit, fmtDur(bound)))
 		}
 	}
-	if h.GCPauseFraction > SaturatedGCPauses {
-		reasons = append(reasons, fmt.Sprintf("GC pauses %.1f%% of wall time", 100*h.GCPauseFraction))
+	if e.GC > SaturatedGCPauses {
+		reasons = append(reasons, fmt.Sprintf("GC pauses %.1f%% of wall time", 100*e.GC))
 	}
 	return reasons
 }
@@ -52,6 +128,8 @@ func sendInterval(r *Report) (time.Duration, string) {
 	return sched.Interval(), "connection"
 }
 
+// warnings says, in plain words, everything that makes the figures less than
+// trustworthy or less than what was asked for.
 func warnings(r *Report, snap *metrics.Snapshot) []string {
 	var w []string
 	c := snap.Counts
