@@ -35,8 +35,11 @@ type Capacity struct {
 	// HitCeiling says every step up to --max held: the limit is higher.
 	HitCeiling bool `json:"held_up_to_max"`
 	// ClientBound says the search stopped because the client, not the
-	// server, was saturated at a step.
-	ClientBound bool `json:"stopped_client_saturated"`
+	// server, was saturated at a step: MaxRate is then only a lower bound
+	// of the server's limit, and ClientLimitedAt the load of that step (in
+	// the conns dimension, its connection count).
+	ClientBound     bool    `json:"stopped_client_saturated"`
+	ClientLimitedAt float64 `json:"client_limited_at,omitempty"`
 	// Limit says why the search stopped short of a failing step when the
 	// machine's limits (open files, ports) would not allow the next one.
 	Limit string         `json:"stopped_by_limit,omitempty"`
@@ -57,6 +60,52 @@ type CapacityStep struct {
 	Pass      bool     `json:"pass"`
 	Saturated bool     `json:"client_saturated"`
 	Failed    []string `json:"failed_slos,omitempty"`
+	// Saturation says why the client was saturated (Saturated).
+	Saturation []string `json:"saturation,omitempty"`
+	// SendLag says, when an rtt SLO failed only through the client's own
+	// send lag (SendLagBreaks), how: the step then held for the server.
+	SendLag string `json:"slo_broken_by_send_lag,omitempty"`
+	// The client's evidence at this step: its CPU over the cores it could
+	// use, its send lag, the sends that fell due but were never made.
+	ClientCPU    float64 `json:"client_cpu_utilization"`
+	SendLagP50Us float64 `json:"send_lag_p50_us"`
+	SendLagP99Us float64 `json:"send_lag_p99_us"`
+	Unsent       int64   `json:"unsent"`
+}
+
+// SendLagBreaks says why the client's own lateness, not the server, broke
+// r's failed thresholds, or "" when it did not (nothing failed, or some
+// failure is the server's). In the open model rtt is timed from the
+// intended send, so it holds the client's send lag; rtt_uncorrected is
+// timed from the actual send, and holds everything the server did (a send
+// the server is slow to take is stamped when the client queued it). When
+// every threshold that failed is on rtt and each holds on rtt_uncorrected,
+// the server answered in time and only the client's late sends made the
+// step fail. Not with --max-inflight: a connection at its cap sends late
+// because the server has not answered.
+func SendLagBreaks(r *Report, ts []Threshold) string {
+	if r.Scenario.Rate <= 0 || r.Scenario.MaxInflight > 0 {
+		return "" // with --max-inflight a slow server holds sends back
+	}
+	var why []string
+	for _, t := range ts {
+		if t.Check(r).Pass {
+			continue
+		}
+		stat, ok := strings.CutPrefix(t.Subject, "rtt.")
+		if !ok {
+			return "" // errors, rates, other metrics: the server's
+		}
+		u := t
+		u.Subject = "rtt_uncorrected." + stat
+		res := u.Check(r)
+		if !res.Pass {
+			return ""
+		}
+		why = append(why, fmt.Sprintf("%s fails only through the client's send lag (p99 %s): from the actual send it holds (%s)",
+			t.Expr, fmtUs(r.Latency["send_lag"].P99Us), fmtUs(res.Actual)))
+	}
+	return strings.Join(why, "; ")
 }
 
 // Load is what the search varied at step s: its offered rate, or in the
@@ -68,13 +117,19 @@ func (c *Capacity) Load(s CapacityStep) float64 {
 	return s.Offered
 }
 
+// Held says the server met every SLO at step s: they all held, or the
+// only ones that failed did so through the client's send lag.
+func (s CapacityStep) Held() bool { return s.Pass || s.SendLag != "" }
+
 // verdict is a step's outcome in words.
 func (s CapacityStep) verdict() string {
 	switch {
 	case s.Saturated:
-		return "client saturated"
-	case !s.Pass:
+		return "client-limited"
+	case !s.Held():
 		return "fails: " + strings.Join(s.Failed, ", ")
+	case !s.Pass:
+		return "holds from the actual send (client send lag broke " + strings.Join(s.Failed, ", ") + ")"
 	}
 	return "holds"
 }
@@ -82,23 +137,40 @@ func (s CapacityStep) verdict() string {
 // Conclusion is the search's outcome in one sentence.
 func (c *Capacity) Conclusion() string {
 	unit, first, most := fmt.Sprintf("%.0f msg/s", c.MaxRate), "rate", "rate"
+	limited := fmt.Sprintf("%.0f msg/s", c.ClientLimitedAt)
 	if c.Dimension == DimensionConns {
 		unit = fmt.Sprintf("%d connections at %s msg/s each (%.0f msg/s)", c.MaxConns, fmtNum(c.ConnRate), c.MaxRate)
 		first, most = "connection count", "load"
+		limited = fmt.Sprintf("%.0f connections (%.0f msg/s)", c.ClientLimitedAt, c.ClientLimitedAt*c.ConnRate)
 	}
 	switch {
 	case c.MaxRate == 0 && c.ClientBound:
-		return fmt.Sprintf("The client was saturated at the first %s: it cannot measure this server here.", first)
+		return fmt.Sprintf("Client-limited at the first %s, %s: it cannot measure this server here.", first, limited)
 	case c.MaxRate == 0:
 		return fmt.Sprintf("Even the first %s breaks the SLO.", first)
 	case c.ClientBound:
-		return fmt.Sprintf("Held up to %s; then the client, not the server, ran out: the server's limit is higher than this shows.", unit)
+		return fmt.Sprintf("Client-limited at %s; the server's limit is at least the last good step, %s.", limited, unit) + c.lagNote()
 	case c.Limit != "":
-		return fmt.Sprintf("Held up to %s; the next step was beyond this machine's limits (%s): the server's limit is higher than this shows.", unit, c.Limit)
+		return fmt.Sprintf("Held up to %s; the next step was beyond this machine's limits (%s): the server's limit is higher than this shows.", unit, c.Limit) + c.lagNote()
 	case c.HitCeiling:
-		return fmt.Sprintf("Held up to --max, %s: the server's limit is higher.", unit)
+		return fmt.Sprintf("Held up to --max, %s: the server's limit is higher.", unit) + c.lagNote()
 	}
-	return fmt.Sprintf("Maximum sustainable %s: %s.", most, unit)
+	return fmt.Sprintf("Maximum sustainable %s: %s.", most, unit) + c.lagNote()
+}
+
+// lagNote says how many steps held for the server although the client's
+// send lag broke an rtt SLO.
+func (c *Capacity) lagNote() string {
+	n := 0
+	for _, s := range c.Steps {
+		if !s.Saturated && !s.Pass && s.SendLag != "" {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" At %d of %d steps only the client's send lag broke an rtt SLO: they were judged by rtt_uncorrected (from the actual send).", n, len(c.Steps))
 }
 
 // CapacityText writes the steps as a table, the SLOs and the conclusion.

@@ -2,12 +2,16 @@ package results
 
 import (
 	"fmt"
+	"image/color"
 	"io"
 	"math"
 	"sort"
 	"strings"
 
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 type capacityPage struct {
@@ -27,7 +31,7 @@ func CapacityHTML(w io.Writer, c *Capacity, version string) error {
 		Lines: []string{"SLO: " + strings.Join(c.SLOs, " and "), capacityDimensionLine(c)}, Version: version}}
 	pg.Verdict = c.Conclusion()
 	pg.VerdictClass = "good"
-	if c.MaxRate == 0 {
+	if c.MaxRate == 0 || c.ClientBound {
 		pg.VerdictClass = "bad"
 	}
 	pg.Steps = capacitySteps(c)
@@ -62,7 +66,7 @@ func capacitySteps(c *Capacity) htmlTable {
 		row = append(row, cells("num", fmt.Sprintf("%.0f", s.Offered), fmt.Sprintf("%.0f", s.Achieved), fmtUs(s.P50Us), fmtUs(s.P90Us),
 			fmtUs(s.P99Us), fmtUs(s.P999Us), fmtUs(s.MaxUs), fmt.Sprint(s.Errors))...)
 		class := "num good"
-		if !s.Pass || s.Saturated {
+		if !s.Held() || s.Saturated {
 			class = "num bad"
 		}
 		t.Rows = append(t.Rows, append(row, htmlCell{Text: s.verdict(), Class: class}))
@@ -70,8 +74,12 @@ func capacitySteps(c *Capacity) htmlTable {
 	return t
 }
 
-// kneeFigure is the latency percentiles against the load, with the rtt
-// SLOs and the highest load that held.
+// clientLimitedColor marks the steps where the client, not the server, ran out.
+var clientLimitedColor = color.RGBA{230, 159, 0, 255}
+
+// kneeFigure is the latency percentiles against the load, on a log load
+// axis (the search doubles), with the rtt SLOs, the highest load that held
+// and each client-limited step marked.
 func kneeFigure(c *Capacity) (htmlFigure, error) {
 	steps := append([]CapacityStep(nil), c.Steps...)
 	sort.SliceStable(steps, func(i, j int) bool { return c.Load(steps[i]) < c.Load(steps[j]) })
@@ -115,7 +123,7 @@ func kneeFigure(c *Capacity) (htmlFigure, error) {
 		ymin, ymax = math.Min(ymin, y), math.Max(ymax, y)
 		x0, x1 := xmin, xmax
 		if x0 == x1 {
-			x0, x1 = x0*0.9, x1*1.1
+			x0, x1 = x0/loadMargin, x1*loadMargin
 		}
 		if err := addRule(p, "SLO "+expr, sloColor, x0, y, x1, y, false); err != nil {
 			return htmlFigure{}, err
@@ -123,25 +131,90 @@ func kneeFigure(c *Capacity) (htmlFigure, error) {
 		slos = append(slos, expr)
 	}
 	logLatencyAxis(p, ymin, ymax)
-	caption := "rtt percentiles at each step, by load."
+	logLoadAxis(p, xmin, xmax)
+	caption := "rtt percentiles at each step, by load (log scale: the search doubles)."
 	if len(slos) > 0 {
 		caption += " Dashed red: the SLO " + strings.Join(slos, " and ") + "."
 	}
+	unit := func(load float64) string {
+		if c.Dimension == DimensionConns {
+			return fmt.Sprintf("%.0f conns", load)
+		}
+		return fmt.Sprintf("%.0f msg/s", load)
+	}
 	if c.MaxRate > 0 {
 		best := c.MaxRate
-		name := fmt.Sprintf("max sustainable: %.0f msg/s", c.MaxRate)
 		if c.Dimension == DimensionConns {
 			best = float64(c.MaxConns)
-			name = fmt.Sprintf("max sustainable: %d conns", c.MaxConns)
+		}
+		name, what := "max sustainable: "+unit(best), "the highest load at which every SLO held"
+		if c.ClientBound {
+			// The client ran out first: the server's limit is not known.
+			name, what = "server held ≥ "+unit(best), "the highest load that held before the client ran out, a lower bound of the server's limit"
 		}
 		if err := addRule(p, name, limitColor, best, p.Y.Min, best, p.Y.Max, best >= xmax); err != nil {
 			return htmlFigure{}, err
 		}
-		caption += " Dashed green: the highest load at which every SLO held."
+		caption += " Dashed green: " + what + "."
+	}
+	// Client-limited steps: a dotted vertical line and a ring on each point,
+	// named in the legend (a label in the plot would sit on the data).
+	var limited plotter.XYs
+	var limitedAt []string
+	var rule *plotter.Line
+	for _, s := range steps {
+		if !s.Saturated {
+			continue
+		}
+		x := c.Load(s)
+		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: p.Y.Min}, {X: x, Y: p.Y.Max}})
+		if err != nil {
+			return htmlFigure{}, err
+		}
+		l.LineStyle.Color, l.LineStyle.Width = clientLimitedColor, vg.Points(1.2)
+		l.LineStyle.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+		p.Add(l)
+		rule = l
+		limitedAt = append(limitedAt, unit(x))
+		for _, se := range series {
+			limited = append(limited, plotter.XY{X: x, Y: floor(se.get(s))})
+		}
+	}
+	if len(limited) > 0 {
+		sc, err := plotter.NewScatter(limited)
+		if err != nil {
+			return htmlFigure{}, err
+		}
+		sc.GlyphStyle.Color, sc.GlyphStyle.Radius, sc.GlyphStyle.Shape = clientLimitedColor, vg.Points(5), draw.RingGlyph{}
+		p.Add(sc)
+		p.Legend.Add("client-limited: "+strings.Join(limitedAt, ", "), rule, sc)
+		caption += " Dotted orange, ringed: a step where the client, not the server, ran out (its figures are the client's)."
 	}
 	svg, err := renderSVG(p, title)
 	if err != nil {
 		return htmlFigure{}, err
 	}
 	return htmlFigure{ID: "knee", Title: title, SVG: svg, Caption: caption}, nil
+}
+
+// loadMargin widens the load axis on each side so that the first and last
+// steps do not sit on the frame.
+const loadMargin = 1.15
+
+// logLoadAxis makes p's x axis logarithmic over [xmin, xmax] (loads, > 0),
+// a little wider, with ticks at 1, 2 and 5 of each power of ten labelled as
+// plain numbers.
+func logLoadAxis(p *plot.Plot, xmin, xmax float64) {
+	xmin, xmax = math.Max(xmin, 1)/loadMargin, math.Max(xmax, 1)*loadMargin
+	p.X.Scale = plot.LogScale{}
+	p.X.Min, p.X.Max = xmin, xmax
+	var ticks []plot.Tick
+	for d := math.Pow10(int(math.Floor(math.Log10(xmin)))); d <= xmax; d *= 10 {
+		for _, m := range []float64{1, 2, 5} {
+			if v := d * m; v >= xmin && v <= xmax {
+				ticks = append(ticks, plot.Tick{Value: v, Label: plainNumber(v)})
+			}
+		}
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 }

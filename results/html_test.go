@@ -565,6 +565,43 @@ func TestHTMLCapacity(t *testing.T) {
 	}
 }
 
+// TestHTMLCapacityClientLimited: the knee plot of a doubling search has a
+// log load axis (ticks at 1, 2, 5 of each decade), marks the
+// client-limited step (a dotted line and a ring on each point, named in
+// the legend), and calls the last step that held a lower bound, never the
+// maximum sustainable load.
+func TestHTMLCapacityClientLimited(t *testing.T) {
+	c := &Capacity{SLOs: []string{"rtt.p99<20ms"}, Dimension: DimensionRate, MaxRate: 8000, ClientBound: true, ClientLimitedAt: 16000}
+	for _, l := range []float64{1000, 2000, 4000, 8000} {
+		c.Steps = append(c.Steps, CapacityStep{Offered: l, Achieved: l, P50Us: 100, P90Us: 200, P99Us: 2000, MaxUs: 9000, Pass: true})
+	}
+	c.Steps = append(c.Steps, CapacityStep{Offered: 16000, Achieved: 15000, P50Us: 900, P90Us: 5000, P99Us: 90000, MaxUs: 300000,
+		Saturated: true, Saturation: []string{"CPU 95% of the 2 cores it could use"}})
+	var b bytes.Buffer
+	if err := CapacityHTML(&b, c, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if dir := os.Getenv("WSBENCH_ARTIFACTS"); dir != "" {
+		os.WriteFile(filepath.Join(dir, "capacity-client-limited.html"), b.Bytes(), 0o644)
+	}
+	doc := checkWellFormed(t, b.Bytes())
+	page := b.String()
+	for _, want := range []string{">client-limited: 16000 msg/s</text>", ">server held ≥ 8000 msg/s</text>",
+		">1000</text>", ">2000</text>", ">5000</text>", ">10000</text>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("knee plot has no %q", want)
+		}
+	}
+	// A linear axis would have ticks at 4000, 8000, 12000 … in its place.
+	if strings.Contains(page, ">12000</text>") || strings.Contains(page, "max sustainable") {
+		t.Errorf("a linear load axis or a maximum sustainable load on the page")
+	}
+	if !strings.Contains(doc.text, "Client-limited at 16000 msg/s; the server's limit is at least the last good step, 8000 msg/s.") ||
+		strings.Count(doc.text, "client-limited") < 1 {
+		t.Errorf("page text: %q", doc.text)
+	}
+}
+
 // TestCapacityText: the rate dimension's table is as before; the conns
 // dimension adds the connection count and says the maximum in connections.
 func TestCapacityText(t *testing.T) {

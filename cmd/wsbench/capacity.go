@@ -20,8 +20,13 @@ the open model at a rising load — doubling from --start until an SLO fails
 (or --max) — then bisects between the last load that held and the first
 that failed, until they are within --precision. Each step is a full run
 (--warmup, then --step); every run flag applies. A step where the client,
-not the server, was saturated stops the search: the limit found would be the
-client's. Without a URL the bundled server is measured.
+not the server, was saturated (the rule of run's SATURATED: its CPU, most
+sends late, late sends while busy, sends never made, GC; see README) stops
+the search: "client-limited at X; the server's limit is at least the last
+good step". A step whose rtt SLOs fail only through the client's own send
+lag (a busy machine's scheduler) holds for the server when they hold on
+rtt_uncorrected, timed from the actual send; the verdict says so. Without
+a URL the bundled server is measured.
 
 What rises from step to step (--dimension):
   rate   the total message rate over --conns connections (the default);
@@ -46,8 +51,10 @@ Examples:
   wsbench capacity --dimension conns --conn-rate 10 --start 100 --max 20000 --slo 'rtt.p99<20ms' ws://127.0.0.1:8080/
   wsbench capacity --slo 'rtt.p99<2ms' --format html -o capacity.html
 
-Exit codes: 0 a maximum was found, 1 the search failed, 2 bad usage, 3 even
---start breaks the SLO.
+Exit codes: 0 a maximum was found, or a lower bound of it (held up to --max,
+or client-limited after a step that held), 1 the search failed (also: the
+client was limited at the first step), 2 bad usage, 3 even --start breaks
+the SLO.
 `
 
 // Defaults of --start and --max in the conns dimension (connections).
@@ -191,7 +198,14 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		}
 		results.ApplyThresholds(rep, ths)
 		st := results.CapacityStep{Conns: cfg.Spec.Conns, Offered: cfg.Spec.Rate, Achieved: rep.Rates.Received, Errors: rep.ErrorCount(), Pass: true,
-			Saturated: rep.Harness.Saturated && !rep.Harness.InProcessServer}
+			Saturated: rep.Harness.Saturated && !rep.Harness.InProcessServer, ClientCPU: rep.Harness.CPUUtilization,
+			Unsent: rep.Messages.Unsent}
+		if st.Saturated {
+			st.Saturation = rep.Harness.Saturation
+		}
+		if l, ok := rep.Latency["send_lag"]; ok {
+			st.SendLagP50Us, st.SendLagP99Us = l.P50Us, l.P99Us
+		}
 		if l, ok := rep.Latency["rtt"]; ok {
 			st.P50Us, st.P90Us, st.P99Us, st.P999Us, st.MaxUs = l.P50Us, l.P90Us, l.P99Us, l.P999Us, l.MaxUs
 		}
@@ -204,6 +218,8 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		if rep.StopReason != driver.StopCompleted {
 			st.Pass = false
 			st.Failed = append(st.Failed, "run "+rep.StopReason)
+		} else if !st.Pass {
+			st.SendLag = results.SendLagBreaks(rep, ths)
 		}
 		what := fmt.Sprintf("%.0f msg/s", st.Offered)
 		if conns {
@@ -212,9 +228,11 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		verdict := "holds"
 		switch {
 		case st.Saturated:
-			verdict = "client saturated: " + strings.Join(rep.Harness.Saturation, "; ")
-		case !st.Pass:
+			verdict = "client-limited: " + strings.Join(st.Saturation, "; ")
+		case !st.Held():
 			verdict = "fails " + strings.Join(st.Failed, ", ")
+		case !st.Pass:
+			verdict = "holds for the server: " + st.SendLag
 		}
 		fmt.Fprintf(stderr, "wsbench capacity: %s: %s\n", what, verdict)
 		res.Steps = append(res.Steps, st)
@@ -234,52 +252,10 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		return true
 	}
 
-	// Double until a step fails, then bisect.
-	good, bad := 0.0, 0.0
-	for l := *start; ; l = math.Min(l*2, *maxLoad) {
-		if !fits(l) {
-			break
-		}
-		st, err := measure(l)
-		if err != nil {
-			return failedError{err}
-		}
-		if st.Saturated {
-			res.ClientBound = true
-			break
-		}
-		if !st.Pass {
-			bad = l
-			break
-		}
-		good = l
-		if l >= *maxLoad {
-			res.HitCeiling = true
-			break
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	for bad > 0 && good > 0 && (bad-good)/good > *precision && ctx.Err() == nil && !res.ClientBound {
-		mid := (good + bad) / 2
-		if conns {
-			if mid = math.Floor(mid); mid <= good {
-				break // no whole number of connections between them
-			}
-		}
-		st, err := measure(mid)
-		if err != nil {
-			return failedError{err}
-		}
-		switch {
-		case st.Saturated:
-			res.ClientBound = true
-		case st.Pass:
-			good = mid
-		default:
-			bad = mid
-		}
+	good, err := capacitySearch(&res, searchBounds{start: *start, max: *maxLoad, precision: *precision, whole: conns},
+		measure, fits, func() bool { return ctx.Err() != nil })
+	if err != nil {
+		return failedError{err}
 	}
 	res.MaxRate = good
 	if conns {
@@ -308,7 +284,76 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	case good == 0 && !res.ClientBound:
 		return thresholdError{1}
 	case good == 0:
-		return failedError{fmt.Errorf("the client was saturated at the first step: it cannot measure this server here")}
+		return failedError{fmt.Errorf("client-limited at the first step: it cannot measure this server here")}
 	}
 	return nil
+}
+
+// searchBounds are a capacity search's: its first and highest load, the
+// gap between held and failed at which bisection stops, and whether loads
+// are whole (connection counts).
+type searchBounds struct {
+	start, max, precision float64
+	whole                 bool
+}
+
+// capacitySearch doubles the load from sb.start until a step fails (or
+// sb.max), then bisects between the last step that held and the first that
+// failed. A step where the client was saturated ends the search there: it
+// is recorded as client-limited (res.ClientBound, res.ClientLimitedAt) and
+// never counts as the server's failure. A step whose rtt SLO failed only
+// through the client's send lag held for the server (CapacityStep.Held). It returns
+// the highest load that held (0: none). measure runs one step; fits says
+// whether the machine allows a step at a load; stopped says the run was
+// interrupted.
+func capacitySearch(res *results.Capacity, sb searchBounds, measure func(float64) (results.CapacityStep, error),
+	fits func(float64) bool, stopped func() bool) (float64, error) {
+	// Double until a step fails, then bisect.
+	good, bad := 0.0, 0.0
+	for l := sb.start; ; l = math.Min(l*2, sb.max) {
+		if !fits(l) {
+			break
+		}
+		st, err := measure(l)
+		if err != nil {
+			return 0, err
+		}
+		if st.Saturated {
+			res.ClientBound, res.ClientLimitedAt = true, l
+			break
+		}
+		if !st.Held() {
+			bad = l
+			break
+		}
+		good = l
+		if l >= sb.max {
+			res.HitCeiling = true
+			break
+		}
+		if stopped() {
+			break
+		}
+	}
+	for bad > 0 && good > 0 && (bad-good)/good > sb.precision && !stopped() && !res.ClientBound {
+		mid := (good + bad) / 2
+		if sb.whole {
+			if mid = math.Floor(mid); mid <= good {
+				break // no whole number of connections between them
+			}
+		}
+		st, err := measure(mid)
+		if err != nil {
+			return 0, err
+		}
+		switch {
+		case st.Saturated:
+			res.ClientBound, res.ClientLimitedAt = true, mid
+		case st.Held():
+			good = mid
+		default:
+			bad = mid
+		}
+	}
+	return good, nil
 }
