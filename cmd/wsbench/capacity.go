@@ -302,10 +302,10 @@ type searchBounds struct {
 // failed. A step where the client was saturated ends the search there: it
 // is recorded as client-limited (res.ClientBound, res.ClientLimitedAt) and
 // never counts as the server's failure. A step whose rtt SLO failed only
-// through the client's send lag held for the server (CapacityStep.Held). It returns
-// the highest load that held (0: none). measure runs one step; fits says
-// whether the machine allows a step at a load; stopped says the run was
-// interrupted.
+// through the client's send lag held for the server (CapacityStep.Held).
+// It returns the highest load that held (0: none). measure runs one step;
+// fits says whether the machine allows a step at a load; stopped says the
+// run was interrupted.
 func capacitySearch(res *results.Capacity, sb searchBounds, measure func(float64) (results.CapacityStep, error),
 	fits func(float64) bool, stopped func() bool) (float64, error) {
 	// Double until a step fails, then bisect.
