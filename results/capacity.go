@@ -71,6 +71,9 @@ type CapacityStep struct {
 	SendLagP50Us float64 `json:"send_lag_p50_us"`
 	SendLagP99Us float64 `json:"send_lag_p99_us"`
 	Unsent       int64   `json:"unsent"`
+	// MachineCPU is, when the server ran on this machine (not in-process),
+	// the busy share of all its CPUs at this step (0: unknown or elsewhere).
+	MachineCPU float64 `json:"machine_cpu_utilization,omitempty"`
 }
 
 // SendLagBreaks says why the client's own lateness, not the server, broke
@@ -147,7 +150,7 @@ func (c *Capacity) Conclusion() string {
 	case c.MaxRate == 0 && c.ClientBound:
 		return fmt.Sprintf("Client-limited at the first %s, %s: it cannot measure this server here.", first, limited)
 	case c.MaxRate == 0:
-		return fmt.Sprintf("Even the first %s breaks the SLO.", first)
+		return fmt.Sprintf("Even the first %s breaks the SLO.", first) + c.lagNote()
 	case c.ClientBound:
 		return fmt.Sprintf("Client-limited at %s; the server's limit is at least the last good step, %s.", limited, unit) + c.lagNote()
 	case c.Limit != "":
@@ -159,7 +162,8 @@ func (c *Capacity) Conclusion() string {
 }
 
 // lagNote says how many steps held for the server although the client's
-// send lag broke an rtt SLO.
+// send lag broke an rtt SLO, and how many ran on a machine too busy to
+// measure the server alone.
 func (c *Capacity) lagNote() string {
 	n := 0
 	for _, s := range c.Steps {
@@ -167,10 +171,21 @@ func (c *Capacity) lagNote() string {
 			n++
 		}
 	}
-	if n == 0 {
-		return ""
+	note := ""
+	if n > 0 {
+		note = fmt.Sprintf(" At %d of %d steps only the client's send lag broke an rtt SLO: they were judged by rtt_uncorrected (from the actual send).", n, len(c.Steps))
 	}
-	return fmt.Sprintf(" At %d of %d steps only the client's send lag broke an rtt SLO: they were judged by rtt_uncorrected (from the actual send).", n, len(c.Steps))
+	busy := 0
+	for _, s := range c.Steps {
+		if s.MachineCPU > SaturatedCPU {
+			busy++
+		}
+	}
+	if busy > 0 {
+		note += fmt.Sprintf(" At %d of %d steps this machine's CPUs were over %.0f%% busy with the server on it: client and server (and anything else running) competed for the cores, so those figures show the machine, not the server alone.",
+			busy, len(c.Steps), 100*SaturatedCPU)
+	}
+	return note
 }
 
 // CapacityText writes the steps as a table, the SLOs and the conclusion.

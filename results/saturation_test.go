@@ -125,3 +125,24 @@ func TestSendLagBreaks(t *testing.T) {
 		})
 	}
 }
+
+// TestCapacityConclusionNotes: the conclusion counts the steps judged by
+// rtt_uncorrected and those run on a machine too busy to show the server
+// alone (the server on this machine, its CPUs over 90% busy).
+func TestCapacityConclusionNotes(t *testing.T) {
+	c := &Capacity{SLOs: []string{"rtt.p99<20ms"}, Dimension: DimensionRate, MaxRate: 4000, Steps: []CapacityStep{
+		{Offered: 1000, Pass: true, MachineCPU: 0.5},
+		{Offered: 2000, Failed: []string{"rtt.p99<20ms"}, SendLag: "rtt.p99<20ms fails only through the client's send lag", MachineCPU: 0.95},
+		{Offered: 4000, Pass: true},
+		{Offered: 8000, Failed: []string{"rtt.p99<20ms"}, MachineCPU: 1},
+	}}
+	want := "Maximum sustainable rate: 4000 msg/s. At 1 of 4 steps only the client's send lag broke an rtt SLO: they were judged by rtt_uncorrected (from the actual send)." +
+		" At 2 of 4 steps this machine's CPUs were over 90% busy with the server on it"
+	if got := c.Conclusion(); !strings.HasPrefix(got, want) {
+		t.Errorf("conclusion %q, want it to start %q", got, want)
+	}
+	c.Steps = c.Steps[2:3]
+	if got := c.Conclusion(); got != "Maximum sustainable rate: 4000 msg/s." {
+		t.Errorf("a clean search's conclusion %q", got)
+	}
+}

@@ -203,6 +203,9 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		if st.Saturated {
 			st.Saturation = rep.Harness.Saturation
 		}
+		if rep.Harness.ServerOnThisMachine {
+			st.MachineCPU = rep.Harness.MachineCPUUtilization
+		}
 		if l, ok := rep.Latency["send_lag"]; ok {
 			st.SendLagP50Us, st.SendLagP99Us = l.P50Us, l.P99Us
 		}
