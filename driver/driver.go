@@ -26,6 +26,11 @@ const (
 	StopInterrupted   = "interrupted"
 	StopAborted       = "aborted"
 	StopNoConnections = "no_connections" // none opened: at the start, or (staged, --reconnect) in the whole run
+	// StopNotEcho: the server answered, but no reply was an echo of what
+	// was sent (see Mismatch); StopNotBroadcast: a broadcast run's messages
+	// were echoed to their publishers but reached no other member.
+	StopNotEcho      = "not_echo"
+	StopNotBroadcast = "not_broadcast"
 )
 
 // openRatePerWorker is the open-model rate one event loop is given before
@@ -130,6 +135,9 @@ type Result struct {
 	// (replies counted when they arrived; those of the grace period in the
 	// stage the run stopped in).
 	Stages []Stage
+	// Mismatch, when set, says the server did not do what the workload
+	// needs (StopReason says so too when it stopped the run early).
+	Mismatch *Mismatch
 
 	intervalsDone func()
 }
@@ -298,6 +306,9 @@ type run struct {
 	// slot (nil: off).
 	reconnect time.Duration
 	redials   chan redial
+
+	// verdict gathers what the replies say about the server: echoes or not.
+	verdict verdict
 }
 
 // Run opens the connections, drives the load the Spec describes, stops in
@@ -429,6 +440,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		closeTimeout: int64(closeTimeout),
 		measureStart: int64(spec.Warmup),
 	}
+	r.verdict.init()
 	if spec.Reconnect > 0 {
 		r.reconnect = time.Duration(spec.Reconnect)
 		r.redials = make(chan redial, 2*spec.Conns+16)
@@ -673,6 +685,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.StopReason = StopCompleted
 	select {
 	case <-done:
+	case reason := <-r.verdict.watch(rm.size, done):
+		// The server does not echo (or broadcast): say so now rather than
+		// measure nothing for the rest of the run.
+		res.StopReason = reason
+		r.verdict.cut.Store(true)
+		stopSending()
+		select {
+		case <-done:
+		case <-abort.Done():
+			abortNow()
+		}
 	case <-ctx.Done():
 		res.StopReason = StopInterrupted
 		stopSending()
@@ -728,6 +751,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if stagesDone != nil {
 		stagesDone()
 	}
+	res.Mismatch = r.verdict.result(res.StopReason, rm.size)
 	res.SendBufferFull = r.bufferFull.Load()
 	res.GOMAXPROCS = runtime.GOMAXPROCS(0)
 	for _, w := range workers {

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/gobwas/ws"
@@ -117,6 +118,10 @@ type worker struct {
 	// the loop's connections are known to have theirs.
 	targets  []uint64
 	caughtUp int
+
+	// echoed and relayed: this loop has told the run's verdict that it saw
+	// a matched echo, a broadcast delivered to another member.
+	echoed, relayed bool
 
 	phase         int
 	live          int    // connections not yet closed
@@ -432,12 +437,13 @@ func (w *worker) deadline(now int64) int64 {
 
 // advance moves the worker to the next phase when its time has come.
 func (w *worker) advance(now int64) {
-	if w.phase == phaseSending && now >= w.sendingEnds(now) {
+	cut := w.run.verdict.cut.Load() // the server does not echo: no catch-up, no grace
+	if w.phase == phaseSending && (now >= w.sendingEnds(now) || cut) {
 		w.phase = phaseDraining
 		w.countUnsent()
 		w.doneSending()
 	}
-	if w.phase == phaseDraining && (w.outstanding == 0 && w.deliveriesIn() || now >= w.run.stopAt.Load()+w.run.grace) {
+	if w.phase == phaseDraining && (w.outstanding == 0 && w.deliveriesIn() || now >= w.run.stopAt.Load()+w.run.grace || cut) {
 		w.phase = phaseClosing
 		w.closeDeadline = now + w.run.closeTimeout
 		for _, c := range w.conns {
@@ -1058,7 +1064,7 @@ func (w *worker) frame(c *conn, h ws.Header, p []byte, wireLen int, rx int64) {
 // compressed is set.
 func (w *worker) dataMessage(c *conn, op ws.OpCode, p []byte, compressed bool, wireLen int, rx int64) {
 	if w.zip == nil {
-		w.message(c, op, p, wireLen, rx)
+		w.textMessage(c, op, p, wireLen, rx)
 		return
 	}
 	w.zWire = len(p)
@@ -1074,6 +1080,17 @@ func (w *worker) dataMessage(c *conn, op ws.OpCode, p []byte, compressed bool, w
 		}
 		p = raw
 	}
+	w.textMessage(c, op, p, wireLen, rx)
+}
+
+// textMessage hands a whole data message to message, after checking that a
+// text message is valid UTF-8: one that is not fails the connection with
+// 1007 (RFC 6455 §8.1), counted as invalid_utf8.
+func (w *worker) textMessage(c *conn, op ws.OpCode, p []byte, wireLen int, rx int64) {
+	if op == ws.OpText && !utf8.Valid(p) {
+		w.violation(c, ws.StatusInvalidFramePayloadData, "invalid_utf8")
+		return
+	}
 	w.message(c, op, p, wireLen, rx)
 }
 
@@ -1087,11 +1104,17 @@ func (w *worker) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx int64)
 	if w.run.rooms.size > 0 && stampOK && op == w.run.op {
 		w.delivered(c, s, ok, rx)
 		if int32(s.pub) != c.pub {
+			if ok {
+				w.sawRelay()
+			}
 			return // another publisher's message: a delivery only
 		}
 	}
 	if !stampOK || op != w.run.op || s.seq < c.expected || s.seq >= c.nextSeq {
 		w.shard.Error("echo_mismatch")
+		if !stampOK || op != w.run.op {
+			w.notEcho(c, op, p)
+		}
 		return
 	}
 	if s.seq > c.expected {
@@ -1104,6 +1127,7 @@ func (w *worker) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx int64)
 	switch {
 	case !ok:
 		w.shard.Error("echo_mismatch")
+		w.notEcho(c, op, p)
 		if measured {
 			w.shard.Counts.Lost++
 		}
@@ -1124,6 +1148,9 @@ func (w *worker) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx int64)
 		if w.msgs != nil {
 			w.shard.Record(metrics.ReadLag, time.Duration(max(now-rx, 0)))
 		}
+	}
+	if ok {
+		w.sawEcho()
 	}
 	if c.retiring {
 		if c.outstanding() == 0 {

@@ -1,0 +1,119 @@
+package driver
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// verdictAfter is how long a run waits, after the first reply that is not an
+// echo (or the first echo of a broadcast run), for evidence that the server
+// does what the workload needs, before it stops and says it does not.
+const verdictAfter = time.Second
+
+// excerptLen bounds the excerpts a Mismatch keeps of what was sent and what
+// came back.
+const excerptLen = 48
+
+// Mismatch says the server does not do what the workload needs, with what
+// showed it: a server that answers with something other than an echo
+// (Reason StopNotEcho; its replies are counted as Kind), or one that echoes
+// a broadcast to its publisher but to no other member of the room (Reason
+// StopNotBroadcast). Sent and Got are the first bytes of a message sent and
+// of what came back instead (at most excerptLen each, not redacted).
+type Mismatch struct {
+	Reason string
+	Kind   string
+	Sent   []byte
+	// SentLen and GotLen are the whole messages' lengths; GotOp names the
+	// frame that came back ("text", "binary", "pong").
+	SentLen, GotLen int
+	Got             []byte
+	GotOp           string
+}
+
+// verdict is what the event loops tell Run about the replies so far, so
+// that a run against a server that does not echo (or does not broadcast)
+// stops within verdictAfter instead of measuring nothing.
+type verdict struct {
+	// echoes and relays count event loops that have seen a matched echo,
+	// or a broadcast delivery from another member (each loop adds once).
+	echoes, relays atomic.Int64
+	first          atomic.Pointer[Mismatch] // the first reply that was not an echo
+	// firstMismatch and firstEcho are signalled (once) when the first
+	// non-echo reply, or the first matched echo, arrives.
+	firstMismatch, firstEcho chan struct{}
+	// cut ends the run's sending and its grace period at once: the verdict
+	// is in, waiting for replies would only add to the time it takes.
+	cut atomic.Bool
+}
+
+// init makes the signals' channels (until then signals go nowhere).
+func (v *verdict) init() {
+	v.firstMismatch, v.firstEcho = make(chan struct{}, 1), make(chan struct{}, 1)
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// watch returns a channel that yields a stop reason (StopNotEcho or
+// StopNotBroadcast) once the replies show the server does not do what the
+// workload needs: no echo at all within verdictAfter of the first reply that
+// was not one, or in a broadcast run with rooms of several members, no
+// delivery to a member other than the publisher within verdictAfter of the
+// first echo. It gives up when stop is closed.
+func (v *verdict) watch(rooms int, stop <-chan struct{}) <-chan string {
+	out := make(chan string, 1)
+	go func() {
+		mismatch, echo := v.firstMismatch, v.firstEcho
+		var notEcho, notBroadcast <-chan time.Time
+		for {
+			select {
+			case <-stop:
+				return
+			case <-mismatch:
+				mismatch = nil
+				notEcho = time.After(verdictAfter)
+			case <-echo:
+				echo = nil
+				if rooms >= 2 {
+					notBroadcast = time.After(verdictAfter)
+				}
+			case <-notEcho:
+				notEcho = nil
+				if v.echoes.Load() == 0 && v.relays.Load() == 0 {
+					out <- StopNotEcho
+					return
+				}
+			case <-notBroadcast:
+				notBroadcast = nil
+				if v.relays.Load() == 0 {
+					out <- StopNotBroadcast
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
+
+// result is the Mismatch of a finished run (nil: the server did what the
+// workload needs): the one that stopped it (reason), or, when the run went
+// to its end, no echo ever matched while other replies came, or a broadcast
+// run's echoes reached no other member.
+func (v *verdict) result(reason string, rooms int) *Mismatch {
+	first := v.first.Load()
+	switch {
+	case reason == StopNotBroadcast,
+		reason != StopNotEcho && rooms >= 2 && v.echoes.Load() > 0 && v.relays.Load() == 0:
+		return &Mismatch{Reason: StopNotBroadcast}
+	case first != nil && (reason == StopNotEcho || v.echoes.Load() == 0 && v.relays.Load() == 0):
+		m := *first
+		m.Reason = StopNotEcho
+		return &m
+	}
+	return nil
+}
