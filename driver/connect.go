@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 
@@ -231,6 +232,15 @@ func awaitFrame(rd *bufio.Reader, w io.Writer, sh *metrics.Shard, want ws.OpCode
 			}
 		}
 		switch {
+		case h.OpCode == ws.OpText && !utf8.Valid(p):
+			// RFC 6455 §8.1: fail the connection, with 1007.
+			var body [2]byte
+			payload := wire.CloseBody(body[:], ws.StatusInvalidFramePayloadData, "")
+			buf := make([]byte, wire.MaxHeaderSize+len(payload))
+			hn := wire.PutHeader(buf, ws.Header{Fin: true, OpCode: ws.OpClose, Masked: true, Length: int64(len(payload))})
+			copy(buf[hn:], payload)
+			w.Write(buf[:hn+len(payload)])
+			return errors.New("invalid_utf8")
 		case h.OpCode == want:
 			f(p, wire.HeaderSize(h)+len(p))
 			return nil

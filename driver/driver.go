@@ -683,9 +683,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	res.StopReason = StopCompleted
+	relay := relayable(conns, part.First, rm)
 	select {
 	case <-done:
-	case reason := <-r.verdict.watch(rm.size, done):
+	case reason := <-r.verdict.watch(relay, done):
 		// The server does not echo (or broadcast): say so now rather than
 		// measure nothing for the rest of the run.
 		res.StopReason = reason
@@ -751,7 +752,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if stagesDone != nil {
 		stagesDone()
 	}
-	res.Mismatch = r.verdict.result(res.StopReason, rm.size)
+	res.Mismatch = r.verdict.result(res.StopReason, relay)
 	res.SendBufferFull = r.bufferFull.Load()
 	res.GOMAXPROCS = runtime.GOMAXPROCS(0)
 	for _, w := range workers {

@@ -11,8 +11,9 @@ import (
 const verdictAfter = time.Second
 
 // excerptLen bounds the excerpts a Mismatch keeps of what was sent and what
-// came back.
-const excerptLen = 48
+// came back: more than a failure line shows, so that a secret is redacted
+// whole before the line cuts it short.
+const excerptLen = 256
 
 // Mismatch says the server does not do what the workload needs, with what
 // showed it: a server that answers with something other than an echo
@@ -24,11 +25,11 @@ type Mismatch struct {
 	Reason string
 	Kind   string
 	Sent   []byte
-	// SentLen and GotLen are the whole messages' lengths; GotOp names the
-	// frame that came back ("text", "binary", "pong").
+	// SentLen and GotLen are the whole messages' lengths; SentOp and GotOp
+	// name their frames ("text", "binary", "ping", "pong").
 	SentLen, GotLen int
 	Got             []byte
-	GotOp           string
+	SentOp, GotOp   string
 }
 
 // verdict is what the event loops tell Run about the replies so far, so
@@ -64,8 +65,8 @@ func signal(ch chan struct{}) {
 // workload needs: no echo at all within verdictAfter of the first reply that
 // was not one, or in a broadcast run with rooms of several members, no
 // delivery to a member other than the publisher within verdictAfter of the
-// first echo. It gives up when stop is closed.
-func (v *verdict) watch(rooms int, stop <-chan struct{}) <-chan string {
+// first echo (relay: see relayable). It gives up when stop is closed.
+func (v *verdict) watch(relay bool, stop <-chan struct{}) <-chan string {
 	out := make(chan string, 1)
 	go func() {
 		mismatch, echo := v.firstMismatch, v.firstEcho
@@ -79,7 +80,7 @@ func (v *verdict) watch(rooms int, stop <-chan struct{}) <-chan string {
 				notEcho = time.After(verdictAfter)
 			case <-echo:
 				echo = nil
-				if rooms >= 2 {
+				if relay {
 					notBroadcast = time.After(verdictAfter)
 				}
 			case <-notEcho:
@@ -100,15 +101,43 @@ func (v *verdict) watch(rooms int, stop <-chan struct{}) <-chan string {
 	return out
 }
 
+// relayable says whether a broadcast can reach, inside this process, a
+// member other than its publisher: some room has a publisher and another
+// member among the connections that opened here (a room may span the
+// processes of a split run).
+func relayable(conns []dialed, first int, rm rooms) bool {
+	if rm.size < 2 {
+		return false
+	}
+	type seen struct{ pub, members int }
+	byRoom := map[int]*seen{}
+	for _, d := range conns {
+		slot := first + d.index
+		s := byRoom[slot/rm.size]
+		if s == nil {
+			s = &seen{}
+			byRoom[slot/rm.size] = s
+		}
+		s.members++
+		if slot%rm.size < rm.publishers {
+			s.pub++
+		}
+		if s.pub > 0 && s.members >= 2 {
+			return true
+		}
+	}
+	return false
+}
+
 // result is the Mismatch of a finished run (nil: the server did what the
 // workload needs): the one that stopped it (reason), or, when the run went
 // to its end, no echo ever matched while other replies came, or a broadcast
 // run's echoes reached no other member.
-func (v *verdict) result(reason string, rooms int) *Mismatch {
+func (v *verdict) result(reason string, relay bool) *Mismatch {
 	first := v.first.Load()
 	switch {
 	case reason == StopNotBroadcast,
-		reason != StopNotEcho && rooms >= 2 && v.echoes.Load() > 0 && v.relays.Load() == 0:
+		reason != StopNotEcho && relay && v.echoes.Load() > 0 && v.relays.Load() == 0:
 		return &Mismatch{Reason: StopNotBroadcast}
 	case first != nil && (reason == StopNotEcho || v.echoes.Load() == 0 && v.relays.Load() == 0):
 		m := *first

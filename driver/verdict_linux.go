@@ -43,7 +43,7 @@ func (w *worker) notEcho(c *conn, op ws.OpCode, p []byte) {
 	sent := make([]byte, size)
 	cd.put(sent, st)
 	m := &Mismatch{Kind: "echo_mismatch", Sent: sent[:min(size, excerptLen)], SentLen: size,
-		Got: append([]byte(nil), p[:min(len(p), excerptLen)]...), GotLen: len(p), GotOp: opName(op)}
+		Got: append([]byte(nil), p[:min(len(p), excerptLen)]...), GotLen: len(p), SentOp: opName(w.run.op), GotOp: opName(op)}
 	if v.first.CompareAndSwap(nil, m) {
 		signal(v.firstMismatch)
 	}
@@ -55,6 +55,8 @@ func opName(op ws.OpCode) string {
 		return "text"
 	case ws.OpBinary:
 		return "binary"
+	case ws.OpPing:
+		return "ping"
 	case ws.OpPong:
 		return "pong"
 	}

@@ -101,7 +101,7 @@ func TestNotEcho(t *testing.T) {
 			if m == nil {
 				t.Fatal("no mismatch reported")
 			}
-			if m.Reason != StopNotEcho || m.Kind != "echo_mismatch" || string(m.Got) != `{"ok":true}` || m.GotLen != 11 || m.GotOp != "text" {
+			if m.Reason != StopNotEcho || m.Kind != "echo_mismatch" || string(m.Got) != `{"ok":true}` || m.GotLen != 11 || m.GotOp != "text" || m.SentOp != "text" {
 				t.Errorf("mismatch %+v (got %q)", m, m.Got)
 			}
 			if m.SentLen != spec.Size || len(m.Sent) != min(spec.Size, excerptLen) {
@@ -195,5 +195,29 @@ func testInvalidUTF8(t *testing.T, io string) {
 	}
 	if n := srv.ended.Load(); n != 3 {
 		t.Errorf("%d of 3 connections ended at the server", n)
+	}
+}
+
+// TestConnectInvalidUTF8: the connection storm fails a connection whose
+// echo is not valid UTF-8 the same way: close 1007, invalid_utf8.
+func TestConnectInvalidUTF8(t *testing.T) {
+	srv := startReplyServer(t, []byte("ok \xff\xfe not UTF-8"))
+	spec := quickSpec(2, 300*time.Millisecond)
+	spec.Kind = scenario.KindConnect
+	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.l.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := res.Snapshot.Errors["invalid_utf8"]
+	if n == 0 || res.Snapshot.Errors["echo_mismatch"] != 0 {
+		t.Errorf("errors %v, want invalid_utf8 and no echo_mismatch", res.Snapshot.Errors)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.ended.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// (Connections of the warm-up are closed alike but not counted.)
+	if got := srv.closeCodes(); int64(got[ws.StatusInvalidFramePayloadData]) < n || len(got) != 1 {
+		t.Errorf("server saw close codes %v, want 1007 only, from each of the %d connections counted", got, n)
 	}
 }

@@ -154,6 +154,16 @@ func Combine(in Input, parts []Part) (*Report, error) {
 	in.Snapshot = snap
 	in.CPUUser, in.CPUSystem, in.GCPause, in.GCCycles = cpuUser, cpuSys, gc, gcCycles
 	in.MaxRSSKiB, in.Cores, in.ReadBacklog = rss, cores, backlog
+	for _, p := range parts {
+		// A process that found the server does not echo (or broadcast)
+		// says it for all: they load the same server. (Nothing measured is
+		// judged on the whole.)
+		r := p.Report
+		if r.Failure != "" && (r.StopReason == StopNotEcho || r.StopReason == StopNotBroadcast || snap.Counts.Received == 0 && snap.Counts.Deliveries == 0) {
+			in.Failure = r.Failure
+			break
+		}
+	}
 	in.StopReason = CombineStops(stops)
 	in.Interrupted = in.StopReason == "interrupted" || in.StopReason == "aborted"
 	in.Procs = len(parts)
@@ -171,7 +181,7 @@ func Combine(in Input, parts []Part) (*Report, error) {
 // then completed).
 func CombineStops(reasons []string) string {
 	worst := ""
-	rank := map[string]int{"completed": 1, "interrupted": 2, "aborted": 3}
+	rank := map[string]int{"completed": 1, StopNotBroadcast: 2, StopNotEcho: 2, "interrupted": 3, "aborted": 4}
 	for _, r := range reasons {
 		if r != "no_connections" && rank[r] >= rank[worst] {
 			worst = r

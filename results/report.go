@@ -37,6 +37,7 @@ type Report struct {
 	// Latency holds one entry per metric name: rtt, rtt_uncorrected, send_lag, connect, handshake.
 	Latency  map[string]Latency `json:"latency"`
 	Warnings []string           `json:"warnings"`
+	Failure  string             `json:"failure,omitempty"` // why a run that went ahead failed, in one plain line (see failure)
 	Harness  Harness            `json:"harness"`
 	// Intervals are the measured window in slices (--interval): rates,
 	// errors and each metric's latency over time, with exact histograms.
@@ -322,6 +323,11 @@ type Input struct {
 	// of the machine's CPU time that was busy in the window (≤ 0: unknown).
 	ServerLocal bool
 	MachineCPU  float64
+	// Mismatch is what the run saw instead of the replies its workload
+	// needs (driver.Result.Mismatch); Failure, a failure already worded
+	// (a split run's process's), is taken as it is.
+	Mismatch *Mismatch
+	Failure  string
 }
 
 // Build makes the Report of a run, with its warnings.
@@ -436,6 +442,7 @@ func Build(in Input) (*Report, error) {
 		}
 		r.Stages = append(r.Stages, out)
 	}
+	r.Failure = failure(r, in, snap)
 	r.Warnings = append(warnings(r, snap), in.ExtraWarnings...)
 	return r, nil
 }

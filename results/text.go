@@ -138,6 +138,9 @@ func Text(w io.Writer, r *Report) error {
 	for _, wn := range r.Warnings {
 		fmt.Fprintf(&b, "WARNING: %s\n", wn)
 	}
+	if r.Failure != "" {
+		fmt.Fprintf(&b, "FAILED: %s\n", r.Failure)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

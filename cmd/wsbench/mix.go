@@ -78,6 +78,9 @@ func runMix(ctx, abort context.Context, spec scenario.Spec, target string, bundl
 		}
 		rep.Group = spec.Groups[i].Name
 		groups = append(groups, rep)
+		if rep.Failure != "" && whole.Failure == "" {
+			whole.Failure = fmt.Sprintf("group %q: %s", rep.Group, rep.Failure)
+		}
 		if err := whole.Snapshot.Merge(res.Snapshot); err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -26,6 +27,7 @@ func runMulti(ctx, abort context.Context, spec scenario.Spec, targets []string, 
 	}
 	failed, unreachable := 0, 0
 	var writeErr error
+	var failure string // the first run's that failed though it ran (results.Report.Failure)
 rounds:
 	for round := 1; round <= repeat; round++ {
 		for i, target := range targets {
@@ -51,6 +53,8 @@ rounds:
 			}
 			if rep.StopReason == driver.StopNoConnections {
 				unreachable++
+			} else if rep.Failure != "" && failure == "" {
+				failure = fmt.Sprintf("%s, round %d: %s", sides[i].Label, round, rep.Failure)
 			}
 			if out != "" && writeErr == nil {
 				writeErr = rep.WriteFile(filepath.Join(out, fmt.Sprintf("%s-%d.json", sides[i].Label, round)))
@@ -76,6 +80,8 @@ rounds:
 		return failedError{fmt.Errorf("--out: %w", writeErr)}
 	case unreachable > 0:
 		return failedError{fmt.Errorf("%d run(s) could open no connection", unreachable)}
+	case failure != "":
+		return failedError{errors.New(failure)}
 	case failed > 0:
 		return thresholdError{failed}
 	}

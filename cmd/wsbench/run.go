@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -67,8 +68,9 @@ each good for one ephemeral port range of connections to one server address.
 Before connecting, run checks the open-file and port limits and says which
 one the run would hit and what to do.
 
-Exit codes: 0 success, 1 the run failed (no connection opened, result not
-written), 2 bad usage or bad input, 3 a --threshold failed.
+Exit codes: 0 success, 1 the run failed (no connection opened, the server
+does not echo or broadcast, nothing measured, result not written), 2 bad
+usage or bad input, 3 a --threshold failed.
 `
 
 // driverOptions checks the run flags that go to the driver rather than into
@@ -332,6 +334,8 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 		return failedError{fmt.Errorf("--out: %w", writeErr)}
 	case rep.StopReason == driver.StopNoConnections:
 		return failedError{fmt.Errorf("no connection to %s could be opened in %d attempts (errors: %v)", rep.Target, rep.Connections.Attempted, rep.Errors)}
+	case rep.Failure != "":
+		return failedError{errors.New(rep.Failure)}
 	case !passed:
 		n := 0
 		for _, t := range rep.Thresholds {
@@ -463,7 +467,15 @@ func inputOf(spec scenario.Spec, target string, bundled bool, res *driver.Result
 		Stages:      stagesOf(res),
 		ServerLocal: bundled || onThisMachine(target),
 		MachineCPU:  res.CPU.Machine,
+		Mismatch:    mismatchOf(res.Mismatch),
 	}
+}
+
+func mismatchOf(m *driver.Mismatch) *results.Mismatch {
+	if m == nil {
+		return nil
+	}
+	return &results.Mismatch{Reason: m.Reason, Kind: m.Kind, Sent: m.Sent, Got: m.Got, SentLen: m.SentLen, GotLen: m.GotLen, SentOp: m.SentOp, GotOp: m.GotOp}
 }
 
 func stagesOf(res *driver.Result) []results.StageInput {

@@ -1,0 +1,174 @@
+package results
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
+)
+
+// Stop reasons of a run whose server did not do what the workload needs
+// (driver.StopNotEcho and driver.StopNotBroadcast).
+const (
+	StopNotEcho      = "not_echo"
+	StopNotBroadcast = "not_broadcast"
+)
+
+// Mismatch is what a run saw instead of the replies its workload needs
+// (driver.Mismatch): Reason StopNotEcho with the first bytes of a message
+// sent and of what came back instead (counted as error Kind), or Reason
+// StopNotBroadcast.
+type Mismatch struct {
+	Reason, Kind    string
+	Sent, Got       []byte
+	SentLen, GotLen int
+	SentOp, GotOp   string
+}
+
+// failure is the one plain line that says why a run failed though it ran
+// (empty: it did not): the server does not echo, or does not broadcast, or
+// nothing at all was measured. An interrupted run is not a failure of this
+// kind, nor is one in which no connection opened.
+func failure(r *Report, in Input, snap *metrics.Snapshot) string {
+	if in.Failure != "" {
+		return in.Failure
+	}
+	if in.Interrupted || r.StopReason == "no_connections" {
+		return ""
+	}
+	if m := in.Mismatch; m != nil && m.Reason == StopNotEcho {
+		return fmt.Sprintf("the server answers, but not with an echo of what was sent: expected the echo of a %d-byte %s message (%s), got the %d-byte %s message %s (%s %d; no reply was an echo)",
+			m.SentLen, m.SentOp, excerpt(m.Sent, m.SentLen, in), m.GotLen, m.GotOp, excerpt(m.Got, m.GotLen, in), m.Kind, snap.Errors[m.Kind])
+	}
+	if m := in.Mismatch; m != nil && m.Reason == StopNotBroadcast {
+		reach := 0.0
+		if b := r.Broadcast; b != nil {
+			reach = b.Reach
+		}
+		return fmt.Sprintf("the server echoes each message to its publisher but does not broadcast it: no member received a message from another member of its room (reach %.2f, the publishers' own echoes only); is %s a broadcast server whose rooms --room-path names?",
+			reach, r.Target)
+	}
+	s := in.Spec
+	if s.Mixed() || s.Kind == scenario.KindConnect || s.Kind == scenario.KindHold && s.Rate == 0 {
+		return "" // no replies expected, or judged group by group
+	}
+	if c := snap.Counts; c.Received == 0 && c.Deliveries == 0 {
+		return fmt.Sprintf("nothing was measured: %d messages sent in the %.2fs window, no reply received (errors: %s)",
+			c.Sent, r.DurationS, errorList(snap.Errors))
+	}
+	return ""
+}
+
+// errorList is errors as "kind n, kind n" by kind, or "none".
+func errorList(errs map[string]int64) string {
+	if len(errs) == 0 {
+		return "none"
+	}
+	kinds := make([]string, 0, len(errs))
+	for k := range errs {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for i, k := range kinds {
+		kinds[i] = fmt.Sprintf("%s %d", k, errs[k])
+	}
+	return strings.Join(kinds, ", ")
+}
+
+// excerptRunes is how much of a message a failure line shows.
+const excerptRunes = 48
+
+// excerpt shows the first bytes of a message (of n bytes in all) for a
+// failure line: secrets redacted, then at most excerptRunes characters,
+// printable text between backquotes, anything else quoted with escapes,
+// "…" when cut short.
+func excerpt(b []byte, n int, in Input) string {
+	s := redactText(string(b), in)
+	more := ""
+	if n > len(b) {
+		more = "…"
+	}
+	if r := []rune(s); len(r) > excerptRunes {
+		s, more = string(r[:excerptRunes]), "…"
+	}
+	if utf8.ValidString(s) && !strings.ContainsRune(s, '`') && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return "`" + s + more + "`"
+	}
+	return strconv.Quote(s) + more
+}
+
+// secretKey matches "name=value", "name: value" and "\"name\":\"value\""
+// where the name looks like it holds a credential; bearer matches an
+// Authorization header's scheme and token.
+var (
+	secretKey = regexp.MustCompile(`(?i)("?[\w.-]*(?:token|secret|passw|pwd|key|auth|session|cookie|jwt|sig|credential)[\w.-]*"?\s*[:=]\s*)("[^"]*"?|[^\s&,;"'}]+)`)
+	bearer    = regexp.MustCompile(`(?i)\b(bearer|basic)\s+[\w.~+/=-]+`)
+)
+
+// redactText hides what may be a secret in text the server sent or the
+// client sent: the values of names that look like credentials, bearer
+// tokens, and the literal values of the run's own secrets (secret headers,
+// the URL's password, secret query parameters).
+func redactText(s string, in Input) string {
+	for _, v := range secretValues(in) {
+		s = strings.ReplaceAll(s, v, Redacted)
+	}
+	s = bearer.ReplaceAllString(s, "$1 "+Redacted)
+	return secretKey.ReplaceAllStringFunc(s, func(m string) string {
+		sub := secretKey.FindStringSubmatch(m)
+		if strings.HasPrefix(sub[2], `"`) {
+			return sub[1] + `"` + Redacted + `"`
+		}
+		return sub[1] + Redacted
+	})
+}
+
+// secretValues lists the run's own secret values that are long enough to
+// find in text: those Redact hides from the result.
+func secretValues(in Input) []string {
+	var out []string
+	add := func(v string) {
+		if v = strings.TrimSpace(v); len(v) >= 4 && v != Redacted && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	spec := in.Spec
+	red := Redact(spec)
+	for i, h := range spec.Headers {
+		if red.Headers[i] != h {
+			_, v, _ := strings.Cut(h, ":")
+			add(v)
+			// "Bearer T", "a=x; b=y": the token and each cookie's value too
+			for _, part := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(" ;,=", r) }) {
+				if len(part) >= 8 {
+					add(part)
+				}
+			}
+		}
+	}
+	for _, raw := range []string{in.Target, spec.Target, "ws://x/?" + spec.Query} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			continue
+		}
+		if p, ok := u.User.Password(); ok {
+			add(p)
+		}
+		for k, vs := range u.Query() {
+			if slices.ContainsFunc(spec.SecretParams, func(s string) bool { return strings.EqualFold(s, k) }) {
+				for _, v := range vs {
+					add(v)
+				}
+			}
+		}
+	}
+	return out
+}

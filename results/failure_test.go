@@ -1,0 +1,126 @@
+package results
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
+)
+
+// TestFailure: each way a run that went ahead can fail gives one plain line
+// (and none for a healthy run, an interrupted one, or a kind that expects
+// no replies); excerpts show what was expected and what arrived, with
+// secrets redacted.
+func TestFailure(t *testing.T) {
+	notEcho := func(got string) func(*Input) {
+		return func(in *Input) {
+			in.StopReason = StopNotEcho
+			in.Snapshot.Errors["echo_mismatch"] = 7
+			in.Mismatch = &Mismatch{Reason: StopNotEcho, Kind: "echo_mismatch", Sent: []byte("AAAAabcdef"), SentLen: 64, SentOp: "text",
+				Got: []byte(got), GotLen: len(got), GotOp: "text"}
+		}
+	}
+	nothing := func(_ *scenario.Spec, s *metrics.Snapshot) {
+		s.Counts.Received, s.Counts.InFlight = 0, s.Counts.Sent
+		s.Hist[metrics.RTT].Reset()
+		s.Hist[metrics.RTTUncorrected].Reset()
+	}
+	cases := []struct {
+		name   string
+		mutate func(*scenario.Spec, *metrics.Snapshot)
+		input  func(*Input)
+		want   []string // in the line ("" alone: no failure)
+		absent []string // never in the line
+	}{
+		// a healthy run is no failure
+		{"healthy", nil, nil, []string{""}, nil},
+		// a server answering {"ok":true}: what was expected and what arrived, the error kind
+		{"not echo", nil, notEcho(`{"ok":true}`), []string{
+			"the server answers, but not with an echo of what was sent: expected the echo of a 64-byte text message (`AAAAabcdef…`), got the 11-byte text message `{\"ok\":true}` (echo_mismatch 7; no reply was an echo)"}, nil},
+		// a reply carrying credentials: their values are redacted
+		{"not echo, secrets", func(s *scenario.Spec, _ *metrics.Snapshot) {
+			s.Headers = []string{"Authorization: Bearer abc123xyz", "X-Other: visible"}
+		}, notEcho(`{"token":"t0ps3cret","session_id":42,"hi":"Bearer zz99yy88","me":"abc123xyz","x":"?password=hunter2&y=1"}`),
+			[]string{"`{\"token\":\"REDACTED\",\"session_id\":REDACTED,\"hi\":\"…`"},
+			[]string{"t0ps3cret", "zz99yy88", "abc123xyz", "hunter2", ":42"}},
+		// a secret cut by the line's length is redacted whole first, never shown in part
+		{"not echo, long", func(s *scenario.Spec, _ *metrics.Snapshot) {
+			s.Headers = []string{"Authorization: Bearer abc123xyz"}
+		}, notEcho(strings.Repeat("x", 44) + "abc123xyz"), []string{"`" + strings.Repeat("x", 44) + "REDA…`"}, []string{"abc1"}},
+		// the literal value of a secret header, alone in the reply
+		{"not echo, header value", func(s *scenario.Spec, _ *metrics.Snapshot) {
+			s.Headers = []string{"Cookie: sid=q1w2e3r4"}
+		}, notEcho(`welcome q1w2e3r4`), []string{"`welcome REDACTED`"}, []string{"q1w2e3r4"}},
+		// binary or control bytes are shown escaped, never raw
+		{"not echo, binary", nil, notEcho("\x00\x01\xffok"), []string{`"\x00\x01\xffok"`}, nil},
+		// a broadcast server that only echoes
+		{"not broadcast", func(s *scenario.Spec, _ *metrics.Snapshot) {
+			s.Kind, s.RoomSize, s.Rate = scenario.KindBroadcast, 10, 100
+		}, func(in *Input) {
+			in.StopReason = StopNotBroadcast
+			in.Mismatch = &Mismatch{Reason: StopNotBroadcast}
+		}, []string{"the server echoes each message to its publisher but does not broadcast it"}, nil},
+		// a closed-model run that received nothing
+		{"nothing measured", nothing, nil, []string{"nothing was measured: 1010 messages sent in the 10.00s window, no reply received (errors: none)"}, nil},
+		// ... unless interrupted (its own exit code), or a kind expecting no replies
+		{"nothing measured, interrupted", nothing, func(in *Input) { in.Interrupted, in.StopReason = true, "interrupted" }, []string{""}, nil},
+		{"nothing measured, hold", func(s *scenario.Spec, snap *metrics.Snapshot) {
+			nothing(s, snap)
+			s.Kind = scenario.KindHold
+		}, nil, []string{""}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := fixtureWith(t, tc.mutate, tc.input)
+			for _, w := range tc.want {
+				if w == "" && r.Failure != "" || !strings.Contains(r.Failure, w) {
+					t.Errorf("failure %q, want it to contain %q", r.Failure, w)
+				}
+			}
+			for _, a := range tc.absent {
+				if strings.Contains(r.Failure, a) {
+					t.Errorf("failure %q shows %q", r.Failure, a)
+				}
+			}
+			if r.Failure != "" && strings.Contains(r.Failure, "\n") {
+				t.Errorf("failure is not one line: %q", r.Failure)
+			}
+			if r.StopReason == StopNotEcho {
+				for _, w := range r.Warnings {
+					if strings.Contains(w, "--grace") {
+						t.Errorf("warning blames --grace: %q", w)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestRedactText: values that may be credentials are hidden wherever they
+// sit in free text; the rest is left alone.
+func TestRedactText(t *testing.T) {
+	spec := scenario.Default()
+	spec.Headers = []string{"Authorization: Bearer abc123xyz", "Cookie: sid=q1w2e3r4; theme=dark", "X-Other: visible"}
+	in := Input{Spec: spec, Target: "ws://u:pa55word@127.0.0.1/?token=tok3n&room=5"}
+	cases := []struct{ text, want string }{
+		// JSON string and number values of credential-like names
+		{`{"token":"t0ps3cret","session_id":42,"ok":true}`, `{"token":"REDACTED","session_id":REDACTED,"ok":true}`},
+		// query-style and header-style pairs
+		{`?password=hunter2&y=1`, `?password=REDACTED&y=1`},
+		{`X-Api-Key: k3y`, `X-Api-Key: REDACTED`},
+		// a bearer token that is not the run's own
+		{`auth by Bearer zz99yy88 ok`, `auth by Bearer REDACTED ok`},
+		// the run's own secrets, wherever they appear: header token, cookie value, URL password and secret parameter
+		{`me abc123xyz`, `me REDACTED`},
+		{`cookie q1w2e3r4 here`, `cookie REDACTED here`},
+		{`pw pa55word, t tok3n`, `pw REDACTED, t REDACTED`},
+		// nothing secret: unchanged, including a non-secret header's value and query
+		{`{"ok":true,"room":5,"theme":"dark","other":"visible"}`, `{"ok":true,"room":5,"theme":"dark","other":"visible"}`},
+	}
+	for _, tc := range cases {
+		if got := redactText(tc.text, in); got != tc.want {
+			t.Errorf("redactText(%q) = %q, want %q", tc.text, got, tc.want)
+		}
+	}
+}
