@@ -108,6 +108,9 @@ func WriteHTML(w io.Writer, r *Report) error {
 	pg := reportPage{htmlPage: htmlPage{Title: "wsbench: " + r.Target, Heading: "wsbench report", Version: r.ToolVersion}}
 	target, load := textHeader(r)
 	pg.Lines = append(pg.Lines, target, load, "started "+r.StartedAt.Format(time.RFC3339))
+	if r.Failure != "" {
+		pg.Lines = append(pg.Lines, "FAILED: "+r.Failure)
+	}
 	pg.Summary = summaryTable(r)
 	pg.Harness = harnessVerdict(r)
 	pg.Latency, pg.LatencyNote = latencyTable(r)
