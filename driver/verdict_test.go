@@ -55,6 +55,15 @@ func (s *replyServer) serve(c net.Conn) {
 	}
 }
 
+// waitEnded waits (up to 10 s) until n connections have ended at the
+// server, so that their close codes are recorded.
+func (s *replyServer) waitEnded(n int64) {
+	deadline := time.Now().Add(10 * time.Second)
+	for s.ended.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (s *replyServer) closeCodes() map[ws.StatusCode]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -113,6 +122,7 @@ func TestNotEcho(t *testing.T) {
 			if c := res.Snapshot.Counts; !c.Balanced() || c.Received != 0 {
 				t.Errorf("counts %+v", c)
 			}
+			srv.waitEnded(4)
 			if got := srv.closeCodes(); got[ws.StatusNormalClosure] != 4 {
 				t.Errorf("server saw close codes %v, want 1000 from each of 4 connections", got)
 			}
@@ -175,6 +185,7 @@ func TestInvalidUTF8(t *testing.T) { eachIO(t, testInvalidUTF8) }
 func testInvalidUTF8(t *testing.T, io string) {
 	srv := startReplyServer(t, []byte("ok \xff\xfe not UTF-8"))
 	spec := quickSpec(3, 300*time.Millisecond)
+	spec.Grace = scenario.Duration(10 * time.Second) // the reply arrives in it, however slow the machine
 	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.l.url(), IO: io})
 	if err != nil {
 		t.Fatal(err)
@@ -186,10 +197,7 @@ func testInvalidUTF8(t *testing.T, io string) {
 	if c := snap.Counts; c.ConnsDropped != 3 || !c.Balanced() {
 		t.Errorf("counts %+v, want 3 connections dropped", c)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.ended.Load() < 3 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	srv.waitEnded(3)
 	if got := srv.closeCodes(); got[ws.StatusInvalidFramePayloadData] != 3 || len(got) != 1 {
 		t.Errorf("server saw close codes %v, want 1007 from each of 3 connections", got)
 	}
@@ -212,10 +220,7 @@ func TestConnectInvalidUTF8(t *testing.T) {
 	if n == 0 || res.Snapshot.Errors["echo_mismatch"] != 0 {
 		t.Errorf("errors %v, want invalid_utf8 and no echo_mismatch", res.Snapshot.Errors)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.ended.Load() < n && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	srv.waitEnded(n)
 	// (Connections of the warm-up are closed alike but not counted.)
 	if got := srv.closeCodes(); int64(got[ws.StatusInvalidFramePayloadData]) < n || len(got) != 1 {
 		t.Errorf("server saw close codes %v, want 1007 only, from each of the %d connections counted", got, n)
