@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -195,6 +196,9 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		rep, err := runOne(ctx, abort, cfg, bundled)
 		if err != nil {
 			return results.CapacityStep{}, err
+		}
+		if rep.StopReason == driver.StopNotEcho || rep.StopReason == driver.StopNotBroadcast {
+			return results.CapacityStep{}, errors.New(rep.Failure) // no step can pass: say why, once
 		}
 		results.ApplyThresholds(rep, ths)
 		st := results.CapacityStep{Conns: cfg.Spec.Conns, Offered: cfg.Spec.Rate, Achieved: rep.Rates.Received, Errors: rep.ErrorCount(), Pass: true,

@@ -139,3 +139,14 @@ func TestRunNothingMeasured(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestCapacityNotEcho: capacity against a server that does not echo stops at
+// its first step with the same line and exit 1, not "even the first rate
+// breaks the SLO" and exit 3.
+func TestCapacityNotEcho(t *testing.T) {
+	url := replyServer(t, []byte(`{"ok":true}`))
+	code, _, stderr := runCLI("capacity", "--slo", "rtt.p99<20ms", "-c", "4", "--start", "100", "--step", "10s", "--warmup", "0s", url)
+	if code != exitFailed || !strings.Contains(stderr, "wsbench capacity: the server answers, but not with an echo of what was sent:") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
