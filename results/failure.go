@@ -2,9 +2,7 @@ package results
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -114,13 +112,15 @@ var (
 )
 
 // redactText hides what may be a secret in text the server sent or the
-// client sent: the values of names that look like credentials, bearer
-// tokens, and the literal values of the run's own secrets (secret headers,
-// the URL's password, secret query parameters).
+// client sent: the run's own secret values and the secrets of URLs
+// (scenario.Spec.Scrubber), bearer tokens, and the values of names that
+// look like credentials.
 func redactText(s string, in Input) string {
-	for _, v := range secretValues(in) {
-		s = strings.ReplaceAll(s, v, Redacted)
+	spec := in.Spec
+	if spec.Target == "" {
+		spec.Target = in.Target
 	}
+	s = spec.Scrubber()(s)
 	s = bearer.ReplaceAllString(s, "$1 "+Redacted)
 	return secretKey.ReplaceAllStringFunc(s, func(m string) string {
 		sub := secretKey.FindStringSubmatch(m)
@@ -129,46 +129,4 @@ func redactText(s string, in Input) string {
 		}
 		return sub[1] + Redacted
 	})
-}
-
-// secretValues lists the run's own secret values that are long enough to
-// find in text: those Redact hides from the result.
-func secretValues(in Input) []string {
-	var out []string
-	add := func(v string) {
-		if v = strings.TrimSpace(v); len(v) >= 4 && v != Redacted && !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	spec := in.Spec
-	red := Redact(spec)
-	for i, h := range spec.Headers {
-		if red.Headers[i] != h {
-			_, v, _ := strings.Cut(h, ":")
-			add(v)
-			// "Bearer T", "a=x; b=y": the token and each cookie's value too
-			for _, part := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(" ;,=", r) }) {
-				if len(part) >= 8 {
-					add(part)
-				}
-			}
-		}
-	}
-	for _, raw := range []string{in.Target, spec.Target, "ws://x/?" + spec.Query} {
-		u, err := url.Parse(raw)
-		if err != nil {
-			continue
-		}
-		if p, ok := u.User.Password(); ok {
-			add(p)
-		}
-		for k, vs := range u.Query() {
-			if slices.ContainsFunc(spec.SecretParams, func(s string) bool { return strings.EqualFold(s, k) }) {
-				for _, v := range vs {
-					add(v)
-				}
-			}
-		}
-	}
-	return out
 }
