@@ -178,7 +178,7 @@ func Combine(in Input, parts []Part) (*Report, error) {
 // CombineStops picks the stop reason of a run made of several (the
 // processes of a split run, the groups of a mix): "no_connections" only if
 // none opened any, else the worst of the others (aborted, then interrupted,
-// then completed).
+// then not_echo or not_broadcast, then completed).
 func CombineStops(reasons []string) string {
 	worst := ""
 	rank := map[string]int{"completed": 1, StopNotBroadcast: 2, StopNotEcho: 2, "interrupted": 3, "aborted": 4}
