@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -148,5 +150,33 @@ func TestCapacityNotEcho(t *testing.T) {
 	code, _, stderr := runCLI("capacity", "--slo", "rtt.p99<20ms", "-c", "4", "--start", "100", "--step", "10s", "--warmup", "0s", url)
 	if code != exitFailed || !strings.Contains(stderr, "wsbench capacity: the server answers, but not with an echo of what was sent:") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestProcsNotEcho: split over two processes, a run against a server that
+// does not echo fails the same way: exit 1, the line, the stop reason.
+func TestProcsNotEcho(t *testing.T) {
+	url := replyServer(t, []byte(`{"ok":true}`))
+	out := filepath.Join(t.TempDir(), "r.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, binary, "run", "-q", "--procs", "2", "-c", "4", "-r", "100", "-d", "20s", "-o", out, url)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("the run took %v of its 20s", took)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed || !strings.Contains(stderr.String(), "wsbench run: the server answers, but not with an echo of what was sent:") {
+		t.Errorf("run: %v, stderr %q", err, stderr.String())
+	}
+	rep, err := results.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.StopReason != results.StopNotEcho || rep.Failure == "" {
+		t.Errorf("result: stop %q, failure %q", rep.StopReason, rep.Failure)
 	}
 }
