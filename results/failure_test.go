@@ -65,6 +65,18 @@ func TestFailure(t *testing.T) {
 		{"nothing measured", nothing, nil, []string{"nothing was measured: 1010 messages sent in the 10.00s window, no reply received (errors: none)"}, nil},
 		// ... unless interrupted (its own exit code), or a kind expecting no replies
 		{"nothing measured, interrupted", nothing, func(in *Input) { in.Interrupted, in.StopReason = true, "interrupted" }, []string{""}, nil},
+		// an open-model run with nothing due in its window has nothing to answer
+		{"nothing due", func(s *scenario.Spec, snap *metrics.Snapshot) {
+			nothing(s, snap)
+			s.Rate = 0.5
+			snap.Counts.Sent, snap.Counts.InFlight = 0, 0
+		}, nil, []string{""}, nil},
+		// ... but sends that fell due and were never made are no excuse
+		{"nothing sent, unsent", func(s *scenario.Spec, snap *metrics.Snapshot) {
+			nothing(s, snap)
+			s.Rate = 100
+			snap.Counts.Sent, snap.Counts.InFlight, snap.Counts.Unsent = 0, 0, 1000
+		}, nil, []string{"nothing was measured: 0 messages sent"}, nil},
 		{"nothing measured, hold", func(s *scenario.Spec, snap *metrics.Snapshot) {
 			nothing(s, snap)
 			s.Kind = scenario.KindHold
