@@ -74,6 +74,7 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	connRate := fs.Float64("conn-rate", 10, "--dimension conns: messages per second of each connection")
 	start := fs.Float64("start", 1000, "first load tried: total msg/s (--dimension conns: connections, default 10)")
 	maxLoad := fs.Float64("max", 1e6, "highest load tried: total msg/s (--dimension conns: connections, default 10000)")
+	fs.Lookup("max").DefValue = "1000000" // not Go's "1e+06"
 	step := fs.Duration("step", 5*time.Second, "measured duration of each step")
 	precision := fs.Float64("precision", 0.05, "stop bisecting when the gap between held and failed is below this fraction")
 	format := fs.String("format", "text", "text, json (every step) or html (the knee plot and the table, one self-contained page)")
@@ -282,6 +283,9 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	if *format != "text" || *o.out != "" {
 		fmt.Fprintf(stderr, "wsbench capacity: %s\n", res.Conclusion())
+	}
+	if ctx.Err() != nil {
+		return interruptedError{} // what was measured is written above
 	}
 	switch {
 	case good == 0 && !res.ClientBound:
