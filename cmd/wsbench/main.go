@@ -54,9 +54,15 @@ func (e thresholdError) Error() string { return fmt.Sprintf("%d threshold(s) fai
 
 // interruptedError marks a run stopped by SIGINT or SIGTERM; what it
 // measured has been reported.
-type interruptedError struct{ nothingMeasured bool }
+type interruptedError struct {
+	cause           error // why no result could be made, if none was
+	nothingMeasured bool
+}
 
 func (e interruptedError) Error() string {
+	if e.cause != nil {
+		return "interrupted: " + e.cause.Error()
+	}
 	if e.nothingMeasured {
 		return "interrupted before the measured window began: nothing was measured"
 	}

@@ -341,6 +341,9 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 		st.done()
 	}
 	if err != nil {
+		if signalled.Err() != nil {
+			return interruptedError{cause: err, nothingMeasured: true}
+		}
 		return failedError{err}
 	}
 	passed := results.ApplyThresholds(rep, thresholds)
