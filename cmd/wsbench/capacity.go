@@ -92,6 +92,9 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		if err != nil {
 			return usageError{err}
 		}
+		if th.Abort {
+			return usagef("--slo %q: :abort belongs to run --threshold; a failed step already ends the search's doubling", e)
+		}
 		ths = append(ths, th)
 	}
 	conns := *dimension == results.DimensionConns
