@@ -197,7 +197,7 @@ func TestTargetWithoutScheme(t *testing.T) {
 // counts the errors by kind as words, not in Go's map syntax.
 func TestFailureLine(t *testing.T) {
 	code, _, stderr := runCLI("run", "-c", "3", "-d", "200ms", "-q", "ws://127.0.0.1:1/")
-	want := "wsbench run: no connection to ws://127.0.0.1:1/ could be opened (errors: connect_refused 3)\n"
+	want := "wsbench run: no connection to ws://127.0.0.1:1/ could be opened in 3 attempts (errors: connect_refused 3)\n"
 	if code != exitFailed || stderr != want {
 		t.Errorf("exit %d, stderr %q, want %q", code, stderr, want)
 	}
