@@ -568,7 +568,7 @@ func TestParseThreshold(t *testing.T) {
 		{"rtt.p99<20ms", 0, false},            // p99 stays the summary's
 		{"rtt.p999<20ms", 0, false},           // p999 stays 99.9, as before
 		{"errors.count<1:abort", 0, true},     // a count below a bound can abort
-		{"connections.failed <= 5 :abort", 0, true},
+		{"errors.count <= 5 :abort", 0, true},
 	}
 	for _, k := range k6 {
 		th, err := ParseThreshold(k.expr)
@@ -588,8 +588,9 @@ func TestParseThreshold(t *testing.T) {
 		{"rtt.p75", `--threshold "rtt.p75": want SUBJECT<VALUE`},
 		{"rtt.q75<1ms", `--threshold "rtt.q75<1ms": unknown subject "rtt.q75"`},
 		// :abort only where a failure is final
-		{"rtt.p99<1ms:abort", `--threshold "rtt.p99<1ms:abort": :abort applies to errors.count and connections.failed`},
-		{"errors.count>1:abort", `--threshold "errors.count>1:abort": :abort applies to errors.count and connections.failed`},
+		{"rtt.p99<1ms:abort", `--threshold "rtt.p99<1ms:abort": :abort applies to errors.count with < or <=`},
+		{"errors.count>1:abort", `--threshold "errors.count>1:abort": :abort applies to errors.count with < or <=`},
+		{"connections.failed<1:abort", `--threshold "connections.failed<1:abort": :abort applies to errors.count`},
 		{"errors.rate<1%:abort", `--threshold "errors.rate<1%:abort": :abort applies to`},
 		{"errors.count<1:stop", `--threshold "errors.count<1:stop": unknown option "stop" after ':'`},
 		{"latency.p99<1ms", `--threshold "latency.p99<1ms": unknown subject "latency.p99"`},
@@ -652,40 +653,34 @@ func TestThresholds(t *testing.T) {
 	}
 }
 
-// TestWatch: an :abort threshold fails once the counts of the intervals so
+// TestWatch: an :abort threshold fails once the errors of the intervals so
 // far reach its bound, and not before; thresholds without :abort are not
 // watched at all.
 func TestWatch(t *testing.T) {
 	if NewWatch([]Threshold{mustThreshold(t, "errors.count<1")}) != nil {
 		t.Fatal("a Watch over no :abort threshold")
 	}
-	w := NewWatch([]Threshold{mustThreshold(t, "rtt.p99<1ms"), mustThreshold(t, "errors.count<3:abort"), mustThreshold(t, "connections.failed<=1:abort")})
+	w := NewWatch([]Threshold{mustThreshold(t, "rtt.p99<1ms"), mustThreshold(t, "errors.count<=3:abort"), mustThreshold(t, "errors.count<5:abort")})
 	steps := []struct {
-		errors, connsFailed int64
-		failed              string // "" while none has failed
+		errors int64
+		failed string // "" while none has failed
 	}{
-		{1, 0, ""},                     // 1 error
-		{0, 1, ""},                     // 1 error, 1 failed connection: at the bound, not over
-		{1, 0, ""},                     // 2 errors
-		{1, 0, "errors.count<3:abort"}, // 3 errors
-		{0, 1, "errors.count<3:abort"}, // still failed: the first listed wins
+		{1, ""},                      // 1 error
+		{0, ""},                      // an interval without errors
+		{2, ""},                      // 3 errors: at the bound of <=3, not over
+		{1, "errors.count<=3:abort"}, // 4 errors
+		{1, "errors.count<=3:abort"}, // 5: both fail, the first listed is named
 	}
 	for i, st := range steps {
 		snap := metrics.NewSnapshot()
 		if st.errors > 0 {
 			snap.Errors["close_1009"] = st.errors
 		}
-		snap.Counts.ConnsFailed = st.connsFailed
+		snap.Counts.ConnsFailed = 7 // not an error count: ignored
 		th, failed := w.Add(snap)
 		if failed != (st.failed != "") || th.Expr != st.failed {
 			t.Errorf("step %d: failed %v %q, want %q", i, failed, th.Expr, st.failed)
 		}
-	}
-	w = NewWatch([]Threshold{mustThreshold(t, "connections.failed<=1:abort")})
-	snap := metrics.NewSnapshot()
-	snap.Counts.ConnsFailed = 2
-	if th, failed := w.Add(snap); !failed || th.Subject != "connections.failed" {
-		t.Errorf("2 failed connections against <=1: %v %+v", failed, th)
 	}
 }
 

@@ -28,9 +28,10 @@ import (
 //
 // OP is <, <=, > or >=. A suffix ":abort" (as k6's abortOnFail) lets the
 // threshold stop the run as soon as it has failed for good, which only a
-// count that can only grow, held below a bound, can do: errors.count and
-// connections.failed with < or <=. Rates, percentiles and the rest are
-// judged at the end only.
+// count that can only grow, held below a bound, can do: errors.count with <
+// or <=, checked against the errors the event loops record on open
+// connections in each interval (failed opens count at the end). Rates,
+// percentiles and the rest are judged at the end only.
 type Threshold struct {
 	Expr       string  // as written
 	Subject    string  // e.g. "rtt.p99"
@@ -40,9 +41,11 @@ type Threshold struct {
 	Abort      bool    // ":abort": stop the run once it has failed for good
 }
 
-// abortSubjects are the counts that only grow during a run: a bound below
-// them that fails once has failed for good.
-var abortSubjects = map[string]bool{"errors.count": true, "connections.failed": true}
+// abortSubjects are the counts that only grow during a run, and that the
+// intervals carry as they go: a bound below them that fails once has failed
+// for good. (connections.failed grows too, but failed opens are counted by
+// the dialers, whose figures reach the result only at the end.)
+var abortSubjects = map[string]bool{"errors.count": true}
 
 // ThresholdResult is a threshold checked against a report.
 type ThresholdResult struct {
@@ -113,7 +116,7 @@ func ParseThreshold(expr string) (Threshold, error) {
 		return bad("no value after %s", t.Op)
 	}
 	if t.Abort && !(abortSubjects[t.Subject] && t.Op[0] == '<') {
-		return bad(":abort applies to errors.count and connections.failed with < or <= (counts that only grow, so a failure is final); %s is judged at the end of the run", t.Subject)
+		return bad(":abort applies to errors.count with < or <= (a count that only grows, so a failure is final); %s is judged at the end of the run", t.Subject)
 	}
 	if m, stat, ok := strings.Cut(t.Subject, "."); ok && (latencyStats[stat] != nil || strings.HasPrefix(stat, "p")) {
 		if _, err := metrics.ParseMetric(m); err == nil {
@@ -216,8 +219,8 @@ func ApplyThresholds(r *Report, ts []Threshold) bool {
 // threshold that has failed for good can stop the run. A nil Watch checks
 // nothing.
 type Watch struct {
-	ts                  []Threshold
-	errors, connsFailed int64
+	ts     []Threshold
+	errors int64
 }
 
 // NewWatch returns a Watch over the thresholds of ts that have Abort set, or
@@ -244,12 +247,8 @@ func (w *Watch) Add(s *metrics.Snapshot) (Threshold, bool) {
 	for _, n := range s.Errors {
 		w.errors += n
 	}
-	w.connsFailed += s.Counts.ConnsFailed
 	for _, t := range w.ts {
 		v := float64(w.errors)
-		if t.Subject == "connections.failed" {
-			v = float64(w.connsFailed)
-		}
 		if (t.Op == "<" && v >= t.Value) || (t.Op == "<=" && v > t.Value) {
 			return t, true
 		}

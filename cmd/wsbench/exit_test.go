@@ -126,7 +126,7 @@ func TestThresholdFlagErrors(t *testing.T) {
 		// a percentile above 100
 		{"p101", []string{"run", "--threshold", "rtt.p101<1ms"}, `--threshold "rtt.p101<1ms": "p101" is no percentile`},
 		// a percentile can fall, so it cannot abort
-		{"abort on a percentile", []string{"run", "--threshold", "rtt.p99<1ms:abort"}, ":abort applies to errors.count and connections.failed"},
+		{"abort on a percentile", []string{"run", "--threshold", "rtt.p99<1ms:abort"}, ":abort applies to errors.count with < or <="},
 		// :abort is checked per interval: none, nothing to check
 		{"abort without intervals", []string{"run", "--interval", "0", "--threshold", "errors.count<1:abort"}, "--threshold: :abort is checked at the end of each --interval"},
 		// a split run reports only at the end

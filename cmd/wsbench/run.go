@@ -74,8 +74,9 @@ one the run would hit and what to do.
 Thresholds: SUBJECT OP VALUE, OP one of < <= > >=: a latency METRIC.STAT
 (rtt.p99<20ms; STAT min, mean, max or any percentile p95, p99.9, p(99.99)),
 errors.count, errors.rate (0.1%), messages.rate, connections.failed, … A
-suffix :abort (errors.count<100:abort) stops the run as soon as such a count
-has failed for good; other thresholds are judged at the end.
+suffix :abort on errors.count (errors.count<100:abort) stops the run once the
+errors reach the bound (checked every --interval); the rest are judged at the
+end.
 
 Exit codes: 0 success, 1 the run failed (no connection opened, result not
 written), 2 bad usage or bad input, 3 a --threshold failed, 4 a --threshold
