@@ -90,7 +90,8 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	for _, e := range *slos {
 		th, err := results.ParseThreshold(e)
 		if err != nil {
-			return usageError{err}
+			// The same syntax as run's --threshold, but this flag is --slo.
+			return usagef("%s", strings.Replace(err.Error(), "--threshold", "--slo", 1))
 		}
 		if th.Abort {
 			return usagef("--slo %q: :abort belongs to run --threshold; a failed step already ends the search's doubling", e)
