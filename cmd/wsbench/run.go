@@ -343,7 +343,8 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	if err != nil {
 		if signalled.Err() != nil {
-			return interruptedError{cause: err, nothingMeasured: true}
+			// Scrubbed here, so that redactError keeps the type (and exit 130).
+			return interruptedError{cause: errors.New(spec.Scrubber()(err.Error())), nothingMeasured: true}
 		}
 		return failedError{err}
 	}
