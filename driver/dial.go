@@ -295,7 +295,10 @@ func dialOne(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dia
 // dialErrorKind names a failed TCP connect.
 func dialErrorKind(err error) string {
 	var ne net.Error
+	var dns *net.DNSError
 	switch {
+	case errors.As(err, &dns):
+		return "connect_dns" // the host name did not resolve (the CLI says why)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connect_refused"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():

@@ -552,11 +552,47 @@ func TestParseThreshold(t *testing.T) {
 			t.Errorf("%q: %+v %v", g.expr, th, err)
 		}
 	}
+	// Percentiles as k6 users write them, and :abort; each row gives the
+	// percentile read from the histogram (0 for the summary's own stats).
+	k6 := []struct {
+		expr       string
+		percentile float64
+		abort      bool
+	}{
+		{"rtt.p95<20ms", 95, false},           // any whole percentile
+		{"rtt.p99.9<20ms", 99.9, false},       // the summary's column label
+		{"rtt.p(95)<20ms", 95, false},         // k6's spelling
+		{"rtt.p(99.99) < 20ms", 99.99, false}, // k6's, with decimals and spaces
+		{"send_lag.p0<1ms", 0, false},         // p0 is the lowest value
+		{"rtt.p100<1s", 100, false},           // p100 is the highest
+		{"rtt.p99<20ms", 0, false},            // p99 stays the summary's
+		{"rtt.p999<20ms", 0, false},           // p999 stays 99.9, as before
+		{"errors.count<1:abort", 0, true},     // a count below a bound can abort
+		{"errors.count <= 5 :abort", 0, true},
+	}
+	for _, k := range k6 {
+		th, err := ParseThreshold(k.expr)
+		if err != nil || th.Percentile != k.percentile || th.Abort != k.abort {
+			t.Errorf("%q: %+v %v, want percentile %v abort %v", k.expr, th, err, k.percentile, k.abort)
+		}
+	}
 	bad := []struct{ expr, want string }{
 		{"rtt.p99", `--threshold "rtt.p99": want SUBJECT<VALUE or SUBJECT>VALUE`},
 		{"rtt.p99<", `--threshold "rtt.p99<": no value after <`},
 		{"rtt.p99<20", `--threshold "rtt.p99<20": rtt.p99 is a latency: want a duration such as 20ms, got "20"`},
-		{"rtt.p75<1ms", `--threshold "rtt.p75<1ms": unknown subject "rtt.p75"`},
+		{"rtt.p101<1ms", `--threshold "rtt.p101<1ms": "p101" is no percentile`},
+		{"rtt.p(95<1ms", `--threshold "rtt.p(95<1ms": "p(95" is no percentile`},
+		{"rtt.p-5<1ms", `--threshold "rtt.p-5<1ms": "p-5" is no percentile`},
+		{"rtt.p1e1<1ms", `--threshold "rtt.p1e1<1ms": "p1e1" is no percentile`},
+		{"rtt.pNaN<1ms", `--threshold "rtt.pNaN<1ms": "pNaN" is no percentile`},
+		{"rtt.p75", `--threshold "rtt.p75": want SUBJECT<VALUE`},
+		{"rtt.q75<1ms", `--threshold "rtt.q75<1ms": unknown subject "rtt.q75"`},
+		// :abort only where a failure is final
+		{"rtt.p99<1ms:abort", `--threshold "rtt.p99<1ms:abort": :abort applies to errors.count with < or <=`},
+		{"errors.count>1:abort", `--threshold "errors.count>1:abort": :abort applies to errors.count with < or <=`},
+		{"connections.failed<1:abort", `--threshold "connections.failed<1:abort": :abort applies to errors.count`},
+		{"errors.rate<1%:abort", `--threshold "errors.rate<1%:abort": :abort applies to`},
+		{"errors.count<1:stop", `--threshold "errors.count<1:stop": unknown option "stop" after ':'`},
 		{"latency.p99<1ms", `--threshold "latency.p99<1ms": unknown subject "latency.p99"`},
 		{"messages.rate>fast", `--threshold "messages.rate>fast": want a number, got "fast"`},
 		{"messages.rate>5%", `--threshold "messages.rate>5%": a percentage applies to errors.rate only`},
@@ -585,6 +621,14 @@ func TestThresholds(t *testing.T) {
 		{"errors.rate<0.5%", true}, // 3/1060 = 0.28%
 		{"errors.rate<0.25%", false},
 		{"errors.count<1", false},
+		// percentiles from the histogram: rtt is 10µs … 10ms in 10µs steps
+		{"rtt.p95<9.6ms", true},
+		{"rtt.p95<9.4ms", false},
+		{"rtt.p(95)<9.4ms", false},
+		{"rtt.p99.9<=10ms", true},
+		{"rtt.p99.9<9.98ms", false},
+		{"rtt.p(99.9)<9.98ms", false},
+		{"rtt.p0<=11us", true},
 	}
 	var ts []Threshold
 	for _, c := range cases {
@@ -607,6 +651,46 @@ func TestThresholds(t *testing.T) {
 	if !strings.Contains(b.String(), "✗ FAIL  rtt.p99<5ms") || !strings.Contains(b.String(), "measured 9.90ms") {
 		t.Errorf("summary lacks the thresholds:\n%s", b.String())
 	}
+}
+
+// TestWatch: an :abort threshold fails once the errors of the intervals so
+// far reach its bound, and not before; thresholds without :abort are not
+// watched at all.
+func TestWatch(t *testing.T) {
+	if NewWatch([]Threshold{mustThreshold(t, "errors.count<1")}) != nil {
+		t.Fatal("a Watch over no :abort threshold")
+	}
+	w := NewWatch([]Threshold{mustThreshold(t, "rtt.p99<1ms"), mustThreshold(t, "errors.count<=3:abort"), mustThreshold(t, "errors.count<5:abort")})
+	steps := []struct {
+		errors int64
+		failed string // "" while none has failed
+	}{
+		{1, ""},                      // 1 error
+		{0, ""},                      // an interval without errors
+		{2, ""},                      // 3 errors: at the bound of <=3, not over
+		{1, "errors.count<=3:abort"}, // 4 errors
+		{1, "errors.count<=3:abort"}, // 5: both fail, the first listed is named
+	}
+	for i, st := range steps {
+		snap := metrics.NewSnapshot()
+		if st.errors > 0 {
+			snap.Errors["close_1009"] = st.errors
+		}
+		snap.Counts.ConnsFailed = 7 // not an error count: ignored
+		th, failed := w.Add(snap)
+		if failed != (st.failed != "") || th.Expr != st.failed {
+			t.Errorf("step %d: failed %v %q, want %q", i, failed, th.Expr, st.failed)
+		}
+	}
+}
+
+func mustThreshold(t *testing.T, expr string) Threshold {
+	t.Helper()
+	th, err := ParseThreshold(expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return th
 }
 
 func TestMannWhitneyP(t *testing.T) {

@@ -16,21 +16,36 @@ import (
 // "messages.rate>50000". Subjects:
 //
 //   - METRIC.STAT: a latency figure, METRIC one of rtt, rtt_uncorrected,
-//     send_lag, connect, handshake, read_lag and STAT one of min, mean, p50,
-//     p90, p99, p999, max; VALUE a duration (500us, 20ms, 1.5s).
+//     send_lag, connect, handshake, read_lag and STAT one of min, mean, max
+//     or a percentile: p50, p90, p99, p999 (99.9, as before) or any pN,
+//     pN.N, p(N), p(N.N) with 0 <= N <= 100 (p95, p99.9, p(99.99)), read
+//     from the exact HDR histogram; VALUE a duration (500us, 20ms, 1.5s).
 //   - messages.rate (received per second), messages.sent_rate,
 //     messages.lost, messages.unsent, messages.in_flight;
 //   - errors.count, errors.rate: errors over messages sent plus connections
 //     attempted, VALUE a fraction or a percentage (0.001 or 0.1%);
 //   - connections.failed, connections.opened, connections.opened_per_s.
 //
-// OP is <, <=, > or >=.
+// OP is <, <=, > or >=. A suffix ":abort" (as k6's abortOnFail) lets the
+// threshold stop the run as soon as it has failed for good, which only a
+// count that can only grow, held below a bound, can do: errors.count with <
+// or <=, checked against the errors the event loops record on open
+// connections in each interval (failed opens count at the end). Rates,
+// percentiles and the rest are judged at the end only.
 type Threshold struct {
-	Expr    string  // as written
-	Subject string  // e.g. "rtt.p99"
-	Op      string  // <, <=, >, >=
-	Value   float64 // durations in microseconds, fractions for rates
+	Expr       string  // as written
+	Subject    string  // e.g. "rtt.p99"
+	Op         string  // <, <=, >, >=
+	Value      float64 // durations in microseconds, fractions for rates
+	Percentile float64 // for METRIC.pN subjects outside latencyStats: N (0–100)
+	Abort      bool    // ":abort": stop the run once it has failed for good
 }
+
+// abortSubjects are the counts that only grow during a run, and that the
+// intervals carry as they go: a bound below them that fails once has failed
+// for good. (connections.failed grows too, but failed opens are counted by
+// the dialers, whose figures reach the result only at the end.)
+var abortSubjects = map[string]bool{"errors.count": true}
 
 // ThresholdResult is a threshold checked against a report.
 type ThresholdResult struct {
@@ -83,11 +98,15 @@ func ParseThreshold(expr string) (Threshold, error) {
 		return Threshold{}, fmt.Errorf("--threshold %q: %s", expr, fmt.Sprintf(format, a...))
 	}
 	s := strings.ReplaceAll(expr, " ", "")
+	s, opt, hasOpt := strings.Cut(s, ":")
+	if hasOpt && opt != "abort" {
+		return bad("unknown option %q after ':' (the only one is :abort)", opt)
+	}
 	i := strings.IndexAny(s, "<>")
 	if i <= 0 {
 		return bad("want SUBJECT<VALUE or SUBJECT>VALUE, such as rtt.p99<20ms")
 	}
-	t := Threshold{Expr: expr, Subject: s[:i], Op: s[i : i+1]}
+	t := Threshold{Expr: expr, Subject: s[:i], Op: s[i : i+1], Abort: hasOpt}
 	rest := s[i+1:]
 	if strings.HasPrefix(rest, "=") {
 		t.Op += "="
@@ -96,8 +115,18 @@ func ParseThreshold(expr string) (Threshold, error) {
 	if rest == "" {
 		return bad("no value after %s", t.Op)
 	}
-	if m, stat, ok := strings.Cut(t.Subject, "."); ok && latencyStats[stat] != nil {
+	if t.Abort && !(abortSubjects[t.Subject] && t.Op[0] == '<') {
+		return bad(":abort applies to errors.count with < or <= (a count that only grows, so a failure is final); %s is judged at the end of the run", t.Subject)
+	}
+	if m, stat, ok := strings.Cut(t.Subject, "."); ok && (latencyStats[stat] != nil || strings.HasPrefix(stat, "p")) {
 		if _, err := metrics.ParseMetric(m); err == nil {
+			if latencyStats[stat] == nil {
+				p, ok := parsePercentile(stat)
+				if !ok {
+					return bad("%q is no percentile: want pN, pN.N, p(N) or p(N.N) with N from 0 to 100, such as p95, p99.9 or p(99.99)", stat)
+				}
+				t.Percentile = p
+			}
 			d, err := time.ParseDuration(strings.ReplaceAll(rest, "µ", "u"))
 			if err != nil {
 				return bad("%s is a latency: want a duration such as 20ms, got %q", t.Subject, rest)
@@ -124,6 +153,21 @@ func ParseThreshold(expr string) (Threshold, error) {
 	return t, nil
 }
 
+// parsePercentile reads the N of a stat pN, pN.N, p(N) or p(N.N).
+func parsePercentile(stat string) (float64, bool) {
+	n := strings.TrimPrefix(stat, "p")
+	if inner, ok := strings.CutPrefix(n, "("); ok {
+		if n, ok = strings.CutSuffix(inner, ")"); !ok {
+			return 0, false
+		}
+	}
+	if n == "" || strings.Trim(n, "0123456789.") != "" {
+		return 0, false // digits only: no signs, exponents, inf or nan
+	}
+	p, err := strconv.ParseFloat(n, 64)
+	return p, err == nil && p >= 0 && p <= 100
+}
+
 func subjectNames() []string {
 	names := make([]string, 0, len(counterSubjects))
 	for n := range counterSubjects {
@@ -138,9 +182,10 @@ func (t Threshold) Check(r *Report) ThresholdResult {
 	var actual float64
 	if f := counterSubjects[t.Subject]; f != nil {
 		actual = f(r)
-	} else {
-		m, stat, _ := strings.Cut(t.Subject, ".")
+	} else if m, stat, _ := strings.Cut(t.Subject, "."); latencyStats[stat] != nil {
 		actual = latencyStats[stat](r.Latency[m].Summary)
+	} else if h, err := r.Histogram(m); err == nil {
+		actual = float64(h.Percentile(t.Percentile)) / float64(time.Microsecond)
 	}
 	var pass bool
 	switch t.Op {
@@ -168,6 +213,52 @@ func ApplyThresholds(r *Report, ts []Threshold) bool {
 	}
 	return ok
 }
+
+// Watch checks a run's :abort thresholds against its intervals as they come
+// in (each interval's snapshot holds what was recorded in it), so that a
+// threshold that has failed for good can stop the run. A nil Watch checks
+// nothing.
+type Watch struct {
+	ts     []Threshold
+	errors int64
+}
+
+// NewWatch returns a Watch over the thresholds of ts that have Abort set, or
+// nil if none has.
+func NewWatch(ts []Threshold) *Watch {
+	var w Watch
+	for _, t := range ts {
+		if t.Abort {
+			w.ts = append(w.ts, t)
+		}
+	}
+	if len(w.ts) == 0 {
+		return nil
+	}
+	return &w
+}
+
+// Add counts one interval's snapshot in and returns the first :abort
+// threshold that the counts so far fail, if any.
+func (w *Watch) Add(s *metrics.Snapshot) (Threshold, bool) {
+	if w == nil || s == nil {
+		return Threshold{}, false
+	}
+	for _, n := range s.Errors {
+		w.errors += n
+	}
+	for _, t := range w.ts {
+		v := float64(w.errors)
+		if (t.Op == "<" && v >= t.Value) || (t.Op == "<=" && v > t.Value) {
+			return t, true
+		}
+	}
+	return Threshold{}, false
+}
+
+// StopThresholdAbort is the stop reason of a run that an :abort threshold
+// stopped early.
+const StopThresholdAbort = "threshold_abort"
 
 // formatActual prints a threshold's measured value in its subject's unit.
 func formatActual(subject string, v float64) string {

@@ -441,6 +441,15 @@ func orBundled(target string) string {
 // CheckURL reports whether u is a target wsbench can benchmark: an absolute
 // ws:// URL with a host.
 func CheckURL(u string) error {
+	if !strings.Contains(u, "://") && u != "" {
+		// host:port or host/path: Go's URL parser would take the host for a
+		// scheme or a path; say what was probably meant instead.
+		want := "ws://" + u
+		if !strings.Contains(u, "/") {
+			want += "/"
+		}
+		return fmt.Errorf("target URL %q: no scheme: did you mean %s ? (wss:// for TLS)", u, want)
+	}
 	p, err := url.Parse(u)
 	shown := RedactURL(u, nil) // the rule's defaults: flags are not read yet
 	if err != nil {

@@ -75,6 +75,7 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	connRate := fs.Float64("conn-rate", 10, "--dimension conns: messages per second of each connection")
 	start := fs.Float64("start", 1000, "first load tried: total msg/s (--dimension conns: connections, default 10)")
 	maxLoad := fs.Float64("max", 1e6, "highest load tried: total msg/s (--dimension conns: connections, default 10000)")
+	fs.Lookup("max").DefValue = "1000000" // not Go's "1e+06"
 	step := fs.Duration("step", 5*time.Second, "measured duration of each step")
 	precision := fs.Float64("precision", 0.05, "stop bisecting when the gap between held and failed is below this fraction")
 	format := fs.String("format", "text", "text, json (every step) or html (the knee plot and the table, one self-contained page)")
@@ -90,7 +91,11 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	for _, e := range *slos {
 		th, err := results.ParseThreshold(e)
 		if err != nil {
-			return usageError{err}
+			// The same syntax as run's --threshold, but this flag is --slo.
+			return usagef("%s", strings.Replace(err.Error(), "--threshold", "--slo", 1))
+		}
+		if th.Abort {
+			return usagef("--slo %q: :abort belongs to run --threshold; a failed step already ends the search's doubling", e)
 		}
 		ths = append(ths, th)
 	}
@@ -286,6 +291,9 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	if *format != "text" || *o.out != "" {
 		fmt.Fprintf(stderr, "wsbench capacity: %s\n", res.Conclusion())
+	}
+	if ctx.Err() != nil {
+		return interruptedError{} // what was measured is written above
 	}
 	switch {
 	case good == 0 && !res.ClientBound:

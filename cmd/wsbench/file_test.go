@@ -69,7 +69,7 @@ func TestThresholdExitCode(t *testing.T) {
 	if err != nil || len(rep.Thresholds) != 2 || rep.Thresholds[1].Pass {
 		t.Errorf("result thresholds %+v, %v", rep.Thresholds, err)
 	}
-	if code, _, errOut := runCLI("run", "--threshold", "rtt.p75<1ms"); code != exitUsage || !strings.Contains(errOut, `--threshold "rtt.p75<1ms": unknown subject`) {
+	if code, _, errOut := runCLI("run", "--threshold", "rtt.q75<1ms"); code != exitUsage || !strings.Contains(errOut, `--threshold "rtt.q75<1ms": unknown subject`) {
 		t.Errorf("malformed threshold: exit %d %q", code, errOut)
 	}
 }

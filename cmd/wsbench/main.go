@@ -11,6 +11,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/wsbench/wsbench/results"
 )
 
 // version is the tool version written into every result; release builds set it
@@ -23,6 +25,12 @@ const (
 	exitFailed = 1 // the run failed (no connection opened, result not written)
 	exitUsage  = 2 // bad usage or bad input
 	exitThresh = 3 // the run completed but a --threshold failed
+	// exitThreshAbort: a --threshold marked :abort failed during the run and
+	// stopped it early; the result is written (stop reason threshold_abort).
+	exitThreshAbort = 4
+	// exitInterrupted: SIGINT or SIGTERM stopped the run (as shells report
+	// 128+SIGINT); the result and the summary are still written.
+	exitInterrupted = 130
 )
 
 // usageError marks an error caused by the command line or input files.
@@ -43,6 +51,31 @@ func (e failedError) Error() string { return e.err.Error() }
 type thresholdError struct{ failed int }
 
 func (e thresholdError) Error() string { return fmt.Sprintf("%d threshold(s) failed", e.failed) }
+
+// interruptedError marks a run stopped by SIGINT or SIGTERM; what it
+// measured has been reported.
+type interruptedError struct {
+	cause           error // why no result could be made, if none was
+	nothingMeasured bool
+}
+
+func (e interruptedError) Error() string {
+	if e.cause != nil {
+		return "interrupted: " + e.cause.Error()
+	}
+	if e.nothingMeasured {
+		return "interrupted before the measured window began: nothing was measured"
+	}
+	return "interrupted: the result covers what was measured before the signal"
+}
+
+// thresholdAbortError marks a run that an :abort threshold stopped early;
+// the result has been reported.
+type thresholdAbortError struct{ threshold string }
+
+func (e thresholdAbortError) Error() string {
+	return fmt.Sprintf("threshold %q failed for good: the run was stopped early (stop reason %s)", e.threshold, results.StopThresholdAbort)
+}
 
 type command struct {
 	summary string
@@ -80,10 +113,17 @@ func wsbench(args []string, stdout, stderr io.Writer) int {
 	var ue usageError
 	var fe failedError
 	var te thresholdError
+	var ae thresholdAbortError
 	switch {
 	case errors.As(err, &te):
 		fmt.Fprintf(stderr, "wsbench %s: %v\n", args[0], te)
 		return exitThresh
+	case errors.As(err, &ae):
+		fmt.Fprintf(stderr, "wsbench %s: %v\n", args[0], ae)
+		return exitThreshAbort
+	case errors.As(err, &interruptedError{}):
+		fmt.Fprintf(stderr, "wsbench %s: %v\n", args[0], err)
+		return exitInterrupted
 	case err == nil, errors.Is(err, errHelp):
 		return exitOK
 	case errors.As(err, &ue):

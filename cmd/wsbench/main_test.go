@@ -297,7 +297,7 @@ func TestServeProcess(t *testing.T) {
 }
 
 // TestRunInterrupted: SIGINT during a long run stops it gracefully; the result
-// is written, marked interrupted, and its counts add up.
+// is written, marked interrupted, and its counts add up; the exit code is 130.
 func TestRunInterrupted(t *testing.T) {
 	_, url, _ := startServe(t)
 	out := filepath.Join(t.TempDir(), "r.json")
@@ -310,8 +310,8 @@ func TestRunInterrupted(t *testing.T) {
 	time.Sleep(800 * time.Millisecond)
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGINT)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit: %v", err)
+	if err := cmd.Wait(); cmd.ProcessState.ExitCode() != exitInterrupted {
+		t.Fatalf("exit: %v, want %d (interrupted)", err, exitInterrupted)
 	}
 	if el := time.Since(start); el > 5*time.Second {
 		t.Errorf("took %v to stop", el)

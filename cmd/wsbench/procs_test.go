@@ -108,8 +108,8 @@ func TestProcsInterrupted(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v", err)
+		if cmd.ProcessState.ExitCode() != exitInterrupted {
+			t.Fatalf("exit: %v, want %d (interrupted)", err, exitInterrupted)
 		}
 	case <-time.After(20 * time.Second):
 		cmd.Process.Kill()

@@ -145,7 +145,9 @@ func TestCapacityBadInput(t *testing.T) {
 		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--io", "aio"}, "--io: want auto, io_uring or syscalls"},
 		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--rx-timestamps", "nic"}, "--rx-timestamps: want kernel or read"},
 		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--workers", "-1"}, "--workers: must not be negative"},
-		{[]string{"capacity", "--slo", "rtt.p75<1ms"}, `--threshold "rtt.p75<1ms": unknown subject`},
+		{[]string{"capacity", "--slo", "rtt.q75<1ms"}, `--slo "rtt.q75<1ms": unknown subject`},
+		// a percentile beyond 100 is named, under the flag given
+		{[]string{"capacity", "--slo", "rtt.p101<1ms"}, `--slo "rtt.p101<1ms": "p101" is no percentile`},
 		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--start", "0"}, "--start: must be positive"},
 		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--dimension", "latency"}, "--dimension: want rate or conns"},
 		{[]string{"capacity", "--slo", "rtt.p99<1ms", "--conn-rate", "5"}, "--conn-rate: only with --dimension conns"},

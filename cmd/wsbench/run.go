@@ -7,10 +7,13 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -68,9 +71,17 @@ each good for one ephemeral port range of connections to one server address.
 Before connecting, run checks the open-file and port limits and says which
 one the run would hit and what to do.
 
+Thresholds: SUBJECT OP VALUE, OP one of < <= > >=: a latency METRIC.STAT
+(rtt.p99<20ms; STAT min, mean, max or any percentile p95, p99.9, p(99.99)),
+errors.count, errors.rate (0.1%), messages.rate, connections.failed, … A
+suffix :abort on errors.count (errors.count<100:abort) stops the run once the
+errors reach the bound (checked every --interval); the rest are judged at the
+end.
+
 Exit codes: 0 success, 1 the run failed (no connection opened, the server
-does not echo or broadcast, nothing measured, result not written), 2 bad
-usage or bad input, 3 a --threshold failed.
+does not echo or broadcast, nothing measured, result not written), 2 bad usage or bad input, 3 a --threshold failed, 4 a --threshold
+marked :abort stopped the run early, 130 interrupted (SIGINT or SIGTERM). With
+3, 4 and 130 the result and the summary are still written.
 `
 
 // driverOptions checks the run flags that go to the driver rather than into
@@ -134,7 +145,7 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	o.quiet = fs.BoolP("quiet", "q", false, "no live status on stderr while the run measures")
 	o.progress = fs.Bool("progress", false, "show the live status even when stderr is not a terminal")
 	o.repeat = fs.Int("repeat", 1, "with several target URLs (or one): run each this many times, interleaved (A B A B …), then compare them; -o names a folder for the results")
-	fs.StringVar(&spec.Kind, "kind", spec.Kind, "workload: echo (data messages echoed back; the default), ping (ping frames answered by pongs), broadcast (chat rooms) connect (a connection storm: open, one message, close, again) or hold (long-lived connections, idle or with --rate light traffic)")
+	fs.StringVar(&spec.Kind, "kind", spec.Kind, "workload: echo (data messages echoed back; the default), ping (ping frames answered by pongs), broadcast (chat rooms), connect (a connection storm: open, one message, close, again) or hold (long-lived connections, idle or with --rate light traffic)")
 	fs.Float64Var(&spec.ConnectRate, "connect-rate", spec.ConnectRate, "open at most this many connections per second (0 = as fast as --dial-concurrency allows): a ramp")
 	fs.BoolVar(&spec.ConnectMessage, "connect-message", spec.ConnectMessage, "connect: send one message on each connection and wait for its echo before closing")
 	fs.IntVar(&spec.RoomSize, "room-size", spec.RoomSize, "broadcast: connections per room")
@@ -173,14 +184,14 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs.BoolVar(&spec.Deflate, "deflate", spec.Deflate, "offer permessage-deflate (no context takeover) and send every message compressed; a server that declines fails the connection; the result gives the compression ratio")
 	fs.BoolVar(&spec.Insecure, "insecure", spec.Insecure, "wss://: do not verify the server's certificate (the summary and the result say so)")
 	fs.IntVar(&spec.Fragment, "fragment", spec.Fragment, "send each message as N frames (first frame + continuations), to exercise the server's reassembly")
-	fs.StringArrayVar(&spec.Thresholds, "threshold", spec.Thresholds, `pass/fail check on the result, e.g. "rtt.p99<20ms", "errors.rate<0.1%", "messages.rate>50000" (repeatable; exit 3 when one fails)`)
+	fs.StringArrayVar(&spec.Thresholds, "threshold", spec.Thresholds, `pass/fail check on the result, e.g. "rtt.p99<20ms", "rtt.p(99.9)<50ms", "errors.rate<0.1%", "messages.rate>50000" (repeatable; exit 3 when one fails); "errors.count<100:abort" stops the run once it fails (exit 4)`)
 	fs.StringVar(&spec.SourceIP, "source-ip", spec.SourceIP, "local addresses to spread connections over: addresses and ranges, comma-separated (127.0.0.1-127.0.0.16,::1)")
 	fs.IntVar(&spec.Procs, "procs", spec.Procs, "client processes sharing the connections and the rate; their results are merged exactly")
 	o.rxStamps = fs.String("rx-timestamps", driver.TimestampsKernel, "when an echo arrived: kernel (the kernel's receive timestamp; the client's reading delay is recorded as read_lag) or read (when the client read it)")
 	o.ioMode = fs.String("io", driver.IOAuto, "how the event loops use the kernel: auto, io_uring (a system call per batch of sends or receives) or syscalls (one per operation)")
 	o.out = fs.StringP("out", "o", "", "write the JSON result to this file (atomically)")
 	o.asJSON = fs.Bool("json", false, "print the JSON result to stdout instead of the text summary")
-	o.cpuProfile = fs.String("cpuprofile", "", "write a Go CPU profile of the client to this file (for `go tool pprof`)")
+	o.cpuProfile = fs.String("cpuprofile", "", "write a Go CPU profile of the client to this file (read it with go tool pprof)")
 	return fs, o
 }
 
@@ -232,6 +243,15 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 			return usageError{err}
 		}
 		thresholds = append(thresholds, th)
+	}
+	watch := results.NewWatch(thresholds)
+	if watch != nil {
+		switch {
+		case spec.Interval == 0:
+			return usagef("--threshold: :abort is checked at the end of each --interval; --interval 0 leaves nothing to check it on")
+		case multi, spec.Procs > 1, spec.Mixed():
+			return usagef("--threshold: :abort applies to one run in one process; not with --repeat, several targets, --procs or a mix of groups")
+		}
 	}
 	opts, err := o.driverOptions()
 	if err != nil {
@@ -287,12 +307,17 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 
 	ctx, abort, stop := signalContexts(stderr)
 	defer stop()
+	signalled := ctx
 	if multi {
 		targets := fs.Args()
 		if len(targets) == 0 {
 			targets = []string{target}
 		}
-		return runMulti(ctx, abort, spec, targets, bundled, *o.repeat, opts, thresholds, *out, stdout, stderr)
+		err := runMulti(ctx, abort, spec, targets, bundled, *o.repeat, opts, thresholds, *out, stdout, stderr)
+		if signalled.Err() != nil && (err == nil || errors.As(err, &thresholdError{})) {
+			return interruptedError{}
+		}
+		return err
 	}
 	var rep *results.Report
 	if spec.Mixed() {
@@ -310,10 +335,17 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 		if st != nil {
 			cfg.OnInterval = st.interval // each interval is expanded for it
 		}
+		if watch != nil {
+			ctx, cfg.OnInterval = watchThresholds(ctx, watch, cfg.OnInterval)
+		}
 		rep, err = runOne(ctx, abort, cfg, bundled)
 		st.done()
 	}
 	if err != nil {
+		if signalled.Err() != nil {
+			// Scrubbed here, so that redactError keeps the type (and exit 130).
+			return interruptedError{cause: errors.New(spec.Scrubber()(err.Error())), nothingMeasured: true}
+		}
 		return failedError{err}
 	}
 	passed := results.ApplyThresholds(rep, thresholds)
@@ -332,10 +364,16 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	switch {
 	case writeErr != nil:
 		return failedError{fmt.Errorf("--out: %w", writeErr)}
+	case rep.Interrupted || signalled.Err() != nil:
+		return interruptedError{nothingMeasured: rep.DurationS == 0}
 	case rep.StopReason == driver.StopNoConnections:
-		return failedError{fmt.Errorf("no connection to %s could be opened in %d attempts (errors: %v)", rep.Target, rep.Connections.Attempted, rep.Errors)}
+		return failedError{fmt.Errorf("no connection to %s could be opened in %d attempts (errors: %s)%s", rep.Target, rep.Connections.Attempted, errorCounts(rep.Errors), dnsReason(target, rep.Errors))}
 	case rep.Failure != "":
 		return failedError{errors.New(rep.Failure)}
+	case rep.StopReason == results.StopThresholdAbort:
+		var ae thresholdAbortError
+		errors.As(context.Cause(ctx), &ae)
+		return ae
 	case !passed:
 		n := 0
 		for _, t := range rep.Thresholds {
@@ -442,12 +480,75 @@ func parseStage(v string) (scenario.Stage, error) {
 	return st, nil
 }
 
+// watchThresholds wraps onInterval (which may be nil) so that each interval
+// is also counted into watch, and returns a context that is cancelled, with
+// a thresholdAbortError as its cause, once an :abort threshold has failed:
+// the run then stops as on the first SIGINT (stop sending, wait for replies
+// up to --grace, close), and runOne reports it as StopThresholdAbort.
+func watchThresholds(ctx context.Context, watch *results.Watch, onInterval func(driver.Interval)) (context.Context, func(driver.Interval)) {
+	ctx, stop := context.WithCancelCause(ctx)
+	return ctx, func(iv driver.Interval) {
+		if onInterval != nil {
+			onInterval(iv)
+		}
+		if th, failed := watch.Add(iv.Snapshot); failed {
+			stop(thresholdAbortError{th.Expr})
+		}
+	}
+}
+
+// errorCounts formats errors by kind as "connect_refused 50, connect_dns 2",
+// the most frequent first.
+func errorCounts(errs map[string]int64) string {
+	kinds := make([]string, 0, len(errs))
+	for k := range errs {
+		kinds = append(kinds, k)
+	}
+	sort.Slice(kinds, func(i, j int) bool {
+		if errs[kinds[i]] != errs[kinds[j]] {
+			return errs[kinds[i]] > errs[kinds[j]]
+		}
+		return kinds[i] < kinds[j]
+	})
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%s %d", k, errs[k])
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// dnsReason says, when connections failed because the target's host name did
+// not resolve, what the resolver answers for it now: "; lookup HOST: no such
+// host". The driver counts failures by kind only; the message names the host
+// and no other part of the URL (no userinfo, no query).
+func dnsReason(target string, errs map[string]int64) string {
+	if errs["connect_dns"] == 0 {
+		return ""
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := net.DefaultResolver.LookupHost(ctx, u.Hostname()); err != nil {
+		return "; " + err.Error()
+	}
+	return "; the host " + u.Hostname() + " resolves now, but did not during the run"
+}
+
 // runOne runs the load in this process and reports it.
 func runOne(ctx, abort context.Context, cfg driver.Config, bundled bool) (*results.Report, error) {
 	cfg.Abort = abort
 	res, err := driver.Run(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if res.StopReason == driver.StopInterrupted && errors.As(context.Cause(ctx), &thresholdAbortError{}) {
+		res.StopReason = results.StopThresholdAbort
 	}
 	return results.Build(inputOf(cfg.Spec, cfg.Target, bundled, res))
 }

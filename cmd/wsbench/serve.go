@@ -86,7 +86,8 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "server mode: echo, or broadcast (rooms by URL path: /room/<name>)")
 	fs.Int64Var(&cfg.MaxMessage, "max-message", cfg.MaxMessage, "largest message accepted, in bytes (larger: close 1009)")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", cfg.HandshakeTimeout, "drop a connection that has not completed its opening handshake by then")
-	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0 = GOMAXPROCS)")
+	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, fmt.Sprintf("event loops (default GOMAXPROCS, %d here; 0 = GOMAXPROCS)", cfg.Loops))
+	fs.Lookup("loops").DefValue = "0" // the line above says it: not "(default 2)" after "0 = GOMAXPROCS"
 	fs.IntVar(&cfg.MaxPendingWrite, "max-pending-write", cfg.MaxPendingWrite, "bytes queued for a client that does not read before it is closed")
 	fs.StringVar(&cfg.IO, "io", cfg.IO, "how the event loops use the kernel: auto, io_uring (a system call per batch of sends and receives) or syscalls (one per operation)")
 	delay := fs.String("delay", cfg.Delay.String(), "hold every reply (echo) or delivery (broadcast) back after its message was received: DURATION, MIN-MAX (uniform), exp:MEAN or normal:MEAN,STDDEV (0 = at once)")
