@@ -971,3 +971,31 @@ func TestBroadcastInGrace(t *testing.T) {
 		t.Errorf("read back: %d deliveries in grace (%v), want 37", snap.Counts.DeliveriesInGrace, err)
 	}
 }
+
+// TestTextInterruptedInWarmup: a run stopped during its warm-up says so in
+// its description and prints no latency table header over no rows.
+func TestTextInterruptedInWarmup(t *testing.T) {
+	r := fixtureWith(t, func(_ *scenario.Spec, snap *metrics.Snapshot) {
+		for i := range snap.Hist {
+			snap.Hist[i].Reset()
+		}
+		snap.Counts = metrics.Counts{ConnsAttempted: 50, ConnsOpened: 50}
+	}, func(in *Input) {
+		in.StopReason, in.Interrupted = "interrupted", true
+		in.MeasureEnd = in.MeasureStart
+	})
+	var b bytes.Buffer
+	if err := Text(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if want := "interrupted during the 1s warm-up, nothing measured; stop: interrupted"; !strings.Contains(out, want) {
+		t.Errorf("summary lacks %q:\n%s", want, out)
+	}
+	if strings.Contains(out, "measured after") {
+		t.Errorf("summary claims a measured window after a warm-up that was cut short:\n%s", out)
+	}
+	if strings.Contains(out, "Latency  ") || !strings.Contains(out, "Latency: nothing recorded") {
+		t.Errorf("want no latency header, and a line saying nothing was recorded:\n%s", out)
+	}
+}

@@ -87,16 +87,23 @@ func Text(w io.Writer, r *Report) error {
 
 	b.WriteString("\n")
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "Latency\tcount\tmin\tmean\tp50\tp90\tp99\tp99.9\tmax\t\n")
+	rows := 0
 	for _, metric := range metrics.Metrics() {
 		l, ok := r.Latency[metric.String()]
 		if !ok || l.Count == 0 {
 			continue
 		}
+		if rows == 0 {
+			fmt.Fprintf(tw, "Latency\tcount\tmin\tmean\tp50\tp90\tp99\tp99.9\tmax\t\n")
+		}
+		rows++
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", metric, l.Count,
 			fmtUs(l.MinUs), fmtUs(l.MeanUs), fmtUs(l.P50Us), fmtUs(l.P90Us), fmtUs(l.P99Us), fmtUs(l.P999Us), fmtUs(l.MaxUs))
 	}
 	tw.Flush()
+	if rows == 0 {
+		b.WriteString("Latency: nothing recorded\n")
+	}
 	if note := latencyNote(r); note != "" {
 		fmt.Fprintf(&b, "%s\n", note)
 	}
@@ -227,6 +234,9 @@ func describe(r *Report) string {
 	}
 	if len(s.Stages) > 0 {
 		return fmt.Sprintf("%s; %.2fs measured; stop: %s", what, r.DurationS, r.StopReason)
+	}
+	if r.Interrupted && r.DurationS == 0 && s.Warmup > 0 {
+		return fmt.Sprintf("%s; interrupted during the %s warm-up, nothing measured; stop: %s", what, s.Warmup, r.StopReason)
 	}
 	return fmt.Sprintf("%s; %.2fs measured after %s warm-up; stop: %s", what, r.DurationS, s.Warmup, r.StopReason)
 }
