@@ -360,6 +360,17 @@ func TestWarnings(t *testing.T) {
 	if clean := fixture(t, nil); len(clean.Warnings) != 0 {
 		t.Fatalf("clean run warns: %v", clean.Warnings)
 	}
+	// A run that never opened a connection (--reconnect against a dead
+	// target) says so, not that its figures cover the planned window.
+	none := fixtureWith(t, func(_ *scenario.Spec, snap *metrics.Snapshot) {
+		for i := range snap.Hist {
+			snap.Hist[i].Reset()
+		}
+		snap.Counts = metrics.Counts{ConnsAttempted: 400, ConnsFailed: 400}
+	}, func(in *Input) { in.StopReason = "no_connections" })
+	if got := strings.Join(none.Warnings, "\n"); !strings.Contains(got, "no connection was ever opened") || strings.Contains(got, "figures cover") {
+		t.Fatalf("no-connection run warns %q", got)
+	}
 }
 
 // TestSaturation: each threshold, crossed alone, flags the run with its

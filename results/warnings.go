@@ -184,7 +184,11 @@ func warnings(r *Report, snap *metrics.Snapshot) []string {
 	if b := r.Broadcast; b != nil && b.Expected > 0 && (b.Reach < 0.999 || b.Gaps > 0) {
 		w = append(w, fmt.Sprintf("broadcast reach %.4f: %d of %d deliveries arrived, %d missed in gaps", b.Reach, b.Deliveries, b.Expected, b.Gaps))
 	}
-	if r.StopReason != "completed" {
+	switch {
+	case r.StopReason == "completed":
+	case r.Connections.Opened == 0:
+		w = append(w, fmt.Sprintf("the run did not complete (%s): no connection was ever opened, so nothing was measured", r.StopReason))
+	default:
 		w = append(w, fmt.Sprintf("the run did not complete (%s): figures cover %.2fs of the planned %s", r.StopReason, r.DurationS, r.Scenario.Duration))
 	}
 	return w
