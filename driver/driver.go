@@ -319,7 +319,11 @@ type run struct {
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	spec := cfg.Spec
 	spec.Target = cfg.Target
-	if err := spec.Validate(); err != nil {
+	whole := spec // a part is checked as the whole run: a room may span parts
+	if cfg.Part.Total != 0 {
+		whole.Conns = cfg.Part.Total
+	}
+	if err := whole.Validate(); err != nil {
 		return nil, err
 	}
 	u, err := url.Parse(cfg.Target)

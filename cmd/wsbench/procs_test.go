@@ -211,3 +211,19 @@ func TestChildInputCarriesTheWholeSpec(t *testing.T) {
 		t.Errorf("after the settings: %q, want the go line", line)
 	}
 }
+
+// TestProcsBroadcastRoomsSpanProcesses: a broadcast run split so that a room
+// spans two processes (40 connections in rooms of 20 over 3 processes) runs,
+// and every member of every room gets every message.
+func TestProcsBroadcastRoomsSpanProcesses(t *testing.T) {
+	_, url, _ := startServe(t, "--mode", "broadcast")
+	rep := runJSON(t, "--procs", "3", "--kind", "broadcast", "-c", "40", "--room-size", "20", "--publishers", "2",
+		"-r", "100", "-d", "1s", "--warmup", "0s", "--grace", "5s", url)
+	b := rep.Broadcast
+	if b == nil || rep.Messages.Sent == 0 || b.Expected != rep.Messages.Sent*20 || b.Deliveries != b.Expected || b.Gaps != 0 || len(rep.Errors) != 0 {
+		t.Fatalf("broadcast %+v, sent %d, errors %v: want every member to get every message", b, rep.Messages.Sent, rep.Errors)
+	}
+	if len(rep.Processes) != 3 {
+		t.Errorf("%d processes reported, want 3", len(rep.Processes))
+	}
+}
