@@ -11,6 +11,7 @@ build:
 
 vet:
 	$(GO) vet ./...
+	cd kit/servers && $(GO) vet ./...
 
 fmt:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

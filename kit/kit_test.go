@@ -150,7 +150,8 @@ type running struct {
 	cmd    *exec.Cmd
 	addr   string
 	stderr *bytes.Buffer
-	done   chan error
+	done   chan error // cmd.Wait's result
+	exited bool       // done was received
 }
 
 // start runs the server on a loopback port the kernel picks and reads the
@@ -179,7 +180,7 @@ func start(t *testing.T, s kitServer, flags ...string) *running {
 		r.done <- cmd.Wait()
 	}()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		if !r.exited {
 			_ = cmd.Process.Kill()
 			<-r.done
 		}
@@ -209,6 +210,7 @@ func (r *running) stop(t *testing.T) {
 	}
 	select {
 	case err := <-r.done:
+		r.exited = true
 		if err != nil {
 			t.Errorf("after SIGTERM: %v, want exit status 0; stderr: %s", err, r.stderr)
 		}
@@ -535,12 +537,12 @@ type wsbenchResult struct {
 func checkWsbench(t *testing.T, addr string, conns int, d time.Duration, flags ...string) {
 	t.Helper()
 	args := append([]string{"run", "-q", "--json", "--warmup", "0", "-c", fmt.Sprint(conns), "-d", d.String()}, flags...)
-	cmd := exec.Command(filepath.Join(binaries(t), "wsbench"), append(args, "ws://"+addr+"/echo")...)
+	// wsbench stops itself after d and its grace; the timeout only bounds a hang.
+	ctx, cancel := context.WithTimeout(context.Background(), budget+d)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binaries(t), "wsbench"), append(args, "ws://"+addr+"/echo")...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	done := make(chan struct{})
-	timer := time.AfterFunc(budget+d, func() { _ = cmd.Process.Kill() })
-	defer func() { timer.Stop(); close(done) }()
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("wsbench %s: %v; stderr: %s", strings.Join(args, " "), err, stderr.String())
@@ -550,7 +552,7 @@ func checkWsbench(t *testing.T, addr string, conns int, d time.Duration, flags .
 		t.Fatalf("wsbench result: %v", err)
 	}
 	m := res.Messages
-	t.Logf("wsbench %s: %d sent, %d received in %v", strings.Join(flags, " "), m.Sent, m.Received, d)
+	t.Logf("wsbench run -c %d %s: %d sent, %d received in %v", conns, strings.Join(flags, " "), m.Sent, m.Received, d)
 	if res.StopReason != "completed" || res.Connections.Opened != conns || res.Connections.Failed != 0 {
 		t.Errorf("stop reason %q, %d of %d connections opened, %d failed", res.StopReason, res.Connections.Opened, conns, res.Connections.Failed)
 	}
