@@ -33,6 +33,11 @@ const server = Bun.serve({
     perMessageDeflate: flags.deflate,
     maxPayloadLength: MAX_MESSAGE,
     idleTimeout: 0, // no idle timeout (Bun's default closes a connection idle for 120 s)
+    // Bun drops what it cannot queue past backpressureLimit (16 MiB by
+    // default); the kit drops nothing, so a slow connection's queue grows
+    // instead, as nbio's and gws's do.
+    backpressureLimit: 1 << 30,
+    closeOnBackpressureLimit: false,
     open(ws) {
       if (ws.data.bcast) ws.subscribe(TOPIC);
     },
