@@ -320,9 +320,19 @@ func checkEcho(t *testing.T, addr string, dropsEmpty bool) {
 		{ws.OpText, bigText},
 		{ws.OpBinary, []byte("binary that reads as text")}, // opcode, not content, decides
 	}
-	for _, m := range msgs {
-		c.send(t, m.op, m.payload)
-	}
+	// Send from another goroutine while this one reads: a server blocked
+	// writing echoes nobody reads would stop reading, and the sends would
+	// block in turn.
+	sent := make(chan error, 1)
+	go func() {
+		for _, m := range msgs {
+			if err := wsutil.WriteClientMessage(c, m.op, m.payload); err != nil {
+				sent <- fmt.Errorf("send %v: %w", m.op, err)
+				return
+			}
+		}
+		sent <- nil
+	}()
 	for i, m := range msgs {
 		if dropsEmpty && len(m.payload) == 0 {
 			continue
@@ -334,6 +344,9 @@ func checkEcho(t *testing.T, addr string, dropsEmpty bool) {
 		if op != m.op || !bytes.Equal(got, m.payload) {
 			t.Errorf("message %d: echo is %v, %d bytes; want %v, %d bytes, identical", i, op, len(got), m.op, len(m.payload))
 		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
 	}
 	checkPing(t, c)
 }
