@@ -215,27 +215,35 @@ func (w *worker) now() int64 { return int64(time.Since(w.run.origin)) }
 
 // checkpoint hands the collector what the shard recorded since the last
 // checkpoint: the warm-up (to be dropped) the first time, then at each
-// interval boundary the interval that just ended (numbered by the clock, so
-// a late loop does not shift the rest), and when the loop ends (final) the
-// last, partial one.
+// interval boundary the interval that just ended, and when the loop ends
+// (final) the last, partial one. What the shard holds was recorded in passes
+// that began before the boundary, so it belongs to the interval the loop was
+// in (w.intervalIdx), however late this pass is. Boundaries the loop slept
+// through (a long wait, a busy machine) are each recorded too: nothing was
+// recorded in those intervals, and the same connections stayed open. Interval
+// numbers come from the clock, so a late loop does not shift the rest.
 func (w *worker) checkpoint(final bool) {
 	if w.intervals == nil || (final && w.intervalIdx < 0) {
 		return
 	}
 	now, start, length := w.now(), w.run.measureStart, w.run.interval
-	idx := -1
-	if w.intervalIdx >= 0 {
-		k := int((now - start) / length)
-		idx = k - 1
-		if final {
-			// Replies during the grace period belong to the last interval.
-			last := int((max(w.run.stopAt.Load(), start+1) - start - 1) / length)
-			idx = min(k, last)
+	// Replies during the grace period belong to the window's last interval,
+	// whose connections open were counted at its end.
+	last := int((max(w.run.stopAt.Load(), start+1) - start - 1) / length)
+	open := func(idx int) int {
+		if idx < w.intervalIdx {
+			return 0 // this loop's connections at its end are counted already
 		}
+		return w.live
 	}
-	w.intervals <- checkpoint{idx: idx, data: w.shard.Cut(), open: w.live}
-	w.intervalIdx = idx + 1
-	w.nextInterval = start + int64(max(idx+2, 1))*length
+	idx := min(w.intervalIdx, last)
+	w.intervals <- checkpoint{idx: idx, data: w.shard.Cut(), open: open(idx)}
+	k := int((now - start) / length) // the interval now is in
+	for i := w.intervalIdx + 1; i < k && i <= last; i++ {
+		w.intervals <- checkpoint{idx: i, open: w.live}
+	}
+	w.intervalIdx = max(k, w.intervalIdx+1)
+	w.nextInterval = start + int64(w.intervalIdx+1)*length
 }
 
 // startPass reads the clock at the start of a pass through the loop.
