@@ -102,8 +102,11 @@ func testClosedModel(t *testing.T, io string) {
 	}
 }
 
-// TestOpenModelRate checks that an open-model run sends at --rate: the count
-// of measured sends equals rate × duration within a few percent.
+// TestOpenModelRate checks that an open-model run sends at --rate: the
+// messages due in the window (sent, or unsent if a loop was still behind
+// when sending stopped) are rate × duration, each connection's share
+// rounded; nothing is left unsent unless the machine held the test up for
+// a good part of the catch-up time.
 func TestOpenModelRate(t *testing.T) { eachIO(t, testOpenModelRate) }
 
 func testOpenModelRate(t *testing.T, io string) {
@@ -111,18 +114,20 @@ func testOpenModelRate(t *testing.T, io string) {
 	spec := quickSpec(50, time.Second)
 	spec.Rate = 2000
 	spec.Binary = true
+	stop := watchSched()
 	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url(), IO: io})
+	sched := stop()
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkHealthy(t, res, 50, metrics.RTT, metrics.RTTUncorrected, metrics.SendLag)
 	c := res.Snapshot.Counts
 	want := spec.Rate * res.Measured().Seconds()
-	if got := float64(c.Sent); got < want*0.97 || got > want*1.03 {
-		t.Errorf("sent %v in %v, want %v ±3%%", got, res.Measured(), want)
+	if due := float64(c.Sent + c.Unsent); due < want-50 || due > want+50 {
+		t.Errorf("sent %d and unsent %d in %v, want %v due (±1 a connection)", c.Sent, c.Unsent, res.Measured(), want)
 	}
-	if c.Unsent != 0 {
-		t.Errorf("unsent %d on a light run", c.Unsent)
+	if c.Unsent != 0 && sched.Max < time.Duration(catchUp)/2 {
+		t.Errorf("unsent %d, though the longest scheduling delay seen was %v", c.Unsent, sched.Max)
 	}
 }
 
@@ -333,6 +338,8 @@ func TestSplitRunSchedule(t *testing.T) {
 // kernel, the round trips stay far
 // below that wait, which shows as read_lag instead. Dated by the read, the
 // loop must wake for every echo instead, and the round trips stay small too.
+// (Small: 5ms, plus four times the mean wake-up delay the test saw on a busy
+// machine; the tick's wait averages 10ms.)
 func TestKernelTimestampsKeepReadLagOutOfRTT(t *testing.T) {
 	srv := startTestServer(t, 0, 0)
 	spec := quickSpec(5, time.Second)
@@ -340,7 +347,9 @@ func TestKernelTimestampsKeepReadLagOutOfRTT(t *testing.T) {
 	spec.Tick = scenario.Duration(20 * time.Millisecond)
 	for _, stamps := range []string{TimestampsKernel, TimestampsRead} {
 		t.Run(stamps, func(t *testing.T) {
+			stop := watchSched()
 			res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url(), Timestamps: stamps})
+			small := 5*time.Millisecond + 4*stop().Mean
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -356,15 +365,15 @@ func TestKernelTimestampsKeepReadLagOutOfRTT(t *testing.T) {
 				if h[metrics.ReadLag].Count() != res.Snapshot.Counts.Received {
 					t.Errorf("read_lag has %d samples for %d echoes", h[metrics.ReadLag].Count(), res.Snapshot.Counts.Received)
 				}
-				if lag < 5*time.Millisecond || rtt > 5*time.Millisecond {
-					t.Errorf("rtt p50 %v, read_lag p50 %v: want the tick's wait in read_lag (≥5ms), not in rtt (<5ms)", rtt, lag)
+				if lag < 5*time.Millisecond || rtt > small {
+					t.Errorf("rtt p50 %v, read_lag p50 %v: want the tick's wait in read_lag (≥5ms), not in rtt (<%v)", rtt, lag, small)
 				}
 			case TimestampsRead:
 				if h[metrics.ReadLag].Count() != 0 {
 					t.Errorf("read_lag recorded without kernel timestamps")
 				}
-				if rtt > 5*time.Millisecond {
-					t.Errorf("rtt p50 %v dated by the read: the loop must wake for echoes, not wait for the tick", rtt)
+				if rtt > small {
+					t.Errorf("rtt p50 %v dated by the read: the loop must wake for echoes, not wait for the tick (want <%v)", rtt, small)
 				}
 			}
 		})
@@ -472,7 +481,7 @@ func TestPoissonArrivals(t *testing.T) {
 	spec.Rate = 2000
 	spec.Arrival = scenario.ArrivalPoisson
 	spec.Seed = 7
-	var sent []int64
+	var due []int64
 	for range 2 {
 		res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
 		if err != nil {
@@ -480,33 +489,48 @@ func TestPoissonArrivals(t *testing.T) {
 		}
 		checkHealthy(t, res, 20, metrics.RTT)
 		c := res.Snapshot.Counts
-		if want := spec.Rate * res.Measured().Seconds(); float64(c.Sent) < 0.9*want || float64(c.Sent) > 1.1*want || c.Unsent != 0 {
-			t.Errorf("sent %d unsent %d, want about %.0f", c.Sent, c.Unsent, want)
+		if want := spec.Rate * res.Measured().Seconds(); float64(c.Sent+c.Unsent) < 0.9*want || float64(c.Sent+c.Unsent) > 1.1*want {
+			t.Errorf("sent %d unsent %d, want about %.0f due", c.Sent, c.Unsent, want)
 		}
-		sent = append(sent, c.Sent)
+		due = append(due, c.Sent+c.Unsent)
 	}
-	if sent[0] != sent[1] {
-		t.Errorf("the same seed sent %d, then %d", sent[0], sent[1])
+	// What falls due follows from the seed alone; what a loaded machine
+	// could not send in time is unsent, not missing.
+	if due[0] != due[1] {
+		t.Errorf("the same seed made %d messages due, then %d", due[0], due[1])
 	}
 }
 
 // TestClosedModelThinkTime: with 50ms of think time each connection sends
-// about once per 50ms plus a round trip, not as fast as it can; the sends
-// are measured from when the thinking ended (send lag recorded).
+// once per 50ms plus a round trip plus how late its loop woke, not as fast
+// as it can; the sends are measured from when the thinking ended (send lag
+// recorded). A cycle is never shorter than the think time, so 1s holds at
+// most 20 per connection; how many fewer follows from the round trips and
+// send lags the run measured itself.
 func TestClosedModelThinkTime(t *testing.T) {
+	const conns, think = 5, 50 * time.Millisecond
 	srv := startTestServer(t, 0, 0)
-	spec := quickSpec(5, time.Second)
-	spec.Think = scenario.Duration(50 * time.Millisecond)
+	spec := quickSpec(conns, time.Second)
+	spec.Think = scenario.Duration(think)
+	stop := watchSched()
 	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+	sched := stop()
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkHealthy(t, res, 5, metrics.RTT, metrics.SendLag)
-	if c := res.Snapshot.Counts; c.Sent < 70 || c.Sent > 105 {
-		t.Errorf("sent %d in 1s over 5 connections thinking 50ms, want about 95", c.Sent)
+	checkHealthy(t, res, conns, metrics.RTT, metrics.SendLag)
+	h := res.Snapshot.Hist
+	lag, rtt := h[metrics.SendLag].Raw().Mean(), h[metrics.RTTUncorrected].Raw().Mean() // µs
+	cycle := think + time.Duration((lag+rtt)*float64(time.Microsecond))
+	least := int64(0.9*float64(conns)*res.Measured().Seconds()/cycle.Seconds()) - conns
+	c := res.Snapshot.Counts
+	t.Logf("sent %d; mean send lag %.0fµs, rtt %.0fµs: a cycle of %v; scheduling delay seen: max %v, mean %v", c.Sent, lag, rtt, cycle, sched.Max, sched.Mean)
+	if most := int64(conns*res.Measured().Seconds()/think.Seconds()) + conns; c.Sent < least || c.Sent > most {
+		t.Errorf("sent %d in 1s over %d connections thinking %v (a cycle of %v), want %d to %d", c.Sent, conns, think, cycle, least, most)
 	}
-	if lag := res.Snapshot.Hist[metrics.SendLag].Percentile(50); lag > 10*time.Millisecond {
-		t.Errorf("send lag p50 %v", lag)
+	// Measured from the previous reply, the lag would hold the think time.
+	if p50, most := h[metrics.SendLag].Percentile(50), 10*time.Millisecond+4*sched.Mean; p50 > most {
+		t.Errorf("send lag p50 %v, want at most %v", p50, most)
 	}
 }
 
@@ -549,7 +573,7 @@ func TestConnectStorm(t *testing.T) {
 	t.Logf("%d connections in %v (%.0f/s); connect p50 %v handshake p50 %v rtt p50 %v close p50 %v", c.ConnsOpened, res.Dial,
 		float64(c.ConnsOpened)/res.Dial.Seconds(), h[metrics.Connect].Percentile(50), h[metrics.Handshake].Percentile(50),
 		h[metrics.RTT].Percentile(50), h[metrics.Close].Percentile(50))
-	if c.ConnsOpened < 20 || c.ConnsFailed != 0 || len(res.Snapshot.Errors) != 0 {
+	if c.ConnsOpened < 4 || c.ConnsFailed != 0 || len(res.Snapshot.Errors) != 0 { // at least one a loop, on any machine
 		t.Fatalf("opened %d failed %d errors %v", c.ConnsOpened, c.ConnsFailed, res.Snapshot.Errors)
 	}
 	for _, m := range []metrics.Metric{metrics.Connect, metrics.Handshake, metrics.RTT, metrics.Close} {
@@ -566,16 +590,19 @@ func TestConnectStorm(t *testing.T) {
 }
 
 // TestHoldAndConnectRate: --kind hold opens 20 connections at 40 per second
-// (a ramp of about half a second) and keeps them open sending nothing; when
-// the server goes away mid-run, every connection counts as dropped, with
-// the reason among the errors.
+// (a ramp of 475ms) and keeps them open sending nothing, each interval
+// showing all of them; when the server goes away mid-run, every connection
+// counts as dropped, with the reason among the errors.
 func TestHoldAndConnectRate(t *testing.T) {
 	srv := startTestServer(t, 0, 0)
 	spec := quickSpec(20, 400*time.Millisecond)
 	spec.Kind = scenario.KindHold
 	spec.ConnectRate = 40
+	spec.Interval = scenario.Duration(100 * time.Millisecond)
 	start := time.Now()
+	stop := watchSched()
 	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
+	sched := stop()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -583,17 +610,41 @@ func TestHoldAndConnectRate(t *testing.T) {
 	if c.ConnsOpened != 20 || c.Sent != 0 || c.ConnsDropped != 0 || len(res.Snapshot.Errors) != 0 {
 		t.Errorf("held: %+v errors %v", c, res.Snapshot.Errors)
 	}
-	if res.Dial < 400*time.Millisecond || res.Dial > 2*time.Second {
-		t.Errorf("20 connections at 40/s opened in %v, want about 475ms", res.Dial)
+	// The 20th dial is due at 19/40 s: never sooner, and no later than a
+	// busy machine's delay allows.
+	if lag := planLag(sched); res.Dial < 475*time.Millisecond || res.Dial > 475*time.Millisecond+lag {
+		t.Errorf("20 connections at 40/s opened in %v, want 475ms (+%v at most)", res.Dial, lag)
+	}
+	// Nothing happens in a hold run: a loop sleeps through interval
+	// boundaries, and each interval must still show every connection.
+	if len(res.Intervals) != 4 {
+		t.Errorf("%d intervals, want 4", len(res.Intervals))
+	}
+	for i, iv := range res.Intervals {
+		if iv.Open != 20 || iv.Data.Counts.Sent != 0 {
+			t.Errorf("interval %d: %d open, %d sent; want 20 and 0", i, iv.Open, iv.Data.Counts.Sent)
+		}
 	}
 	if el := time.Since(start); el > 5*time.Second {
 		t.Errorf("run took %v", el)
 	}
 
+	// The server goes away once it has every connection, however long
+	// the dials took.
 	srv2 := startTestServer(t, 0, 0)
 	spec.ConnectRate = 0
-	spec.Duration = scenario.Duration(2 * time.Second)
-	time.AfterFunc(700*time.Millisecond, srv2.close)
+	spec.Duration = scenario.Duration(3 * time.Second)
+	go func() {
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			srv2.mu.Lock()
+			n := len(srv2.handshakes)
+			srv2.mu.Unlock()
+			if n == 20 {
+				break
+			}
+		}
+		srv2.close()
+	}()
 	res, err = Run(context.Background(), Config{Spec: spec, Target: srv2.url()})
 	if err != nil {
 		t.Fatal(err)
