@@ -571,6 +571,7 @@ func TestShutdown(t *testing.T) {
 	}
 
 	start := time.Now()
+	stopWatch := watchSched()
 	errc := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -602,8 +603,10 @@ func TestShutdown(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Shutdown did not return")
 	}
-	if d := time.Since(start); d > 900*time.Millisecond {
-		t.Errorf("Shutdown took %v with cooperative clients", d)
+	// Not the closing handshake's full second for the clients that hung
+	// up; a busy machine's delays (four of the largest the test saw) aside.
+	if d, sched := time.Since(start), stopWatch(); d > 900*time.Millisecond+4*sched.Max {
+		t.Errorf("Shutdown took %v with cooperative clients (scheduling delays up to %v seen)", d, sched.Max)
 	}
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Errorf("second Shutdown: %v", err)
@@ -635,11 +638,14 @@ func TestShutdownForced(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
+	stopWatch := watchSched()
 	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown = %v, want DeadlineExceeded", err)
 	}
-	if d := time.Since(start); d > 800*time.Millisecond {
-		t.Errorf("forced Shutdown took %v", d)
+	// The context's 100ms, not the closing handshake's second; a busy
+	// machine's delays (four of the largest the test saw) aside.
+	if d, sched := time.Since(start), stopWatch(); d > 800*time.Millisecond+4*sched.Max {
+		t.Errorf("forced Shutdown took %v (scheduling delays up to %v seen)", d, sched.Max)
 	}
 	if s.Stats().Open != 0 {
 		t.Errorf("Open = %d after forced Shutdown", s.Stats().Open)
