@@ -333,6 +333,7 @@ func TestRunInterrupted(t *testing.T) {
 // interval's own figures; a benchmark from another process shows up in them,
 // and the final line on SIGINT carries the process figures too.
 func TestServeStatsInterval(t *testing.T) {
+	stopWatch := watchSched()
 	cmd, lines := serveLines(t, "--stats-interval", "200ms")
 	// next returns the next line, failing the test if none comes by deadline.
 	next := func(deadline time.Time, waitingFor string) (string, bool) {
@@ -399,9 +400,6 @@ func TestServeStatsInterval(t *testing.T) {
 			st.RSSKiB == nil || st.Uptime == nil || st.Interval == nil || st.IntervalCPUCores == nil || st.IntervalMessagesInPerS == nil {
 			t.Fatalf("stats line lacks a field: %s", js)
 		}
-		if *st.Interval < 0.1 || *st.Interval > 0.6 {
-			t.Errorf("interval_s %v, want about 0.2: %s", *st.Interval, js)
-		}
 		if *st.MaxRSSKiB <= 0 || *st.RSSKiB <= 0 || *st.Uptime <= 0 {
 			t.Errorf("max_rss_kib, rss_kib and uptime_s must be positive: %s", js)
 		}
@@ -418,6 +416,15 @@ func TestServeStatsInterval(t *testing.T) {
 			sawLoad = true
 		}
 		got = append(got, st)
+	}
+	// A late tick makes one interval longer and the next shorter; how much
+	// longer, the scheduling delay seen here says (the uptimes above hold
+	// the intervals to the clock).
+	most := 0.6 + 4*stopWatch().Max.Seconds()
+	for i, st := range got {
+		if *st.Interval <= 0 || *st.Interval > most {
+			t.Errorf("stats line %d: interval_s %v, want about 0.2 (at most %.3f)", i+1, *st.Interval, most)
+		}
 	}
 
 	select {
