@@ -34,13 +34,14 @@ type Mismatch struct {
 // failure is the one plain line that says why a run failed though it ran
 // (empty: it did not): the server does not echo, or does not broadcast, or
 // nothing at all was measured. An interrupted run is not a failure of this
-// kind, nor is one in which no connection opened.
+// kind, nor is one in which no connection opened, nor one a :abort threshold
+// stopped (exit 4 says why, even when that came before any reply).
 func failure(r *Report, in Input, snap *metrics.Snapshot) string {
 	if in.Failure != "" {
 		return in.Failure
 	}
-	if in.Interrupted || r.StopReason == "no_connections" {
-		return ""
+	if in.Interrupted || r.StopReason == "no_connections" || r.StopReason == StopThresholdAbort {
+		return "" // stopped by a signal or a :abort threshold, which say why themselves
 	}
 	if m := in.Mismatch; m != nil && m.Reason == StopNotEcho {
 		return fmt.Sprintf("the server answers, but not with an echo of what was sent: expected the echo of a %d-byte %s message (%s), got the %d-byte %s message %s (%s %d; no reply was an echo)",

@@ -65,6 +65,8 @@ func TestFailure(t *testing.T) {
 		{"nothing measured", nothing, nil, []string{"nothing was measured: 1010 messages sent in the 10.00s window, no reply received (errors: none)"}, nil},
 		// ... unless interrupted (its own exit code), or a kind expecting no replies
 		{"nothing measured, interrupted", nothing, func(in *Input) { in.Interrupted, in.StopReason = true, "interrupted" }, []string{""}, nil},
+		// ... or stopped by a :abort threshold before any reply came (exit 4, not 1)
+		{"nothing measured, threshold abort", nothing, func(in *Input) { in.StopReason = StopThresholdAbort }, []string{""}, nil},
 		// an open-model run with nothing due in its window has nothing to answer
 		{"nothing due", func(s *scenario.Spec, snap *metrics.Snapshot) {
 			nothing(s, snap)

@@ -368,12 +368,12 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 		return interruptedError{nothingMeasured: rep.DurationS == 0}
 	case rep.StopReason == driver.StopNoConnections:
 		return failedError{fmt.Errorf("no connection to %s could be opened in %d attempts (errors: %s)%s", rep.Target, rep.Connections.Attempted, errorCounts(rep.Errors), dnsReason(target, rep.Errors))}
-	case rep.Failure != "":
-		return failedError{errors.New(rep.Failure)}
 	case rep.StopReason == results.StopThresholdAbort:
 		var ae thresholdAbortError
 		errors.As(context.Cause(ctx), &ae)
 		return ae
+	case rep.Failure != "":
+		return failedError{errors.New(rep.Failure)}
 	case !passed:
 		n := 0
 		for _, t := range rep.Thresholds {
