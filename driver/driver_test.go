@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsbench/wsbench/internal/schedwatch"
 	"github.com/wsbench/wsbench/internal/uring"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
@@ -114,7 +115,7 @@ func testOpenModelRate(t *testing.T, io string) {
 	spec := quickSpec(50, time.Second)
 	spec.Rate = 2000
 	spec.Binary = true
-	stop := watchSched()
+	stop := schedwatch.Watch()
 	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url(), IO: io})
 	sched := stop()
 	if err != nil {
@@ -347,7 +348,7 @@ func TestKernelTimestampsKeepReadLagOutOfRTT(t *testing.T) {
 	spec.Tick = scenario.Duration(20 * time.Millisecond)
 	for _, stamps := range []string{TimestampsKernel, TimestampsRead} {
 		t.Run(stamps, func(t *testing.T) {
-			stop := watchSched()
+			stop := schedwatch.Watch()
 			res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url(), Timestamps: stamps})
 			small := 5*time.Millisecond + 4*stop().Mean
 			if err != nil {
@@ -512,7 +513,7 @@ func TestClosedModelThinkTime(t *testing.T) {
 	srv := startTestServer(t, 0, 0)
 	spec := quickSpec(conns, time.Second)
 	spec.Think = scenario.Duration(think)
-	stop := watchSched()
+	stop := schedwatch.Watch()
 	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
 	sched := stop()
 	if err != nil {
@@ -600,7 +601,7 @@ func TestHoldAndConnectRate(t *testing.T) {
 	spec.ConnectRate = 40
 	spec.Interval = scenario.Duration(100 * time.Millisecond)
 	start := time.Now()
-	stop := watchSched()
+	stop := schedwatch.Watch()
 	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
 	sched := stop()
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsbench/wsbench/internal/schedwatch"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
 )
@@ -39,7 +40,7 @@ func handshakeTimes(srv *testServer, origin time.Time) []time.Duration {
 // planLag is how late a staged run's connections may follow their plan: a
 // dial, a handshake and a loop's wake-up, each of which a busy machine can
 // hold up by the scheduling delay the test saw.
-func planLag(d schedDelay) time.Duration { return 100*time.Millisecond + 4*d.Max }
+func planLag(d schedwatch.Delay) time.Duration { return 100*time.Millisecond + 4*d.Max }
 
 // checkFollowsPlan checks a staged run's connections against its plan: the
 // k-th handshake the server completed neither before the plan's k-th open
@@ -109,7 +110,7 @@ func testStagedOpen(t *testing.T, io string) {
 	// Rates and grace leave room for the race detector on a busy machine:
 	// connections closed on the way down wait for their replies.
 	spec.Grace = scenario.Duration(3 * time.Second)
-	stop := watchSched()
+	stop := schedwatch.Watch()
 	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url(), IO: io})
 	sched := stop()
 	if err != nil {
@@ -163,7 +164,7 @@ func TestStagedClosedRampAtConnectRate(t *testing.T) {
 		scenario.Stage{Name: "hold", Duration: sec(0.8), Conns: 30},
 	)
 	spec.ConnectRate = 50 // 30 connections: 0.6 s, although the plan asks for 0.2 s
-	stop := watchSched()
+	stop := schedwatch.Watch()
 	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url()})
 	sched := stop()
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+	"github.com/wsbench/wsbench/internal/schedwatch"
 )
 
 // TestDelayDistribution: over a few hundred echoes from loopback clients,
@@ -230,7 +231,7 @@ func TestDelayOrderKept(t *testing.T) {
 	t.Run("echo", func(t *testing.T) {
 		_, addr := startServer(t, Config{Delay: delay})
 		c := dialRaw(t, addr)
-		stopWatch := watchSched()
+		stopWatch := schedwatch.Watch()
 		const batches, perBatch = 20, 10
 		var last time.Time
 		for b := range batches {

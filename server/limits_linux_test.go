@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/wsbench/wsbench/internal/schedwatch"
 )
 
 // TestMaxConns: with MaxConns 3, a fourth connection is closed before any
@@ -65,7 +66,7 @@ func TestIdleTimeout(t *testing.T) {
 	s, addr := startServer(t, Config{IdleTimeout: idle})
 	silent := dialRaw(t, addr)
 	start := time.Now()
-	stopWatch := watchSched()
+	stopWatch := schedwatch.Watch()
 	busy := dialRaw(t, addr)
 
 	type result struct {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+	"github.com/wsbench/wsbench/internal/schedwatch"
 	"golang.org/x/sys/unix"
 )
 
@@ -571,7 +572,7 @@ func TestShutdown(t *testing.T) {
 	}
 
 	start := time.Now()
-	stopWatch := watchSched()
+	stopWatch := schedwatch.Watch()
 	errc := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -638,7 +639,7 @@ func TestShutdownForced(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	stopWatch := watchSched()
+	stopWatch := schedwatch.Watch()
 	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown = %v, want DeadlineExceeded", err)
 	}

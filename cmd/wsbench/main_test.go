@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsbench/wsbench/internal/schedwatch"
 	"github.com/wsbench/wsbench/results"
 )
 
@@ -333,7 +334,7 @@ func TestRunInterrupted(t *testing.T) {
 // interval's own figures; a benchmark from another process shows up in them,
 // and the final line on SIGINT carries the process figures too.
 func TestServeStatsInterval(t *testing.T) {
-	stopWatch := watchSched()
+	stopWatch := schedwatch.Watch()
 	cmd, lines := serveLines(t, "--stats-interval", "200ms")
 	// next returns the next line, failing the test if none comes by deadline.
 	next := func(deadline time.Time, waitingFor string) (string, bool) {
