@@ -2,7 +2,6 @@ package driver
 
 import (
 	"bytes"
-	"compress/flate"
 	"errors"
 	"math/rand/v2"
 	"testing"
@@ -11,9 +10,9 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// TestDeflaterRoundTrip: messages compress to valid RFC 7692 payloads that
-// a plain flate reader (given the stripped tail) reads back, and the
-// deflater reads them back itself, with no allocation once warm.
+// TestDeflaterRoundTrip: the event loop's deflater reads back what it
+// compressed, with no allocation once warm. (internal/deflate checks the
+// payloads against a plain flate reader, and fuzzes the codec.)
 func TestDeflaterRoundTrip(t *testing.T) {
 	d := newDeflater()
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -33,11 +32,6 @@ func TestDeflaterRoundTrip(t *testing.T) {
 			}
 			if !random && n >= 1000 && len(z)*4 > n {
 				t.Errorf("%d patterned bytes compress to %d", n, len(z))
-			}
-			// An independent reader, as a peer would read it.
-			got, err := readAll(flate.NewReader(bytes.NewReader(append(z, deflateTail...))))
-			if err != nil || !bytes.Equal(got, p) {
-				t.Fatalf("%d bytes (random %v): flate reads back %d bytes, %v", n, random, len(got), err)
 			}
 			raw, err := d.decompress(z, 1<<20)
 			if err != nil || !bytes.Equal(raw, p) {
@@ -60,12 +54,6 @@ func TestDeflaterRoundTrip(t *testing.T) {
 	if _, err := d.decompress([]byte{0xff, 0xff, 0xff}, 1<<20); err == nil {
 		t.Error("garbage decompressed without an error")
 	}
-}
-
-func readAll(r interface{ Read([]byte) (int, error) }) ([]byte, error) {
-	var b bytes.Buffer
-	_, err := b.ReadFrom(r)
-	return b.Bytes(), err
 }
 
 func TestCheckDeflate(t *testing.T) {
