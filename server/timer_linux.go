@@ -58,9 +58,9 @@ type delayed struct {
 	bf *bframe
 }
 
-// delayQ is a binary min-heap of delayed entries, by due time and then
-// order of queueing. With a fixed delay entries mostly arrive in due order,
-// so a push costs one comparison.
+// delayQ is a binary min-heap (internal/heap) of delayed entries, by due
+// time and then order of queueing. With a fixed delay entries mostly arrive
+// in due order, so a push costs one comparison.
 type delayQ struct{ h heap.Heap[delayed] }
 
 func (d *delayQ) len() int { return d.h.Len() }
