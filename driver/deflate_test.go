@@ -79,6 +79,16 @@ func TestCheckDeflate(t *testing.T) {
 	}
 }
 
+// TestDeflaterEmptyPayload: a compressed message whose payload is empty
+// (what a compressor with nothing to compress may send) is an empty message,
+// as zlib-based peers and wsbench's own server read it, not a deflate_error.
+func TestDeflaterEmptyPayload(t *testing.T) {
+	d := newDeflater()
+	if raw, err := d.decompress(nil, 1<<20); err != nil || len(raw) != 0 {
+		t.Fatalf("empty payload: %d bytes, %v; want an empty message", len(raw), err)
+	}
+}
+
 // BenchmarkDeflater is one message each way through an event loop's
 // deflater: compress a 1 KiB patterned message, decompress its reply.
 func BenchmarkDeflater(b *testing.B) {
