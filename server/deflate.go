@@ -85,7 +85,6 @@ var errInflatedTooBig = deflate.ErrTooBig
 // use.
 type flater struct {
 	codec *deflate.Codec
-	pool  *bufPool // where inflate's buffers come from and go back to, while it runs
 }
 
 // newFlater makes the loop's decompressor and compressor.
@@ -101,18 +100,12 @@ func newFlater() *flater { return &flater{codec: deflate.NewCodec()} }
 func (f *flater) inflate(pool *bufPool, p []byte, limit int) ([]byte, error) {
 	// Text compresses about 3:1; the buffer grows if that is not enough.
 	dst := pool.get(min(max(3*len(p), minInflateBuf), limit+1))
-	f.pool = pool
-	b, err := f.codec.Decompress(dst, p, limit, f.grow)
-	f.pool = nil
-	return b, err
-}
-
-// grow is inflate's deflate.Grow: a larger buffer from the pool, the full
-// one back to it.
-func (f *flater) grow(b []byte, n int) []byte {
-	nb := append(f.pool.get(n), b...)
-	f.pool.put(b)
-	return nb
+	// A full buffer: a larger one from the pool, the full one back to it.
+	return f.codec.Decompress(dst, p, limit, func(b []byte, n int) []byte {
+		nb := append(pool.get(n), b...)
+		pool.put(b)
+		return nb
+	})
 }
 
 // minInflateBuf is the smallest buffer inflate starts with.
