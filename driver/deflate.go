@@ -2,15 +2,16 @@ package driver
 
 import (
 	"bytes"
-	"compress/flate"
 	"errors"
 	"fmt"
-	"io"
+	"math"
 	"sync"
 
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsflate"
+
+	"github.com/wsbench/wsbench/internal/deflate"
 )
 
 // permessage-deflate (RFC 7692). wsbench offers it with no context takeover
@@ -19,7 +20,8 @@ import (
 // decompressor per event loop serve all its connections, and a connection
 // costs no compression window (32 KiB each way with context takeover).
 // Messages go out compressed at flate.BestSpeed; a server's message is
-// decompressed when it has RSV1 set. The negotiation is gobwas/ws's wsflate.
+// decompressed when it has RSV1 set. The codec is internal/deflate, shared
+// with the server; the negotiation is gobwas/ws's wsflate.
 
 var (
 	errNoDeflate = errors.New("the server did not accept permessage-deflate")
@@ -52,83 +54,36 @@ func checkDeflate(hs ws.Handshake) error {
 	return errNoDeflate
 }
 
-// deflateTail ends a message's compressed bytes for the decompressor: the
-// sync marker the sender stripped, then an empty final block, so the
-// decompressor ends at the message's end.
-var deflateTail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
+// errInflatedTooBig: a compressed message inflates past the limit.
+var errInflatedTooBig = deflate.ErrTooBig
 
 // deflater compresses and decompresses whole messages with no context
-// takeover, reusing its buffers and flate state: one per event loop.
+// takeover (internal/deflate), reusing its buffers: one per event loop.
 type deflater struct {
-	zw  *flate.Writer
-	out appendWriter
-	zr  io.ReadCloser
-	src bytes.Reader
-	in  []byte // compressed bytes plus deflateTail
-	raw []byte // the last message decompressed
+	codec *deflate.Codec
+	z     []byte // the last message compressed
+	raw   []byte // the last message decompressed
 }
 
 // deflaters serve the connection storm's goroutines.
 var deflaters = sync.Pool{New: func() any { return newDeflater() }}
 
-func newDeflater() *deflater {
-	d := &deflater{}
-	d.zw, _ = flate.NewWriter(&d.out, flate.BestSpeed) // BestSpeed is a valid level
-	d.zr = flate.NewReader(&d.src)
-	return d
-}
+func newDeflater() *deflater { return &deflater{codec: deflate.NewCodec()} }
 
 // compress returns p compressed as one permessage-deflate message (valid
 // until the next call).
 func (d *deflater) compress(p []byte) []byte {
-	d.out.b = d.out.b[:0]
-	d.zw.Reset(&d.out)
-	d.zw.Write(p) // appendWriter never fails
-	d.zw.Flush()
-	b := d.out.b
-	if n := len(b); n >= 4 && b[n-4] == 0 && b[n-3] == 0 && b[n-2] == 0xff && b[n-1] == 0xff {
-		b = b[:n-4] // RFC 7692 §7.2.1: drop the sync flush's empty block
-	}
-	return b
+	d.z = d.codec.Compress(d.z[:0], p)
+	return d.z
 }
-
-// errInflatedTooBig: a compressed message inflates past the limit.
-var errInflatedTooBig = errors.New("decompressed message too big")
 
 // decompress returns the message p (compressed) decompressed, at most limit
 // bytes (valid until the next call).
 func (d *deflater) decompress(p []byte, limit int64) ([]byte, error) {
-	d.in = append(append(d.in[:0], p...), deflateTail...)
-	d.src.Reset(d.in)
-	if err := d.zr.(flate.Resetter).Reset(&d.src, nil); err != nil {
+	raw, err := d.codec.Decompress(d.raw[:0], p, int(min(limit, math.MaxInt)), nil)
+	d.raw = raw
+	if err != nil {
 		return nil, err
 	}
-	d.raw = d.raw[:0]
-	for {
-		if len(d.raw) == cap(d.raw) {
-			if int64(len(d.raw)) > limit {
-				return nil, errInflatedTooBig
-			}
-			d.raw = append(d.raw, 0)[:len(d.raw)]
-		}
-		n, err := d.zr.Read(d.raw[len(d.raw):cap(d.raw)])
-		d.raw = d.raw[:len(d.raw)+n]
-		if int64(len(d.raw)) > limit {
-			return nil, errInflatedTooBig
-		}
-		if err == io.EOF {
-			return d.raw, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-}
-
-// appendWriter is an io.Writer appending to b.
-type appendWriter struct{ b []byte }
-
-func (w *appendWriter) Write(p []byte) (int, error) {
-	w.b = append(w.b, p...)
-	return len(p), nil
+	return raw, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/wsbench/wsbench/internal/iomode"
 	"github.com/wsbench/wsbench/internal/uring"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
@@ -91,16 +92,16 @@ const (
 	TimestampsRead = "read"
 )
 
-// I/O modes of the event loops.
+// I/O modes of the event loops (internal/iomode, shared with the server).
 const (
 	// IOAuto uses io_uring when the kernel allows it, else system calls.
-	IOAuto = "auto"
+	IOAuto = string(iomode.Auto)
 	// IOUring batches the sends and receives of each pass through the event
 	// loop into one io_uring submission: a system call per batch instead of
 	// one per message. Fails if io_uring is unavailable.
-	IOUring = "io_uring"
+	IOUring = string(iomode.Uring)
 	// IOSyscalls makes one read(2) or write(2) per socket operation.
-	IOSyscalls = "syscalls"
+	IOSyscalls = string(iomode.Syscalls)
 )
 
 // Result is what a run measured and how it ended.
@@ -777,18 +778,19 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 // chooseIO resolves the I/O mode: whether the event loops use io_uring.
 func chooseIO(mode string) (bool, error) {
-	switch mode {
-	case IOSyscalls:
+	m, err := iomode.Parse(mode)
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("--io: %w", err)
+	case m == iomode.Syscalls:
 		return false, nil
-	case IOUring:
+	case m == iomode.Uring:
 		if err := uring.Probe(); err != nil {
 			return false, fmt.Errorf("--io %s: %w", IOUring, err)
 		}
 		return true, nil
-	case "", IOAuto:
-		return uring.Probe() == nil, nil
 	}
-	return false, fmt.Errorf("--io: unknown mode %q (want %s, %s or %s)", mode, IOAuto, IOUring, IOSyscalls)
+	return uring.Probe() == nil, nil
 }
 
 // rooms shapes a broadcast run: rooms of size connections, the first

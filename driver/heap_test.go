@@ -21,7 +21,7 @@ func TestDueHeapOrders(t *testing.T) {
 			t.Fatalf("pop %d = %d, want %d", i, got, w)
 		}
 	}
-	if len(h) != 0 {
-		t.Fatalf("heap not empty: %d", len(h))
+	if h.len() != 0 {
+		t.Fatalf("heap not empty: %d", h.len())
 	}
 }

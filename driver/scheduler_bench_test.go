@@ -86,9 +86,9 @@ func BenchmarkOpenTimers(b *testing.B) {
 						idx[c] = i
 						h.push(c)
 					}
-					for len(h) > 0 {
+					for h.len() > 0 {
 						now := int64(time.Since(origin))
-						for len(h) > 0 && h.top().due <= now {
+						for h.len() > 0 && h.top().due <= now {
 							c := h.pop()
 							i := idx[c]
 							lags[i] = append(lags[i], now-c.due)
@@ -97,7 +97,7 @@ func BenchmarkOpenTimers(b *testing.B) {
 								h.push(c)
 							}
 						}
-						if len(h) > 0 {
+						if h.len() > 0 {
 							if _, err := p.WaitFor(time.Duration(h.top().due - now)); err != nil {
 								b.Error(err)
 								return

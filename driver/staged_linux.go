@@ -13,6 +13,7 @@ import (
 	"github.com/gobwas/ws"
 	"golang.org/x/sys/unix"
 
+	"github.com/wsbench/wsbench/internal/heap"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
 )
@@ -410,8 +411,8 @@ func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.
 		if next < len(evs) {
 			wait = time.Until(r.origin.Add(evs[next].At))
 		}
-		if len(pending) > 0 {
-			wait = min(wait, time.Until(pending[0].at))
+		if pending.len() > 0 {
+			wait = min(wait, time.Until(pending.top().at))
 		}
 		if wait > 0 {
 			timer.Reset(wait)
@@ -444,7 +445,7 @@ func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.
 				w.post(stagedEvent{slot: ev.Slot, gen: gens[ev.Slot]})
 			}
 		}
-		for len(pending) > 0 && !pending[0].at.After(now) {
+		for pending.len() > 0 && !pending.top().at.After(now) {
 			rd := pending.pop()
 			if closed[rd.slot] || owner(rd.slot) == nil {
 				continue
@@ -469,43 +470,16 @@ type redial struct {
 	at            time.Time
 }
 
-// redialHeap orders pending redials by time.
-type redialHeap []redial
+// redialHeap orders the planner's pending redials by time.
+type redialHeap struct{ h heap.Heap[redial] }
 
-func (h *redialHeap) push(r redial) {
-	*h = append(*h, r)
-	for i := len(*h) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !(*h)[i].at.Before((*h)[p].at) {
-			break
-		}
-		(*h)[i], (*h)[p] = (*h)[p], (*h)[i]
-		i = p
-	}
-}
+// redialEpoch makes a redial's time a heap key on the monotonic clock.
+var redialEpoch = time.Now()
 
-func (h *redialHeap) pop() redial {
-	old := *h
-	top := old[0]
-	n := len(old) - 1
-	old[0] = old[n]
-	*h = old[:n]
-	for i := 0; ; {
-		l, m := 2*i+1, i
-		if l < n && old[l].at.Before(old[m].at) {
-			m = l
-		}
-		if l+1 < n && old[l+1].at.Before(old[m].at) {
-			m = l + 1
-		}
-		if m == i {
-			break
-		}
-		old[i], old[m] = old[m], old[i]
-		i = m
-	}
-	return top
-}
+func (p *redialHeap) len() int      { return p.h.Len() }
+func (p *redialHeap) push(r redial) { p.h.Push(int64(r.at.Sub(redialEpoch)), r) }
+func (p *redialHeap) top() *redial  { return p.h.Top() }
+func (p *redialHeap) pop() redial   { return p.h.Pop() }
 
 // backoff is how long to wait before the attempt-th try to reopen a slot:
 // the --reconnect delay doubled per failed try, at most maxBackoff, with

@@ -425,7 +425,7 @@ func (w *worker) begin() {
 // (The queue only ever holds sends due before the end: see schedule.)
 func (w *worker) sendingEnds(now int64) int64 {
 	stop := w.run.stopAt.Load()
-	if now >= stop && (len(w.due) > 0 || w.staged != nil && w.run.open && w.staged.at < stop) {
+	if now >= stop && (w.due.len() > 0 || w.staged != nil && w.run.open && w.staged.at < stop) {
 		return stop + catchUp
 	}
 	return stop
@@ -584,7 +584,7 @@ func (w *worker) sendDue(now int64) int64 {
 		return w.sendStaged(now)
 	}
 	stop := w.run.stopAt.Load()
-	for n := 0; len(w.due) > 0; n++ {
+	for n := 0; w.due.len() > 0; n++ {
 		c := w.due.top()
 		if c.due > now {
 			return c.due - now

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Keeps the package arrows honest: cmd -> scenario/driver/results/server -> metrics;
 # server stands apart from the client side; metrics knows no WebSocket; results
-# never touches the network; nothing imports cmd.
+# never touches the network; nothing imports cmd; internal/ is plumbing both
+# sides share, and imports none of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mod=$(go list -m)
@@ -19,5 +20,8 @@ forbid metrics  "github.com/gobwas/ws" "$mod/scenario" "$mod/driver" "$mod/resul
 forbid scenario "$mod/driver" "$mod/metrics" "$mod/results" "$mod/server" "github.com/gobwas/ws"
 forbid driver   "$mod/results" "$mod/server" "$mod/cmd/wsbench"
 forbid results  "$mod/driver" "$mod/server" "github.com/gobwas/ws" "net"
+for pkg in $(go list ./internal/...); do
+  forbid "${pkg#"$mod/"}" "$mod/driver" "$mod/server" "$mod/scenario" "$mod/metrics" "$mod/results" "$mod/cmd/wsbench"
+done
 [ $fail -eq 0 ] && echo "import arrows ok"
 exit $fail

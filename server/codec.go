@@ -250,13 +250,10 @@ func (c *codec) emit(op ws.OpCode, p []byte, compressed bool) ws.StatusCode {
 }
 
 // appendMessage appends p as one unmasked final frame, compressed (RSV1) or
-// not. Should the compressor fail, the frame goes out uncompressed, which
-// is always allowed.
+// not.
 func (c *codec) appendMessage(dst []byte, op ws.OpCode, p []byte, compressed bool) []byte {
 	if compressed {
-		if out, err := c.fl.appendCompressed(dst, op, p); err == nil {
-			return out
-		}
+		return c.fl.appendCompressed(dst, op, p)
 	}
 	return wire.AppendFrame(dst, op, true, p, nil)
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wsbench/wsbench/internal/iomode"
 )
 
 // Modes a Server can run in.
@@ -25,17 +27,18 @@ const (
 	ModeBroadcast = "broadcast"
 )
 
-// I/O modes: how the event loops use the kernel (Config.IO).
+// I/O modes: how the event loops use the kernel (Config.IO; internal/iomode,
+// shared with the driver).
 const (
 	// IOAuto uses io_uring when the kernel allows it, else system calls.
-	IOAuto = "auto"
+	IOAuto = string(iomode.Auto)
 	// IOUring batches each pass of an event loop, the replies it sends and
 	// the reads of every ready connection, into one io_uring_enter system
 	// call. New fails if io_uring is not available (an old kernel, the
 	// kernel.io_uring_disabled sysctl, a seccomp filter such as Docker's).
-	IOUring = "io_uring"
+	IOUring = string(iomode.Uring)
 	// IOSyscalls makes one read(2) or write(2) per socket operation.
-	IOSyscalls = "syscalls"
+	IOSyscalls = string(iomode.Syscalls)
 )
 
 // Config configures a Server. A zero field means "use the default", so
@@ -225,10 +228,8 @@ func (c Config) Validate() error {
 	if c.MaxPendingWrite < 0 {
 		bad("MaxPendingWrite", "%d is negative", c.MaxPendingWrite)
 	}
-	switch c.IO {
-	case "", IOAuto, IOUring, IOSyscalls:
-	default:
-		bad("IO", "unknown I/O mode %q (supported: %q, %q, %q)", c.IO, IOAuto, IOUring, IOSyscalls)
+	if _, err := iomode.Parse(c.IO); err != nil {
+		bad("IO", "%v", err)
 	}
 	if err := c.Delay.check(); err != nil {
 		bad("Delay", "%v", err)

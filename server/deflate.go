@@ -2,14 +2,12 @@ package server
 
 import (
 	"bytes"
-	"compress/flate"
-	"errors"
-	"io"
 
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsflate"
 
+	"github.com/wsbench/wsbench/internal/deflate"
 	"github.com/wsbench/wsbench/internal/wire"
 )
 
@@ -26,13 +24,9 @@ import (
 // serve all of its connections, and a connection that negotiated the
 // extension costs no more memory than one that did not. A compressed message
 // the client fragments is reassembled compressed, like any fragmented
-// message, and inflated whole once its last frame is in.
-
-// deflateLevel is the compression level of the server's messages. With no
-// context takeover the compressor is reset for every message; at BestSpeed a
-// reset costs nothing, while the other levels clear 640 KiB of hash chains
-// each time.
-const deflateLevel = flate.BestSpeed
+// message, and inflated whole once its last frame is in. The compression
+// itself (BestSpeed, no context takeover) is internal/deflate, shared with
+// the driver.
 
 // maxWindowBits is the LZ77 window the server compresses with (compress/flate
 // always uses 32 KiB). An offer asking for a smaller one
@@ -82,83 +76,19 @@ func deflateResponse(offer wsflate.Parameters) wsflate.Parameters {
 
 // errInflatedTooBig says a compressed message inflates to more than
 // Config.MaxMessage bytes.
-var errInflatedTooBig = errors.New("server: inflated message over MaxMessage")
+var errInflatedTooBig = deflate.ErrTooBig
 
 // flater is one event loop's permessage-deflate engine: a decompressor and a
-// compressor shared by all of the loop's connections and reset for every
-// message (no context takeover). The loop makes it on its first compressed
-// message. Not safe for concurrent use.
+// compressor (internal/deflate, shared with the driver) used by all of the
+// loop's connections and reset for every message (no context takeover). The
+// loop makes it on its first compressed message. Not safe for concurrent
+// use.
 type flater struct {
-	src tailReader      // the compressed payload being inflated, then the tail
-	r   io.ReadCloser   // compress/flate's decompressor, reading src
-	w   *wsflate.Writer // deflates and strips the tail
-	dst appendWriter    // where w writes
+	codec *deflate.Codec
 }
 
 // newFlater makes the loop's decompressor and compressor.
-func newFlater() *flater {
-	f := &flater{}
-	f.r = flate.NewReader(&f.src)
-	f.w = wsflate.NewWriter(&f.dst, func(w io.Writer) wsflate.Compressor {
-		fw, _ := flate.NewWriter(w, deflateLevel) // the level is valid: no error
-		return fw
-	})
-	return f
-}
-
-// inflateTail is what follows a compressed payload into the decompressor:
-// the 0x00 0x00 0xff 0xff that RFC 7692 section 7.2.2 appends, then an
-// empty final block, so that the stream ends where the message does.
-var inflateTail = [...]byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
-
-// tailReader reads a compressed payload, then inflateTail. It is an
-// io.ByteReader, so compress/flate reads it as it is, with no buffer of its
-// own (which it would allocate at every reset). It replaces wsflate.Reader,
-// whose ReadByte yields a spurious 0x00 between the payload and the tail
-// (gobwas/ws v1.4.0 suffixedReader): a truncated payload that must fail
-// with 1007 could then inflate.
-type tailReader struct {
-	p   []byte
-	pos int // in p, then past it in inflateTail
-}
-
-func (r *tailReader) reset(p []byte) { r.p, r.pos = p, 0 }
-
-func (r *tailReader) Read(b []byte) (int, error) {
-	if r.pos < len(r.p) {
-		n := copy(b, r.p[r.pos:])
-		r.pos += n
-		return n, nil
-	}
-	t := r.pos - len(r.p)
-	if t >= len(inflateTail) {
-		return 0, io.EOF
-	}
-	n := copy(b, inflateTail[t:])
-	r.pos += n
-	return n, nil
-}
-
-func (r *tailReader) ReadByte() (byte, error) {
-	if r.pos < len(r.p) {
-		r.pos++
-		return r.p[r.pos-1], nil
-	}
-	t := r.pos - len(r.p)
-	if t >= len(inflateTail) {
-		return 0, io.EOF
-	}
-	r.pos++
-	return inflateTail[t], nil
-}
-
-// appendWriter is an io.Writer that appends to b.
-type appendWriter struct{ b []byte }
-
-func (w *appendWriter) Write(p []byte) (int, error) {
-	w.b = append(w.b, p...)
-	return len(p), nil
-}
+func newFlater() *flater { return &flater{codec: deflate.NewCodec()} }
 
 // inflate decompresses p, the payload of a compressed message, into a
 // buffer from pool (grown from pool as needed) and returns it; the buffer
@@ -166,36 +96,16 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 // limit bytes (errInflatedTooBig): a small payload that inflates to
 // gigabytes (a decompression bomb) costs no more than about limit bytes of
 // memory and the time to produce them. Any other error is a payload that is
-// not a valid DEFLATE stream.
+// not a valid DEFLATE stream. An empty payload is an empty message.
 func (f *flater) inflate(pool *bufPool, p []byte, limit int) ([]byte, error) {
-	if len(p) == 0 {
-		// Not a DEFLATE stream once the tail is appended, but what a
-		// compressor that had nothing to compress may send: an empty
-		// message, as zlib-based peers read it.
-		return pool.get(0), nil
-	}
-	f.src.reset(p)
-	f.r.(flate.Resetter).Reset(&f.src, nil)
 	// Text compresses about 3:1; the buffer grows if that is not enough.
 	dst := pool.get(min(max(3*len(p), minInflateBuf), limit+1))
-	for {
-		if len(dst) == cap(dst) {
-			// len <= limit here, so the new buffer is larger.
-			nb := append(pool.get(min(2*cap(dst), limit+1)), dst...)
-			pool.put(dst)
-			dst = nb
-		}
-		n, err := f.r.Read(dst[len(dst):cap(dst)])
-		dst = dst[:len(dst)+n]
-		switch {
-		case len(dst) > limit:
-			return dst, errInflatedTooBig
-		case err == io.EOF:
-			return dst, nil
-		case err != nil:
-			return dst, err
-		}
-	}
+	// A full buffer: a larger one from the pool, the full one back to it.
+	return f.codec.Decompress(dst, p, limit, func(b []byte, n int) []byte {
+		nb := append(pool.get(n), b...)
+		pool.put(b)
+		return nb
+	})
 }
 
 // minInflateBuf is the smallest buffer inflate starts with.
@@ -205,24 +115,14 @@ const minInflateBuf = 1 << minClassShift
 // carrying p compressed (RFC 7692 section 7.2.1: deflated, the trailing
 // 0x00 0x00 0xff 0xff removed). The compressor is reset first: the frame
 // depends on no earlier message.
-func (f *flater) appendCompressed(dst []byte, op ws.OpCode, p []byte) ([]byte, error) {
+func (f *flater) appendCompressed(dst []byte, op ws.OpCode, p []byte) []byte {
 	start := len(dst)
 	// Room for the longest header; the payload moves up behind the real
 	// one once its length is known.
-	f.dst.b = append(dst, make([]byte, wire.MaxHeaderSize)...)
-	f.w.Reset(&f.dst)
-	_, err := f.w.Write(p)
-	if err == nil {
-		err = f.w.Flush()
-	}
-	out := f.dst.b
-	f.dst.b = nil
-	if err != nil {
-		return out[:start], err
-	}
+	out := f.codec.Compress(append(dst, make([]byte, wire.MaxHeaderSize)...), p)
 	body := out[start+wire.MaxHeaderSize:]
 	h := ws.Header{Fin: true, Rsv: ws.Rsv(true, false, false), OpCode: op, Length: int64(len(body))}
 	hn := wire.PutHeader(out[start:], h)
 	copy(out[start+hn:], body)
-	return out[:start+hn+len(body)], nil
+	return out[:start+hn+len(body)]
 }

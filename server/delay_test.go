@@ -167,7 +167,7 @@ func TestDelayQOrder(t *testing.T) {
 			if q.len() == 0 {
 				break
 			}
-			if f := q.front(); f.due != q.q[0].due {
+			if f := q.front(); f.due != q.h.TopKey() {
 				t.Fatal("front is not the heap's root")
 			}
 			check(q.pop())

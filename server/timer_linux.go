@@ -8,6 +8,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/wsbench/wsbench/internal/heap"
 	"github.com/wsbench/wsbench/internal/wire"
 )
 
@@ -45,8 +46,7 @@ import (
 
 // delayed is one entry of the delay queue.
 type delayed struct {
-	due int64  // loop time (ns) when it goes out
-	seq uint64 // order of queueing: among equal due times, first in first out
+	due int64 // loop time (ns) when it goes out
 	// Echo mode: the frames for c, in a pooled buffer (n data messages,
 	// nz of them compressed). close says b is c's close frame.
 	c     *conn
@@ -58,61 +58,20 @@ type delayed struct {
 	bf *bframe
 }
 
-// before reports whether e goes out before o.
-func (e *delayed) before(o *delayed) bool {
-	return e.due < o.due || (e.due == o.due && e.seq < o.seq)
-}
+// delayQ is a binary min-heap (internal/heap) of delayed entries, by due
+// time and then order of queueing. With a fixed delay entries mostly arrive
+// in due order, so a push costs one comparison.
+type delayQ struct{ h heap.Heap[delayed] }
 
-// delayQ is a binary min-heap of delayed entries, by due time and then
-// order of queueing. With a fixed delay entries mostly arrive in due order,
-// so a push costs one comparison.
-type delayQ struct {
-	q   []delayed
-	seq uint64
-}
-
-func (d *delayQ) len() int { return len(d.q) }
+func (d *delayQ) len() int { return d.h.Len() }
 
 // front returns the entry due first; the queue must not be empty.
-func (d *delayQ) front() *delayed { return &d.q[0] }
+func (d *delayQ) front() *delayed { return d.h.Top() }
 
-func (d *delayQ) push(e delayed) {
-	d.seq++
-	e.seq = d.seq
-	d.q = append(d.q, e)
-	for i := len(d.q) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !d.q[i].before(&d.q[p]) {
-			break
-		}
-		d.q[i], d.q[p] = d.q[p], d.q[i]
-		i = p
-	}
-}
+func (d *delayQ) push(e delayed) { d.h.Push(e.due, e) }
 
 // pop removes and returns the entry due first; the queue must not be empty.
-func (d *delayQ) pop() delayed {
-	e := d.q[0]
-	last := len(d.q) - 1
-	d.q[0] = d.q[last]
-	d.q[last] = delayed{}
-	d.q = d.q[:last]
-	for i := 0; ; {
-		m, l, r := i, 2*i+1, 2*i+2
-		if l < last && d.q[l].before(&d.q[m]) {
-			m = l
-		}
-		if r < last && d.q[r].before(&d.q[m]) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		d.q[i], d.q[m] = d.q[m], d.q[i]
-		i = m
-	}
-	return e
-}
+func (d *delayQ) pop() delayed { return d.h.Pop() }
 
 // hold queues what the codec held back from c's last read (codec.held):
 // published to c's room at once in broadcast mode without Delay, else queued
