@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Model names how sends are paced.
@@ -444,11 +445,17 @@ func CheckURL(u string) error {
 	if !strings.Contains(u, "://") && u != "" {
 		// host:port or host/path: Go's URL parser would take the host for a
 		// scheme or a path; say what was probably meant instead.
-		want := "ws://" + u
+		// Shown redacted (a password or token in it is still a secret) and
+		// quoted, so that the error stays one line whatever u holds.
+		shown := strings.TrimPrefix(RedactURL("ws://"+u, nil), "ws://")
+		if strings.ContainsFunc(u, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+			return fmt.Errorf("target URL %q: no scheme (want ws://host:port/path, or wss:// for TLS)", shown)
+		}
+		want := "ws://" + shown
 		if !strings.Contains(u, "/") {
 			want += "/"
 		}
-		return fmt.Errorf("target URL %q: no scheme: did you mean %s ? (wss:// for TLS)", u, want)
+		return fmt.Errorf("target URL %q: no scheme: did you mean %s ? (wss:// for TLS)", shown, want)
 	}
 	p, err := url.Parse(u)
 	shown := RedactURL(u, nil) // the rule's defaults: flags are not read yet

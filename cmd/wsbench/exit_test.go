@@ -185,10 +185,20 @@ func TestTargetWithoutScheme(t *testing.T) {
 		"127.0.0.1:8080":      "did you mean ws://127.0.0.1:8080/ ?",
 		"localhost:9000/echo": "did you mean ws://localhost:9000/echo ?",
 		"example.com":         "did you mean ws://example.com/ ?",
+		// a secret in it is redacted in the suggestion and the echo of the input
+		"u:hunter22@127.0.0.1:8080/?token=s3cr3tvalue": "did you mean ws://u:REDACTED@127.0.0.1:8080/?token=REDACTED ?",
+		// a line break in it stays quoted: the error is one line, with no suggestion
+		"127.0.0.1:80\n80": `target URL "127.0.0.1:80\n80": no scheme (want ws://host:port/path`,
 	} {
 		code, _, stderr := runCLI("run", arg)
 		if code != exitUsage || !strings.Contains(stderr, want) || strings.Contains(stderr, "first path segment") {
 			t.Errorf("%s: exit %d, stderr %q, want %q", arg, code, stderr, want)
+		}
+		if strings.Contains(stderr, "hunter22") || strings.Contains(stderr, "s3cr3tvalue") {
+			t.Errorf("%s: stderr shows a secret: %q", arg, stderr)
+		}
+		if lines := strings.Count(stderr, "\n"); lines != 2 { // the error, then "Run 'wsbench run --help'"
+			t.Errorf("%s: %d lines on stderr, want the error on one line: %q", arg, lines, stderr)
 		}
 	}
 }
