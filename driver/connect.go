@@ -71,8 +71,10 @@ func runConnect(ctx context.Context, cfg Config, spec scenario.Spec, u *url.URL,
 	res := &Result{Started: origin, StopReason: StopCompleted, IO: IOSyscalls, GOMAXPROCS: runtime.GOMAXPROCS(0)}
 	stopCtx, stop := context.WithDeadline(ctx, stopAt)
 	defer stop()
-	var cpuStart Usage
-	startSampler := time.AfterFunc(time.Duration(spec.Warmup), func() { cpuStart = processUsage() })
+	// The CPU use at the end of the warm-up, handed over on a channel: the
+	// timer's goroutine and this one share nothing else.
+	warmedUp := make(chan Usage, 1)
+	startSampler := time.AfterFunc(time.Duration(spec.Warmup), func() { warmedUp <- processUsage() })
 
 	var wg sync.WaitGroup
 	var attempts sync.Mutex // guards nothing but the slot counter
@@ -104,13 +106,15 @@ func runConnect(ctx context.Context, cfg Config, spec scenario.Spec, u *url.URL,
 		res.StopReason = StopAborted
 		<-done
 	}
-	startSampler.Stop()
+	var cpuStart Usage
+	if startSampler.Stop() {
+		cpuStart = processUsage() // stopped within the warm-up
+	} else {
+		cpuStart = <-warmedUp
+	}
 	end := time.Now()
 	if ctx.Err() != nil && res.StopReason == StopCompleted {
 		res.StopReason = StopInterrupted
-	}
-	if cpuStart == (Usage{}) {
-		cpuStart = processUsage()
 	}
 	res.CPU = processUsage().since(cpuStart)
 	res.MeasureStart = measureStart
