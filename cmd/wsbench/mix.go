@@ -8,6 +8,7 @@ import (
 
 	"github.com/wsbench/wsbench/driver"
 	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/orchestrate"
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
 )
@@ -62,7 +63,7 @@ func runMix(ctx, abort context.Context, spec scenario.Spec, target string, bundl
 
 	var groups []*results.Report
 	whole := results.Input{ToolVersion: version, Spec: spec, Target: target, Bundled: bundled, Ended: time.Now(), Snapshot: metrics.NewSnapshot(),
-		ServerLocal: bundled || onThisMachine(target)}
+		ServerLocal: bundled || orchestrate.OnThisMachine(target)}
 	var intervals []results.IntervalInput
 	stops := make([]string, 0, n)
 	for i, o := range outs {

@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/wsbench/wsbench/driver"
+	"github.com/wsbench/wsbench/orchestrate"
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
 	"github.com/wsbench/wsbench/server"
@@ -566,7 +567,7 @@ func inputOf(spec scenario.Spec, target string, bundled bool, res *driver.Result
 			ReadyMax: res.Loops.ReadyMax, FullReads: res.Loops.FullReads},
 		Intervals:   intervalsOf(res),
 		Stages:      stagesOf(res),
-		ServerLocal: bundled || onThisMachine(target),
+		ServerLocal: bundled || orchestrate.OnThisMachine(target),
 		MachineCPU:  res.CPU.Machine,
 		Mismatch:    mismatchOf(res.Mismatch),
 	}

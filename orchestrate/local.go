@@ -1,4 +1,4 @@
-package main
+package orchestrate
 
 import (
 	"context"
@@ -9,14 +9,14 @@ import (
 	"time"
 )
 
-// lookupTimeout bounds the name lookup of onThisMachine: the answer only
+// lookupTimeout bounds the name lookup of OnThisMachine: the answer only
 // decides whether a warning about a shared machine applies.
 const lookupTimeout = time.Second
 
-// onThisMachine reports whether target's host is this machine: localhost, a
+// OnThisMachine reports whether target's host is this machine: localhost, a
 // loopback or unspecified address, an address of one of its interfaces, or a
 // name that resolves to one of those (the machine's own host name, say).
-func onThisMachine(target string) bool {
+func OnThisMachine(target string) bool {
 	u, err := url.Parse(target)
 	if err != nil {
 		return false
