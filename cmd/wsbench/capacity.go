@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/driver"
+	"github.com/wsbench/wsbench/orchestrate"
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
 )
@@ -264,7 +265,7 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		return true
 	}
 
-	good, err := capacitySearch(&res, searchBounds{start: *start, max: *maxLoad, precision: *precision, whole: conns},
+	good, err := orchestrate.Capacity(&res, orchestrate.Bounds{Start: *start, Max: *maxLoad, Precision: *precision, Whole: conns},
 		measure, fits, func() bool { return ctx.Err() != nil })
 	if err != nil {
 		return failedError{err}
@@ -302,73 +303,4 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		return failedError{fmt.Errorf("client-limited at the first step: it cannot measure this server here")}
 	}
 	return nil
-}
-
-// searchBounds are a capacity search's: its first and highest load, the
-// gap between held and failed at which bisection stops, and whether loads
-// are whole (connection counts).
-type searchBounds struct {
-	start, max, precision float64
-	whole                 bool
-}
-
-// capacitySearch doubles the load from sb.start until a step fails (or
-// sb.max), then bisects between the last step that held and the first that
-// failed. A step where the client was saturated ends the search there: it
-// is recorded as client-limited (res.ClientBound, res.ClientLimitedAt) and
-// never counts as the server's failure. A step whose rtt SLO failed only
-// through the client's send lag held for the server (CapacityStep.Held).
-// It returns the highest load that held (0: none). measure runs one step;
-// fits says whether the machine allows a step at a load; stopped says the
-// run was interrupted.
-func capacitySearch(res *results.Capacity, sb searchBounds, measure func(float64) (results.CapacityStep, error),
-	fits func(float64) bool, stopped func() bool) (float64, error) {
-	// Double until a step fails, then bisect.
-	good, bad := 0.0, 0.0
-	for l := sb.start; ; l = math.Min(l*2, sb.max) {
-		if !fits(l) {
-			break
-		}
-		st, err := measure(l)
-		if err != nil {
-			return 0, err
-		}
-		if st.Saturated {
-			res.ClientBound, res.ClientLimitedAt = true, l
-			break
-		}
-		if !st.Held() {
-			bad = l
-			break
-		}
-		good = l
-		if l >= sb.max {
-			res.HitCeiling = true
-			break
-		}
-		if stopped() {
-			break
-		}
-	}
-	for bad > 0 && good > 0 && (bad-good)/good > sb.precision && !stopped() && !res.ClientBound {
-		mid := (good + bad) / 2
-		if sb.whole {
-			if mid = math.Floor(mid); mid <= good {
-				break // no whole number of connections between them
-			}
-		}
-		st, err := measure(mid)
-		if err != nil {
-			return 0, err
-		}
-		switch {
-		case st.Saturated:
-			res.ClientBound, res.ClientLimitedAt = true, mid
-		case st.Held():
-			good = mid
-		default:
-			bad = mid
-		}
-	}
-	return good, nil
 }
