@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Keeps the package arrows honest: cmd -> scenario/driver/results/server -> metrics;
+# Keeps the package arrows honest: cmd -> orchestrate -> scenario/driver/results/server -> metrics;
 # server stands apart from the client side; metrics knows no WebSocket; results
 # never touches the network; nothing imports cmd; internal/ is plumbing both
 # sides share, and imports none of them.
@@ -15,13 +15,16 @@ forbid() { # package, forbidden import...
     if grep -qx -- "$f" <<<"$d"; then echo "import arrow broken: $pkg depends on $f"; fail=1; fi
   done
 }
-forbid server   "$mod/scenario" "$mod/driver" "$mod/metrics" "$mod/results" "$mod/cmd/wsbench"
-forbid metrics  "github.com/gobwas/ws" "$mod/scenario" "$mod/driver" "$mod/results" "$mod/server" "net"
-forbid scenario "$mod/driver" "$mod/metrics" "$mod/results" "$mod/server" "github.com/gobwas/ws"
-forbid driver   "$mod/results" "$mod/server" "$mod/cmd/wsbench"
-forbid results  "$mod/driver" "$mod/server" "github.com/gobwas/ws" "net"
+forbid server   "$mod/scenario" "$mod/driver" "$mod/metrics" "$mod/results" "$mod/orchestrate" "$mod/cmd/wsbench"
+forbid metrics  "github.com/gobwas/ws" "$mod/scenario" "$mod/driver" "$mod/results" "$mod/server" "$mod/orchestrate" "net"
+forbid scenario "$mod/driver" "$mod/metrics" "$mod/results" "$mod/server" "$mod/orchestrate" "github.com/gobwas/ws"
+forbid driver   "$mod/results" "$mod/server" "$mod/orchestrate" "$mod/cmd/wsbench"
+forbid results  "$mod/driver" "$mod/server" "$mod/orchestrate" "github.com/gobwas/ws" "net"
+for pkg in $(go list ./... | grep -vx "$mod/cmd/wsbench"); do # nothing imports cmd
+  forbid "${pkg#"$mod/"}" "$mod/cmd/wsbench"
+done
 for pkg in $(go list ./internal/...); do
-  forbid "${pkg#"$mod/"}" "$mod/driver" "$mod/server" "$mod/scenario" "$mod/metrics" "$mod/results" "$mod/cmd/wsbench"
+  forbid "${pkg#"$mod/"}" "$mod/driver" "$mod/server" "$mod/scenario" "$mod/metrics" "$mod/results" "$mod/orchestrate" "$mod/cmd/wsbench"
 done
 [ $fail -eq 0 ] && echo "import arrows ok"
 exit $fail

@@ -182,7 +182,7 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	target, bundled := spec.Target, spec.Target == ""
 	if bundled {
-		url, stopServer, err := startBundled(spec.Kind)
+		url, stopServer, err := orchestrate.StartBundled(spec.Kind)
 		if err != nil {
 			return failedError{fmt.Errorf("start the bundled server: %w", err)}
 		}
@@ -197,9 +197,8 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		res.ConnRate = *connRate
 	}
 	measure := func(load float64) (results.CapacityStep, error) {
-		cfg := opts
-		cfg.Spec, cfg.Target = specAt(load), target
-		rep, err := runOne(ctx, abort, cfg, bundled)
+		plan := orchestrate.Plan{Spec: specAt(load), Target: target, Bundled: bundled, Driver: opts, Version: version}
+		rep, err := orchestrate.One(ctx, abort, plan)
 		if err != nil {
 			return results.CapacityStep{}, err
 		}
@@ -207,7 +206,7 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 			return results.CapacityStep{}, errors.New(rep.Failure) // no step can pass: say why, once
 		}
 		results.ApplyThresholds(rep, ths)
-		st := results.CapacityStep{Conns: cfg.Spec.Conns, Offered: cfg.Spec.Rate, Achieved: rep.Rates.Received, Errors: rep.ErrorCount(), Pass: true,
+		st := results.CapacityStep{Conns: plan.Spec.Conns, Offered: plan.Spec.Rate, Achieved: rep.Rates.Received, Errors: rep.ErrorCount(), Pass: true,
 			Saturated: rep.Harness.Saturated && !rep.Harness.InProcessServer, ClientCPU: rep.Harness.CPUUtilization,
 			Unsent: rep.Messages.Unsent}
 		if st.Saturated {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/wsbench/wsbench/orchestrate"
 )
 
 // newFlagSet makes a subcommand's flag set that reports errors instead of exiting.
@@ -51,4 +53,15 @@ func (f addFlag) Set(v string) error {
 		}
 	}
 	return nil
+}
+
+// withFlag rewrites the orchestrate.FieldError in err's text (if any) to
+// name the flag that sets its field: --procs for procs. Only cmd knows
+// flags; the rest of err's text stays as it was.
+func withFlag(err error) error {
+	var fe *orchestrate.FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	return errors.New(strings.Replace(err.Error(), fe.Error(), "--"+fe.Key+": "+fe.Err.Error(), 1))
 }

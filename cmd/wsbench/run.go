@@ -25,7 +25,6 @@ import (
 	"github.com/wsbench/wsbench/orchestrate"
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
-	"github.com/wsbench/wsbench/server"
 )
 
 const runUsage = `Usage: wsbench run [flags] [URL...]
@@ -198,7 +197,7 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 
 func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	if len(args) == 1 && args[0] == childStdin {
-		return runChild(os.Stdin, stdout, stderr) // a process of a --procs run
+		return runChild(os.Stdin, stdout) // a process of a --procs run
 	}
 	spec := scenario.Default()
 	defer func() { err = redactError(err, spec) }()
@@ -292,13 +291,11 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 
 	target, bundled := spec.Target, spec.Target == ""
 	if bundled {
-		kind := spec.Kind
-		if spec.Mixed() {
-			if kind, err = mixServerKind(spec); err != nil {
-				return usageError{err}
-			}
+		kind, err := orchestrate.BundledKind(spec)
+		if err != nil {
+			return usageError{withFlag(err)}
 		}
-		url, stopServer, err := startBundled(kind)
+		url, stopServer, err := orchestrate.StartBundled(kind)
 		if err != nil {
 			return failedError{fmt.Errorf("start the bundled server: %w", err)}
 		}
@@ -309,45 +306,34 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	ctx, abort, stop := signalContexts(stderr)
 	defer stop()
 	signalled := ctx
+	plan := orchestrate.Plan{Spec: spec, Target: target, Bundled: bundled, Driver: opts, Version: version,
+		Stderr: stderr, ChildArgs: []string{"run", childStdin}}
 	if multi {
 		targets := fs.Args()
 		if len(targets) == 0 {
 			targets = []string{target}
 		}
-		err := runMulti(ctx, abort, spec, targets, bundled, *o.repeat, opts, thresholds, *out, stdout, stderr)
+		err := runMulti(ctx, abort, plan, targets, *o.repeat, thresholds, *out, stdout)
 		if signalled.Err() != nil && (err == nil || errors.As(err, &thresholdError{})) {
 			return interruptedError{}
 		}
 		return err
 	}
-	var rep *results.Report
-	if spec.Mixed() {
-		st := newStatus(stderr, spec, *o.quiet, *o.progress)
-		rep, err = runMix(ctx, abort, spec, target, bundled, opts, st)
-		st.done()
-	} else if spec.Procs > 1 {
-		st := newStatus(stderr, spec, *o.quiet, *o.progress)
-		rep, err = runSplit(ctx, abort, spec, target, bundled, opts, stderr, st)
-		st.done()
-	} else {
-		st := newStatus(stderr, spec, *o.quiet, *o.progress)
-		cfg := opts
-		cfg.Spec, cfg.Target = spec, target
-		if st != nil {
-			cfg.OnInterval = st.interval // each interval is expanded for it
-		}
-		if watch != nil {
-			ctx, cfg.OnInterval = watchThresholds(ctx, watch, cfg.OnInterval)
-		}
-		rep, err = runOne(ctx, abort, cfg, bundled)
-		st.done()
+	st := newStatus(stderr, spec, *o.quiet, *o.progress)
+	if st != nil {
+		plan.OnInterval, plan.OnTick = st.interval, st.tick // each interval is expanded for it
 	}
+	if watch != nil {
+		ctx, plan.OnInterval = orchestrate.WatchThresholds(ctx, watch, plan.OnInterval)
+	}
+	rep, err := orchestrate.Run(ctx, abort, plan)
+	st.done()
 	if err != nil {
 		if signalled.Err() != nil {
 			// Scrubbed here, so that redactError keeps the type (and exit 130).
-			return interruptedError{cause: errors.New(spec.Scrubber()(err.Error())), nothingMeasured: true}
+			return interruptedError{cause: errors.New(spec.Scrubber()(withFlag(err).Error())), nothingMeasured: true}
 		}
-		return failedError{err}
+		return failedError{withFlag(err)}
 	}
 	passed := results.ApplyThresholds(rep, thresholds)
 	// The result file first, so that nothing measured is lost if stdout fails.
@@ -370,9 +356,9 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	case rep.StopReason == driver.StopNoConnections:
 		return failedError{fmt.Errorf("no connection to %s could be opened in %d attempts (errors: %s)%s", rep.Target, rep.Connections.Attempted, errorCounts(rep.Errors), dnsReason(target, rep.Errors))}
 	case rep.StopReason == results.StopThresholdAbort:
-		var ae thresholdAbortError
-		errors.As(context.Cause(ctx), &ae)
-		return ae
+		var ta orchestrate.ThresholdAbort
+		errors.As(context.Cause(ctx), &ta)
+		return thresholdAbortError{ta.Threshold}
 	case rep.Failure != "":
 		return failedError{errors.New(rep.Failure)}
 	case !passed:
@@ -481,23 +467,6 @@ func parseStage(v string) (scenario.Stage, error) {
 	return st, nil
 }
 
-// watchThresholds wraps onInterval (which may be nil) so that each interval
-// is also counted into watch, and returns a context that is cancelled, with
-// a thresholdAbortError as its cause, once an :abort threshold has failed:
-// the run then stops as on the first SIGINT (stop sending, wait for replies
-// up to --grace, close), and runOne reports it as StopThresholdAbort.
-func watchThresholds(ctx context.Context, watch *results.Watch, onInterval func(driver.Interval)) (context.Context, func(driver.Interval)) {
-	ctx, stop := context.WithCancelCause(ctx)
-	return ctx, func(iv driver.Interval) {
-		if onInterval != nil {
-			onInterval(iv)
-		}
-		if th, failed := watch.Add(iv.Snapshot); failed {
-			stop(thresholdAbortError{th.Expr})
-		}
-	}
-}
-
 // errorCounts formats errors by kind as "connect_refused 50, connect_dns 2",
 // the most frequent first.
 func errorCounts(errs map[string]int64) string {
@@ -541,62 +510,6 @@ func dnsReason(target string, errs map[string]int64) string {
 	return "; the host " + u.Hostname() + " resolves now, but did not during the run"
 }
 
-// runOne runs the load in this process and reports it.
-func runOne(ctx, abort context.Context, cfg driver.Config, bundled bool) (*results.Report, error) {
-	cfg.Abort = abort
-	res, err := driver.Run(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if res.StopReason == driver.StopInterrupted && errors.As(context.Cause(ctx), &thresholdAbortError{}) {
-		res.StopReason = results.StopThresholdAbort
-	}
-	return results.Build(inputOf(cfg.Spec, cfg.Target, bundled, res))
-}
-
-// inputOf is what results.Build needs from a driver result.
-func inputOf(spec scenario.Spec, target string, bundled bool, res *driver.Result) results.Input {
-	return results.Input{
-		ToolVersion: version, Spec: spec, Target: target, Bundled: bundled,
-		Started: res.Started, MeasureStart: res.MeasureStart, MeasureEnd: res.MeasureEnd, Ended: time.Now(),
-		StopReason: res.StopReason, Interrupted: res.StopReason == driver.StopInterrupted || res.StopReason == driver.StopAborted,
-		Snapshot: res.Snapshot, CPUUser: res.CPU.User, CPUSystem: res.CPU.System, MaxRSSKiB: res.CPU.MaxRSSKiB,
-		IO: res.IO, Timestamps: res.Timestamps, Cores: res.GOMAXPROCS, Dial: res.Dial, GCPause: res.CPU.GCPause, GCCycles: res.CPU.GCCycles,
-		SendBufferFull: res.SendBufferFull,
-		ReadBacklog: results.ReadBacklog{LoopPasses: res.Loops.Passes, ReadyMean: res.Loops.MeanReady(),
-			ReadyMax: res.Loops.ReadyMax, FullReads: res.Loops.FullReads},
-		Intervals:   intervalsOf(res),
-		Stages:      stagesOf(res),
-		ServerLocal: bundled || orchestrate.OnThisMachine(target),
-		MachineCPU:  res.CPU.Machine,
-		Mismatch:    mismatchOf(res.Mismatch),
-	}
-}
-
-func mismatchOf(m *driver.Mismatch) *results.Mismatch {
-	if m == nil {
-		return nil
-	}
-	return &results.Mismatch{Reason: m.Reason, Kind: m.Kind, Sent: m.Sent, Got: m.Got, SentLen: m.SentLen, GotLen: m.GotLen, SentOp: m.SentOp, GotOp: m.GotOp}
-}
-
-func stagesOf(res *driver.Result) []results.StageInput {
-	var out []results.StageInput
-	for _, st := range res.Stages {
-		out = append(out, results.StageInput{Name: st.Name, Start: st.Start, End: st.End, TargetConns: st.TargetConns,
-			TargetRate: st.TargetRate, Snapshot: st.Snapshot, Open: st.Open})
-	}
-	return out
-}
-
-func intervalsOf(res *driver.Result) []results.IntervalInput {
-	out := make([]results.IntervalInput, len(res.Intervals))
-	for i, iv := range res.Intervals {
-		out[i] = results.IntervalInput{Start: iv.Start, End: iv.End, Snapshot: iv.Snapshot, Data: iv.Data, Open: iv.Open}
-	}
-	return out
-}
-
 // preflight checks, before anything starts, that the machine's file and port
 // limits allow the run, raising the soft open-file limit to the hard one.
 func preflight(spec scenario.Spec) error {
@@ -624,28 +537,31 @@ func preflight(spec scenario.Spec) error {
 	return nil
 }
 
-// startBundled starts the reference server on a free loopback port and
-// returns its URL and how to stop it (gracefully, within 5 s). A broadcast
-// run gets the server in broadcast mode.
-func startBundled(kind string) (url string, stop func(), err error) {
-	cfg := server.DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
-	if kind == scenario.KindBroadcast {
-		cfg.Mode = server.ModeBroadcast
+// childStdin is the whole command line of a --procs child: everything
+// else, secrets included, comes as settings on its standard input, a pipe
+// no other user of the machine can read (a command line is visible to all
+// in ps).
+const childStdin = "--child-stdin"
+
+// runChild is `wsbench run --child-stdin`, one process of a --procs run
+// (orchestrate.Split starts it, orchestrate.Child runs it).
+func runChild(stdin io.Reader, stdout io.Writer) error {
+	ctx, abort, stop := signalContexts(io.Discard)
+	defer stop()
+	spec, err := orchestrate.Child(ctx, abort, stdin, stdout, version)
+	var se orchestrate.SettingsError
+	var ie orchestrate.InputError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		err = usagef("%s: %v", childStdin, se.Err)
+	case errors.As(err, &ie):
+		err = usageError{ie.Err}
+	default:
+		err = failedError{err}
 	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		return "", nil, err
-	}
-	addr, err := srv.Listen()
-	if err != nil {
-		return "", nil, err
-	}
-	return "ws://" + addr.String() + "/", func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	}, nil
+	return redactError(err, spec)
 }
 
 // signalContexts turns SIGINT/SIGTERM into two contexts: the first signal

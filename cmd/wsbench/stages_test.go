@@ -1,14 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"reflect"
 	"testing"
-	"time"
-
-	"github.com/wsbench/wsbench/driver"
-	"github.com/wsbench/wsbench/scenario"
 )
 
 // TestStagedRunSplitOverProcesses runs the same staged plan in one process
@@ -48,28 +41,5 @@ func TestStagedRunSplitOverProcesses(t *testing.T) {
 	}
 	if !one.Messages.Balanced || !two.Messages.Balanced || one.Connections.Opened != 12 || two.Connections.Opened != 12 {
 		t.Errorf("one %+v %+v; two %+v %+v", one.Messages, one.Connections, two.Messages, two.Connections)
-	}
-}
-
-func TestChildInputCarriesStages(t *testing.T) {
-	spec := scenario.Default()
-	spec.Target = "ws://127.0.0.1:9/x"
-	spec.Procs, spec.ConnectRate = 2, 100
-	spec.Stages = []scenario.Stage{{Duration: 0, Conns: 4, Rate: 10}, {Name: "up: fast", Duration: scenario.Duration(time.Second), Conns: 8, Rate: 2.5}}
-	spec.ApplyStages()
-	in, err := childInput(spec, spec.Target, 4, 4, driver.Config{IO: driver.IOAuto, Timestamps: driver.TimestampsKernel})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := readChildSettings(bufio.NewReader(bytes.NewReader(in)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := set.Spec
-	if !reflect.DeepEqual(got.Stages, spec.Stages) || got.Conns != 4 || got.Rate != 10 || got.Duration != spec.Duration || got.ConnectRate != 100 {
-		t.Errorf("child: stages %+v conns %d rate %g duration %s connect rate %g", got.Stages, got.Conns, got.Rate, got.Duration, got.ConnectRate)
-	}
-	if err := got.Validate(); err != nil {
-		t.Errorf("the child's share does not validate: %v", err)
 	}
 }

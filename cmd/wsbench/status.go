@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -75,42 +74,6 @@ func (s *status) tick(elapsed time.Duration, desc string) {
 	}
 	s.bar.Describe(desc)
 	s.bar.Set64(int64(elapsed / time.Millisecond))
-}
-
-// mixIntervals merges the intervals of a mix's groups, each handed over by
-// its own run, and shows an interval once every group has reported it.
-type mixIntervals struct {
-	st      *status
-	groups  int
-	length  time.Duration
-	mu      sync.Mutex
-	pending map[int]*mixPending
-}
-
-type mixPending struct {
-	iv     driver.Interval
-	groups int
-}
-
-func (m *mixIntervals) add(iv driver.Interval) {
-	if m.st == nil || m.length <= 0 {
-		return
-	}
-	k := int(iv.Start / m.length)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	p := m.pending[k]
-	if p == nil {
-		p = &mixPending{iv: driver.Interval{Start: iv.Start, End: iv.End, Snapshot: metrics.NewSnapshot()}}
-		m.pending[k] = p
-	}
-	p.iv.Snapshot.Merge(iv.Snapshot) // copies: the run compacts its own next
-	p.iv.Open += iv.Open
-	p.iv.End = max(p.iv.End, iv.End)
-	if p.groups++; p.groups == m.groups {
-		m.st.interval(p.iv)
-		delete(m.pending, k)
-	}
 }
 
 // done clears the line before the summary is printed.

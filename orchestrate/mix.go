@@ -1,4 +1,4 @@
-package main
+package orchestrate
 
 import (
 	"context"
@@ -8,18 +8,18 @@ import (
 
 	"github.com/wsbench/wsbench/driver"
 	"github.com/wsbench/wsbench/metrics"
-	"github.com/wsbench/wsbench/orchestrate"
 	"github.com/wsbench/wsbench/results"
-	"github.com/wsbench/wsbench/scenario"
 )
 
-// runMix runs a scenario's groups at once in this process, each on its own
-// driver run with its own connections, and reports each group and the whole.
-// Every group opens its connections first; then all their clocks start
-// together, so their measured windows coincide.
-func runMix(ctx, abort context.Context, spec scenario.Spec, target string, bundled bool, opts driver.Config, st *status) (*results.Report, error) {
+// Mix runs p's groups at once in this process, each on its own driver run
+// with its own connections, and reports each group (Report.Groups) and the
+// whole. Every group opens its connections first; then all their clocks
+// start together, so their measured windows coincide. p.OnInterval gets
+// each interval once every group has reported it, merged.
+func Mix(ctx, abort context.Context, p Plan) (*results.Report, error) {
+	spec, target, bundled := p.Spec, p.Target, p.Bundled
 	n := len(spec.Groups)
-	live := &mixIntervals{st: st, groups: n, length: time.Duration(spec.Interval), pending: map[int]*mixPending{}}
+	live := &mixIntervals{show: p.OnInterval, groups: n, length: time.Duration(spec.Interval), pending: map[int]*mixPending{}}
 	var (
 		mu      sync.Mutex
 		arrived int
@@ -39,9 +39,9 @@ func runMix(ctx, abort context.Context, spec scenario.Spec, target string, bundl
 	outs := make([]outcome, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		cfg := opts
+		cfg := p.Driver
 		cfg.Spec, cfg.Target, cfg.Abort = spec.GroupSpec(i), target, abort
-		if st != nil {
+		if p.OnInterval != nil {
 			cfg.OnInterval = live.add // each interval is expanded for it
 		}
 		var once sync.Once
@@ -62,8 +62,8 @@ func runMix(ctx, abort context.Context, spec scenario.Spec, target string, bundl
 	wg.Wait()
 
 	var groups []*results.Report
-	whole := results.Input{ToolVersion: version, Spec: spec, Target: target, Bundled: bundled, Ended: time.Now(), Snapshot: metrics.NewSnapshot(),
-		ServerLocal: bundled || orchestrate.OnThisMachine(target)}
+	whole := results.Input{ToolVersion: p.Version, Spec: spec, Target: target, Bundled: bundled, Ended: time.Now(), Snapshot: metrics.NewSnapshot(),
+		ServerLocal: bundled || OnThisMachine(target)}
 	var intervals []results.IntervalInput
 	stops := make([]string, 0, n)
 	for i, o := range outs {
@@ -72,7 +72,7 @@ func runMix(ctx, abort context.Context, spec scenario.Spec, target string, bundl
 			return nil, fmt.Errorf("group %q: %w", spec.Groups[i].Name, o.err)
 		}
 		res := o.res
-		in := inputOf(gs, target, bundled, res)
+		in := p.input(gs, res)
 		rep, err := results.Build(in)
 		if err != nil {
 			return nil, err
@@ -137,21 +137,38 @@ func runMix(ctx, abort context.Context, spec scenario.Spec, target string, bundl
 	return rep, nil
 }
 
-// mixServerKind is the kind the bundled server must serve for a mix: a
-// broadcast server when every group is broadcast, an echo server when none
-// is; a mix of both needs a target of the user's.
-func mixServerKind(spec scenario.Spec) (string, error) {
-	broadcast := 0
-	for i := range spec.Groups {
-		if spec.GroupSpec(i).Kind == scenario.KindBroadcast {
-			broadcast++
-		}
+// mixIntervals merges the intervals of a mix's groups, each handed over by
+// its own run, and shows an interval once every group has reported it.
+type mixIntervals struct {
+	show    func(driver.Interval)
+	groups  int
+	length  time.Duration
+	mu      sync.Mutex
+	pending map[int]*mixPending
+}
+
+type mixPending struct {
+	iv     driver.Interval
+	groups int
+}
+
+func (m *mixIntervals) add(iv driver.Interval) {
+	if m.show == nil || m.length <= 0 {
+		return
 	}
-	switch broadcast {
-	case 0:
-		return scenario.KindEcho, nil
-	case len(spec.Groups):
-		return scenario.KindBroadcast, nil
+	k := int(iv.Start / m.length)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.pending[k]
+	if p == nil {
+		p = &mixPending{iv: driver.Interval{Start: iv.Start, End: iv.End, Snapshot: metrics.NewSnapshot()}}
+		m.pending[k] = p
 	}
-	return "", fmt.Errorf("--groups: the bundled server serves either broadcast rooms or echo; a mix of both needs a target URL (a server that does both)")
+	p.iv.Snapshot.Merge(iv.Snapshot) // copies: the run compacts its own next
+	p.iv.Open += iv.Open
+	p.iv.End = max(p.iv.End, iv.End)
+	if p.groups++; p.groups == m.groups {
+		m.show(p.iv)
+		delete(m.pending, k)
+	}
 }

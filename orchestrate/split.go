@@ -1,4 +1,4 @@
-package main
+package orchestrate
 
 import (
 	"bufio"
@@ -20,8 +20,8 @@ import (
 	"github.com/wsbench/wsbench/scenario"
 )
 
-// A run split with --procs N: this process (the parent) starts N copies of
-// itself as `wsbench run --child-stdin`, each opening its share of the
+// A split run (Spec.Procs N > 1): this process (the parent) starts N copies
+// of itself with Plan.ChildArgs, each calling Child and opening its share of the
 // connections. Each reads its settings as one line of JSON on stdin (so no
 // secret is on a command line, which every user can read), reports "ready"
 // on fd 3 once its connections are open and waits for a "go" line on stdin;
@@ -55,15 +55,20 @@ type child struct {
 	done   chan error
 }
 
-// runSplit runs spec over spec.Procs child processes and merges their results.
-func runSplit(ctx, abort context.Context, spec scenario.Spec, target string, bundled bool, opts driver.Config, stderr io.Writer, st *status) (*results.Report, error) {
+// Split runs p over p.Spec.Procs child processes, each started as this
+// program with p.ChildArgs (which must call Child), and merges their
+// results exactly. The first cancellation of ctx or abort stops the
+// children gracefully, a cancelled abort at once. It returns an error only
+// when no child reported a result; a child that did not is a warning.
+func Split(ctx, abort context.Context, p Plan) (*results.Report, error) {
+	spec, target, opts := p.Spec, p.Target, p.Driver
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("--procs: find this program: %w", err)
+		return nil, fieldErrorf("procs", "find this program: %w", err)
 	}
 	kids := make([]*child, spec.Procs)
 	// What the children print goes through one redaction, whatever it is.
-	childErr := &scrubWriter{w: stderr, scrub: spec.Scrubber()}
+	childErr := &scrubWriter{w: p.Stderr, scrub: spec.Scrubber()}
 	defer func() {
 		for _, k := range kids {
 			if k != nil && k.cmd.Process != nil && k.cmd.ProcessState == nil {
@@ -75,11 +80,11 @@ func runSplit(ctx, abort context.Context, spec scenario.Spec, target string, bun
 		first, n := share(spec.Conns, spec.Procs, i)
 		settings, err := childInput(spec, target, first, n, opts)
 		if err != nil {
-			return nil, fmt.Errorf("--procs: settings of client process %d: %w", i, err)
+			return nil, fieldErrorf("procs", "settings of client process %d: %w", i, err)
 		}
-		k, err := startChild(exe, settings, first, n, childErr)
+		k, err := startChild(exe, p.ChildArgs, settings, first, n, childErr)
 		if err != nil {
-			return nil, fmt.Errorf("--procs: start client process %d: %w", i, err)
+			return nil, fieldErrorf("procs", "start client process %d: %w", i, err)
 		}
 		kids[i] = k
 	}
@@ -110,7 +115,7 @@ func runSplit(ctx, abort context.Context, spec scenario.Spec, target string, bun
 		k.stdin.Close()
 	}
 	// The processes report only at the end: the live line shows the time.
-	if st != nil {
+	if p.OnTick != nil {
 		started := time.Now()
 		ticker := time.NewTicker(time.Second)
 		defer ticker.Stop()
@@ -121,7 +126,7 @@ func runSplit(ctx, abort context.Context, spec scenario.Spec, target string, bun
 				select {
 				case <-ticker.C:
 					if el := time.Since(started) - time.Duration(spec.Warmup); el > 0 {
-						st.tick(el, fmt.Sprintf("%d client processes measuring", len(kids)))
+						p.OnTick(el, fmt.Sprintf("%d client processes measuring", len(kids)))
 					}
 				case <-stopTicks:
 					return
@@ -164,19 +169,13 @@ func runSplit(ctx, abort context.Context, spec scenario.Spec, target string, bun
 		parts = append(parts, results.Part{Report: rep, FirstSlot: k.first, Conns: k.conns})
 	}
 	if len(parts) == 0 {
-		return nil, fmt.Errorf("--procs: no client process reported a result: %s", strings.Join(lost, "; "))
+		return nil, fieldErrorf("procs", "no client process reported a result: %s", strings.Join(lost, "; "))
 	}
-	in := results.Input{ToolVersion: version, Spec: spec, Target: target, Bundled: bundled, ExtraWarnings: lost}
+	in := results.Input{ToolVersion: p.Version, Spec: spec, Target: target, Bundled: p.Bundled, ExtraWarnings: lost}
 	return results.Combine(in, parts)
 }
 
-// childStdin is the whole command line of a --procs child: everything
-// else, secrets included, comes as childSettings on its standard input, a
-// pipe no other user of the machine can read (a command line is visible to
-// all in ps).
-const childStdin = "--child-stdin"
-
-// childSettings is what a --procs parent hands a child: one line of JSON on
+// childSettings is what a split run's parent hands a child: one line of JSON on
 // its standard input, before the "go" line.
 type childSettings struct {
 	// Spec is the child's own scenario: its share of the connections.
@@ -216,43 +215,63 @@ func readChildSettings(in *bufio.Reader) (childSettings, error) {
 	var set childSettings
 	line, err := in.ReadBytes('\n')
 	if err != nil {
-		return set, usagef("%s: no settings on standard input: %v", childStdin, err)
+		return set, SettingsError{fmt.Errorf("no settings on standard input: %v", err)}
 	}
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&set); err != nil {
-		return set, usagef("%s: settings: %v", childStdin, err)
+		return set, SettingsError{fmt.Errorf("settings: %v", err)}
 	}
 	return set, nil
 }
 
-// runChild is `wsbench run --child-stdin`: read the settings from stdin,
-// check them as the parent did, and run the part.
-func runChild(stdin io.Reader, stdout, stderr io.Writer) (err error) {
+// SettingsError is a problem with what a child process read on its
+// standard input (not sent by a parent, or not for this version of it).
+type SettingsError struct{ Err error }
+
+func (e SettingsError) Error() string { return e.Err.Error() }
+func (e SettingsError) Unwrap() error { return e.Err }
+
+// InputError is a child's settings that do not validate (scenario.Spec.Validate,
+// driver.CheckInputs), as the parent's would not have.
+type InputError struct{ Err error }
+
+func (e InputError) Error() string { return e.Err.Error() }
+func (e InputError) Unwrap() error { return e.Err }
+
+// Child is the child side of Split, in the process a parent started with
+// Plan.ChildArgs: read the settings from stdin, check them as the parent
+// did, open this part's connections, report "ready" on fd 3, start on a
+// "go" line from stdin and print the result as JSON on stdout. ctx and
+// abort are the process's signals (the parent forwards its own). It
+// returns the child's scenario (to scrub its secrets from the error) and
+// a SettingsError or InputError for bad settings, any other error for a
+// run that failed.
+func Child(ctx, abort context.Context, stdin io.Reader, stdout io.Writer, version string) (scenario.Spec, error) {
 	in := bufio.NewReader(stdin)
 	set, err := readChildSettings(in)
 	if err != nil {
-		return err
+		return set.Spec, err
 	}
-	defer func() { err = redactError(err, set.Spec) }()
 	// Validated as the whole run the parent checked: a child's share of a
 	// broadcast run need not be a whole number of rooms (a room may span
 	// processes; the driver places slots by their index in the whole run).
 	whole := set.Spec
 	whole.Conns = set.Total
 	if err := whole.Validate(); err != nil {
-		return usageError{err}
+		return set.Spec, InputError{err}
 	}
 	if err := driver.CheckInputs(set.Spec); err != nil {
-		return usageError{err}
+		return set.Spec, InputError{err}
 	}
-	opts := driver.Config{Workers: set.Workers, IO: set.IO, Timestamps: set.Timestamps}
-	return runPart(set.Spec, driver.Part{First: set.First, Total: set.Total}, opts, in, stdout, stderr)
+	p := Plan{Spec: set.Spec, Target: set.Spec.Target, Version: version,
+		Driver: driver.Config{Workers: set.Workers, IO: set.IO, Timestamps: set.Timestamps}}
+	return set.Spec, runPart(ctx, abort, p, driver.Part{First: set.First, Total: set.Total}, in, stdout)
 }
 
-func startChild(exe string, settings []byte, first, n int, stderr *scrubWriter) (*child, error) {
+func startChild(exe string, args []string, settings []byte, first, n int, stderr *scrubWriter) (*child, error) {
 	k := &child{first: first, conns: n, ready: make(chan bool, 1), done: make(chan error, 1)}
-	k.cmd = exec.Command(exe, "run", childStdin)
+	k.cmd = exec.Command(exe, args...)
 	k.cmd.Stdout = &k.stdout
 	lines := stderr.child()
 	k.cmd.Stderr = lines
@@ -295,12 +314,13 @@ func startChild(exe string, settings []byte, first, n int, stderr *scrubWriter) 
 // runPart is the child side: run slots p.First … p.First+spec.Conns-1 of a
 // run of p.Total connections, report "ready" on fd 3 once connected, start
 // on a "go" line from stdin, print the result as JSON.
-func runPart(spec scenario.Spec, p driver.Part, opts driver.Config, stdin *bufio.Reader, stdout, stderr io.Writer) error {
+func runPart(ctx, abort context.Context, plan Plan, p driver.Part, stdin *bufio.Reader, stdout io.Writer) error {
+	spec := plan.Spec
 	if p.First < 0 || p.First+spec.Conns > p.Total {
-		return usagef("%s: slots %d-%d outside a run of %d connections", childStdin, p.First, p.First+spec.Conns-1, p.Total)
+		return SettingsError{fmt.Errorf("slots %d-%d outside a run of %d connections", p.First, p.First+spec.Conns-1, p.Total)}
 	}
 	if spec.Target == "" {
-		return usagef("%s: needs the target URL", childStdin)
+		return SettingsError{errors.New("needs the target URL")}
 	}
 	driver.RaiseNoFile()
 	readyFD := os.NewFile(3, "ready")
@@ -316,23 +336,21 @@ func runPart(spec scenario.Spec, p driver.Part, opts driver.Config, stdin *bufio
 		}
 		return nil
 	}
-	ctx, abort, stop := signalContexts(io.Discard)
-	defer stop()
-	cfg := opts
+	cfg := plan.Driver
 	cfg.Spec, cfg.Target, cfg.Abort, cfg.Part, cfg.Ready = spec, spec.Target, abort, p, ready
 	res, err := driver.Run(ctx, cfg)
 	if err != nil {
-		return failedError{err}
+		return err
 	}
-	rep, err := results.Build(inputOf(spec, spec.Target, false, res))
+	rep, err := results.Build(plan.input(spec, res))
 	if err != nil {
-		return failedError{err}
+		return err
 	}
 	if err := results.JSON(stdout, rep); err != nil {
-		return failedError{err}
+		return err
 	}
 	if res.StopReason == driver.StopNoConnections {
-		return failedError{fmt.Errorf("no connection to %s could be opened", scenario.RedactURL(spec.Target, spec.SecretParams))}
+		return fmt.Errorf("no connection to %s could be opened", scenario.RedactURL(spec.Target, spec.SecretParams))
 	}
 	return nil
 }

@@ -1,0 +1,37 @@
+// Package orchestrate runs a whole benchmark out of the pieces the other
+// packages provide: it is what the wsbench command calls once its flags are
+// parsed, and it knows no flag.
+//
+// A Plan is one run as decided: the scenario.Spec, the URL measured, the
+// driver's options and where progress goes. From the bottom up:
+//
+//   - One runs the load in this process (driver.Run) and turns the driver's
+//     result into a results.Report.
+//   - Mix runs a scenario's groups side by side in this process, their
+//     clocks started together, and reports each group and the whole.
+//   - Split runs the connections over Spec.Procs child processes: each is
+//     this program started with Plan.ChildArgs, calls Child, reads its
+//     settings as JSON on standard input (never as flags on a command line
+//     that every user can read), opens its share, and prints its result;
+//     the parent merges them exactly (results.Combine).
+//   - Run picks one of those three for a Plan.
+//   - Repeat runs a Plan against several targets, interleaved round by
+//     round, for results.Compare.
+//   - Capacity is the capacity search, a pure function over a measure
+//     callback: doubling, then bisecting, stopped by a client-limited step.
+//   - StartBundled starts the reference server in this process for a run
+//     with no target; OnThisMachine says whether a target is local.
+//
+// Errors about a setting are FieldErrors carrying the setting's key
+// (procs, groups); the command line turns keys into flag names.
+//
+// A minimal run against the bundled server:
+//
+//	url, stop, err := orchestrate.StartBundled(scenario.KindEcho)
+//	if err != nil {
+//		return err
+//	}
+//	defer stop()
+//	spec := scenario.Default()
+//	rep, err := orchestrate.Run(ctx, abort, orchestrate.Plan{Spec: spec, Target: url, Bundled: true})
+package orchestrate
