@@ -1,9 +1,12 @@
 package orchestrate
 
 import (
+	"errors"
 	"math"
 
+	"github.com/wsbench/wsbench/driver"
 	"github.com/wsbench/wsbench/results"
+	"github.com/wsbench/wsbench/scenario"
 )
 
 // Bounds are a capacity search's: its first and highest load, the gap
@@ -74,4 +77,46 @@ func Capacity(res *results.Capacity, b Bounds, measure func(load float64) (resul
 		}
 	}
 	return good, nil
+}
+
+// Step judges the report of one capacity step, a run of spec, against the
+// SLOs (applying them to rep): what was offered and achieved, whether it
+// passed and which SLOs failed, whether the client was saturated (never
+// with the server in this process, whose CPU the client shares by design),
+// and, when an rtt SLO failed only through the client's send lag, why it
+// still holds for the server. A server that does not echo or broadcast is
+// an error: no step can pass.
+func Step(rep *results.Report, spec scenario.Spec, slos []results.Threshold) (results.CapacityStep, error) {
+	if rep.StopReason == driver.StopNotEcho || rep.StopReason == driver.StopNotBroadcast {
+		return results.CapacityStep{}, errors.New(rep.Failure) // no step can pass: say why, once
+	}
+	results.ApplyThresholds(rep, slos)
+	st := results.CapacityStep{Conns: spec.Conns, Offered: spec.Rate, Achieved: rep.Rates.Received, Errors: rep.ErrorCount(), Pass: true,
+		Saturated: rep.Harness.Saturated && !rep.Harness.InProcessServer, ClientCPU: rep.Harness.CPUUtilization,
+		Unsent: rep.Messages.Unsent}
+	if st.Saturated {
+		st.Saturation = rep.Harness.Saturation
+	}
+	if rep.Harness.ServerOnThisMachine {
+		st.MachineCPU = rep.Harness.MachineCPUUtilization
+	}
+	if l, ok := rep.Latency["send_lag"]; ok {
+		st.SendLagP50Us, st.SendLagP99Us = l.P50Us, l.P99Us
+	}
+	if l, ok := rep.Latency["rtt"]; ok {
+		st.P50Us, st.P90Us, st.P99Us, st.P999Us, st.MaxUs = l.P50Us, l.P90Us, l.P99Us, l.P999Us, l.MaxUs
+	}
+	for _, t := range rep.Thresholds {
+		if !t.Pass {
+			st.Pass = false
+			st.Failed = append(st.Failed, t.Threshold)
+		}
+	}
+	if rep.StopReason != driver.StopCompleted {
+		st.Pass = false
+		st.Failed = append(st.Failed, "run "+rep.StopReason)
+	} else if !st.Pass {
+		st.SendLag = results.SendLagBreaks(rep, slos)
+	}
+	return st, nil
 }

@@ -2,14 +2,12 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strings"
 	"time"
 
-	"github.com/wsbench/wsbench/driver"
 	"github.com/wsbench/wsbench/orchestrate"
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
@@ -202,36 +200,9 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		if err != nil {
 			return results.CapacityStep{}, err
 		}
-		if rep.StopReason == driver.StopNotEcho || rep.StopReason == driver.StopNotBroadcast {
-			return results.CapacityStep{}, errors.New(rep.Failure) // no step can pass: say why, once
-		}
-		results.ApplyThresholds(rep, ths)
-		st := results.CapacityStep{Conns: plan.Spec.Conns, Offered: plan.Spec.Rate, Achieved: rep.Rates.Received, Errors: rep.ErrorCount(), Pass: true,
-			Saturated: rep.Harness.Saturated && !rep.Harness.InProcessServer, ClientCPU: rep.Harness.CPUUtilization,
-			Unsent: rep.Messages.Unsent}
-		if st.Saturated {
-			st.Saturation = rep.Harness.Saturation
-		}
-		if rep.Harness.ServerOnThisMachine {
-			st.MachineCPU = rep.Harness.MachineCPUUtilization
-		}
-		if l, ok := rep.Latency["send_lag"]; ok {
-			st.SendLagP50Us, st.SendLagP99Us = l.P50Us, l.P99Us
-		}
-		if l, ok := rep.Latency["rtt"]; ok {
-			st.P50Us, st.P90Us, st.P99Us, st.P999Us, st.MaxUs = l.P50Us, l.P90Us, l.P99Us, l.P999Us, l.MaxUs
-		}
-		for _, t := range rep.Thresholds {
-			if !t.Pass {
-				st.Pass = false
-				st.Failed = append(st.Failed, t.Threshold)
-			}
-		}
-		if rep.StopReason != driver.StopCompleted {
-			st.Pass = false
-			st.Failed = append(st.Failed, "run "+rep.StopReason)
-		} else if !st.Pass {
-			st.SendLag = results.SendLagBreaks(rep, ths)
+		st, err := orchestrate.Step(rep, plan.Spec, ths)
+		if err != nil {
+			return results.CapacityStep{}, err
 		}
 		what := fmt.Sprintf("%.0f msg/s", st.Offered)
 		if conns {
