@@ -18,9 +18,15 @@
 //   - Repeat runs a Plan against several targets, interleaved round by
 //     round, for results.Compare.
 //   - Capacity is the capacity search, a pure function over a measure
-//     callback: doubling, then bisecting, stopped by a client-limited step.
+//     callback: doubling, then bisecting, stopped by a client-limited step;
+//     Step judges one step's report against the SLOs.
+//   - WatchThresholds stops a run (One) once an :abort threshold fails.
 //   - StartBundled starts the reference server in this process for a run
 //     with no target; OnThisMachine says whether a target is local.
+//
+// Every run takes two contexts: cancelling ctx stops it gracefully (stop
+// sending, wait for replies up to the grace period, close), cancelling
+// abort stops it at once; both still report what was measured.
 //
 // Errors about a setting are FieldErrors carrying the setting's key
 // (procs, groups); the command line turns keys into flag names.

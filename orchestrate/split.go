@@ -20,15 +20,15 @@ import (
 	"github.com/wsbench/wsbench/scenario"
 )
 
-// A split run (Spec.Procs N > 1): this process (the parent) starts N copies
-// of itself with Plan.ChildArgs, each calling Child and opening its share of the
-// connections. Each reads its settings as one line of JSON on stdin (so no
-// secret is on a command line, which every user can read), reports "ready"
-// on fd 3 once its connections are open and waits for a "go" line on stdin;
-// when every child is ready the parent sends "go" to all, so their clocks
-// start together. What a child prints on stderr passes through the
-// parent's redaction of the run's secret values. Each child
-// prints its result as JSON on stdout; the parent merges them exactly
+// A split run (Spec.Procs N > 1): this process (the parent) starts N
+// copies of itself with Plan.ChildArgs, each calling Child and opening its
+// share of the connections. Each reads its settings as one line of JSON on
+// stdin (so no secret is on a command line, which every user can read),
+// reports "ready" on fd 3 once its connections are open and waits for a
+// "go" line on stdin; when every child is ready the parent sends "go" to
+// all, so their clocks start together. What a child prints on stderr
+// passes through the parent's redaction of the run's secret values. Each
+// child prints its result as JSON on stdout; the parent merges them exactly
 // (results.Combine). Children run in their own process group: a terminal's
 // Ctrl-C reaches only the parent, which forwards each signal once (the first
 // stops the children gracefully, the second at once).
@@ -175,8 +175,8 @@ func Split(ctx, abort context.Context, p Plan) (*results.Report, error) {
 	return results.Combine(in, parts)
 }
 
-// childSettings is what a split run's parent hands a child: one line of JSON on
-// its standard input, before the "go" line.
+// childSettings is what a split run's parent hands a child: one line of
+// JSON on its standard input, before the "go" line.
 type childSettings struct {
 	// Spec is the child's own scenario: its share of the connections.
 	Spec scenario.Spec `json:"spec"`
