@@ -62,6 +62,9 @@ type child struct {
 // when no child reported a result; a child that did not is a warning.
 func Split(ctx, abort context.Context, p Plan) (*results.Report, error) {
 	spec, target, opts := p.Spec, p.Target, p.Driver
+	if len(p.ChildArgs) == 0 {
+		return nil, errors.New("a split run needs Plan.ChildArgs, the arguments that make this program call Child")
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fieldErrorf("procs", "find this program: %w", err)
