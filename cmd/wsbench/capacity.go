@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,6 +65,18 @@ const (
 	defaultMaxConns   = 10000
 )
 
+// capacityRefuses are the run flags capacity's search has no use for, and
+// what to use instead: hidden from its --help, refused when given.
+var capacityRefuses = map[string]string{
+	"file":       "the search builds each step from flags (give the scenario's settings as flags)",
+	"stage":      "the search sets each step's load itself (--start, --max)",
+	"repeat":     "each step is measured once; run 'wsbench run --repeat' at the load you want to compare",
+	"procs":      "each step runs in this process",
+	"cpuprofile": "profile one load with 'wsbench run --cpuprofile'",
+	"duration":   "each step's measured duration is --step",
+	"threshold":  "the search's targets are --slo",
+}
+
 func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	spec := scenario.Default()
 	defer func() { err = redactError(err, spec) }()
@@ -80,8 +94,17 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	format := fs.String("format", "text", "text, json (every step) or html (the knee plot and the table, one self-contained page)")
 	fs.Lookup("out").Usage = "write the output (--format) to this file (atomically) instead of stdout"
 	fs.Lookup("json").Usage = "the same as --format json"
+	for name := range capacityRefuses {
+		fs.MarkHidden(name) // --help lists only what capacity honours
+	}
+	fs.MarkHidden("rate") // refused below, with a word for each dimension
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(capacityRefuses)) {
+		if fs.Changed(name) {
+			return usagef("--%s: capacity does not take it: %s", name, capacityRefuses[name])
+		}
 	}
 	if len(*slos) == 0 {
 		return usagef("--slo: at least one, e.g. --slo 'rtt.p99<10ms'")
@@ -106,6 +129,8 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		return usagef("--conn-rate: only with --dimension conns (the rate dimension raises the total --rate)")
 	case conns && fs.Changed("conns"):
 		return usagef("--conns: with --dimension conns the search sets the connection count (--start, --max)")
+	case !conns && fs.Changed("rate"):
+		return usagef("--rate: the search sets the total rate itself, from --start up to --max")
 	case conns && fs.Changed("rate"):
 		return usagef("--rate: with --dimension conns the total rate is the connections × --conn-rate")
 	case conns && !(*connRate > 0):

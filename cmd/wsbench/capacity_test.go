@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -75,5 +76,31 @@ func TestCapacityHTML(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "wsbench capacity: Held up to --max, 200 msg/s") {
 		t.Errorf("no verdict on stderr: %s", errOut)
+	}
+}
+
+// TestCapacityRefusesRunOnlyFlags: capacity's --help lists only the flags it
+// honours, and each run flag it has no use for is refused by name (exit 2)
+// instead of being silently ignored.
+func TestCapacityRefusesRunOnlyFlags(t *testing.T) {
+	code, help, _ := runCLI("capacity", "--help")
+	if code != exitOK || !strings.Contains(help, "--slo") {
+		t.Fatalf("capacity --help: exit %d\n%s", code, help)
+	}
+	for _, flag := range []string{"--file", "--stage", "--repeat", "--procs", "--cpuprofile", "--duration", "--rate", "--threshold"} {
+		if regexp.MustCompile(`(?m)^\s+(-\w, )?` + flag + `\b`).MatchString(help) {
+			t.Errorf("capacity --help offers %s, which it does not honour", flag)
+		}
+	}
+	for flag, value := range map[string]string{"-f": "x.yaml", "--stage": "1s:10", "--repeat": "2", "--procs": "2",
+		"--cpuprofile": "cpu.out", "-d": "5s", "-r": "100", "--threshold": "rtt.p99<1ms"} {
+		code, _, errOut := runCLI("capacity", "--slo", "rtt.p99<10ms", flag, value)
+		long := map[string]string{"-f": "--file", "-d": "--duration", "-r": "--rate"}[flag]
+		if long == "" {
+			long = flag
+		}
+		if code != exitUsage || !strings.HasPrefix(errOut, "wsbench capacity: "+long+": ") {
+			t.Errorf("capacity %s %s: exit %d, stderr %q; want exit 2 naming %s", flag, value, code, errOut, long)
+		}
 	}
 }
