@@ -1,8 +1,10 @@
 /*
 Package driver drives WebSocket load: it opens the connections a
 scenario.Spec asks for, sends and times their messages from a few event
-loops, stops in phases and returns what it measured as a Result. Run is the
-whole of its interface; cmd/wsbench wires it to flags and results to a report.
+loops, stops in phases and returns what it measured as a Result. Run is its
+core; Preflight, RaiseNoFile and CheckInputs check a run before it starts.
+cmd/wsbench wires the driver to flags and passes what a Result holds to
+results for the report.
 
 The driver never opens a result file and never prints: failures of
 connections and messages are data (counts by kind in the metrics), and Run
