@@ -1,0 +1,263 @@
+/*
+Package driver drives WebSocket load: it opens the connections a
+scenario.Spec asks for, sends and times their messages from a few event
+loops, stops in phases and returns what it measured as a Result. Run is its
+core; Preflight, RaiseNoFile and CheckInputs check a run before it starts.
+cmd/wsbench wires the driver to flags and passes what a Result holds to
+results for the report.
+
+The driver never opens a result file and never prints: failures of
+connections and messages are data (counts by kind in the metrics), and Run
+returns an error only when the run could not be set up.
+
+# Vocabulary
+
+Each term as the code uses it, with what implements it.
+
+  - Event loop (worker): one goroutine with an epoll instance
+    (internal/netpoll Poller), the connections it owns, one metrics.Shard (no
+    locks on the hot path), one read buffer and a min-heap of due sends
+    (dueHeap). Run starts GOMAXPROCS of them unless Config.Workers says
+    otherwise, in the open model at most one per 20,000 msg/s
+    (openRatePerWorker), never more than the connections. worker.loop is its main loop.
+  - Connection (conn): one client connection owned by one event loop. An
+    idle conn is this struct (240 bytes on amd64) and a kernel socket: no
+    goroutine, no read buffer; carry (a partial frame) and frag (a fragmented message) are
+    allocated only while needed, pending holds the bytes queued to send.
+  - Slot (conn.slot): a connection's index in the whole run. Its place in the
+    open-model schedule is run.schedIndex(slot) (conn.sched): the slot itself,
+    or in a broadcast run its publisher index (-1: it never sends).
+  - Part (Config.Part): one process's share of a run split with --procs:
+    slots First … First+Spec.Conns-1 of Total. Every part computes the
+    whole run's schedule and sends only its own slots, so the parts together
+    send exactly what one process would; a split part's slot that failed to
+    open has its scheduled sends counted as unsent (deadSlots).
+  - Closed model (default): each connection sends its next message when the
+    reply to the last arrives (worker.message calls worker.send), after
+    --think if set (then the send is due on the heap).
+  - Open model (Spec.Rate > 0): the pacer is scenario.Schedule: message k of
+    schedule index i is due at Schedule.At(i, k), computed from the absolute
+    index so it never drifts (Poisson arrivals: Schedule.Gap added to
+    conn.exact). worker.schedule pushes a connection's next due time onto the
+    loop's dueHeap; worker.sendDue makes what is due, at most sendBudget per
+    pass. --max-inflight holds a connection (conn.blocked) until replies come.
+  - Tick (Schedule.Tick, default 1 ms): the open model's grid. Each send is
+    due at the first tick at or after its exact time (Schedule.Quantize), so
+    the sends of one tick go out together. With kernel timestamps the loop is
+    "ticking" (run.ticking): it parks on a poller only its timer can wake
+    (netpoll.NewTicking), wakes on every tick that has a send due or a reply
+    awaited (at least every maxReadDelay, 10 ms), sends what is due and reads
+    what arrived since, each echo dated by when it reached the kernel, so
+    read lag is about one tick. Why: every wake-up of an idle thread costs
+    tens of µs of CPU, so a loop must not wake per message; and latency is
+    measured from the grid times, so the tick never shows as lag.
+  - Staged model (Spec.Stages; --reconnect runs on the same machinery): the
+    load changes while it runs (staged_linux.go; each loop's part is a
+    stagedState). In the open model every loop walks one message sequence:
+    message n is due when the integral of the plan's rate reaches n
+    (Plan.MessageTime, worker.advanceSeq) and goes to slot n mod the active
+    connections (worker.takeMessage); each loop sends the messages of the
+    slots it owns (stagedState.owns). Stage checkpoints cut the shard at each
+    stage boundary (worker.stageCheckpoints, collectStages → Result.Stages).
+  - Planner and redial: in a staged run a planner goroutine (planner) walks
+    the plan's ConnEvents, hands each open to a pool of dialers and each
+    close to the owning loop (worker.post → worker.takeInbox; the loop
+    retires the connection: stops sending on it, waits up to the grace for
+    its replies, closes it with 1000). With --reconnect a loop reports a
+    dropped connection (worker.dropped) and the planner re-dials its slot
+    after a backoff (run.backoff: doubled per try, at most maxBackoff, ±25%
+    jitter), ordered in a redialHeap; reopened slots count as
+    Counts.Reconnects.
+  - Stamp: the first bytes of every payload (stamp, codec.put): the
+    message's sequence number on its connection, its intended and actual
+    send times (ns since the run's origin), and in a broadcast run its
+    publisher. Binary messages carry it raw (24 bytes), text messages in
+    base64 (32 characters), so a text payload stays valid UTF-8. The rest of
+    the payload is a fixed filler (or a --template), so an echo is checked
+    (codec.get) without keeping what was sent.
+  - Intended send time (stamp.intended): when a message was due: its place
+    on the schedule (open and staged models, --think), or, in the closed
+    model, the moment the previous reply was handled. Latency (metrics.RTT) is
+    measured from it, so a stalled server shows in every send it delayed;
+    metrics.RTTUncorrected is measured from the actual send (stamp.sent).
+  - Send lag (metrics.SendLag): how late a send left, actual minus intended
+    time; recorded in the open model and with --think. A loop's own timer
+    wake-up is part of it.
+  - Read lag (metrics.ReadLag): with kernel receive timestamps
+    (TimestampsKernel, SO_TIMESTAMPNS), how long after the kernel received an
+    echo the loop read it. Latency ends at the kernel's stamp (worker.arrival),
+    so this delay stays out of it.
+  - In flight (Counts.InFlight): measured messages still unanswered when the
+    run ended (worker.settle with lost false, at the close or on abort).
+  - Lost (Counts.Lost): measured messages given up on: their connection died
+    (worker.settle with lost true), a later reply came first (echo_skipped),
+    the echo was altered, or a retiring connection closed without them.
+  - Unsent (Counts.Unsent): open-model sends that fell due inside the
+    measured window but were never made: the client fell behind, a connection
+    was capped, dead or not open (worker.countUnsent, worker.takeMessage,
+    deadSlots). They are not part of Sent.
+  - Grace (Spec.Grace, run.grace): how long, once sending stops, the loops
+    wait for replies still in flight (and in a broadcast run for every
+    member's deliveries: worker.deliveriesIn) before closing.
+  - Phases (phaseSending → phaseDraining → phaseClosing → phaseDone): every
+    loop moves through them on its own, driven by the shared timeline in run
+    (run.stopAt, run.grace), not by messages between goroutines
+    (worker.advance). Sending ends at run.stopAt, or up to catchUp (100 ms)
+    later while sends that fell due before it are still queued; draining ends
+    when nothing is outstanding or the grace is over; closing sends close
+    1000 and waits up to closeTimeout (2 s) for the server's replies.
+  - Warm-up and measured window: the clock starts (run.origin) once every
+    connection is open and Config.Ready returned; what is sent before
+    run.measureStart (the warm-up) is not counted (conn.firstMeasured).
+  - Checkpoints and intervals: with Spec.Interval each loop's shard records
+    every value twice, into its totals and into a window; at each interval
+    boundary the loop cuts the window (worker.checkpoint → metrics.Shard.Cut,
+    the window's non-empty buckets as a metrics.Compact, which empties it) and
+    sends it to
+    collectIntervals, which merges the loops' checkpoints per interval into
+    Result.Intervals and, once every loop has reported one, expands it for
+    Config.OnInterval. Intervals stay compact, so a long run's memory stays
+    flat. Interval numbers come from the clock: a loop that
+    slept through a boundary reports the empty intervals too.
+  - Rooms, publishers, deliveries (--kind broadcast): connections sit in
+    rooms of Spec.RoomSize by slot (rooms); the first Spec.Publishers of each
+    room publish on the schedule. Every member, the publisher included,
+    records each message's delivery latency (metrics.Delivery, in
+    worker.delivered), and its gaps, late and duplicate arrivals per
+    publisher (conn.next, conn.seen); spreadTable records each message's
+    spread over its room (metrics.Spread). The publisher's own copy is also
+    its echo, so messages still balance.
+  - Verdict (verdict): the loops tell Run whether the server does what the
+    workload needs (worker.sawEcho, worker.sawRelay, worker.notEcho). No echo
+    within verdictAfter (1 s) of the first reply that was not one stops the
+    run as StopNotEcho ("not_echo"); in a broadcast run, echoes but no
+    delivery to another member within verdictAfter of the first echo stop it
+    as StopNotBroadcast ("not_broadcast"). The run then skips catch-up and
+    grace (verdict.cut), closes normally and keeps an excerpt of what was
+    sent and what came back (Result.Mismatch).
+  - Connection storm (--kind connect, runConnect): short-lived connections,
+    each a goroutine doing blocking I/O on Go's own poller: open, handshake,
+    optionally one message and its echo, close, again. The event loops are
+    for connections that stay.
+
+# Opening a connection
+
+dialAll opens Spec.Conns connections with a pool of Spec.DialConcurrency
+goroutines (at Spec.ConnectRate if set), each in dialOne → open: a TCP
+connect, TLS for wss://, then gobwas/ws Dialer.Upgrade on the net.Conn,
+each timed into its own histogram (metrics.Connect, metrics.Handshake).
+Every dial binds the next source port of the ephemeral range itself
+(portPicker, SO_REUSEADDR), stepping past a port already in use towards the
+same server and leaving the choice to the kernel after portTries (8) tries:
+left to pick, the kernel's connect searches from a per-destination offset and,
+with thousands of connections open to one server, walks past every port in
+use. No TCP keep-alive is set up (four setsockopt calls a connection): a
+run's traffic is only what its scenario says. Bytes the server sent right
+after its handshake response, left in the Dialer's bufio.Reader, are kept as
+the connection's carry and read first; the reader goes back with
+ws.PutReader. The socket is then detached from Go's poller
+(netpoll.TakeFD; for wss:// a socket pair bridged to the TLS connection,
+bridgeTLS) and handed to an event loop (worker.adopt), which registers it
+with epoll and, with kernel timestamps, turns on SO_TIMESTAMPNS.
+
+# The event loop
+
+A pass through worker.loop: take a checkpoint if an interval boundary passed;
+make the sends that are due (sendDue); move phases (advance); look for ready
+sockets without blocking (Poller.WaitFor(0); a ticking loop skips this and
+reads what its wake-up found); then, in worker.exchange, hand
+the kernel every send queued since the last pass and one receive per ready
+socket. With io_uring (IOUring, the default where the kernel allows it) that
+is one io_uring_enter per up to ringEntries (256) operations, each receive
+into its own slot of the loop's read buffer; every operation is
+non-blocking (MSG_DONTWAIT), so it completes inside that call and needs no
+io_uring worker threads. With IOSyscalls it is one write and one read each.
+Sends queued while handling those reads go out with the next exchange; a loop
+about to sleep flushes them first (flushAll).
+
+Loops park in Go's runtime poller on their epoll descriptor, holding no P,
+with a timerfd for nanosecond timeouts; blocking in epoll_wait instead would
+keep the goroutine's P until sysmon takes it back (20 µs – 10 ms), which
+showed as harness-made latency tails. System calls that cannot block are raw
+(unix.RawSyscall, internal/netpoll and internal/uring): Go's bookkeeping for
+a call that might block wakes the runtime's sysmon thread whenever every P is
+idle, which a loop waking on a tick then paid for every tick. The timerfd and
+the wake-up eventfd are edge-triggered, so neither is read back, and a
+ticking wait asks the clock and an atomic set by Poller.Wake, not the kernel,
+whether its timer expired or a wake came. A socket
+that takes less than it is given keeps the rest in conn.pending and is polled
+for writability (Result.SendBufferFull counts those times).
+
+# The life of a message
+
+One text echo in the open model, from schedule to summary:
+
+ 1. Due. worker.schedule sets conn.due = Schedule.At(conn.sched,
+    conn.nextSeq), quantized to the tick, and pushes the connection onto the
+    loop's dueHeap. When a pass finds it due, worker.sendDue pops it and calls
+    worker.send(c, intended, now) with intended = conn.due. (Closed model:
+    worker.begin and then worker.message call send with intended = now.)
+ 2. Built in the connection's buffer. worker.send picks the size (fixed,
+    drawn per message from a --size range, or the template's), grows
+    conn.pending by header + payload (worker.grow, which also puts the
+    connection on the loop's flush list), writes the header with
+    internal/wire.PutHeader and a mask from the loop's ChaCha8 generator, the
+    payload with codec.put (stamp, then filler), and masks the payload in
+    place with ws.Cipher. With permessage-deflate the payload is first
+    assembled in the loop's scratch buffer and compressed (deflater.compress,
+    internal/deflate); with --fragment it is cut into frames (sendFrames).
+    Sent and BytesSent are counted and send lag recorded here, if the message
+    is inside the measured window; conn.nextSeq and the loop's outstanding
+    count go up.
+ 3. One write. In the same pass, worker.exchange (or flushAll before the
+    loop sleeps) hands conn.pending to the kernel: an io_uring send, or one
+    write(2) (netpoll.Write). worker.sent empties the buffer, or keeps what
+    the socket did not take and waits for it to become writable.
+ 4. Read. When the socket is readable, the loop receives into its read
+    buffer (or after the partial frame in conn.carry, worker.readInto), with
+    recvmsg and a control buffer when kernel timestamps are on;
+    worker.arrival turns the SO_TIMESTAMPNS stamp into the run's clock (never
+    later than when the read returned). worker.received handles errors and
+    end of stream.
+ 5. Reassembled and checked. worker.consume parses each frame header
+    (wire.ParseHeader), checks it against RFC 6455 (ws.CheckHeader: a
+    violation closes with 1002; RSV1 only on a compressed message's first
+    frame) and the size limit (1009), and keeps an incomplete frame in
+    conn.carry. worker.frame answers pings with pongs, handles close frames
+    (closeReceived) and reassembles fragmented messages in conn.frag;
+    worker.dataMessage inflates a compressed message (deflater.decompress;
+    failure closes with 1007, deflate_error); worker.textMessage checks that
+    a text message is valid UTF-8 (else close 1007, invalid_utf8).
+ 6. Matched by its stamp. worker.message decodes the stamp (codec.get) and
+    checks the filler. A reply with no stamp, the wrong opcode or a sequence
+    number not awaited counts as echo_mismatch (the first two also tell the
+    verdict, worker.notEcho); one
+    that skips sequence numbers counts the skipped measured messages as lost
+    (echo_skipped); an altered echo is lost.
+ 7. Recorded. For a measured message: Received and BytesReceived, then
+    metrics.RTT from the intended time to the arrival, metrics.RTTUncorrected
+    from the actual send, and (kernel timestamps) metrics.ReadLag from the
+    arrival to now, all into
+    the loop's own shard with metrics.Shard.Record (no locks). In the closed
+    model the next send follows at once; in the open model a connection held
+    by --max-inflight goes back on the heap.
+ 8. Merged. At each interval boundary the loop's window goes to
+    collectIntervals (see Checkpoints and intervals); at the end Run merges
+    every shard, the dialers' included, with metrics.Recorder.Snapshot into
+    Result.Snapshot.
+ 9. Balanced. Every measured message sent ends as received, lost or in
+    flight: when sending and the grace are over, worker.advance settles each
+    open connection (its unanswered messages are in flight) before sending
+    close 1000; a connection that died settled as lost. So
+    metrics.Counts.Balanced holds: Sent == Received + Lost + InFlight.
+    Sends the schedule wanted but that were never made are Unsent, outside
+    Sent.
+
+# Stopping
+
+Run stops the sending phase early when ctx is cancelled (StopInterrupted) or
+the verdict is in (run.stopAt is moved to now and the loops are woken); the
+phases then run as usual. Config.Abort stops at once: no grace, no close
+handshake, unanswered messages counted as in flight (worker.abort).
+*/
+package driver
