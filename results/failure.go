@@ -63,13 +63,15 @@ func failure(r *Report, in Input, snap *metrics.Snapshot) string {
 	// has nothing to answer.)
 	if c := snap.Counts; c.Received == 0 && c.Deliveries == 0 && (c.Sent > 0 || c.Unsent > 0 || s.Model() == scenario.Closed) {
 		return fmt.Sprintf("nothing was measured: %d messages sent in the %.2fs window, no reply received (errors: %s)",
-			c.Sent, r.DurationS, errorList(snap.Errors))
+			c.Sent, r.DurationS, ErrorCounts(snap.Errors))
 	}
 	return ""
 }
 
-// errorList is errors as "kind n, kind n" by kind, or "none".
-func errorList(errs map[string]int64) string {
+// ErrorCounts is errors as one line, "kind n, kind n", the most frequent
+// kind first (ties by name), or "none": for failure lines, where the kinds
+// that matter come first.
+func ErrorCounts(errs map[string]int64) string {
 	if len(errs) == 0 {
 		return "none"
 	}
@@ -77,7 +79,12 @@ func errorList(errs map[string]int64) string {
 	for k := range errs {
 		kinds = append(kinds, k)
 	}
-	sort.Strings(kinds)
+	sort.Slice(kinds, func(i, j int) bool {
+		if errs[kinds[i]] != errs[kinds[j]] {
+			return errs[kinds[i]] > errs[kinds[j]]
+		}
+		return kinds[i] < kinds[j]
+	})
 	for i, k := range kinds {
 		kinds[i] = fmt.Sprintf("%s %d", k, errs[k])
 	}

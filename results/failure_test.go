@@ -138,3 +138,20 @@ func TestRedactText(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorCounts: a failure line lists the most frequent error kind first,
+// ties by name, and says "none" for no errors.
+func TestErrorCounts(t *testing.T) {
+	for _, tc := range []struct {
+		errs map[string]int64
+		want string
+	}{
+		{nil, "none"},
+		{map[string]int64{"connect_refused": 3}, "connect_refused 3"},
+		{map[string]int64{"a_rare": 1, "z_common": 50, "m_tie": 1}, "z_common 50, a_rare 1, m_tie 1"},
+	} {
+		if got := ErrorCounts(tc.errs); got != tc.want {
+			t.Errorf("ErrorCounts(%v) = %q, want %q", tc.errs, got, tc.want)
+		}
+	}
+}

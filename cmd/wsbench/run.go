@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -354,7 +353,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	case rep.Interrupted || signalled.Err() != nil:
 		return interruptedError{nothingMeasured: rep.DurationS == 0}
 	case rep.StopReason == driver.StopNoConnections:
-		return failedError{fmt.Errorf("no connection to %s could be opened in %d attempts (errors: %s)%s", rep.Target, rep.Connections.Attempted, errorCounts(rep.Errors), dnsReason(target, rep.Errors))}
+		return failedError{fmt.Errorf("no connection to %s could be opened in %d attempts (errors: %s)%s", rep.Target, rep.Connections.Attempted, results.ErrorCounts(rep.Errors), dnsReason(target, rep.Errors))}
 	case rep.StopReason == results.StopThresholdAbort:
 		var ta orchestrate.ThresholdAbort
 		errors.As(context.Cause(ctx), &ta)
@@ -465,29 +464,6 @@ func parseStage(v string) (scenario.Stage, error) {
 		st.Name = f[3]
 	}
 	return st, nil
-}
-
-// errorCounts formats errors by kind as "connect_refused 50, connect_dns 2",
-// the most frequent first.
-func errorCounts(errs map[string]int64) string {
-	kinds := make([]string, 0, len(errs))
-	for k := range errs {
-		kinds = append(kinds, k)
-	}
-	sort.Slice(kinds, func(i, j int) bool {
-		if errs[kinds[i]] != errs[kinds[j]] {
-			return errs[kinds[i]] > errs[kinds[j]]
-		}
-		return kinds[i] < kinds[j]
-	})
-	parts := make([]string, len(kinds))
-	for i, k := range kinds {
-		parts[i] = fmt.Sprintf("%s %d", k, errs[k])
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, ", ")
 }
 
 // dnsReason says, when connections failed because the target's host name did
