@@ -419,7 +419,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	var rm rooms
 	if broadcast {
 		rm = rooms{size: spec.RoomSize, publishers: spec.Publishers}
-		sched.Conns = part.Total / spec.RoomSize * spec.Publishers // the rate is the publishers'
+		sched.Conns = spec.Senders(part.Total) // the rate is the publishers'
 	}
 	if staged {
 		sched.Conns = 1 // the staged sequence uses only its tick and its exponentials
@@ -451,7 +451,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		r.redials = make(chan redial, 2*spec.Conns+16)
 	}
 	if broadcast {
-		npub := part.Total / spec.RoomSize * spec.Publishers
+		npub := spec.Senders(part.Total)
 		r.spread = newSpreadTable(npub, spec.RoomSize)
 		r.pubs = make([]published, npub)
 		for p := range r.pubs {

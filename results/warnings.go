@@ -119,7 +119,7 @@ func clientSaturation(e clientEvidence) []string {
 func sendInterval(r *Report) (time.Duration, string) {
 	sched := r.Scenario.Schedule()
 	if sc := r.Scenario; sc.Kind == scenario.KindBroadcast && sc.RoomSize > 0 {
-		sched.Conns = sc.Conns / sc.RoomSize * sc.Publishers
+		sched.Conns = sc.Senders(sc.Conns)
 		return sched.Interval(), "publisher"
 	}
 	if r.Connections.Opened > 0 {

@@ -229,3 +229,16 @@ func TestPoissonSchedule(t *testing.T) {
 		}
 	}
 }
+
+// TestSenders: every connection sends, except in a broadcast run, where only
+// each room's publishers do.
+func TestSenders(t *testing.T) {
+	s := Default()
+	if got := s.Senders(50); got != 50 {
+		t.Errorf("echo: %d senders of 50, want 50", got)
+	}
+	s.Kind, s.RoomSize, s.Publishers = KindBroadcast, 10, 2
+	if got := s.Senders(50); got != 10 {
+		t.Errorf("broadcast, rooms of 10 with 2 publishers: %d senders of 50, want 10", got)
+	}
+}

@@ -40,6 +40,16 @@ func (s Spec) Schedule() Schedule {
 	return Schedule{Rate: s.Rate, Conns: s.Conns, Tick: time.Duration(s.Tick), Poisson: s.Arrival == ArrivalPoisson, Seed: s.Seed}
 }
 
+// Senders is how many of conns connections send on the schedule: all of
+// them, or in a broadcast run the publishers of each room (the rate is
+// theirs, and each publisher's send interval is Rate / Senders).
+func (s Spec) Senders(conns int) int {
+	if s.Kind == KindBroadcast && s.RoomSize > 0 {
+		return conns / s.RoomSize * s.Publishers
+	}
+	return conns
+}
+
 // Gap is a Poisson schedule's exponential wait, in nanoseconds, before
 // connection conn's message k (after message k-1, or the start for k = 0).
 func (s Schedule) Gap(conn int, k uint64) float64 {
