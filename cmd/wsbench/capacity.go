@@ -203,15 +203,11 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	if err := preflight(specAt(*start)); err != nil {
 		return usageError{err}
 	}
-	target, bundled := spec.Target, spec.Target == ""
-	if bundled {
-		url, stopServer, err := orchestrate.StartBundled(spec.Kind)
-		if err != nil {
-			return failedError{fmt.Errorf("start the bundled server: %w", err)}
-		}
-		defer stopServer()
-		target = url
+	target, bundled, stopServer, err := targetOf(spec)
+	if err != nil {
+		return err
 	}
+	defer stopServer()
 	ctx, abort, stop := signalContexts(stderr)
 	defer stop()
 

@@ -288,19 +288,11 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 		defer pprof.StopCPUProfile()
 	}
 
-	target, bundled := spec.Target, spec.Target == ""
-	if bundled {
-		kind, err := orchestrate.BundledKind(spec)
-		if err != nil {
-			return usageError{withFlag(err)}
-		}
-		url, stopServer, err := orchestrate.StartBundled(kind)
-		if err != nil {
-			return failedError{fmt.Errorf("start the bundled server: %w", err)}
-		}
-		defer stopServer()
-		target = url
+	target, bundled, stopServer, err := targetOf(spec)
+	if err != nil {
+		return err
 	}
+	defer stopServer()
 
 	ctx, abort, stop := signalContexts(stderr)
 	defer stop()
@@ -464,6 +456,24 @@ func parseStage(v string) (scenario.Stage, error) {
 		st.Name = f[3]
 	}
 	return st, nil
+}
+
+// targetOf is the URL a run or capacity search aims at: spec's target, or,
+// with none (bundled), the reference server started in this process for the
+// spec's kind. stop stops that server (a no-op for a target of the user's).
+func targetOf(spec scenario.Spec) (target string, bundled bool, stop func(), err error) {
+	if spec.Target != "" {
+		return spec.Target, false, func() {}, nil
+	}
+	kind, err := orchestrate.BundledKind(spec)
+	if err != nil {
+		return "", true, nil, usageError{withFlag(err)}
+	}
+	url, stop, err := orchestrate.StartBundled(kind)
+	if err != nil {
+		return "", true, nil, failedError{fmt.Errorf("start the bundled server: %w", err)}
+	}
+	return url, true, stop, nil
 }
 
 // dnsReason says, when connections failed because the target's host name did
