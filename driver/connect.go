@@ -68,12 +68,12 @@ func runConnect(ctx context.Context, cfg Config, spec scenario.Spec, u *url.URL,
 	origin := time.Now()
 	measureStart := origin.Add(time.Duration(spec.Warmup))
 	stopAt := measureStart.Add(time.Duration(spec.Duration))
-	res := &Result{Started: origin, StopReason: StopCompleted, IO: IOSyscalls, GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	res := &Result{Started: origin, StopReason: StopCompleted, Processes: 1, IO: IOSyscalls, GOMAXPROCS: runtime.GOMAXPROCS(0)}
 	stopCtx, stop := context.WithDeadline(ctx, stopAt)
 	defer stop()
 	// The CPU use at the end of the warm-up, handed over on a channel: the
 	// timer's goroutine and this one share nothing else.
-	warmedUp := make(chan Usage, 1)
+	warmedUp := make(chan usage, 1)
 	startSampler := time.AfterFunc(time.Duration(spec.Warmup), func() { warmedUp <- processUsage() })
 
 	var wg sync.WaitGroup
@@ -106,7 +106,7 @@ func runConnect(ctx context.Context, cfg Config, spec scenario.Spec, u *url.URL,
 		res.StopReason = StopAborted
 		<-done
 	}
-	var cpuStart Usage
+	var cpuStart usage
 	if startSampler.Stop() {
 		cpuStart = processUsage() // stopped within the warm-up
 	} else {

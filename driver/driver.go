@@ -104,70 +104,22 @@ const (
 	IOSyscalls = string(iomode.Syscalls)
 )
 
-// Result is what a run measured and how it ended.
-type Result struct {
-	// Started is the wall-clock time load began, after the connections opened.
-	Started time.Time
-	// MeasureStart and MeasureEnd bound the measured window actually run.
-	MeasureStart, MeasureEnd time.Time
-	// StopReason is one of the Stop* constants.
-	StopReason string
-	// Snapshot holds every count and histogram.
-	Snapshot *metrics.Snapshot
-	// CPU is the process's CPU use during the measured window, and its peak RSS.
-	CPU Usage
-	// IO is the I/O mode the event loops used: IOUring or IOSyscalls.
-	IO string
-	// SendBufferFull counts the times a socket took less than it was given:
-	// the server (or the network) was reading slower than the client wrote.
-	SendBufferFull int64
-	// Loops is how much the event loops found to read per pass, over the run.
-	Loops LoopStats
-	// GOMAXPROCS is the number of cores the client process could use.
-	GOMAXPROCS int
-	// Dial is how long opening every connection (connect and handshake) took.
-	Dial time.Duration
-	// Timestamps is where arrival times came from: TimestampsKernel or TimestampsRead.
-	Timestamps string
-	// Intervals are the measured window cut into Spec.Interval slices, each
-	// with what was recorded in it (replies counted when they arrived).
-	Intervals []Interval
-	// Stages are a staged run's stages, each with what was recorded in it
-	// (replies counted when they arrived; those of the grace period in the
-	// stage the run stopped in).
-	Stages []Stage
-	// Mismatch, when set, says the server did not do what the workload
-	// needs (StopReason says so too when it stopped the run early).
-	Mismatch *Mismatch
+// Result is what a run measured and how it ended: the one measurement type
+// (metrics.Measurement) that results reads and merges.
+type Result = metrics.Measurement
 
-	intervalsDone func()
-}
+// Stage is one stage of a staged run and what was recorded in it.
+type Stage = metrics.Stage
 
-// Stage is one stage of a staged run: its name, its bounds as offsets from
-// the start, its targets and what was recorded in it. TCP connect and
-// handshake times of connections opened during the run are in the run's
-// snapshot only.
-type Stage struct {
-	Name        string
-	Start, End  time.Duration
-	TargetConns int
-	TargetRate  float64
-	Snapshot    *metrics.Snapshot
-	// Open is the number of connections open at the stage's end.
-	Open int
-}
+// Interval is one slice of the measured window and what was recorded in it.
+// Its Snapshot is set only in the Config.OnInterval call.
+type Interval = metrics.Interval
 
-// Interval is one slice of the measured window: its bounds as offsets from
-// the window's start, and what was recorded in it. A finished interval keeps
-// its measurements compact (Data), so a long run's memory stays flat;
-// Snapshot, the same expanded, is set only in the Config.OnInterval call.
-type Interval struct {
-	Start, End time.Duration
-	Data       *metrics.Compact
-	Snapshot   *metrics.Snapshot
-	// Open is the number of connections open at the interval's end.
-	Open int
-}
+// LoopStats are the read backlog the event loops met.
+type LoopStats = metrics.LoopStats
+
+// Usage is the process's CPU use during the measured window, and its peak RSS.
+type Usage = metrics.Usage
 
 // checkpoint is what a worker's shard recorded in interval idx (idx -1:
 // before the window started, dropped).
@@ -230,30 +182,6 @@ func collectIntervals(parts <-chan checkpoint, workers int, length time.Duration
 		}
 	}
 	return out
-}
-
-// LoopStats describe the read backlog the event loops met: how many sockets
-// were ready each time a loop looked, and how often a read filled its whole
-// buffer (more was waiting).
-type LoopStats struct {
-	Passes    int64 // passes through a loop that found ready sockets
-	Ready     int64 // ready sockets, summed over those passes
-	ReadyMax  int64 // most ready sockets in one pass
-	FullReads int64 // reads that filled their buffer
-	Wakeups   int64 // passes through a loop while sending, whatever woke it: an idle loop makes few
-}
-
-// MeanReady is the mean number of ready sockets per pass that found any.
-func (l LoopStats) MeanReady() float64 {
-	if l.Passes == 0 {
-		return 0
-	}
-	return float64(l.Ready) / float64(l.Passes)
-}
-
-// Measured is the length of the measured window.
-func (r *Result) Measured() time.Duration {
-	return max(r.MeasureEnd.Sub(r.MeasureStart), 0)
 }
 
 // run is the timeline and settings every worker reads. Times are nanoseconds
@@ -392,7 +320,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	dialStart := time.Now()
 	conns := dialAll(ctx, u, plan, rec)
-	res := &Result{Dial: time.Since(dialStart)}
+	res := &Result{Dial: time.Since(dialStart), Processes: 1}
+	var intervalsDone func() // collects the intervals once the loops are done
 	if len(conns) == 0 && !staged {
 		now := time.Now()
 		res.Started, res.MeasureStart, res.MeasureEnd = now, now, now
@@ -582,7 +511,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				close(parts)
 			}
 		}()
-		res.intervalsDone = func() {
+		intervalsDone = func() {
 			close(parts)
 			res.Intervals = <-collected
 			collected = nil
@@ -654,9 +583,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// CPU is sampled at the edges of the measured window, from here: the
 	// workers know when the window starts and ends, but sampling there would
 	// put a system call on their hot path.
-	var cpuStart, cpuEnd Usage
+	var cpuStart, cpuEnd usage
 	var cpuMu sync.Mutex
-	sample := func(into *Usage) func() {
+	sample := func(into *usage) func() {
 		return func() {
 			cpuMu.Lock()
 			*into = processUsage()
@@ -716,10 +645,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	startSampler.Stop()
 	endSampler.Stop()
 	cpuMu.Lock()
-	if cpuEnd == (Usage{}) {
+	if cpuEnd == (usage{}) {
 		cpuEnd = processUsage()
 	}
-	if cpuStart == (Usage{}) {
+	if cpuStart == (usage{}) {
 		cpuStart = cpuEnd // stopped before the window opened
 	}
 	res.CPU = cpuEnd.since(cpuStart)
@@ -747,8 +676,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 		}
 	}
-	if res.intervalsDone != nil {
-		res.intervalsDone()
+	if intervalsDone != nil {
+		intervalsDone()
 		if end := res.MeasureEnd.Sub(res.MeasureStart); len(res.Intervals) > 0 {
 			last := &res.Intervals[len(res.Intervals)-1]
 			last.End = max(last.Start, min(last.End, end))

@@ -12,43 +12,32 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Usage is the CPU time this process used over an interval and its peak
-// resident memory. It covers the whole process: with the bundled server
-// in-process, the server's share is included.
-type Usage struct {
-	User, System time.Duration
-	MaxRSSKiB    int64
-	// GCPause is the time the Go runtime stopped the world for garbage
-	// collection, GCCycles the collections.
-	GCPause  time.Duration
-	GCCycles int64
-	// Machine is the share of all of the machine's CPU time that was busy
-	// over the interval, whoever used it (-1: unknown). With the server on
-	// this machine too, it says whether the two had to share cores.
-	Machine float64
-
+// usage is a sample of this process's CPU time, peak resident memory and
+// garbage collection, with the machine's CPU ticks; since makes two samples
+// the Usage of the window between them. It covers the whole process: with
+// the bundled server in-process, the server's share is included.
+type usage struct {
+	Usage
 	machineBusy, machineTotal uint64 // /proc/stat clock ticks at the sample
 }
 
-func processUsage() Usage {
+func processUsage() usage {
 	var ru unix.Rusage
 	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return Usage{}
+		return usage{}
 	}
 	var gc debug.GCStats
 	gc.Pause = make([]time.Duration, 0) // only the totals are wanted
 	debug.ReadGCStats(&gc)
 	busy, total := machineTicks()
-	return Usage{
+	return usage{Usage: Usage{
 		User:      time.Duration(ru.Utime.Nano()),
 		System:    time.Duration(ru.Stime.Nano()),
 		MaxRSSKiB: ru.Maxrss,
 		GCPause:   gc.PauseTotal,
 		GCCycles:  gc.NumGC,
 		Machine:   -1,
-
-		machineBusy: busy, machineTotal: total,
-	}
+	}, machineBusy: busy, machineTotal: total}
 }
 
 // machineTicks reads the machine's busy and total CPU time, in clock ticks,
@@ -78,7 +67,7 @@ func machineTicks() (busy, total uint64) {
 	return busy, total
 }
 
-func (u Usage) since(start Usage) Usage {
+func (u usage) since(start usage) Usage {
 	d := Usage{
 		User: u.User - start.User, System: u.System - start.System, MaxRSSKiB: u.MaxRSSKiB,
 		GCPause: u.GCPause - start.GCPause, GCCycles: u.GCCycles - start.GCCycles, Machine: -1,

@@ -21,7 +21,7 @@ func TestMachineUsage(t *testing.T) {
 	if d.Machine <= 0 || d.Machine > 1 {
 		t.Errorf("machine busy share %v over 300 ms of spinning, want in (0, 1]", d.Machine)
 	}
-	if (Usage{Machine: -1}).since(Usage{}).Machine != -1 {
+	if (usage{Usage: Usage{Machine: -1}}).since(usage{}).Machine != -1 {
 		t.Error("unsampled usage gave a machine share")
 	}
 }

@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"github.com/wsbench/wsbench/metrics"
 	"sync/atomic"
 	"time"
 )
@@ -21,16 +22,7 @@ const excerptLen = 256
 // a broadcast to its publisher but to no other member of the room (Reason
 // StopNotBroadcast). Sent and Got are the first bytes of a message sent and
 // of what came back instead (at most excerptLen each, not redacted).
-type Mismatch struct {
-	Reason string
-	Kind   string
-	Sent   []byte
-	// SentLen and GotLen are the whole messages' lengths; SentOp and GotOp
-	// name their frames ("text", "binary", "ping", "pong").
-	SentLen, GotLen int
-	Got             []byte
-	SentOp, GotOp   string
-}
+type Mismatch = metrics.Mismatch
 
 // verdict is what the event loops tell Run about the replies so far, so
 // that a run against a server that does not echo (or does not broadcast)

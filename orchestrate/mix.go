@@ -61,80 +61,18 @@ func Mix(ctx, abort context.Context, p Plan) (*results.Report, error) {
 	}
 	wg.Wait()
 
-	var groups []*results.Report
-	whole := results.Input{ToolVersion: p.Version, Spec: spec, Target: target, Bundled: bundled, Ended: time.Now(), Snapshot: metrics.NewSnapshot(),
-		ServerLocal: bundled || OnThisMachine(target)}
-	var intervals []results.IntervalInput
-	stops := make([]string, 0, n)
+	ms := make([]*metrics.Measurement, n)
+	groups := make([]results.About, n)
+	names := make([]string, n)
 	for i, o := range outs {
-		gs := spec.GroupSpec(i)
 		if o.err != nil {
 			return nil, fmt.Errorf("group %q: %w", spec.Groups[i].Name, o.err)
 		}
-		res := o.res
-		in := p.input(gs, res)
-		rep, err := results.Build(in)
-		if err != nil {
-			return nil, err
-		}
-		rep.Group = spec.Groups[i].Name
-		groups = append(groups, rep)
-		if rep.Failure != "" && whole.Failure == "" {
-			whole.Failure = fmt.Sprintf("group %q: %s", rep.Group, rep.Failure)
-		}
-		if err := whole.Snapshot.Merge(res.Snapshot); err != nil {
-			return nil, err
-		}
-		stops = append(stops, res.StopReason)
-		if res.StopReason == driver.StopNoConnections {
-			continue
-		}
-		// One process: CPU, RSS and GC are the process's, the same for every
-		// group, so the whole takes them once (the largest reading).
-		if whole.Started.IsZero() || res.Started.Before(whole.Started) {
-			whole.Started = res.Started
-		}
-		if whole.MeasureStart.IsZero() || res.MeasureStart.Before(whole.MeasureStart) {
-			whole.MeasureStart = res.MeasureStart
-		}
-		if res.MeasureEnd.After(whole.MeasureEnd) {
-			whole.MeasureEnd = res.MeasureEnd
-		}
-		if res.CPU.User+res.CPU.System > whole.CPUUser+whole.CPUSystem {
-			whole.CPUUser, whole.CPUSystem, whole.GCPause, whole.GCCycles = res.CPU.User, res.CPU.System, res.CPU.GCPause, res.CPU.GCCycles
-		}
-		whole.MaxRSSKiB = max(whole.MaxRSSKiB, res.CPU.MaxRSSKiB)
-		whole.IO, whole.Timestamps, whole.Cores = res.IO, res.Timestamps, res.GOMAXPROCS
-		whole.Dial = max(whole.Dial, res.Dial)
-		whole.SendBufferFull += res.SendBufferFull
-		whole.ReadBacklog = whole.ReadBacklog.Add(rep.Harness.ReadBacklog)
-		whole.MachineCPU = max(whole.MachineCPU, res.CPU.Machine)
-		for k, iv := range intervalsOf(res) {
-			for len(intervals) <= k {
-				intervals = append(intervals, results.IntervalInput{Start: iv.Start, End: iv.End})
-			}
-			merged, err := intervals[k].Data.Merge(iv.Data)
-			if err != nil {
-				return nil, err
-			}
-			intervals[k].Data = merged
-			intervals[k].End = max(intervals[k].End, iv.End)
-			intervals[k].Open += iv.Open
-		}
+		ms[i], groups[i], names[i] = o.res, p.about(spec.GroupSpec(i)), spec.Groups[i].Name
 	}
-	if whole.Started.IsZero() {
-		now := time.Now()
-		whole.Started, whole.MeasureStart, whole.MeasureEnd = now, now, now
-	}
-	whole.StopReason = results.CombineStops(stops)
-	whole.Interrupted = whole.StopReason == driver.StopInterrupted || whole.StopReason == driver.StopAborted
-	whole.Intervals = intervals
-	rep, err := results.Build(whole)
-	if err != nil {
-		return nil, err
-	}
-	rep.Groups = groups
-	return rep, nil
+	whole := p.about(spec)
+	whole.Target, whole.Bundled = target, bundled
+	return results.Mix(whole, groups, names, ms)
 }
 
 // mixIntervals merges the intervals of a mix's groups, each handed over by
@@ -161,12 +99,11 @@ func (m *mixIntervals) add(iv driver.Interval) {
 	defer m.mu.Unlock()
 	p := m.pending[k]
 	if p == nil {
-		p = &mixPending{iv: driver.Interval{Start: iv.Start, End: iv.End, Snapshot: metrics.NewSnapshot()}}
+		p = &mixPending{iv: driver.Interval{Start: iv.Start, End: iv.End}}
 		m.pending[k] = p
 	}
-	p.iv.Snapshot.Merge(iv.Snapshot) // copies: the run compacts its own next
-	p.iv.Open += iv.Open
-	p.iv.End = max(p.iv.End, iv.End)
+	p.iv.Data = nil                                                                               // the live line reads the snapshot
+	p.iv.Add(driver.Interval{Start: iv.Start, End: iv.End, Snapshot: iv.Snapshot, Open: iv.Open}) // copies: the run compacts its own next
 	if p.groups++; p.groups == m.groups {
 		m.show(p.iv)
 		delete(m.pending, k)

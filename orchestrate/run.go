@@ -80,7 +80,7 @@ func One(ctx, abort context.Context, p Plan) (*results.Report, error) {
 	if res.StopReason == driver.StopInterrupted && errors.As(context.Cause(ctx), &ThresholdAbort{}) {
 		res.StopReason = results.StopThresholdAbort
 	}
-	return results.Build(p.input(p.Spec, res))
+	return results.Build(p.about(p.Spec), res)
 }
 
 // ThresholdAbort is the cause of a context that WatchThresholds cancelled:
@@ -108,48 +108,11 @@ func WatchThresholds(ctx context.Context, watch *results.Watch, onInterval func(
 	}
 }
 
-// input is what results.Build needs from a driver result of spec (p's
-// own, or one group's).
-func (p Plan) input(spec scenario.Spec, res *driver.Result) results.Input {
-	return results.Input{
-		ToolVersion: p.Version, Spec: spec, Target: p.Target, Bundled: p.Bundled,
-		Started: res.Started, MeasureStart: res.MeasureStart, MeasureEnd: res.MeasureEnd, Ended: time.Now(),
-		StopReason: res.StopReason, Interrupted: res.StopReason == driver.StopInterrupted || res.StopReason == driver.StopAborted,
-		Snapshot: res.Snapshot, CPUUser: res.CPU.User, CPUSystem: res.CPU.System, MaxRSSKiB: res.CPU.MaxRSSKiB,
-		IO: res.IO, Timestamps: res.Timestamps, Cores: res.GOMAXPROCS, Dial: res.Dial, GCPause: res.CPU.GCPause, GCCycles: res.CPU.GCCycles,
-		SendBufferFull: res.SendBufferFull,
-		ReadBacklog: results.ReadBacklog{LoopPasses: res.Loops.Passes, ReadyMean: res.Loops.MeanReady(),
-			ReadyMax: res.Loops.ReadyMax, FullReads: res.Loops.FullReads},
-		Intervals:   intervalsOf(res),
-		Stages:      stagesOf(res),
-		ServerLocal: p.Bundled || OnThisMachine(p.Target),
-		MachineCPU:  res.CPU.Machine,
-		Mismatch:    mismatchOf(res.Mismatch),
-	}
-}
-
-func mismatchOf(m *driver.Mismatch) *results.Mismatch {
-	if m == nil {
-		return nil
-	}
-	return &results.Mismatch{Reason: m.Reason, Kind: m.Kind, Sent: m.Sent, Got: m.Got, SentLen: m.SentLen, GotLen: m.GotLen, SentOp: m.SentOp, GotOp: m.GotOp}
-}
-
-func stagesOf(res *driver.Result) []results.StageInput {
-	var out []results.StageInput
-	for _, st := range res.Stages {
-		out = append(out, results.StageInput{Name: st.Name, Start: st.Start, End: st.End, TargetConns: st.TargetConns,
-			TargetRate: st.TargetRate, Snapshot: st.Snapshot, Open: st.Open})
-	}
-	return out
-}
-
-func intervalsOf(res *driver.Result) []results.IntervalInput {
-	out := make([]results.IntervalInput, len(res.Intervals))
-	for i, iv := range res.Intervals {
-		out[i] = results.IntervalInput{Start: iv.Start, End: iv.End, Snapshot: iv.Snapshot, Data: iv.Data, Open: iv.Open}
-	}
-	return out
+// about is what results says of a run of spec (p's own, or one group's)
+// beside what it measured.
+func (p Plan) about(spec scenario.Spec) results.About {
+	return results.About{ToolVersion: p.Version, Spec: spec, Target: p.Target, Bundled: p.Bundled,
+		ServerLocal: p.Bundled || OnThisMachine(p.Target)}
 }
 
 // BundledKind is the kind the bundled server must serve for spec: its own

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/driver"
+	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
 )
@@ -28,8 +29,8 @@ import (
 // "go" line on stdin; when every child is ready the parent sends "go" to
 // all, so their clocks start together. What a child prints on stderr
 // passes through the parent's redaction of the run's secret values. Each
-// child prints its result as JSON on stdout; the parent merges them exactly
-// (results.Combine). Children run in their own process group: a terminal's
+// child prints its measurement (metrics.Measurement) as JSON on stdout; the
+// parent merges them exactly (results.Combine, by metrics.Merge). Children run in their own process group: a terminal's
 // Ctrl-C reaches only the parent, which forwards each signal once (the first
 // stops the children gracefully, the second at once).
 
@@ -164,18 +165,35 @@ func Split(ctx, abort context.Context, p Plan) (*results.Report, error) {
 	var parts []results.Part
 	var lost []string
 	for i, k := range kids {
-		rep, err := results.Parse(k.stdout.Bytes())
+		m, err := readMeasurement(k.stdout.Bytes())
 		if err != nil {
 			lost = append(lost, fmt.Sprintf("client process %d (connections %d-%d) reported no result: %v (%v)", i, k.first, k.first+k.conns-1, errs[i], err))
 			continue
 		}
-		parts = append(parts, results.Part{Report: rep, FirstSlot: k.first, Conns: k.conns})
+		parts = append(parts, results.Part{Measurement: m, Spec: childSpec(spec, target, k.conns), FirstSlot: k.first, Conns: k.conns})
 	}
 	if len(parts) == 0 {
 		return nil, fieldErrorf("procs", "no client process reported a result: %s", strings.Join(lost, "; "))
 	}
-	in := results.Input{ToolVersion: p.Version, Spec: spec, Target: target, Bundled: p.Bundled, ExtraWarnings: lost}
-	return results.Combine(in, parts)
+	a := p.about(spec)
+	a.Warnings = lost
+	return results.Combine(a, parts)
+}
+
+// readMeasurement reads what a child printed on its standard output: its
+// measurement, as JSON.
+func readMeasurement(b []byte) (*metrics.Measurement, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, errors.New("nothing on its standard output")
+	}
+	var m metrics.Measurement
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("its measurement: %w", err)
+	}
+	if m.Snapshot == nil {
+		return nil, errors.New("its measurement holds no snapshot")
+	}
+	return &m, nil
 }
 
 // childSettings is what a split run's parent hands a child: one line of
@@ -345,11 +363,11 @@ func runPart(ctx, abort context.Context, plan Plan, p driver.Part, stdin *bufio.
 	if err != nil {
 		return err
 	}
-	rep, err := results.Build(plan.input(spec, res))
+	b, err := json.Marshal(res)
 	if err != nil {
-		return err
+		return fmt.Errorf("encode the measurement: %w", err)
 	}
-	if err := results.JSON(stdout, rep); err != nil {
+	if _, err := stdout.Write(append(b, '\n')); err != nil {
 		return err
 	}
 	if res.StopReason == driver.StopNoConnections {

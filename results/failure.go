@@ -20,34 +20,29 @@ const (
 	StopNotBroadcast = "not_broadcast"
 )
 
-// Mismatch is what a run saw instead of the replies its workload needs
-// (driver.Mismatch): Reason StopNotEcho with the first bytes of a message
-// sent and of what came back instead (counted as error Kind), or Reason
-// StopNotBroadcast.
-type Mismatch struct {
-	Reason, Kind    string
-	Sent, Got       []byte
-	SentLen, GotLen int
-	SentOp, GotOp   string
-}
+// Mismatch is what a run saw instead of the replies its workload needs:
+// Reason StopNotEcho with the first bytes of a message sent and of what came
+// back instead (counted as error Kind), or Reason StopNotBroadcast.
+type Mismatch = metrics.Mismatch
 
 // failure is the one plain line that says why a run failed though it ran
 // (empty: it did not): the server does not echo, or does not broadcast, or
 // nothing at all was measured. An interrupted run is not a failure of this
 // kind, nor is one in which no connection opened, nor one a :abort threshold
 // stopped (exit 4 says why, even when that came before any reply).
-func failure(r *Report, in Input, snap *metrics.Snapshot) string {
+func failure(r *Report, in About, meas *metrics.Measurement) string {
+	snap := meas.Snapshot
 	if in.Failure != "" {
 		return in.Failure
 	}
-	if in.Interrupted || r.StopReason == "no_connections" || r.StopReason == StopThresholdAbort {
+	if r.Interrupted || r.StopReason == "no_connections" || r.StopReason == StopThresholdAbort {
 		return "" // stopped by a signal or a :abort threshold, which say why themselves
 	}
-	if m := in.Mismatch; m != nil && m.Reason == StopNotEcho {
+	if m := meas.Mismatch; m != nil && m.Reason == StopNotEcho {
 		return fmt.Sprintf("the server answers, but not with an echo of what was sent: expected the echo of a %d-byte %s message (%s), got the %d-byte %s message %s (%s %d; no reply was an echo)",
 			m.SentLen, m.SentOp, excerpt(m.Sent, m.SentLen, in), m.GotLen, m.GotOp, excerpt(m.Got, m.GotLen, in), m.Kind, snap.Errors[m.Kind])
 	}
-	if m := in.Mismatch; m != nil && m.Reason == StopNotBroadcast {
+	if m := meas.Mismatch; m != nil && m.Reason == StopNotBroadcast {
 		reach := 0.0
 		if b := r.Broadcast; b != nil {
 			reach = b.Reach
@@ -98,7 +93,7 @@ const excerptRunes = 48
 // failure line: secrets redacted, then at most excerptRunes characters,
 // printable text between backquotes, anything else quoted with escapes,
 // "…" when cut short.
-func excerpt(b []byte, n int, in Input) string {
+func excerpt(b []byte, n int, in About) string {
 	s := redactText(string(b), in)
 	more := ""
 	if n > len(b) {
@@ -125,7 +120,7 @@ var (
 // client sent: the run's own secret values and the secrets of URLs
 // (scenario.Spec.Scrubber), bearer tokens, and the values of names that
 // look like credentials.
-func redactText(s string, in Input) string {
+func redactText(s string, in About) string {
 	spec := in.Spec
 	if spec.Target == "" {
 		spec.Target = in.Target

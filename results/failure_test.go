@@ -13,8 +13,8 @@ import (
 // no replies); excerpts show what was expected and what arrived, with
 // secrets redacted.
 func TestFailure(t *testing.T) {
-	notEcho := func(got string) func(*Input) {
-		return func(in *Input) {
+	notEcho := func(got string) func(*fixtureIn) {
+		return func(in *fixtureIn) {
 			in.StopReason = StopNotEcho
 			in.Snapshot.Errors["echo_mismatch"] = 7
 			in.Mismatch = &Mismatch{Reason: StopNotEcho, Kind: "echo_mismatch", Sent: []byte("AAAAabcdef"), SentLen: 64, SentOp: "text",
@@ -29,7 +29,7 @@ func TestFailure(t *testing.T) {
 	cases := []struct {
 		name   string
 		mutate func(*scenario.Spec, *metrics.Snapshot)
-		input  func(*Input)
+		input  func(*fixtureIn)
 		want   []string // in the line ("" alone: no failure)
 		absent []string // never in the line
 	}{
@@ -57,16 +57,16 @@ func TestFailure(t *testing.T) {
 		// a broadcast server that only echoes
 		{"not broadcast", func(s *scenario.Spec, _ *metrics.Snapshot) {
 			s.Kind, s.RoomSize, s.Rate = scenario.KindBroadcast, 10, 100
-		}, func(in *Input) {
+		}, func(in *fixtureIn) {
 			in.StopReason = StopNotBroadcast
 			in.Mismatch = &Mismatch{Reason: StopNotBroadcast}
 		}, []string{"the server echoes each message to its publisher but does not broadcast it"}, nil},
 		// a closed-model run that received nothing
 		{"nothing measured", nothing, nil, []string{"nothing was measured: 1010 messages sent in the 10.00s window, no reply received (errors: none)"}, nil},
 		// ... unless interrupted (its own exit code), or a kind expecting no replies
-		{"nothing measured, interrupted", nothing, func(in *Input) { in.Interrupted, in.StopReason = true, "interrupted" }, []string{""}, nil},
+		{"nothing measured, interrupted", nothing, func(in *fixtureIn) { in.StopReason = "interrupted" }, []string{""}, nil},
 		// ... or stopped by a :abort threshold before any reply came (exit 4, not 1)
-		{"nothing measured, threshold abort", nothing, func(in *Input) { in.StopReason = StopThresholdAbort }, []string{""}, nil},
+		{"nothing measured, threshold abort", nothing, func(in *fixtureIn) { in.StopReason = StopThresholdAbort }, []string{""}, nil},
 		// an open-model run with nothing due in its window has nothing to answer
 		{"nothing due", func(s *scenario.Spec, snap *metrics.Snapshot) {
 			nothing(s, snap)
@@ -116,7 +116,7 @@ func TestFailure(t *testing.T) {
 func TestRedactText(t *testing.T) {
 	spec := scenario.Default()
 	spec.Headers = []string{"Authorization: Bearer abc123xyz", "Cookie: sid=q1w2e3r4; lang=en", "X-Other: visible"}
-	in := Input{Spec: spec, Target: "ws://u:pa55word@127.0.0.1/?token=tok3n&room=5"}
+	in := About{Spec: spec, Target: "ws://u:pa55word@127.0.0.1/?token=tok3n&room=5"}
 	cases := []struct{ text, want string }{
 		// JSON string and number values of credential-like names
 		{`{"token":"t0ps3cret","session_id":42,"ok":true}`, `{"token":"REDACTED","session_id":REDACTED,"ok":true}`},

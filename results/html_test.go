@@ -21,8 +21,8 @@ import (
 
 // withIntervals is fixture's input with n one-second intervals: rtt
 // rising, one connection dropping, errors in the last.
-func withIntervals(n int) func(*Input) {
-	return func(in *Input) {
+func withIntervals(n int) func(*fixtureIn) {
+	return func(in *fixtureIn) {
 		for i := range n {
 			snap := metrics.NewSnapshot()
 			for k := 1; k <= 100; k++ {
@@ -32,7 +32,7 @@ func withIntervals(n int) func(*Input) {
 			if i == n-1 {
 				snap.Errors["close_1011"] = 2
 			}
-			in.Intervals = append(in.Intervals, IntervalInput{Start: time.Duration(i) * time.Second,
+			in.Intervals = append(in.Intervals, metrics.Interval{Start: time.Duration(i) * time.Second,
 				End: time.Duration(i+1) * time.Second, Snapshot: snap, Open: 50 - i/2})
 		}
 	}
@@ -156,7 +156,7 @@ func TestHTMLReport(t *testing.T) {
 	cases := []struct {
 		name      string
 		mutate    func(*scenario.Spec, *metrics.Snapshot)
-		input     func(*Input)
+		input     func(*fixtureIn)
 		spectra   []string
 		overTime  []string
 		intervals bool
@@ -179,14 +179,14 @@ func TestHTMLReport(t *testing.T) {
 				snap.Hist[metrics.SendLag].Record(50 * time.Millisecond)
 			}
 			snap.Errors["close_1011"] = 3
-		}, func(in *Input) { in.CPUUser = 30 * time.Second },
+		}, func(in *fixtureIn) { in.CPU.User = 30 * time.Second },
 			[]string{"rtt", "rtt_uncorrected", "send_lag", "connect", "handshake"}, nil, false},
 		// a staged, compressed run over unverified TLS: the stages table, the compression row, the --insecure flag
 		{"stages-deflate", func(s *scenario.Spec, snap *metrics.Snapshot) {
 			s.Deflate, s.Insecure = true, true
 			snap.Counts.DeflateRawSent, snap.Counts.DeflateWireSent = 64000, 16000
 			snap.Counts.DeflateRawReceived, snap.Counts.DeflateWireReceived = 64000, 32000
-		}, func(in *Input) {
+		}, func(in *fixtureIn) {
 			for i, name := range []string{"ramp", "hold"} {
 				snap := metrics.NewSnapshot()
 				for k := 1; k <= 50; k++ {
@@ -194,7 +194,7 @@ func TestHTMLReport(t *testing.T) {
 				}
 				snap.Counts = metrics.Counts{Sent: 500, Received: 490, Unsent: 3}
 				snap.Errors["close_1011"] = int64(i)
-				in.Stages = append(in.Stages, StageInput{Name: name, Start: time.Duration(i) * 5 * time.Second, End: time.Duration(i+1) * 5 * time.Second,
+				in.Stages = append(in.Stages, metrics.Stage{Name: name, Start: time.Duration(i) * 5 * time.Second, End: time.Duration(i+1) * 5 * time.Second,
 					TargetConns: 50 * (i + 1), TargetRate: 100, Snapshot: snap, Open: 50 * (i + 1)})
 			}
 		}, []string{"rtt", "rtt_uncorrected", "connect", "handshake"}, nil, false},
@@ -284,7 +284,7 @@ func TestHTMLFailedRun(t *testing.T) {
 		}
 		snap.Counts = metrics.Counts{ConnsAttempted: 2, ConnsFailed: 2}
 		snap.Errors["connect_refused"] = 2
-	}, func(in *Input) {
+	}, func(in *fixtureIn) {
 		in.StopReason, in.MeasureEnd, in.IO, in.Timestamps = "no_connections", in.MeasureStart, "", ""
 	})
 	doc := checkWellFormed(t, writeHTML(t, r))
@@ -333,12 +333,12 @@ func figureTexts(t *testing.T, page []byte, id string) []svgText {
 // evenly spaced. Legends sit right of the data, past the x axis's last
 // tick. A staged run's over-time plots mark where each later stage begins.
 func TestHTMLPlotsLogLatencyLegendStages(t *testing.T) {
-	r := fixtureWith(t, nil, func(in *Input) {
+	r := fixtureWith(t, nil, func(in *fixtureIn) {
 		withIntervals(5)(in)
 		for i, name := range []string{"ramp", "hold"} {
 			snap := metrics.NewSnapshot()
 			snap.Hist[metrics.RTT].Record(time.Duration(i+1) * time.Millisecond)
-			in.Stages = append(in.Stages, StageInput{Name: name, Start: time.Duration(i) * 3 * time.Second, End: time.Duration(i+1) * 3 * time.Second,
+			in.Stages = append(in.Stages, metrics.Stage{Name: name, Start: time.Duration(i) * 3 * time.Second, End: time.Duration(i+1) * 3 * time.Second,
 				TargetConns: 50, Snapshot: snap, Open: 50})
 		}
 	})

@@ -161,25 +161,6 @@ type Stage struct {
 	Latency     map[string]Latency `json:"latency"`
 }
 
-// StageInput is one stage handed to Build.
-type StageInput struct {
-	Name        string
-	Start, End  time.Duration
-	TargetConns int
-	TargetRate  float64
-	Snapshot    *metrics.Snapshot
-	Open        int
-}
-
-// IntervalInput is one interval handed to Build: its measurements as a
-// Snapshot, or compact (Data; expanded one interval at a time).
-type IntervalInput struct {
-	Start, End time.Duration
-	Snapshot   *metrics.Snapshot
-	Data       *metrics.Compact
-	Open       int
-}
-
 // Broadcast is what the members of a broadcast run's rooms received.
 // Expected is every measured message published times its room's size (each
 // member, the publisher included, should get it); Reach is Deliveries over
@@ -278,76 +259,53 @@ type Environment struct {
 	Hostname   string `json:"hostname"`
 }
 
-// Input is what Build needs from a finished run.
-type Input struct {
-	ToolVersion              string
-	Spec                     scenario.Spec
-	Target                   string
-	Bundled                  bool
-	Started                  time.Time
-	MeasureStart, MeasureEnd time.Time
-	Ended                    time.Time
-	StopReason               string
-	Interrupted              bool
-	Snapshot                 *metrics.Snapshot
-	// CPUUser and CPUSystem are the process's CPU time in the measured window.
-	CPUUser, CPUSystem time.Duration
-	MaxRSSKiB          int64
-	// IO is the event loops' I/O mode (driver.Result.IO).
-	IO string
-	// Timestamps is where arrival times came from (driver.Result.Timestamps).
-	Timestamps string
-	// Cores is GOMAXPROCS of the client (summed over its processes).
-	Cores int
-	// Dial is how long opening the connections took.
-	Dial time.Duration
-	// GCPause and GCCycles are the client's garbage collection in the window.
-	GCPause  time.Duration
-	GCCycles int64
-	// ReadBacklog and SendBufferFull come from the event loops.
-	ReadBacklog    ReadBacklog
-	SendBufferFull int64
-	// Procs is how many client processes ran (0 or 1: one); GC pause time is
-	// then their sum, and its fraction is of Procs × the window.
-	Procs int
-	// ExtraWarnings are added to the report's warnings (a split run's lost processes).
-	ExtraWarnings []string
-	// Intervals are the window's slices (driver.Result.Intervals).
-	Intervals []IntervalInput
-	// Stages are a staged run's stages (driver.Result.Stages).
-	Stages []StageInput
-	// SaturatedProcesses lists the processes of a split run that found
-	// themselves saturated: the whole is then saturated too.
-	SaturatedProcesses []int
-	// ServerLocal says the target is this machine; MachineCPU is the share
-	// of the machine's CPU time that was busy in the window (≤ 0: unknown).
-	ServerLocal bool
-	MachineCPU  float64
-	// Mismatch is what the run saw instead of the replies its workload
-	// needs (driver.Result.Mismatch); Failure, a failure already worded
-	// (a split run's process's), is taken as it is.
-	Mismatch *Mismatch
-	Failure  string
+// About is what a report says of a run beside what it measured: the tool,
+// the scenario and the target it ran against, and where that server was.
+type About struct {
+	ToolVersion string
+	Spec        scenario.Spec
+	Target      string
+	// Bundled says the target is the reference server the client's process
+	// started; ServerLocal says the target is this machine.
+	Bundled, ServerLocal bool
+	// Ended is when the run ended (zero: now).
+	Ended time.Time
+	// Warnings are added to the report's own (a split run's lost processes).
+	Warnings []string
+	// Failure, a failure already worded (a mix group's), is taken as it is.
+	Failure string
 }
 
-// Build makes the Report of a run, with its warnings.
-func Build(in Input) (*Report, error) {
-	snap := in.Snapshot
+// Build makes the Report of the run a describes from what it measured, with
+// its warnings.
+func Build(a About, m *metrics.Measurement) (*Report, error) {
+	return build(a, m, nil)
+}
+
+// build is Build with the processes of a split run that found themselves
+// saturated (the whole is then saturated too).
+func build(in About, m *metrics.Measurement, saturatedProcs []int) (*Report, error) {
+	snap := m.Snapshot
 	c := snap.Counts
-	secs := in.MeasureEnd.Sub(in.MeasureStart).Seconds()
+	secs := m.MeasureEnd.Sub(m.MeasureStart).Seconds()
+	ended := in.Ended
+	if ended.IsZero() {
+		ended = time.Now()
+	}
+	procs := max(m.Processes, 1)
 	r := &Report{
 		Schema:      Schema,
 		ToolVersion: in.ToolVersion,
-		StartedAt:   in.Started.UTC(),
-		EndedAt:     in.Ended.UTC(),
+		StartedAt:   m.Started.UTC(),
+		EndedAt:     ended.UTC(),
 		DurationS:   secs,
 		Target:      in.Target,
 		Bundled:     in.Bundled,
 		Model:       string(in.Spec.Model()),
 		Scenario:    in.Spec,
-		StopReason:  in.StopReason,
-		Interrupted: in.Interrupted,
-		Connections: Connections{Attempted: c.ConnsAttempted, Opened: c.ConnsOpened, Failed: c.ConnsFailed, Dropped: c.ConnsDropped, Reconnects: c.Reconnects, DialS: in.Dial.Seconds()},
+		StopReason:  m.StopReason,
+		Interrupted: m.StopReason == "interrupted" || m.StopReason == "aborted",
+		Connections: Connections{Attempted: c.ConnsAttempted, Opened: c.ConnsOpened, Failed: c.ConnsFailed, Dropped: c.ConnsDropped, Reconnects: c.Reconnects, DialS: m.Dial.Seconds()},
 		Messages: Messages{Sent: c.Sent, Received: c.Received, Lost: c.Lost, InFlight: c.InFlight,
 			Unsent: c.Unsent, Balanced: c.Balanced()},
 		Bytes:       Bytes{Sent: c.BytesSent, Received: c.BytesReceived},
@@ -381,8 +339,8 @@ func Build(in Input) (*Report, error) {
 		r.Compression = z
 	}
 	r.Target = r.Scenario.Target
-	if in.Dial > 0 {
-		r.Connections.OpenedPerS = float64(c.ConnsOpened) / in.Dial.Seconds()
+	if m.Dial > 0 {
+		r.Connections.OpenedPerS = float64(c.ConnsOpened) / m.Dial.Seconds()
 	}
 	for k, v := range snap.Errors {
 		r.Errors[k] = v
@@ -402,14 +360,16 @@ func Build(in Input) (*Report, error) {
 		}
 		r.Latency[m.String()] = Latency{Summary: h.Summary(), Clamped: h.Clamped(), HDR: enc}
 	}
+	u := m.CPU
 	r.Harness = Harness{
-		CPUUserS: in.CPUUser.Seconds(), CPUSysS: in.CPUSystem.Seconds(),
-		MaxRSSKiB: in.MaxRSSKiB, InProcessServer: in.Bundled && in.Procs <= 1, IO: in.IO, RxTimestamps: in.Timestamps,
-		Cores: min(in.Cores, runtime.NumCPU()), GCPauseS: in.GCPause.Seconds(), GCCycles: in.GCCycles,
-		ReadBacklog: in.ReadBacklog, SendBufferFull: in.SendBufferFull, Saturation: []string{},
-		ServerOnThisMachine: in.ServerLocal && !(in.Bundled && in.Procs <= 1), MachineCPUUtilization: max(in.MachineCPU, 0),
+		CPUUserS: u.User.Seconds(), CPUSysS: u.System.Seconds(),
+		MaxRSSKiB: u.MaxRSSKiB, InProcessServer: in.Bundled && procs == 1, IO: m.IO, RxTimestamps: m.Timestamps,
+		Cores: min(m.GOMAXPROCS, runtime.NumCPU()), GCPauseS: u.GCPause.Seconds(), GCCycles: u.GCCycles,
+		ReadBacklog: ReadBacklog{LoopPasses: m.Loops.Passes, ReadyMean: m.Loops.MeanReady(), ReadyMax: m.Loops.ReadyMax, FullReads: m.Loops.FullReads},
+		SendBufferFull: m.SendBufferFull, Saturation: []string{},
+		ServerOnThisMachine: in.ServerLocal && !(in.Bundled && procs == 1), MachineCPUUtilization: max(u.Machine, 0),
 	}
-	if cpu := (in.CPUUser + in.CPUSystem).Seconds(); cpu > 0 {
+	if cpu := (u.User + u.System).Seconds(); cpu > 0 {
 		if secs > 0 {
 			r.Harness.CPUCores = cpu / secs
 		}
@@ -421,29 +381,29 @@ func Build(in Input) (*Report, error) {
 		r.Harness.CPUUtilization = r.Harness.CPUCores / float64(r.Harness.Cores)
 	}
 	if secs > 0 {
-		r.Harness.GCPauseFraction = in.GCPause.Seconds() / secs / float64(max(in.Procs, 1))
+		r.Harness.GCPauseFraction = u.GCPause.Seconds() / secs / float64(procs)
 	}
 	r.Harness.Saturation = saturation(r, snap)
-	for _, i := range in.SaturatedProcesses {
-		r.Harness.Saturation = append(r.Harness.Saturation, fmt.Sprintf("client process %d of %d was saturated (see processes)", i, in.Procs))
+	for _, i := range saturatedProcs {
+		r.Harness.Saturation = append(r.Harness.Saturation, fmt.Sprintf("client process %d of %d was saturated (see processes)", i, procs))
 	}
 	r.Harness.Saturated = len(r.Harness.Saturation) > 0
-	for _, iv := range in.Intervals {
+	for _, iv := range m.Intervals {
 		out, err := intervalReport(iv)
 		if err != nil {
 			return nil, err
 		}
 		r.Intervals = append(r.Intervals, out)
 	}
-	for _, st := range in.Stages {
+	for _, st := range m.Stages {
 		out, err := stageReport(st)
 		if err != nil {
 			return nil, err
 		}
 		r.Stages = append(r.Stages, out)
 	}
-	r.Failure = failure(r, in, snap)
-	r.Warnings = append(warnings(r, snap), in.ExtraWarnings...)
+	r.Failure = failure(r, in, m)
+	r.Warnings = append(warnings(r, snap), in.Warnings...)
 	return r, nil
 }
 
@@ -486,7 +446,7 @@ func (r *Report) MarshalIndent() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-func stageReport(st StageInput) (Stage, error) {
+func stageReport(st metrics.Stage) (Stage, error) {
 	c := st.Snapshot.Counts
 	out := Stage{Name: st.Name, StartS: st.Start.Seconds(), EndS: st.End.Seconds(), TargetConns: st.TargetConns,
 		TargetRate: st.TargetRate, Open: st.Open,
@@ -527,17 +487,12 @@ func latencies(snap *metrics.Snapshot) (map[string]Latency, error) {
 	return out, nil
 }
 
-func intervalReport(iv IntervalInput) (Interval, error) {
-	if iv.Snapshot == nil {
-		if iv.Data == nil {
-			return Interval{}, fmt.Errorf("interval %v..%v: no measurements", iv.Start, iv.End)
-		}
-		s, err := iv.Data.Expand()
-		if err != nil {
-			return Interval{}, fmt.Errorf("interval %v..%v: %w", iv.Start, iv.End, err)
-		}
-		iv.Snapshot = s
+func intervalReport(iv metrics.Interval) (Interval, error) {
+	snap, err := iv.Expanded()
+	if err != nil {
+		return Interval{}, err
 	}
+	iv.Snapshot = snap
 	c := iv.Snapshot.Counts
 	out := Interval{StartS: iv.Start.Seconds(), EndS: iv.End.Seconds(), Sent: c.Sent, Received: c.Received, Open: iv.Open}
 	for _, v := range iv.Snapshot.Errors {
@@ -546,7 +501,6 @@ func intervalReport(iv IntervalInput) (Interval, error) {
 	if d := (iv.End - iv.Start).Seconds(); d > 0 {
 		out.RateS = float64(c.Received) / d
 	}
-	var err error
 	if out.Latency, err = latencies(iv.Snapshot); err != nil {
 		return out, fmt.Errorf("interval %v..%v: %w", iv.Start, iv.End, err)
 	}

@@ -25,9 +25,27 @@ func fixture(t *testing.T, mutate func(*scenario.Spec, *metrics.Snapshot)) *Repo
 	return fixtureWith(t, mutate, nil)
 }
 
-// fixtureWith is fixture with the Input's harness figures changed by input.
-func fixtureWith(t *testing.T, mutate func(*scenario.Spec, *metrics.Snapshot), input func(*Input)) *Report {
+// fixtureIn is what fixtureWith builds a report from: what the report says
+// of the run, and what the run measured.
+type fixtureIn struct {
+	About
+	*metrics.Measurement
+}
+
+// fixtureWith is fixture with what the run says and measured changed by input.
+func fixtureWith(t *testing.T, mutate func(*scenario.Spec, *metrics.Snapshot), input func(*fixtureIn)) *Report {
 	t.Helper()
+	in := fixtureInput(mutate, input)
+	r, err := Build(in.About, in.Measurement)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Environment = Environment{GoVersion: "go", OS: "linux", Arch: "amd64", CPUs: 2, GOMAXPROCS: 2, Hostname: "h"}
+	return r
+}
+
+// fixtureInput is what fixtureWith builds its report from.
+func fixtureInput(mutate func(*scenario.Spec, *metrics.Snapshot), input func(*fixtureIn)) fixtureIn {
 	snap := metrics.NewSnapshot()
 	for i := 1; i <= 1000; i++ {
 		snap.Hist[metrics.RTT].Record(time.Duration(i) * 10 * time.Microsecond)
@@ -44,23 +62,21 @@ func fixtureWith(t *testing.T, mutate func(*scenario.Spec, *metrics.Snapshot), i
 		mutate(&spec, snap)
 	}
 	start := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	in := Input{
-		ToolVersion: "test", Spec: spec, Target: "ws://127.0.0.1:9999/", Bundled: true,
-		Started: start, MeasureStart: start.Add(time.Second), MeasureEnd: start.Add(11 * time.Second),
-		Ended: start.Add(12 * time.Second), StopReason: "completed", Snapshot: snap,
-		CPUUser: 300 * time.Millisecond, CPUSystem: 200 * time.Millisecond, MaxRSSKiB: 20480, IO: "io_uring", Timestamps: "kernel",
-		Cores: 2, Dial: 25 * time.Millisecond, GCPause: 5 * time.Millisecond, GCCycles: 12, SendBufferFull: 3,
-		ReadBacklog: ReadBacklog{LoopPasses: 400, ReadyMean: 2.5, ReadyMax: 40, FullReads: 1},
+	in := fixtureIn{
+		About: About{ToolVersion: "test", Spec: spec, Target: "ws://127.0.0.1:9999/", Bundled: true, Ended: start.Add(12 * time.Second)},
+		Measurement: &metrics.Measurement{
+			Started: start, MeasureStart: start.Add(time.Second), MeasureEnd: start.Add(11 * time.Second),
+			StopReason: "completed", Snapshot: snap,
+			CPU: metrics.Usage{User: 300 * time.Millisecond, System: 200 * time.Millisecond, MaxRSSKiB: 20480, GCPause: 5 * time.Millisecond, GCCycles: 12},
+			IO:  "io_uring", Timestamps: "kernel",
+			GOMAXPROCS: 2, Dial: 25 * time.Millisecond, SendBufferFull: 3,
+			Loops: metrics.LoopStats{Passes: 400, Ready: 1000, ReadyMax: 40, FullReads: 1},
+		},
 	}
 	if input != nil {
 		input(&in)
 	}
-	r, err := Build(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Environment = Environment{GoVersion: "go", OS: "linux", Arch: "amd64", CPUs: 2, GOMAXPROCS: 2, Hostname: "h"}
-	return r
+	return in
 }
 
 func golden(t *testing.T, name string, got []byte) {
@@ -367,7 +383,7 @@ func TestWarnings(t *testing.T) {
 			snap.Hist[i].Reset()
 		}
 		snap.Counts = metrics.Counts{ConnsAttempted: 400, ConnsFailed: 400}
-	}, func(in *Input) { in.StopReason = "no_connections" })
+	}, func(in *fixtureIn) { in.StopReason = "no_connections" })
 	if got := strings.Join(none.Warnings, "\n"); !strings.Contains(got, "no connection was ever opened") || strings.Contains(got, "figures cover") {
 		t.Fatalf("no-connection run warns %q", got)
 	}
@@ -404,17 +420,17 @@ func TestSaturation(t *testing.T) {
 			}
 		}
 	}
-	busy := func(in *Input) { in.CPUUser = 11 * time.Second } // with 0.2s system: 56% of 2 cores
+	busy := func(in *fixtureIn) { in.CPU.User = 11 * time.Second } // with 0.2s system: 56% of 2 cores
 	cases := []struct {
 		name   string
 		mutate func(*scenario.Spec, *metrics.Snapshot)
-		input  func(*Input)
+		input  func(*fixtureIn)
 		want   string // substring of the one reason; "" = not saturated
 	}{
 		{"light closed run", nil, nil, ""},
-		{"CPU just under 90% of 2 cores", nil, func(in *Input) { in.CPUUser, in.CPUSystem = 17*time.Second, 900*time.Millisecond }, ""},
-		{"CPU over 90% of 2 cores", nil, func(in *Input) { in.CPUUser, in.CPUSystem = 17*time.Second, 1400*time.Millisecond }, "CPU 92% of the 2 cores it could use"},
-		{"CPU of one core counted against one", nil, func(in *Input) { in.Cores, in.CPUUser = 1, 9500*time.Millisecond }, "CPU 97% of the 1 core it could use"},
+		{"CPU just under 90% of 2 cores", nil, func(in *fixtureIn) { in.CPU.User, in.CPU.System = 17*time.Second, 900*time.Millisecond }, ""},
+		{"CPU over 90% of 2 cores", nil, func(in *fixtureIn) { in.CPU.User, in.CPU.System = 17*time.Second, 1400*time.Millisecond }, "CPU 92% of the 2 cores it could use"},
+		{"CPU of one core counted against one", nil, func(in *fixtureIn) { in.GOMAXPROCS, in.CPU.User = 1, 9500*time.Millisecond }, "CPU 97% of the 1 core it could use"},
 		{"send lag p99 past the bound, CPU low: the scheduler's noise", lag(2, 30*time.Millisecond, 0, 0), nil, ""},
 		{"send lag p99 under the bound, CPU busy", lag(2, 9*time.Millisecond, 0, 0), busy, ""},
 		{"send lag p99 past the bound, CPU busy", lag(2, 30*time.Millisecond, 0, 0), busy, "send lag p99 30.0ms is over 10.0ms (the longer of 10 ticks and 10% of each connection's send interval) with the CPU at 56% of its cores"},
@@ -424,7 +440,7 @@ func TestSaturation(t *testing.T) {
 		{"unsent past the bound, but --max-inflight held them", lag(0, 0, 500, 4), nil, ""},
 		{"broadcast send lag p50 under the publishers' bound", broadcastLag(15 * time.Millisecond), nil, ""},
 		{"broadcast send lag p50 over the publishers' bound", broadcastLag(50 * time.Millisecond), nil, "send lag p50 50.0ms is over 20.0ms (the longer of 10 ticks and 10% of each publisher's send interval)"},
-		{"GC pauses 1.5% of wall", nil, func(in *Input) { in.GCPause = 150 * time.Millisecond }, "GC pauses 1.5% of wall time"},
+		{"GC pauses 1.5% of wall", nil, func(in *fixtureIn) { in.CPU.GCPause = 150 * time.Millisecond }, "GC pauses 1.5% of wall time"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -462,42 +478,45 @@ func TestSaturation(t *testing.T) {
 	}
 }
 
-// TestCombine merges two processes' results, each passed through its JSON
-// document as --procs does: counts and errors add up, the merged rtt
+// TestCombine merges two processes' measurements, each passed through its
+// JSON as --procs sends it: counts and errors add up, the merged rtt
 // histogram holds every sample of both, the window spans both, and a
 // saturated process makes the whole saturated.
 func TestCombine(t *testing.T) {
-	roundTrip := func(r *Report) *Report {
-		b, err := r.MarshalIndent()
+	roundTrip := func(m *metrics.Measurement) *metrics.Measurement {
+		b, err := json.Marshal(m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := Parse(b)
-		if err != nil {
+		var back metrics.Measurement
+		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatal(err)
 		}
-		return back
+		return &back
 	}
-	a := roundTrip(fixture(t, nil))
-	b := roundTrip(fixtureWith(t, func(s *scenario.Spec, snap *metrics.Snapshot) {
+	a := roundTrip(fixtureInput(nil, nil).Measurement)
+	b := roundTrip(fixtureInput(func(s *scenario.Spec, snap *metrics.Snapshot) {
 		snap.Hist[metrics.RTT].Record(90 * time.Millisecond) // one sample only b has
 		snap.Counts.Sent++
 		snap.Counts.Received++
 		snap.Errors["close_1011"] = 2
-	}, func(in *Input) {
+	}, func(in *fixtureIn) {
 		in.Started = in.Started.Add(50 * time.Millisecond)
 		in.MeasureStart = in.MeasureStart.Add(50 * time.Millisecond)
 		in.MeasureEnd = in.MeasureEnd.Add(50 * time.Millisecond)
-		in.CPUUser = 19 * time.Second // 1.9 of its 2 cores
-	}))
+		in.CPU.User = 19 * time.Second // 1.9 of its 2 cores
+	}).Measurement)
 	spec := scenario.Default()
 	spec.Conns, spec.Procs = 100, 2
-	got, err := Combine(Input{ToolVersion: "test", Spec: spec, Target: "ws://127.0.0.1:9999/"},
-		[]Part{{Report: a, FirstSlot: 0, Conns: 50}, {Report: b, FirstSlot: 50, Conns: 50}})
+	share := spec
+	share.Conns, share.Procs = 50, 1
+	got, err := Combine(About{ToolVersion: "test", Spec: spec, Target: "ws://127.0.0.1:9999/"},
+		[]Part{{Measurement: a, Spec: share, FirstSlot: 0, Conns: 50}, {Measurement: b, Spec: share, FirstSlot: 50, Conns: 50}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Messages.Sent != a.Messages.Sent+b.Messages.Sent || got.Messages.Received != a.Messages.Received+b.Messages.Received ||
+	as, bs := a.Snapshot, b.Snapshot
+	if got.Messages.Sent != as.Counts.Sent+bs.Counts.Sent || got.Messages.Received != as.Counts.Received+bs.Counts.Received ||
 		got.Connections.Opened != 100 || !got.Messages.Balanced {
 		t.Errorf("counts: %+v %+v", got.Messages, got.Connections)
 	}
@@ -505,8 +524,8 @@ func TestCombine(t *testing.T) {
 		t.Errorf("errors %v", got.Errors)
 	}
 	rtt := got.Latency["rtt"]
-	if rtt.Count != a.Latency["rtt"].Count+b.Latency["rtt"].Count || rtt.MaxUs < 89000 {
-		t.Errorf("merged rtt count %d (parts %d + %d), max %vµs", rtt.Count, a.Latency["rtt"].Count, b.Latency["rtt"].Count, rtt.MaxUs)
+	if rtt.Count != as.Hist[metrics.RTT].Count()+bs.Hist[metrics.RTT].Count() || rtt.MaxUs < 89000 {
+		t.Errorf("merged rtt count %d (parts %d + %d), max %vµs", rtt.Count, as.Hist[metrics.RTT].Count(), bs.Hist[metrics.RTT].Count(), rtt.MaxUs)
 	}
 	h, err := got.Histogram("rtt")
 	if err != nil || h.Count() != rtt.Count {
@@ -515,31 +534,17 @@ func TestCombine(t *testing.T) {
 	if d := got.DurationS; d < 10.04 || d > 10.06 {
 		t.Errorf("window %.3fs, want 10.05s (the parts' union)", d)
 	}
-	if len(got.Processes) != 2 || got.Processes[1].FirstSlot != 50 || got.Processes[1].RTTCount != b.Latency["rtt"].Count {
+	if len(got.Processes) != 2 || got.Processes[1].FirstSlot != 50 || got.Processes[1].RTTCount != bs.Hist[metrics.RTT].Count() {
 		t.Errorf("processes %+v", got.Processes)
 	}
 	if !got.Harness.Saturated || got.Harness.Cores != min(4, runtime.NumCPU()) {
 		t.Errorf("harness %+v: want saturated (process 1 was), cores summed", got.Harness)
 	}
+	if cpu := got.Harness.CPUUserS; cpu < 19.29 || cpu > 19.31 {
+		t.Errorf("CPU user %.2fs, want 19.3s (the processes' sum)", cpu)
+	}
 	if got.StopReason != "completed" {
 		t.Errorf("stop %q", got.StopReason)
-	}
-}
-
-func TestCombineStops(t *testing.T) {
-	for _, tc := range []struct {
-		in   []string
-		want string
-	}{
-		{[]string{"completed", "completed"}, "completed"},
-		{[]string{"completed", "no_connections"}, "completed"},
-		{[]string{"no_connections", "no_connections"}, "no_connections"},
-		{[]string{"interrupted", "completed"}, "interrupted"},
-		{[]string{"interrupted", "aborted", "completed"}, "aborted"},
-	} {
-		if got := CombineStops(tc.in); got != tc.want {
-			t.Errorf("%v: %q, want %q", tc.in, got, tc.want)
-		}
 	}
 }
 
@@ -792,7 +797,7 @@ func TestSecretsStayOutOfResults(t *testing.T) {
 	r := fixtureWith(t, func(s *scenario.Spec, _ *metrics.Snapshot) {
 		s.Headers = []string{"Authorization: Bearer s3cret-a", "Cookie: sid=s3cret-b", "X-Api-Key: s3cret-c", "X-Trace: visible-1"}
 		s.SecretHeaders = []string{"x-api-key"}
-	}, func(in *Input) {
+	}, func(in *fixtureIn) {
 		in.Target = "ws://user:s3cret-d@127.0.0.1:9/chat?token=s3cret-e&room=visible-2&Password=s3cret-f"
 		in.Spec.Target = in.Target
 	})
@@ -881,7 +886,9 @@ func FuzzParseResult(f *testing.F) {
 		if err != nil {
 			return
 		}
-		r.Snapshot() // may fail on bad histograms, must not panic
+		for name := range r.Latency {
+			r.Histogram(name) // may fail on bad histograms, must not panic
+		}
 		out, err := r.MarshalIndent()
 		if err != nil {
 			return // e.g. NaN figures cannot be written as JSON
@@ -918,8 +925,8 @@ func TestSharedMachine(t *testing.T) {
 		{"unknown", false, true, -1, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := fixtureWith(t, nil, func(in *Input) {
-				in.Bundled, in.ServerLocal, in.MachineCPU = tc.bundled, tc.local, tc.machine
+			r := fixtureWith(t, nil, func(in *fixtureIn) {
+				in.Bundled, in.ServerLocal, in.CPU.Machine = tc.bundled, tc.local, tc.machine
 			})
 			warned := false
 			for _, w := range r.Warnings {
@@ -977,9 +984,8 @@ func TestBroadcastInGrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := back.Snapshot()
-	if err != nil || snap.Counts.DeliveriesInGrace != 37 {
-		t.Errorf("read back: %d deliveries in grace (%v), want 37", snap.Counts.DeliveriesInGrace, err)
+	if back.Broadcast == nil || back.Broadcast.InGrace != 37 {
+		t.Errorf("read back: broadcast %+v, want 37 deliveries in grace", back.Broadcast)
 	}
 }
 
@@ -991,8 +997,8 @@ func TestTextInterruptedInWarmup(t *testing.T) {
 			snap.Hist[i].Reset()
 		}
 		snap.Counts = metrics.Counts{ConnsAttempted: 50, ConnsOpened: 50}
-	}, func(in *Input) {
-		in.StopReason, in.Interrupted = "interrupted", true
+	}, func(in *fixtureIn) {
+		in.StopReason = "interrupted"
 		in.MeasureEnd = in.MeasureStart
 	})
 	var b bytes.Buffer
