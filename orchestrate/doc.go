@@ -12,8 +12,9 @@
 //   - Split runs the connections over Spec.Procs child processes: each is
 //     this program started with Plan.ChildArgs, calls Child, reads its
 //     settings as JSON on standard input (never as flags on a command line
-//     that every user can read), opens its share, and prints its result;
-//     the parent merges them exactly (results.Combine).
+//     that every user can read), opens its share, and prints its
+//     measurement; the parent merges them exactly (results.Combine, by
+//     metrics.Merge, the one merge a mix uses too).
 //   - Run picks one of those three for a Plan.
 //   - Repeat runs a Plan against several targets, interleaved round by
 //     round, for results.Compare.

@@ -30,9 +30,10 @@ import (
 // all, so their clocks start together. What a child prints on stderr
 // passes through the parent's redaction of the run's secret values. Each
 // child prints its measurement (metrics.Measurement) as JSON on stdout; the
-// parent merges them exactly (results.Combine, by metrics.Merge). Children run in their own process group: a terminal's
-// Ctrl-C reaches only the parent, which forwards each signal once (the first
-// stops the children gracefully, the second at once).
+// parent merges them exactly (results.Combine, by metrics.Merge). Children
+// run in their own process group: a terminal's Ctrl-C reaches only the
+// parent, which forwards each signal once (the first stops the children
+// gracefully, the second at once).
 
 // share is child i's part of n connections split over procs: its first slot
 // and its count.

@@ -3,7 +3,7 @@
 // summary and JSON), atomic result files, and Read for working offline on saved
 // results. It never touches the network.
 //
-//	rep, err := results.Build(results.Input{Spec: spec, Snapshot: snap, ...})
+//	rep, err := results.Build(results.About{Spec: spec, Target: url}, measurement) // driver.Run's
 //	err = rep.WriteFile("run.json")      // temp file, fsync, rename
 //	err = results.Encoders["text"](os.Stdout, rep)
 package results

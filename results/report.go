@@ -365,7 +365,7 @@ func build(in About, m *metrics.Measurement, saturatedProcs []int) (*Report, err
 		CPUUserS: u.User.Seconds(), CPUSysS: u.System.Seconds(),
 		MaxRSSKiB: u.MaxRSSKiB, InProcessServer: in.Bundled && procs == 1, IO: m.IO, RxTimestamps: m.Timestamps,
 		Cores: min(m.GOMAXPROCS, runtime.NumCPU()), GCPauseS: u.GCPause.Seconds(), GCCycles: u.GCCycles,
-		ReadBacklog: ReadBacklog{LoopPasses: m.Loops.Passes, ReadyMean: m.Loops.MeanReady(), ReadyMax: m.Loops.ReadyMax, FullReads: m.Loops.FullReads},
+		ReadBacklog:    ReadBacklog{LoopPasses: m.Loops.Passes, ReadyMean: m.Loops.MeanReady(), ReadyMax: m.Loops.ReadyMax, FullReads: m.Loops.FullReads},
 		SendBufferFull: m.SendBufferFull, Saturation: []string{},
 		ServerOnThisMachine: in.ServerLocal && !(in.Bundled && procs == 1), MachineCPUUtilization: max(u.Machine, 0),
 	}
