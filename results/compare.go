@@ -75,9 +75,9 @@ func figures() []figure {
 			return r.Harness.CPUPerMessageUs, r.Harness.CPUPerMessageUs > 0
 		}},
 	}
-	for _, m := range []string{"rtt", "rtt_uncorrected", "send_lag", "read_lag", "connect", "handshake"} {
+	for _, m := range metrics.Metrics() { // a metric no side recorded has no row
 		for _, st := range []string{"p50", "p90", "p99", "p999", "max"} {
-			fs = append(fs, latencyFigure(m, st))
+			fs = append(fs, latencyFigure(m.String(), st))
 		}
 	}
 	return fs
@@ -373,13 +373,13 @@ func HGRM(w io.Writer, r *Report, metric string) error {
 			}
 		}
 		if len(have) == 0 {
-			return fmt.Errorf("the result recorded no %q latency, nor any other", metric)
+			return &AskError{fmt.Errorf("the result recorded no %q latency, nor any other", metric)}
 		}
-		return fmt.Errorf("the result recorded no %q latency; it has %s", metric, strings.Join(have, ", "))
+		return &AskError{fmt.Errorf("the result recorded no %q latency; it has %s", metric, strings.Join(have, ", "))}
 	}
 	h, err := r.Histogram(metric)
 	if err != nil {
-		return err
+		return &AskError{err}
 	}
 	_, err = h.Raw().PercentilesPrint(w, 5, 1000) // recorded in µs: 1000 per ms
 	return err
@@ -388,8 +388,12 @@ func HGRM(w io.Writer, r *Report, metric string) error {
 // CSV writes one row per interval: its bounds, rates, errors, and p50, p90,
 // p99 and max of each latency metric the run recorded, in microseconds.
 func CSV(w io.Writer, r *Report) error {
+	if len(r.Intervals) == 0 {
+		return errNoIntervals
+	}
 	var names []string
-	for _, m := range []string{"rtt", "rtt_uncorrected", "send_lag", "read_lag", "delivery", "connect", "handshake", "close"} {
+	for _, metric := range metrics.Metrics() {
+		m := metric.String()
 		for _, iv := range r.Intervals {
 			if _, ok := iv.Latency[m]; ok {
 				names = append(names, m)

@@ -5,5 +5,5 @@
 //
 //	rep, err := results.Build(results.About{Spec: spec, Target: url}, measurement) // driver.Run's
 //	err = rep.WriteFile("run.json")      // temp file, fsync, rename
-//	err = results.Encoders["text"](os.Stdout, rep)
+//	err = results.Encoders["text"](os.Stdout, rep, results.Options{})
 package results

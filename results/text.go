@@ -13,15 +13,6 @@ import (
 	"github.com/wsbench/wsbench/scenario"
 )
 
-// Encoder writes a report in one format.
-type Encoder func(io.Writer, *Report) error
-
-// Encoders maps a format name to its encoder.
-var Encoders = map[string]Encoder{
-	"text": Text,
-	"json": JSON,
-}
-
 // JSON writes the report document, indented.
 func JSON(w io.Writer, r *Report) error {
 	b, err := r.MarshalIndent()

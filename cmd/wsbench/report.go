@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -33,7 +34,7 @@ Examples:
 
 func reportCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report", reportUsage, stdout)
-	format := fs.String("format", "text", "text, json, csv, hgrm or html")
+	format := fs.String("format", "text", strings.Join(results.Formats, ", "))
 	metric := fs.String("metric", "rtt", "hgrm: the latency metric (rtt, rtt_uncorrected, send_lag, connect, handshake, read_lag)")
 	out := fs.StringP("out", "o", "", "write here instead of stdout (atomically)")
 	if err := parse(fs, args); err != nil {
@@ -46,29 +47,29 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
+	enc, ok := results.Encoders[*format]
+	if !ok {
+		return usagef("--format: want %s, got %q", orList(results.Formats), *format)
+	}
+	if *format == "csv" && len(rep.Intervals) == 0 {
+		return usagef("--format csv: %s has no intervals (run with --interval)", fs.Arg(0))
+	}
 	var b bytes.Buffer
-	switch *format {
-	case "text", "json":
-		err = results.Encoders[*format](&b, rep)
-	case "csv":
-		if len(rep.Intervals) == 0 {
-			return usagef("--format csv: %s has no intervals (run with --interval)", fs.Arg(0))
-		}
-		err = results.CSV(&b, rep)
-	case "hgrm":
-		err = results.HGRM(&b, rep, *metric)
-		if err != nil {
+	if err := enc(&b, rep, results.Options{Metric: *metric}); err != nil {
+		if ask := (*results.AskError)(nil); errors.As(err, &ask) {
 			return usagef("--metric: %v", err)
 		}
-	case "html":
-		err = results.WriteHTML(&b, rep)
-	default:
-		return usagef("--format: want text, json, csv, hgrm or html, got %q", *format)
-	}
-	if err != nil {
 		return failedError{err}
 	}
 	return writeOutput(*out, b.Bytes(), stdout)
+}
+
+// orList is "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // writeOutput writes b to the file out (atomically) or, without one, to stdout.

@@ -332,11 +332,11 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	if *out != "" {
 		writeErr = rep.WriteFile(*out)
 	}
-	enc := results.Text
+	enc := results.Encoders["text"]
 	if *asJSON {
-		enc = results.JSON
+		enc = results.Encoders["json"]
 	}
-	if err := enc(stdout, rep); err != nil {
+	if err := enc(stdout, rep, results.Options{}); err != nil {
 		return failedError{fmt.Errorf("print result: %w", err)}
 	}
 	switch {
