@@ -46,3 +46,31 @@ func TestMixReport(t *testing.T) {
 		t.Errorf("stop %q", rep.StopReason)
 	}
 }
+
+// TestCompareEveryMetric: compare has a row for every metric the runs
+// recorded, broadcast delivery and spread and a storm's close included,
+// and none for a metric no run recorded.
+func TestCompareEveryMetric(t *testing.T) {
+	side := func(label string) Side {
+		r := fixture(t, func(_ *scenario.Spec, snap *metrics.Snapshot) {
+			for _, m := range []metrics.Metric{metrics.Delivery, metrics.Close, metrics.Spread} {
+				snap.Hist[m].Record(time.Millisecond)
+			}
+		})
+		return Side{Label: label, Reports: []*Report{r}}
+	}
+	c, err := Compare([]Side{side("A"), side("B")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]bool{}
+	for _, r := range c.Rows {
+		rows[r.Name] = true
+	}
+	for _, m := range metrics.Metrics() {
+		recorded := m != metrics.SendLag && m != metrics.ReadLag // the fixture records no lag
+		if rows[m.String()+" p99"] != recorded {
+			t.Errorf("%s p99: row %v, want %v", m, rows[m.String()+" p99"], recorded)
+		}
+	}
+}
