@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"io"
 	"math"
-	"sort"
 	"strings"
 	"time"
 
@@ -73,6 +72,7 @@ type reportPage struct {
 	Latency     htmlTable
 	LatencyNote string
 	Stages      htmlTable
+	Groups      htmlTable
 	Errors      htmlTable
 	Thresholds  htmlTable
 	Warnings    []string
@@ -115,6 +115,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 	pg.Harness = harnessVerdict(r)
 	pg.Latency, pg.LatencyNote = latencyTable(r)
 	pg.Stages = stagesTable(r)
+	pg.Groups = groupsTable(r)
 	pg.Errors = errorsTable(r)
 	pg.Thresholds = thresholdsTable(r)
 	pg.Warnings = r.Warnings
@@ -161,42 +162,24 @@ func textHeader(r *Report) (target, load string) {
 	return strings.TrimSpace(target), lines[1]
 }
 
-// summaryTable holds the figures of the text summary's table, cell for cell.
+// summaryTable is the text summary's first table, row for row (summaryRows).
 func summaryTable(r *Report) htmlTable {
 	t := htmlTable{Class: "summary"}
-	row := func(name string, texts ...string) {
-		t.Rows = append(t.Rows, append([]htmlCell{{Text: name}}, cells("", texts...)...))
-	}
-	c, m := r.Connections, r.Messages
-	row("Connections", fmt.Sprintf("attempted %d", c.Attempted), fmt.Sprintf("opened %d", c.Opened), fmt.Sprintf("failed %d", c.Failed),
-		fmt.Sprintf("in %s (%s/s)", fmtDur(time.Duration(c.DialS*float64(time.Second))), fmtNum(c.OpenedPerS)), fmt.Sprintf("dropped %d", c.Dropped))
-	row("Messages", fmt.Sprintf("sent %d", m.Sent), fmt.Sprintf("received %d", m.Received), fmt.Sprintf("lost %d", m.Lost), fmt.Sprintf("in flight %d", m.InFlight))
-	check := htmlCell{Text: "✓ sent = received + lost + in flight", Class: "good"}
-	if !m.Balanced {
-		check = htmlCell{Text: "✗ sent ≠ received + lost + in flight", Class: "bad"}
-	}
-	t.Rows[len(t.Rows)-1] = append(t.Rows[len(t.Rows)-1], check)
-	if r.Model == "open" {
-		row("Schedule", fmt.Sprintf("target %s msg/s", fmtNum(r.Rates.Target)), fmt.Sprintf("sent %s msg/s", fmtNum(r.Rates.Sent)), fmt.Sprintf("unsent %d", m.Unsent))
-	}
-	if bc := r.Broadcast; bc != nil {
-		row("Broadcast", fmt.Sprintf("rooms of %d, %d publishing", bc.RoomSize, bc.Publishers), fmt.Sprintf("delivered %d of %d", bc.Deliveries, bc.Expected),
-			fmt.Sprintf("reach %.4f", bc.Reach), fmt.Sprintf("gaps %d  late %d  duplicates %d  in grace %d  %s deliveries/s", bc.Gaps, bc.Late, bc.Duplicates, bc.InGrace, fmtNum(bc.PerSecond)))
-	}
-	if z := r.Compression; z != nil {
-		row("Compression", "permessage-deflate",
-			fmt.Sprintf("sent %s → %s (%.2f×)", fmtBytes(float64(z.RawSent)), fmtBytes(float64(z.WireSent)), z.SentRatio),
-			fmt.Sprintf("received %s → %s (%.2f×)", fmtBytes(float64(z.WireReceived)), fmtBytes(float64(z.RawReceived)), z.ReceivedRatio))
-	}
-	row("Throughput", fmtNum(r.Rates.Sent)+" msg/s sent", fmtNum(r.Rates.Received)+" msg/s received",
-		fmtBytes(r.Rates.BytesSent)+"/s sent", fmtBytes(r.Rates.BytesReceived)+"/s received")
-	if h := r.Harness; h.CPUUserS+h.CPUSysS > 0 {
-		who := "client"
-		if h.InProcessServer {
-			who = "client + in-process server"
+	for _, row := range summaryRows(r) {
+		cs := []htmlCell{{Text: row.Label}}
+		for _, c := range row.Cells {
+			if c != "" {
+				cs = append(cs, htmlCell{Text: c})
+			}
 		}
-		row("Harness CPU", fmt.Sprintf("%.2f cores (%s)", h.CPUCores, who), fmt.Sprintf("%.2f µs per message", h.CPUPerMessageUs),
-			"max RSS "+fmtBytes(float64(h.MaxRSSKiB)*1024), "I/O "+h.IO)
+		if row.Check != "" {
+			class := "good"
+			if !row.OK {
+				class = "bad"
+			}
+			cs = append(cs, htmlCell{Text: row.Check, Class: class})
+		}
+		t.Rows = append(t.Rows, cs)
 	}
 	return t
 }
@@ -211,22 +194,26 @@ func harnessVerdict(r *Report) htmlHarness {
 
 // latencyTable is the text summary's latency table and the note under it.
 func latencyTable(r *Report) (htmlTable, string) {
-	t := htmlTable{Class: "latency", Head: []string{"Latency", "count", "min", "mean", "p50", "p90", "p99", "p99.9", "max"}}
-	for _, metric := range metrics.Metrics() {
-		l, ok := r.Latency[metric.String()]
-		if !ok || l.Count == 0 {
-			continue
-		}
-		t.Rows = append(t.Rows, append([]htmlCell{{Text: metric.String()}}, cells("num", fmt.Sprint(l.Count),
-			fmtUs(l.MinUs), fmtUs(l.MeanUs), fmtUs(l.P50Us), fmtUs(l.P90Us), fmtUs(l.P99Us), fmtUs(l.P999Us), fmtUs(l.MaxUs))...))
-	}
-	return t, latencyNote(r)
+	head, rows := latencyRows(r)
+	return numTable("latency", head, rows), latencyNote(r)
 }
 
 // stagesTable is the text summary's table of a staged run's stages.
 func stagesTable(r *Report) htmlTable {
 	head, rows := stageRows(r)
-	t := htmlTable{Class: "stages", Head: head}
+	return numTable("stages", head, rows)
+}
+
+// groupsTable is the text summary's table of a mix's groups.
+func groupsTable(r *Report) htmlTable {
+	head, rows := groupRows(r)
+	return numTable("groups", head, rows)
+}
+
+// numTable is a table of figures: each row's first cell names it, the
+// rest are numbers.
+func numTable(class string, head []string, rows [][]string) htmlTable {
+	t := htmlTable{Class: class, Head: head}
 	for _, row := range rows {
 		t.Rows = append(t.Rows, append([]htmlCell{{Text: row[0]}}, cells("num", row[1:]...)...))
 	}
@@ -235,26 +222,20 @@ func stagesTable(r *Report) htmlTable {
 
 func errorsTable(r *Report) htmlTable {
 	t := htmlTable{Class: "errors", Head: []string{"error", "count"}}
-	kinds := make([]string, 0, len(r.Errors))
-	for k := range r.Errors {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	for _, k := range kinds {
-		t.Rows = append(t.Rows, []htmlCell{{Text: k}, {Text: fmt.Sprint(r.Errors[k]), Class: "num bad"}})
+	for _, e := range errorRows(r) {
+		t.Rows = append(t.Rows, []htmlCell{{Text: e[0]}, {Text: e[1], Class: "num bad"}})
 	}
 	return t
 }
 
 func thresholdsTable(r *Report) htmlTable {
 	t := htmlTable{Class: "thresholds", Head: []string{"threshold", "verdict", "measured"}}
-	for _, th := range r.Thresholds {
-		verdict := htmlCell{Text: "✓ pass", Class: "good"}
+	for _, th := range thresholdRows(r) {
+		verdict := htmlCell{Text: th.Verdict, Class: "good"}
 		if !th.Pass {
-			verdict = htmlCell{Text: "✗ FAIL", Class: "bad"}
+			verdict.Class = "bad"
 		}
-		subject := strings.TrimSpace(strings.FieldsFunc(th.Threshold, func(c rune) bool { return c == '<' || c == '>' })[0])
-		t.Rows = append(t.Rows, []htmlCell{{Text: th.Threshold}, verdict, {Text: formatActual(subject, th.Actual), Class: "num"}})
+		t.Rows = append(t.Rows, []htmlCell{{Text: th.Threshold}, verdict, {Text: th.Measured, Class: "num"}})
 	}
 	return t
 }
@@ -582,6 +563,12 @@ footer { margin-top: 3em; color: #777; font-size: 0.85em; }
 <section id="stages">
 <h2>Stages</h2>
 {{template "table" .Stages}}
+</section>
+{{- end}}
+{{- if .Groups.Rows}}
+<section id="groups">
+<h2>Groups</h2>
+{{template "table" .Groups}}
 </section>
 {{- end}}
 <section id="errors">

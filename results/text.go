@@ -4,12 +4,10 @@ import (
 	"cmp"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
 )
 
@@ -37,39 +35,12 @@ func Text(w io.Writer, r *Report) error {
 	fmt.Fprintf(&b, "%s\n\n", describe(r))
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	c, m := r.Connections, r.Messages
-	dropped := fmt.Sprintf("dropped %d", c.Dropped)
-	if r.Scenario.Reconnect > 0 {
-		dropped += fmt.Sprintf(", reconnected %d", c.Reconnects)
-	}
-	fmt.Fprintf(tw, "Connections\tattempted %d\topened %d\tfailed %d\tin %s (%s/s)\t%s\n", c.Attempted, c.Opened, c.Failed,
-		fmtDur(time.Duration(c.DialS*float64(time.Second))), fmtNum(c.OpenedPerS), dropped)
-	check := "✓ sent = received + lost + in flight"
-	if !m.Balanced {
-		check = "✗ sent ≠ received + lost + in flight"
-	}
-	fmt.Fprintf(tw, "Messages\tsent %d\treceived %d\tlost %d\tin flight %d\t%s\n", m.Sent, m.Received, m.Lost, m.InFlight, check)
-	if r.Model == "open" {
-		fmt.Fprintf(tw, "Schedule\ttarget %s msg/s\tsent %s msg/s\tunsent %d\t\n", fmtNum(r.Rates.Target), fmtNum(r.Rates.Sent), m.Unsent)
-	}
-	if bc := r.Broadcast; bc != nil {
-		fmt.Fprintf(tw, "Broadcast\trooms of %d, %d publishing\tdelivered %d of %d\treach %.4f\tgaps %d  late %d  duplicates %d  in grace %d  %s deliveries/s\n",
-			bc.RoomSize, bc.Publishers, bc.Deliveries, bc.Expected, bc.Reach, bc.Gaps, bc.Late, bc.Duplicates, bc.InGrace, fmtNum(bc.PerSecond))
-	}
-	if z := r.Compression; z != nil {
-		fmt.Fprintf(tw, "Compression\tpermessage-deflate\tsent %s → %s (%.2f×)\treceived %s → %s (%.2f×)\t\n",
-			fmtBytes(float64(z.RawSent)), fmtBytes(float64(z.WireSent)), z.SentRatio,
-			fmtBytes(float64(z.WireReceived)), fmtBytes(float64(z.RawReceived)), z.ReceivedRatio)
-	}
-	fmt.Fprintf(tw, "Throughput\t%s msg/s sent\t%s msg/s received\t%s/s sent\t%s/s received\n",
-		fmtNum(r.Rates.Sent), fmtNum(r.Rates.Received), fmtBytes(r.Rates.BytesSent), fmtBytes(r.Rates.BytesReceived))
-	if h := r.Harness; h.CPUUserS+h.CPUSysS > 0 {
-		who := "client"
-		if h.InProcessServer {
-			who = "client + in-process server"
+	for _, row := range summaryRows(r) {
+		cells := append([]string{row.Label}, row.Cells...)
+		if row.Check != "" {
+			cells = append(cells, row.Check)
 		}
-		fmt.Fprintf(tw, "Harness CPU	%.2f cores (%s)	%.2f µs per message	max RSS %s	I/O %s\n",
-			h.CPUCores, who, h.CPUPerMessageUs, fmtBytes(float64(h.MaxRSSKiB)*1024), h.IO)
+		fmt.Fprintf(tw, "%s\n", strings.Join(cells, "\t"))
 	}
 	tw.Flush()
 	if h := r.Harness; h.CPUUserS+h.CPUSysS > 0 {
@@ -77,22 +48,11 @@ func Text(w io.Writer, r *Report) error {
 	}
 
 	b.WriteString("\n")
-	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	rows := 0
-	for _, metric := range metrics.Metrics() {
-		l, ok := r.Latency[metric.String()]
-		if !ok || l.Count == 0 {
-			continue
-		}
-		if rows == 0 {
-			fmt.Fprintf(tw, "Latency\tcount\tmin\tmean\tp50\tp90\tp99\tp99.9\tmax\t\n")
-		}
-		rows++
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", metric, l.Count,
-			fmtUs(l.MinUs), fmtUs(l.MeanUs), fmtUs(l.P50Us), fmtUs(l.P90Us), fmtUs(l.P99Us), fmtUs(l.P999Us), fmtUs(l.MaxUs))
+	head, rows := latencyRows(r)
+	if len(rows) > 0 {
+		columns(&b, head, rows)
 	}
-	tw.Flush()
-	if rows == 0 {
+	if len(rows) == 0 {
 		b.WriteString("Latency: nothing recorded\n")
 	}
 	if note := latencyNote(r); note != "" {
@@ -112,25 +72,15 @@ func Text(w io.Writer, r *Report) error {
 	if len(r.Errors) == 0 {
 		b.WriteString("Errors: none\n")
 	} else {
-		kinds := make([]string, 0, len(r.Errors))
-		for k := range r.Errors {
-			kinds = append(kinds, k)
-		}
-		sort.Strings(kinds)
 		b.WriteString("Errors:\n")
-		for _, k := range kinds {
-			fmt.Fprintf(&b, "  %-28s %d\n", k, r.Errors[k])
+		for _, e := range errorRows(r) {
+			fmt.Fprintf(&b, "  %-28s %s\n", e[0], e[1])
 		}
 	}
-	if len(r.Thresholds) > 0 {
+	if th := thresholdRows(r); len(th) > 0 {
 		b.WriteString("Thresholds:\n")
-		for _, t := range r.Thresholds {
-			mark := "✓ pass"
-			if !t.Pass {
-				mark = "✗ FAIL"
-			}
-			subject := strings.TrimSpace(strings.FieldsFunc(t.Threshold, func(c rune) bool { return c == '<' || c == '>' })[0])
-			fmt.Fprintf(&b, "  %s  %-28s measured %s\n", mark, t.Threshold, formatActual(subject, t.Actual))
+		for _, t := range th {
+			fmt.Fprintf(&b, "  %s  %-28s measured %s\n", t.Verdict, t.Threshold, t.Measured)
 		}
 	}
 	for _, wn := range r.Warnings {
@@ -319,6 +269,11 @@ func fmtBytes(v float64) string {
 // stagesText is the per-stage table of a staged run.
 func stagesText(b *strings.Builder, r *Report) {
 	head, rows := stageRows(r)
+	columns(b, head, rows)
+}
+
+// columns writes a table's head and rows in right-aligned columns.
+func columns(b *strings.Builder, head []string, rows [][]string) {
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for _, row := range append([][]string{head}, rows...) {
 		fmt.Fprintf(tw, "%s\t\n", strings.Join(row, "\t"))
@@ -353,33 +308,8 @@ func stageRows(r *Report) (head []string, rows [][]string) {
 
 // groupsText is the per-group table of a mix.
 func groupsText(b *strings.Builder, r *Report) {
-	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "Group\tkind\tconns\topened\tdropped\tsent/s\treceived/s\terrors\tmetric\tp50\tp99\tmax\t\n")
-	for _, g := range r.Groups {
-		kind := g.Scenario.Kind
-		if kind == "" {
-			kind = "echo"
-		}
-		metric := "rtt"
-		switch kind {
-		case "broadcast":
-			metric = "delivery"
-		case "connect":
-			metric = "handshake"
-		case "hold":
-			if g.Latency["rtt"].Count == 0 {
-				metric = "handshake"
-			}
-		}
-		l := g.Latency[metric]
-		p50, p99, mx := "-", "-", "-"
-		if l.Count > 0 {
-			p50, p99, mx = fmtUs(l.P50Us), fmtUs(l.P99Us), fmtUs(l.MaxUs)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n", g.Group, kind, g.Scenario.Conns, g.Connections.Opened,
-			g.Connections.Dropped, fmtNum(g.Rates.Sent), fmtNum(g.Rates.Received), g.ErrorCount(), metric, p50, p99, mx)
-	}
-	tw.Flush()
+	head, rows := groupRows(r)
+	columns(b, head, rows)
 }
 
 // harnessLine is the summary's verdict on the harness: saturated or not, GC,
