@@ -15,9 +15,10 @@ import (
 // with its own connections, and reports each group (Report.Groups) and the
 // whole. Every group opens its connections first; then all their clocks
 // start together, so their measured windows coincide. p.OnInterval gets
-// each interval once every group has reported it, merged.
+// each interval once every group has reported it, merged as the report's
+// intervals are (metrics.Interval.Add, which metrics.Merge uses).
 func Mix(ctx, abort context.Context, p Plan) (*results.Report, error) {
-	spec, target, bundled := p.Spec, p.Target, p.Bundled
+	spec, target := p.Spec, p.Target
 	n := len(spec.Groups)
 	live := &mixIntervals{show: p.OnInterval, groups: n, length: time.Duration(spec.Interval), pending: map[int]*mixPending{}}
 	var (
@@ -70,9 +71,7 @@ func Mix(ctx, abort context.Context, p Plan) (*results.Report, error) {
 		}
 		ms[i], groups[i], names[i] = o.res, p.about(spec.GroupSpec(i)), spec.Groups[i].Name
 	}
-	whole := p.about(spec)
-	whole.Target, whole.Bundled = target, bundled
-	return results.Mix(whole, groups, names, ms)
+	return results.Mix(p.about(spec), groups, names, ms)
 }
 
 // mixIntervals merges the intervals of a mix's groups, each handed over by
@@ -99,11 +98,12 @@ func (m *mixIntervals) add(iv driver.Interval) {
 	defer m.mu.Unlock()
 	p := m.pending[k]
 	if p == nil {
-		p = &mixPending{iv: driver.Interval{Start: iv.Start, End: iv.End}}
+		p = &mixPending{iv: driver.Interval{Start: iv.Start, End: iv.End, Snapshot: metrics.NewSnapshot()}}
 		m.pending[k] = p
 	}
-	p.iv.Data = nil                                                                               // the live line reads the snapshot
-	p.iv.Add(driver.Interval{Start: iv.Start, End: iv.End, Snapshot: iv.Snapshot, Open: iv.Open}) // copies: the run compacts its own next
+	// Only the expanded snapshot: the live line reads it. Add copies it
+	// (the run compacts its own next).
+	p.iv.Add(driver.Interval{Start: iv.Start, End: iv.End, Snapshot: iv.Snapshot, Open: iv.Open})
 	if p.groups++; p.groups == m.groups {
 		m.show(p.iv)
 		delete(m.pending, k)
