@@ -147,12 +147,10 @@ func collectIntervals(parts <-chan checkpoint, workers int, length time.Duration
 			reported = append(reported, 0)
 		}
 		iv := &out[p.idx]
-		merged, err := iv.Data.Merge(p.data)
+		err := iv.Add(Interval{Data: p.data, Open: p.open})
 		if err != nil {
 			continue // cannot happen: both were made by Cut
 		}
-		iv.Data = merged
-		iv.Open += p.open
 		if reported[p.idx]++; reported[p.idx] == workers && onInterval != nil {
 			// Expanded only where something was recorded (each live
 			// histogram is ~150 KiB); the rest share one empty histogram.

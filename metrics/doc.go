@@ -9,7 +9,13 @@
 //
 // Each recording goroutine owns one [Shard], obtained from a [Recorder], and
 // writes to it without locks. When every owner has stopped, [Recorder.Snapshot]
-// merges the shards into a [Snapshot]; snapshots from several worker
-// processes combine exactly with [Snapshot.Merge], using [Histogram.Encode] and
-// [DecodeHistogram] to move histograms between processes.
+// merges the shards into a [Snapshot]; snapshots combine exactly with
+// [Snapshot.Merge].
+//
+// A whole run's outcome is a [Measurement]: its snapshot, window, intervals,
+// stages, stop reason and the client's CPU use. The driver returns one, the
+// results package reports one, and [Merge] is the one way several become one:
+// the client processes of a split run (each sends its measurement to the
+// parent as JSON, histograms compact and exact) and the groups of a mix;
+// the live status adds intervals with the same [Interval.Add].
 package metrics
