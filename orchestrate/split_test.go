@@ -3,12 +3,14 @@ package orchestrate
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wsbench/wsbench/driver"
+	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
 )
 
@@ -122,5 +124,26 @@ func TestChildStderrScrubbed(t *testing.T) {
 	want := "child 1: REDACTED\nchild 0: REDACTED and REDACTED\nlast line, no newline: REDACTED"
 	if got != want {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestReadMeasurement: what a child prints is its measurement, read back
+// exactly; nothing, or something else, is an error that says so.
+func TestReadMeasurement(t *testing.T) {
+	snap := metrics.NewSnapshot()
+	snap.Counts.Sent, snap.Counts.Received = 5, 5
+	snap.Hist[metrics.RTT].RecordUs(42)
+	b, err := json.Marshal(&metrics.Measurement{StopReason: driver.StopCompleted, Snapshot: snap, Processes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := readMeasurement(append(b, '\n'))
+	if err != nil || m.Snapshot.Counts != snap.Counts || m.Snapshot.Hist[metrics.RTT].Count() != 1 || m.StopReason != driver.StopCompleted {
+		t.Errorf("read back %+v, %v", m, err)
+	}
+	for in, want := range map[string]string{"": "nothing on its standard output", "{}": "no snapshot", `{"schema":1,"messages":{}}`: "no snapshot", "not json": "its measurement"} {
+		if _, err := readMeasurement([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error saying %q", in, err, want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/results"
 )
 
@@ -35,7 +36,11 @@ Examples:
 func reportCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report", reportUsage, stdout)
 	format := fs.String("format", "text", strings.Join(results.Formats, ", "))
-	metric := fs.String("metric", "rtt", "hgrm: the latency metric (rtt, rtt_uncorrected, send_lag, connect, handshake, read_lag)")
+	var names []string
+	for _, m := range metrics.Metrics() {
+		names = append(names, m.String())
+	}
+	metric := fs.String("metric", "rtt", "hgrm: the latency metric ("+strings.Join(names, ", ")+")")
 	out := fs.StringP("out", "o", "", "write here instead of stdout (atomically)")
 	if err := parse(fs, args); err != nil {
 		return err
