@@ -48,7 +48,10 @@ func Combine(a About, parts []Part) (*Report, error) {
 	var failures []*Report
 	for i, p := range parts {
 		ms[i] = p.Measurement
-		own, err := Build(About{ToolVersion: a.ToolVersion, Spec: p.Spec, Target: a.Target, ServerLocal: a.ServerLocal, Ended: a.Ended}, p.Measurement)
+		// Judged on its totals: its intervals and stages are the whole's to report.
+		totals := *p.Measurement
+		totals.Intervals, totals.Stages = nil, nil
+		own, err := Build(About{ToolVersion: a.ToolVersion, Spec: p.Spec, Target: a.Target, ServerLocal: a.ServerLocal, Ended: a.Ended}, &totals)
 		if err != nil {
 			return nil, fmt.Errorf("process %d: %w", i, err)
 		}
