@@ -59,6 +59,9 @@ type Report struct {
 	// Processes is each client process's share, when --procs split the run.
 	Processes   []Process   `json:"processes,omitempty"`
 	Environment Environment `json:"environment"`
+
+	// ServerUsage is the server process that --server-pid sampled, if any.
+	ServerUsage *ServerUsage `json:"server_usage,omitempty"`
 }
 
 // Harness is what the client process itself used during the measured window.

@@ -207,11 +207,15 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 		}
 	}
 	fs, o := runFlags(&spec, stdout)
+	serverPIDs := fs.IntSlice("server-pid", nil, "sample these server processes (comma-separated PIDs, summed) from /proc during the run: their CPU-seconds and peak RSS in the measured window go into the result (server_usage)")
 	out, asJSON, cpuProfile := o.out, o.asJSON, o.cpuProfile
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	multi := fs.NArg() > 1 || *o.repeat > 1
+	if multi && len(*serverPIDs) > 0 {
+		return usagef("--server-pid: samples one run's server; not with --repeat or several targets")
+	}
 	if *o.repeat < 1 {
 		return usagef("--repeat: must be at least 1, got %d", *o.repeat)
 	}
@@ -317,8 +321,18 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	if watch != nil {
 		ctx, plan.OnInterval = orchestrate.WatchThresholds(ctx, watch, plan.OnInterval)
 	}
+	var sampler *orchestrate.ServerSampler
+	if len(*serverPIDs) > 0 {
+		if sampler, err = orchestrate.SampleServer(*serverPIDs, 50*time.Millisecond); err != nil {
+			return usageError{err}
+		}
+		defer sampler.Stop()
+	}
 	rep, err := orchestrate.Run(ctx, abort, plan)
 	st.done()
+	if sampler != nil && rep != nil {
+		rep.ServerUsage = sampler.Window(orchestrate.ServerWindow(rep))
+	}
 	if err != nil {
 		if signalled.Err() != nil {
 			// Scrubbed here, so that redactError keeps the type (and exit 130).
@@ -338,6 +352,10 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	if err := enc(stdout, rep, results.Options{}); err != nil {
 		return failedError{fmt.Errorf("print result: %w", err)}
+	}
+	if u := rep.ServerUsage; u != nil && !*asJSON {
+		fmt.Fprintf(stdout, "Server (--server-pid %v): %.2f CPU-s in the window (%.2f cores), RSS %.1f MiB before connecting, %.1f MiB peak\n",
+			u.PIDs, u.CPUSeconds, u.CPUCores, float64(u.RSSBeforeKiB)/1024, float64(u.MaxRSSKiB)/1024)
 	}
 	switch {
 	case writeErr != nil:
