@@ -27,6 +27,10 @@ import (
 // goServers are the main packages of the kit/servers module, one per library.
 var goServers = []string{"gorilla", "coder", "gobwas", "nbio", "gws", "fasthttp"}
 
+// proxies are the kit servers that put a Debian proxy in front of gorilla
+// (kit/servers/internal/proxy); their main packages are in kit/servers too.
+var proxies = []string{"nginx", "haproxy"}
+
 // nodeDir holds the Node ws and Bun servers and their lock file.
 const nodeDir = "servers/node"
 
@@ -71,15 +75,15 @@ func binaries(t *testing.T) string {
 			}
 		}
 		wg.Add(2)
-		pkgs := make([]string, len(goServers))
-		for i, s := range goServers {
-			pkgs[i] = "./" + s
+		var pkgs []string
+		for _, s := range append(goServers, proxies...) {
+			pkgs = append(pkgs, "./"+s)
 		}
 		go build(0, "servers", pkgs...)
 		go build(1, "..", "./cmd/wsbench")
 		wg.Wait()
 		builds.err = errors.Join(errs...)
-		fmt.Fprintf(os.Stderr, "kit: built %d servers and wsbench in %v\n", len(goServers), time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "kit: built %d servers and wsbench in %v\n", len(pkgs), time.Since(start).Round(time.Millisecond))
 	})
 	if builds.err != nil {
 		t.Fatal(builds.err)
@@ -91,7 +95,7 @@ func binaries(t *testing.T) string {
 // installed what it needs.
 func missing(t *testing.T, format string, a ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, a...) + ": this test needs node on PATH and `npm ci` run in kit/servers/node (.ci/run does it)"
+	msg := fmt.Sprintf(format, a...) + ": this test needs node on PATH, `npm ci` run in kit/servers/node and Debian's nginx and haproxy (.ci/run does it)"
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
@@ -113,6 +117,16 @@ func servers() []kitServer {
 	var list []kitServer
 	for _, name := range goServers {
 		list = append(list, kitServer{name: name, dropsEmpty: name == "nbio", command: func(t *testing.T, flags ...string) *exec.Cmd {
+			return exec.Command(filepath.Join(binaries(t), name), flags...)
+		}})
+	}
+	for _, name := range proxies {
+		list = append(list, kitServer{name: name, command: func(t *testing.T, flags ...string) *exec.Cmd {
+			if _, err := exec.LookPath(name); err != nil {
+				if _, serr := os.Stat("/usr/sbin/" + name); serr != nil {
+					missing(t, "%s is not installed (%v)", name, err)
+				}
+			}
 			return exec.Command(filepath.Join(binaries(t), name), flags...)
 		}})
 	}
@@ -415,12 +429,17 @@ func checkDeflateOffer(t *testing.T, addr string, want bool) {
 // checkBroadcast: members connections to /bcast each send perSender
 // messages (text and binary alternating) and each member receives every one
 // of them exactly once, its own included, with its opcode, each sender's in
-// the order sent.
+// the order sent. Half the members join at /bcast/0 (what wsbench --kind
+// broadcast --room-path /bcast/%d dials): the same set.
 func checkBroadcast(t *testing.T, addr string) {
 	const members, perSender = 4, 20
 	conns := make([]*client, members)
 	for i := range conns {
-		conns[i] = dial(t, addr, "/bcast")
+		path := "/bcast"
+		if i%2 == 1 {
+			path = "/bcast/0"
+		}
+		conns[i] = dial(t, addr, path)
 	}
 	// A connection is a member once it has received its own message: until
 	// every one has, an earlier one's messages may miss it, so this warm-up

@@ -56,7 +56,7 @@ func main() {
 }
 
 func (s *server) route(ctx *fasthttp.RequestCtx) {
-	switch string(ctx.Path()) {
+	switch kit.Route(string(ctx.Path())) {
 	case kit.EchoPath:
 		_ = s.upgrader.Upgrade(ctx, s.echo)
 	case kit.BcastPath:

@@ -79,8 +79,8 @@ func (s *server) serve(nc net.Conn) {
 			if i := bytes.IndexByte(uri, '?'); i >= 0 {
 				uri = uri[:i]
 			}
-			path = string(uri)
-			if path != kit.EchoPath && path != kit.BcastPath {
+			path = kit.Route(string(uri))
+			if path == "" {
 				return ws.RejectConnectionError(ws.RejectionStatus(http.StatusNotFound))
 			}
 			return nil

@@ -41,6 +41,7 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc(kit.EchoPath, s.echo)
 	mux.HandleFunc(kit.BcastPath, s.bcast)
+	mux.HandleFunc(kit.BcastPrefix, s.bcast)
 	ln, err := kit.Listen(flags.Addr)
 	if err != nil {
 		kit.Fatal("gorilla", err)

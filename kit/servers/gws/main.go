@@ -69,7 +69,7 @@ func main() {
 	srv.OnError = func(net.Conn, error) {}
 	srv.OnRequest = func(conn net.Conn, br *bufio.Reader, r *http.Request) {
 		up := echoUp
-		switch r.URL.Path {
+		switch kit.Route(r.URL.Path) {
 		case kit.EchoPath:
 		case kit.BcastPath:
 			up = bcastUp

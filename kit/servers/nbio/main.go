@@ -52,9 +52,11 @@ func main() {
 	mux.HandleFunc(kit.EchoPath, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = echo.Upgrade(w, r, nil)
 	})
-	mux.HandleFunc(kit.BcastPath, func(w http.ResponseWriter, r *http.Request) {
+	joinBcast := func(w http.ResponseWriter, r *http.Request) {
 		_, _ = bcast.Upgrade(w, r, nil)
-	})
+	}
+	mux.HandleFunc(kit.BcastPath, joinBcast)
+	mux.HandleFunc(kit.BcastPrefix, joinBcast)
 
 	engine := nbhttp.NewEngine(nbhttp.Config{
 		Network:                 "tcp",

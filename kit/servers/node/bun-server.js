@@ -24,7 +24,8 @@ const server = Bun.serve({
   port: flags.port,
   fetch(req, srv) {
     const path = new URL(req.url).pathname;
-    if ((path === '/echo' || path === '/bcast') && srv.upgrade(req, { data: { bcast: path === '/bcast' } })) {
+    const bcast = path === '/bcast' || path.startsWith('/bcast/'); // /bcast/0: the same set
+    if ((path === '/echo' || bcast) && srv.upgrade(req, { data: { bcast } })) {
       return undefined;
     }
     return new Response('not found', { status: 404 });

@@ -44,7 +44,7 @@ const server = http.createServer((req, res) => {
 });
 server.on('upgrade', (req, socket, head) => {
   const path = req.url.split('?', 1)[0];
-  const wss = path === '/echo' ? echo : path === '/bcast' ? bcast : null;
+  const wss = path === '/echo' ? echo : path === '/bcast' || path.startsWith('/bcast/') ? bcast : null;
   if (wss === null) {
     socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
     return;

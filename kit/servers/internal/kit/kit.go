@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,11 +20,26 @@ import (
 // explicitly where a library's default is smaller or larger.
 const MaxMessage = 16 << 20
 
-// Paths of the kit protocol.
+// Paths of the kit protocol. A path under BcastPath ("/bcast/0", what
+// wsbench --kind broadcast --room-path /bcast/%d dials) is BcastPath too: one
+// broadcast set, whatever follows.
 const (
-	EchoPath  = "/echo"
-	BcastPath = "/bcast"
+	EchoPath    = "/echo"
+	BcastPath   = "/bcast"
+	BcastPrefix = BcastPath + "/"
 )
+
+// Route is the kit path a request's path is served as: EchoPath, BcastPath
+// (for BcastPath and every path under it) or "" (404).
+func Route(path string) string {
+	switch {
+	case path == EchoPath || path == BcastPath:
+		return path
+	case strings.HasPrefix(path, BcastPrefix):
+		return BcastPath
+	}
+	return ""
+}
 
 // Flags are the command-line flags every kit server takes.
 type Flags struct {
