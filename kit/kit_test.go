@@ -53,8 +53,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// binaries builds the Go servers (in the kit/servers module) and wsbench (in
-// the main module) into one temporary folder, both builds at once, the first
+// binaries builds the Go servers (in the kit/servers module), wsbench and
+// the kit's compare command (in the main module) into one temporary folder, both builds at once, the first
 // time a test asks, and returns the folder.
 func binaries(t *testing.T) string {
 	t.Helper()
@@ -80,7 +80,7 @@ func binaries(t *testing.T) string {
 			pkgs = append(pkgs, "./"+s)
 		}
 		go build(0, "servers", pkgs...)
-		go build(1, "..", "./cmd/wsbench")
+		go build(1, "..", "./cmd/wsbench", "./kit/compare")
 		wg.Wait()
 		builds.err = errors.Join(errs...)
 		fmt.Fprintf(os.Stderr, "kit: built %d servers and wsbench in %v\n", len(pkgs), time.Since(start).Round(time.Millisecond))
@@ -590,5 +590,92 @@ func checkWsbench(t *testing.T, addr string, conns int, d time.Duration, flags .
 	}
 	if !m.Balanced || m.Received <= 0 || len(res.Errors) > 0 {
 		t.Errorf("messages %+v, errors %v; want balanced, some received, no errors", m, res.Errors)
+	}
+}
+
+// TestCompareQuick runs the comparison end to end, as
+// scripts/compare-servers.sh --quick does, on three of its cases (about 30 s
+// on a busy 2-core machine): each server passes the smoke check, every trial
+// leaves its result with the server's usage sampled by PID, and the folder
+// has summary.md with a row per server per case, env.json, index.html and
+// wsbench compare's pages.
+func TestCompareQuick(t *testing.T) {
+	bin := binaries(t)
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "compare"), "--quick", "--bin", bin, "--out", out, "--cases", "echo,idle,bcast")
+	cmd.Dir = ".."
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("compare --quick: %v\n%s", err, stderr.String())
+	}
+	t.Logf("compare --quick on 3 cases: %v", time.Since(start).Round(time.Second))
+	if strings.Contains(stderr.String(), "smoke check") {
+		t.Errorf("a server failed the smoke check:\n%s", stderr.String())
+	}
+	summary, err := os.ReadFile(filepath.Join(out, "summary.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []string{"echo-20c-32B", "idle-200c", "bcast-20"}
+	for _, c := range cases {
+		_, table, ok := strings.Cut(string(summary), "\n## "+c+"\n")
+		if !ok {
+			t.Fatalf("summary.md has no table for %s:\n%s", c, summary)
+		}
+		table, _, _ = strings.Cut(table, "\n## ")
+		for _, s := range []string{"gorilla", "gws"} {
+			if !strings.Contains(table, " | "+s+" | 2 | ") {
+				t.Errorf("summary.md, %s: no row for %s with 2 trials:\n%s", c, s, table)
+			}
+			for n := 1; n <= 2; n++ {
+				var res struct {
+					StopReason  string `json:"stop_reason"`
+					ServerUsage *struct {
+						PIDs      []int   `json:"pids"`
+						CPUS      float64 `json:"cpu_s"`
+						MaxRSSKiB int64   `json:"max_rss_kib"`
+					} `json:"server_usage"`
+				}
+				b, err := os.ReadFile(filepath.Join(out, "raw", c, fmt.Sprintf("%s-%d.json", s, n)))
+				if err == nil {
+					err = json.Unmarshal(b, &res)
+				}
+				if err != nil {
+					t.Errorf("%s %s trial %d: %v", c, s, n, err)
+					continue
+				}
+				if u := res.ServerUsage; u == nil || len(u.PIDs) != 1 || u.CPUS < 0 || u.MaxRSSKiB <= 0 {
+					t.Errorf("%s %s trial %d: server_usage %+v, want the server's PID sampled", c, s, n, u)
+				}
+			}
+		}
+		if _, err := os.Stat(filepath.Join(out, "html", c+".html")); err != nil {
+			t.Errorf("wsbench compare's page for %s: %v", c, err)
+		}
+	}
+	var env struct {
+		ServerCPUs string            `json:"server_cpus"`
+		ClientCPUs string            `json:"client_cpus"`
+		Versions   map[string]string `json:"versions"`
+		LockFiles  map[string]string `json:"lock_files_sha256"`
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "env.json")); err != nil || json.Unmarshal(b, &env) != nil {
+		t.Fatalf("env.json: %v", err)
+	}
+	if env.ServerCPUs == "" || env.ClientCPUs == "" || env.Versions["wsbench"] == "" || env.Versions["go"] == "" ||
+		len(env.LockFiles["kit/servers/go.sum"]) != 64 {
+		t.Errorf("env.json %+v: want CPUs, versions and lock-file hashes", env)
+	}
+	page, err := os.ReadFile(filepath.Join(out, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(page, []byte("Content-Security-Policy")) || bytes.Contains(page, []byte("<script")) ||
+		!bytes.Contains(page, []byte(`href="html/echo-20c-32B.html"`)) {
+		t.Errorf("index.html: want a self-contained page (CSP, no script) linking the compare pages")
 	}
 }
