@@ -20,6 +20,9 @@ forbid metrics  "github.com/gobwas/ws" "$mod/scenario" "$mod/driver" "$mod/resul
 forbid scenario "$mod/driver" "$mod/metrics" "$mod/results" "$mod/server" "$mod/orchestrate" "github.com/gobwas/ws"
 forbid driver   "$mod/results" "$mod/server" "$mod/orchestrate" "$mod/cmd/wsbench"
 forbid results  "$mod/driver" "$mod/server" "$mod/orchestrate" "github.com/gobwas/ws" "net"
+# The kit's compare command drives wsbench as a process and reads its JSON: of
+# the client side it uses only results (Mann-Whitney, atomic writes).
+forbid kit/compare "$mod/driver" "$mod/server" "$mod/orchestrate"
 for pkg in $(go list ./... | grep -vx "$mod/cmd/wsbench"); do # nothing imports cmd
   forbid "${pkg#"$mod/"}" "$mod/cmd/wsbench"
 done

@@ -407,6 +407,10 @@ func format(v float64, unit string) string {
 	switch {
 	case math.IsNaN(v):
 		return "–"
+	case unit == "µs" && v >= 1e6:
+		return fmt.Sprintf("%.2fs", v/1e6)
+	case unit == "µs" && v >= 100000:
+		return fmt.Sprintf("%.0fms", v/1000)
 	case unit == "µs" && v >= 1000:
 		return fmt.Sprintf("%.3gms", v/1000)
 	case unit == "µs":
