@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -598,7 +599,7 @@ func checkWsbench(t *testing.T, addr string, conns int, d time.Duration, flags .
 // on a busy 2-core machine): each server passes the smoke check, every trial
 // leaves its result with the server's usage sampled by PID, and the folder
 // has summary.md with a row per server per case, env.json, index.html and
-// wsbench compare's pages.
+// wsbench compare's pages. Figures are not checked: they are the machine's.
 func TestCompareQuick(t *testing.T) {
 	bin := binaries(t)
 	out := t.TempDir()
@@ -628,8 +629,10 @@ func TestCompareQuick(t *testing.T) {
 		}
 		table, _, _ = strings.Cut(table, "\n## ")
 		for _, s := range []string{"gorilla", "gws"} {
-			if !strings.Contains(table, " | "+s+" | 2 | ") {
-				t.Errorf("summary.md, %s: no row for %s with 2 trials:\n%s", c, s, table)
+			// A run a busy machine starved is marked, not counted: the row
+			// is there whatever its count of trials.
+			if !regexp.MustCompile(`\| (\d|–) \| ` + s + ` \| [0-2] \|`).MatchString(table) {
+				t.Errorf("summary.md, %s: no row for %s:\n%s", c, s, table)
 			}
 			for n := 1; n <= 2; n++ {
 				var res struct {
