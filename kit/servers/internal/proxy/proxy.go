@@ -48,7 +48,12 @@ type config struct {
 	Backend string // HOST:PORT of gorilla
 	Workers int    // nginx worker processes, HAProxy threads: the cores this process may use
 	NoFile  uint64 // the open-file limit the proxy runs with
-	MaxConn uint64 // connections the proxy may hold: what the file limit allows
+	// Conns is nginx's worker_connections: every connection, client's and
+	// upstream alike, holds a file. MaxConn is HAProxy's maxconn: client
+	// connections, each with its server connection, two files. So with
+	// the open-file limit L a proxy holds at most about L/2 proxied
+	// WebSocket connections.
+	Conns, MaxConn uint64
 }
 
 // Run is the main of the kit server named name ("nginx" or "haproxy").
@@ -91,7 +96,7 @@ func run(name string, flags kit.Flags) error {
 		}
 	}
 	cfg := config{Dir: dir, Backend: backendAddr, Workers: runtime.NumCPU(), NoFile: nofile,
-		MaxConn: max(nofile/2, 200) - 100}
+		Conns: max(nofile, 300) - 100, MaxConn: (max(nofile, 300) - 100) / 2}
 	// A port the kernel picks, then closed and given to the proxy: another
 	// process may take it meanwhile, so a proxy that cannot bind is tried
 	// again on a new one.
