@@ -113,6 +113,16 @@ func (r *Result) failed(c Case) string {
 	return ""
 }
 
+// incomplete says why r measured less than the case asked for (some
+// connections never opened), or "". A storm counts its failures as its
+// figure, and a knee search has none.
+func (r *Result) incomplete(c Case) string {
+	if c.Capacity || r.Scenario.Kind == "connect" || r.Connections.Failed == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d of %d connections failed to open (%s)", r.Connections.Failed, r.Connections.Attempted, errorText(r.Errors))
+}
+
 // Trial is one run of one case against one fresh server.
 type Trial struct {
 	Case, Server string
@@ -127,7 +137,10 @@ type Row struct {
 	Rank      int // 0: not ranked
 	Trials    int // trials with a result that counts
 	Saturated []string
-	Failed    []string
+	// Incomplete: trials in which some connections never opened. Their
+	// figures are shown, for fewer connections than asked: not ranked.
+	Incomplete []string
+	Failed     []string
 	Values    map[string][]float64 // by figure name, one per counted trial
 	Errors    map[string]int64     // summed over the counted trials
 	P         float64              // Mann-Whitney p against rank 1 (NaN: not tested)
@@ -173,6 +186,9 @@ func Merge(dir string, cases []Case, servers []string, trials []Trial) []Table {
 				if why := r.saturated(); why != "" {
 					row.Saturated = append(row.Saturated, why)
 				}
+				if why := r.incomplete(c); why != "" {
+					row.Incomplete = append(row.Incomplete, why)
+				}
 				row.Trials++
 				for k, v := range r.Errors {
 					row.Errors[k] += v
@@ -212,7 +228,7 @@ func rank(t *Table) {
 	p := t.Case.Primary
 	var eligible []*Row
 	for _, r := range t.Rows {
-		if r.Trials > 0 && len(r.Failed) == 0 && len(r.Saturated) == 0 && len(r.Values[p.Name]) == r.Trials {
+		if r.Trials > 0 && len(r.Failed) == 0 && len(r.Saturated) == 0 && len(r.Incomplete) == 0 && len(r.Values[p.Name]) == r.Trials {
 			eligible = append(eligible, r)
 		}
 	}
@@ -277,7 +293,8 @@ func WriteSummary(w io.Writer, h Header, tables []Table) error {
 	}
 	b.WriteString("\nEach table lists the servers in the kit's order. **rank** orders them by the case's first figure " +
 		"(median of the trials; ± beside it is half their range over the median). A server with a failed or client-saturated trial " +
-		"is marked and not ranked: there wsbench, not the server, may have set the figures. **vs #1** is the Mann-Whitney " +
+		"is marked and not ranked (saturated: wsbench, not the server, may have set the figures), and so is one that did not open " +
+		"every connection asked for (INCOMPLETE; its figures are for fewer connections). **vs #1** is the Mann-Whitney " +
 		"U test of its trials against rank 1's (p < 0.05: a real difference; `~`: not shown to differ), given only with " +
 		fmt.Sprintf("%d or more trials each. Per server CPU-s: work done (messages echoed, deliveries, connections) per "+
 			"second of server CPU; per MiB: per MiB of the server's peak resident memory (a proxy: proxy and gorilla summed).\n", minTrialsForP))
@@ -365,6 +382,9 @@ func note(r *Row) string {
 	var parts []string
 	if n := len(r.Failed); n > 0 {
 		parts = append(parts, fmt.Sprintf("**FAILED** %d of %d trials: %s", n, n+r.Trials, oneLine(r.Failed[0])))
+	}
+	if n := len(r.Incomplete); n > 0 {
+		parts = append(parts, fmt.Sprintf("**INCOMPLETE** in %d of %d trials: %s", n, r.Trials, oneLine(r.Incomplete[0])))
 	}
 	if n := len(r.Saturated); n > 0 {
 		parts = append(parts, fmt.Sprintf("**SATURATED** (wsbench was the limit) in %d of %d trials: %s", n, r.Trials, oneLine(r.Saturated[0])))

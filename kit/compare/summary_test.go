@@ -43,7 +43,7 @@ func TestMergeTrials(t *testing.T) {
 	dir := t.TempDir()
 	echo := Case{Name: "echo", Title: "Echo", Path: "/echo", Primary: msgRate,
 		Columns: []Figure{msgRate, latency("rtt", "p99", false), perCore, serverRSS, perMB}}
-	servers := []string{"slow", "fast", "busy", "broken"}
+	servers := []string{"slow", "fast", "busy", "broken", "short"}
 	var trials []Trial
 	add := func(server string, n int, body string) {
 		rel := fmt.Sprintf("raw/echo/%s-%d.json", server, n)
@@ -62,10 +62,11 @@ func TestMergeTrials(t *testing.T) {
 	add("broken", 1, echoResult(150, 100, false))
 	add("broken", 2, `{"stop_reason":"no_connections","failure":"no connection could be opened","connections":{"attempted":10,"failed":10}}`)
 	trials = append(trials, Trial{Case: "echo", Server: "broken", N: 3, Err: "broken: no \"listening on\" line within 20s"})
+	add("short", 1, strings.Replace(echoResult(1000, 100, false), `"attempted":10,"opened":10`, `"attempted":10,"opened":9,"failed":1`, 1))
 
 	tables := Merge(dir, []Case{echo}, servers, trials)
-	if len(tables) != 1 || len(tables[0].Rows) != 4 {
-		t.Fatalf("tables %+v: want one table of 4 rows", tables)
+	if len(tables) != 1 || len(tables[0].Rows) != 5 {
+		t.Fatalf("tables %+v: want one table of 5 rows", tables)
 	}
 	rows := map[string]*Row{}
 	for i, r := range tables[0].Rows {
@@ -120,6 +121,8 @@ func TestMergeTrials(t *testing.T) {
 		"**SATURATED** (wsbench was the limit) in 1 of 4 trials: client saturated: CPU 97% of 1 core",
 		"| – | broken | 1 | 150 |",
 		"**FAILED** 2 of 3 trials: no connection could be opened",
+		"| – | short | 1 | 1000 |", // the best rate, but one connection never opened
+		"**INCOMPLETE** in 1 of 1 trials: 1 of 10 connections failed to open",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary.md lacks %q:\n%s", want, out)
