@@ -141,9 +141,9 @@ type Row struct {
 	// figures are shown, for fewer connections than asked: not ranked.
 	Incomplete []string
 	Failed     []string
-	Values    map[string][]float64 // by figure name, one per counted trial
-	Errors    map[string]int64     // summed over the counted trials
-	P         float64              // Mann-Whitney p against rank 1 (NaN: not tested)
+	Values     map[string][]float64 // by figure name, one per counted trial
+	Errors     map[string]int64     // summed over the counted trials
+	P          float64              // Mann-Whitney p against rank 1 (NaN: not tested)
 }
 
 // Table is one case's rows, in the stable server order.
