@@ -217,7 +217,8 @@ func figuresOf(c Case) []Figure {
 
 func get(f Figure, r *Result) (float64, bool) {
 	if f.Name == kneeRate.Name {
-		return r.MaxRate, r.MaxRate > 0
+		// 0 is a finding: even the first step broke the SLO.
+		return r.MaxRate, len(r.Steps) > 0
 	}
 	return f.Get(r)
 }
