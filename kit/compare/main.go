@@ -247,7 +247,15 @@ func run(ctx context.Context, o *options) error {
 		return err
 	}
 	pages := comparePages(ctx, o, tables, trials)
-	if err := writeIndex(filepath.Join(o.out, "index.html"), h, tables, pages); err != nil {
+	knees := map[string]*Result{}
+	for _, tr := range trials {
+		if tr.Case == "knee" && tr.File != "" {
+			if r, err := readResult(filepath.Join(o.out, tr.File)); err == nil {
+				knees[tr.Server] = r
+			}
+		}
+	}
+	if err := writeIndex(filepath.Join(o.out, "index.html"), h, tables, pages, knees); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.stderr, "compare-servers: done in %v: %s\n", time.Since(start).Round(time.Second), filepath.Join(o.out, "summary.md"))

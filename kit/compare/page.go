@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -53,7 +54,7 @@ func comparePages(ctx context.Context, o *options, tables []Table, trials []Tria
 // writeIndex writes index.html: one self-contained page (no script, no
 // load from anywhere) with the summary's tables, a bar per server of each
 // case's first figure, and links to wsbench compare's pages per case.
-func writeIndex(path string, h Header, tables []Table, pages map[string]string) error {
+func writeIndex(path string, h Header, tables []Table, pages map[string]string, knees map[string]*Result) error {
 	var b strings.Builder
 	b.WriteString(`<!DOCTYPE html><html><head><meta charset="utf-8">` +
 		`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">` +
@@ -75,6 +76,9 @@ func writeIndex(path string, h Header, tables []Table, pages map[string]string) 
 			fmt.Fprintf(&b, ` · <a href="%s">every figure and the latency spectra overlaid (wsbench compare)</a>`, html.EscapeString(p))
 		}
 		b.WriteString("</p>")
+		if t.Case.Capacity {
+			b.WriteString(kneePlot(t, knees))
+		}
 		b.WriteString(bars(t))
 		head, rows := cells(t)
 		b.WriteString("<table><tr>")
@@ -128,4 +132,72 @@ func bars(t Table) string {
 	}
 	b.WriteString("</svg>")
 	return b.String()
+}
+
+// palette colours the servers of a plot, in the table's order.
+var palette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"}
+
+// kneePlot draws each server's knee search as a curve: rtt p99 against the
+// offered rate, both on log axes, a step that met the SLO filled, one that
+// broke it hollow.
+func kneePlot(t Table, knees map[string]*Result) string {
+	const w, h, left, bottom, legendW = 520, 260, 60, 30, 110
+	var lo, hi, ylo, yhi = math.Inf(1), 0.0, math.Inf(1), 0.0
+	for _, r := range t.Rows {
+		if k := knees[r.Server]; k != nil {
+			for _, st := range k.Steps {
+				if st.Offered > 0 && st.P99Us > 0 {
+					lo, hi, ylo, yhi = min(lo, st.Offered), max(hi, st.Offered), min(ylo, st.P99Us), max(yhi, st.P99Us)
+				}
+			}
+		}
+	}
+	if hi == 0 {
+		return ""
+	}
+	lo, hi, ylo, yhi = math.Log10(lo)-0.05, math.Log10(hi)+0.05, math.Log10(ylo)-0.05, math.Log10(yhi)+0.05
+	x := func(v float64) float64 { return left + (math.Log10(v)-lo)/(hi-lo)*(w-left-10) }
+	y := func(v float64) float64 { return (h - bottom) - (math.Log10(v)-ylo)/(yhi-ylo)*(h-bottom-10) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg width="%d" height="%d" role="img"><title>knee: rtt p99 against offered msg/s</title>`, w+legendW, h)
+	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#888"/><line x1="%d" y1="10" x2="%d" y2="%d" stroke="#888"/>`,
+		left, h-bottom, w, h-bottom, left, left, h-bottom)
+	fmt.Fprintf(&b, `<text x="%d" y="%d">offered msg/s (log): %s – %s</text>`, left, h-8, format(math.Pow(10, lo+0.05), "msg/s"), format(math.Pow(10, hi-0.05), "msg/s"))
+	fmt.Fprintf(&b, `<text x="2" y="20">rtt p99</text><text x="2" y="34">%s</text><text x="2" y="%d">%s</text>`,
+		format(math.Pow(10, yhi-0.05), "µs"), h-bottom, format(math.Pow(10, ylo+0.05), "µs"))
+	for i, r := range t.Rows {
+		k := knees[r.Server]
+		if k == nil || len(k.Steps) == 0 {
+			continue
+		}
+		colour := palette[i%len(palette)]
+		steps := slices.Clone(k.Steps)
+		slices.SortFunc(steps, func(a, b Step) int { return cmpFloat(a.Offered, b.Offered) })
+		var pts []string
+		for _, st := range steps {
+			if st.Offered <= 0 || st.P99Us <= 0 {
+				continue
+			}
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(st.Offered), y(st.P99Us)))
+			fill := colour
+			if !st.Pass {
+				fill = "white"
+			}
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" stroke="%s" fill="%s"/>`, x(st.Offered), y(st.P99Us), colour, fill)
+		}
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" points="%s"/>`, colour, strings.Join(pts, " "))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">%s</text>`, w+8, 20+16*i, colour, html.EscapeString(r.Server))
+	}
+	b.WriteString("</svg>")
+	return b.String()
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

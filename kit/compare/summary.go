@@ -61,9 +61,14 @@ type Result struct {
 	MaxRate         float64 `json:"max_sustainable_rate"`
 	ClientBound     bool    `json:"stopped_client_saturated"`
 	ClientLimitedAt float64 `json:"client_limited_at"`
-	Steps           []struct {
-		Offered float64 `json:"offered_rate"`
-	} `json:"steps"`
+	Steps           []Step  `json:"steps"`
+}
+
+// Step is one load step of a knee search.
+type Step struct {
+	Offered float64 `json:"offered_rate"`
+	P99Us   float64 `json:"rtt_p99_us"`
+	Pass    bool    `json:"pass"`
 }
 
 // Broadcast is a broadcast run's delivery accounting.
