@@ -114,7 +114,7 @@ func bars(t Table) string {
 	}
 	const rowH, labelW, barW = 18, 90, 420
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg width="%d" height="%d" role="img"><title>%s</title>`, labelW+barW+110, rowH*len(t.Rows)+4, html.EscapeString(f.Name))
+	fmt.Fprintf(&b, `<svg width="%d" height="%d" role="img"><title>%s</title>`, labelW+barW+220, rowH*len(t.Rows)+4, html.EscapeString(f.Name))
 	for i, r := range t.Rows {
 		y := i*rowH + 2
 		fmt.Fprintf(&b, `<text x="0" y="%d">%s</text>`, y+13, html.EscapeString(r.Server))
