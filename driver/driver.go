@@ -206,6 +206,7 @@ type run struct {
 	interval    int64 // interval snapshots' length (0: none)
 	hold        bool  // kind hold without a rate: connections only kept open
 	op          ws.OpCode
+	kind        string // the workload (scenario.Kind…): see workloads
 
 	// A staged run's plan, and whether its planner has finished opening
 	// connections (no loop may end before, or a late dial would be lost);
@@ -365,6 +366,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		think:        int64(spec.Think),
 		interval:     int64(spec.Interval),
 		hold:         spec.Kind == scenario.KindHold && spec.Rate == 0,
+		kind:         spec.Kind,
 		op:           ws.OpText,
 		plan:         loadPlan,
 		deflate:      spec.Deflate,
@@ -523,7 +525,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			if spec.Staged() {
 				w.staged.stageCh = parts
 			}
-			w.advanceSeq()
 		}
 		go func() { collected <- collectStages(parts, r.plan, spec) }()
 		if r.redials != nil {
@@ -558,7 +559,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				res.Dial = r.origin.Add(time.Duration(last)).Sub(first)
 			}
 			for _, w := range workers {
-				w.closeInbox() // connections that opened as an aborted run ended
+				w.staged.closeInbox() // connections that opened as an aborted run ended
 			}
 			close(parts)
 			res.Stages = <-collected // nil unless the run is staged
@@ -659,7 +660,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		// came: gaps too.
 		sh := rec.NewShard()
 		for _, w := range workers {
-			sh.Counts.DeliveryGaps += w.missedAtEnd()
+			sh.Counts.DeliveryGaps += w.load.missed()
 		}
 	}
 	// A split run's connections that never opened still had their share of

@@ -20,16 +20,7 @@ import (
 
 // A staged run (scenario.Stage) changes its load while it runs: connections
 // open and close as the plan's connection count C(t) moves, and the open
-// model's messages follow the plan's rate R(t).
-//
-// Messages: message n of the whole run is due when the integral of R reaches
-// n (or the n-th point of a Poisson process of intensity R), and goes to slot
-// n mod ⌊C⌋ at that moment, so the active connections take turns. Every
-// event loop walks the same sequence and sends the messages of the slots it
-// owns (slot − first ≡ its index, modulo the loops), so no loop waits for
-// another and a run split over processes sends exactly what one would. A
-// message whose slot has no open connection (not open yet, failed, or at
-// --max-inflight) counts as unsent.
+// model's messages follow the plan's rate R(t) (stagedPacer).
 //
 // Connections: a planner goroutine walks the plan's ConnEvents, hands each
 // open to a pool of dialers (--dial-concurrency) and each close to the loop
@@ -47,7 +38,9 @@ type stagedEvent struct {
 	carry []byte
 }
 
-// stagedState is a loop's part of a staged run.
+// stagedState is a loop's part of a staged run: the connections the
+// planner opens and closes for the slots it owns, and the stage
+// checkpoints. Its methods run on the loop's goroutine (w), except post.
 type stagedState struct {
 	idx, loops int // this loop's index and the number of loops
 	first, n   int // the process's slots: first … first+n-1
@@ -55,13 +48,6 @@ type stagedState struct {
 	slots  []*conn  // per own slot (index slot-first): its open connection
 	gens   []uint32 // per slot: generation of its connection
 	closed []uint32 // per slot: the latest generation closed by the plan
-
-	// The message sequence: the next message, its value of the rate's
-	// integral, and its due time (quantized; math.MaxInt64: none).
-	seq   uint64
-	x     float64
-	exact float64
-	at    int64
 
 	mu    sync.Mutex
 	inbox []stagedEvent
@@ -81,19 +67,44 @@ func (s *stagedState) owns(slot int) bool {
 	return slot >= s.first && slot < s.first+s.n && (slot-s.first)%s.loops == s.idx
 }
 
-// post hands the loop an event from another goroutine.
-func (w *worker) post(ev stagedEvent) {
-	s := w.staged
+// post hands the loop an event from another goroutine; the caller wakes
+// the loop.
+func (s *stagedState) post(ev stagedEvent) {
 	s.mu.Lock()
 	s.inbox = append(s.inbox, ev)
 	s.mu.Unlock()
-	w.poll.Wake()
+}
+
+// pass is the loop's staged work at the start of each pass: stage
+// checkpoints, the planner's events, retiring connections.
+func (s *stagedState) pass(w *worker, now int64) {
+	s.checkpoints(w, now, false)
+	s.takeInbox(w, now)
+	if len(s.retiring) > 0 {
+		s.checkRetiring(w, now)
+	}
+}
+
+// wait shortens the loop's wait to come back for what the staged run
+// needs next.
+func (s *stagedState) wait(w *worker, now, wait int64) int64 {
+	// Back for the next stage's checkpoint; a run that is not staged
+	// (--reconnect alone) takes none, and its nextStage stays 0.
+	if w.phase == phaseSending && s.stageCh != nil && s.stageIdx < w.run.plan.Stages() {
+		wait = min(wait, max(s.nextStage-now, 0))
+	}
+	if len(s.retiring) > 0 {
+		wait = min(wait, max(s.nextRetiring()-now, 0))
+	}
+	if w.phase == phaseClosing && w.live == 0 {
+		wait = drainPoll // only the planner's last dials to wait for
+	}
+	return wait
 }
 
 // takeInbox handles the planner's events: adopts new connections, retires
 // closed slots.
-func (w *worker) takeInbox(now int64) {
-	s := w.staged
+func (s *stagedState) takeInbox(w *worker, now int64) {
 	s.mu.Lock()
 	evs := s.inbox
 	s.inbox, s.spare = s.spare[:0], evs
@@ -104,7 +115,7 @@ func (w *worker) takeInbox(now int64) {
 			s.closed[i] = max(s.closed[i], ev.gen)
 			if c := s.slots[i]; c != nil && s.gens[i] <= ev.gen {
 				s.slots[i] = nil
-				w.retire(c, now)
+				s.retire(w, c, now)
 			}
 			continue
 		}
@@ -121,14 +132,14 @@ func (w *worker) takeInbox(now int64) {
 		case c.state != stateOpen:
 		case w.phase != phaseSending || s.closed[i] >= ev.gen:
 			// Closed by the plan (or the run) before it finished opening.
-			w.retire(c, now)
+			s.retire(w, c, now)
 		default:
 			if old := s.slots[i]; old != nil {
-				w.retire(old, now) // cannot happen: a slot closes before it reopens
+				s.retire(w, old, now) // cannot happen: a slot closes before it reopens
 			}
 			s.slots[i], s.gens[i] = c, ev.gen
-			if !w.run.open && !w.run.hold && w.run.think == 0 {
-				w.send(c, now, now) // the closed model starts at once
+			if w.load.sends(c) {
+				w.pacing().joined(c, now)
 			}
 		}
 	}
@@ -137,8 +148,7 @@ func (w *worker) takeInbox(now int64) {
 
 // closeInbox closes the connections left in the inbox of a loop that has
 // ended.
-func (w *worker) closeInbox() {
-	s := w.staged
+func (s *stagedState) closeInbox() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ev := range s.inbox {
@@ -151,20 +161,20 @@ func (w *worker) closeInbox() {
 
 // retire stops sending on c and closes it once its replies are in, or the
 // grace period is over.
-func (w *worker) retire(c *conn, now int64) {
+func (s *stagedState) retire(w *worker, c *conn, now int64) {
 	if c.state != stateOpen || c.retiring {
 		return
 	}
 	c.retiring = true
 	c.due = now + w.run.grace
-	w.staged.retiring = append(w.staged.retiring, c)
+	s.retiring = append(s.retiring, c)
 	if c.outstanding() == 0 {
-		w.retireClose(c, now)
+		s.retireClose(w, c, now)
 	}
 }
 
 // retireClose starts c's close handshake; what it still awaits is lost.
-func (w *worker) retireClose(c *conn, now int64) {
+func (s *stagedState) retireClose(w *worker, c *conn, now int64) {
 	if c.state != stateOpen {
 		return
 	}
@@ -181,14 +191,13 @@ func (w *worker) retireClose(c *conn, now int64) {
 
 // checkRetiring moves retiring connections on: closes those whose replies
 // are in or whose grace is over, and drops those whose close went unanswered.
-func (w *worker) checkRetiring(now int64) {
-	s := w.staged
+func (s *stagedState) checkRetiring(w *worker, now int64) {
 	keep := s.retiring[:0]
 	for _, c := range s.retiring {
 		switch c.state {
 		case stateOpen:
 			if c.outstanding() == 0 || now >= c.due {
-				w.retireClose(c, now)
+				s.retireClose(w, c, now)
 			}
 		case stateClosing:
 			if now >= c.due {
@@ -213,88 +222,9 @@ func (s *stagedState) nextRetiring() int64 {
 	return next
 }
 
-// advanceSeq moves the message sequence to its next message.
-func (w *worker) advanceSeq() {
-	s, r := w.staged, w.run
-	if r.sched.Poisson {
-		s.x += r.sched.Exp(0, s.seq)
-	} else {
-		s.x = float64(s.seq)
-	}
-	s.exact = r.plan.MessageTime(s.x)
-	if math.IsInf(s.exact, 1) {
-		s.at = math.MaxInt64
-		return
-	}
-	s.at = int64(r.sched.Quantize(s.exact))
-}
-
-// sendStaged makes the staged open model's due sends and returns how long
-// until the next one (-1: none before the stop).
-func (w *worker) sendStaged(now int64) int64 {
-	s, r := w.staged, w.run
-	stop := r.stopAt.Load()
-	for n := 0; ; n++ {
-		if s.at >= stop {
-			return -1
-		}
-		if s.at > now {
-			return s.at - now
-		}
-		if n == sendBudget {
-			return 0
-		}
-		w.takeMessage(true, now)
-		now = w.now()
-	}
-}
-
-// takeMessage makes (send) or counts as unsent the sequence's current
-// message, if this loop owns its slot, and moves to the next.
-func (w *worker) takeMessage(send bool, now int64) {
-	s, r := w.staged, w.run
-	measured := s.at >= r.measureStart
-	k := w.run.plan.Active(time.Duration(s.exact))
-	switch {
-	case k <= 0:
-		// No connection is planned: the first loop of the part holding
-		// slot 0 counts it, once.
-		if measured && s.first == 0 && s.idx == 0 {
-			w.shard.Counts.Unsent++
-		}
-	default:
-		slot := int(s.seq % uint64(k))
-		if !s.owns(slot) {
-			break
-		}
-		c := s.slots[slot-s.first]
-		switch {
-		case !send, c == nil, c.state != stateOpen, c.retiring,
-			r.maxInflight > 0 && c.outstanding() >= r.maxInflight:
-			if measured {
-				w.shard.Counts.Unsent++
-			}
-		default:
-			w.send(c, s.at, now)
-		}
-	}
-	s.seq++
-	w.advanceSeq()
-}
-
-// countUnsentStaged counts, once sending stops, the messages due before the
-// stop that were never taken.
-func (w *worker) countUnsentStaged() {
-	stop := w.run.stopAt.Load()
-	for w.staged.at < stop {
-		w.takeMessage(false, 0)
-	}
-}
-
-// stageBaseline takes the stage checkpoints' starting point.
-func (w *worker) stageBaseline() {
-	s := w.staged
-	if s == nil || s.stageCh == nil {
+// baseline takes the stage checkpoints' starting point.
+func (s *stagedState) baseline(w *worker) {
+	if s.stageCh == nil {
 		return
 	}
 	cp := w.shard.Checkpoint(nil)
@@ -304,12 +234,11 @@ func (w *worker) stageBaseline() {
 	s.nextStage = int64(end)
 }
 
-// stageCheckpoints hands the collector a checkpoint at each stage boundary
+// checkpoints hands the collector a checkpoint at each stage boundary
 // passed before the stop, and at the end (final) one for the stage the stop
 // fell in, which keeps the replies of the grace period.
-func (w *worker) stageCheckpoints(now int64, final bool) {
-	s := w.staged
-	if s == nil || s.stageCh == nil {
+func (s *stagedState) checkpoints(w *worker, now int64, final bool) {
+	if s.stageCh == nil {
 		return
 	}
 	send := func(idx int) {
@@ -321,10 +250,8 @@ func (w *worker) stageCheckpoints(now int64, final bool) {
 	for !final && s.stageIdx < plan.Stages() && now >= s.nextStage && s.nextStage <= stop {
 		// A stage owns the messages due in it: make those still due before
 		// the boundary now, so they count in this stage, not the next.
-		if w.run.open && w.phase == phaseSending {
-			for s.at < s.nextStage && s.at < stop {
-				w.takeMessage(true, w.now())
-			}
+		if w.phase == phaseSending {
+			w.pacing().sendBefore(s.nextStage)
 		}
 		send(s.stageIdx)
 		s.stageIdx++
@@ -353,6 +280,10 @@ func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.
 			return nil // another process's slot
 		}
 		return workers[(slot-part.first)%len(workers)]
+	}
+	post := func(w *worker, ev stagedEvent) {
+		w.staged.post(ev)
+		w.poll.Wake()
 	}
 	type job struct {
 		slot    int
@@ -383,7 +314,7 @@ func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.
 					if j.attempt > 0 {
 						shard.Counts.Reconnects++
 					}
-					owner(j.slot).post(stagedEvent{open: true, slot: j.slot, gen: j.gen, fd: d.fd, carry: d.carry})
+					post(owner(j.slot), stagedEvent{open: true, slot: j.slot, gen: j.gen, fd: d.fd, carry: d.carry})
 				case r.redials != nil && stopped.Err() == nil:
 					select {
 					case r.redials <- redial{slot: j.slot, attempt: j.attempt + 1}:
@@ -442,7 +373,7 @@ func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.
 				jobs <- job{slot: ev.Slot, gen: gen}
 			} else {
 				closed[ev.Slot] = true
-				w.post(stagedEvent{slot: ev.Slot, gen: gens[ev.Slot]})
+				post(w, stagedEvent{slot: ev.Slot, gen: gens[ev.Slot]})
 			}
 		}
 		for pending.len() > 0 && !pending.top().at.After(now) {
@@ -498,9 +429,8 @@ const maxBackoff = 10 * time.Second
 
 // dropped tells the planner that slot's connection c ended before the run
 // or the plan closed it, so that --reconnect reopens the slot.
-func (w *worker) dropped(c *conn) {
-	s := w.staged
-	if s == nil || w.run.redials == nil || w.phase != phaseSending || c.retiring {
+func (s *stagedState) dropped(w *worker, c *conn) {
+	if w.run.redials == nil || w.phase != phaseSending || c.retiring {
 		return
 	}
 	i := c.slot - s.first

@@ -1,0 +1,100 @@
+//go:build linux
+
+package driver
+
+import "time"
+
+// openPacer is the open model (--rate): message k of schedule index i is
+// due at run.sched.At(i, k), computed from the absolute index so it never
+// drifts (Poisson arrivals: Schedule.Gap added to conn.exact), whether or
+// not replies come. Each connection's next send waits on the loop's heap of
+// due sends; --max-inflight holds a connection (conn.blocked) until
+// replies come.
+type openPacer struct {
+	w    *worker
+	heap dueHeap
+}
+
+func (p *openPacer) begin() {
+	w := p.w
+	stop := w.run.stopAt.Load()
+	for _, c := range w.conns {
+		if c.state == stateOpen && c.sched >= 0 && w.load.sends(c) {
+			p.schedule(c, stop)
+		}
+	}
+}
+
+func (p *openPacer) due(now int64) int64 {
+	w := p.w
+	stop := w.run.stopAt.Load()
+	for n := 0; p.heap.len() > 0; n++ {
+		c := p.heap.top()
+		if c.due > now {
+			return c.due - now
+		}
+		if n == sendBudget {
+			return 0
+		}
+		p.heap.pop()
+		if c.state != stateOpen || c.retiring {
+			continue
+		}
+		if w.run.maxInflight > 0 && c.outstanding() >= w.run.maxInflight {
+			c.blocked = true
+			continue
+		}
+		w.send(c, c.due, now)
+		p.schedule(c, stop)
+		now = w.now()
+	}
+	return -1
+}
+
+// schedule queues c's next send if it falls before the stop.
+func (p *openPacer) schedule(c *conn, stop int64) {
+	if sc := p.w.run.sched; sc.Poisson {
+		// The exact time of message nextSeq follows from the last one's: At
+		// would add up every gap again.
+		c.exact += sc.Gap(c.sched, c.nextSeq)
+		c.due = int64(sc.Quantize(c.exact))
+	} else {
+		c.due = int64(p.w.run.sched.At(c.sched, c.nextSeq))
+	}
+	if c.due < stop {
+		p.heap.push(c)
+	}
+}
+
+// replied puts a connection held by --max-inflight back on the heap.
+func (p *openPacer) replied(c *conn, _ int64) {
+	if c.blocked && c.outstanding() < p.w.run.maxInflight {
+		c.blocked = false
+		p.heap.push(c)
+	}
+}
+
+// unsent counts the messages due inside the measured window but never
+// sent: the harness or a capped connection fell behind, or the connection
+// died.
+func (p *openPacer) unsent() {
+	w := p.w
+	stop := time.Duration(w.run.stopAt.Load())
+	from := time.Duration(w.run.measureStart)
+	for _, c := range w.conns {
+		if c.sched < 0 {
+			continue
+		}
+		dueBy := w.run.sched.Index(c.sched, stop)
+		first := max(c.nextSeq, w.run.sched.Index(c.sched, from))
+		if dueBy > first {
+			w.shard.Counts.Unsent += int64(dueBy - first)
+		}
+	}
+}
+
+// behind: the heap only ever holds sends due before the stop (see schedule).
+func (p *openPacer) behind(int64) bool   { return p.heap.len() > 0 }
+func (p *openPacer) joined(*conn, int64) {} // a run that opens connections mid-run is staged
+func (p *openPacer) sendBefore(int64)    {}
+func (p *openPacer) lagged() bool        { return true }
