@@ -14,12 +14,32 @@ returns an error only when the run could not be set up.
 
 Each term as the code uses it, with what implements it.
 
-  - Event loop (worker): one goroutine with an epoll instance
-    (internal/netpoll Poller), the connections it owns, one metrics.Shard (no
-    locks on the hot path), one read buffer and a min-heap of due sends
-    (dueHeap). Run starts GOMAXPROCS of them unless Config.Workers says
-    otherwise, in the open model at most one per 20,000 msg/s
-    (openRatePerWorker), never more than the connections. worker.loop is its main loop.
+  - Event loop (worker, loop_linux.go): one goroutine with an epoll
+    instance (internal/netpoll Poller), the connections it owns, one
+    metrics.Shard (no locks on the hot path), one read buffer, an outbox
+    (frames built into the connections' send queues, send_linux.go), a
+    workload and a pacer. It only moves bytes: it sends what is queued,
+    reads what is ready, hands whole messages to the workload
+    (worker.message), asks the pacer what is due, moves through the phases
+    and takes the checkpoints. Run starts GOMAXPROCS of them unless
+    Config.Workers says otherwise, in the open model at most one per 20,000
+    msg/s (openRatePerWorker), never more than the connections. worker.loop
+    is its main loop.
+  - Workload (workload, one file per kind: workload_echo.go, workload_ping.go,
+    workload_broadcast.go, workload_hold.go; the registry workloads, keyed by
+    scenario kind): what the connections do with their messages. It
+    prepares a connection as the loop takes it (adopt), says whether it
+    sends (sends), accounts for each data message or pong that arrives
+    (message: matched, timed, counted) and says whether that was a reply
+    the connection awaited, after which the pacer may send again. Once
+    sending stops it may wait for more than replies (arrived: a broadcast
+    member's deliveries) and count what never came (missed). The echo
+    workload's reply is the matching the others share.
+  - Pacer (pacer, one file per model: pacer_closed.go, pacer_open.go,
+    pacer_staged.go; newPacer picks one from the run): when the loop's
+    connections send. The loop calls pacer.due each pass while sending; the
+    workload's replies go to pacer.replied; pacer.unsent counts, as sending
+    stops, what fell due but was never sent.
   - Connection (conn): one client connection owned by one event loop. An
     idle conn is this struct (240 bytes on amd64) and a kernel socket: no
     goroutine, no read buffer; carry (a partial frame) and frag (a fragmented message) are
@@ -32,15 +52,17 @@ Each term as the code uses it, with what implements it.
     whole run's schedule and sends only its own slots, so the parts together
     send exactly what one process would; a split part's slot that failed to
     open has its scheduled sends counted as unsent (deadSlots).
-  - Closed model (default): each connection sends its next message when the
-    reply to the last arrives (worker.message calls worker.send), after
-    --think if set (then the send is due on the heap).
-  - Open model (Spec.Rate > 0): the pacer is scenario.Schedule: message k of
-    schedule index i is due at Schedule.At(i, k), computed from the absolute
-    index so it never drifts (Poisson arrivals: Schedule.Gap added to
-    conn.exact). worker.schedule pushes a connection's next due time onto the
-    loop's dueHeap; worker.sendDue makes what is due, at most sendBudget per
-    pass. --max-inflight holds a connection (conn.blocked) until replies come.
+  - Closed model (default, closedPacer): each connection sends its next
+    message when the reply to the last arrives (closedPacer.replied calls
+    worker.send), after --think if set (then the send is due on the
+    pacer's heap of due sends, dueHeap).
+  - Open model (Spec.Rate > 0, openPacer): the schedule is
+    scenario.Schedule: message k of schedule index i is due at
+    Schedule.At(i, k), computed from the absolute index so it never drifts
+    (Poisson arrivals: Schedule.Gap added to conn.exact). openPacer.schedule
+    pushes a connection's next due time onto the pacer's dueHeap;
+    openPacer.due makes what is due, at most sendBudget per pass.
+    --max-inflight holds a connection (conn.blocked) until replies come.
   - Tick (Schedule.Tick, default 1 ms): the open model's grid. Each send is
     due at the first tick at or after its exact time (Schedule.Quantize), so
     the sends of one tick go out together. With kernel timestamps the loop is
@@ -53,18 +75,19 @@ Each term as the code uses it, with what implements it.
     measured from the grid times, so the tick never shows as lag.
   - Staged model (Spec.Stages; --reconnect runs on the same machinery): the
     load changes while it runs (staged_linux.go; each loop's part is a
-    stagedState). In the open model every loop walks one message sequence:
-    message n is due when the integral of the plan's rate reaches n
-    (Plan.MessageTime, worker.advanceSeq) and goes to slot n mod the active
-    connections (worker.takeMessage); each loop sends the messages of the
-    slots it owns (stagedState.owns). Stage checkpoints cut the shard at each
-    stage boundary (worker.stageCheckpoints, collectStages → Result.Stages).
+    stagedState). In the open model every loop walks one message sequence
+    (stagedPacer): message n is due when the integral of the plan's rate
+    reaches n (Plan.MessageTime, stagedPacer.advance) and goes to slot n mod
+    the active connections (stagedPacer.take); each loop sends the messages
+    of the slots it owns (stagedState.owns). Stage checkpoints cut the shard
+    at each stage boundary (stagedState.checkpoints, collectStages →
+    Result.Stages).
   - Planner and redial: in a staged run a planner goroutine (planner) walks
     the plan's ConnEvents, hands each open to a pool of dialers and each
-    close to the owning loop (worker.post → worker.takeInbox; the loop
-    retires the connection: stops sending on it, waits up to the grace for
-    its replies, closes it with 1000). With --reconnect a loop reports a
-    dropped connection (worker.dropped) and the planner re-dials its slot
+    close to the owning loop (stagedState.post → stagedState.takeInbox; the
+    loop retires the connection: stops sending on it, waits up to the grace
+    for its replies, closes it with 1000). With --reconnect a loop reports a
+    dropped connection (stagedState.dropped) and the planner re-dials its slot
     after a backoff (run.backoff: doubled per try, at most maxBackoff, ±25%
     jitter), ordered in a redialHeap; reopened slots count as
     Counts.Reconnects.
@@ -85,7 +108,7 @@ Each term as the code uses it, with what implements it.
     wake-up is part of it.
   - Read lag (metrics.ReadLag): with kernel receive timestamps
     (TimestampsKernel, SO_TIMESTAMPNS), how long after the kernel received an
-    echo the loop read it. Latency ends at the kernel's stamp (worker.arrival),
+    echo the loop read it. Latency ends at the kernel's stamp (rxStamps.arrival),
     so this delay stays out of it.
   - In flight (Counts.InFlight): measured messages still unanswered when the
     run ended (worker.settle with lost false, at the close or on abort).
@@ -94,11 +117,11 @@ Each term as the code uses it, with what implements it.
     the echo was altered, or a retiring connection closed without them.
   - Unsent (Counts.Unsent): open-model sends that fell due inside the
     measured window but were never made: the client fell behind, a connection
-    was capped, dead or not open (worker.countUnsent, worker.takeMessage,
+    was capped, dead or not open (pacer.unsent, stagedPacer.take,
     deadSlots). They are not part of Sent.
   - Grace (Spec.Grace, run.grace): how long, once sending stops, the loops
     wait for replies still in flight (and in a broadcast run for every
-    member's deliveries: worker.deliveriesIn) before closing.
+    member's deliveries: workload.arrived) before closing.
   - Phases (phaseSending → phaseDraining → phaseClosing → phaseDone): every
     loop moves through them on its own, driven by the shared timeline in run
     (run.stopAt, run.grace), not by messages between goroutines
@@ -121,14 +144,14 @@ Each term as the code uses it, with what implements it.
     slept through a boundary reports the empty intervals too.
   - Rooms, publishers, deliveries (--kind broadcast): connections sit in
     rooms of Spec.RoomSize by slot (rooms); the first Spec.Publishers of each
-    room publish on the schedule. Every member, the publisher included,
-    records each message's delivery latency (metrics.Delivery, in
-    worker.delivered), and its gaps, late and duplicate arrivals per
+    room publish on the schedule (the broadcast workload). Every member, the
+    publisher included, records each message's delivery latency
+    (metrics.Delivery, in broadcast.delivered), and its gaps, late and duplicate arrivals per
     publisher (conn.next, conn.seen); spreadTable records each message's
     spread over its room (metrics.Spread). The publisher's own copy is also
     its echo, so messages still balance.
   - Verdict (verdict): the loops tell Run whether the server does what the
-    workload needs (worker.sawEcho, worker.sawRelay, worker.notEcho). No echo
+    workload needs (echo.sawEcho, broadcast.sawRelay, echo.notEcho). No echo
     within verdictAfter (1 s) of the first reply that was not one stops the
     run as StopNotEcho ("not_echo"); in a broadcast run, echoes but no
     delivery to another member within verdictAfter of the first echo stop it
@@ -138,7 +161,7 @@ Each term as the code uses it, with what implements it.
   - Connection storm (--kind connect, runConnect): short-lived connections,
     each a goroutine doing blocking I/O on Go's own poller: open, handshake,
     optionally one message and its echo, close, again. The event loops are
-    for connections that stay.
+    for connections that stay; the storm is not a workload of theirs.
 
 # Opening a connection
 
@@ -163,7 +186,7 @@ with epoll and, with kernel timestamps, turns on SO_TIMESTAMPNS.
 # The event loop
 
 A pass through worker.loop: take a checkpoint if an interval boundary passed;
-make the sends that are due (sendDue); move phases (advance); look for ready
+make the sends that are due (pacer.due); move phases (advance); look for ready
 sockets without blocking (Poller.WaitFor(0); a ticking loop skips this and
 reads what its wake-up found); then, in worker.exchange, hand
 the kernel every send queued since the last pass and one receive per ready
@@ -192,20 +215,21 @@ for writability (Result.SendBufferFull counts those times).
 
 One text echo in the open model, from schedule to summary:
 
- 1. Due. worker.schedule sets conn.due = Schedule.At(conn.sched,
+ 1. Due. openPacer.schedule sets conn.due = Schedule.At(conn.sched,
     conn.nextSeq), quantized to the tick, and pushes the connection onto the
-    loop's dueHeap. When a pass finds it due, worker.sendDue pops it and calls
-    worker.send(c, intended, now) with intended = conn.due. (Closed model:
-    worker.begin and then worker.message call send with intended = now.)
+    pacer's dueHeap. When a pass finds it due, openPacer.due pops it and
+    calls worker.send(c, intended, now) with intended = conn.due. (Closed
+    model: closedPacer.begin and then closedPacer.replied call send with
+    intended = now.)
  2. Built in the connection's buffer. worker.send picks the size (fixed,
     drawn per message from a --size range, or the template's), grows
-    conn.pending by header + payload (worker.grow, which also puts the
+    conn.pending by header + payload (outbox.grow, which also puts the
     connection on the loop's flush list), writes the header with
     internal/wire.PutHeader and a mask from the loop's ChaCha8 generator, the
     payload with codec.put (stamp, then filler), and masks the payload in
     place with ws.Cipher. With permessage-deflate the payload is first
     assembled in the loop's scratch buffer and compressed (deflater.compress,
-    internal/deflate); with --fragment it is cut into frames (sendFrames).
+    internal/deflate); with --fragment it is cut into frames (outbox.frames).
     Sent and BytesSent are counted and send lag recorded here, if the message
     is inside the measured window; conn.nextSeq and the loop's outstanding
     count go up.
@@ -216,7 +240,7 @@ One text echo in the open model, from schedule to summary:
  4. Read. When the socket is readable, the loop receives into its read
     buffer (or after the partial frame in conn.carry, worker.readInto), with
     recvmsg and a control buffer when kernel timestamps are on;
-    worker.arrival turns the SO_TIMESTAMPNS stamp into the run's clock (never
+    rxStamps.arrival turns the SO_TIMESTAMPNS stamp into the run's clock (never
     later than when the read returned). worker.received handles errors and
     end of stream.
  5. Reassembled and checked. worker.consume parses each frame header
@@ -228,19 +252,20 @@ One text echo in the open model, from schedule to summary:
     worker.dataMessage inflates a compressed message (deflater.decompress;
     failure closes with 1007, deflate_error); worker.textMessage checks that
     a text message is valid UTF-8 (else close 1007, invalid_utf8).
- 6. Matched by its stamp. worker.message decodes the stamp (codec.get) and
-    checks the filler. A reply with no stamp, the wrong opcode or a sequence
+ 6. Matched by its stamp. worker.message hands the message to the
+    workload: echo.message decodes the stamp (codec.get) and checks the
+    filler (echo.reply). A reply with no stamp, the wrong opcode or a sequence
     number not awaited counts as echo_mismatch (the first two also tell the
-    verdict, worker.notEcho); one
+    verdict, echo.notEcho); one
     that skips sequence numbers counts the skipped measured messages as lost
     (echo_skipped); an altered echo is lost.
  7. Recorded. For a measured message: Received and BytesReceived, then
     metrics.RTT from the intended time to the arrival, metrics.RTTUncorrected
     from the actual send, and (kernel timestamps) metrics.ReadLag from the
     arrival to now, all into
-    the loop's own shard with metrics.Shard.Record (no locks). In the closed
-    model the next send follows at once; in the open model a connection held
-    by --max-inflight goes back on the heap.
+    the loop's own shard with metrics.Shard.Record (no locks). Then the
+    pacer: in the closed model the next send follows at once; in the open
+    model a connection held by --max-inflight goes back on the heap.
  8. Merged. At each interval boundary the loop's window goes to
     collectIntervals (see Checkpoints and intervals); at the end Run merges
     every shard, the dialers' included, with metrics.Recorder.Snapshot into
@@ -252,6 +277,55 @@ One text echo in the open model, from schedule to summary:
     metrics.Counts.Balanced holds: Sent == Received + Lost + InFlight.
     Sends the schedule wanted but that were never made are Unsent, outside
     Sent.
+
+# Adding a workload
+
+A workload is one file, one line in the registry and one case in
+scenario's validation; the loop, the pacers and the accounting of what is
+sent stay as they are. Say the server should push messages to subscribers:
+each connection subscribes as it opens, sends nothing else, and every push
+(stamped by the server's own feed with the codec's stamp) is timed from its
+intended time. The file, workload_subscribe.go:
+
+	type subscribe struct{ w *worker }
+
+	func newSubscribe(w *worker) workload { return &subscribe{w: w} }
+
+	// adopt queues the subscription; the loop flushes it with its first exchange.
+	func (s *subscribe) adopt(c *conn) {
+		s.w.out.frames(c, ws.OpText, []byte(`{"subscribe":"bench"}`), 1, false)
+	}
+
+	func (s *subscribe) sends(*conn) bool { return false } // the pacer sends nothing
+
+	func (s *subscribe) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx, now int64) bool {
+		st, stamped, _ := s.w.run.codec.get(p, c.slot)
+		switch {
+		case !stamped:
+			s.w.shard.Error("push_unstamped")
+		case st.intended >= s.w.run.measureStart:
+			s.w.shard.Counts.Deliveries++
+			s.w.shard.Record(metrics.Delivery, time.Duration(max(rx-st.intended, 0)))
+		}
+		return false // a push, not a reply: nothing for the pacer
+	}
+
+	func (s *subscribe) stopped()      {}
+	func (s *subscribe) arrived() bool { return true }
+	func (s *subscribe) missed() int64 { return 0 }
+
+The registry line, in workloads:
+
+	scenario.KindSubscribe: newSubscribe,
+
+and in scenario, the kind's name beside the others (KindSubscribe =
+"subscribe") and its case in Spec.Validate, which says what does not
+apply to it:
+
+	case KindSubscribe:
+		if s.Rate > 0 || s.Think > 0 {
+			bad("rate", "subscribers only receive: no --rate or --think")
+		}
 
 # Stopping
 
