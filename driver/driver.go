@@ -225,7 +225,7 @@ type run struct {
 	// Broadcast: what each publisher (by schedule index) sent, written by
 	// its loop as it stops sending, before it counts itself out of
 	// sending; once sending is 0 every loop may read it (see
-	// worker.deliveriesIn). wakeAll wakes every loop then.
+	// broadcast.arrived). wakeAll wakes every loop then.
 	pubs    []published
 	sending atomic.Int32 // event loops still sending
 	wakeAll func()
@@ -724,32 +724,6 @@ func chooseIO(mode string) (bool, error) {
 // rooms shapes a broadcast run: rooms of size connections, the first
 // publishers of each publishing.
 type rooms struct{ size, publishers int }
-
-// published is what one broadcast publisher sent: sent messages in all,
-// the first of them measured (noSeq: none), and whether it is a
-// connection of this process (here); the others' are unknown.
-type published struct {
-	sent, first uint64
-	here        bool
-}
-
-// deliveryTargets is, per publisher, how many of its messages every member
-// of its room should have once sending has stopped: what a publisher of
-// this process sent, and what the schedule had a publisher of another
-// process send (closed model: unknown, 0). Read it only once sending is 0.
-func (r *run) deliveryTargets() []uint64 {
-	t := make([]uint64, len(r.pubs))
-	stop := time.Duration(r.stopAt.Load())
-	for p, pb := range r.pubs {
-		switch {
-		case pb.here:
-			t[p] = pb.sent
-		case r.open:
-			t[p] = r.sched.Index(p, stop)
-		}
-	}
-	return t
-}
 
 // schedIndex is slot's index in the open-model schedule: the slot itself,
 // or in a broadcast run its publisher index (-1: it does not publish).

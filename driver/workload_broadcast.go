@@ -195,3 +195,29 @@ func (b *broadcast) missed() int64 {
 	}
 	return n
 }
+
+// published is what one broadcast publisher sent: sent messages in all,
+// the first of them measured (noSeq: none), and whether it is a
+// connection of this process (here); the others' are unknown.
+type published struct {
+	sent, first uint64
+	here        bool
+}
+
+// deliveryTargets is, per publisher, how many of its messages every member
+// of its room should have once sending has stopped: what a publisher of
+// this process sent, and what the schedule had a publisher of another
+// process send (closed model: unknown, 0). Read it only once sending is 0.
+func (r *run) deliveryTargets() []uint64 {
+	t := make([]uint64, len(r.pubs))
+	stop := time.Duration(r.stopAt.Load())
+	for p, pb := range r.pubs {
+		switch {
+		case pb.here:
+			t[p] = pb.sent
+		case r.open:
+			t[p] = r.sched.Index(p, stop)
+		}
+	}
+	return t
+}

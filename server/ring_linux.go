@@ -10,7 +10,7 @@ import (
 )
 
 // This file is the event loop's socket I/O through io_uring (Config.IO), the
-// same batching as the client's (driver/worker_linux.go). On a virtual machine
+// same batching as the client's (driver/loop_linux.go). On a virtual machine
 // a system call costs about a microsecond before it does any work, and an echo
 // costs two of them (read and write) when each is a call of its own.
 //
