@@ -351,22 +351,18 @@ func (w *worker) loop() {
 	}
 }
 
-// sendingEnds is when the sending phase ends: at the end of the window, or,
-// while sends that fell due before it are still to be made, up to catchUp
-// later.
-func (w *worker) sendingEnds(now int64) int64 {
-	stop := w.run.stopAt.Load()
-	if now >= stop && w.pace.behind(stop) {
-		return stop + catchUp
-	}
-	return stop
-}
-
-// deadline is the next moment the worker must wake up for, whatever the sockets do.
+// deadline is the next moment the worker must wake up for, whatever the
+// sockets do: the end of its phase. Sending ends at the end of the window,
+// or, while sends that fell due before it are still to be made, up to
+// catchUp later.
 func (w *worker) deadline(now int64) int64 {
 	switch w.phase {
 	case phaseSending:
-		return w.sendingEnds(now)
+		stop := w.run.stopAt.Load()
+		if now >= stop && w.pace.behind(stop) {
+			return stop + catchUp
+		}
+		return stop
 	case phaseDraining:
 		return w.run.stopAt.Load() + w.run.grace
 	default:
@@ -377,7 +373,7 @@ func (w *worker) deadline(now int64) int64 {
 // advance moves the worker to the next phase when its time has come.
 func (w *worker) advance(now int64) {
 	cut := w.run.verdict.cut.Load() // the server does not echo: no catch-up, no grace
-	if w.phase == phaseSending && (now >= w.sendingEnds(now) || cut) {
+	if w.phase == phaseSending && (now >= w.deadline(now) || cut) {
 		w.phase = phaseDraining
 		w.pace.unsent()
 		w.load.stopped()
