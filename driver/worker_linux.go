@@ -3,17 +3,139 @@
 package driver
 
 import (
+	crand "crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 	"golang.org/x/sys/unix"
 
 	"github.com/wsbench/wsbench/internal/netpoll"
+	"github.com/wsbench/wsbench/internal/uring"
 	"github.com/wsbench/wsbench/internal/wire"
+	"github.com/wsbench/wsbench/metrics"
 )
+
+// worker is one event loop: an epoll instance (and io_uring ring), the
+// connections it owns, its metrics shard, its workload and its pacer. It
+// moves bytes: sends what is queued, reads what is ready, hands whole
+// messages to the workload (message) and asks the pacer what is due;
+// it moves through the phases and takes the checkpoints. Nothing in it is
+// shared with other goroutines except through run's atomics.
+type worker struct {
+	run   *run
+	poll  *netpoll.Poller
+	ring  *uring.Ring // nil: one read(2) or write(2) per operation
+	conns []*conn
+	byFD  []*conn
+	shard *metrics.Shard
+	rbuf  []byte
+
+	load workload // what the connections do with their messages
+	pace pacer    // when they send (nil until first use: see pacing)
+	out  outbox   // frames built into the connections' send queues
+
+	// zip compresses and decompresses messages when permessage-deflate is
+	// on (nil: off); zWire is the wire size of the message being handled.
+	zip   *deflater
+	zWire int
+
+	ready []*conn // connections epoll reported readable, read in one batch
+	stats LoopStats
+
+	stamps rxStamps // receives with kernel timestamps
+	// intervals receives a checkpoint of the shard at the start of the
+	// measured window and at every interval boundary after it; nil: none.
+	intervals    chan<- checkpoint
+	nextInterval int64
+	intervalIdx  int // -1 until the window's starting checkpoint is taken
+	// passNow is when the current pass began (ns since origin).
+	passNow int64
+
+	// staged is the loop's part of a staged run (nil: not staged).
+	staged *stagedState
+
+	phase         int
+	live          int    // connections not yet closed
+	outstanding   uint64 // messages awaiting replies, over all live connections
+	closeDeadline int64
+}
+
+func newWorker(r *run, shard *metrics.Shard, useRing bool) (*worker, error) {
+	newPoller := netpoll.New
+	if r.ticking {
+		newPoller = netpoll.NewTicking
+	}
+	p, err := newPoller(512)
+	if err != nil {
+		return nil, err
+	}
+	var seed [32]byte
+	if _, err := crand.Read(seed[:]); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("seed mask generator: %w", err)
+	}
+	w := &worker{
+		run:   r,
+		poll:  p,
+		shard: shard,
+		rbuf:  make([]byte, readBufSize),
+		out:   outbox{rng: rand.NewChaCha8(seed)},
+	}
+	w.load = newWorkload(w)
+	if r.deflate {
+		w.zip = newDeflater()
+	}
+	if useRing {
+		if w.ring, err = uring.New(ringEntries); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
+	if r.rxStamps {
+		n := 1
+		if useRing {
+			n = min(ringEntries, readBufSize/minReadSlot)
+		}
+		w.stamps = rxStamps{msgs: make([]unix.Msghdr, n), iovs: make([]unix.Iovec, n), ctl: make([]byte, n*ctlSize)}
+	}
+	return w, nil
+}
+
+// release frees the worker's kernel objects. Run calls it once every worker
+// has returned: Run may still Wake the poller until then, and a closed
+// eventfd's number could already belong to a new socket.
+func (w *worker) release() {
+	w.poll.Close()
+	if w.ring != nil {
+		w.ring.Close()
+	}
+}
+
+// adopt takes a connected, upgraded socket. carry holds bytes the server sent
+// right after its handshake response.
+func (w *worker) adopt(fd, slot int, carry []byte) error {
+	c := &conn{fd: fd, slot: slot, sched: w.run.schedIndex(slot), pub: -1, firstMeasured: noSeq, carry: carry}
+	w.load.adopt(c)
+	if w.run.rxStamps {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+			return fmt.Errorf("enable kernel receive timestamps: %w", err)
+		}
+	}
+	if err := w.poll.Add(fd, netpoll.In|netpoll.RdHup); err != nil {
+		return err
+	}
+	for fd >= len(w.byFD) {
+		w.byFD = append(w.byFD, nil)
+	}
+	w.byFD[fd] = c
+	w.conns = append(w.conns, c)
+	w.live++
+	return nil
+}
 
 // The read path: from the bytes a read returned to whole messages, handed
 // to message; and the ends of a connection (settle, fail, closeFD).
