@@ -316,7 +316,7 @@ intended time. The file, workload_subscribe.go:
 
 The registry line, in workloads:
 
-	scenario.KindSubscribe: newSubscribe,
+	string(scenario.KindSubscribe): newSubscribe,
 
 and in scenario, the kind's name beside the others (KindSubscribe =
 "subscribe") and its case in Spec.Validate, which says what does not

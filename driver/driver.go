@@ -366,7 +366,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		think:        int64(spec.Think),
 		interval:     int64(spec.Interval),
 		hold:         spec.Kind == scenario.KindHold && spec.Rate == 0,
-		kind:         spec.Kind,
+		kind:         string(spec.Kind),
 		op:           ws.OpText,
 		plan:         loadPlan,
 		deflate:      spec.Deflate,

@@ -37,12 +37,13 @@ type workload interface {
 
 // workloads is the registry: a scenario kind, and the workload it gives
 // each event loop. (scenario.KindConnect is the connection storm, which
-// runs outside the event loops: see runConnect.)
+// runs outside the event loops: see runConnect.) Keys are the kinds'
+// names, whether scenario's constants are strings or a string type.
 var workloads = map[string]func(w *worker) workload{
-	scenario.KindEcho:      newEcho,
-	scenario.KindPing:      newPing,
-	scenario.KindBroadcast: newBroadcast,
-	scenario.KindHold:      newHold,
+	string(scenario.KindEcho):      newEcho,
+	string(scenario.KindPing):      newPing,
+	string(scenario.KindBroadcast): newBroadcast,
+	string(scenario.KindHold):      newHold,
 }
 
 // newWorkload is the workload of run's kind for loop w; an empty kind is
@@ -50,7 +51,7 @@ var workloads = map[string]func(w *worker) workload{
 func newWorkload(w *worker) workload {
 	kind := w.run.kind
 	if kind == "" {
-		kind = scenario.KindEcho
+		kind = string(scenario.KindEcho)
 	}
 	return workloads[kind](w) // scenario.Spec.Validate admits no other kind
 }

@@ -21,17 +21,17 @@ func TestWorkloadAndPacerChoice(t *testing.T) {
 		want string
 	}{
 		{"", "*driver.echo"},
-		{scenario.KindEcho, "*driver.echo"},
-		{scenario.KindPing, "driver.ping"},
-		{scenario.KindBroadcast, "*driver.broadcast"},
-		{scenario.KindHold, "driver.hold"},
+		{string(scenario.KindEcho), "*driver.echo"},
+		{string(scenario.KindPing), "driver.ping"},
+		{string(scenario.KindBroadcast), "*driver.broadcast"},
+		{string(scenario.KindHold), "driver.hold"},
 	} {
 		w := &worker{run: &run{kind: tc.kind}}
 		if got := typeName(newWorkload(w)); got != tc.want {
 			t.Errorf("kind %q: workload %s, want %s", tc.kind, got, tc.want)
 		}
 	}
-	if _, ok := workloads[scenario.KindConnect]; ok {
+	if _, ok := workloads[string(scenario.KindConnect)]; ok {
 		t.Error("the connection storm runs outside the event loops: it has no workload")
 	}
 	for _, tc := range []struct {
@@ -58,7 +58,7 @@ func TestWorkloadAndPacerChoice(t *testing.T) {
 func TestHoldSendsNothingWithoutRate(t *testing.T) {
 	for _, hold := range []bool{true, false} {
 		w, c, _ := benchWorker(t, IOSyscalls, 64, false)
-		w.run.kind, w.run.hold = scenario.KindHold, hold
+		w.run.kind, w.run.hold = string(scenario.KindHold), hold
 		w.load = newWorkload(w)
 		w.pacing().begin()
 		if got, want := c.nextSeq, map[bool]uint64{true: 0, false: 1}[hold]; got != want {
