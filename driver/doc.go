@@ -14,7 +14,7 @@ returns an error only when the run could not be set up.
 
 Each term as the code uses it, with what implements it.
 
-  - Event loop (worker, loop_linux.go): one goroutine with an epoll
+  - Event loop (worker; worker.loop in loop_linux.go): one goroutine with an epoll
     instance (internal/netpoll Poller), the connections it owns, one
     metrics.Shard (no locks on the hot path), one read buffer, an outbox
     (frames built into the connections' send queues, send_linux.go), a
