@@ -33,28 +33,20 @@ import (
 // Connections here live for milliseconds, so each loop is a goroutine doing
 // blocking I/O on Go's own poller: the event loops' machinery is for
 // connections that stay.
-func runConnect(ctx context.Context, cfg Config, spec scenario.Spec, u *url.URL, rec *metrics.Recorder) (*Result, error) {
-	sources, err := scenario.ParseSourceIPs(spec.SourceIP)
+func runConnect(ctx context.Context, cfg Config, c *scenario.Compiled, u *url.URL, rec *metrics.Recorder) (*Result, error) {
+	spec := c.Spec
+	tc, err := targetTLS(c, u)
 	if err != nil {
 		return nil, err
 	}
-	tc, err := targetTLS(spec, u)
-	if err != nil {
-		return nil, err
-	}
-	plan := dialPlan{timeout: time.Duration(spec.ConnectTimeout), dialer: handshakeDialer(spec), require: spec.RequireSubprotocol, tls: tc, sources: sources, ports: newPortPicker()}
-	if plan.urlFor, err = connURLs(spec, u); err != nil {
-		return nil, err
-	}
+	plan := dialPlan{timeout: time.Duration(spec.ConnectTimeout), dialer: handshakeDialer(c), require: spec.RequireSubprotocol,
+		tls: tc, sources: c.Sources, ports: newPortPicker(), urlFor: connURLs(c, u)}
 	addr := hostPort(u)
 	op := ws.OpText
 	if spec.Binary {
 		op = ws.OpBinary
 	}
-	codec, err := newPayloadCodec(spec, spec.Binary, false)
-	if err != nil {
-		return nil, err
-	}
+	codec := newPayloadCodec(c, spec.Binary, false)
 	abort := cfg.Abort
 	if abort == nil {
 		abort = context.Background()
@@ -68,7 +60,7 @@ func runConnect(ctx context.Context, cfg Config, spec scenario.Spec, u *url.URL,
 	origin := time.Now()
 	measureStart := origin.Add(time.Duration(spec.Warmup))
 	stopAt := measureStart.Add(time.Duration(spec.Duration))
-	res := &Result{Started: origin, StopReason: StopCompleted, Processes: 1, IO: IOSyscalls, GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	res := &Result{Started: origin, StopReason: StopCompleted, Processes: 1, IO: string(IOSyscalls), GOMAXPROCS: runtime.GOMAXPROCS(0)}
 	stopCtx, stop := context.WithDeadline(ctx, stopAt)
 	defer stop()
 	// The CPU use at the end of the warm-up, handed over on a channel: the

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,25 +79,11 @@ func hostPort(u *url.URL) string {
 // connURLs returns the URL of each connection slot when they differ from
 // the target's: a broadcast room's path (slot / RoomSize), and the Query
 // template with the slot's number and token. nil: every slot uses u.
-func connURLs(spec scenario.Spec, u *url.URL) (func(slot int) *url.URL, error) {
-	broadcast := spec.Kind == scenario.KindBroadcast
+func connURLs(c *scenario.Compiled, u *url.URL) func(slot int) *url.URL {
+	spec, tokens := c.Spec, c.Tokens
+	broadcast := c.Kind == scenario.KindBroadcast
 	if !broadcast && spec.Query == "" {
-		return nil, nil
-	}
-	var tokens []string
-	if spec.TokensFile != "" {
-		b, err := os.ReadFile(spec.TokensFile)
-		if err != nil {
-			return nil, fmt.Errorf("--tokens-file: %w", err)
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if line = strings.TrimSpace(line); line != "" {
-				tokens = append(tokens, line)
-			}
-		}
-		if len(tokens) == 0 {
-			return nil, fmt.Errorf("--tokens-file %s: no tokens in it (one per line)", spec.TokensFile)
-		}
+		return nil
 	}
 	return func(slot int) *url.URL {
 		ru := *u
@@ -118,21 +103,20 @@ func connURLs(spec scenario.Spec, u *url.URL) (func(slot int) *url.URL, error) {
 			ru.RawQuery = q
 		}
 		return &ru
-	}, nil
+	}
 }
 
-// handshakeDialer is the gobwas/ws Dialer for spec's handshake options.
-func handshakeDialer(spec scenario.Spec) ws.Dialer {
-	d := ws.Dialer{Protocols: spec.Subprotocols}
+// handshakeDialer is the gobwas/ws Dialer for c's handshake options.
+func handshakeDialer(c *scenario.Compiled) ws.Dialer {
+	d := ws.Dialer{Protocols: c.Spec.Subprotocols}
 	h := http.Header{}
-	for _, line := range spec.Headers {
-		name, value, _ := scenario.ParseHeader(line) // validated with the Spec
-		h.Add(name, value)
+	for _, hd := range c.Headers {
+		h.Add(hd.Name, hd.Value)
 	}
-	if spec.Origin != "" {
-		h.Set("Origin", spec.Origin)
+	if c.Spec.Origin != "" {
+		h.Set("Origin", c.Spec.Origin)
 	}
-	if spec.Deflate {
+	if c.Spec.Deflate {
 		d.Extensions = []httphead.Option{deflateOffer()}
 	}
 	if len(h) > 0 {

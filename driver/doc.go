@@ -1,14 +1,17 @@
 /*
-Package driver drives WebSocket load: it opens the connections a
-scenario.Spec asks for, sends and times their messages from a few event
-loops, stops in phases and returns what it measured as a Result. Run is its
-core; Preflight, RaiseNoFile and CheckInputs check a run before it starts.
-cmd/wsbench wires the driver to flags and passes what a Result holds to
-results for the report.
+Package driver drives WebSocket load: it opens the connections a compiled
+scenario (scenario.Compile: every value parsed, every file it names read)
+asks for, sends and times their messages from a few event loops, stops in
+phases and returns what it measured as a Result. Run is its core, in named
+steps (prepare, dial, setUp, startClock, wait, collect); Preflight and
+RaiseNoFile check a run before it starts. cmd/wsbench wires the driver to
+flags and passes what a Result holds to results for the report.
 
-The driver never opens a result file and never prints: failures of
-connections and messages are data (counts by kind in the metrics), and Run
-returns an error only when the run could not be set up.
+The driver never opens a user's file (payload, tokens, CA: the compiled
+scenario holds their contents) or a result file, never prints, and names
+settings by their scenario keys, never by flags: failures of connections
+and messages are data (counts by kind in the metrics), and Run returns an
+error only when the run could not be set up.
 
 # Vocabulary
 

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -21,12 +22,12 @@ import (
 	"github.com/wsbench/wsbench/scenario"
 )
 
-// Stop reasons, as they appear in the result.
+// Stop reasons, as they appear in the result (Result.StopReason).
 const (
 	StopCompleted     = "completed"
 	StopInterrupted   = "interrupted"
 	StopAborted       = "aborted"
-	StopNoConnections = "no_connections" // none opened: at the start, or (staged, --reconnect) in the whole run
+	StopNoConnections = "no_connections" // none opened: at the start, or (staged, reconnect) in the whole run
 	// StopNotEcho: the server answered, but no reply was an echo of what
 	// was sent (see Mismatch); StopNotBroadcast: a broadcast run's messages
 	// were echoed to their publishers but reached no other member.
@@ -43,7 +44,14 @@ const closeTimeout = 2 * time.Second
 
 // Config is what Run needs.
 type Config struct {
-	// Spec is the validated scenario; Spec.Target is ignored in favour of Target.
+	// Scenario is the run's scenario, compiled (scenario.Compile): every
+	// value parsed and every file it names read. A process's part of a
+	// split run (Part) is the whole run compiled, then Share'd.
+	Scenario *scenario.Compiled
+	// Spec, when Scenario is nil, is compiled by Run instead (as the whole
+	// run when Part is set); it must then name no file (payload_file,
+	// tokens_file, ca), since the driver reads none. A shorthand for tests
+	// and examples. Either's Target is ignored in favour of Target.
 	Spec scenario.Spec
 	// Target is the ws:// URL to load.
 	Target string
@@ -54,9 +62,9 @@ type Config struct {
 	Abort context.Context
 	// Workers is the number of event loops; 0 means GOMAXPROCS.
 	Workers int
-	// IO is how the event loops talk to the kernel: IOAuto (the default),
-	// IOUring or IOSyscalls.
-	IO string
+	// IO is how the event loops talk to the kernel: IOAuto (the default,
+	// also ""), IOUring or IOSyscalls.
+	IO iomode.Mode
 	// Timestamps is where an echo's arrival time comes from: TimestampsKernel
 	// (the default) or TimestampsRead.
 	Timestamps string
@@ -95,13 +103,13 @@ const (
 // I/O modes of the event loops (internal/iomode, shared with the server).
 const (
 	// IOAuto uses io_uring when the kernel allows it, else system calls.
-	IOAuto = string(iomode.Auto)
+	IOAuto = iomode.Auto
 	// IOUring batches the sends and receives of each pass through the event
 	// loop into one io_uring submission: a system call per batch instead of
 	// one per message. Fails if io_uring is unavailable.
-	IOUring = string(iomode.Uring)
+	IOUring = iomode.Uring
 	// IOSyscalls makes one read(2) or write(2) per socket operation.
-	IOSyscalls = string(iomode.Syscalls)
+	IOSyscalls = iomode.Syscalls
 )
 
 // Result is what a run measured and how it ended: the one measurement type
@@ -239,340 +247,477 @@ type run struct {
 	verdict verdict
 }
 
-// Run opens the connections, drives the load the Spec describes, stops in
-// phases (stop sending, wait up to the grace period for replies, close every
-// connection with a close handshake) and returns what it measured. It returns
-// an error only when the run could not be set up; failures of connections and
-// messages are counted in the Result. Cancelling ctx stops the run gracefully.
+// Run opens the connections, drives the load the scenario describes, stops
+// in phases (stop sending, wait up to the grace period for replies, close
+// every connection with a close handshake) and returns what it measured. It
+// returns an error only when the run could not be set up; failures of
+// connections and messages are counted in the Result. Cancelling ctx stops
+// the run gracefully.
+//
+// Its steps, each a function or method of session below: prepare (the
+// compiled scenario and the target), checkOptions (the Config's options,
+// the payload codec and the dial plan: nothing is opened yet), dial,
+// setUp (the run's settings and its event loops, which adopt the
+// connections), startClock (warm-up and measured window, the interval and
+// stage collectors, the staged planner), wait (the loops run until the
+// window and the grace period end, or a stop) and collect.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
-	spec := cfg.Spec
-	spec.Target = cfg.Target
-	whole := spec // a part is checked as the whole run: a room may span parts
+	s, err := prepare(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if s.c.Kind == scenario.KindConnect {
+		return runConnect(ctx, cfg, s.c, s.u, s.rec)
+	}
+	if err := s.checkOptions(); err != nil {
+		return nil, err
+	}
+	if !s.dial(ctx) {
+		return s.noConnections()
+	}
+	defer s.cleanUp()
+	if err := s.setUp(); err != nil {
+		return nil, err
+	}
+	if err := s.startClock(ctx); err != nil {
+		return nil, err
+	}
+	s.wait(ctx)
+	return s.collect()
+}
+
+// session is one call of Run: its settings and what each step leaves for
+// the next.
+type session struct {
+	cfg   Config
+	c     *scenario.Compiled
+	spec  scenario.Spec // c.Spec
+	u     *url.URL      // the target
+	rec   *metrics.Recorder
+	abort context.Context
+
+	part                     Part // the slots this process drives (set for every run by setUp)
+	split, staged, broadcast bool
+	useRing, rxStamps        bool
+	codec                    *codec
+	plan                     dialPlan
+	events                   []scenario.ConnEvent // staged: what the planner opens and closes after the start
+
+	dialStart time.Time
+	conns     []dialed
+	dead      []int // slots whose connection did not open, whose sends are unsent
+	r         *run
+	workers   []*worker
+	res       *Result
+	relays    bool // a broadcast member of this process can relay (see relayable)
+
+	// Set by startClock for wait and collect.
+	stopPlan, intervalsDone, stagesDone func()
+	cleanups                            []func() // run by cleanUp, last first
+}
+
+// compiled is the run's compiled scenario: Config.Scenario, or Config.Spec
+// compiled here (as the whole run when Part splits it), which then must
+// name no file: the driver reads none.
+func (cfg Config) compiled() (*scenario.Compiled, error) {
+	if cfg.Scenario != nil {
+		return cfg.Scenario, nil
+	}
+	whole := cfg.Spec
+	whole.Target = cfg.Target
 	if cfg.Part.Total != 0 {
 		whole.Conns = cfg.Part.Total
 	}
-	if err := whole.Validate(); err != nil {
+	c, err := scenario.CompileWith(whole, func(string) ([]byte, error) {
+		return nil, errors.New("the driver reads no files: compile the scenario with scenario.Compile and pass it as Config.Scenario")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.Share(cfg.Spec.Conns), nil
+}
+
+// prepare is Run's first step: the compiled scenario, the target, and how
+// the connections will be opened.
+func prepare(cfg Config) (*session, error) {
+	c, err := cfg.compiled()
+	if err != nil {
 		return nil, err
 	}
 	u, err := url.Parse(cfg.Target)
 	if err != nil {
 		return nil, fmt.Errorf("target URL: %w", err)
 	}
-	rec := cfg.Recorder
-	if rec == nil {
-		rec = metrics.NewRecorder()
+	s := &session{cfg: cfg, c: c, spec: c.Spec, u: u, rec: cfg.Recorder, abort: cfg.Abort, part: cfg.Part,
+		split: cfg.Part.Total != 0, broadcast: c.Kind == scenario.KindBroadcast}
+	s.spec.Target = cfg.Target
+	if s.rec == nil {
+		s.rec = metrics.NewRecorder()
 	}
-	abort := cfg.Abort
-	if abort == nil {
-		abort = context.Background()
-	}
-
-	if spec.Kind == scenario.KindConnect {
-		return runConnect(ctx, cfg, spec, u, rec)
-	}
-	part := cfg.Part
-	split := part.Total != 0
-	if split && (part.First < 0 || part.First+spec.Conns > part.Total) {
-		return nil, fmt.Errorf("part: slots %d..%d outside 0..%d", part.First, part.First+spec.Conns-1, part.Total-1)
-	}
-	sources, err := scenario.ParseSourceIPs(spec.SourceIP)
-	if err != nil {
-		return nil, err
-	}
-	broadcast := spec.Kind == scenario.KindBroadcast
-	tc, err := targetTLS(spec, u)
-	if err != nil {
-		return nil, err
-	}
-	codec, err := newPayloadCodec(spec, spec.Binary || spec.Kind == scenario.KindPing, broadcast)
-	if err != nil {
-		return nil, err
-	}
-	plan := dialPlan{n: spec.Conns, conc: spec.DialConcurrency, timeout: time.Duration(spec.ConnectTimeout),
-		sources: sources, first: part.First, dialer: handshakeDialer(spec), require: spec.RequireSubprotocol,
-		rate: spec.ConnectRate, tls: tc, ports: newPortPicker()}
-	if plan.urlFor, err = connURLs(spec, u); err != nil {
-		return nil, err
+	if s.abort == nil {
+		s.abort = context.Background()
 	}
 	// A staged run, or one that reopens dropped connections, runs on the
 	// planner and the message sequence (see staged_linux.go).
-	staged := spec.Staged() || spec.Reconnect > 0
-	loadPlan := spec.Plan()
-	var events []scenario.ConnEvent
-	if staged {
+	s.staged = s.spec.Staged() || s.spec.Reconnect > 0
+	return s, nil
+}
+
+// checkOptions checks the Config's options against the scenario and
+// plans the dial: a failure here costs no connection.
+func (s *session) checkOptions() error {
+	spec, part := s.spec, s.part
+	if s.split && (part.First < 0 || part.First+spec.Conns > part.Total) {
+		return fmt.Errorf("part: slots %d..%d outside 0..%d", part.First, part.First+spec.Conns-1, part.Total-1)
+	}
+	switch s.cfg.Timestamps {
+	case "", TimestampsKernel:
+		s.rxStamps = true
+	case TimestampsRead:
+	default:
+		return fmt.Errorf("unknown source of arrival times %q (want %s or %s)", s.cfg.Timestamps, TimestampsKernel, TimestampsRead)
+	}
+	var err error
+	if s.useRing, err = chooseIO(s.cfg.IO); err != nil {
+		return err
+	}
+	tc, err := targetTLS(s.c, s.u)
+	if err != nil {
+		return err
+	}
+	s.codec = newPayloadCodec(s.c, s.c.BinaryMessages(), s.broadcast)
+	s.plan = dialPlan{n: spec.Conns, conc: spec.DialConcurrency, timeout: time.Duration(spec.ConnectTimeout),
+		sources: s.c.Sources, first: part.First, dialer: handshakeDialer(s.c), require: spec.RequireSubprotocol,
+		rate: spec.ConnectRate, tls: tc, ports: newPortPicker(), urlFor: connURLs(s.c, s.u)}
+	if s.staged {
 		// Slots open at the start are dialled before the clock starts; the
 		// planner opens and closes the rest as the run goes.
-		if !split {
-			part = Part{First: 0, Total: spec.Conns}
+		if !s.split {
+			s.part = Part{First: 0, Total: spec.Conns}
 		}
-		all := loadPlan.ConnEvents(spec.ConnectRate)
 		k0 := 0
-		for _, ev := range all {
+		for _, ev := range s.c.Plan.ConnEvents(spec.ConnectRate) {
 			if ev.At > 0 || !ev.Open {
-				events = append(events, ev)
+				s.events = append(s.events, ev)
 			} else {
 				k0 = max(k0, ev.Slot+1)
 			}
 		}
-		plan.n = max(0, min(k0, part.First+spec.Conns)-part.First)
-		plan.rate = 0
+		s.plan.n = max(0, min(k0, s.part.First+spec.Conns)-s.part.First)
+		s.plan.rate = 0
 	}
-	dialStart := time.Now()
-	conns := dialAll(ctx, u, plan, rec)
-	res := &Result{Dial: time.Since(dialStart), Processes: 1}
-	var intervalsDone func() // collects the intervals once the loops are done
-	if len(conns) == 0 && !staged {
-		now := time.Now()
-		res.Started, res.MeasureStart, res.MeasureEnd = now, now, now
-		res.StopReason = StopNoConnections
-		res.Snapshot, err = rec.Snapshot()
-		return res, err
-	}
+	return nil
+}
 
-	var dead []int
+// dial opens the connections due before the clock starts. It reports
+// whether the run goes on: a run that is not staged needs one at least.
+func (s *session) dial(ctx context.Context) bool {
+	s.dialStart = time.Now()
+	s.conns = dialAll(ctx, s.u, s.plan, s.rec)
+	s.res = &Result{Dial: time.Since(s.dialStart), Processes: 1}
+	return len(s.conns) > 0 || s.staged
+}
+
+// noConnections is the result of a run in which no connection opened.
+func (s *session) noConnections() (*Result, error) {
+	now := time.Now()
+	res := s.res
+	res.Started, res.MeasureStart, res.MeasureEnd = now, now, now
+	res.StopReason = StopNoConnections
+	var err error
+	res.Snapshot, err = s.rec.Snapshot()
+	return res, err
+}
+
+// cleanUp runs what the steps left to undo, last first.
+func (s *session) cleanUp() {
+	for i := len(s.cleanups) - 1; i >= 0; i-- {
+		s.cleanups[i]()
+	}
+}
+
+// setUp is Run's third step: the settings every event loop reads, and the
+// loops, which adopt the connections.
+func (s *session) setUp() error {
+	spec, conns := s.spec, s.conns
 	switch {
-	case staged:
+	case s.staged:
 		// Slots are fixed by the plan; their messages are counted as they fall due.
-	case split:
-		dead = deadSlots(conns, part.First, spec.Conns)
-	case broadcast:
+	case s.split:
+		s.dead = deadSlots(conns, s.part.First, spec.Conns)
+	case s.broadcast:
 		// Rooms are fixed by slot: a connection that failed leaves a hole.
-		part = Part{First: 0, Total: spec.Conns}
-		dead = deadSlots(conns, 0, spec.Conns)
+		s.part = Part{First: 0, Total: spec.Conns}
+		s.dead = deadSlots(conns, 0, spec.Conns)
 	default:
-		part = Part{First: 0, Total: len(conns)}
+		s.part = Part{First: 0, Total: len(conns)}
 	}
-	sched := spec.Schedule()
-	sched.Conns = part.Total // the rate is spread over the whole run's slots
+	s.r = s.newRun()
+	s.res.Timestamps = TimestampsRead
+	if s.rxStamps {
+		s.res.Timestamps = TimestampsKernel
+	}
+	s.res.IO = string(IOSyscalls)
+	if s.useRing {
+		s.res.IO = string(IOUring)
+	}
+	nw := s.cfg.Workers
+	if nw <= 0 {
+		nw = runtime.GOMAXPROCS(0)
+		if s.c.Model == scenario.Open {
+			// Every loop wakes on every tick: at low rates one loop, waking
+			// for all connections at once, costs a fraction of several.
+			nw = min(nw, int(math.Ceil(spec.Rate/openRatePerWorker)))
+		}
+	}
+	if s.staged {
+		nw = min(nw, spec.Conns)
+	} else {
+		nw = min(nw, len(conns))
+	}
+	s.workers = make([]*worker, nw)
+	for i := range s.workers {
+		w, err := newWorker(s.r, s.rec.NewShard(), s.useRing)
+		if err != nil {
+			for _, w := range s.workers[:i] {
+				w.release()
+			}
+			closeDialed(conns)
+			return fmt.Errorf("start event loop: %w", err)
+		}
+		s.workers[i] = w
+	}
+	s.cleanups = append(s.cleanups, func() {
+		for _, w := range s.workers {
+			w.release()
+		}
+	})
+	return s.adopt()
+}
+
+// newRun is the settings and timeline every event loop reads.
+func (s *session) newRun() *run {
+	spec := s.spec
+	sched := s.c.Schedule
+	sched.Conns = s.part.Total // the rate is spread over the whole run's slots
 	var rm rooms
-	if broadcast {
+	if s.broadcast {
 		rm = rooms{size: spec.RoomSize, publishers: spec.Publishers}
-		sched.Conns = spec.Senders(part.Total) // the rate is the publishers'
+		sched.Conns = spec.Senders(s.part.Total) // the rate is the publishers'
 	}
-	if staged {
+	if s.staged {
 		sched.Conns = 1 // the staged sequence uses only its tick and its exponentials
 	}
 	if sched.Poisson && sched.Seed == 0 {
 		sched.Seed = rand.Uint64() | 1
 	}
 	r := &run{
-		open:         spec.Model() == scenario.Open,
+		open:         s.c.Model == scenario.Open,
 		sched:        sched,
 		maxInflight:  uint64(spec.MaxInflight),
-		maxMessage:   int64(max(codec.size, 1<<20)),
-		codec:        codec,
+		maxMessage:   int64(max(s.codec.size, 1<<20)),
+		codec:        s.codec,
 		rooms:        rm,
 		fragments:    max(spec.Fragment, 1),
 		think:        int64(spec.Think),
 		interval:     int64(spec.Interval),
-		hold:         spec.Kind == scenario.KindHold && spec.Rate == 0,
-		kind:         string(spec.Kind),
+		hold:         s.c.Kind == scenario.KindHold && spec.Rate == 0,
+		kind:         string(s.c.Kind),
 		op:           ws.OpText,
-		plan:         loadPlan,
+		plan:         s.c.Plan,
 		deflate:      spec.Deflate,
 		grace:        int64(spec.Grace),
 		closeTimeout: int64(closeTimeout),
 		measureStart: int64(spec.Warmup),
+		rxStamps:     s.rxStamps,
 	}
+	r.ticking = r.open && r.rxStamps && spec.Tick > 0
 	r.verdict.init()
 	if spec.Reconnect > 0 {
 		r.reconnect = time.Duration(spec.Reconnect)
 		r.redials = make(chan redial, 2*spec.Conns+16)
 	}
-	if broadcast {
-		npub := spec.Senders(part.Total)
+	if s.broadcast {
+		npub := spec.Senders(s.part.Total)
 		r.spread = newSpreadTable(npub, spec.RoomSize)
 		r.pubs = make([]published, npub)
 		for p := range r.pubs {
 			// A publisher of another process (--procs) sends what the
 			// schedule says; this process knows nothing more of it.
 			slot := p/spec.Publishers*spec.RoomSize + p%spec.Publishers
-			r.pubs[p] = published{first: noSeq, here: slot >= part.First && slot < part.First+spec.Conns}
+			r.pubs[p] = published{first: noSeq, here: slot >= s.part.First && slot < s.part.First+spec.Conns}
 		}
 	}
 	if spec.Binary {
 		r.op = ws.OpBinary
 	}
-	if spec.Kind == scenario.KindPing {
+	if s.c.Kind == scenario.KindPing {
 		r.op = ws.OpPing // answered by pongs, matched and timed like echoes
 	}
-	switch cfg.Timestamps {
-	case "", TimestampsKernel:
-		r.rxStamps = true
-	case TimestampsRead:
-	default:
-		closeDialed(conns)
-		return nil, fmt.Errorf("--rx-timestamps: unknown %q (want %s or %s)", cfg.Timestamps, TimestampsKernel, TimestampsRead)
-	}
-	r.ticking = r.open && r.rxStamps && spec.Tick > 0
-	res.Timestamps = TimestampsRead
-	if r.rxStamps {
-		res.Timestamps = TimestampsKernel
-	}
-	nw := cfg.Workers
-	if nw <= 0 {
-		nw = runtime.GOMAXPROCS(0)
-		if spec.Model() == scenario.Open {
-			// Every loop wakes on every tick: at low rates one loop, waking
-			// for all connections at once, costs a fraction of several.
-			nw = min(nw, int(math.Ceil(spec.Rate/openRatePerWorker)))
-		}
-	}
-	if staged {
-		nw = min(nw, spec.Conns)
-	} else {
-		nw = min(nw, len(conns))
-	}
-	useRing, err := chooseIO(cfg.IO)
-	if err != nil {
-		closeDialed(conns)
-		return nil, err
-	}
-	res.IO = IOSyscalls
-	if useRing {
-		res.IO = IOUring
-	}
-	workers := make([]*worker, nw)
-	for i := range workers {
-		if workers[i], err = newWorker(r, rec.NewShard(), useRing); err != nil {
-			for _, w := range workers[:i] {
-				w.release()
-			}
-			closeDialed(conns)
-			return nil, fmt.Errorf("start event loop: %w", err)
-		}
-	}
-	defer func() {
-		for _, w := range workers {
-			w.release()
-		}
-	}()
+	return r
+}
+
+// adopt hands each connection to its event loop, at its slot.
+func (s *session) adopt() error {
+	r, workers, nw := s.r, s.workers, len(s.workers)
 	r.sending.Store(int32(nw))
 	r.wakeAll = func() { wake(workers) }
-	if staged {
+	if s.staged {
+		n := s.spec.Conns
 		for i, w := range workers {
-			w.staged = &stagedState{idx: i, loops: nw, first: part.First, n: spec.Conns,
-				slots: make([]*conn, spec.Conns), gens: make([]uint32, spec.Conns), closed: make([]uint32, spec.Conns)}
+			w.staged = &stagedState{idx: i, loops: nw, first: s.part.First, n: n,
+				slots: make([]*conn, n), gens: make([]uint32, n), closed: make([]uint32, n)}
 		}
 	} else {
 		r.plannerDone.Store(true)
 	}
-	for i, d := range conns {
+	for i, d := range s.conns {
 		slot := i // a whole run spreads the rate over the connections that opened
-		if split || broadcast || staged {
-			slot = part.First + d.index // a part (or a room) keeps the whole run's slots
+		if s.split || s.broadcast || s.staged {
+			slot = s.part.First + d.index // a part (or a room) keeps the whole run's slots
 		}
 		owner := workers[i%nw]
-		if staged {
+		if s.staged {
 			owner = workers[d.index%nw]
 		}
 		if err := owner.adopt(d.fd, slot, d.carry); err != nil {
-			closeDialed(conns[i:])
+			closeDialed(s.conns[i:])
 			for _, w := range workers {
 				w.abort()
 			}
-			return nil, fmt.Errorf("register connection: %w", err)
+			return fmt.Errorf("register connection: %w", err)
 		}
-		if staged {
+		if s.staged {
 			owner.staged.slots[d.index] = owner.conns[len(owner.conns)-1]
 		}
 	}
+	return nil
+}
 
+// startClock starts the warm-up and the measured window once every
+// connection due at the start is open, with the collectors of intervals
+// and stages and, in a staged run, the planner.
+func (s *session) startClock(ctx context.Context) error {
 	// Opening connections leaves garbage (dial goroutines, handshake
 	// buffers) that the runtime would hand back to the OS only minutes from
 	// now: collect it before the clock starts, so the run holds what its
 	// connections need and GC does not stop the measured window for it.
 	debug.FreeOSMemory()
 
-	if cfg.Ready != nil {
-		if err := cfg.Ready(); err != nil {
-			for _, w := range workers {
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(); err != nil {
+			for _, w := range s.workers {
 				w.abort()
 			}
-			return nil, fmt.Errorf("waiting to start: %w", err)
+			return fmt.Errorf("waiting to start: %w", err)
 		}
 	}
 
 	// The clock starts now: the warm-up, then the measured window.
+	r := s.r
 	r.origin = time.Now()
-	r.stopAt.Store(int64(spec.Warmup + spec.Duration))
-	res.Started = r.origin
-	var collected chan []Interval
+	r.stopAt.Store(int64(s.spec.Warmup + s.spec.Duration))
+	s.res.Started = r.origin
 	if r.interval > 0 {
-		parts := make(chan checkpoint, 4*len(workers))
-		collected = make(chan []Interval, 1)
-		for _, w := range workers {
-			w.shard.Windowed()
-			w.intervals, w.nextInterval, w.intervalIdx = parts, r.measureStart, -1
-		}
-		go func() { collected <- collectIntervals(parts, len(workers), time.Duration(r.interval), cfg.OnInterval) }()
-		defer func() {
-			if collected != nil { // Run returned before the workers ran
-				close(parts)
-			}
-		}()
-		intervalsDone = func() {
+		s.collectIntervals()
+	}
+	if s.staged {
+		s.startPlanner(ctx)
+	}
+	return nil
+}
+
+// collectIntervals has the event loops report each interval to a
+// collector, whose intervals intervalsDone puts in the result.
+func (s *session) collectIntervals() {
+	r, workers, res := s.r, s.workers, s.res
+	parts := make(chan checkpoint, 4*len(workers))
+	collected := make(chan []Interval, 1)
+	for _, w := range workers {
+		w.shard.Windowed()
+		w.intervals, w.nextInterval, w.intervalIdx = parts, r.measureStart, -1
+	}
+	go func() {
+		collected <- collectIntervals(parts, len(workers), time.Duration(r.interval), s.cfg.OnInterval)
+	}()
+	done := false
+	s.cleanups = append(s.cleanups, func() {
+		if !done { // Run returned before the workers ran
 			close(parts)
-			res.Intervals = <-collected
-			collected = nil
+		}
+	})
+	s.intervalsDone = func() {
+		close(parts)
+		res.Intervals = <-collected
+		done = true
+	}
+}
+
+// startPlanner starts a staged run's stage collector and planner, which
+// opens and closes connections as the plan goes until sending stops;
+// stagesDone waits for it and puts the stages in the result.
+func (s *session) startPlanner(ctx context.Context) {
+	r, workers, res := s.r, s.workers, s.res
+	parts := make(chan stageCheckpoint, 4*len(workers))
+	collected := make(chan []Stage, 1)
+	for _, w := range workers {
+		if s.spec.Staged() {
+			w.staged.stageCh = parts
 		}
 	}
-	var stagesDone, stopPlan func()
-	if staged {
-		parts := make(chan stageCheckpoint, 4*len(workers))
-		collected := make(chan []Stage, 1)
-		for _, w := range workers {
-			if spec.Staged() {
-				w.staged.stageCh = parts
-			}
+	go func() { collected <- collectStages(parts, r.plan, s.spec) }()
+	if r.redials != nil {
+		// Slots whose first dial failed are retried too.
+		opened := make(map[int]bool, len(s.conns))
+		for _, d := range s.conns {
+			opened[d.index] = true
 		}
-		go func() { collected <- collectStages(parts, r.plan, spec) }()
-		if r.redials != nil {
-			// Slots whose first dial failed are retried too.
-			opened := make(map[int]bool, len(conns))
-			for _, d := range conns {
-				opened[d.index] = true
-			}
-			for i := range plan.n {
-				if !opened[i] {
-					select {
-					case r.redials <- redial{slot: part.First + i, attempt: 1}:
-					default:
-					}
+		for i := range s.plan.n {
+			if !opened[i] {
+				select {
+				case r.redials <- redial{slot: s.part.First + i, attempt: 1}:
+				default:
 				}
 			}
 		}
-		// The planner stops opening connections when sending stops.
-		stopped, stopPlanner := context.WithCancel(ctx)
-		stopPlan = stopPlanner
-		r.plannerExit = make(chan struct{})
-		stagesDone = func() {
-			stopPlanner()
-			<-r.plannerExit
-			if last := r.lastOpen.Load(); last > 0 {
-				// Opening spans from the first dial (before the clock, or
-				// the planner's first) to the last connection it opened.
-				first := dialStart
-				if plan.n == 0 {
-					first = r.origin.Add(time.Duration(r.firstDial.Load()))
-				}
-				res.Dial = r.origin.Add(time.Duration(last)).Sub(first)
-			}
-			for _, w := range workers {
-				w.staged.closeInbox() // connections that opened as an aborted run ended
-			}
-			close(parts)
-			res.Stages = <-collected // nil unless the run is staged
-		}
-		defer stopPlanner()
-		stopTimer := time.AfterFunc(time.Duration(r.stopAt.Load()), stopPlanner)
-		defer stopTimer.Stop()
-		go planner(stopped, r, workers, events, u, plan, rec, func() {
-			r.plannerDone.Store(true)
-			close(r.plannerExit)
-			wake(workers)
-		})
 	}
+	// The planner stops opening connections when sending stops.
+	stopped, stopPlanner := context.WithCancel(ctx)
+	s.stopPlan = stopPlanner
+	r.plannerExit = make(chan struct{})
+	s.stagesDone = func() {
+		stopPlanner()
+		<-r.plannerExit
+		if last := r.lastOpen.Load(); last > 0 {
+			// Opening spans from the first dial (before the clock, or
+			// the planner's first) to the last connection it opened.
+			first := s.dialStart
+			if s.plan.n == 0 {
+				first = r.origin.Add(time.Duration(r.firstDial.Load()))
+			}
+			res.Dial = r.origin.Add(time.Duration(last)).Sub(first)
+		}
+		for _, w := range workers {
+			w.staged.closeInbox() // connections that opened as an aborted run ended
+		}
+		close(parts)
+		res.Stages = <-collected // nil unless the run is staged
+	}
+	stopTimer := time.AfterFunc(time.Duration(r.stopAt.Load()), stopPlanner)
+	s.cleanups = append(s.cleanups, stopPlanner, func() { stopTimer.Stop() })
+	go planner(stopped, r, workers, s.events, s.u, s.plan, s.rec, func() {
+		r.plannerDone.Store(true)
+		close(r.plannerExit)
+		wake(workers)
+	})
+}
+
+// wait runs the event loops until they end: at the end of the window and
+// the grace period, or earlier when the server does not do what the
+// workload needs, ctx is cancelled (graceful) or Config.Abort is done. It
+// samples the CPU at the measured window's edges.
+func (s *session) wait(ctx context.Context) {
+	r, workers, res := s.r, s.workers, s.res
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Go(w.loop)
@@ -597,8 +742,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// sample there, so an interrupted run's CPU covers what it measured.
 	stopSending := func() {
 		if now := int64(time.Since(r.origin)); now < r.stopAt.Load() {
-			if stopPlan != nil {
-				stopPlan()
+			if s.stopPlan != nil {
+				s.stopPlan()
 			}
 			r.stopAt.Store(now)
 			if endSampler.Stop() {
@@ -614,31 +759,30 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		wake(workers)
 		<-done
 	}
+	// stopThenWait stops sending for reason and waits for the loops to
+	// end, unless the run is aborted meanwhile.
+	stopThenWait := func(reason string) {
+		res.StopReason = reason
+		stopSending()
+		select {
+		case <-done:
+		case <-s.abort.Done():
+			abortNow()
+		}
+	}
 
 	res.StopReason = StopCompleted
-	relay := relayable(conns, part.First, rm)
+	s.relays = relayable(s.conns, s.part.First, r.rooms)
 	select {
 	case <-done:
-	case reason := <-r.verdict.watch(relay, done):
+	case reason := <-r.verdict.watch(s.relays, done):
 		// The server does not echo (or broadcast): say so now rather than
 		// measure nothing for the rest of the run.
-		res.StopReason = reason
 		r.verdict.cut.Store(true)
-		stopSending()
-		select {
-		case <-done:
-		case <-abort.Done():
-			abortNow()
-		}
+		stopThenWait(reason)
 	case <-ctx.Done():
-		res.StopReason = StopInterrupted
-		stopSending()
-		select {
-		case <-done:
-		case <-abort.Done():
-			abortNow()
-		}
-	case <-abort.Done():
+		stopThenWait(StopInterrupted)
+	case <-s.abort.Done():
 		abortNow()
 	}
 	startSampler.Stop()
@@ -652,6 +796,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.CPU = cpuEnd.since(cpuStart)
 	cpuMu.Unlock()
+}
+
+// collect is Run's last step: the result, once the loops have ended.
+func (s *session) collect() (*Result, error) {
+	r, workers, res, rec := s.r, s.workers, s.res, s.rec
 	res.MeasureStart = r.origin.Add(time.Duration(r.measureStart))
 	res.MeasureEnd = r.origin.Add(time.Duration(max(r.stopAt.Load(), r.measureStart)))
 	if r.pubs != nil {
@@ -665,27 +814,27 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	// A split run's connections that never opened still had their share of
 	// the schedule: those sends are unsent, as the other parts make theirs.
-	if r.open && len(dead) > 0 {
+	if r.open && len(s.dead) > 0 {
 		sh := rec.NewShard()
 		stop := time.Duration(r.stopAt.Load())
 		from := time.Duration(r.measureStart)
-		for _, slot := range dead {
+		for _, slot := range s.dead {
 			if i := r.schedIndex(slot); i >= 0 {
 				sh.Counts.Unsent += int64(r.sched.Index(i, stop) - r.sched.Index(i, from))
 			}
 		}
 	}
-	if intervalsDone != nil {
-		intervalsDone()
+	if s.intervalsDone != nil {
+		s.intervalsDone()
 		if end := res.MeasureEnd.Sub(res.MeasureStart); len(res.Intervals) > 0 {
 			last := &res.Intervals[len(res.Intervals)-1]
 			last.End = max(last.Start, min(last.End, end))
 		}
 	}
-	if stagesDone != nil {
-		stagesDone()
+	if s.stagesDone != nil {
+		s.stagesDone()
 	}
-	res.Mismatch = r.verdict.result(res.StopReason, relay)
+	res.Mismatch = r.verdict.result(res.StopReason, s.relays)
 	res.SendBufferFull = r.bufferFull.Load()
 	res.GOMAXPROCS = runtime.GOMAXPROCS(0)
 	for _, w := range workers {
@@ -695,8 +844,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Loops.FullReads += w.stats.FullReads
 		res.Loops.Wakeups += w.stats.Wakeups
 	}
+	var err error
 	res.Snapshot, err = rec.Snapshot()
-	if err == nil && staged && res.StopReason == StopCompleted && res.Snapshot.Counts.ConnsOpened == 0 {
+	if err == nil && s.staged && res.StopReason == StopCompleted && res.Snapshot.Counts.ConnsOpened == 0 {
 		// However often the planner tried (--reconnect), a run in which no
 		// connection ever opened failed, as one that is not staged does.
 		res.StopReason = StopNoConnections
@@ -705,16 +855,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 }
 
 // chooseIO resolves the I/O mode: whether the event loops use io_uring.
-func chooseIO(mode string) (bool, error) {
-	m, err := iomode.Parse(mode)
+func chooseIO(mode iomode.Mode) (bool, error) {
+	m, err := iomode.Parse(string(mode))
 	switch {
 	case err != nil:
-		return false, fmt.Errorf("--io: %w", err)
+		return false, err
 	case m == iomode.Syscalls:
 		return false, nil
 	case m == iomode.Uring:
 		if err := uring.Probe(); err != nil {
-			return false, fmt.Errorf("--io %s: %w", IOUring, err)
+			return false, fmt.Errorf("I/O mode %s: %w", IOUring, err)
 		}
 		return true, nil
 	}

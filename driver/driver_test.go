@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"github.com/wsbench/wsbench/internal/iomode"
 	"maps"
 	"runtime"
 	"slices"
@@ -64,9 +65,9 @@ func checkHealthy(t *testing.T, res *Result, conns int, metricsWanted ...metrics
 }
 
 // eachIO runs f once per I/O mode the event loops have: both must behave the same.
-func eachIO(t *testing.T, f func(t *testing.T, io string)) {
-	for _, io := range []string{IOUring, IOSyscalls} {
-		t.Run(io, func(t *testing.T) {
+func eachIO(t *testing.T, f func(t *testing.T, io iomode.Mode)) {
+	for _, io := range []iomode.Mode{IOUring, IOSyscalls} {
+		t.Run(string(io), func(t *testing.T) {
 			if io == IOUring {
 				if err := uring.Probe(); err != nil {
 					t.Skipf("io_uring unavailable: %v", err)
@@ -79,7 +80,7 @@ func eachIO(t *testing.T, f func(t *testing.T, io string)) {
 
 func TestClosedModelAgainstTestServer(t *testing.T) { eachIO(t, testClosedModel) }
 
-func testClosedModel(t *testing.T, io string) {
+func testClosedModel(t *testing.T, io iomode.Mode) {
 	srv := startTestServer(t, 0, 0)
 	spec := quickSpec(20, 500*time.Millisecond)
 	res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url(), IO: io})
@@ -87,7 +88,7 @@ func testClosedModel(t *testing.T, io string) {
 		t.Fatal(err)
 	}
 	checkHealthy(t, res, 20, metrics.RTT, metrics.RTTUncorrected, metrics.Connect, metrics.Handshake)
-	if res.IO != io {
+	if res.IO != string(io) {
 		t.Errorf("ran with I/O %q, asked for %q", res.IO, io)
 	}
 	// Closed model: nothing is late against a schedule, and with at most one
@@ -110,7 +111,7 @@ func testClosedModel(t *testing.T, io string) {
 // a good part of the catch-up time.
 func TestOpenModelRate(t *testing.T) { eachIO(t, testOpenModelRate) }
 
-func testOpenModelRate(t *testing.T, io string) {
+func testOpenModelRate(t *testing.T, io iomode.Mode) {
 	srv := startTestServer(t, 0, 0)
 	spec := quickSpec(50, time.Second)
 	spec.Rate = 2000
@@ -139,7 +140,7 @@ func testOpenModelRate(t *testing.T, io string) {
 // one sees only the one message per connection that was in flight.
 func TestCoordinatedOmissionCorrected(t *testing.T) { eachIO(t, testCoordinatedOmission) }
 
-func testCoordinatedOmission(t *testing.T, io string) {
+func testCoordinatedOmission(t *testing.T, io iomode.Mode) {
 	const (
 		conns = 10
 		rate  = 1000.0 // per connection: one every 10ms
@@ -189,7 +190,7 @@ func testCoordinatedOmission(t *testing.T, io string) {
 // when it drains, and end with every echo matched.
 func TestBacklogSurvivesFullSocket(t *testing.T) { eachIO(t, testBacklog) }
 
-func testBacklog(t *testing.T, io string) {
+func testBacklog(t *testing.T, io iomode.Mode) {
 	srv := startTestServer(t, 200*time.Millisecond, 500*time.Millisecond)
 	spec := quickSpec(2, time.Second)
 	spec.Warmup = 0

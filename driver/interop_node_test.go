@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wsbench/wsbench/internal/iomode"
 	"io"
 	"os"
 	"os/exec"
@@ -50,13 +51,13 @@ func TestAgainstNodeWS(t *testing.T) {
 		{name: "closed_text_fragmented", conns: 5, size: 200, fragment: 5},
 	}
 	var totalConns int
-	for _, io := range []string{IOUring, IOSyscalls} {
+	for _, io := range []iomode.Mode{IOUring, IOSyscalls} {
 		if io == IOUring && uring.Probe() != nil {
 			continue
 		}
 		for _, tc := range cases {
 			totalConns += tc.conns
-			t.Run(io+"/"+tc.name, func(t *testing.T) { runNodeCase(t, url, io, tc.conns, tc.rate, tc.size, tc.binary, tc.fragment) })
+			t.Run(string(io)+"/"+tc.name, func(t *testing.T) { runNodeCase(t, url, io, tc.conns, tc.rate, tc.size, tc.binary, tc.fragment) })
 		}
 	}
 
@@ -179,7 +180,7 @@ func TestNodeWSServerCloses(t *testing.T) {
 }
 
 // runNodeCase is one run against the Node server; every one must end clean.
-func runNodeCase(t *testing.T, url, io string, conns int, rate float64, size int, binary bool, fragment int) {
+func runNodeCase(t *testing.T, url string, io iomode.Mode, conns int, rate float64, size int, binary bool, fragment int) {
 
 	spec := quickSpec(conns, time.Second)
 	spec.Rate = rate

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -146,7 +147,7 @@ func TestPayloadOptions(t *testing.T) {
 			srv := startTestServer(t, 0, 0)
 			spec := quickSpec(4, 300*time.Millisecond)
 			tc.set(&spec)
-			res, err := Run(context.Background(), Config{Spec: spec, Target: srv.url() + "?a=1"})
+			res, err := Run(context.Background(), Config{Scenario: mustCompile(t, spec), Target: srv.url() + "?a=1"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,15 +170,16 @@ func TestTemplateErrors(t *testing.T) {
 		`{{stamp}} {{conn}}{{seq}}`: "must not be followed by digits",
 		`{{stamp}} {{seq}}7`:        "must not be followed by digits",
 	} {
-		if _, err := parseTemplate(tmpl); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := scenario.ParseTemplate(tmpl); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", tmpl, err, want)
 		}
 	}
 	c := newCodec(64, false)
-	var err error
-	if c.tmpl, err = parseTemplate(`<{{conn}}|{{seq}}|{{stamp}}>`); err != nil {
+	parts, err := scenario.ParseTemplate(`<{{conn}}|{{seq}}|{{stamp}}>`)
+	if err != nil {
 		t.Fatal(err)
 	}
+	c.tmpl = tmplOf(parts)
 	st := stamp{seq: 12345, intended: 7, sent: 9, conn: 42}
 	p := make([]byte, c.renderLen(st))
 	c.render(p, st)
@@ -194,5 +196,63 @@ func TestTemplateErrors(t *testing.T) {
 	bad[4] = '9' // the sequence number no longer matches the stamp's
 	if _, _, ok := c.get(bad, 42); ok {
 		t.Error("altered sequence number accepted")
+	}
+}
+
+// mustCompile is spec compiled, its files read (scenario.Compile).
+func mustCompile(t testing.TB, spec scenario.Spec) *scenario.Compiled {
+	t.Helper()
+	c, err := scenario.Compile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestFilesReadOnce: the driver reads no file. A scenario's payload and
+// tokens files are read when it is compiled: a run with them deleted
+// afterwards sends their contents all the same; a Spec that names a file
+// and is not compiled is refused, naming its key.
+func TestFilesReadOnce(t *testing.T) {
+	dir := t.TempDir()
+	file, tokens := filepath.Join(dir, "payload.txt"), filepath.Join(dir, "tokens.txt")
+	os.WriteFile(file, []byte("0123456789"), 0o644)
+	os.WriteFile(tokens, []byte("tok-z\n"), 0o644)
+	srv := startTestServer(t, 0, 0)
+	spec := quickSpec(2, 200*time.Millisecond)
+	spec.PayloadFile, spec.Query, spec.TokensFile = file, "t={{token}}", tokens
+	c := mustCompile(t, spec)
+	os.Remove(file)
+	os.Remove(tokens)
+	res, err := Run(context.Background(), Config{Scenario: c, Target: srv.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHealthy(t, res, 2, metrics.RTT)
+	srv.mu.Lock()
+	for _, m := range srv.samples {
+		if !strings.HasSuffix(m, "0123456789012345678901") {
+			t.Errorf("message %q: not the payload file's bytes", m)
+		}
+	}
+	for _, h := range srv.handshakes {
+		if h.uri != "/?t=tok-z" {
+			t.Errorf("handshake for %s, want the token read at compile time", h.uri)
+		}
+	}
+	srv.mu.Unlock()
+
+	for _, key := range []string{"payload_file", "tokens_file"} {
+		s := quickSpec(2, 200*time.Millisecond)
+		if key == "payload_file" {
+			s.PayloadFile = file
+		} else {
+			s.Query, s.TokensFile = "t={{token}}", tokens
+		}
+		_, err := Run(context.Background(), Config{Spec: s, Target: srv.url()})
+		var fe *scenario.FieldError
+		if !errors.As(err, &fe) || fe.Key != key || !strings.Contains(err.Error(), "reads no files") {
+			t.Errorf("%s named in an uncompiled Spec: %v, want a FieldError on %s", key, err, key)
+		}
 	}
 }

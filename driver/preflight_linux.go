@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wsbench/wsbench/scenario"
 )
 
 // ReservedFDs is what Preflight sets aside in every process besides the
@@ -158,7 +160,9 @@ func Preflight(l Limits, n Need) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return errors.New(strings.Join(problems, "; also, "))
+	// The settings are named by their keys (scenario.Ref); the command line
+	// names their flags.
+	return &scenario.FieldError{Err: errors.New(strings.Join(problems, "; also, "))}
 }
 
 // fdsPerProc is how many descriptors one process of a run with conns
@@ -186,9 +190,9 @@ func fdProblem(l Limits, n Need) string {
 	}
 	var b strings.Builder
 	if procs == 1 {
-		fmt.Fprintf(&b, "--conns %d needs %d file descriptors in one process (%d client sockets", n.Conns, need, clients)
+		fmt.Fprintf(&b, "%s %d needs %d file descriptors in one process (%d client sockets", scenario.Ref("conns"), n.Conns, need, clients)
 	} else {
-		fmt.Fprintf(&b, "--conns %d over --procs %d needs %d file descriptors in each process (%d client sockets", n.Conns, procs, need, clients)
+		fmt.Fprintf(&b, "%s %d over %s %d needs %d file descriptors in each process (%d client sockets", scenario.Ref("conns"), n.Conns, scenario.Ref("procs"), procs, need, clients)
 	}
 	if k := uint64(max(n.FDsPerConn, 1)); k > 1 {
 		fmt.Fprintf(&b, " + %d TLS bridge sockets", clients*(k-1))
@@ -207,12 +211,12 @@ func fdProblem(l Limits, n Need) string {
 			remedies = append(remedies, `run "wsbench serve" as its own process and point run at it`)
 			maxClients := l.NoFileHard - ReservedFDs
 			procsNeeded := max(2, (uint64(n.Conns)+maxClients-1)/maxClients)
-			remedies = append(remedies, fmt.Sprintf("split the clients off with --procs %d (the bundled server stays in this process)", procsNeeded))
+			remedies = append(remedies, fmt.Sprintf("split the clients off with %s %d (the bundled server stays in this process)", scenario.Ref("procs"), procsNeeded))
 		}
 	} else if l.NoFileHard > ReservedFDs {
 		maxClients := (l.NoFileHard - ReservedFDs) / uint64(max(n.FDsPerConn, 1))
 		procsNeeded := (uint64(n.Conns) + maxClients - 1) / maxClients
-		remedies = append(remedies, fmt.Sprintf("split the load with --procs %d", procsNeeded))
+		remedies = append(remedies, fmt.Sprintf("split the load with %s %d", scenario.Ref("procs"), procsNeeded))
 	}
 	remedies = append(remedies, "raise the hard limit (ulimit -Hn, limits.conf) as root")
 	b.WriteString(orList(remedies))
@@ -230,8 +234,8 @@ func portProblem(l Limits, n Need) string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "--conns %d needs %d source ports to one server address and port, but the ephemeral port range %d-%d (net.ipv4.ip_local_port_range) has %d ports per source address",
-		n.Conns, n.Conns, l.PortLow, l.PortHigh, ports)
+	fmt.Fprintf(&b, "%s %d needs %d source ports to one server address and port, but the ephemeral port range %d-%d (net.ipv4.ip_local_port_range) has %d ports per source address",
+		scenario.Ref("conns"), n.Conns, n.Conns, l.PortLow, l.PortHigh, ports)
 	if addrs == 1 {
 		fmt.Fprintf(&b, " and there is 1 source address (%d connections at most): ", capacity)
 	} else {
@@ -239,8 +243,8 @@ func portProblem(l Limits, n Need) string {
 	}
 	var remedies []string
 	if want := (n.Conns + ports - 1) / ports; want <= 65536 {
-		remedies = append(remedies, fmt.Sprintf("spread the connections over %d source addresses (for a loopback target: --source-ip %s)",
-			want, loopbackRange(want)))
+		remedies = append(remedies, fmt.Sprintf("spread the connections over %d source addresses (for a loopback target: %s %s)",
+			want, scenario.Ref("source_ip"), loopbackRange(want)))
 	}
 	remedies = append(remedies, `widen the port range as root (sysctl -w net.ipv4.ip_local_port_range="1024 65535")`)
 	b.WriteString(orList(remedies))

@@ -4,6 +4,7 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wsbench/wsbench/scenario"
 )
 
 func TestPreflight(t *testing.T) {
@@ -98,7 +101,15 @@ func TestPreflight(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Preflight(%+v, %+v) = nil, want an error", tc.l, tc.n)
 			}
-			msg := err.Error()
+			if strings.Contains(err.Error(), "--") {
+				t.Errorf("error names a flag: %q", err)
+			}
+			var fe *scenario.FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("%T is not a scenario.FieldError", err)
+			}
+			// As the command line shows it, naming flags.
+			msg := fe.Text(func(key string) string { return "--" + strings.ReplaceAll(key, "_", "-") })
 			if strings.Contains(msg, "\n") {
 				t.Errorf("error is not one line: %q", msg)
 			}

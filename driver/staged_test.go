@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"fmt"
+	"github.com/wsbench/wsbench/internal/iomode"
 	"math"
 	"slices"
 	"testing"
@@ -99,7 +100,7 @@ func checkFollowsPlan(t *testing.T, res *Result, spec scenario.Spec, srv *testSe
 // connections follow the plan, and the stage counts add up to the run's.
 func TestStagedOpenModel(t *testing.T) { eachIO(t, testStagedOpen) }
 
-func testStagedOpen(t *testing.T, io string) {
+func testStagedOpen(t *testing.T, io iomode.Mode) {
 	srv := startTestServer(t, 0, 0)
 	spec := stagedSpec(
 		scenario.Stage{Name: "start", Duration: 0, Conns: 4, Rate: 80},

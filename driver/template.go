@@ -2,11 +2,7 @@ package driver
 
 import (
 	crand "crypto/rand"
-	"fmt"
-	"net/url"
-	"os"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/wsbench/wsbench/scenario"
@@ -26,10 +22,10 @@ import (
 type tmplField uint8
 
 const (
-	fieldLit tmplField = iota
-	fieldConn
-	fieldSeq
-	fieldStamp
+	fieldLit   = tmplField(scenario.FieldLiteral)
+	fieldConn  = tmplField(scenario.FieldConn)
+	fieldSeq   = tmplField(scenario.FieldSeq)
+	fieldStamp = tmplField(scenario.FieldStamp)
 )
 
 type tmplPart struct {
@@ -37,49 +33,13 @@ type tmplPart struct {
 	lit   []byte
 }
 
-// parseTemplate splits a template into literal text and fields.
-func parseTemplate(t string) ([]tmplPart, error) {
-	var parts []tmplPart
-	stamps := 0
-	for len(t) > 0 {
-		i := strings.Index(t, "{{")
-		if i < 0 {
-			parts = append(parts, tmplPart{lit: []byte(t)})
-			break
-		}
-		if i > 0 {
-			parts = append(parts, tmplPart{lit: []byte(t[:i])})
-		}
-		j := strings.Index(t[i:], "}}")
-		if j < 0 {
-			return nil, fmt.Errorf("--template: %q opens a field with {{ and never closes it", t[i:])
-		}
-		name := strings.TrimSpace(t[i+2 : i+j])
-		switch name {
-		case "conn":
-			parts = append(parts, tmplPart{field: fieldConn})
-		case "seq":
-			parts = append(parts, tmplPart{field: fieldSeq})
-		case "stamp":
-			parts = append(parts, tmplPart{field: fieldStamp})
-			stamps++
-		default:
-			return nil, fmt.Errorf("--template: unknown field {{%s}} (want {{conn}}, {{seq}} or {{stamp}})", name)
-		}
-		t = t[i+j+2:]
+// tmplOf is the codec's form of a parsed template (scenario.ParseTemplate).
+func tmplOf(parts []scenario.TemplatePart) []tmplPart {
+	out := make([]tmplPart, len(parts))
+	for i, p := range parts {
+		out[i] = tmplPart{field: tmplField(p.Field), lit: []byte(p.Lit)}
 	}
-	if stamps != 1 {
-		return nil, fmt.Errorf("--template: needs {{stamp}} exactly once (it carries the timing the echo brings back), found %d", stamps)
-	}
-	for k := 1; k < len(parts); k++ {
-		if parts[k-1].field == fieldSeq || parts[k-1].field == fieldConn {
-			if parts[k].field == fieldConn || parts[k].field == fieldSeq ||
-				(parts[k].field == fieldLit && parts[k].lit[0] >= '0' && parts[k].lit[0] <= '9') {
-				return nil, fmt.Errorf("--template: a number field must not be followed by digits or another number field (an echo could not be read back)")
-			}
-		}
-	}
-	return parts, nil
+	return out
 }
 
 // renderLen is the length of s's message rendered from the template.
@@ -167,43 +127,29 @@ func (c *codec) parse(p []byte, conn int) (s stamp, stampOK, ok bool) {
 	return s, stampOK, ok && len(p) == 0 && (!seqSeen || seq == s.seq)
 }
 
-// newPayloadCodec is the codec of spec's payloads: sizes, filler and template.
-func newPayloadCodec(spec scenario.Spec, binaryMsgs, pub bool) (*codec, error) {
+// newPayloadCodec is the codec of c's payloads: sizes, filler and template
+// (all parsed and read by scenario.Compile).
+func newPayloadCodec(c *scenario.Compiled, binaryMsgs, pub bool) *codec {
+	spec := c.Spec
 	size := max(spec.Size, spec.SizeMax)
-	c := newCodecFor(size, binaryMsgs, pub)
-	c.minSize = spec.Size
-	if spec.Template != "" {
-		parts, err := parseTemplate(spec.Template)
-		if err != nil {
-			return nil, err
-		}
-		if !binaryMsgs && !utf8.ValidString(spec.Template) {
-			return nil, fmt.Errorf("--template: text messages must be UTF-8; use --binary for other bytes")
-		}
-		c.tmpl = parts
-		c.size = c.renderLen(stamp{seq: 1 << 40, conn: 1 << 24}) // room for the longest numbers a run reaches
-		return c, nil
+	pc := newCodecFor(size, binaryMsgs, pub)
+	pc.minSize = spec.Size
+	if c.Template != nil {
+		pc.tmpl = tmplOf(c.Template)
+		pc.size = pc.renderLen(stamp{seq: 1 << 40, conn: 1 << 24}) // room for the longest numbers a run reaches
+		return pc
 	}
-	n := len(c.filler)
+	n := len(pc.filler)
 	switch {
-	case spec.PayloadFile != "":
-		b, err := os.ReadFile(spec.PayloadFile)
-		if err != nil {
-			return nil, fmt.Errorf("--payload-file: %w", err)
-		}
-		if len(b) == 0 {
-			return nil, fmt.Errorf("--payload-file %s: empty", spec.PayloadFile)
-		}
-		if !binaryMsgs && !utf8.Valid(b) {
-			return nil, fmt.Errorf("--payload-file %s: text messages must be UTF-8; use --binary for other bytes", spec.PayloadFile)
-		}
-		for i := range c.filler {
-			c.filler[i] = b[i%len(b)]
+	case c.Payload != nil:
+		b := c.Payload
+		for i := range pc.filler {
+			pc.filler[i] = b[i%len(b)]
 		}
 		if !binaryMsgs {
 			// Repeating the file may split a character at the joins:
 			// fill with whole characters only, then spaces.
-			out := c.filler[:0]
+			out := pc.filler[:0]
 		fill:
 			for len(out) < n {
 				before := len(out)
@@ -220,19 +166,19 @@ func newPayloadCodec(spec scenario.Spec, binaryMsgs, pub bool) (*codec, error) {
 			for len(out) < n {
 				out = append(out, ' ')
 			}
-			c.filler = out
-			c.utf8 = !isASCII(c.filler)
+			pc.filler = out
+			pc.utf8 = !isASCII(pc.filler)
 		}
 	case spec.Payload == scenario.PayloadRandom:
-		crand.Read(c.filler)
+		crand.Read(pc.filler)
 		if !binaryMsgs {
 			const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-			for i, b := range c.filler {
-				c.filler[i] = alnum[int(b)%len(alnum)]
+			for i, b := range pc.filler {
+				pc.filler[i] = alnum[int(b)%len(alnum)]
 			}
 		}
 	}
-	return c, nil
+	return pc
 }
 
 func isASCII(b []byte) bool {
@@ -242,23 +188,4 @@ func isASCII(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// CheckInputs reads and checks what spec names outside itself — the payload
-// file, the template, the tokens file, the CA file — so that a run that
-// would fail on them fails before it starts, with the flag named.
-func CheckInputs(spec scenario.Spec) error {
-	if _, err := newPayloadCodec(spec, spec.Binary || spec.Kind == scenario.KindPing, spec.Kind == scenario.KindBroadcast); err != nil {
-		return err
-	}
-	u := &url.URL{Scheme: "ws", Host: "127.0.0.1:1", Path: "/"}
-	if _, err := connURLs(spec, u); err != nil {
-		return err
-	}
-	if spec.CA != "" {
-		if _, err := tlsConfig(spec, "localhost"); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -26,39 +26,35 @@ import (
 // one; its latency includes the decryption and one copy through the pair
 // (a few µs on loopback). ws:// connections are untouched by any of this.
 
-// tlsConfig is the client TLS configuration of spec: the system's roots plus
-// the certificates of spec.CA, or no verification at all with
-// spec.Insecure.
-func tlsConfig(spec scenario.Spec, serverName string) (*tls.Config, error) {
+// tlsConfig is the client TLS configuration of c: the system's roots plus
+// the certificates of Spec.CA (c.CA, read by scenario.Compile), or no
+// verification at all with Spec.Insecure.
+func tlsConfig(c *scenario.Compiled, serverName string) (*tls.Config, error) {
 	cfg := &tls.Config{ServerName: serverName, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
-	if spec.Insecure {
+	if c.Spec.Insecure {
 		cfg.InsecureSkipVerify = true
 		return cfg, nil
 	}
-	if spec.CA == "" {
+	if c.CA == nil {
 		return cfg, nil // the system's roots
-	}
-	pem, err := os.ReadFile(spec.CA)
-	if err != nil {
-		return nil, fmt.Errorf("--ca: %w", err)
 	}
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("--ca %s: no PEM certificate in it", spec.CA)
+	if !pool.AppendCertsFromPEM(c.CA) {
+		return nil, &scenario.FieldError{Key: "ca", Err: fmt.Errorf("%s: no valid certificate in it", c.Spec.CA)}
 	}
 	cfg.RootCAs = pool
 	return cfg, nil
 }
 
 // targetTLS is the TLS configuration for a wss:// target u (nil for ws://).
-func targetTLS(spec scenario.Spec, u *url.URL) (*tls.Config, error) {
+func targetTLS(c *scenario.Compiled, u *url.URL) (*tls.Config, error) {
 	if u.Scheme != "wss" {
 		return nil, nil
 	}
-	return tlsConfig(spec, u.Hostname())
+	return tlsConfig(c, u.Hostname())
 }
 
 // tlsHandshake runs the TLS handshake on nc within ctx.

@@ -93,8 +93,9 @@ func TestTLS(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := spec
+			s.Target = url
 			tc.set(&s)
-			res, err := Run(context.Background(), Config{Spec: s, Target: url})
+			res, err := Run(context.Background(), Config{Scenario: mustCompile(t, s), Target: url})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"errors"
+	"github.com/wsbench/wsbench/internal/iomode"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -182,7 +183,7 @@ func TestFaithfulServersNoMismatch(t *testing.T) {
 // counts invalid_utf8 (not echo_mismatch) and does not keep it.
 func TestInvalidUTF8(t *testing.T) { eachIO(t, testInvalidUTF8) }
 
-func testInvalidUTF8(t *testing.T, io string) {
+func testInvalidUTF8(t *testing.T, io iomode.Mode) {
 	srv := startReplyServer(t, []byte("ok \xff\xfe not UTF-8"))
 	spec := quickSpec(3, 300*time.Millisecond)
 	spec.Grace = scenario.Duration(10 * time.Second) // the reply arrives in it, however slow the machine

@@ -3,6 +3,7 @@
 package driver
 
 import (
+	"github.com/wsbench/wsbench/internal/iomode"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 
 // benchWorker is a worker with one connection over a socketpair: the
 // worker's end in c, the peer's end returned for the benchmark to play server.
-func benchWorker(b testing.TB, io string, size int, binary bool) (*worker, *conn, int) {
+func benchWorker(b testing.TB, io iomode.Mode, size int, binary bool) (*worker, *conn, int) {
 	b.Helper()
 	useRing := io == IOUring
 	if useRing && uring.Probe() != nil {
@@ -76,8 +77,8 @@ func playServer(tb testing.TB, w *worker, c *conn, peer int, in, out []byte) {
 // BenchmarkSendPath is one message out: frame built in the connection's
 // queue, stamped, masked, and flushed to the socket (io_uring or write(2)).
 func BenchmarkSendPath(b *testing.B) {
-	for _, io := range []string{IOUring, IOSyscalls} {
-		b.Run(io, func(b *testing.B) {
+	for _, io := range []iomode.Mode{IOUring, IOSyscalls} {
+		b.Run(string(io), func(b *testing.B) {
 			w, c, peer := benchWorker(b, io, 64, false)
 			sink := make([]byte, 1<<16)
 			b.ReportAllocs()
@@ -107,8 +108,8 @@ func BenchmarkSendPath(b *testing.B) {
 // read(2)), frame parsed and checked, stamp decoded, echo compared with what
 // was sent, round trip recorded into the histograms.
 func BenchmarkReceivePath(b *testing.B) {
-	for _, io := range []string{IOUring, IOSyscalls} {
-		b.Run(io, func(b *testing.B) {
+	for _, io := range []iomode.Mode{IOUring, IOSyscalls} {
+		b.Run(string(io), func(b *testing.B) {
 			w, c, peer := benchWorker(b, io, 64, false)
 			w.run.open = true // no automatic next send: this measures the receive alone
 			in := make([]byte, 256)
@@ -138,8 +139,8 @@ func BenchmarkReceivePath(b *testing.B) {
 // the echo read, matched and recorded, and the next message sent, with the
 // benchmark playing the server in between.
 func BenchmarkRoundTrip(b *testing.B) {
-	for _, io := range []string{IOUring, IOSyscalls} {
-		b.Run(io, func(b *testing.B) {
+	for _, io := range []iomode.Mode{IOUring, IOSyscalls} {
+		b.Run(string(io), func(b *testing.B) {
 			w, c, peer := benchWorker(b, io, 64, false)
 			in := make([]byte, 256)
 			out := make([]byte, 256)
@@ -164,8 +165,8 @@ func BenchmarkRoundTrip(b *testing.B) {
 // TestRoundTripDoesNotAllocate guards the benchmarks' 0 allocs/op: a
 // steady-state round trip (send, flush, read, match, record) allocates nothing.
 func TestRoundTripDoesNotAllocate(t *testing.T) {
-	for _, io := range []string{IOUring, IOSyscalls} {
-		t.Run(io, func(t *testing.T) {
+	for _, io := range []iomode.Mode{IOUring, IOSyscalls} {
+		t.Run(string(io), func(t *testing.T) {
 			w, c, peer := benchWorker(t, io, 64, false)
 			in := make([]byte, 256)
 			out := make([]byte, 256)

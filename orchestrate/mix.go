@@ -19,6 +19,10 @@ import (
 // intervals are (metrics.Interval.Add, which metrics.Merge uses).
 func Mix(ctx, abort context.Context, p Plan) (*results.Report, error) {
 	spec, target := p.Spec, p.Target
+	compiled, err := p.compiled()
+	if err != nil {
+		return nil, err
+	}
 	n := len(spec.Groups)
 	live := &mixIntervals{show: p.OnInterval, groups: n, length: time.Duration(spec.Interval), pending: map[int]*mixPending{}}
 	var (
@@ -41,7 +45,7 @@ func Mix(ctx, abort context.Context, p Plan) (*results.Report, error) {
 	var wg sync.WaitGroup
 	for i := range n {
 		cfg := p.Driver
-		cfg.Spec, cfg.Target, cfg.Abort = spec.GroupSpec(i), target, abort
+		cfg.Scenario, cfg.Target, cfg.Abort = compiled.Groups[i], target, abort
 		if p.OnInterval != nil {
 			cfg.OnInterval = live.add // each interval is expanded for it
 		}

@@ -18,6 +18,9 @@ import (
 type Plan struct {
 	// Spec is what to run; its Target may be empty when Bundled.
 	Spec scenario.Spec
+	// Compiled is Spec compiled (scenario.Compile), its files read; nil:
+	// compiled when run.
+	Compiled *scenario.Compiled
 	// Target is the URL measured: the bundled server's when Bundled.
 	Target string
 	// Bundled says Target is the reference server this process started.
@@ -44,13 +47,8 @@ type Plan struct {
 
 // FieldError is an error about one setting of a run: Key is its key in a
 // scenario file (procs, groups); the command line names its flag instead.
-type FieldError struct {
-	Key string
-	Err error
-}
-
-func (e *FieldError) Error() string { return e.Key + ": " + e.Err.Error() }
-func (e *FieldError) Unwrap() error { return e.Err }
+// It is scenario's, so that one mapping from keys to flags serves both.
+type FieldError = scenario.FieldError
 
 func fieldErrorf(key, format string, a ...any) error {
 	return &FieldError{Key: key, Err: fmt.Errorf(format, a...)}
@@ -72,7 +70,11 @@ func Run(ctx, abort context.Context, p Plan) (*results.Report, error) {
 // WatchThresholds' context reports the stop reason threshold_abort.
 func One(ctx, abort context.Context, p Plan) (*results.Report, error) {
 	cfg := p.Driver
-	cfg.Spec, cfg.Target, cfg.Abort, cfg.OnInterval = p.Spec, p.Target, abort, p.OnInterval
+	c, err := p.compiled()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Scenario, cfg.Target, cfg.Abort, cfg.OnInterval = c, p.Target, abort, p.OnInterval
 	res, err := driver.Run(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -81,6 +83,14 @@ func One(ctx, abort context.Context, p Plan) (*results.Report, error) {
 		res.StopReason = results.StopThresholdAbort
 	}
 	return results.Build(p.about(p.Spec), res)
+}
+
+// compiled is p's scenario compiled: p.Compiled, or p.Spec compiled now.
+func (p Plan) compiled() (*scenario.Compiled, error) {
+	if p.Compiled != nil {
+		return p.Compiled, nil
+	}
+	return scenario.Compile(p.Spec)
 }
 
 // ThresholdAbort is the cause of a context that WatchThresholds cancelled:
@@ -119,7 +129,7 @@ func (p Plan) about(spec scenario.Spec) results.About {
 // kind, or for a mix a broadcast server when every group is broadcast, an
 // echo server when none is; a mix of both needs a target of the user's
 // (a FieldError on groups).
-func BundledKind(spec scenario.Spec) (string, error) {
+func BundledKind(spec scenario.Spec) (scenario.Kind, error) {
 	if !spec.Mixed() {
 		return spec.Kind, nil
 	}
@@ -141,7 +151,7 @@ func BundledKind(spec scenario.Spec) (string, error) {
 // StartBundled starts the reference server in this process on a free
 // loopback port and returns its URL and how to stop it (gracefully, within
 // 5 s). A broadcast run gets the server in broadcast mode.
-func StartBundled(kind string) (url string, stop func(), err error) {
+func StartBundled(kind scenario.Kind) (url string, stop func(), err error) {
 	cfg := server.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	if kind == scenario.KindBroadcast {

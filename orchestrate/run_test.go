@@ -11,9 +11,9 @@ func TestBundledKind(t *testing.T) {
 	echo, bcast, hold := scenario.Group{Name: "e", Kind: scenario.KindEcho}, scenario.Group{Name: "b", Kind: scenario.KindBroadcast}, scenario.Group{Name: "h", Kind: scenario.KindHold}
 	for _, tc := range []struct {
 		name   string
-		kind   string // the top level's
+		kind   scenario.Kind // the top level's
 		groups []scenario.Group
-		want   string // "": a FieldError on groups
+		want   scenario.Kind // "": a FieldError on groups
 	}{
 		{"one workload: its own kind", scenario.KindBroadcast, nil, scenario.KindBroadcast},
 		{"one workload: echo", scenario.KindEcho, nil, scenario.KindEcho},

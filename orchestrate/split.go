@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/driver"
+	"github.com/wsbench/wsbench/internal/iomode"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
@@ -206,9 +207,9 @@ type childSettings struct {
 	First int `json:"first"`
 	Total int `json:"total"`
 	// The driver options of the parent's flags.
-	Workers    int    `json:"workers"`
-	IO         string `json:"io"`
-	Timestamps string `json:"rx_timestamps"`
+	Workers    int         `json:"workers"`
+	IO         iomode.Mode `json:"io"`
+	Timestamps string      `json:"rx_timestamps"`
 }
 
 // childSpec is the scenario of the child that runs slots first … first+n-1
@@ -254,8 +255,8 @@ type SettingsError struct{ Err error }
 func (e SettingsError) Error() string { return e.Err.Error() }
 func (e SettingsError) Unwrap() error { return e.Err }
 
-// InputError is a child's settings that do not validate (scenario.Spec.Validate,
-// driver.CheckInputs), as the parent's would not have.
+// InputError is a child's settings that do not compile (scenario.Compile),
+// as the parent's would not have.
 type InputError struct{ Err error }
 
 func (e InputError) Error() string { return e.Err.Error() }
@@ -280,13 +281,11 @@ func Child(ctx, abort context.Context, stdin io.Reader, stdout io.Writer, versio
 	// processes; the driver places slots by their index in the whole run).
 	whole := set.Spec
 	whole.Conns = set.Total
-	if err := whole.Validate(); err != nil {
+	compiled, err := scenario.Compile(whole)
+	if err != nil {
 		return set.Spec, InputError{err}
 	}
-	if err := driver.CheckInputs(set.Spec); err != nil {
-		return set.Spec, InputError{err}
-	}
-	p := Plan{Spec: set.Spec, Target: set.Spec.Target, Version: version,
+	p := Plan{Spec: set.Spec, Compiled: compiled.Share(set.Spec.Conns), Target: set.Spec.Target, Version: version,
 		Driver: driver.Config{Workers: set.Workers, IO: set.IO, Timestamps: set.Timestamps}}
 	return set.Spec, runPart(ctx, abort, p, driver.Part{First: set.First, Total: set.Total}, in, stdout)
 }
@@ -359,7 +358,11 @@ func runPart(ctx, abort context.Context, plan Plan, p driver.Part, stdin *bufio.
 		return nil
 	}
 	cfg := plan.Driver
-	cfg.Spec, cfg.Target, cfg.Abort, cfg.Part, cfg.Ready = spec, spec.Target, abort, p, ready
+	c, err := plan.compiled()
+	if err != nil {
+		return err
+	}
+	cfg.Scenario, cfg.Target, cfg.Abort, cfg.Part, cfg.Ready = c, spec.Target, abort, p, ready
 	res, err := driver.Run(ctx, cfg)
 	if err != nil {
 		return err

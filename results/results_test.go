@@ -3,6 +3,7 @@ package results
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -614,8 +615,16 @@ func TestParseThreshold(t *testing.T) {
 		{"messages.rate>5%", `--threshold "messages.rate>5%": a percentage applies to errors.rate only`},
 	}
 	for _, b := range bad {
-		if _, err := ParseThreshold(b.expr); err == nil || !strings.HasPrefix(err.Error(), b.want) {
-			t.Errorf("%q: error %v, want it to start with %q", b.expr, err, b.want)
+		// The error names the setting by its key, thresholds; the command
+		// line (scenario.FieldError.Text) by its flag, as b.want does.
+		_, err := ParseThreshold(b.expr)
+		var fe *scenario.FieldError
+		if !errors.As(err, &fe) || !strings.HasPrefix(err.Error(), "thresholds"+strings.TrimPrefix(b.want, "--threshold")) {
+			t.Errorf("%q: error %v, want a FieldError starting with %q", b.expr, err, b.want)
+			continue
+		}
+		if got := fe.Text(func(string) string { return "--threshold" }); !strings.HasPrefix(got, b.want) {
+			t.Errorf("%q: %q as the command line shows it, want it to start with %q", b.expr, got, b.want)
 		}
 	}
 }

@@ -106,7 +106,7 @@ func groupRows(r *Report) (head []string, rows [][]string) {
 		if l.Count > 0 {
 			p50, p99, mx = fmtUs(l.P50Us), fmtUs(l.P99Us), fmtUs(l.MaxUs)
 		}
-		rows = append(rows, []string{g.Group, kind, fmt.Sprint(g.Scenario.Conns), fmt.Sprint(g.Connections.Opened),
+		rows = append(rows, []string{g.Group, string(kind), fmt.Sprint(g.Scenario.Conns), fmt.Sprint(g.Connections.Opened),
 			fmt.Sprint(g.Connections.Dropped), fmtNum(g.Rates.Sent), fmtNum(g.Rates.Received), fmt.Sprint(g.ErrorCount()), metric, p50, p99, mx})
 	}
 	return head, rows

@@ -141,7 +141,7 @@ func describe(r *Report) string {
 		if len(s.Groups) > 0 {
 			names := make([]string, len(s.Groups))
 			for i, g := range s.Groups {
-				names[i] = g.Name + " (" + cmp.Or(g.Kind, scenario.KindEcho) + ")"
+				names[i] = g.Name + " (" + string(cmp.Or(g.Kind, scenario.KindEcho)) + ")"
 			}
 			what = fmt.Sprintf("a mix of %d groups side by side: %s; %s in all", len(s.Groups), strings.Join(names, ", "), conns)
 		}

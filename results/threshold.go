@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
 )
 
 // A Threshold is a pass/fail check on a finished run, written as
@@ -92,10 +93,12 @@ func errorRate(r *Report) float64 {
 	return float64(r.ErrorCount()) / d
 }
 
-// ParseThreshold reads one --threshold expression.
+// ParseThreshold reads one threshold expression (the thresholds key). Its
+// error names the setting by key (scenario.FieldError), the command line by
+// its flag.
 func ParseThreshold(expr string) (Threshold, error) {
 	bad := func(format string, a ...any) (Threshold, error) {
-		return Threshold{}, fmt.Errorf("--threshold %q: %s", expr, fmt.Sprintf(format, a...))
+		return Threshold{}, &scenario.FieldError{Err: fmt.Errorf("%s %q: %s", scenario.Ref("thresholds"), expr, fmt.Sprintf(format, a...))}
 	}
 	s := strings.ReplaceAll(expr, " ", "")
 	s, opt, hasOpt := strings.Cut(s, ":")

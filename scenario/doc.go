@@ -4,8 +4,11 @@
 // A Spec is embedded in the result document, so a result always carries the
 // full effective settings that produced it, with its secrets redacted
 // (Spec.Redact; SecretParam and SecretHeader say which names are secret,
-// Spec.Scrubber cleans text of unknown shape). Validate reports every
-// problem at once, each naming the flag it came from.
+// Spec.Scrubber cleans text of unknown shape). Compile is the one
+// validation: it reports every problem at once, each a FieldError naming the
+// setting's key (the command line names its flag instead), and returns the
+// Compiled values a run uses, parsed once, with the files the Spec names read
+// (Validate is its checks without reading files).
 //
 // The Schedule is a pure function from a message's index to its intended send
 // time, measured from the start of the run. It is absolute, so rounding never
@@ -14,7 +17,8 @@
 //
 //	spec := scenario.Default()
 //	spec.Rate = 20000
-//	if err := spec.Validate(); err != nil { ... }
+//	c, err := scenario.Compile(spec)
+//	if err != nil { ... }
 //	sched := spec.Schedule()
 //	due := sched.At(conn, k) // intended offset of connection conn's k-th message
 package scenario

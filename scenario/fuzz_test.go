@@ -105,7 +105,7 @@ func isHTTPToken(s string) bool {
 // FuzzParseHeader: an -H value ParseHeader accepts has an HTTP token for a
 // name (not one the handshake sets), a one-line trimmed value, and written
 // back as "Name: value" parses to the same name and value; a refused one gets
-// an error naming --header.
+// an error naming its key, headers.
 func FuzzParseHeader(f *testing.F) {
 	for _, s := range []string{
 		"Authorization: Bearer x", "X-Trace:1", "  X-A  :  b c  ", "X-Empty:", "X-Colon: a:b:c",
@@ -120,8 +120,8 @@ func FuzzParseHeader(f *testing.F) {
 			t.Fatalf("%q: not deterministic: (%q, %q, %v) then (%q, %q, %v)", h, name, value, err, n2, v2, err2)
 		}
 		if err != nil {
-			if name != "" || value != "" || !strings.HasPrefix(err.Error(), "--header: ") {
-				t.Fatalf("%q: refused with (%q, %q, %q): want empty results and an error naming --header", h, name, value, err)
+			if name != "" || value != "" || !strings.HasPrefix(err.Error(), "headers: ") {
+				t.Fatalf("%q: refused with (%q, %q, %q): want empty results and an error naming headers", h, name, value, err)
 			}
 			return
 		}
@@ -225,8 +225,12 @@ func FuzzValidate(f *testing.F) {
 		}
 		if err != nil {
 			for _, line := range strings.Split(err.Error(), "\n") {
-				if !strings.HasPrefix(line, "--") && !strings.HasPrefix(line, "target URL ") {
-					t.Fatalf("%s: error line %q names no flag", b, line)
+				key, _, _ := strings.Cut(line, ": ")
+				if i := strings.IndexAny(key, "[."); i >= 0 {
+					key = key[:i] // stages[0].duration: a key of stages
+				}
+				if _, ok := specFields()[key]; !ok && !strings.HasPrefix(line, "target URL ") {
+					t.Fatalf("%s: error line %q names no key", b, line)
 				}
 			}
 		}

@@ -1,11 +1,5 @@
 package scenario
 
-import (
-	"errors"
-	"fmt"
-	"strings"
-)
-
 // Group is one workload of a mix: several groups run at once, side by
 // side, each with its own connections and its own results. A group's keys
 // override the scenario's top-level settings, which every group shares
@@ -17,7 +11,7 @@ import (
 //	  - {name: chat, kind: echo, conns: 200, rate: 2000}
 type Group struct {
 	Name string `json:"name"`
-	Kind string `json:"kind,omitempty"`
+	Kind Kind   `json:"kind,omitempty"`
 	// Conns is the group's connection count; Rate its total message rate
 	// (0: the closed model, or no traffic for hold).
 	Conns       int      `json:"conns"`
@@ -77,35 +71,4 @@ func (s *Spec) ApplyGroups() {
 		s.Conns += g.Conns
 		s.Rate += g.Rate
 	}
-}
-
-// validateGroups checks each group as the scenario it runs.
-func (s Spec) validateGroups() error {
-	if !s.Mixed() {
-		return nil
-	}
-	var errs []error
-	names := map[string]bool{}
-	for i, g := range s.Groups {
-		prefix := fmt.Sprintf("groups[%d]", i)
-		switch {
-		case g.Name == "":
-			errs = append(errs, fmt.Errorf("--%s.name: every group needs a name", prefix))
-		case names[g.Name]:
-			errs = append(errs, fmt.Errorf("--%s.name: %q names two groups", prefix, g.Name))
-		}
-		names[g.Name] = true
-		if err := s.GroupSpec(i).Validate(); err != nil {
-			for _, e := range strings.Split(err.Error(), "\n") {
-				errs = append(errs, fmt.Errorf("%s (%s): %s", prefix, g.Name, e))
-			}
-		}
-	}
-	if s.Staged() {
-		errs = append(errs, errors.New("--groups: a mix runs for --duration; it cannot also have stages"))
-	}
-	if s.Procs > 1 {
-		errs = append(errs, errors.New("--procs: a mix runs in one process"))
-	}
-	return errors.Join(errs...)
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func TestValidateNamesEachFlag(t *testing.T) {
+func TestValidateNamesEachKey(t *testing.T) {
 	cases := []struct {
 		name   string
 		mutate func(*Spec)
@@ -16,16 +16,16 @@ func TestValidateNamesEachFlag(t *testing.T) {
 		// the defaults are valid
 		{"defaults", func(*Spec) {}, nil},
 		// a negative rate is refused by name
-		{"negative rate", func(s *Spec) { s.Rate = -5 }, []string{"--rate"}},
+		{"negative rate", func(s *Spec) { s.Rate = -5 }, []string{"rate: "}},
 		// zero connections
-		{"no conns", func(s *Spec) { s.Conns = 0 }, []string{"--conns"}},
+		{"no conns", func(s *Spec) { s.Conns = 0 }, []string{"conns: "}},
 		// size below what the payload header needs, text and binary
-		{"tiny text", func(s *Spec) { s.Size = 8 }, []string{"--size", "at least 32"}},
-		{"tiny binary", func(s *Spec) { s.Size = 8; s.Binary = true }, []string{"--size", "at least 24"}},
+		{"tiny text", func(s *Spec) { s.Size = 8 }, []string{"size: ", "at least 32"}},
+		{"tiny binary", func(s *Spec) { s.Size = 8; s.Binary = true }, []string{"size: ", "at least 24"}},
 		// max-inflight without a rate
-		{"inflight closed", func(s *Spec) { s.MaxInflight = 1 }, []string{"--max-inflight"}},
+		{"inflight closed", func(s *Spec) { s.MaxInflight = 1 }, []string{"max_inflight: "}},
 		// several problems are all reported at once
-		{"many", func(s *Spec) { s.Conns = -1; s.Duration = 0; s.Warmup = -1 }, []string{"--conns", "--duration", "--warmup"}},
+		{"many", func(s *Spec) { s.Conns = -1; s.Duration = 0; s.Warmup = -1 }, []string{"conns: ", "duration: ", "warmup: "}},
 		// non-WebSocket scheme
 		{"http url", func(s *Spec) { s.Target = "http://127.0.0.1:1/" }, []string{"scheme \"http\""}},
 		// malformed URL
@@ -38,22 +38,22 @@ func TestValidateNamesEachFlag(t *testing.T) {
 			s.Headers, s.Origin = []string{"Authorization: Bearer x", "X-Trace:1"}, "http://example.test"
 		}, nil},
 		// a subprotocol that is not an HTTP token
-		{"bad subprotocol", func(s *Spec) { s.Subprotocols = []string{"a b"} }, []string{"--subprotocol", `"a b"`}},
+		{"bad subprotocol", func(s *Spec) { s.Subprotocols = []string{"a b"} }, []string{"subprotocols: ", `"a b"`}},
 		// requiring a subprotocol without offering one
-		{"require without offer", func(s *Spec) { s.RequireSubprotocol = true }, []string{"--require-subprotocol"}},
+		{"require without offer", func(s *Spec) { s.RequireSubprotocol = true }, []string{"require_subprotocol: "}},
 		// a header without a colon, with a bad name, and one the handshake owns
-		{"header no colon", func(s *Spec) { s.Headers = []string{"Authorization"} }, []string{"--header", `"Authorization"`, "Name: value"}},
-		{"header bad name", func(s *Spec) { s.Headers = []string{"X Y: 1"} }, []string{"--header", `"X Y"`}},
-		{"header reserved", func(s *Spec) { s.Headers = []string{"Sec-WebSocket-Key: x"} }, []string{"--header", "set by the handshake"}},
+		{"header no colon", func(s *Spec) { s.Headers = []string{"Authorization"} }, []string{"headers: ", `"Authorization"`, "Name: value"}},
+		{"header bad name", func(s *Spec) { s.Headers = []string{"X Y: 1"} }, []string{"headers: ", `"X Y"`}},
+		{"header reserved", func(s *Spec) { s.Headers = []string{"Sec-WebSocket-Key: x"} }, []string{"headers: ", "set by the handshake"}},
 		// fragments: negative, and more frames than payload bytes
-		{"fragment negative", func(s *Spec) { s.Fragment = -1 }, []string{"--fragment"}},
-		{"fragment too many", func(s *Spec) { s.Fragment = 65 }, []string{"--fragment", "65 frames for 64-byte"}},
+		{"fragment negative", func(s *Spec) { s.Fragment = -1 }, []string{"fragment: "}},
+		{"fragment too many", func(s *Spec) { s.Fragment = 65 }, []string{"fragment: ", "65 frames for 64-byte"}},
 		// think time belongs to the closed model
-		{"think with rate", func(s *Spec) { s.Think = Duration(time.Millisecond); s.Rate = 10 }, []string{"--think", "closed model only"}},
-		{"think negative", func(s *Spec) { s.Think = -1 }, []string{"--think"}},
+		{"think with rate", func(s *Spec) { s.Think = Duration(time.Millisecond); s.Rate = 10 }, []string{"think: ", "closed model only"}},
+		{"think negative", func(s *Spec) { s.Think = -1 }, []string{"think: "}},
 		// an unknown arrival process, and poisson without a rate
-		{"arrival unknown", func(s *Spec) { s.Arrival = "bursty"; s.Rate = 10 }, []string{"--arrival", `"bursty"`}},
-		{"poisson closed", func(s *Spec) { s.Arrival = ArrivalPoisson }, []string{"--arrival", "open model only"}},
+		{"arrival unknown", func(s *Spec) { s.Arrival = "bursty"; s.Rate = 10 }, []string{"arrival: ", `"bursty"`}},
+		{"poisson closed", func(s *Spec) { s.Arrival = ArrivalPoisson }, []string{"arrival: ", "open model only"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,10 +29,14 @@ type Schedule struct {
 	Seed    uint64
 }
 
+// Arrival names the open model's arrival process; the empty Arrival is
+// ArrivalUniform.
+type Arrival string
+
 // Arrival processes of the open model.
 const (
-	ArrivalUniform = "uniform"
-	ArrivalPoisson = "poisson"
+	ArrivalUniform Arrival = "uniform"
+	ArrivalPoisson Arrival = "poisson"
 )
 
 // Schedule returns the open-model schedule of s (zero Schedule for the closed model).

@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"fmt"
 	"math/big"
 	"net/netip"
 	"strings"
@@ -32,7 +31,7 @@ func ParseSourceIPs(s string) ([]netip.Addr, error) {
 	seen := make(map[netip.Addr]string) // address → the item that listed it first
 	add := func(a netip.Addr, item string) error {
 		if first, dup := seen[a]; dup {
-			return fmt.Errorf("--source-ip: %s is listed twice: by %q and again by %q", a, first, item)
+			return fieldErr("source_ip", "%s is listed twice: by %q and again by %q", a, first, item)
 		}
 		seen[a] = item
 		out = append(out, a)
@@ -41,7 +40,7 @@ func ParseSourceIPs(s string) ([]netip.Addr, error) {
 	for item := range strings.SplitSeq(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
-			return nil, fmt.Errorf("--source-ip: empty item in %q", s)
+			return nil, fieldErr("source_ip", "empty item in %q", s)
 		}
 		lo, hi, isRange := strings.Cut(item, "-")
 		first, err := parseSourceAddr(strings.TrimSpace(lo), item)
@@ -59,17 +58,17 @@ func ParseSourceIPs(s string) ([]netip.Addr, error) {
 			return nil, err
 		}
 		if first.Is4() != last.Is4() {
-			return nil, fmt.Errorf("--source-ip: range %q mixes IPv4 and IPv6", item)
+			return nil, fieldErr("source_ip", "range %q mixes IPv4 and IPv6", item)
 		}
 		if first.Compare(last) > 0 {
-			return nil, fmt.Errorf("--source-ip: range %q starts after it ends", item)
+			return nil, fieldErr("source_ip", "range %q starts after it ends", item)
 		}
 		// Expand into a block first, so that an oversized range is refused
 		// after at most MaxSourceRange steps, before anything is added.
 		var block []netip.Addr
 		for a := first; ; a = a.Next() {
 			if len(block) == MaxSourceRange {
-				return nil, fmt.Errorf("--source-ip: range %q has %s addresses, more than the %d allowed in one range",
+				return nil, fieldErr("source_ip", "range %q has %s addresses, more than the %d allowed in one range",
 					item, rangeSize(first, last), MaxSourceRange)
 			}
 			block = append(block, a)
@@ -90,10 +89,10 @@ func ParseSourceIPs(s string) ([]netip.Addr, error) {
 func parseSourceAddr(s, item string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("--source-ip: %q: not an IP address: %v", item, err)
+		return netip.Addr{}, fieldErr("source_ip", "%q: not an IP address: %v", item, err)
 	}
 	if a.Zone() != "" {
-		return netip.Addr{}, fmt.Errorf("--source-ip: %q: zones (%%%s) are not supported", item, a.Zone())
+		return netip.Addr{}, fieldErr("source_ip", "%q: zones (%%%s) are not supported", item, a.Zone())
 	}
 	return a.Unmap(), nil
 }

@@ -32,7 +32,7 @@ func TestParseSourceIPs(t *testing.T) {
 		in   string
 		want []netip.Addr // when wantErr is empty
 		// wantErr: substrings the error must all contain; it must also
-		// start with "--source-ip: " and be one line.
+		// start with "source_ip: " and be one line.
 		wantErr []string
 	}{
 		// an empty flag means no source addresses, and is no error
@@ -116,8 +116,8 @@ func TestParseSourceIPs(t *testing.T) {
 					t.Fatalf("ParseSourceIPs(%q) = %d addresses, want an error", tc.in, len(got))
 				}
 				msg := err.Error()
-				if !strings.HasPrefix(msg, "--source-ip: ") || strings.Contains(msg, "\n") {
-					t.Errorf("error %q: want one line starting with \"--source-ip: \"", msg)
+				if !strings.HasPrefix(msg, "source_ip: ") || strings.Contains(msg, "\n") {
+					t.Errorf("error %q: want one line starting with \"source_ip: \"", msg)
 				}
 				for _, w := range tc.wantErr {
 					if !strings.Contains(msg, w) {

@@ -46,7 +46,7 @@ type Spec struct {
 	// Size is then the ping payload, at most 125 bytes) or "broadcast" (chat
 	// rooms: connections join rooms of RoomSize, Publishers of each room
 	// publish at Rate in total, every member records each message's delivery).
-	Kind string `json:"kind,omitempty"`
+	Kind Kind `json:"kind,omitempty"`
 	// RoomSize, Publishers and RoomPath shape a broadcast run: connection i
 	// joins room i / RoomSize at the target's path RoomPath (with %d the
 	// room number), and the first Publishers members of each room publish.
@@ -74,7 +74,7 @@ type Spec struct {
 	// Arrival is the open model's arrival process: "uniform" (the default:
 	// each connection sends every Conns/Rate seconds) or "poisson"
 	// (exponential gaps with that mean, from Seed).
-	Arrival string `json:"arrival,omitempty"`
+	Arrival Arrival `json:"arrival,omitempty"`
 	// Seed fixes a Poisson schedule; 0 lets the run pick one (the result
 	// records it, so the run can be repeated).
 	Seed uint64 `json:"seed,omitempty"`
@@ -193,16 +193,21 @@ func (s Spec) Model() Model {
 	return Closed
 }
 
+// Kind names a workload: what each connection does with its messages. The
+// empty Kind is KindEcho.
+type Kind string
+
 // Workloads.
 const (
-	KindEcho      = "echo"
-	KindPing      = "ping"
-	KindBroadcast = "broadcast"
-	KindConnect   = "connect"
-	KindHold      = "hold"
-	// MaxPingSize is the largest control-frame payload.
-	MaxPingSize = 125
+	KindEcho      Kind = "echo"
+	KindPing      Kind = "ping"
+	KindBroadcast Kind = "broadcast"
+	KindConnect   Kind = "connect"
+	KindHold      Kind = "hold"
 )
+
+// MaxPingSize is the largest control-frame payload.
+const MaxPingSize = 125
 
 // MinSize is the smallest payload the Spec's message type can carry.
 func (s Spec) MinSize() int {
@@ -216,32 +221,19 @@ func (s Spec) MinSize() int {
 	return MinSizeText + pub*3/2
 }
 
-// Validate returns every problem with s at once, each naming its flag.
-func (s Spec) Validate() error {
+// check returns every problem with the values of s that is not a mix, each
+// a FieldError naming its key (Compile parses the lists and reads the files).
+func (s Spec) check() []error {
 	var errs []error
-	bad := func(flag, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("--%s: %s", flag, fmt.Sprintf(format, a...)))
-	}
-	if s.Target != "" {
-		if err := CheckURL(s.Target); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	bad := func(key, format string, a ...any) { errs = append(errs, fieldErr(key, format, a...)) }
 	s.validateStages(bad)
-	if s.Mixed() {
-		// Each group is validated as the scenario it runs.
-		if err := s.validateGroups(); err != nil {
-			errs = append(errs, err)
-		}
-		return errors.Join(errs...)
-	}
 	if s.Staged() {
 		d := s
 		d.ApplyStages()
 		// (A process of a split run holds a share of the connections.)
 		if s.Conns > d.Conns || d.Duration != s.Duration || d.Rate != s.Rate || d.Warmup != s.Warmup {
-			bad("stages", "--conns, --duration, --rate and --warmup follow from the stages (%d connections, %s, %g msg/s, no warm-up); do not set them too",
-				d.Conns, d.Duration, d.Rate)
+			bad("stages", "%s, %s, %s and %s follow from the stages (%d connections, %s, %g msg/s, no warm-up); do not set them too",
+				Ref("conns"), Ref("duration"), Ref("rate"), Ref("warmup"), d.Conns, d.Duration, d.Rate)
 		}
 	}
 	if s.Conns < 1 {
@@ -262,18 +254,18 @@ func (s Spec) Validate() error {
 		bad("interval", "must be at least 10ms (or 0 for none), got %s", s.Interval)
 	}
 	if s.ConnectRate < 0 {
-		bad("connect-rate", "must not be negative, got %g", s.ConnectRate)
+		bad("connect_rate", "must not be negative, got %g", s.ConnectRate)
 	}
 	if s.Think < 0 {
 		bad("think", "must not be negative, got %s", s.Think)
 	} else if s.Think > 0 && s.Rate > 0 {
-		bad("think", "applies to the closed model only; the open model's pace is --rate")
+		bad("think", "applies to the closed model only; the open model's pace is %s", Ref("rate"))
 	}
 	switch s.Arrival {
 	case "", ArrivalUniform:
 	case ArrivalPoisson:
 		if s.Rate == 0 {
-			bad("arrival", "poisson applies to the open model only: set --rate too")
+			bad("arrival", "poisson applies to the open model only: set %s too", Ref("rate"))
 		}
 	default:
 		bad("arrival", "want %s or %s, got %q", ArrivalUniform, ArrivalPoisson, s.Arrival)
@@ -284,45 +276,45 @@ func (s Spec) Validate() error {
 		bad("tick", "must be at most 1s, got %s", s.Tick)
 	}
 	if s.MaxInflight < 0 {
-		bad("max-inflight", "must not be negative, got %d", s.MaxInflight)
+		bad("max_inflight", "must not be negative, got %d", s.MaxInflight)
 	}
 	if s.MaxInflight > 0 && s.Rate == 0 {
-		bad("max-inflight", "applies to the open model only: set --rate too")
+		bad("max_inflight", "applies to the open model only: set %s too", Ref("rate"))
 	}
 	switch s.Kind {
 	case "", KindEcho:
 	case KindPing:
 		if s.Deflate {
-			bad("deflate", "pings are control frames, which are never compressed (--kind ping)")
+			bad("deflate", "pings are control frames, which are never compressed (%s ping)", Ref("kind"))
 		}
 		if s.Size > MaxPingSize {
 			bad("size", "a ping carries at most %d bytes (RFC 6455 control frame), got %d", MaxPingSize, s.Size)
 		}
 		if s.Fragment > 1 {
-			bad("fragment", "control frames cannot be fragmented (--kind ping)")
+			bad("fragment", "control frames cannot be fragmented (%s ping)", Ref("kind"))
 		}
 	case KindHold:
 		if s.Think > 0 {
-			bad("think", "held connections have no closed loop: use --rate for light traffic")
+			bad("think", "held connections have no closed loop: use %s for light traffic", Ref("rate"))
 		}
 	case KindConnect:
 		if s.Rate > 0 {
-			bad("rate", "a connection storm (--kind connect) opens connections as fast as --conns loops can; it has no message rate")
+			bad("rate", "a connection storm (%s connect) opens connections as fast as %s loops can; it has no message rate", Ref("kind"), Ref("conns"))
 		}
 	case KindBroadcast:
 		switch {
 		case s.RoomSize < 1:
-			bad("room-size", "a broadcast run needs rooms: --room-size of at least 1, got %d", s.RoomSize)
+			bad("room_size", "a broadcast run needs rooms: %s of at least 1, got %d", Ref("room_size"), s.RoomSize)
 		case s.Conns%s.RoomSize != 0:
-			bad("room-size", "--conns %d is not a whole number of rooms of %d", s.Conns, s.RoomSize)
+			bad("room_size", "%s %d is not a whole number of rooms of %d", Ref("conns"), s.Conns, s.RoomSize)
 		case s.Publishers < 1 || s.Publishers > s.RoomSize:
 			bad("publishers", "want 1 to %d publishers per room, got %d", s.RoomSize, s.Publishers)
 		}
 		if s.Rate <= 0 {
-			bad("rate", "a broadcast run publishes at --rate messages per second in total: set it")
+			bad("rate", "a broadcast run publishes at %s messages per second in total: set it", Ref("rate"))
 		}
 		if strings.Count(s.RoomPath, "%d") != 1 || strings.Count(s.RoomPath, "%") != 1 || !strings.HasPrefix(s.RoomPath, "/") {
-			bad("room-path", "want a path with one %%d for the room number, such as /room/%%d, got %q", s.RoomPath)
+			bad("room_path", "want a path with one %%d for the room number, such as /room/%%d, got %q", s.RoomPath)
 		}
 	default:
 		bad("kind", "want %s, %s, %s, %s or %s, got %q", KindEcho, KindPing, KindBroadcast, KindConnect, KindHold, s.Kind)
@@ -355,7 +347,7 @@ func (s Spec) Validate() error {
 		}
 	}
 	if sources > 1 {
-		bad("payload", "choose one of --payload random, --payload-file and --template")
+		bad("payload", "choose one of %s random, %s and %s", Ref("payload"), Ref("payload_file"), Ref("template"))
 	}
 	if s.Template != "" {
 		if s.SizeMax != 0 {
@@ -366,32 +358,27 @@ func (s Spec) Validate() error {
 		}
 	}
 	if strings.Contains(s.Query, "{{token}}") && s.TokensFile == "" {
-		bad("query", "uses {{token}}: name the file of tokens with --tokens-file")
+		bad("query", "uses {{token}}: name the file of tokens with %s", Ref("tokens_file"))
 	}
 	if s.TokensFile != "" && !strings.Contains(s.Query, "{{token}}") {
-		bad("tokens-file", "is used by {{token}} in --query, which has none")
+		bad("tokens_file", "is used by {{token}} in %s, which has none", Ref("query"))
 	}
 	if s.Grace < 0 {
 		bad("grace", "must not be negative, got %s", s.Grace)
 	}
 	if s.ConnectTimeout <= 0 {
-		bad("connect-timeout", "must be positive, got %s", s.ConnectTimeout)
+		bad("connect_timeout", "must be positive, got %s", s.ConnectTimeout)
 	}
 	if s.DialConcurrency < 1 {
-		bad("dial-concurrency", "must be at least 1, got %d", s.DialConcurrency)
+		bad("dial_concurrency", "must be at least 1, got %d", s.DialConcurrency)
 	}
 	for _, p := range s.Subprotocols {
 		if !isToken(p) {
-			bad("subprotocol", "%q is not a valid subprotocol name (an HTTP token: letters, digits and !#$%%&'*+-.^_`|~)", p)
+			bad("subprotocols", "%q is not a valid subprotocol name (an HTTP token: letters, digits and !#$%%&'*+-.^_`|~)", p)
 		}
 	}
 	if s.RequireSubprotocol && len(s.Subprotocols) == 0 {
-		bad("require-subprotocol", "needs --subprotocol: offer at least one")
-	}
-	for _, h := range s.Headers {
-		if _, _, err := ParseHeader(h); err != nil {
-			errs = append(errs, err)
-		}
+		bad("require_subprotocol", "needs %s: offer at least one", Ref("subprotocols"))
 	}
 	if strings.ContainsAny(s.Origin, "\r\n") {
 		bad("origin", "must be one line")
@@ -416,10 +403,7 @@ func (s Spec) Validate() error {
 		}
 	}
 	if s.CA != "" && s.Insecure {
-		bad("insecure", "turns verification off, so --ca would be ignored: choose one")
-	}
-	if _, err := ParseSourceIPs(s.SourceIP); err != nil {
-		errs = append(errs, err)
+		bad("insecure", "turns verification off, so %s would be ignored: choose one", Ref("ca"))
 	}
 	switch {
 	case s.Procs < 1:
@@ -429,7 +413,7 @@ func (s Spec) Validate() error {
 	case s.Conns >= 1 && s.Procs > s.Conns:
 		bad("procs", "%d processes for %d connections: each process needs at least one", s.Procs, s.Conns)
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 func orBundled(target string) string {
@@ -523,15 +507,15 @@ func ParseHeader(h string) (name, value string, err error) {
 	name, value = strings.TrimSpace(name), strings.TrimSpace(value)
 	switch {
 	case !ok:
-		return "", "", fmt.Errorf("--header: %q: want \"Name: value\"", h)
+		return "", "", fieldErr("headers", "%q: want \"Name: value\"", h)
 	case !isToken(name):
-		return "", "", fmt.Errorf("--header: %q: %q is not a valid header name", h, name)
+		return "", "", fieldErr("headers", "%q: %q is not a valid header name", h, name)
 	case strings.ContainsAny(value, "\r\n"):
-		return "", "", fmt.Errorf("--header: %q: the value must be one line", h)
+		return "", "", fieldErr("headers", "%q: the value must be one line", h)
 	case strings.IndexFunc(value, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) >= 0:
-		return "", "", fmt.Errorf("--header: %q: the value holds a control character (RFC 9110 field values may not)", h)
+		return "", "", fieldErr("headers", "%q: the value holds a control character (RFC 9110 field values may not)", h)
 	case reservedHeaders[strings.ToLower(name)]:
-		return "", "", fmt.Errorf("--header: %q: %s is set by the handshake itself (use --subprotocol for Sec-WebSocket-Protocol)", h, name)
+		return "", "", fieldErr("headers", "%q: %s is set by the handshake itself (use %s for Sec-WebSocket-Protocol)", h, name, Ref("subprotocols"))
 	}
 	return name, value, nil
 }

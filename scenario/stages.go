@@ -66,7 +66,7 @@ func (s *Spec) ApplyStages() {
 }
 
 // validateStages checks the stages on their own.
-func (s Spec) validateStages(bad func(flag, format string, a ...any)) {
+func (s Spec) validateStages(bad func(key, format string, a ...any)) {
 	if !s.Staged() {
 		return
 	}

@@ -73,7 +73,7 @@ func TestStagedValidate(t *testing.T) {
 	s.Stages = []Stage{{Duration: Duration(time.Second), Conns: 10}}
 	s.ApplyStages()
 	s.Conns = 50 // a flag set on top of the stages
-	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "--stages: --conns, --duration, --rate and --warmup follow from the stages") {
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "stages: conns, duration, rate and warmup follow from the stages") {
 		t.Errorf("conflicting conns: %v", err)
 	}
 	s = Default()
@@ -199,10 +199,10 @@ func TestPayloadFields(t *testing.T) {
 		"size: {min: 40, most: 9}\n":                          `p.yaml:1: size.unknown field "most"`,
 		"size: {min: 90, max: 40}\n":                          "p.yaml:1: size: want {min: N, max: M} with 0 < N <= M",
 		"size: {min: 40, max: big}\n":                         "p.yaml:1: size.max: want an integer",
-		"payload: loud\n":                                     `--payload: want pattern or random, got "loud"`,
-		"payload: random\ntemplate: \"{{stamp}}\"\n":          "choose one of --payload random, --payload-file and --template",
-		"query: \"t={{token}}\"\n":                            "--query: uses {{token}}: name the file of tokens with --tokens-file",
-		"template: \"{{stamp}}\"\nsize: {min: 40, max: 50}\n": "--template: a templated message's size is its rendered length",
+		"payload: loud\n":                                     `payload: want pattern or random, got "loud"`,
+		"payload: random\ntemplate: \"{{stamp}}\"\n":          "payload: choose one of payload random, payload_file and template",
+		"query: \"t={{token}}\"\n":                            "query: uses {{token}}: name the file of tokens with tokens_file",
+		"template: \"{{stamp}}\"\nsize: {min: 40, max: 50}\n": "template: a templated message's size is its rendered length",
 	} {
 		s, err := ParseFile("p.yaml", []byte(file), Default())
 		if err == nil {

@@ -114,7 +114,7 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		th, err := results.ParseThreshold(e)
 		if err != nil {
 			// The same syntax as run's --threshold, but this flag is --slo.
-			return usagef("%s", strings.Replace(err.Error(), "--threshold", "--slo", 1))
+			return usagef("%s", strings.Replace(withFlag(err).Error(), "--threshold", "--slo", 1))
 		}
 		if th.Abort {
 			return usagef("--slo %q: :abort belongs to run --threshold; a failed step already ends the search's doubling", e)
@@ -194,13 +194,14 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		}
 		return s
 	}
-	if err := specAt(*start).Validate(); err != nil {
-		return usageError{err}
+	compiled, err := scenario.Compile(specAt(*start))
+	if err != nil {
+		return usageError{withFlag(err)}
 	}
 	if err := checkIOForKind(spec, opts); err != nil {
 		return err
 	}
-	if err := preflight(specAt(*start)); err != nil {
+	if err := preflight(specAt(*start), len(compiled.Sources)); err != nil {
 		return usageError{err}
 	}
 	target, bundled, stopServer, err := targetOf(spec)
@@ -216,7 +217,11 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		res.ConnRate = *connRate
 	}
 	measure := func(load float64) (results.CapacityStep, error) {
-		plan := orchestrate.Plan{Spec: specAt(load), Target: target, Bundled: bundled, Driver: opts, Version: version}
+		c, err := compiled.Recompile(specAt(load)) // the files as read once
+		if err != nil {
+			return results.CapacityStep{}, withFlag(err)
+		}
+		plan := orchestrate.Plan{Spec: c.Spec, Compiled: c, Target: target, Bundled: bundled, Driver: opts, Version: version}
 		rep, err := orchestrate.One(ctx, abort, plan)
 		if err != nil {
 			return results.CapacityStep{}, err
@@ -248,7 +253,7 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		if !conns {
 			return true
 		}
-		if err := preflight(specAt(load)); err != nil {
+		if err := preflight(specAt(load), len(compiled.Sources)); err != nil {
 			res.Limit = err.Error()
 			fmt.Fprintf(stderr, "wsbench capacity: %.0f connections: beyond this machine's limits: %v\n", load, err)
 			return false
@@ -259,7 +264,7 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	good, err := orchestrate.Capacity(&res, orchestrate.Bounds{Start: *start, Max: *maxLoad, Precision: *precision, Whole: conns},
 		measure, fits, func() bool { return ctx.Err() != nil })
 	if err != nil {
-		return failedError{err}
+		return failedError{withFlag(err)}
 	}
 	res.MaxRate = good
 	if conns {

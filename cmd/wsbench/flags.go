@@ -55,13 +55,58 @@ func (f addFlag) Set(v string) error {
 	return nil
 }
 
-// withFlag rewrites the orchestrate.FieldError in err's text (if any) to
-// name the flag that sets its field: --procs for procs. Only cmd knows
-// flags; the rest of err's text stays as it was.
+// withFlag rewrites each FieldError in err's text (scenario's, and
+// orchestrate's, which is the same type) to name the flags that set the
+// settings it names: --procs for procs, --max-inflight for max_inflight.
+// Only cmd knows flags; the rest of err's text stays as it was.
 func withFlag(err error) error {
-	var fe *orchestrate.FieldError
-	if !errors.As(err, &fe) {
+	var fields []*orchestrate.FieldError
+	fieldErrors(err, &fields)
+	if len(fields) == 0 {
 		return err
 	}
-	return errors.New(strings.Replace(err.Error(), fe.Error(), "--"+fe.Key+": "+fe.Err.Error(), 1))
+	text := err.Error()
+	for _, fe := range fields {
+		text = strings.Replace(text, fe.Error(), fe.Text(flagName), 1)
+	}
+	return errors.New(text)
+}
+
+// fieldErrors collects the FieldErrors in err's tree, outermost first.
+func fieldErrors(err error, into *[]*orchestrate.FieldError) {
+	switch e := err.(type) {
+	case nil:
+	case *orchestrate.FieldError:
+		*into = append(*into, e)
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			fieldErrors(inner, into)
+		}
+	case interface{ Unwrap() error }:
+		fieldErrors(e.Unwrap(), into)
+	}
+}
+
+// flagOfKey names the flags whose names are not their scenario keys with
+// dashes for underscores.
+var flagOfKey = map[string]string{
+	"headers": "header", "subprotocols": "subprotocol", "thresholds": "threshold", "stages": "stage",
+	"secret_headers": "secret-header", "secret_params": "secret-param", "size_max": "size",
+}
+
+// fileOnlyKeys are the scenario keys no flag sets (the target is the
+// argument; groups come from a file).
+var fileOnlyKeys = map[string]bool{"target": true, "groups": true}
+
+// flagName is how the command line names the setting of a scenario key:
+// its flag, or the key itself for one that only a scenario file sets
+// (groups, groups[1].name, stages[0].duration).
+func flagName(key string) string {
+	if fileOnlyKeys[key] || strings.ContainsAny(key, "[.") {
+		return key
+	}
+	if f, ok := flagOfKey[key]; ok {
+		return "--" + f
+	}
+	return "--" + strings.ReplaceAll(key, "_", "-")
 }

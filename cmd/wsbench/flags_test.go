@@ -3,9 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/wsbench/wsbench/orchestrate"
+	"github.com/wsbench/wsbench/scenario"
 )
 
 // TestWithFlag: an orchestrate.FieldError is named by its flag wherever it
@@ -28,4 +33,53 @@ func TestWithFlag(t *testing.T) {
 	if withFlag(nil) != nil {
 		t.Error("withFlag(nil) is not nil")
 	}
+}
+
+// TestFlagNames: every scenario key names a flag of run (or is one only a
+// scenario file sets), so that withFlag never names a flag that does not
+// exist; a scenario error comes out naming the flags, all of them.
+func TestFlagNames(t *testing.T) {
+	spec := scenario.Default()
+	fs, _ := runFlags(&spec, io.Discard)
+	for _, key := range specKeys() {
+		name := flagName(key)
+		if fileOnlyKeys[key] {
+			if name != key {
+				t.Errorf("%s: named %s, want the key", key, name)
+			}
+			continue
+		}
+		if !strings.HasPrefix(name, "--") || fs.Lookup(strings.TrimPrefix(name, "--")) == nil {
+			t.Errorf("key %s: %s is no flag of run", key, name)
+		}
+	}
+	for key, want := range map[string]string{"groups[1].conns": "groups[1].conns", "stages[0].duration": "stages[0].duration", "stages": "--stage"} {
+		if got := flagName(key); got != want {
+			t.Errorf("%s: %s, want %s", key, got, want)
+		}
+	}
+	several := &scenario.FieldError{Err: fmt.Errorf("%s 3 needs more; split with %s 2", scenario.Ref("conns"), scenario.Ref("source_ip"))}
+	if got, want := withFlag(several).Error(), "--conns 3 needs more; split with --source-ip 2"; got != want {
+		t.Errorf("a FieldError of several settings: %q, want %q", got, want)
+	}
+	spec.Think, spec.Rate, spec.MaxInflight, spec.Conns = scenario.Duration(time.Millisecond), 10, -1, 0
+	err := withFlag(fmt.Errorf("round 2: %w", spec.Validate()))
+	for _, want := range []string{"round 2: ", "--think: applies to the closed model only; the open model's pace is --rate",
+		"--max-inflight: must not be negative, got -1", "--conns: must be at least 1, got 0"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+}
+
+// specKeys are the JSON keys of scenario.Spec.
+func specKeys() []string {
+	var keys []string
+	st := reflect.TypeFor[scenario.Spec]()
+	for i := range st.NumField() {
+		if name, _, _ := strings.Cut(st.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
 }

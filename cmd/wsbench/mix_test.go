@@ -55,7 +55,7 @@ groups:
 	}
 	os.WriteFile(file, []byte("groups:\n  - {name: a, conns: 2}\n  - {name: a, conns: 0}\n"), 0o644)
 	code, _, stderr = runCLI("run", "-f", file)
-	if code != 2 || !strings.Contains(stderr, `"a" names two groups`) || !strings.Contains(stderr, "groups[1] (a): --conns: must be at least 1") {
+	if code != 2 || !strings.Contains(stderr, `"a" names two groups`) || !strings.Contains(stderr, "groups[1].conns: must be at least 1, got 0 (group \"a\")") {
 		t.Errorf("exit %d, %q", code, stderr)
 	}
 }

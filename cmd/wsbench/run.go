@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/wsbench/wsbench/driver"
+	"github.com/wsbench/wsbench/internal/iomode"
 	"github.com/wsbench/wsbench/orchestrate"
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
@@ -89,7 +90,7 @@ func (o runOptions) driverOptions() (driver.Config, error) {
 	if *o.workers < 0 {
 		return driver.Config{}, usagef("--workers: must not be negative, got %d", *o.workers)
 	}
-	switch *o.ioMode {
+	switch iomode.Mode(*o.ioMode) {
 	case driver.IOAuto, driver.IOUring, driver.IOSyscalls:
 	default:
 		return driver.Config{}, usagef("--io: want %s, %s or %s, got %q", driver.IOAuto, driver.IOUring, driver.IOSyscalls, *o.ioMode)
@@ -99,7 +100,7 @@ func (o runOptions) driverOptions() (driver.Config, error) {
 	default:
 		return driver.Config{}, usagef("--rx-timestamps: want %s or %s, got %q", driver.TimestampsKernel, driver.TimestampsRead, *o.rxStamps)
 	}
-	return driver.Config{Workers: *o.workers, IO: *o.ioMode, Timestamps: *o.rxStamps}, nil
+	return driver.Config{Workers: *o.workers, IO: iomode.Mode(*o.ioMode), Timestamps: *o.rxStamps}, nil
 }
 
 // checkIOForKind refuses --io io_uring for a connection storm, whose loops
@@ -144,7 +145,7 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	o.quiet = fs.BoolP("quiet", "q", false, "no live status on stderr while the run measures")
 	o.progress = fs.Bool("progress", false, "show the live status even when stderr is not a terminal")
 	o.repeat = fs.Int("repeat", 1, "with several target URLs (or one): run each this many times, interleaved (A B A B …), then compare them; -o names a folder for the results")
-	fs.StringVar(&spec.Kind, "kind", spec.Kind, "workload: echo (data messages echoed back; the default), ping (ping frames answered by pongs), broadcast (chat rooms), connect (a connection storm: open, one message, close, again) or hold (long-lived connections, idle or with --rate light traffic)")
+	fs.StringVar((*string)(&spec.Kind), "kind", string(spec.Kind), "workload: echo (data messages echoed back; the default), ping (ping frames answered by pongs), broadcast (chat rooms), connect (a connection storm: open, one message, close, again) or hold (long-lived connections, idle or with --rate light traffic)")
 	fs.Float64Var(&spec.ConnectRate, "connect-rate", spec.ConnectRate, "open at most this many connections per second (0 = as fast as --dial-concurrency allows): a ramp")
 	fs.BoolVar(&spec.ConnectMessage, "connect-message", spec.ConnectMessage, "connect: send one message on each connection and wait for its echo before closing")
 	fs.IntVar(&spec.RoomSize, "room-size", spec.RoomSize, "broadcast: connections per room")
@@ -156,7 +157,7 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs.DurationVar((*time.Duration)(&spec.Warmup), "warmup", time.Duration(spec.Warmup), "warm-up before measuring (same load, not counted)")
 	fs.Float64VarP(&spec.Rate, "rate", "r", spec.Rate, "total messages per second across all connections (0 = closed model)")
 	fs.DurationVar((*time.Duration)(&spec.Think), "think", time.Duration(spec.Think), "closed model: pause between a reply and the connection's next send")
-	fs.StringVar(&spec.Arrival, "arrival", spec.Arrival, "open model: arrival process, uniform (default) or poisson")
+	fs.StringVar((*string)(&spec.Arrival), "arrival", string(spec.Arrival), "open model: arrival process, uniform (default) or poisson")
 	fs.Uint64Var(&spec.Seed, "seed", spec.Seed, "open model: seed of the poisson schedule (0 = pick one; the result records it)")
 	fs.DurationVar((*time.Duration)(&spec.Interval), "interval", time.Duration(spec.Interval), "slice the measured window into intervals this long in the result (rates and latency over time); 0 = none")
 	fs.DurationVar((*time.Duration)(&spec.Tick), "tick", time.Duration(spec.Tick), "open model: sends fall due on multiples of this (0 = each at its own exact time)")
@@ -187,7 +188,7 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, runOptions
 	fs.StringVar(&spec.SourceIP, "source-ip", spec.SourceIP, "local addresses to spread connections over: addresses and ranges, comma-separated (127.0.0.1-127.0.0.16,::1)")
 	fs.IntVar(&spec.Procs, "procs", spec.Procs, "client processes sharing the connections and the rate; their results are merged exactly")
 	o.rxStamps = fs.String("rx-timestamps", driver.TimestampsKernel, "when an echo arrived: kernel (the kernel's receive timestamp; the client's reading delay is recorded as read_lag) or read (when the client read it)")
-	o.ioMode = fs.String("io", driver.IOAuto, "how the event loops use the kernel: auto, io_uring (a system call per batch of sends or receives) or syscalls (one per operation)")
+	o.ioMode = fs.String("io", string(driver.IOAuto), "how the event loops use the kernel: auto, io_uring (a system call per batch of sends or receives) or syscalls (one per operation)")
 	o.out = fs.StringP("out", "o", "", "write the JSON result to this file (atomically)")
 	o.asJSON = fs.Bool("json", false, "print the JSON result to stdout instead of the text summary")
 	o.cpuProfile = fs.String("cpuprofile", "", "write a Go CPU profile of the client to this file (read it with go tool pprof)")
@@ -230,20 +231,18 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	if err := applyStageFlags(&spec, fs, *o.stages); err != nil {
 		return err
 	}
-	if err := spec.Validate(); err != nil {
-		return usageError{err}
-	}
-	if err := driver.CheckInputs(spec); err != nil {
-		return usageError{err}
-	}
 	if spec.Arrival == scenario.ArrivalPoisson && spec.Seed == 0 {
 		spec.Seed = rand.Uint64() | 1 // chosen here so the result records it
+	}
+	compiled, err := scenario.Compile(spec)
+	if err != nil {
+		return usageError{withFlag(err)}
 	}
 	var thresholds []results.Threshold
 	for _, expr := range spec.Thresholds {
 		th, err := results.ParseThreshold(expr)
 		if err != nil {
-			return usageError{err}
+			return usageError{withFlag(err)}
 		}
 		thresholds = append(thresholds, th)
 	}
@@ -276,7 +275,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 			return usagef("--out: %v", err)
 		}
 	}
-	if err := preflight(spec); err != nil {
+	if err := preflight(spec, len(compiled.Sources)); err != nil {
 		return usageError{err}
 	}
 
@@ -301,7 +300,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	ctx, abort, stop := signalContexts(stderr)
 	defer stop()
 	signalled := ctx
-	plan := orchestrate.Plan{Spec: spec, Target: target, Bundled: bundled, Driver: opts, Version: version,
+	plan := orchestrate.Plan{Spec: spec, Compiled: compiled, Target: target, Bundled: bundled, Driver: opts, Version: version,
 		Stderr: stderr, ChildArgs: []string{"run", childStdin}}
 	if multi {
 		targets := fs.Args()
@@ -515,21 +514,21 @@ func dnsReason(target string, errs map[string]int64) string {
 }
 
 // preflight checks, before anything starts, that the machine's file and port
-// limits allow the run, raising the soft open-file limit to the hard one.
-func preflight(spec scenario.Spec) error {
+// limits allow the run over sources source addresses, raising the soft
+// open-file limit to the hard one.
+func preflight(spec scenario.Spec, sources int) error {
 	lim, err := driver.RaiseNoFile()
 	if err != nil && lim.NoFileHard == 0 {
 		return nil // limits unknown here: the run reports what fails
 	}
-	sources, _ := scenario.ParseSourceIPs(spec.SourceIP)
 	bundled := spec.Target == ""
 	fds := 1
 	if strings.HasPrefix(strings.ToLower(spec.Target), "wss:") {
 		fds = 3 // the TCP socket and the two ends of the TLS bridge's socket pair
 	}
 	if err := driver.Preflight(lim, driver.Need{Conns: spec.Conns, InProcessServer: bundled && spec.Procs == 1,
-		SourceAddrs: len(sources), Procs: spec.Procs, FDsPerConn: fds}); err != nil {
-		return err
+		SourceAddrs: sources, Procs: spec.Procs, FDsPerConn: fds}); err != nil {
+		return withFlag(err)
 	}
 	if bundled && spec.Procs > 1 {
 		// The client processes hold the client sockets; this one the server's.
@@ -561,9 +560,9 @@ func runChild(stdin io.Reader, stdout io.Writer) error {
 	case errors.As(err, &se):
 		err = usagef("%s: %v", childStdin, se.Err)
 	case errors.As(err, &ie):
-		err = usageError{ie.Err}
+		err = usageError{withFlag(ie.Err)}
 	default:
-		err = failedError{err}
+		err = failedError{withFlag(err)}
 	}
 	return redactError(err, spec)
 }
