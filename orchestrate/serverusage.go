@@ -38,15 +38,16 @@ type serverSample struct {
 	rssKiB int64
 }
 
-// SampleServer takes a first sample of pids at once (an error names a PID
-// that is not there) and then one every period until Window is called.
+// SampleServer takes a first sample of pids at once (an error, a FieldError
+// on server_pid, names a PID that is not there) and then one every period
+// until Window is called.
 func SampleServer(pids []int, every time.Duration) (*ServerSampler, error) {
 	if len(pids) == 0 {
-		return nil, fmt.Errorf("--server-pid: no PID")
+		return nil, fieldErrorf("server_pid", "no PID")
 	}
 	first, err := sampleServer(pids)
 	if err != nil {
-		return nil, fmt.Errorf("--server-pid: %w", err)
+		return nil, &FieldError{Key: "server_pid", Err: err}
 	}
 	s := &ServerSampler{pids: pids, every: every, stop: make(chan struct{}), done: make(chan struct{}),
 		samples: []serverSample{first}}

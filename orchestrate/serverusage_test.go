@@ -1,6 +1,7 @@
 package orchestrate
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -66,8 +67,9 @@ func TestServerSamplerOwnProcess(t *testing.T) {
 
 func TestSampleServerMissingPID(t *testing.T) {
 	_, err := SampleServer([]int{os.Getpid(), 1 << 30}, time.Second)
-	if err == nil || !strings.Contains(err.Error(), "--server-pid") || !strings.Contains(err.Error(), "1073741824") {
-		t.Fatalf("err = %v, want one naming --server-pid and the missing PID", err)
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Key != "server_pid" || !strings.Contains(err.Error(), "1073741824") {
+		t.Fatalf("err = %v, want a FieldError on server_pid naming the missing PID", err)
 	}
 }
 

@@ -323,7 +323,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	var sampler *orchestrate.ServerSampler
 	if len(*serverPIDs) > 0 {
 		if sampler, err = orchestrate.SampleServer(*serverPIDs, 50*time.Millisecond); err != nil {
-			return usageError{err}
+			return usageError{withFlag(err)}
 		}
 		defer sampler.Stop()
 	}
