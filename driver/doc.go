@@ -321,13 +321,13 @@ The registry line, in workloads:
 
 	string(scenario.KindSubscribe): newSubscribe,
 
-and in scenario, the kind's name beside the others (KindSubscribe =
-"subscribe") and its case in Spec.Validate, which says what does not
-apply to it:
+and in scenario, the kind's name beside the others (KindSubscribe Kind =
+"subscribe") and its case in Spec.check (Compile's checks), which says what
+does not apply to it, naming settings by key (the command line shows flags):
 
 	case KindSubscribe:
 		if s.Rate > 0 || s.Think > 0 {
-			bad("rate", "subscribers only receive: no --rate or --think")
+			bad("rate", "subscribers only receive: no %s or %s", Ref("rate"), Ref("think"))
 		}
 
 # Stopping
