@@ -7,6 +7,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/wsbench/wsbench/internal/wire"
 	"github.com/wsbench/wsbench/metrics"
 )
 
@@ -110,7 +111,7 @@ func (e *echo) notEcho(c *conn, op ws.OpCode, p []byte) {
 	sent := make([]byte, size)
 	cd.put(sent, st)
 	m := &Mismatch{Kind: "echo_mismatch", Sent: sent[:min(size, excerptLen)], SentLen: size,
-		Got: append([]byte(nil), p[:min(len(p), excerptLen)]...), GotLen: len(p), SentOp: opName(r.op), GotOp: opName(op)}
+		Got: append([]byte(nil), p[:min(len(p), excerptLen)]...), GotLen: len(p), SentOp: wire.OpName(r.op), GotOp: wire.OpName(op)}
 	if v.first.CompareAndSwap(nil, m) {
 		signal(v.firstMismatch)
 	}

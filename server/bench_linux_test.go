@@ -24,9 +24,9 @@ import (
 func BenchmarkEchoLoopback(b *testing.B) {
 	for _, deflate := range []bool{false, true} {
 		for _, size := range []int{16, 128, 1024} {
-			name := testIO + "/" + opName(ws.OpBinary) + "-" + itoa(size)
+			name := testIO + "/" + wire.OpName(ws.OpBinary) + "-" + itoa(size)
 			if deflate {
-				name = testIO + "/deflate-" + opName(ws.OpBinary) + "-" + itoa(size)
+				name = testIO + "/deflate-" + wire.OpName(ws.OpBinary) + "-" + itoa(size)
 			}
 			b.Run(name, func(b *testing.B) { benchEchoLoopback(b, size, deflate, Delay{}) })
 		}

@@ -3,10 +3,8 @@ package server
 import (
 	"encoding/binary"
 	"math/bits"
-	"unicode/utf8"
 
 	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsflate"
 
 	"github.com/wsbench/wsbench/internal/wire"
 )
@@ -106,36 +104,10 @@ func (c *codec) feed(s *session, data []byte) (n int, closing bool, code ws.Stat
 		if hn == 0 {
 			return n, false, 0
 		}
-		state := ws.StateServerSide
-		if s.msgOp != 0 {
-			state |= ws.StateFragmented
-		}
-		compressed := false
-		if s.deflate {
-			// RSV1 marks the first frame of a compressed message; on a
-			// control frame or a continuation it is a violation (RFC
-			// 7692 section 6.1): 1002.
-			var ms wsflate.MessageState
-			var err error
-			if h, err = ms.UnsetBits(h); err != nil {
-				return n, true, c.fail(s, ws.StatusProtocolError)
-			}
-			compressed = ms.IsCompressed()
-		}
-		// Unmasked frame, RSV bits without an extension, reserved opcode,
-		// long or fragmented control frame, orphan continuation, new data
-		// frame inside a fragmented message: all 1002.
-		if ws.CheckHeader(h, state) != nil {
-			return n, true, c.fail(s, ws.StatusProtocolError)
-		}
-		if !h.OpCode.IsControl() {
-			total := h.Length
-			if h.OpCode == ws.OpContinuation {
-				total += int64(len(s.msg))
-			}
-			if total > c.maxMessage {
-				return n, true, c.fail(s, ws.StatusMessageTooBig)
-			}
+		rules := wire.Rules{Side: ws.StateServerSide, Deflate: s.deflate, MaxMessage: c.maxMessage}
+		compressed, broken := rules.Check(h, s.msgOp != 0, int64(len(s.msg)))
+		if broken != 0 {
+			return n, true, c.fail(s, broken)
 		}
 		// h.Length is now at most max(maxMessage, 125): no overflow.
 		end := n + hn + int(h.Length)
@@ -195,12 +167,9 @@ func (c *codec) message(op ws.OpCode, p []byte, compressed bool) ws.StatusCode {
 		c.fl = newFlater()
 	}
 	b, err := c.fl.inflate(c.pool, p, int(c.maxMessage))
-	code := ws.StatusInvalidFramePayloadData
-	switch err {
-	case nil:
+	code := wire.InflateCode(err)
+	if code == 0 {
 		code = c.emit(op, b, true)
-	case errInflatedTooBig:
-		code = ws.StatusMessageTooBig
 	}
 	c.pool.put(b)
 	return code
@@ -211,8 +180,8 @@ func (c *codec) message(op ws.OpCode, p []byte, compressed bool) ws.StatusCode {
 // goes out compressed (and, in broadcast mode, its deliveries to the
 // connections that negotiated permessage-deflate).
 func (c *codec) emit(op ws.OpCode, p []byte, compressed bool) ws.StatusCode {
-	if op == ws.OpText && !utf8.Valid(p) {
-		return ws.StatusInvalidFramePayloadData
+	if code := wire.CheckText(op, p); code != 0 {
+		return code
 	}
 	c.msgsIn++
 	if compressed {
@@ -302,26 +271,13 @@ func (c *codec) appendMsg(m, p []byte) []byte {
 // 1005), 1002 for a malformed body or a code that must not be sent, 1007 for
 // a reason that is not UTF-8.
 func (c *codec) closeReply(p []byte) ws.StatusCode {
+	_, reply := wire.ParseClose(p)
 	if len(p) == 0 {
 		c.closeAt = len(c.out)
 		c.out = wire.AppendFrame(c.out, ws.OpClose, true, nil, nil)
-		return ws.StatusNoStatusRcvd
+		return reply
 	}
-	if len(p) == 1 {
-		return c.closeFrame(ws.StatusProtocolError)
-	}
-	code, reason := ws.ParseCloseFrameDataUnsafe(p)
-	if code >= 5000 { // RFC 6455 7.4.2 defines nothing above 4999
-		return c.closeFrame(ws.StatusProtocolError)
-	}
-	switch err := ws.CheckCloseFrameData(code, reason); err {
-	case nil:
-		return c.closeFrame(code)
-	case ws.ErrProtocolInvalidUTF8:
-		return c.closeFrame(ws.StatusInvalidFramePayloadData)
-	default:
-		return c.closeFrame(ws.StatusProtocolError)
-	}
+	return c.closeFrame(reply)
 }
 
 // fail drops the session's open message and queues a close frame with code.
@@ -341,16 +297,6 @@ func (c *codec) closeFrame(code ws.StatusCode) ws.StatusCode {
 func appendClose(dst []byte, code ws.StatusCode) []byte {
 	var b [2]byte
 	return wire.AppendFrame(dst, ws.OpClose, true, wire.CloseBody(b[:], code, ""), nil)
-}
-
-// frameSize returns the total size (header and payload) of the frame that
-// starts b, or 0 when b does not hold its whole header yet.
-func frameSize(b []byte) int {
-	h, hn, err := wire.ParseHeader(b)
-	if hn == 0 || err != nil {
-		return 0
-	}
-	return hn + int(h.Length)
 }
 
 // Buffer size classes of bufPool: powers of two from 512 B to 64 KiB.

@@ -19,17 +19,6 @@ func pattern(n, seed int) []byte {
 	return b
 }
 
-// opName names data opcodes for subtest names.
-func opName(op ws.OpCode) string {
-	switch op {
-	case ws.OpText:
-		return "text"
-	case ws.OpBinary:
-		return "binary"
-	}
-	return fmt.Sprintf("op%d", op)
-}
-
 func newTestCodec(maxMessage int64) *codec {
 	p := &bufPool{maxSpare: int(maxMessage) + wire.MaxHeaderSize}
 	return &codec{maxMessage: maxMessage, pool: p}
@@ -129,7 +118,7 @@ func BenchmarkEcho(b *testing.B) {
 		op   ws.OpCode
 		size int
 	}{{ws.OpBinary, 16}, {ws.OpText, 128}, {ws.OpBinary, 1024}, {ws.OpText, 16 << 10}} {
-		b.Run(fmt.Sprintf("%s-%d", opName(tc.op), tc.size), func(b *testing.B) {
+		b.Run(fmt.Sprintf("%s-%d", wire.OpName(tc.op), tc.size), func(b *testing.B) {
 			in := maskedFrame(tc.op, true, pattern(tc.size, 0))
 			buf := make([]byte, len(in))
 			c := newTestCodec(1 << 20)

@@ -74,10 +74,6 @@ func deflateResponse(offer wsflate.Parameters) wsflate.Parameters {
 	}
 }
 
-// errInflatedTooBig says a compressed message inflates to more than
-// Config.MaxMessage bytes.
-var errInflatedTooBig = deflate.ErrTooBig
-
 // flater is one event loop's permessage-deflate engine: a decompressor and a
 // compressor (internal/deflate, shared with the driver) used by all of the
 // loop's connections and reset for every message (no context takeover). The
@@ -93,7 +89,7 @@ func newFlater() *flater { return &flater{codec: deflate.NewCodec()} }
 // inflate decompresses p, the payload of a compressed message, into a
 // buffer from pool (grown from pool as needed) and returns it; the buffer
 // belongs to the caller, on error too. It stops as soon as the output passes
-// limit bytes (errInflatedTooBig): a small payload that inflates to
+// limit bytes (deflate.ErrTooBig): a small payload that inflates to
 // gigabytes (a decompression bomb) costs no more than about limit bytes of
 // memory and the time to produce them. Any other error is a payload that is
 // not a valid DEFLATE stream. An empty payload is an empty message.

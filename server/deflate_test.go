@@ -375,7 +375,7 @@ func BenchmarkEchoDeflate(b *testing.B) {
 		op   ws.OpCode
 		size int
 	}{{ws.OpBinary, 16}, {ws.OpText, 128}, {ws.OpBinary, 1024}, {ws.OpText, 16 << 10}} {
-		b.Run(fmt.Sprintf("%s-%d", opName(tc.op), tc.size), func(b *testing.B) {
+		b.Run(fmt.Sprintf("%s-%d", wire.OpName(tc.op), tc.size), func(b *testing.B) {
 			in := compressedFrame(b, tc.op, pattern(tc.size, 0))
 			buf := make([]byte, len(in))
 			c, s := deflateCodec(1 << 20)

@@ -396,7 +396,7 @@ func checkFeed(t *testing.T, r feedRun, m feedModel) {
 func countFrames(b []byte) int {
 	n := 0
 	for len(b) > 0 {
-		k := frameSize(b)
+		k := wire.FrameSize(b)
 		if k == 0 || k > len(b) {
 			break
 		}

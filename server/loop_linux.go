@@ -540,7 +540,7 @@ func (l *loop) keepTail(c *conn, tail []byte) {
 		l.dropCarry(c)
 		return
 	}
-	need := frameSize(tail) // 0 while the header is incomplete
+	need := wire.FrameSize(tail) // 0 while the header is incomplete
 	if need > readBufSize {
 		// Large frame: give it a buffer of its own size, read into
 		// directly. feed checked need against MaxMessage already.

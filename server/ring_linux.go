@@ -7,6 +7,7 @@ import (
 
 	"github.com/wsbench/wsbench/internal/netpoll"
 	"github.com/wsbench/wsbench/internal/uring"
+	"github.com/wsbench/wsbench/internal/wire"
 )
 
 // This file is the event loop's socket I/O through io_uring (Config.IO), the
@@ -226,7 +227,7 @@ func (l *loop) recvTarget(c *conn, slot []byte) (recvOp, []byte) {
 		return recvOp{c: c, buf: slot}, slot
 	}
 	if !c.big {
-		need := max(frameSize(c.carry), len(c.carry)+1)
+		need := max(wire.FrameSize(c.carry), len(c.carry)+1)
 		if need <= len(slot) {
 			k := copy(slot, c.carry)
 			return recvOp{c: c, buf: slot, k: k}, slot[k:]

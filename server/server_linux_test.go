@@ -20,6 +20,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 	"github.com/wsbench/wsbench/internal/schedwatch"
+	"github.com/wsbench/wsbench/internal/wire"
 	"golang.org/x/sys/unix"
 )
 
@@ -265,7 +266,7 @@ func TestEcho(t *testing.T) {
 	for _, op := range []ws.OpCode{ws.OpText, ws.OpBinary} {
 		for _, n := range sizes {
 			// Each row: one message of n bytes with opcode op, echoed verbatim.
-			t.Run(fmt.Sprintf("%s-%d", opName(op), n), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s-%d", wire.OpName(op), n), func(t *testing.T) {
 				p := pattern(n, n)
 				c.SetDeadline(time.Now().Add(ioTimeout))
 				if err := wsutil.WriteClientMessage(c, op, p); err != nil {

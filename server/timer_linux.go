@@ -117,11 +117,11 @@ func (l *loop) hold(c *conn) {
 		compressed := false
 		if len(fr.z) > 0 {
 			compressed = fr.z[zo]&0x40 != 0 // RSV1
-			zo += frameSize(fr.z[zo:])
+			zo += wire.FrameSize(fr.z[zo:])
 		} else {
 			compressed = fr.b[bo]&0x40 != 0
 		}
-		bo += frameSize(fr.b[bo:])
+		bo += wire.FrameSize(fr.b[bo:])
 		run.n++
 		if compressed {
 			run.nz++
