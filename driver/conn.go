@@ -1,7 +1,5 @@
 package driver
 
-import "github.com/gobwas/ws"
-
 const noSeq = ^uint64(0)
 
 // Connection states.
@@ -40,11 +38,8 @@ type conn struct {
 	next []uint64
 	seen []uint64 // per publisher: which of the 64 before next arrived
 
-	carry   []byte    // bytes of a frame not yet complete
-	frag    []byte    // payload of a fragmented message being reassembled
-	fragOp  ws.OpCode // opcode of that message (0: none)
-	fragZ   bool      // that message is compressed (RSV1 on its first frame)
-	pending []byte    // bytes queued to send: frames made since the last flush, or left by a short write
+	readState        // the read side: a partial frame, a fragmented message (clientcodec.go)
+	pending   []byte // bytes queued to send: frames made since the last flush, or left by a short write
 
 	dirty     bool // on the worker's flush list
 	waitOut   bool // the socket took only part of pending; waiting for it to become writable
@@ -63,12 +58,4 @@ func (c *conn) measuredIn(from, to uint64) int64 {
 		return 0
 	}
 	return int64(to - from)
-}
-
-// checkState is the gobwas/ws state that ws.CheckHeader validates server frames against.
-func (c *conn) checkState() ws.State {
-	if c.fragOp != 0 {
-		return ws.StateClientSide | ws.StateFragmented
-	}
-	return ws.StateClientSide
 }

@@ -4,18 +4,15 @@ package driver
 
 import (
 	crand "crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 	"golang.org/x/sys/unix"
 
 	"github.com/wsbench/wsbench/internal/netpoll"
 	"github.com/wsbench/wsbench/internal/uring"
-	"github.com/wsbench/wsbench/internal/wire"
 	"github.com/wsbench/wsbench/metrics"
 )
 
@@ -42,6 +39,8 @@ type worker struct {
 	// on (nil: off); zWire is the wire size of the message being handled.
 	zip   *deflater
 	zWire int
+	// in decodes what the servers send (clientcodec.go).
+	in clientCodec
 
 	ready []*conn // connections epoll reported readable, read in one batch
 	stats LoopStats
@@ -89,6 +88,7 @@ func newWorker(r *run, shard *metrics.Shard, useRing bool) (*worker, error) {
 	if r.deflate {
 		w.zip = newDeflater()
 	}
+	w.in = clientCodec{maxMessage: r.maxMessage, zip: w.zip}
 	if useRing {
 		if w.ring, err = uring.New(ringEntries); err != nil {
 			p.Close()
@@ -118,7 +118,8 @@ func (w *worker) release() {
 // adopt takes a connected, upgraded socket. carry holds bytes the server sent
 // right after its handshake response.
 func (w *worker) adopt(fd, slot int, carry []byte) error {
-	c := &conn{fd: fd, slot: slot, sched: w.run.schedIndex(slot), pub: -1, firstMeasured: noSeq, carry: carry}
+	c := &conn{fd: fd, slot: slot, sched: w.run.schedIndex(slot), pub: -1, firstMeasured: noSeq}
+	c.carry = carry
 	w.load.adopt(c)
 	if w.run.rxStamps {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
@@ -143,13 +144,7 @@ func (w *worker) adopt(fd, slot int, carry []byte) error {
 // readInto is where c's next read goes: after the partial frame it holds,
 // or else buf.
 func (w *worker) readInto(c *conn, buf []byte) []byte {
-	if len(c.carry) == 0 {
-		return buf
-	}
-	if need := frameNeed(c.carry); cap(c.carry) < need {
-		c.carry = append(make([]byte, 0, need), c.carry...)
-	}
-	return c.carry[len(c.carry):cap(c.carry)]
+	return w.in.readInto(&c.readState, buf)
 }
 
 // received handles the outcome of a read of n bytes into b, arrived at rx.
@@ -175,138 +170,42 @@ func (w *worker) received(c *conn, b []byte, n int, err error, rx int64) {
 	if n == len(b) {
 		w.stats.FullReads++
 	}
-	if len(c.carry) > 0 {
-		c.carry = c.carry[:len(c.carry)+n]
-		w.consume(c, c.carry, true, rx)
-		return
-	}
-	w.consume(c, b[:n], false, rx)
+	in := w.in.received(&c.readState, b, n)
+	w.decode(c, &in, rx)
 }
 
 // consume handles the complete frames at the start of buf and keeps the rest
 // in c.carry. inCarry says buf is c.carry itself.
 func (w *worker) consume(c *conn, buf []byte, inCarry bool, rx int64) {
-	off := 0
-	for off < len(buf) && c.state != stateClosed {
-		h, hn, err := wire.ParseHeader(buf[off:])
-		if err != nil {
-			w.violation(c, ws.StatusProtocolError, "protocol_error")
-			return
-		}
-		if hn == 0 {
-			break
-		}
-		state := c.checkState()
-		if w.zip != nil {
-			state |= ws.StateExtended // RSV1 is checked below
-		}
-		if err := ws.CheckHeader(h, state); err != nil {
-			w.violation(c, ws.StatusProtocolError, "protocol_error")
-			return
-		}
-		if h.Rsv != 0 && (h.Rsv != ws.Rsv(true, false, false) || (h.OpCode != ws.OpText && h.OpCode != ws.OpBinary)) {
-			// Only RSV1, only on a data message's first frame (RFC 7692 §6).
-			w.violation(c, ws.StatusProtocolError, "protocol_error")
-			return
-		}
-		if h.Length > w.run.maxMessage || int64(len(c.frag))+h.Length > w.run.maxMessage {
-			w.violation(c, ws.StatusMessageTooBig, "message_too_big")
-			return
-		}
-		end := off + hn + int(h.Length)
-		if end > len(buf) {
-			break
-		}
-		w.frame(c, h, buf[off+hn:end], hn+int(h.Length), rx)
-		off = end
-	}
-	if c.state == stateClosed {
-		return
-	}
-	rest := buf[off:]
-	switch {
-	case len(rest) == 0:
-		c.carry = nil
-	case inCarry:
-		c.carry = c.carry[:copy(c.carry, rest)]
-	default:
-		c.carry = append(make([]byte, 0, max(frameNeed(rest), len(rest))), rest...)
-	}
+	in := frames{buf: buf, inCarry: inCarry}
+	w.decode(c, &in, rx)
 }
 
-// frameNeed is how many bytes the frame starting at b occupies, as far as its
-// header tells (at least a whole header).
-func frameNeed(b []byte) int {
-	h, hn, err := wire.ParseHeader(b)
-	if err != nil || hn == 0 {
-		return max(len(b), wire.MaxHeaderSize)
-	}
-	return hn + int(h.Length)
-}
-
-// frame handles one complete frame from the server.
-func (w *worker) frame(c *conn, h ws.Header, p []byte, wireLen int, rx int64) {
-	switch h.OpCode {
-	case ws.OpText, ws.OpBinary:
-		if h.Fin {
-			w.dataMessage(c, h.OpCode, p, h.Rsv1(), wireLen, rx)
+// decode acts on every event the client codec (clientcodec.go) finds in
+// in, until it needs more bytes or c is closed.
+func (w *worker) decode(c *conn, in *frames, rx int64) {
+	for c.state != stateClosed {
+		ev := w.in.next(&c.readState, in)
+		switch ev.kind {
+		case evMore:
 			return
+		case evMessage:
+			w.zWire = ev.zWire
+			w.message(c, ev.op, ev.payload, ev.wireLen, rx)
+		case evPing:
+			if c.state == stateOpen {
+				w.sendControl(c, ws.OpPong, ev.payload)
+			}
+		case evPong:
+			if w.run.op == ws.OpPing {
+				w.message(c, ws.OpPing, ev.payload, ev.wireLen, rx)
+			}
+		case evClose:
+			w.closeReceived(c, ev.code)
+		case evViolation:
+			w.violation(c, ev.code, ev.errKind)
 		}
-		c.fragOp, c.fragZ = h.OpCode, h.Rsv1()
-		c.frag = append(c.frag[:0], p...)
-	case ws.OpContinuation:
-		c.frag = append(c.frag, p...)
-		if h.Fin {
-			op := c.fragOp
-			c.fragOp = 0
-			w.dataMessage(c, op, c.frag, c.fragZ, len(c.frag)+wire.MaxHeaderSize, rx)
-			c.frag = nil
-		}
-	case ws.OpPing:
-		if c.state == stateOpen {
-			w.sendControl(c, ws.OpPong, p)
-		}
-	case ws.OpPong:
-		if w.run.op == ws.OpPing {
-			w.message(c, ws.OpPing, p, wireLen, rx)
-		}
-	case ws.OpClose:
-		w.closeReceived(c, p)
 	}
-}
-
-// dataMessage hands a whole data message to message, decompressed first if
-// compressed is set.
-func (w *worker) dataMessage(c *conn, op ws.OpCode, p []byte, compressed bool, wireLen int, rx int64) {
-	if w.zip == nil {
-		w.textMessage(c, op, p, wireLen, rx)
-		return
-	}
-	w.zWire = len(p)
-	if compressed {
-		raw, err := w.zip.decompress(p, w.run.maxMessage)
-		switch {
-		case errors.Is(err, errInflatedTooBig):
-			w.violation(c, ws.StatusMessageTooBig, "message_too_big")
-			return
-		case err != nil:
-			w.violation(c, ws.StatusInvalidFramePayloadData, "deflate_error")
-			return
-		}
-		p = raw
-	}
-	w.textMessage(c, op, p, wireLen, rx)
-}
-
-// textMessage hands a whole data message to message, after checking that a
-// text message is valid UTF-8: one that is not fails the connection with
-// 1007 (RFC 6455 §8.1), counted as invalid_utf8.
-func (w *worker) textMessage(c *conn, op ws.OpCode, p []byte, wireLen int, rx int64) {
-	if op == ws.OpText && !utf8.Valid(p) {
-		w.violation(c, ws.StatusInvalidFramePayloadData, "invalid_utf8")
-		return
-	}
-	w.message(c, op, p, wireLen, rx)
 }
 
 // message hands a whole data message (or, in the ping workload, a pong)
@@ -332,15 +231,12 @@ func (w *worker) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx int64)
 	w.pacing().replied(c, now)
 }
 
-// closeReceived handles a close frame: the reply to ours, or the server closing.
-func (w *worker) closeReceived(c *conn, p []byte) {
+// closeReceived handles a close frame with status code (1005: none): the
+// reply to ours, or the server closing.
+func (w *worker) closeReceived(c *conn, code ws.StatusCode) {
 	if c.state == stateClosing {
 		w.closeFD(c)
 		return
-	}
-	code := ws.StatusNoStatusRcvd
-	if len(p) >= 2 {
-		code = ws.StatusCode(binary.BigEndian.Uint16(p))
 	}
 	w.settle(c, true)
 	w.shard.Error(fmt.Sprintf("close_%d", code))
