@@ -241,20 +241,23 @@ One text echo in the open model, from schedule to summary:
     write(2) (netpoll.Write). worker.sent empties the buffer, or keeps what
     the socket did not take and waits for it to become writable.
  4. Read. When the socket is readable, the loop receives into its read
-    buffer (or after the partial frame in conn.carry, worker.readInto), with
-    recvmsg and a control buffer when kernel timestamps are on;
+    buffer (or after the partial frame in conn.carry: clientCodec.readInto),
+    with recvmsg and a control buffer when kernel timestamps are on;
     rxStamps.arrival turns the SO_TIMESTAMPNS stamp into the run's clock (never
     later than when the read returned). worker.received handles errors and
     end of stream.
- 5. Reassembled and checked. worker.consume parses each frame header
-    (wire.ParseHeader), checks it against RFC 6455 (ws.CheckHeader: a
-    violation closes with 1002; RSV1 only on a compressed message's first
-    frame) and the size limit (1009), and keeps an incomplete frame in
-    conn.carry. worker.frame answers pings with pongs, handles close frames
-    (closeReceived) and reassembles fragmented messages in conn.frag;
-    worker.dataMessage inflates a compressed message (deflater.decompress;
-    failure closes with 1007, deflate_error); worker.textMessage checks that
-    a text message is valid UTF-8 (else close 1007, invalid_utf8).
+ 5. Decoded. The client frame codec (clientcodec.go, sans-IO: bytes in,
+    events out, fuzzed without a socket by FuzzClientCodec) works on the
+    connection's readState: it parses each frame header (wire.ParseHeader),
+    checks it with the rules the server applies too (wire.Rules.Check: a
+    broken rule closes with 1002; RSV1 only on a compressed message's first
+    frame; the size limit, 1009), keeps an incomplete frame in conn.carry,
+    reassembles fragmented messages in conn.frag, inflates a compressed
+    message (deflater.decompress; failure closes with 1007, deflate_error)
+    and checks that a text message is valid UTF-8 (else close 1007,
+    invalid_utf8). worker.decode acts on its events: a message goes to
+    worker.message, a ping is answered with a pong, a close to
+    closeReceived, a violation to worker.violation.
  6. Matched by its stamp. worker.message hands the message to the
     workload: echo.message decodes the stamp (codec.get) and checks the
     filler (echo.reply). A reply with no stamp, the wrong opcode or a sequence
