@@ -110,12 +110,6 @@ func (d *clientCodec) received(s *readState, b []byte, n int) frames {
 	return frames{buf: b[:n]}
 }
 
-// carried returns s's carry (bytes the server sent right after the
-// handshake, or kept from an earlier read) to decode.
-func (d *clientCodec) carried(s *readState) frames {
-	return frames{buf: s.carry, inCarry: true}
-}
-
 // next decodes the next event from in. evMore means every whole frame is
 // decoded: the rest, a partial frame, is kept in s.carry for the next read.
 // After evClose or evViolation s is ended and next decodes nothing more.
