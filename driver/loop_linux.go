@@ -317,7 +317,7 @@ func (w *worker) exchange() error {
 			if c.state == stateClosed {
 				continue
 			}
-			b := w.readInto(c, w.rbuf[i*slot:(i+1)*slot])
+			b := w.in.readInto(&c.readState, w.rbuf[i*slot:(i+1)*slot])
 			if w.stamps.on() {
 				w.ring.Recvmsg(c.fd, w.stamps.msghdr(i, b), uint64(i))
 			} else {
@@ -339,7 +339,7 @@ func (w *worker) exchange() error {
 		for _, cqe := range cqes {
 			if cqe.UserData&sendTag == 0 {
 				i := int(cqe.UserData)
-				w.received(recvs[i], w.readInto(recvs[i], w.rbuf[i*slot:(i+1)*slot]), max(int(cqe.Res), 0), cqe.Err(), w.stamps.arrival(i, readAt))
+				w.received(recvs[i], w.in.readInto(&recvs[i].readState, w.rbuf[i*slot:(i+1)*slot]), max(int(cqe.Res), 0), cqe.Err(), w.stamps.arrival(i, readAt))
 			}
 		}
 	}
@@ -351,7 +351,7 @@ const sendTag = 1 << 63
 
 // readable reads what c's socket has and handles every complete frame in it.
 func (w *worker) readable(c *conn) {
-	b := w.readInto(c, w.rbuf)
+	b := w.in.readInto(&c.readState, w.rbuf)
 	if !w.stamps.on() {
 		n, err := netpoll.Read(c.fd, b)
 		w.received(c, b, n, err, w.now())

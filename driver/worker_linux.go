@@ -141,12 +141,6 @@ func (w *worker) adopt(fd, slot int, carry []byte) error {
 // The read path: from the bytes a read returned to whole messages, handed
 // to message; and the ends of a connection (settle, fail, closeFD).
 
-// readInto is where c's next read goes: after the partial frame it holds,
-// or else buf.
-func (w *worker) readInto(c *conn, buf []byte) []byte {
-	return w.in.readInto(&c.readState, buf)
-}
-
 // received handles the outcome of a read of n bytes into b, arrived at rx.
 func (w *worker) received(c *conn, b []byte, n int, err error, rx int64) {
 	if c.state == stateClosed {
