@@ -22,17 +22,15 @@ import (
 	"github.com/wsbench/wsbench/scenario"
 )
 
-// Stop reasons, as they appear in the result (Result.StopReason).
+// Stop reasons, as they appear in the result (Result.StopReason): the
+// metrics.StopReason constants, named here for the driver's users.
 const (
-	StopCompleted     = "completed"
-	StopInterrupted   = "interrupted"
-	StopAborted       = "aborted"
-	StopNoConnections = "no_connections" // none opened: at the start, or (staged, reconnect) in the whole run
-	// StopNotEcho: the server answered, but no reply was an echo of what
-	// was sent (see Mismatch); StopNotBroadcast: a broadcast run's messages
-	// were echoed to their publishers but reached no other member.
-	StopNotEcho      = "not_echo"
-	StopNotBroadcast = "not_broadcast"
+	StopCompleted     = metrics.StopCompleted
+	StopInterrupted   = metrics.StopInterrupted
+	StopAborted       = metrics.StopAborted
+	StopNoConnections = metrics.StopNoConnections
+	StopNotEcho       = metrics.StopNotEcho
+	StopNotBroadcast  = metrics.StopNotBroadcast
 )
 
 // openRatePerWorker is the open-model rate one event loop is given before
@@ -761,7 +759,7 @@ func (s *session) wait(ctx context.Context) {
 	}
 	// stopThenWait stops sending for reason and waits for the loops to
 	// end, unless the run is aborted meanwhile.
-	stopThenWait := func(reason string) {
+	stopThenWait := func(reason metrics.StopReason) {
 		res.StopReason = reason
 		stopSending()
 		select {

@@ -58,8 +58,8 @@ func signal(ch chan struct{}) {
 // was not one, or in a broadcast run with rooms of several members, no
 // delivery to a member other than the publisher within verdictAfter of the
 // first echo (relay: see relayable). It gives up when stop is closed.
-func (v *verdict) watch(relay bool, stop <-chan struct{}) <-chan string {
-	out := make(chan string, 1)
+func (v *verdict) watch(relay bool, stop <-chan struct{}) <-chan metrics.StopReason {
+	out := make(chan metrics.StopReason, 1)
 	go func() {
 		mismatch, echo := v.firstMismatch, v.firstEcho
 		var notEcho, notBroadcast <-chan time.Time
@@ -125,7 +125,7 @@ func relayable(conns []dialed, first int, rm rooms) bool {
 // workload needs): the one that stopped it (reason), or, when the run went
 // to its end, no echo ever matched while other replies came, or a broadcast
 // run's echoes reached no other member.
-func (v *verdict) result(reason string, relay bool) *Mismatch {
+func (v *verdict) result(reason metrics.StopReason, relay bool) *Mismatch {
 	first := v.first.Load()
 	switch {
 	case reason == StopNotBroadcast,

@@ -18,7 +18,7 @@ type Measurement struct {
 	// MeasureStart and MeasureEnd bound the measured window actually run.
 	MeasureStart, MeasureEnd time.Time
 	// StopReason says why the run stopped (the driver's Stop* constants).
-	StopReason string
+	StopReason StopReason
 	// Snapshot holds every count and histogram.
 	Snapshot *Snapshot
 	// CPU is the client's CPU use during the measured window, and its peak RSS.
@@ -168,7 +168,7 @@ type Stage struct {
 // Reason "not_echo" with the first bytes of a message sent and of what came
 // back instead (counted as error Kind), or Reason "not_broadcast".
 type Mismatch struct {
-	Reason string
+	Reason StopReason
 	Kind   string
 	Sent   []byte
 	// SentLen and GotLen are the whole messages' lengths; SentOp and GotOp
@@ -178,30 +178,43 @@ type Mismatch struct {
 	SentOp, GotOp   string
 }
 
-// Stop reasons Merge ranks (the driver's Stop* constants name the same).
+// StopReason says why a run stopped, as it appears in results
+// ("stop_reason"). The driver, results and cmd name these constants; none
+// spells the strings again.
+type StopReason string
+
+// Stop reasons.
 const (
-	stopCompleted     = "completed"
-	stopNoConnections = "no_connections"
-	stopNotEcho       = "not_echo"
-	stopNotBroadcast  = "not_broadcast"
-	stopInterrupted   = "interrupted"
-	stopAborted       = "aborted"
+	StopCompleted     StopReason = "completed"
+	StopInterrupted   StopReason = "interrupted"
+	StopAborted       StopReason = "aborted"
+	StopNoConnections StopReason = "no_connections" // none opened: at the start, or (staged, reconnect) in the whole run
+	// StopNotEcho: the server answered, but no reply was an echo of what
+	// was sent (see Mismatch); StopNotBroadcast: a broadcast run's messages
+	// were echoed to their publishers but reached no other member.
+	StopNotEcho      StopReason = "not_echo"
+	StopNotBroadcast StopReason = "not_broadcast"
+	// StopThresholdAbort: an :abort threshold stopped the run early.
+	StopThresholdAbort StopReason = "threshold_abort"
 )
+
+// Interrupted reports whether the run was cut short by the user or an abort.
+func (r StopReason) Interrupted() bool { return r == StopInterrupted || r == StopAborted }
 
 // CombineStops picks the stop reason of a run made of several (the
 // processes of a split run, the groups of a mix): "no_connections" only if
 // none opened any, else the worst of the others (aborted, then interrupted,
 // then not_echo or not_broadcast, then completed).
-func CombineStops(reasons []string) string {
-	worst := ""
-	rank := map[string]int{stopCompleted: 1, stopNotBroadcast: 2, stopNotEcho: 2, stopInterrupted: 3, stopAborted: 4}
+func CombineStops(reasons []StopReason) StopReason {
+	var worst StopReason
+	rank := map[StopReason]int{StopCompleted: 1, StopNotBroadcast: 2, StopNotEcho: 2, StopInterrupted: 3, StopAborted: 4}
 	for _, r := range reasons {
-		if r != stopNoConnections && rank[r] >= rank[worst] {
+		if r != StopNoConnections && rank[r] >= rank[worst] {
 			worst = r
 		}
 	}
 	if worst == "" {
-		return stopNoConnections
+		return StopNoConnections
 	}
 	return worst
 }
@@ -223,7 +236,7 @@ func Merge(sameProcess bool, parts ...*Measurement) (*Measurement, error) {
 		return nil, errors.New("metrics: merge of no measurements")
 	}
 	out := &Measurement{Snapshot: NewSnapshot()}
-	stops := make([]string, 0, len(parts))
+	stops := make([]StopReason, 0, len(parts))
 	for i, p := range parts {
 		if err := out.Snapshot.Merge(p.Snapshot); err != nil {
 			return nil, fmt.Errorf("part %d: %w", i, err)
@@ -256,7 +269,7 @@ func Merge(sameProcess bool, parts ...*Measurement) (*Measurement, error) {
 		} else {
 			out.Processes += max(p.Processes, 1)
 		}
-		if sameProcess && p.StopReason == stopNoConnections {
+		if sameProcess && p.StopReason == StopNoConnections {
 			continue // it ran nothing: its window and loops are not the run's
 		}
 		if out.Started.IsZero() || p.Started.Before(out.Started) {

@@ -146,15 +146,15 @@ func TestMergeStops(t *testing.T) {
 
 func TestCombineStops(t *testing.T) {
 	for _, tc := range []struct {
-		in   []string
-		want string
+		in   []StopReason
+		want StopReason
 	}{
-		{[]string{"completed", "completed"}, "completed"},
-		{[]string{"completed", "no_connections"}, "completed"},
-		{[]string{"no_connections", "no_connections"}, "no_connections"},
-		{[]string{"interrupted", "completed"}, "interrupted"},
-		{[]string{"interrupted", "aborted", "completed"}, "aborted"},
-		{[]string{"completed", "not_echo"}, "not_echo"},
+		{[]StopReason{"completed", "completed"}, "completed"},
+		{[]StopReason{"completed", "no_connections"}, "completed"},
+		{[]StopReason{"no_connections", "no_connections"}, "no_connections"},
+		{[]StopReason{"interrupted", "completed"}, "interrupted"},
+		{[]StopReason{"interrupted", "aborted", "completed"}, "aborted"},
+		{[]StopReason{"completed", "not_echo"}, "not_echo"},
 	} {
 		if got := CombineStops(tc.in); got != tc.want {
 			t.Errorf("%v: %q, want %q", tc.in, got, tc.want)

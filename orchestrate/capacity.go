@@ -114,7 +114,7 @@ func Step(rep *results.Report, spec scenario.Spec, slos []results.Threshold) (re
 	}
 	if rep.StopReason != driver.StopCompleted {
 		st.Pass = false
-		st.Failed = append(st.Failed, "run "+rep.StopReason)
+		st.Failed = append(st.Failed, "run "+string(rep.StopReason))
 	} else if !st.Pass {
 		st.SendLag = results.SendLagBreaks(rep, slos)
 	}

@@ -13,11 +13,10 @@ import (
 	"github.com/wsbench/wsbench/scenario"
 )
 
-// Stop reasons of a run whose server did not do what the workload needs
-// (driver.StopNotEcho and driver.StopNotBroadcast).
+// Stop reasons of a run whose server did not do what the workload needs.
 const (
-	StopNotEcho      = "not_echo"
-	StopNotBroadcast = "not_broadcast"
+	StopNotEcho      = metrics.StopNotEcho
+	StopNotBroadcast = metrics.StopNotBroadcast
 )
 
 // Mismatch is what a run saw instead of the replies its workload needs:
@@ -35,7 +34,7 @@ func failure(r *Report, in About, meas *metrics.Measurement) string {
 	if in.Failure != "" {
 		return in.Failure
 	}
-	if r.Interrupted || r.StopReason == "no_connections" || r.StopReason == StopThresholdAbort {
+	if r.Interrupted || r.StopReason == metrics.StopNoConnections || r.StopReason == StopThresholdAbort {
 		return "" // stopped by a signal or a :abort threshold, which say why themselves
 	}
 	if m := meas.Mismatch; m != nil && m.Reason == StopNotEcho {

@@ -283,7 +283,7 @@ func runTable(r *Report) htmlTable {
 	row("started", r.StartedAt.Format(time.RFC3339))
 	row("ended", r.EndedAt.Format(time.RFC3339))
 	row("measured", fmt.Sprintf("%.3fs", r.DurationS))
-	row("stop reason", r.StopReason)
+	row("stop reason", string(r.StopReason))
 	row("interrupted", fmt.Sprint(r.Interrupted))
 	row("tool", "wsbench "+r.ToolVersion)
 	row("machine", fmt.Sprintf("%s %s/%s, %d CPUs, GOMAXPROCS %d, %s", e.Hostname, e.OS, e.Arch, e.CPUs, e.GOMAXPROCS, e.GoVersion))

@@ -10,17 +10,17 @@ import (
 
 // Process is one client process's share of a run split with --procs.
 type Process struct {
-	Index      int     `json:"index"`
-	FirstSlot  int     `json:"first_slot"`
-	Conns      int     `json:"conns"`
-	Opened     int64   `json:"opened"`
-	Sent       int64   `json:"sent"`
-	Received   int64   `json:"received"`
-	RTTCount   int64   `json:"rtt_count"`
-	StopReason string  `json:"stop_reason"`
-	CPUCores   float64 `json:"cpu_cores"`
-	MaxRSSKiB  int64   `json:"max_rss_kib"`
-	Saturated  bool    `json:"saturated"`
+	Index      int                `json:"index"`
+	FirstSlot  int                `json:"first_slot"`
+	Conns      int                `json:"conns"`
+	Opened     int64              `json:"opened"`
+	Sent       int64              `json:"sent"`
+	Received   int64              `json:"received"`
+	RTTCount   int64              `json:"rtt_count"`
+	StopReason metrics.StopReason `json:"stop_reason"`
+	CPUCores   float64            `json:"cpu_cores"`
+	MaxRSSKiB  int64              `json:"max_rss_kib"`
+	Saturated  bool               `json:"saturated"`
 }
 
 // Part is one process's measurement of a split run, the scenario it ran

@@ -17,21 +17,21 @@ const Schema = 1
 // Report is one run's result. Its JSON field names are a contract with outside
 // tools: add fields, never rename or remove them without a new Schema.
 type Report struct {
-	Schema      int           `json:"schema"`
-	ToolVersion string        `json:"tool_version"`
-	StartedAt   time.Time     `json:"started_at"`
-	EndedAt     time.Time     `json:"ended_at"`
-	DurationS   float64       `json:"duration_s"`
-	Target      string        `json:"target"`
-	Bundled     bool          `json:"bundled_server"`
-	Model       string        `json:"model"`
-	Scenario    scenario.Spec `json:"scenario"`
-	StopReason  string        `json:"stop_reason"`
-	Interrupted bool          `json:"interrupted"`
-	Connections Connections   `json:"connections"`
-	Messages    Messages      `json:"messages"`
-	Bytes       Bytes         `json:"bytes"`
-	Rates       Rates         `json:"rates"`
+	Schema      int                `json:"schema"`
+	ToolVersion string             `json:"tool_version"`
+	StartedAt   time.Time          `json:"started_at"`
+	EndedAt     time.Time          `json:"ended_at"`
+	DurationS   float64            `json:"duration_s"`
+	Target      string             `json:"target"`
+	Bundled     bool               `json:"bundled_server"`
+	Model       string             `json:"model"`
+	Scenario    scenario.Spec      `json:"scenario"`
+	StopReason  metrics.StopReason `json:"stop_reason"`
+	Interrupted bool               `json:"interrupted"`
+	Connections Connections        `json:"connections"`
+	Messages    Messages           `json:"messages"`
+	Bytes       Bytes              `json:"bytes"`
+	Rates       Rates              `json:"rates"`
 	// Errors counts failures by kind (see README: "Error kinds").
 	Errors map[string]int64 `json:"errors"`
 	// Latency holds one entry per metric name: rtt, rtt_uncorrected, send_lag, connect, handshake.
@@ -307,7 +307,7 @@ func build(in About, m *metrics.Measurement, saturatedProcs []int) (*Report, err
 		Model:       string(in.Spec.Model()),
 		Scenario:    in.Spec,
 		StopReason:  m.StopReason,
-		Interrupted: m.StopReason == "interrupted" || m.StopReason == "aborted",
+		Interrupted: m.StopReason.Interrupted(),
 		Connections: Connections{Attempted: c.ConnsAttempted, Opened: c.ConnsOpened, Failed: c.ConnsFailed, Dropped: c.ConnsDropped, Reconnects: c.Reconnects, DialS: m.Dial.Seconds()},
 		Messages: Messages{Sent: c.Sent, Received: c.Received, Lost: c.Lost, InFlight: c.InFlight,
 			Unsent: c.Unsent, Balanced: c.Balanced()},

@@ -261,7 +261,7 @@ func (w *Watch) Add(s *metrics.Snapshot) (Threshold, bool) {
 
 // StopThresholdAbort is the stop reason of a run that an :abort threshold
 // stopped early.
-const StopThresholdAbort = "threshold_abort"
+const StopThresholdAbort = metrics.StopThresholdAbort
 
 // formatActual prints a threshold's measured value in its subject's unit.
 func formatActual(subject string, v float64) string {

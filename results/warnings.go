@@ -185,7 +185,7 @@ func warnings(r *Report, snap *metrics.Snapshot) []string {
 		w = append(w, fmt.Sprintf("broadcast reach %.4f: %d of %d deliveries arrived, %d missed in gaps", b.Reach, b.Deliveries, b.Expected, b.Gaps))
 	}
 	switch {
-	case r.StopReason == "completed":
+	case r.StopReason == metrics.StopCompleted:
 	case r.Connections.Opened == 0:
 		w = append(w, fmt.Sprintf("the run did not complete (%s): no connection was ever opened, so nothing was measured", r.StopReason))
 	default:
