@@ -53,12 +53,12 @@ print(f"{name:<22} {r['rates']['received_msgs_per_s']:>10,.0f} rt/s  client {h['
 PY
 }
 
-# The floor: scripts/floor, the cheapest client for the same traffic (the same
+# The floor: internal/cmd/floor, the cheapest client for the same traffic (the same
 # epoll + io_uring batching, nothing measured), against the same server right
 # after closed-100c and closed-1000c. Its CPU per round trip is the kernel's
 # TCP work at this moment on this machine, and its round trips per second what
 # any client could drive; wsbench's figures minus its are what wsbench adds.
-go build -o "$OUT/floor" ./scripts/floor
+go build -o "$OUT/floor" ./internal/cmd/floor
 run_floor() { # name, then floor flags
   local name=$1; shift
   local line

@@ -13,9 +13,9 @@
 // Its figure is what any client pays, on this machine at this moment, for the
 // TCP work of one round trip; wsbench's figure minus it is what wsbench adds.
 // The VM this project runs on changes speed by up to 2x within minutes, so
-// scripts/bench-floor.sh runs the two back to back, alternating.
+// scripts/bench-echo.sh runs the two back to back against the same server.
 //
-//	go run ./scripts/floor -addr 127.0.0.1:9100 -c 100 -d 10s
+//	go run ./internal/cmd/floor -addr 127.0.0.1:9100 -c 100 -d 10s
 package main
 
 import (
