@@ -4,11 +4,25 @@
 # round trip, client and server peak RSS, server CPU, and rtt p50/p99/p99.9.
 # A fresh server per case, so its peak RSS is that case's.
 #
-#   scripts/bench-echo.sh            # the standard cases, 10s each
+# Then the same against a third-party server: the kit's gorilla/websocket echo
+# server (kit/servers/gorilla, its own Go module), pinned to core 0 with the
+# client pinned to core 1, 32-byte text messages: the open model at 5,000
+# msg/s over 100 connections and the closed model at 50, REPEAT runs each.
+# With BASE=<git revision>, that revision's wsbench is built in a temporary
+# worktree and each third-party run alternates base and this tree's build
+# (base, new, base, new, ...), so the two are compared within one run of the
+# script, minutes apart at most: this VM's speed changes from minute to
+# minute, so only figures from one run compare.
+#
+#   scripts/bench-echo.sh            # the standard cases, 10s each, then third-party
 #   DURATION=30s scripts/bench-echo.sh
+#   CASES=third-party BASE=main REPEAT=5 DURATION=5s scripts/bench-echo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
+CASES=${CASES:-"standard third-party"}
+REPEAT=${REPEAT:-3}
+BASE=${BASE:-}
 . scripts/lib.sh
 
 ticks=$(getconf CLK_TCK)
@@ -71,6 +85,7 @@ run_floor() { # name, then floor flags
     '{gsub(/\(/, "", $11); printf "%-22s %10d rt/s  client %5s µs/rt (%s cores)  server %.2f cores  %s round trips per epoll wait\n", n, $6, $9, $11, s/hz/wall, $13}' <<<"$line"
 }
 
+standard() {
 echo "wsbench echo benchmark: $DURATION per case, 64-byte messages, $(nproc) cores shared by client and server"
 run_case closed-100c   -c 100
 run_floor floor-100c   -c 100
@@ -101,4 +116,98 @@ if [ "$last" -ge 1 ]; then
   run_floor floor-100c-one-core -c 100 -loops 1
   unset server_pin client_pin
 fi
+}
+
+# The third-party server: the kit's gorilla/websocket echo server, built
+# from its own module. start_gorilla log: starts it, sets spid and url.
+start_gorilla() {
+  local log=$1
+  ${server_pin[@]+"${server_pin[@]}"} "$OUT/gorilla" -addr 127.0.0.1:0 >"$log" 2>&1 &
+  spid=$!
+  pids+=("$spid")
+  url=""
+  for _ in $(seq 100); do
+    url=$(sed -n 's/^listening on \([^ ]*\).*/ws:\/\/\1\/echo/p' "$log")
+    [ -n "$url" ] && break
+    sleep 0.05
+  done
+  [ -n "$url" ] || { echo "gorilla did not start:"; cat "$log"; exit 1; }
+}
+
+# third_case name client-binary [wsbench run flags]: one run of the given
+# wsbench build against a fresh gorilla server, pinned apart; prints its line
+# and appends "cpu_us_per_message user_s sys_s" to $OUT/<name>.cpu.
+third_case() {
+  local name=$1 client=$2; shift 2
+  start_gorilla "$OUT/gorilla-$name.log"
+  local t0 w0 t1 w1 rc=0
+  t0=$(cpu_ticks "$spid"); w0=$(date +%s.%N)
+  "${client_pin[@]}" "$client" run -q -d "$DURATION" -s 32 -o "$OUT/$name.json" "$@" "$url" >"$OUT/$name.txt" 2>&1 || rc=$?
+  t1=$(cpu_ticks "$spid"); w1=$(date +%s.%N)
+  stop_server
+  if [ "$rc" -ne 0 ] || [ ! -s "$OUT/$name.json" ]; then
+    echo "$name: wsbench run exited with $rc:"; tail -3 "$OUT/$name.txt"; return
+  fi
+  python3 - "$OUT/$name.json" "$name" "$(( t1 - t0 ))" "$ticks" "$w0" "$w1" <<'PY'
+import json, sys
+path, name, sticks, hz, w0, w1 = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
+r = json.load(open(path))
+h, m, l = r["harness"], r["messages"], r["latency"]["rtt"]
+print(f"{name:<34} {r['rates']['received_msgs_per_s']:>9,.0f} msg/s  client {h['cpu_us_per_message']:6.2f} µs/msg "
+      f"(user {h['cpu_user_s']:.2f}s sys {h['cpu_sys_s']:.2f}s)  server {sticks/hz/(w1-w0):.2f} cores  "
+      f"rtt p50 {l['p50_us']:.0f}µs p99 {l['p99_us']:.0f}µs  lost {m['lost']} errors {sum(r['errors'].values())}")
+PY
+}
+
+third_party() {
+  local abs; abs=$(cd "$OUT" && pwd)
+  (cd kit/servers && go build -o "$abs/gorilla" ./gorilla)
+  local builds=(new) b i
+  if [ -n "$BASE" ]; then
+    local rev tmp
+    rev=$(git rev-parse --short "$BASE")
+    tmp=$(mktemp -d)
+    git worktree add -q --detach "$tmp/base" "$rev"
+    (cd "$tmp/base" && go build -o "$abs/wsbench-base" ./cmd/wsbench)
+    git worktree remove --force "$tmp/base"; rmdir "$tmp"
+    builds=(base new)
+  fi
+  server_pin=(taskset -c 0)
+  client_pin=(taskset -c 1)
+  echo "third-party server: kit gorilla/websocket echo on core 0, wsbench on core 1, 32-byte text, $DURATION per run," \
+    "$REPEAT runs per build${BASE:+, base = $BASE ($rev), alternating}"
+  local c
+  for c in "open-5k-100c -c 100 -r 5000" "closed-50c -c 50"; do
+    set -- $c
+    local name=$1; shift
+    for i in $(seq "$REPEAT"); do
+      for b in "${builds[@]}"; do
+        local client=$bin
+        [ "$b" = base ] && client="$OUT/wsbench-base"
+        third_case "gorilla-$name-$b-$i" "$client" "$@"
+      done
+    done
+    for b in "${builds[@]}"; do
+      python3 - "$OUT" "gorilla-$name-$b" "$REPEAT" <<'PY'
+import json, os, statistics, sys
+out, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rs = [json.load(open(p)) for p in (f"{out}/{name}-{i}.json" for i in range(1, n + 1)) if os.path.exists(p)]
+if rs:
+    cpu = [r["harness"]["cpu_us_per_message"] for r in rs]
+    rate = [r["rates"]["received_msgs_per_s"] for r in rs]
+    print(f"{name + ' median':<34} {statistics.median(rate):>9,.0f} msg/s  client {statistics.median(cpu):6.2f} µs/msg "
+          f"(min {min(cpu):.2f}, max {max(cpu):.2f}, {len(rs)} runs)")
+PY
+    done
+  done
+  unset server_pin client_pin
+}
+
+for c in $CASES; do
+  case $c in
+  standard) standard ;;
+  third-party) third_party ;;
+  *) echo "bench-echo: unknown case $c (standard, third-party)" >&2; exit 2 ;;
+  esac
+done
 echo "results and summaries in $OUT/"
