@@ -129,12 +129,13 @@ func runConnect(ctx context.Context, cfg Config, c *scenario.Compiled, u *url.UR
 func stormOne(abort context.Context, u *url.URL, addr string, p dialPlan, spec scenario.Spec,
 	codec *codec, op ws.OpCode, sh *metrics.Shard, slot int, mask uint32) {
 	u, src := p.endpoint(u, slot)
-	nc, br, ok := open(abort, u, addr, src, p, sh)
-	if !ok {
+	nc, br, t := open(abort, u, addr, src, p)
+	t.opened = t.upgraded
+	t.record(sh)
+	if !t.opened {
 		return
 	}
 	defer nc.Close()
-	sh.Counts.ConnsOpened++
 	var r io.Reader = nc
 	if br != nil {
 		r = io.MultiReader(br, nc)

@@ -87,8 +87,9 @@ func TestDialTakesPortsInTurn(t *testing.T) {
 	sh := metrics.NewRecorder().NewShard()
 	var ports []int
 	for i := range 3 {
-		nc, _, ok := open(context.Background(), u, addr, netip.Addr{}, plan, sh)
-		if !ok {
+		nc, _, out := open(context.Background(), u, addr, netip.Addr{}, plan)
+		out.record(sh)
+		if !out.upgraded {
 			t.Fatalf("dial %d failed", i)
 		}
 		defer nc.Close()

@@ -293,8 +293,8 @@ func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.
 	slots := part.n
 	jobs := make(chan job, len(evs)+2*slots+16)
 	var wg sync.WaitGroup
+	shard := lockedShard{sh: rec.NewShard()} // one for every dialling goroutine: see dialAll
 	for range max(min(p.conc, len(evs)+slots), 1) {
-		shard := rec.NewShard()
 		wg.Go(func() {
 			for j := range jobs {
 				if stopped.Err() != nil {
@@ -302,17 +302,18 @@ func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.
 				}
 				target, src := p.endpoint(u, j.slot)
 				r.firstDial.CompareAndSwap(0, max(int64(time.Since(r.origin)), 1))
-				d := dialOne(stopped, target, addr, src, p, shard)
+				d, t := dialOne(stopped, target, addr, src, p)
+				if t.opened && j.attempt > 0 {
+					t.reconnect = true
+				}
+				shard.record(t)
 				switch {
-				case d != nil:
+				case t.opened:
 					for at := max(int64(time.Since(r.origin)), 1); ; {
 						last := r.lastOpen.Load()
 						if at <= last || r.lastOpen.CompareAndSwap(last, at) {
 							break
 						}
-					}
-					if j.attempt > 0 {
-						shard.Counts.Reconnects++
 					}
 					post(owner(j.slot), stagedEvent{open: true, slot: j.slot, gen: j.gen, fd: d.fd, carry: d.carry})
 				case r.redials != nil && stopped.Err() == nil:
