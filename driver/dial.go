@@ -239,27 +239,26 @@ func open(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dialPl
 	defer cancel()
 	start := time.Now()
 	var err error
-	for try := 0; ; try++ {
+	tries := 0 // ports of the picker tried, over every socket of this dial
+	for {
 		// No TCP keep-alive: the run's traffic is only what its scenario
 		// says (heartbeats are WebSocket pings: --kind ping), and setting
 		// it up costs four setsockopt calls per connection, a fifth of the
 		// dial's system calls.
 		nd := net.Dialer{KeepAlive: -1}
-		port := 0
-		if p.ports != nil && try < portTries {
-			port = p.ports.take()
-		}
+		picked := p.ports != nil && tries < portTries
 		switch {
-		case port != 0:
-			nd.LocalAddr = &net.TCPAddr{IP: src.AsSlice(), Port: port}
-			nd.Control = reuseAddr
+		case picked:
+			// Bound by the Control hook, which steps past ports held by a
+			// listener on the same socket (bind: EADDRINUSE).
+			nd.Control = p.ports.bindControl(src, &tries)
 		case src.IsValid():
 			nd.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
 			nd.Control = bindAddressNoPort
 		}
 		nc, err = nd.DialContext(ctx, "tcp", addr)
-		if err != nil && port != 0 && (errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EADDRNOTAVAIL)) {
-			continue // that port is taken towards this server: the next
+		if err != nil && picked && (errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EADDRNOTAVAIL)) {
+			continue // that port is taken towards this server: a new socket, the next port
 		}
 		break
 	}

@@ -3,10 +3,15 @@
 package driver
 
 import (
+	"errors"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // reservedPortsFile lists ports connect(2) must not pick on its own.
@@ -53,3 +58,60 @@ func newPortPicker() *portPicker {
 
 // take returns the next port.
 func (p *portPicker) take() int { return int(p.lo + p.next.Add(1)%p.n) }
+
+// bindControl returns a net.Dialer Control that binds the new socket to src
+// (the zero Addr: any address) and the picker's ports in turn, with
+// SO_REUSEADDR, stepping past ports a listener holds (EADDRINUSE) on the same
+// socket: a socket, a setsockopt and a close fewer per port taken than a
+// dial per port. *tries counts the ports taken; once it reaches portTries the
+// socket is left to the kernel's choice at connect (bound to src with
+// IP_BIND_ADDRESS_NO_PORT if src is set).
+func (p *portPicker) bindControl(src netip.Addr, tries *int) func(network, address string, c syscall.RawConn) error {
+	return func(network, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = p.bind(int(fd), network, src, tries)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}
+}
+
+func (p *portPicker) bind(fd int, network string, src netip.Addr, tries *int) error {
+	v6 := network == "tcp6"
+	if src.IsValid() && src.Unmap().Is4() == v6 {
+		return errors.New("source address " + src.String() + " is not of the " + network + " family")
+	}
+	sockaddr := func(port int) unix.Sockaddr {
+		if v6 {
+			return &unix.SockaddrInet6{Port: port, Addr: src.As16()}
+		}
+		sa := &unix.SockaddrInet4{Port: port}
+		if src.IsValid() {
+			sa.Addr = src.Unmap().As4()
+		}
+		return sa
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return err
+	}
+	for *tries < portTries {
+		*tries++
+		err := unix.Bind(fd, sockaddr(p.take()))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EADDRINUSE) {
+			return err
+		}
+	}
+	if !src.IsValid() {
+		return nil // unbound: connect picks a port
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1); err != nil {
+		return err
+	}
+	return unix.Bind(fd, sockaddr(0))
+}

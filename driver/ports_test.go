@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/wsbench/wsbench/metrics"
 )
 
@@ -103,5 +105,49 @@ func TestDialTakesPortsInTurn(t *testing.T) {
 	}
 	if sh.Counts.ConnsFailed != 0 {
 		t.Fatalf("%d dials counted as failed", sh.Counts.ConnsFailed)
+	}
+}
+
+// A socket bound by the picker steps past ports held by listeners on the
+// same socket, and with none free it is bound to its source address only
+// (the port left to connect), after portTries ports.
+func TestBindStepsPastListeners(t *testing.T) {
+	lo := freePorts(t, 4)
+	src := netip.MustParseAddr("127.0.0.1")
+	listen := func(port int) {
+		l, err := net.Listen("tcp", netip.AddrPortFrom(src, uint16(port)).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+	}
+	bound := func() (netip.AddrPort, int) {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		picker := &portPicker{lo: uint32(lo), n: 4}
+		picker.next.Store(3) // the first take is lo
+		tries := 0
+		if err := picker.bind(fd, "tcp4", src, &tries); err != nil {
+			t.Fatalf("bind: %v", err)
+		}
+		sa, err := unix.Getsockname(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := sa.(*unix.SockaddrInet4)
+		return netip.AddrPortFrom(netip.AddrFrom4(in.Addr), uint16(in.Port)), tries
+	}
+	listen(lo)
+	listen(lo + 1)
+	listen(lo + 3)
+	if got, tries := bound(); got.Port() != uint16(lo+2) || got.Addr() != src || tries != 3 {
+		t.Fatalf("bound to %v after %d tries, want %v:%d after 3", got, tries, src, lo+2)
+	}
+	listen(lo + 2)
+	if got, tries := bound(); got.Port() != 0 || got.Addr() != src || tries != portTries {
+		t.Fatalf("bound to %v after %d tries, want %v with no port after %d", got, tries, src, portTries)
 	}
 }
