@@ -16,6 +16,15 @@
 #   scripts/bench-connect.sh
 #   STORM_CONNS=10000 INPROC_CONNS=5000 REPEAT=5 scripts/bench-connect.sh
 #
+# Set-up CPU (CASES=setup): the CPU (user + sys, the whole process, start to
+# exit) a client spends opening SETUP_CONNS (10,000) WebSocket connections to a
+# fresh `wsbench serve` and holding them idle for a second: `wsbench run
+# --kind hold`, and with TCPKALI=<path> tcpkali --ws the same way (its -T
+# covers the set-up and the hold). REPEAT runs per client, alternating, and
+# the median; BASE=<git revision> adds that revision's build.
+#
+#   CASES=setup BASE=main TCPKALI=/tmp/tcpkali/src/tcpkali scripts/bench-connect.sh
+#
 # Limits: the open-file limit here is 20,000 per process. With a separate
 # server each process holds one socket per connection. In process, each
 # connection needs two descriptors in the one process (the client socket and
@@ -30,6 +39,8 @@ cd "$(dirname "$0")/.."
 STORM_CONNS=${STORM_CONNS:-15000}
 INPROC_CONNS=${INPROC_CONNS:-9000}
 REPEAT=${REPEAT:-3}
+CASES=${CASES:-"storm setup"}
+SETUP_CONNS=${SETUP_CONNS:-10000}
 . scripts/lib.sh
 
 
@@ -133,10 +144,54 @@ PY
   fi
 }
 
+storm() {
 echo "wsbench connection storm: -r 0.01 -d 1s, $REPEAT runs per case, $(nproc) cores shared by client and server," \
   "open-file limit $(ulimit -Hn), ephemeral ports $port_lo-$port_hi ($ports)"
 run_case "serve-${STORM_CONNS}c-dc64" "$STORM_CONNS" yes
 run_case "serve-${STORM_CONNS}c-dc256" "$STORM_CONNS" yes --dial-concurrency 256
 run_case "inproc-${INPROC_CONNS}c" "$INPROC_CONNS" no
+}
+
+setup() {
+  build_base
+  local tools=(wsbench) t i
+  [ -n "$base_bin" ] && tools=(base wsbench)
+  [ -n "${TCPKALI:-}" ] && tools+=(tcpkali)
+  echo "connection set-up CPU: $SETUP_CONNS connections opened and held 1 s, client process CPU start to exit;" \
+    "$REPEAT runs per client, alternating${base_rev:+; base = $BASE ($base_rev)}"
+  : >"$OUT/setup-cpu.txt"
+  for i in $(seq "$REPEAT"); do
+    for t in "${tools[@]}"; do
+      wait_free_ports "$SETUP_CONNS"
+      echo "$t $(hold_once "$t" "$SETUP_CONNS" 1 "setup-$t-$i")" >>"$OUT/setup-cpu.txt"
+    done
+  done
+  python3 - "$OUT/setup-cpu.txt" "$SETUP_CONNS" "${tools[@]}" <<'PY' || failed=1
+import statistics, sys
+path, n, tools = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+runs = {}
+for line in open(path):
+    t, cpu, peak, up = line.split()
+    runs.setdefault(t, []).append((float(cpu), int(up)))
+names = {"wsbench": "wsbench (this tree)", "base": "wsbench (base)", "tcpkali": "tcpkali"}
+ok = True
+for t in tools:
+    cpu = [c for c, _ in runs[t]]
+    full = all(u == n for _, u in runs[t])
+    ok = ok and full
+    print(f"{names[t]:<20} {statistics.median(cpu):5.2f} s CPU for {n} connections ({statistics.median(cpu)/n*1e6:.0f} µs each; "
+          f"runs: {', '.join(f'{c:.2f}' for c in cpu)}); server upgraded {', '.join(str(u) for _, u in runs[t])}"
+          f"{'' if full else ' (NOT exactly ' + str(n) + ': retries or failures)'}")
+sys.exit(0 if ok else 1)
+PY
+}
+
+for c in $CASES; do
+  case $c in
+  storm) storm ;;
+  setup) setup ;;
+  *) echo "bench-connect: unknown case $c (storm, setup)" >&2; exit 2 ;;
+  esac
+done
 echo "results and summaries in $OUT/"
 exit "$failed"

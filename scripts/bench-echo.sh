@@ -164,20 +164,18 @@ third_party() {
   (cd kit/servers && go build -o "$abs/gorilla" ./gorilla)
   local builds=(new) b i
   if [ -n "$BASE" ]; then
-    local rev tmp
-    rev=$(git rev-parse --short "$BASE")
-    tmp=$(mktemp -d)
-    git worktree add -q --detach "$tmp/base" "$rev"
-    (cd "$tmp/base" && go build -o "$abs/wsbench-base" ./cmd/wsbench)
-    git worktree remove --force "$tmp/base"; rmdir "$tmp"
+    build_base
     builds=(base new)
   fi
   server_pin=(taskset -c 0)
   client_pin=(taskset -c 1)
   echo "third-party server: kit gorilla/websocket echo on core 0, wsbench on core 1, 32-byte text, $DURATION per run," \
-    "$REPEAT runs per build${BASE:+, base = $BASE ($rev), alternating}"
+    "$REPEAT runs per build${BASE:+, base = $BASE ($base_rev), alternating}"
   local c
-  for c in "open-5k-100c -c 100 -r 5000" "closed-50c -c 50"; do
+  # open-5k-100c-tick20ms: the same load with sends due on 20 ms ticks (100
+  # a wake-up instead of 5): what the open model costs per message without
+  # the per-tick wake-ups, the sends and receives alone.
+  for c in "open-5k-100c -c 100 -r 5000" "open-5k-100c-tick20ms -c 100 -r 5000 --tick 20ms" "closed-50c -c 50"; do
     set -- $c
     local name=$1; shift
     for i in $(seq "$REPEAT"); do

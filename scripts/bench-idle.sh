@@ -12,14 +12,28 @@
 # their difference in connections, which cancels the fixed cost of the process
 # (Go runtime, binary, histograms).
 #
-#   scripts/bench-idle.sh                    # N = 1000 and 19000
-#   IDLE_CONNS="1000 5000 19000" scripts/bench-idle.sh
+#   scripts/bench-idle.sh                    # N = 1000 and 19000, then the peers' method
+#   IDLE_CONNS="1000 5000 19000" CASES=slope scripts/bench-idle.sh
+#
+# The peers' method (CASES=peers): the client's peak RSS holding PEER_CONNS
+# (10,000) idle connections (--kind hold) minus its peak RSS holding 1, over
+# PEER_CONNS. Unlike the slope it charges the fixed costs that grow with the
+# first thousands of connections (the dialling goroutines, their buffers and
+# histograms, heap slack) to the connections. REPEAT (3) runs per client,
+# alternating, and the median; BASE=<git revision> adds that revision's
+# build, TCPKALI=<path to tcpkali> adds tcpkali (scripts/peers/build-tcpkali.sh
+# builds it), each measured the same way.
+#
+#   CASES=peers BASE=main TCPKALI=/tmp/tcpkali/src/tcpkali scripts/bench-idle.sh
 #
 # The open-file limit bounds N: one descriptor per connection plus a few for
 # the runtime and the event loops must fit in `ulimit -Hn` (20,000 here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IDLE_CONNS=${IDLE_CONNS:-"1000 19000"}
+CASES=${CASES:-"slope peers"}
+PEER_CONNS=${PEER_CONNS:-10000}
+REPEAT=${REPEAT:-3}
 . scripts/lib.sh
 
 
@@ -27,8 +41,9 @@ rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 nfds() { { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l; }
 
 
-results=() # "N client_rss_kib server_rss_kib" per case
 failed=0
+slope() {
+results=() # "N client_rss_kib server_rss_kib" per case
 echo "wsbench idle-connection memory: N = $IDLE_CONNS, 0.01 msg/s in total, open-file limit $(ulimit -Hn), $(nproc) cores"
 for n in $IDLE_CONNS; do
   name="idle-${n}c"
@@ -105,5 +120,54 @@ print(f"client rss / N: {c1/n1:.2f} KiB at {n1}, {c2/n2:.2f} KiB at {n2}")
 print(f"server rss growth per connection, for reference: {gs:.2f} KiB")
 PY
 fi
+}
+
+# peers: the peers' method, for each client (see the top).
+peers() {
+  build_base
+  local tools=(wsbench) t i r
+  [ -n "$base_bin" ] && tools=(base wsbench)
+  [ -n "${TCPKALI:-}" ] && tools+=(tcpkali)
+  echo "idle memory by the peers' method: peak RSS holding $PEER_CONNS idle connections minus holding 1, over $PEER_CONNS;" \
+    "$REPEAT runs per client, alternating${base_rev:+; base = $BASE ($base_rev)}"
+  : >"$OUT/peers-idle.txt"
+  for i in $(seq "$REPEAT"); do
+    for t in "${tools[@]}"; do
+      wait_free_ports "$PEER_CONNS"
+      r=$(hold_once "$t" 1 2 "peers-idle-$t-1c-$i")
+      echo "$t 1 $r" >>"$OUT/peers-idle.txt"
+      wait_free_ports "$PEER_CONNS"
+      r=$(hold_once "$t" "$PEER_CONNS" 3 "peers-idle-$t-${PEER_CONNS}c-$i")
+      echo "$t $PEER_CONNS $r" >>"$OUT/peers-idle.txt"
+    done
+  done
+  python3 - "$OUT/peers-idle.txt" "$PEER_CONNS" "${tools[@]}" <<'PY' || failed=1
+import statistics, sys
+path, n, tools = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+runs = {}
+for line in open(path):
+    t, c, cpu, peak, up = line.split()
+    runs.setdefault((t, int(c)), []).append((float(cpu), int(peak), int(up)))
+ok = True
+names = {"wsbench": "wsbench (this tree)", "base": "wsbench (base)", "tcpkali": "tcpkali"}
+for t in tools:
+    ones, ns = runs[(t, 1)], runs[(t, n)]
+    per = [(pn - p1) / n for (_, p1, _), (_, pn, _) in zip(ones, ns)]
+    full = all(u == n for _, _, u in ns)
+    ok = ok and full
+    print(f"{names[t]:<20} {statistics.median(per):5.2f} KiB per connection (runs: {', '.join(f'{x:.2f}' for x in per)}); "
+          f"peak RSS {statistics.median(p for _, p, _ in ns)/1024:.1f} MiB with {n}, {statistics.median(p for _, p, _ in ones)/1024:.1f} MiB with 1; "
+          f"server upgraded {', '.join(str(u) for _, _, u in ns)}{'' if full else ' (NOT all)'}")
+sys.exit(0 if ok else 1)
+PY
+}
+
+for c in $CASES; do
+  case $c in
+  slope) slope ;;
+  peers) peers ;;
+  *) echo "bench-idle: unknown case $c (slope, peers)" >&2; exit 2 ;;
+  esac
+done
 echo "results and summaries in $OUT/"
 exit "$failed"

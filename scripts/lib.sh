@@ -45,3 +45,85 @@ stop_server() { # stops the server start_server started last (it prints its stat
   kill -INT "$spid"; wait "$spid" || true
   forget "$spid"
 }
+
+# build_base: with BASE set (a git revision), builds that revision's wsbench
+# in a temporary worktree into $OUT/wsbench-base, so a script can alternate
+# it with this tree's build within one run; sets base_bin ("" without BASE)
+# and base_rev.
+base_bin="" base_rev=""
+build_base() {
+  [ -n "${BASE:-}" ] || return 0
+  local tmp abs
+  base_rev=$(git rev-parse --short "$BASE")
+  abs=$(cd "$OUT" && pwd)
+  tmp=$(mktemp -d)
+  git worktree add -q --detach "$tmp/base" "$base_rev"
+  (cd "$tmp/base" && go build -o "$abs/wsbench-base" ./cmd/wsbench)
+  git worktree remove --force "$tmp/base"
+  rmdir "$tmp"
+  base_bin="$OUT/wsbench-base"
+}
+
+# tw_local: the ports of the ephemeral range held by TCP sockets on this host
+# in TIME_WAIT: each a port that bind(2) cannot hand out again (a
+# client that closes first, as tcpkali does, leaves one per connection).
+tw_local() {
+  python3 - <<'PY'
+lo, hi = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+ports = set()  # distinct: a server's TIME_WAIT sockets all hold its one port
+for l in open("/proc/net/tcp").readlines()[1:]:
+    f = l.split()
+    p = int(f[1].split(":")[1], 16)
+    if f[3] == "06" and lo <= p <= hi:
+        ports.add(p)
+print(len(ports))
+PY
+}
+
+# wait_free_ports n: wait (at most 70 s) until n ephemeral ports are free of
+# TIME_WAIT sockets (and 2,000 more, for everything else on the host).
+wait_free_ports() {
+  local n=$1 lo hi tw t0=$SECONDS
+  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+  tw=$(tw_local)
+  while [ $((tw + n + 2000)) -gt $((hi - lo + 1)) ] && [ $((SECONDS - t0)) -lt 70 ]; do
+    sleep 5
+    tw=$(tw_local)
+  done
+}
+
+# hold_once tool n seconds name: a fresh `wsbench serve`, then `tool` (wsbench,
+# base: $base_bin, or tcpkali: $TCPKALI) holds n idle WebSocket connections
+# to it for about `seconds` after opening them. Prints "cpu_s peak_kib
+# upgraded": the client process's whole CPU (user + sys, start to exit: almost
+# all of it the connection set-up), its peak RSS (VmHWM, from getrusage), and
+# how many opening handshakes the server completed.
+hold_once() {
+  local tool=$1 n=$2 secs=$3 name=$4 cmd
+  start_server "$OUT/serve-$name.log"
+  local hp=${url#ws://}
+  hp=${hp%/}
+  case $tool in
+  wsbench | base)
+    local b=$bin
+    [ "$tool" = base ] && b=$base_bin
+    cmd=("$b" run -q --kind hold -c "$n" -d "${secs}s" --warmup 0s --connect-timeout 60s -o "$OUT/$name.json" "$url")
+    ;;
+  tcpkali)
+    # -T counts from the start: the set-up and then the hold.
+    cmd=("$TCPKALI" --ws -c "$n" --connect-rate 100000 --connect-timeout 60s -T "$((secs + 10))s" "$hp")
+    ;;
+  esac
+  local usage
+  usage=$(python3 - "${cmd[@]}" <<'PY'
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{r.ru_utime + r.ru_stime:.3f} {r.ru_maxrss}")
+PY
+  )
+  stop_server
+  local up
+  up=$(sed -n 's/.*stopped; stats .*"upgraded":\([0-9]*\).*/\1/p' "$OUT/serve-$name.log")
+  echo "$usage ${up:-0}"
+}
