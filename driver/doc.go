@@ -171,10 +171,13 @@ Each term as the code uses it, with what implements it.
 dialAll opens Spec.Conns connections with a pool of Spec.DialConcurrency
 goroutines (at Spec.ConnectRate if set), each in dialOne → open: a TCP
 connect, TLS for wss://, then gobwas/ws Dialer.Upgrade on the net.Conn,
-each timed into its own histogram (metrics.Connect, metrics.Handshake).
-Every dial binds the next source port of the ephemeral range itself
-(portPicker, SO_REUSEADDR), stepping past a port already in use towards the
-same server and leaving the choice to the kernel after portTries (8) tries:
+each timed into its own histogram (metrics.Connect, metrics.Handshake) of
+one shard the pool shares under a lock (lockedShard: a shard per goroutine
+held 17 MiB of histograms at the default 64). Every dial binds the next
+source port of the ephemeral range itself (portPicker.bindControl,
+SO_REUSEADDR), stepping past a port a listener holds on the same socket and
+past one already in use towards the same server with a new one, and leaving
+the choice to the kernel after portTries (8) tries:
 left to pick, the kernel's connect searches from a per-destination offset and,
 with thousands of connections open to one server, walks past every port in
 use. No TCP keep-alive is set up (four setsockopt calls a connection): a
