@@ -59,3 +59,6 @@ func (c *conn) measuredIn(from, to uint64) int64 {
 	}
 	return int64(to - from)
 }
+
+// connWaitOut is the loop's way to c.waitOut, for netpoll.Sort.
+func connWaitOut(c *conn) *bool { return &c.waitOut }

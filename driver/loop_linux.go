@@ -198,22 +198,9 @@ func (w *worker) loop() {
 		if woke {
 			continue
 		}
-		w.ready = w.ready[:0]
-		for _, ev := range evs {
-			if ev.FD >= len(w.byFD) {
-				continue
-			}
-			c := w.byFD[ev.FD]
-			if c == nil {
-				continue
-			}
-			if ev.Events&netpoll.Out != 0 && c.waitOut {
-				c.waitOut = false
-				w.out.queue(c)
-			}
-			if ev.Events&(netpoll.In|netpoll.Err|netpoll.Hup|netpoll.RdHup) != 0 {
-				w.ready = append(w.ready, c)
-			}
+		w.ready, w.writable = netpoll.Sort(evs, w.byFD, connWaitOut, w.ready[:0], w.writable[:0])
+		for _, c := range w.writable {
+			w.out.queue(c)
 		}
 		if n := int64(len(w.ready)); n > 0 {
 			w.stats.Passes++

@@ -42,8 +42,9 @@ type worker struct {
 	// in decodes what the servers send (clientcodec.go).
 	in clientCodec
 
-	ready []*conn // connections epoll reported readable, read in one batch
-	stats LoopStats
+	ready    []*conn // connections epoll reported readable, read in one batch
+	writable []*conn // connections that waited for their socket and may write again: queued to flush
+	stats    LoopStats
 
 	stamps rxStamps // receives with kernel timestamps
 	// intervals receives a checkpoint of the shard at the start of the

@@ -136,9 +136,10 @@ type loop struct {
 	pingFrame []byte     // the ping frame being sent (payload: codec.pingID)
 
 	// With io_uring only (ring_linux.go).
-	dirty []*conn  // connections with bytes to send in the next batch
-	ready []*conn  // connections epoll reported readable, read in one batch
-	recvs []recvOp // the receives of the batch being submitted
+	dirty    []*conn  // connections with bytes to send in the next batch
+	ready    []*conn  // connections epoll reported readable, read in one batch
+	writable []*conn  // connections that waited for their socket and may write again: marked dirty
+	recvs    []recvOp // the receives of the batch being submitted
 
 	// Counters, written by the loop, read by Stats.
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
@@ -322,25 +323,13 @@ func (l *loop) serve(evs []netpoll.Event) error {
 		}
 		return nil
 	}
-	l.ready = l.ready[:0]
-	for _, ev := range evs {
-		if ev.FD >= len(l.conns) {
-			continue
-		}
-		c := l.conns[ev.FD]
-		if c == nil {
-			continue
-		}
-		if ev.Events&netpoll.Out != 0 && c.waitOut {
-			c.waitOut = false
-			l.markDirty(c)
-		}
-		if ev.Events&(netpoll.In|netpoll.Hup|netpoll.Err|netpoll.RdHup) != 0 {
-			l.ready = append(l.ready, c)
-		}
+	l.ready, l.writable = netpoll.Sort(evs, l.conns, connWaitOut, l.ready[:0], l.writable[:0])
+	for _, c := range l.writable {
+		l.markDirty(c)
 	}
 	err := l.exchange()
 	clear(l.ready)
+	clear(l.writable)
 	return err
 }
 
@@ -717,3 +706,6 @@ func (l *loop) closeConn(c *conn, abnormal bool) {
 	l.leave(c)
 	l.endPings(c)
 }
+
+// connWaitOut is the loop's way to c.waitOut, for netpoll.Sort.
+func connWaitOut(c *conn) *bool { return &c.waitOut }
