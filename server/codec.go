@@ -66,6 +66,15 @@ type codec struct {
 	fanout   bool
 	heldZ    []byte
 	heldComp int
+	// rpc (ModeRPC) replaces every data message by its answer
+	// (appendAnswer, built in answer) before it is sent or held; a
+	// message without one is only counted in.
+	rpc    bool
+	answer []byte
+	// push (ModePush) takes data messages as subscribe requests: they are
+	// counted in subscribes for the caller, who zeroes it, and not echoed.
+	push       bool
+	subscribes int
 	// fl inflates and deflates permessage-deflate messages; nil until the
 	// first compressed message.
 	fl *flater
@@ -186,6 +195,17 @@ func (c *codec) emit(op ws.OpCode, p []byte, compressed bool) ws.StatusCode {
 	c.msgsIn++
 	if compressed {
 		c.compIn++
+	}
+	if c.push {
+		c.subscribes++
+		return 0
+	}
+	if c.rpc {
+		var ok bool
+		if c.answer, ok = appendAnswer(c.answer[:0], p); !ok {
+			return 0
+		}
+		op, p = ws.OpText, c.answer
 	}
 	switch {
 	case !c.hold:

@@ -25,6 +25,26 @@ const (
 	// it joins the room named by the whole path ("/" for "/"). The query
 	// string is not part of the name.
 	ModeBroadcast = "broadcast"
+	// ModeRPC answers every message that is a JSON object with an "id"
+	// member by {"jsonrpc":"2.0","id":ID,"result":PARAMS}: the request's id
+	// and "params" copied byte for byte (null without params), in a text
+	// message. An object without "id" is a notification and gets no
+	// answer; a message that is not a JSON object gets a JSON-RPC parse
+	// error (code -32700, id null). With a Delay distribution each answer
+	// draws its own delay and goes out when it ends, so answers come back
+	// out of order, as from a backend serving requests concurrently; a
+	// fixed Delay keeps the order.
+	ModeRPC = "rpc"
+	// ModePush streams to subscribers: the first data message a
+	// connection sends (any message: its subscribe request) makes it a
+	// subscriber, and from then on the server sends it Config.PushRate
+	// text messages a second (the first at once), {"seq":SEQ,"sent_ns":NS}, SEQ counting from
+	// 1 per connection and NS the server's wall clock (Unix ns) when it
+	// built the message; after Config.PushCount of them (0: no end) the
+	// stream ends. Messages after the first are counted and ignored. A
+	// stream that falls behind its schedule skips ahead rather than send
+	// a burst: the rate is never above PushRate.
+	ModePush = "push"
 )
 
 // I/O modes: how the event loops use the kernel (Config.IO; internal/iomode,
@@ -49,8 +69,15 @@ type Config struct {
 	// port; Server.Addr reports the one bound. Default "127.0.0.1:8080".
 	Addr string
 	// Mode is what the server does with messages: ModeEcho ("echo", the
-	// default) or ModeBroadcast ("broadcast").
+	// default), ModeBroadcast ("broadcast"), ModeRPC ("rpc") or ModePush
+	// ("push").
 	Mode string
+	// PushRate is the number of messages a second ModePush sends each
+	// subscriber. Default 10 (DefaultPushRate); at most MaxPushRate.
+	PushRate float64
+	// PushCount ends each subscriber's stream after that many messages
+	// (ModePush); 0 (the default) streams until the connection closes.
+	PushCount int
 	// MaxMessage is the largest message accepted, in bytes: one frame's
 	// payload, or the total of a fragmented message. Larger messages close
 	// the connection with 1009 before their payload is buffered.
@@ -146,6 +173,10 @@ const (
 	DefaultHandshakeTimeout = 5 * time.Second
 	DefaultMaxPendingWrite  = 4 << 20
 	DefaultMaxConns         = 100000
+	DefaultPushRate         = 10
+	// MaxPushRate is the largest PushRate accepted (one message per
+	// microsecond).
+	MaxPushRate = 1e6
 
 	// MaxMaxMessage is the largest MaxMessage accepted (1 GiB): a message is
 	// buffered whole, so larger limits are a configuration mistake.
@@ -190,6 +221,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxConns == 0 {
 		c.MaxConns = DefaultMaxConns
 	}
+	if c.PushRate == 0 {
+		c.PushRate = DefaultPushRate
+	}
 	return c
 }
 
@@ -212,9 +246,18 @@ func (c Config) Validate() error {
 		checkAddr("Addr", c.Addr)
 	}
 	switch c.Mode {
-	case "", ModeEcho, ModeBroadcast:
+	case "", ModeEcho, ModeBroadcast, ModeRPC, ModePush:
 	default:
-		bad("Mode", "unknown mode %q (supported: %q, %q)", c.Mode, ModeEcho, ModeBroadcast)
+		bad("Mode", "unknown mode %q (supported: %q, %q, %q, %q)", c.Mode, ModeEcho, ModeBroadcast, ModeRPC, ModePush)
+	}
+	if !(c.PushRate >= 0 && c.PushRate <= MaxPushRate) { // NaN too
+		bad("PushRate", "%v is outside 0-%v messages a second (0 = default %d)", c.PushRate, float64(MaxPushRate), DefaultPushRate)
+	}
+	if c.PushCount < 0 {
+		bad("PushCount", "%d is negative (0 = no end)", c.PushCount)
+	}
+	if c.Mode == ModePush && !c.Delay.IsZero() {
+		bad("Delay", "%v: mode %q has no replies to delay (its pace is the push rate)", c.Delay, ModePush)
 	}
 	if c.MaxMessage < 0 || c.MaxMessage > MaxMaxMessage {
 		bad("MaxMessage", "%d is outside 1-%d bytes (0 = default %d)", c.MaxMessage, MaxMaxMessage, DefaultMaxMessage)

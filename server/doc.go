@@ -56,6 +56,19 @@
 // (see room_linux.go). A member that does not read is closed as a slow
 // reader; the others keep going.
 //
+// In rpc mode (ModeRPC) every JSON object with an "id" member is answered
+// {"jsonrpc":"2.0","id":ID,"result":PARAMS}, id and params copied byte for
+// byte from the request (rpc.go: json.Valid, then a scan for the two
+// top-level members, no allocation), through the same echo and delay paths:
+// the codec swaps the message for its answer. The one difference is in the
+// delay queue: an answer is due when its own draw ends, not after the
+// connection's previous one, so answers come back out of order.
+//
+// In push mode (ModePush) a connection's first data message subscribes it;
+// each loop keeps its subscribers in a min-heap by when their next message
+// ({"seq":N,"sent_ns":UNIX_NS}) is due and sends it from its poller timeout,
+// like the delayed replies (push_linux.go).
+//
 // With Config.Delay every reply (echo) or delivery (broadcast) goes out
 // some time after its message was received: a fixed time, or a time each
 // message draws from a distribution (uniform, exponential or normal; see

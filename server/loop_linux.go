@@ -60,6 +60,10 @@ type conn struct {
 	// lastDue is the loop time (ns) at which c's latest entry in the
 	// delay queue falls due: no later entry of c may go out before it.
 	lastDue int64
+	// ModePush (push_linux.go): subscribed says c has subscribed, pushSeq
+	// is the seq of the last message pushed to it.
+	subscribed bool
+	pushSeq    uint64
 	// ridx is c's index in its loop's member list of c.room.
 	ridx int32
 
@@ -135,6 +139,15 @@ type loop struct {
 	clock     int64      // with Config.IdleTimeout: loop time the last wait returned
 	pingFrame []byte     // the ping frame being sent (payload: codec.pingID)
 
+	// ModePush (push_linux.go): the subscribers, by when their next
+	// message is due; the time between two of a subscriber's messages
+	// (ns); Config.PushCount; the stream message being sent and its frame.
+	pushQ     pushQ
+	pushEvery int64
+	pushCount uint64
+	pushMsg   []byte
+	pushFrame []byte
+
 	// With io_uring only (ring_linux.go).
 	dirty    []*conn  // connections with bytes to send in the next batch
 	ready    []*conn  // connections epoll reported readable, read in one batch
@@ -170,6 +183,10 @@ func newLoop(s *Server, idx int, ring *uring.Ring) (*loop, error) {
 		rng:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		pingEvery:  int64(s.cfg.PingInterval),
 		idle:       int64(s.cfg.IdleTimeout),
+		pushCount:  uint64(s.cfg.PushCount),
+	}
+	if s.cfg.Mode == ModePush {
+		l.pushEvery = max(int64(float64(time.Second)/s.cfg.PushRate), 1)
 	}
 	size := readBufSize
 	if ring != nil {
@@ -179,7 +196,8 @@ func newLoop(s *Server, idx int, ring *uring.Ring) (*loop, error) {
 	l.rbuf = make([]byte, size)
 	l.pool.maxSpare = int(s.cfg.MaxMessage) + wire.MaxHeaderSize
 	l.codec = codec{maxMessage: s.cfg.MaxMessage, pool: &l.pool, out: make([]byte, 0, size),
-		hold: l.broadcast || l.delaying, fanout: l.broadcast}
+		hold: l.broadcast || l.delaying, fanout: l.broadcast,
+		rpc: s.cfg.Mode == ModeRPC, push: s.cfg.Mode == ModePush}
 	return l, nil
 }
 
@@ -503,6 +521,10 @@ func (l *loop) process(c *conn, data []byte) {
 			l.codec.compIn, l.codec.compOut = 0, 0
 		}
 		l.codec.msgsIn, l.codec.msgsOut, l.codec.pongs = 0, 0, 0
+	}
+	if l.codec.subscribes > 0 {
+		l.codec.subscribes = 0
+		l.subscribe(c)
 	}
 	if l.codec.heldN > 0 {
 		l.hold(c) // before the replies: a close frame must come last

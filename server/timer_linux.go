@@ -105,7 +105,12 @@ func (l *loop) hold(c *conn) {
 		if clamped {
 			l.delayClamped.Add(1)
 		}
-		due := max(now+d, c.lastDue, runDue)
+		due := now + d
+		if !l.codec.rpc {
+			// Echo and broadcast keep each connection's order; ModeRPC's
+			// answers go out as their delays end, in any order.
+			due = max(due, c.lastDue, runDue)
+		}
 		if run.n > 0 && due != runDue {
 			run.b, run.z = fr.b[bs:bo], fr.z[zs:zo]
 			l.delayRun(c, run, runDue)
@@ -136,7 +141,7 @@ func (l *loop) hold(c *conn) {
 // delayRun queues fr, messages c sent, to go out at due (loop time): echoed
 // to c, or published to c's room.
 func (l *loop) delayRun(c *conn, fr frames, due int64) {
-	c.lastDue = due
+	c.lastDue = max(c.lastDue, due) // ModeRPC: due may be earlier
 	if l.broadcast {
 		if fr.nz == 0 {
 			fr.z = nil // every member gets fr.b
@@ -206,7 +211,7 @@ func (l *loop) dropDelayed() {
 // before the next deadline, -1 for no limit.
 func (l *loop) timers() time.Duration {
 	if len(l.closing) == 0 && l.delayQ.len() == 0 && (l.pingEvery == 0 || l.live == 0) &&
-		(l.idle == 0 || l.live == 0) {
+		(l.idle == 0 || l.live == 0) && l.pushQ.Len() == 0 {
 		return -1 // nothing on the clock: spare reading it
 	}
 	now := l.now()
@@ -228,6 +233,11 @@ func (l *loop) timers() time.Duration {
 	}
 	if l.delayQ.len() > 0 {
 		next = earliest(next, l.delayQ.front().due)
+	}
+	if l.pushQ.Len() > 0 {
+		if due := l.pushDue(now); due >= 0 {
+			next = earliest(next, due)
+		}
 	}
 	if l.pingEvery > 0 && l.live > 0 {
 		if now >= l.nextPing {

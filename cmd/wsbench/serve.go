@@ -35,8 +35,15 @@ Modes (--mode):
              room <name> (at any other path, the room named by the whole
              path); every message a member sends goes to every member of
              its room, the sender included, in the order received
-In both, --delay holds every reply or delivery back to model a slow backend,
-and --ping-interval pings every connection and counts the pongs that do not
+  rpc        every JSON request {"id":ID,"params":P,…} is answered with
+             {"jsonrpc":"2.0","id":ID,"result":P}; with a --delay
+             distribution each answer waits its own draw (out of order)
+  push       a connection's first message subscribes it: it gets
+             --push-rate messages a second {"seq":N,"sent_ns":UNIX_NS}
+             (--push-count of them; 0 = until it closes)
+In echo, broadcast and rpc, --delay holds every reply or delivery back to
+model a slow backend (in rpc, each answer leaves when its own draw ends, out
+of order; push takes no --delay); in all, --ping-interval pings every connection and counts the pongs that do not
 come back (pings_sent, pongs_received, pong_missing, clients_not_answering).
 
 --delay is a fixed time or a distribution each message draws from:
@@ -45,8 +52,8 @@ come back (pings_sent, pongs_received, pong_missing, clients_not_answering).
   exp:5ms          exponential, mean 5ms (most quick, a few very late)
   normal:5ms,1ms   normal, mean 5ms, standard deviation 1ms (draws below 0
                    go at once, counted as delay_clamped)
-A connection's replies stay in order: a reply whose draw is shorter than
-the previous one's goes out with it, not before it. The stats say the
+A connection's replies stay in order (except in rpc mode): a reply whose
+draw is shorter than the previous one's goes out with it, not before it. The stats say the
 setting in force (delay).
 
 Limits: --max-conns closes connections beyond it on accept
@@ -73,6 +80,8 @@ Examples:
   wsbench serve --mode broadcast         # ws://127.0.0.1:8080/room/lobby is room "lobby"
   wsbench serve --delay 50ms             # every echo 50ms after its message
   wsbench serve --delay exp:5ms          # a slow backend with a long tail
+  wsbench serve --mode rpc --delay 1ms-20ms  # JSON answers by id, out of order
+  wsbench serve --mode push --push-rate 100  # 100 sequenced messages/s per subscriber
   wsbench serve --ping-interval 5s       # a ping every 5s, pong expected before the next
   wsbench serve --stats-addr 127.0.0.1:9090  # curl http://127.0.0.1:9090/stats
   wsbench serve --idle-timeout 30s --allowed-origin https://example.com
@@ -83,7 +92,9 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	cfg := server.DefaultConfig()
 	fs := newFlagSet("serve", serveUsage, stdout)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (port 0 picks a free port)")
-	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "server mode: echo, or broadcast (rooms by URL path: /room/<name>)")
+	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "server mode: echo, broadcast (rooms by URL path: /room/<name>), rpc (JSON answers by id) or push (a stream per subscriber)")
+	fs.Float64Var(&cfg.PushRate, "push-rate", cfg.PushRate, "push mode: messages a second to each subscriber")
+	fs.IntVar(&cfg.PushCount, "push-count", cfg.PushCount, "push mode: messages per subscriber, then the stream ends (0 = until it closes)")
 	fs.Int64Var(&cfg.MaxMessage, "max-message", cfg.MaxMessage, "largest message accepted, in bytes (larger: close 1009)")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", cfg.HandshakeTimeout, "drop a connection that has not completed its opening handshake by then")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, fmt.Sprintf("event loops (default GOMAXPROCS, %d here; 0 = GOMAXPROCS)", cfg.Loops))
@@ -217,6 +228,7 @@ var serveFlags = strings.NewReplacer(
 	"server: Config.PingInterval", "--ping-interval", "server: Config.StatsAddr", "--stats-addr",
 	"server: Config.MaxConns", "--max-conns", "server: Config.IdleTimeout", "--idle-timeout",
 	"server: Config.AllowedOrigins", "--allowed-origin", "server: Config.Subprotocols", "--subprotocol",
+	"server: Config.PushRate", "--push-rate", "server: Config.PushCount", "--push-count",
 )
 
 // flagNamed rewrites a server configuration error to name flags, not fields.
