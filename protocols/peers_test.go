@@ -387,6 +387,33 @@ func TestPeerMQTT(t *testing.T) {
 		}
 		last = tick.Seq
 	}
+	// Publish through the broker at QoS 1: SUBSCRIBE "echo" (QoS 1, id 3),
+	// PUBLISH "hi" (QoS 1, id 2) → PUBACK for 2 and the delivery to
+	// ourselves; then PINGREQ → PINGRESP. The ticks keep coming meanwhile.
+	send(t, conn, ws.OpBinary, "\x82\x09\x00\x03\x00\x04echo\x01")
+	send(t, conn, ws.OpBinary, "\x32\x0a\x00\x04echo\x00\x02hi")
+	send(t, conn, ws.OpBinary, "\xc0\x00")
+	var suback, puback, delivered, pingresp bool
+	for !suback || !puback || !delivered || !pingresp {
+		p := packet()
+		switch {
+		case p[0] == 0x30 && string(p[4:9]) == "ticks":
+		case string(p) == "\x90\x03\x00\x03\x01":
+			suback = true
+		case string(p) == "\x40\x02\x00\x02":
+			puback = true
+		case p[0]&0xf6 == 0x32 && len(p) >= 10 && string(p[2:8]) == "\x00\x04echo" && string(p[10:]) == "hi":
+			if delivered {
+				t.Fatal("delivered twice")
+			}
+			delivered = true
+			send(t, conn, ws.OpBinary, "\x40\x02"+string(p[8:10])) // PUBACK it
+		case string(p) == "\xd0\x00":
+			pingresp = true
+		default:
+			t.Fatalf("unexpected packet % x (suback %v puback %v delivered %v pingresp %v)", p, suback, puback, delivered, pingresp)
+		}
+	}
 }
 
 // TestPeerSTOMP: stomp-broker-js answers CONNECT with CONNECTED and
@@ -418,5 +445,32 @@ func TestPeerSTOMP(t *testing.T) {
 		}
 		last = tick.Seq
 	}
+	// Publish through the broker from a second connection (this broker
+	// does not deliver a client's messages to its own subscriptions), with
+	// a receipt; then DISCONNECT it with a receipt.
+	send(t, conn, ws.OpText, "SUBSCRIBE\nid:1\ndestination:/topic/echo\nack:auto\n\n\x00")
+	pub, _ := dial(t, "ws://"+addr+"/stomp", "v12.stomp", "v11.stomp")
+	send(t, pub, ws.OpText, "CONNECT\naccept-version:1.1,1.2\nhost:localhost\nheart-beat:0,0\n\n\x00")
+	if msg := readText(t, pub); !strings.HasPrefix(msg, "CONNECTED\n") {
+		t.Fatalf("publisher after CONNECT: %q", msg)
+	}
+	send(t, pub, ws.OpText, "SEND\ndestination:/topic/echo\ncontent-type:text/plain\nreceipt:5\n\nhi\x00")
+	if msg := readText(t, pub); !strings.HasPrefix(msg, "RECEIPT\n") || !strings.Contains(msg, "\nreceipt-id:5") {
+		t.Fatalf("after SEND with receipt 5: %q, want RECEIPT 5", msg)
+	}
+	for {
+		msg := readText(t, conn)
+		if strings.Contains(msg, "\nsubscription:0") {
+			continue // a tick
+		}
+		head, body, _ := strings.Cut(msg, "\n\n")
+		if !strings.HasPrefix(head, "MESSAGE\n") || !strings.Contains(head, "\nsubscription:1") || strings.TrimRight(body, "\x00\n") != "hi" {
+			t.Fatalf("subscriber after SEND: %q, want MESSAGE hi for subscription 1", msg)
+		}
+		break
+	}
+	send(t, pub, ws.OpText, "DISCONNECT\nreceipt:77\n\n\x00")
+	if msg := readText(t, pub); !strings.HasPrefix(msg, "RECEIPT\n") || !strings.Contains(msg, "\nreceipt-id:77") {
+		t.Fatalf("after DISCONNECT: %q, want RECEIPT 77", msg)
+	}
 }
-
