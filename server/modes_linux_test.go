@@ -88,12 +88,13 @@ func TestRPCDelay(t *testing.T) {
 			for i := range n {
 				buf = append(buf, mf(ws.OpText, true, fmt.Appendf(nil, `{"id":%d,"params":[%d]}`, i, i))...)
 			}
-			// One write: every request has gone when it returns, so no
-			// answer may arrive before sent+min.
+			// One write, timed before it starts: the server cannot have
+			// read a request earlier, so no answer may arrive before
+			// sent+min.
+			sent := time.Now()
 			if _, err := c.Write(buf); err != nil {
 				t.Fatal(err)
 			}
-			sent := time.Now()
 			seen := make(map[int]bool, n)
 			inOrder := true
 			for k := range n {
