@@ -1,0 +1,145 @@
+package protocols
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// rabbitmqServer is Debian's rabbitmq-server, which .ci/run installs.
+const rabbitmqServer = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+
+// rabbitStartTimeout bounds RabbitMQ's start: 8-18 s measured on a busy
+// 2-core machine.
+const rabbitStartTimeout = 45 * time.Second
+
+// freePorts returns n loopback ports free a moment ago.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+// startRabbitMQ runs testdata/rabbitmq/stomp.sh and returns Web-STOMP's
+// address once it is listening. The broker and its epmd stop when the test
+// ends: the script stops them when its stdin closes; its process group is
+// killed if it has not exited 15 s later.
+func startRabbitMQ(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat(rabbitmqServer); err != nil {
+		msg := "Debian's rabbitmq-server is not installed (.ci/run installs it): " + err.Error()
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	p := freePorts(t, 3)
+	cmd := exec.Command("bash", "testdata/rabbitmq/stomp.sh", "--port", strconv.Itoa(p[0]),
+		"--epmd-port", strconv.Itoa(p[1]), "--dist-port", strconv.Itoa(p[2]))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pgid := cmd.Process.Pid
+	t.Cleanup(func() {
+		stdin.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Errorf("stomp.sh did not stop within 15s of its stdin closing: killing its process group")
+		}
+		syscall.Kill(-pgid, syscall.SIGKILL) // whatever is left of the group
+		<-done
+		if t.Failed() && stderr.Len() > 0 {
+			t.Logf("stomp.sh stderr:\n%s", stderr.String())
+		}
+	})
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+				lines <- addr
+				break
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case addr := <-lines:
+		t.Logf("rabbitmq web-stomp: listening on %s after %v", addr, time.Since(start).Round(time.Millisecond))
+		return addr
+	case <-time.After(rabbitStartTimeout):
+		t.Fatalf("stomp.sh printed no \"listening on\" line in %v", rabbitStartTimeout)
+		return ""
+	}
+}
+
+// TestPeerSTOMPRabbitMQ: RabbitMQ's Web-STOMP negotiates STOMP 1.2, answers
+// a SEND's receipt, and delivers the message to another connection's
+// subscription.
+func TestPeerSTOMPRabbitMQ(t *testing.T) {
+	t.Parallel()
+	addr := startRabbitMQ(t)
+	connect := func() net.Conn {
+		t.Helper()
+		conn, proto := dial(t, "ws://"+addr+"/ws", "v12.stomp", "v11.stomp")
+		if proto != "v12.stomp" {
+			t.Fatalf("subprotocol %q, want v12.stomp", proto)
+		}
+		send(t, conn, ws.OpText, "CONNECT\naccept-version:1.2\nhost:/\nlogin:guest\npasscode:guest\nheart-beat:0,0\n\n\x00")
+		if msg := readText(t, conn); !strings.HasPrefix(msg, "CONNECTED\n") || !strings.Contains(msg, "\nversion:1.2\n") {
+			t.Fatalf("after CONNECT: %q, want CONNECTED version 1.2", msg)
+		}
+		return conn
+	}
+	sub, pub := connect(), connect()
+	send(t, sub, ws.OpText, "SUBSCRIBE\nid:0\ndestination:/topic/wsbench\nreceipt:1\n\n\x00")
+	if msg := readText(t, sub); !strings.HasPrefix(msg, "RECEIPT\n") || !strings.Contains(msg, "\nreceipt-id:1\n") {
+		t.Fatalf("after SUBSCRIBE with receipt 1: %q", msg)
+	}
+	send(t, pub, ws.OpText, "SEND\ndestination:/topic/wsbench\ncontent-type:text/plain\nreceipt:5\n\nhi\x00")
+	if msg := readText(t, pub); !strings.HasPrefix(msg, "RECEIPT\n") || !strings.Contains(msg, "\nreceipt-id:5\n") {
+		t.Fatalf("after SEND with receipt 5: %q, want RECEIPT 5", msg)
+	}
+	msg := readText(t, sub)
+	head, body, _ := strings.Cut(msg, "\n\n")
+	if !strings.HasPrefix(head, "MESSAGE\n") || !strings.Contains(head, "\nsubscription:0") || strings.TrimRight(body, "\x00\n") != "hi" {
+		t.Fatalf("subscriber: %q, want MESSAGE hi for subscription 0", msg)
+	}
+}
