@@ -3,6 +3,7 @@ package protocols
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -45,7 +46,9 @@ func freePorts(t *testing.T, n int) []int {
 // startRabbitMQ runs testdata/rabbitmq/stomp.sh and returns Web-STOMP's
 // address once it is listening. The broker and its epmd stop when the test
 // ends: the script stops them when its stdin closes; its process group is
-// killed if it has not exited 15 s later.
+// killed if it has not exited 15 s later. The ports are free a moment before
+// the broker binds them, so a start that fails (another process took one)
+// is tried once more on new ports.
 func startRabbitMQ(t *testing.T) string {
 	t.Helper()
 	if _, err := os.Stat(rabbitmqServer); err != nil {
@@ -55,6 +58,22 @@ func startRabbitMQ(t *testing.T) string {
 		}
 		t.Skip(msg)
 	}
+	var failure string
+	for attempt := 1; attempt <= 2; attempt++ {
+		addr, msg := tryRabbitMQ(t)
+		if addr != "" {
+			return addr
+		}
+		failure = msg
+		t.Logf("RabbitMQ start %d failed: %s", attempt, msg)
+	}
+	t.Fatalf("RabbitMQ did not start: %s", failure)
+	return ""
+}
+
+// tryRabbitMQ is one start of stomp.sh: the address, or why not.
+func tryRabbitMQ(t *testing.T) (addr, failure string) {
+	t.Helper()
 	p := freePorts(t, 3)
 	cmd := exec.Command("bash", "testdata/rabbitmq/stomp.sh", "--port", strconv.Itoa(p[0]),
 		"--epmd-port", strconv.Itoa(p[1]), "--dist-port", strconv.Itoa(p[2]))
@@ -74,22 +93,8 @@ func startRabbitMQ(t *testing.T) string {
 		t.Fatal(err)
 	}
 	pgid := cmd.Process.Pid
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Errorf("stomp.sh did not stop within 15s of its stdin closing: killing its process group")
-		}
-		syscall.Kill(-pgid, syscall.SIGKILL) // whatever is left of the group
-		<-done
-		if t.Failed() && stderr.Len() > 0 {
-			t.Logf("stomp.sh stderr:\n%s", stderr.String())
-		}
-	})
 	lines := make(chan string, 1)
+	exited := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
@@ -99,14 +104,34 @@ func startRabbitMQ(t *testing.T) string {
 			}
 		}
 		io.Copy(io.Discard, stdout)
+		cmd.Wait() // after stdout is read to its end
+		close(exited)
 	}()
+	stop := func() {
+		stdin.Close()
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			t.Errorf("stomp.sh did not stop within 15s of its stdin closing: killing its process group")
+		}
+		syscall.Kill(-pgid, syscall.SIGKILL) // whatever is left of the group
+		<-exited
+	}
 	select {
 	case addr := <-lines:
 		t.Logf("rabbitmq web-stomp: listening on %s after %v", addr, time.Since(start).Round(time.Millisecond))
-		return addr
+		t.Cleanup(func() {
+			stop()
+			if t.Failed() && stderr.Len() > 0 {
+				t.Logf("stomp.sh stderr:\n%s", stderr.String())
+			}
+		})
+		return addr, ""
+	case <-exited:
+		return "", fmt.Sprintf("stomp.sh exited after %v without listening: %s", time.Since(start).Round(time.Millisecond), stderr.String())
 	case <-time.After(rabbitStartTimeout):
-		t.Fatalf("stomp.sh printed no \"listening on\" line in %v", rabbitStartTimeout)
-		return ""
+		stop()
+		return "", fmt.Sprintf("stomp.sh printed no \"listening on\" line in %v: %s", rabbitStartTimeout, stderr.String())
 	}
 }
 

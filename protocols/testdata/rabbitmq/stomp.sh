@@ -28,6 +28,11 @@ epmd=$(ls /usr/lib/erlang/erts-*/bin/epmd 2>/dev/null | head -1)
 if [ ! -x "$server" ] || [ -z "$epmd" ]; then
   echo "stomp.sh: Debian's rabbitmq-server is not installed" >&2; exit 3
 fi
+for p in "$port" "$epmd_port"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "stomp.sh: port $p is taken" >&2; exit 1
+  fi
+done
 d=$(mktemp -d "${TMPDIR:-/tmp}/wsbench-rabbitmq.XXXXXX")
 pids=()
 stop() {
