@@ -60,7 +60,7 @@ func runConnect(ctx context.Context, cfg Config, c *scenario.Compiled, u *url.UR
 	origin := time.Now()
 	measureStart := origin.Add(time.Duration(spec.Warmup))
 	stopAt := measureStart.Add(time.Duration(spec.Duration))
-	res := &Result{Started: origin, StopReason: StopCompleted, Processes: 1, IO: string(IOSyscalls), GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	res := &Result{Started: origin, StopReason: StopCompleted, Processes: 1, IO: IOSyscalls, GOMAXPROCS: runtime.GOMAXPROCS(0)}
 	stopCtx, stop := context.WithDeadline(ctx, stopAt)
 	defer stop()
 	// The CPU use at the end of the warm-up, handed over on a channel: the

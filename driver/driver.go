@@ -455,9 +455,9 @@ func (s *session) setUp() error {
 	if s.rxStamps {
 		s.res.Timestamps = TimestampsKernel
 	}
-	s.res.IO = string(IOSyscalls)
+	s.res.IO = IOSyscalls
 	if s.useRing {
-		s.res.IO = string(IOUring)
+		s.res.IO = IOUring
 	}
 	nw := s.cfg.Workers
 	if nw <= 0 {

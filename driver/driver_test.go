@@ -88,7 +88,7 @@ func testClosedModel(t *testing.T, io iomode.Mode) {
 		t.Fatal(err)
 	}
 	checkHealthy(t, res, 20, metrics.RTT, metrics.RTTUncorrected, metrics.Connect, metrics.Handshake)
-	if res.IO != string(io) {
+	if res.IO != io {
 		t.Errorf("ran with I/O %q, asked for %q", res.IO, io)
 	}
 	// Closed model: nothing is late against a schedule, and with at most one

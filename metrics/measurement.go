@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/wsbench/wsbench/internal/iomode"
 )
 
 // Measurement is what one run measured and how it ended: the one type the
@@ -27,7 +29,7 @@ type Measurement struct {
 	// one (0 is read as 1); [Merge] of separate processes adds them up.
 	Processes int
 	// IO is the I/O mode the event loops used: "io_uring" or "syscalls".
-	IO string
+	IO iomode.Mode
 	// SendBufferFull counts the times a socket took less than it was given:
 	// the server (or the network) was reading slower than the client wrote.
 	SendBufferFull int64

@@ -291,7 +291,7 @@ func runTable(r *Report) htmlTable {
 	// A run that opened no connection started no event loop: neither is known.
 	var io []string
 	if h.IO != "" {
-		io = append(io, h.IO)
+		io = append(io, string(h.IO))
 	}
 	if h.RxTimestamps != "" {
 		io = append(io, "arrival dated by "+h.RxTimestamps)

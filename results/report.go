@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/wsbench/wsbench/internal/iomode"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
 )
@@ -78,7 +79,7 @@ type Harness struct {
 	InProcessServer bool    `json:"in_process_server"`
 	// IO is how the client's event loops used the kernel: "io_uring" (sends and
 	// receives batched, one system call per batch) or "syscalls" (one per operation).
-	IO string `json:"io"`
+	IO iomode.Mode `json:"io"`
 	// RxTimestamps says when an echo counts as arrived: "kernel" (the
 	// kernel's receive timestamp; the client's delay in reading it is the
 	// read_lag latency) or "read" (when the client read it).

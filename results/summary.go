@@ -61,7 +61,7 @@ func summaryRows(r *Report) []summaryRow {
 			who = "client + in-process server"
 		}
 		row("Harness CPU", fmt.Sprintf("%.2f cores (%s)", h.CPUCores, who), fmt.Sprintf("%.2f µs per message", h.CPUPerMessageUs),
-			"max RSS "+fmtBytes(float64(h.MaxRSSKiB)*1024), "I/O "+h.IO)
+			"max RSS "+fmtBytes(float64(h.MaxRSSKiB)*1024), "I/O "+string(h.IO))
 	}
 	return rows
 }
