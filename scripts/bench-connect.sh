@@ -20,10 +20,15 @@
 # exit) a client spends opening SETUP_CONNS (10,000) WebSocket connections to a
 # fresh `wsbench serve` and holding them idle for a second: `wsbench run
 # --kind hold`, and with TCPKALI=<path> tcpkali --ws the same way (its -T
-# covers the set-up and the hold). REPEAT runs per client, alternating, and
+# covers the set-up and the hold; at most TCPKALI_RATE, 10,000, new connections
+# a second: see hold_once in scripts/lib.sh). REPEAT runs per client, alternating, and
 # the median; BASE=<git revision> adds that revision's build.
 #
 #   CASES=setup BASE=main TCPKALI=/tmp/tcpkali/src/tcpkali scripts/bench-connect.sh
+#
+# Run as root, the script runs in a network namespace of its own (NETNS=1, the
+# default then; see scripts/lib.sh), so no other process's ports or TIME_WAIT
+# sockets take part; NETNS=0 runs on the host's.
 #
 # Limits: the open-file limit here is 20,000 per process. With a separate
 # server each process holds one socket per connection. In process, each

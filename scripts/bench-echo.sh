@@ -17,6 +17,10 @@
 #   scripts/bench-echo.sh            # the standard cases, 10s each, then third-party
 #   DURATION=30s scripts/bench-echo.sh
 #   CASES=third-party BASE=main REPEAT=5 DURATION=5s scripts/bench-echo.sh
+#
+# Run as root, the script runs in a network namespace of its own (NETNS=1, the
+# default then; see scripts/lib.sh), so no other process's ports or TIME_WAIT
+# sockets take part; NETNS=0 runs on the host's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}

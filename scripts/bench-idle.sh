@@ -26,6 +26,10 @@
 #
 #   CASES=peers BASE=main TCPKALI=/tmp/tcpkali/src/tcpkali scripts/bench-idle.sh
 #
+# Run as root, the script runs in a network namespace of its own (NETNS=1, the
+# default then; see scripts/lib.sh), so no other process's ports or TIME_WAIT
+# sockets take part; NETNS=0 runs on the host's.
+#
 # The open-file limit bounds N: one descriptor per connection plus a few for
 # the runtime and the event loops must fit in `ulimit -Hn` (20,000 here).
 set -euo pipefail

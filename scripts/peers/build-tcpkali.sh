@@ -13,7 +13,11 @@
 # run leaves one TIME_WAIT port per connection for 60 s and a busy host's
 # ephemeral range can run out (it then retries, at 100% sys, until the
 # open-file limit: "Increase ulimit -n"); the bench scripts wait for free
-# ports (wait_free_ports in scripts/lib.sh) before each run.
+# ports (wait_free_ports in scripts/lib.sh) before each run, and run as root
+# they run in a network namespace of their own (NETNS, scripts/lib.sh). Above
+# about 10,000 new connections a second it also drops and reopens
+# connections over and over, even alone in a namespace, so the scripts hold
+# it to --connect-rate 10000 (TCPKALI_RATE).
 set -euo pipefail
 dir=${1:-/tmp/tcpkali}
 rev=3c3175e # the repository's last commit (2021): "Fix link to build status"
