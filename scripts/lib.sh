@@ -10,7 +10,12 @@
 # port itself, as tcpkali does, otherwise spins when another process's
 # TIME_WAIT sockets hold the ephemeral ports). A fresh namespace has the
 # kernel's default per-namespace settings (somaxconn, ip_local_port_range,
-# ...); build and CPU pinning are unchanged.
+# ...); build and CPU pinning are unchanged. In it, each run of hold_once
+# (the set-up CPU and peers' memory figures) gets a namespace of its own
+# again, so no run starts among an earlier run's TIME_WAIT sockets: tcpkali
+# closes first and binds its source ports itself, and bind(2) with port 0
+# searches past every port a TIME_WAIT socket holds (10,000 after one run),
+# which made a second tcpkali run spin at 100% sys.
 if [ -z "${WSB_NETNS:-}" ]; then
   if [ -z "${NETNS:-}" ]; then
     NETNS=0
@@ -19,7 +24,8 @@ if [ -z "${WSB_NETNS:-}" ]; then
   if [ "$NETNS" = 1 ]; then
     ns_name="wsb-$$"
     ip netns add "$ns_name"
-    trap 'ip netns del "$ns_name" 2>/dev/null || true' EXIT
+    # the namespaces hold_once adds inside it leave a name in /run/netns
+    trap 'for f in "/run/netns/$ns_name" "/run/netns/$ns_name"-*; do [ -e "$f" ] && ip netns del "${f##*/}" 2>/dev/null; done; true' EXIT
     trap 'exit 130' INT TERM
     ip -n "$ns_name" link set lo up
     echo "(in network namespace $ns_name: NETNS=0 runs on the host's)"
@@ -56,12 +62,12 @@ median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END{print (NR%2) ? v[(
 start_server() { # log [serve flags]: starts wsbench serve, sets spid and url
   local log=$1; shift
   # ${server_pin[@]}: an optional command prefix, such as taskset -c 1
-  ${server_pin[@]+"${server_pin[@]}"} "$bin" serve --addr 127.0.0.1:0 "$@" >"$log" 2>&1 &
+  ${ns[@]+"${ns[@]}"} ${server_pin[@]+"${server_pin[@]}"} "$bin" serve --addr 127.0.0.1:0 "$@" >"$log" 2>&1 &
   spid=$!
   pids+=("$spid")
   url=""
   for _ in $(seq 100); do
-    url=$(sed -n 's/.*listening on \(ws:[^ ]*\).*/\1/p' "$log")
+    url=$(sed -n 's/.*listening on \(ws:[^ ]*\).*/\1/p' "$log" 2>/dev/null)
     [ -n "$url" ] && break
     sleep 0.05
   done
@@ -126,7 +132,13 @@ wait_free_ports() {
 # all of it the connection set-up), its peak RSS (VmHWM, from getrusage), and
 # how many opening handshakes the server completed.
 hold_once() {
-  local tool=$1 n=$2 secs=$3 name=$4 cmd
+  local tool=$1 n=$2 secs=$3 name=$4 cmd ns=() nsn=""
+  if [ -n "${WSB_NETNS:-}" ]; then # a namespace of its own for the server and the client
+    nsn="$WSB_NETNS-$name"
+    ip netns add "$nsn"
+    ip -n "$nsn" link set lo up
+    ns=(ip netns exec "$nsn")
+  fi
   start_server "$OUT/serve-$name.log"
   local hp=${url#ws://}
   hp=${hp%/}
@@ -148,7 +160,7 @@ hold_once() {
     ;;
   esac
   local usage
-  usage=$(python3 - "${cmd[@]}" <<'PY'
+  usage=$(python3 - ${ns[@]+"${ns[@]}"} "${cmd[@]}" <<'PY'
 import resource, subprocess, sys
 subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -156,6 +168,7 @@ print(f"{r.ru_utime + r.ru_stime:.3f} {r.ru_maxrss}")
 PY
   )
   stop_server
+  if [ -n "$nsn" ]; then ip netns del "$nsn"; fi
   local up
   up=$(sed -n 's/.*stopped; stats .*"upgraded":\([0-9]*\).*/\1/p' "$OUT/serve-$name.log")
   echo "$usage ${up:-0}"
