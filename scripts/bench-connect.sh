@@ -184,7 +184,8 @@ for t in tools:
     cpu = [c for c, _ in runs[t]]
     full = all(u == n for _, u in runs[t])
     ok = ok and full
-    print(f"{names[t]:<20} {statistics.median(cpu):5.2f} s CPU for {n} connections ({statistics.median(cpu)/n*1e6:.0f} µs each; "
+    print(f"{names[t]:<20} {statistics.median(cpu):5.2f} s CPU for {n} connections ({statistics.median(cpu)/n*1e6:.0f} µs each, "
+          f"{statistics.median(c / max(u, 1) for c, u in runs[t])*1e6:.0f} µs per connection the server upgraded; "
           f"runs: {', '.join(f'{c:.2f}' for c in cpu)}); server upgraded {', '.join(str(u) for _, u in runs[t])}"
           f"{'' if full else ' (NOT exactly ' + str(n) + ': retries or failures)'}")
 sys.exit(0 if ok else 1)
