@@ -10,12 +10,20 @@
 // bytes, no per-message state. It prints the round trips per second and the
 // process's CPU per round trip over the window.
 //
+// With -r it is the open model's floor instead: -r messages a second in all,
+// sent on -tick ticks round the connections, as `wsbench run -c N -r R` sends
+// them, with the same ticking poller (a loop that sleeps a whole tick, then
+// reads what is ready and sends what fell due in one io_uring_enter) and
+// again nothing else. It prints the same line; the CPU per round trip then
+// includes the wake-up every tick.
+//
 // Its figure is what any client pays, on this machine at this moment, for the
 // TCP work of one round trip; wsbench's figure minus it is what wsbench adds.
 // The VM this project runs on changes speed by up to 2x within minutes, so
 // scripts/bench-echo.sh runs the two back to back against the same server.
 //
 //	go run ./internal/cmd/floor -addr 127.0.0.1:9100 -c 100 -d 10s
+//	go run ./internal/cmd/floor -addr 127.0.0.1:9100 -c 100 -r 5000 -loops 1 -d 10s
 package main
 
 import (
@@ -53,12 +61,15 @@ var frame, echo = func() ([]byte, []byte) {
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9100", "host:port of a WebSocket echo server on this machine")
+	flag.StringVar(&path, "path", "/", "the request path of the opening handshakes")
 	conns := flag.Int("c", 100, "connections")
 	loops := flag.Int("loops", 2, "event loops")
 	warm := flag.Duration("warmup", time.Second, "time before the window")
 	dur := flag.Duration("d", 10*time.Second, "window")
+	rate := flag.Float64("r", 0, "open model: messages per second in all (0: closed, one in flight per connection)")
+	tick := flag.Duration("tick", time.Millisecond, "open model: the schedule tick")
 	flag.Parse()
-	r, err := run(*addr, *conns, *loops, *warm, *dur)
+	r, err := run(*addr, *conns, *loops, *warm, *dur, *rate, *tick)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floor:", err)
 		os.Exit(1)
@@ -76,14 +87,17 @@ func (r result) rate() float64 { return float64(r.rounds) / r.wall.Seconds() }
 
 func (r result) cpuPerRound() float64 { return float64(r.cpu.Nanoseconds()) / 1e3 / float64(r.rounds) }
 
+// path is the request path of the opening handshakes (-path).
+var path = "/"
+
 func dial(addr string) (int, error) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		return -1, err
 	}
 	c.(*net.TCPConn).SetNoDelay(true)
-	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", addr)
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", path, addr)
 	br := bufio.NewReader(c)
 	for first := true; ; first = false {
 		line, err := br.ReadString('\n')
@@ -117,7 +131,8 @@ type loop struct {
 	waits atomic.Int64 // epoll waits
 }
 
-func run(addr string, conns, loops int, warm, dur time.Duration) (result, error) {
+// run measures; rate > 0 is the open model, on tick ticks.
+func run(addr string, conns, loops int, warm, dur time.Duration, rate float64, tick time.Duration) (result, error) {
 	ls := make([]*loop, loops)
 	defer func() {
 		for _, l := range ls {
@@ -136,7 +151,11 @@ func run(addr string, conns, loops int, warm, dur time.Duration) (result, error)
 		if err != nil {
 			return result{}, err
 		}
-		p, err := netpoll.New(1024)
+		newPoller := netpoll.New
+		if rate > 0 {
+			newPoller = netpoll.NewTicking
+		}
+		p, err := newPoller(maxReady)
 		if err != nil {
 			r.Close()
 			return result{}, err
@@ -162,7 +181,11 @@ func run(addr string, conns, loops int, warm, dur time.Duration) (result, error)
 	var wg sync.WaitGroup
 	errs := make([]error, loops)
 	for i, l := range ls {
-		wg.Go(func() { errs[i] = l.run(&stop) })
+		if rate > 0 {
+			wg.Go(func() { errs[i] = l.runOpen(&stop, rate/float64(loops), tick) })
+		} else {
+			wg.Go(func() { errs[i] = l.run(&stop) })
+		}
 	}
 	count := func() (n, w int64) {
 		for _, l := range ls {
@@ -237,6 +260,68 @@ func (l *loop) run(stop *atomic.Bool) error {
 			}
 			l.round.Add(int64(done))
 		}
+	}
+	return nil
+}
+
+// maxReady bounds the sockets one wait reports: with a tick's sends they fit
+// the ring (1,024 entries).
+const maxReady = 512
+
+// sendTag marks a send's completion in a mixed batch.
+const sendTag = 1 << 63
+
+// runOpen sends rate messages a second round its connections until stop is
+// set: each tick it sleeps (the ticking poller: sockets do not wake it), then
+// hands the kernel, in one io_uring_enter, one receive per ready socket and
+// the sends that fell due since the last tick (as many as fit, the rest
+// wait for the next).
+func (l *loop) runOpen(stop *atomic.Bool, rate float64, tick time.Duration) error {
+	start := time.Now()
+	var sent int64
+	next := 0
+	var evs []netpoll.Event
+	for !stop.Load() {
+		for i, ev := range evs {
+			l.ring.Recv(ev.FD, l.bufs[i], uint64(ev.FD)<<32|uint64(i))
+		}
+		for due := int64(time.Since(start).Seconds() * rate); sent < due; sent++ {
+			if !l.ring.Send(l.fds[next], frame, sendTag) {
+				break
+			}
+			next = (next + 1) % len(l.fds)
+		}
+		cqes, err := l.ring.Submit()
+		if err != nil {
+			return err
+		}
+		done := 0
+		for _, c := range cqes {
+			if c.UserData&sendTag != 0 {
+				if c.Res != int32(len(frame)) {
+					return fmt.Errorf("send: %d bytes of %d: %v", max(c.Res, 0), len(frame), c.Err())
+				}
+				continue
+			}
+			fd, i := int(c.UserData>>32), int(uint32(c.UserData))
+			if c.Res == -int32(unix.EAGAIN) {
+				continue
+			}
+			if c.Res <= 0 {
+				return fmt.Errorf("fd %d: read: %v (0: the server closed)", fd, c.Err())
+			}
+			g, err := check(l.got[fd], l.bufs[i][:c.Res])
+			if err != nil {
+				return fmt.Errorf("fd %d: %w", fd, err)
+			}
+			done += g / len(echo)
+			l.got[fd] = g % len(echo)
+		}
+		l.round.Add(int64(done))
+		if evs, err = l.poll.WaitFor(tick - time.Since(start)%tick); err != nil {
+			return err
+		}
+		l.waits.Add(1)
 	}
 	return nil
 }

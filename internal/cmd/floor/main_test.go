@@ -26,7 +26,7 @@ func TestFloorAgainstBundledServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Shutdown(t.Context())
-	r, err := run(addr.String(), 10, 2, 100*time.Millisecond, 300*time.Millisecond)
+	r, err := run(addr.String(), 10, 2, 100*time.Millisecond, 300*time.Millisecond, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,5 +60,38 @@ func TestCheckEchoStream(t *testing.T) {
 	bad[40]++
 	if _, err := check(0, bad); err == nil {
 		t.Fatal("a changed payload byte was taken for an echo")
+	}
+}
+
+// The open-model floor sends on schedule, never ahead of it: it completes
+// some round trips, no more than the schedule allowed over the warm-up and
+// the window, and the server saw every one it counts.
+func TestFloorOpenModel(t *testing.T) {
+	if err := uring.Probe(); err != nil {
+		t.Skipf("io_uring unavailable: %v", err)
+	}
+	s, err := server.New(server.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(t.Context())
+	const rate = 2000
+	t0 := time.Now()
+	r, err := run(addr.String(), 10, 2, 100*time.Millisecond, 300*time.Millisecond, rate, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The loops start before the connections are all open and stop after
+	// the window: the whole call bounds what the schedule allowed.
+	allowed := int64(rate*time.Since(t0).Seconds()) + 2
+	if r.rounds < 1 || r.rounds > allowed || r.waits == 0 || r.cpu <= 0 {
+		t.Fatalf("result %+v: want 1 to %d round trips (the schedule), some waits and CPU", r, allowed)
+	}
+	if st := s.Stats(); st.MessagesIn < uint64(r.rounds) {
+		t.Fatalf("server received %d messages, floor counted %d round trips", st.MessagesIn, r.rounds)
 	}
 }
