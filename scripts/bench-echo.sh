@@ -7,7 +7,11 @@
 # Then the same against a third-party server: the kit's gorilla/websocket echo
 # server (kit/servers/gorilla, its own Go module), pinned to core 0 with the
 # client pinned to core 1, 32-byte text messages: the open model at 5,000
-# msg/s over 100 connections and the closed model at 50, REPEAT runs each.
+# msg/s over 100 connections (on 1 ms and on 20 ms ticks) and the closed
+# model at 50, REPEAT runs each, each round also with the floor client
+# (internal/cmd/floor: for the open cases its open model, the same ticking
+# poller and io_uring batching with nothing measured), whose CPU per round
+# trip is what any client on that mechanism pays here.
 # With BASE=<git revision>, that revision's wsbench is built in a temporary
 # worktree and each third-party run alternates base and this tree's build
 # (base, new, base, new, ...), so the two are compared within one run of the
@@ -163,6 +167,23 @@ print(f"{name:<34} {r['rates']['received_msgs_per_s']:>9,.0f} msg/s  client {h['
 PY
 }
 
+# floor_third name [floor flags]: the floor client against a fresh gorilla
+# server, pinned apart; prints its line and writes its µs per round trip to
+# $OUT/<name>.cpu.
+floor_third() {
+  local name=$1; shift
+  start_gorilla "$OUT/gorilla-$name.log"
+  local hp=${url#ws://} line rc=0
+  hp=${hp%%/*}
+  line=$("${client_pin[@]}" "$OUT/floor" -addr "$hp" -path /echo -d "$DURATION" "$@" 2>&1) || rc=$?
+  stop_server
+  if [ "$rc" -ne 0 ]; then
+    echo "$name: floor exited with $rc: $line"; return
+  fi
+  awk -v n="$name" '{gsub(/\(/, "", $11); printf "%-34s %9s msg/s  client %6.2f µs/rt (%s cores)  %s round trips per wait\n", n, $6, $9, $11, $13}' <<<"$line"
+  awk '{print $9}' <<<"$line" >"$OUT/$name.cpu"
+}
+
 third_party() {
   local abs; abs=$(cd "$OUT" && pwd)
   (cd kit/servers && go build -o "$abs/gorilla" ./gorilla)
@@ -179,8 +200,15 @@ third_party() {
   # open-5k-100c-tick20ms: the same load with sends due on 20 ms ticks (100
   # a wake-up instead of 5): what the open model costs per message without
   # the per-tick wake-ups, the sends and receives alone.
-  for c in "open-5k-100c -c 100 -r 5000" "open-5k-100c-tick20ms -c 100 -r 5000 --tick 20ms" "closed-50c -c 50"; do
-    set -- $c
+  # After the wsbench builds, each round runs the floor client
+  # (internal/cmd/floor, one loop) with the same traffic: for the open cases
+  # its open model, on the same ticking poller, measuring nothing. What it
+  # costs per round trip is what any client on this mechanism pays here;
+  # wsbench's figure minus it is what wsbench adds.
+  local floor_args
+  for c in "open-5k-100c -c 100 -r 5000|-r 5000" "open-5k-100c-tick20ms -c 100 -r 5000 --tick 20ms|-r 5000 -tick 20ms" "closed-50c -c 50|"; do
+    floor_args=${c#*|}
+    set -- ${c%%|*}
     local name=$1; shift
     for i in $(seq "$REPEAT"); do
       for b in "${builds[@]}"; do
@@ -188,7 +216,16 @@ third_party() {
         [ "$b" = base ] && client="$OUT/wsbench-base"
         third_case "gorilla-$name-$b-$i" "$client" "$@"
       done
+      # shellcheck disable=SC2086 # floor_args: words
+      floor_third "gorilla-$name-floor-$i" -c "$2" -loops 1 $floor_args
     done
+    python3 - "$OUT" "gorilla-$name-floor" "$REPEAT" <<'PY'
+import os, statistics, sys
+out, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+cpu = [float(open(p).read()) for p in (f"{out}/{name}-{i}.cpu" for i in range(1, n + 1)) if os.path.exists(p)]
+if cpu:
+    print(f"{name + ' median':<34} {'':>9}        client {statistics.median(cpu):6.2f} µs/rt  (min {min(cpu):.2f}, max {max(cpu):.2f}, {len(cpu)} runs)")
+PY
     for b in "${builds[@]}"; do
       python3 - "$OUT" "gorilla-$name-$b" "$REPEAT" <<'PY'
 import json, os, statistics, sys
