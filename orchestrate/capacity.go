@@ -2,7 +2,9 @@ package orchestrate
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"strings"
 
 	"github.com/wsbench/wsbench/driver"
 	"github.com/wsbench/wsbench/results"
@@ -119,4 +121,110 @@ func Step(rep *results.Report, spec scenario.Spec, slos []results.Threshold) (re
 		st.SendLag = results.SendLagBreaks(rep, slos)
 	}
 	return st, nil
+}
+
+// Search is a capacity search as decided: the scenario of its steps, what
+// rises from step to step, its bounds and its SLOs.
+type Search struct {
+	// Spec is every step's scenario but its load: At sets Rate (and, in
+	// the conns dimension, Conns) per step; Duration is a step's.
+	Spec scenario.Spec
+	// Dimension is what rises: results.DimensionRate (the total rate over
+	// Spec.Conns connections) or results.DimensionConns (the connection
+	// count, each at ConnRate msg/s).
+	Dimension string
+	ConnRate  float64
+	// Bounds are in msg/s or, in the conns dimension, connections (Whole
+	// is set there).
+	Bounds Bounds
+	// SLOs must all hold for a step to pass.
+	SLOs []results.Threshold
+}
+
+func (s Search) conns() bool { return s.Dimension == results.DimensionConns }
+
+// At is the scenario of the step at load.
+func (s Search) At(load float64) scenario.Spec {
+	spec := s.Spec
+	if s.conns() {
+		spec.Conns, spec.Rate = int(load), load*s.ConnRate
+	} else {
+		spec.Rate = load
+	}
+	return spec
+}
+
+// Run searches (Capacity) and returns its result, every step and the
+// conclusion in it. measure runs one step's scenario and reports it (One);
+// fits says whether the machine's limits allow a step (Preflight), asked
+// only in the conns dimension, where each step has its own connection
+// count: a step that does not fit ends the search there (Capacity.Limit).
+// stopped says the search was interrupted. progress, when set, gets a line
+// per step: its load and its verdict.
+func (s Search) Run(measure func(scenario.Spec) (*results.Report, error), fits func(scenario.Spec) error,
+	stopped func() bool, progress func(string)) (*results.Capacity, error) {
+	if progress == nil {
+		progress = func(string) {}
+	}
+	res := &results.Capacity{Dimension: s.Dimension, Steps: []results.CapacityStep{}}
+	for _, th := range s.SLOs {
+		res.SLOs = append(res.SLOs, th.Expr)
+	}
+	if s.conns() {
+		res.ConnRate = s.ConnRate
+	}
+	step := func(load float64) (results.CapacityStep, error) {
+		spec := s.At(load)
+		rep, err := measure(spec)
+		if err != nil {
+			return results.CapacityStep{}, err
+		}
+		st, err := Step(rep, spec, s.SLOs)
+		if err != nil {
+			return results.CapacityStep{}, err
+		}
+		progress(stepLine(st, s.conns()))
+		res.Steps = append(res.Steps, st)
+		return st, nil
+	}
+	allowed := func(load float64) bool {
+		if !s.conns() {
+			return true
+		}
+		if err := fits(s.At(load)); err != nil {
+			res.Limit = err.Error()
+			progress(fmt.Sprintf("%.0f connections: beyond this machine's limits: %v", load, err))
+			return false
+		}
+		return true
+	}
+	b := s.Bounds
+	b.Whole = s.conns()
+	good, err := Capacity(res, b, step, allowed, stopped)
+	if err != nil {
+		return nil, err
+	}
+	res.MaxRate = good
+	if s.conns() {
+		res.MaxConns, res.MaxRate = int(good), good*s.ConnRate
+	}
+	return res, nil
+}
+
+// stepLine is the progress line of a step: its load and its verdict.
+func stepLine(st results.CapacityStep, conns bool) string {
+	what := fmt.Sprintf("%.0f msg/s", st.Offered)
+	if conns {
+		what = fmt.Sprintf("%d connections (%.0f msg/s)", st.Conns, st.Offered)
+	}
+	verdict := "holds"
+	switch {
+	case st.Saturated:
+		verdict = "client-limited: " + strings.Join(st.Saturation, "; ")
+	case !st.Held():
+		verdict = "fails " + strings.Join(st.Failed, ", ")
+	case !st.Pass:
+		verdict = "holds for the server: " + st.SendLag
+	}
+	return what + ": " + verdict
 }

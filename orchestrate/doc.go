@@ -18,12 +18,22 @@
 //   - Run picks one of those three for a Plan.
 //   - Repeat runs a Plan against several targets, interleaved round by
 //     round, for results.Compare.
+//     A Tally judges each run of a Repeat and writes its result.
 //   - Capacity is the capacity search, a pure function over a measure
 //     callback: doubling, then bisecting, stopped by a client-limited step;
-//     Step judges one step's report against the SLOs.
-//   - WatchThresholds stops a run (One) once an :abort threshold fails.
-//   - StartBundled starts the reference server in this process for a run
-//     with no target; OnThisMachine says whether a target is local.
+//     Step judges one step's report against the SLOs. A Search builds each
+//     step's scenario (At: the rate, or the connections and the rate) and
+//     runs Capacity over a measure of a scenario (One, or a fake in tests).
+//   - Check makes the decisions before a run: its thresholds, :abort ones
+//     only where they can be watched (CheckAbort), driver options that apply
+//     (CheckIO), and the machine's file and port limits (Preflight).
+//   - WatchThresholds stops a run (One) once an :abort threshold fails;
+//     Status is the live line while it measures; Signals turns SIGINT and
+//     SIGTERM into the two contexts below.
+//   - Target is the URL a run aims at: the user's, or the reference server
+//     started in this process (StartBundled) for a run with no target;
+//     OnThisMachine says whether a target is local; DNSReason says why a
+//     host did not resolve.
 //
 // Every run takes two contexts: cancelling ctx stops it gracefully (stop
 // sending, wait for replies up to the grace period, close), cancelling

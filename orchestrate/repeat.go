@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 
+	"github.com/wsbench/wsbench/driver"
 	"github.com/wsbench/wsbench/results"
 )
 
@@ -73,4 +75,36 @@ func Label(target string, i int, all []string) string {
 		}
 	}
 	return label
+}
+
+// Tally judges the runs of a Repeat as they come (Add): each against the
+// thresholds, each written as <label>-<round>.json into Dir when set.
+type Tally struct {
+	Thresholds []results.Threshold
+	Dir        string
+	// Failed counts the runs whose thresholds did not all pass;
+	// Unreachable, those that could open no connection.
+	Failed, Unreachable int
+	// Failure is the first failure of a run that did run (Report.Failure),
+	// with its label and round.
+	Failure string
+	// WriteErr is the first result that could not be written; later ones
+	// are not tried.
+	WriteErr error
+}
+
+// Add judges o (applying the thresholds to its report) and writes it.
+func (t *Tally) Add(o Outcome) {
+	rep := o.Report
+	if !results.ApplyThresholds(rep, t.Thresholds) {
+		t.Failed++
+	}
+	if rep.StopReason == driver.StopNoConnections {
+		t.Unreachable++
+	} else if rep.Failure != "" && t.Failure == "" {
+		t.Failure = fmt.Sprintf("%s, round %d: %s", o.Label, o.Round, rep.Failure)
+	}
+	if t.Dir != "" && t.WriteErr == nil {
+		t.WriteErr = rep.WriteFile(filepath.Join(t.Dir, fmt.Sprintf("%s-%d.json", o.Label, o.Round)))
+	}
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Keeps the package arrows honest: cmd -> orchestrate -> scenario/driver/results/server -> metrics;
+# cmd itself starts no process and opens no connection;
 # server stands apart from the client side; metrics knows no WebSocket; results
 # never touches the network; nothing imports cmd; internal/ is plumbing both
 # sides share, and imports none of them.
@@ -8,6 +9,14 @@ cd "$(dirname "$0")/.."
 mod=$(go list -m)
 fail=0
 deps() { go list -deps "$mod/$1" | grep -E "^$mod/|^github.com/gobwas/ws$|^net$" || true; }
+imports() { go list -f '{{join .Imports "\n"}}' "$mod/$1"; }
+forbid_direct() { # package, import it must not make itself...
+  local pkg=$1; shift
+  local d; d=$(imports "$pkg")
+  for f in "$@"; do
+    if grep -qx -- "$f" <<<"$d"; then echo "import rule broken: $pkg imports $f itself"; fail=1; fi
+  done
+}
 forbid() { # package, forbidden import...
   local pkg=$1; shift
   local d; d=$(deps "$pkg")
@@ -25,6 +34,10 @@ forbid results  "$mod/driver" "$mod/server" "$mod/orchestrate" "github.com/gobwa
 # The kit's compare command drives wsbench as a process and reads its JSON: of
 # the client side it uses only results (Mann-Whitney, atomic writes).
 forbid kit/compare "$mod/driver" "$mod/server" "$mod/orchestrate"
+# cmd parses flags, wires packages and picks exit codes: starting processes
+# (orchestrate.Split) and talking to the network (orchestrate, driver) are
+# done below it.
+forbid_direct cmd/wsbench "os/exec" "net" "net/url" "net/netip"
 for pkg in $(go list ./... | grep -vx "$mod/cmd/wsbench"); do # nothing imports cmd
   forbid "${pkg#"$mod/"}" "$mod/cmd/wsbench"
 done

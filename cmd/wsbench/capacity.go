@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	_ "embed"
 	"fmt"
 	"io"
 	"maps"
@@ -15,49 +16,8 @@ import (
 	"github.com/wsbench/wsbench/scenario"
 )
 
-const capacityUsage = `Usage: wsbench capacity --slo EXPR [--slo EXPR …] [flags] [URL]
-
-How much load does the server take before its latency target breaks? Runs
-the open model at a rising load — doubling from --start until an SLO fails
-(or --max) — then bisects between the last load that held and the first
-that failed, until they are within --precision. Each step is a full run
-(--warmup, then --step); every run flag applies. A step where the client,
-not the server, was saturated (the rule of run's SATURATED: its CPU, most
-sends late, late sends while busy, sends never made, GC; see README) stops
-the search: "client-limited at X; the server's limit is at least the last
-good step". A step whose rtt SLOs fail only through the client's own send
-lag (a busy machine's scheduler) holds for the server when they hold on
-rtt_uncorrected, timed from the actual send; the verdict says so. Without
-a URL the bundled server is measured.
-
-What rises from step to step (--dimension):
-  rate   the total message rate over --conns connections (the default);
-         --start and --max are rates in msg/s (default 1000 and 1000000)
-  conns  the number of connections, each sending --conn-rate msg/s, so the
-         total rate is conns × --conn-rate; --start and --max are connection
-         counts (default 10 and 10000), bisected to whole connections. A
-         step the machine's open-file or port limits cannot hold ends the
-         search there.
-
-SLOs are thresholds (see wsbench run --help): rtt.p99<10ms, errors.rate<0.1%,
-messages.rate>... They must all hold for a step to pass.
-
-Output (--format): text, the table of steps and the verdict (default); json,
-every step; html, one self-contained page with the knee plot (rtt p50, p90,
-p99 and max against the load, the SLO and the maximum sustainable load
-marked) and the table. -o FILE writes it there instead of stdout.
-
-Examples:
-  wsbench capacity --slo 'rtt.p99<10ms'
-  wsbench capacity --slo 'rtt.p99<50ms' --slo 'errors.rate<0.1%' -c 1000 --start 5000 ws://127.0.0.1:8080/
-  wsbench capacity --dimension conns --conn-rate 10 --start 100 --max 20000 --slo 'rtt.p99<20ms' ws://127.0.0.1:8080/
-  wsbench capacity --slo 'rtt.p99<2ms' --format html -o capacity.html
-
-Exit codes: 0 a maximum was found, or a lower bound of it (held up to --max,
-or client-limited after a step that held), 1 the search failed (also: the
-client was limited at the first step), 2 bad usage, 3 even --start breaks
-the SLO.
-`
+//go:embed help/capacity.txt
+var capacityUsage string
 
 // Defaults of --start and --max in the conns dimension (connections).
 const (
@@ -173,10 +133,7 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 			return usagef("--out: %v", err)
 		}
 	}
-	opts, err := o.driverOptions()
-	if err != nil {
-		return err
-	}
+	opts := o.driver
 	if fs.NArg() > 1 {
 		return usagef("one target URL at most, got %d", fs.NArg())
 	}
@@ -184,24 +141,17 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		spec.Target = fs.Arg(0)
 	}
 	spec.Duration = scenario.Duration(*step)
-	// specAt is the scenario of the step at load.
-	specAt := func(load float64) scenario.Spec {
-		s := spec
-		if conns {
-			s.Conns, s.Rate = int(load), load**connRate
-		} else {
-			s.Rate = load
-		}
-		return s
-	}
-	compiled, err := scenario.Compile(specAt(*start))
+	search := orchestrate.Search{Spec: spec, Dimension: *dimension, ConnRate: *connRate, SLOs: ths,
+		Bounds: orchestrate.Bounds{Start: *start, Max: *maxLoad, Precision: *precision}}
+	compiled, err := scenario.Compile(search.At(*start))
 	if err != nil {
 		return usageError{withFlag(err)}
 	}
-	if err := checkIOForKind(spec, opts); err != nil {
-		return err
+	if err := orchestrate.CheckIO(spec, opts); err != nil {
+		return usageError{withFlag(err)}
 	}
-	if err := preflight(specAt(*start), len(compiled.Sources)); err != nil {
+	fits := func(s scenario.Spec) error { return withFlag(orchestrate.Preflight(s, len(compiled.Sources))) }
+	if err := fits(search.At(*start)); err != nil {
 		return usageError{err}
 	}
 	target, bundled, stopServer, err := targetOf(spec)
@@ -209,76 +159,29 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		return err
 	}
 	defer stopServer()
-	ctx, abort, stop := signalContexts(stderr)
+	ctx, abort, stop := orchestrate.Signals(stderr)
 	defer stop()
-
-	res := results.Capacity{SLOs: *slos, Dimension: *dimension, Steps: []results.CapacityStep{}}
-	if conns {
-		res.ConnRate = *connRate
-	}
-	measure := func(load float64) (results.CapacityStep, error) {
-		c, err := compiled.Recompile(specAt(load)) // the files as read once
+	measure := func(s scenario.Spec) (*results.Report, error) {
+		c, err := compiled.Recompile(s) // the files as read once
 		if err != nil {
-			return results.CapacityStep{}, withFlag(err)
+			return nil, withFlag(err)
 		}
-		plan := orchestrate.Plan{Spec: c.Spec, Compiled: c, Target: target, Bundled: bundled, Driver: opts, Version: version}
-		rep, err := orchestrate.One(ctx, abort, plan)
-		if err != nil {
-			return results.CapacityStep{}, err
-		}
-		st, err := orchestrate.Step(rep, plan.Spec, ths)
-		if err != nil {
-			return results.CapacityStep{}, err
-		}
-		what := fmt.Sprintf("%.0f msg/s", st.Offered)
-		if conns {
-			what = fmt.Sprintf("%d connections (%.0f msg/s)", st.Conns, st.Offered)
-		}
-		verdict := "holds"
-		switch {
-		case st.Saturated:
-			verdict = "client-limited: " + strings.Join(st.Saturation, "; ")
-		case !st.Held():
-			verdict = "fails " + strings.Join(st.Failed, ", ")
-		case !st.Pass:
-			verdict = "holds for the server: " + st.SendLag
-		}
-		fmt.Fprintf(stderr, "wsbench capacity: %s: %s\n", what, verdict)
-		res.Steps = append(res.Steps, st)
-		return st, nil
+		return orchestrate.One(ctx, abort, orchestrate.Plan{Spec: c.Spec, Compiled: c, Target: target, Bundled: bundled, Driver: opts, Version: version})
 	}
-	// fits says whether the machine's file and port limits allow a step at
-	// load; when they do not, the search stops there, saying why.
-	fits := func(load float64) bool {
-		if !conns {
-			return true
-		}
-		if err := preflight(specAt(load), len(compiled.Sources)); err != nil {
-			res.Limit = err.Error()
-			fmt.Fprintf(stderr, "wsbench capacity: %.0f connections: beyond this machine's limits: %v\n", load, err)
-			return false
-		}
-		return true
-	}
-
-	good, err := orchestrate.Capacity(&res, orchestrate.Bounds{Start: *start, Max: *maxLoad, Precision: *precision, Whole: conns},
-		measure, fits, func() bool { return ctx.Err() != nil })
+	res, err := search.Run(measure, fits, func() bool { return ctx.Err() != nil },
+		func(line string) { fmt.Fprintf(stderr, "wsbench capacity: %s\n", line) })
 	if err != nil {
 		return failedError{withFlag(err)}
-	}
-	res.MaxRate = good
-	if conns {
-		res.MaxConns, res.MaxRate = int(good), good**connRate
 	}
 
 	var b bytes.Buffer
 	switch *format {
 	case "json":
-		err = results.CapacityJSON(&b, &res)
+		err = results.CapacityJSON(&b, res)
 	case "html":
-		err = results.CapacityHTML(&b, &res, version)
+		err = results.CapacityHTML(&b, res, version)
 	default:
-		err = results.CapacityText(&b, &res)
+		err = results.CapacityText(&b, res)
 	}
 	if err != nil {
 		return failedError{err}
@@ -293,9 +196,9 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		return interruptedError{} // what was measured is written above
 	}
 	switch {
-	case good == 0 && !res.ClientBound:
+	case res.MaxRate == 0 && !res.ClientBound:
 		return thresholdError{1}
-	case good == 0:
+	case res.MaxRate == 0:
 		return failedError{fmt.Errorf("client-limited at the first step: it cannot measure this server here")}
 	}
 	return nil

@@ -25,6 +25,9 @@ func TestWithFlag(t *testing.T) {
 		{"the field error itself", field, "--procs: no client process reported a result: x"},
 		{"wrapped: the text around it stays", fmt.Errorf("h_1, round 2: %w", field), "h_1, round 2: --procs: no client process reported a result: x"},
 		{"no field error: unchanged", errors.New("procs: a plain message"), "procs: a plain message"},
+		// a refusal orchestrate words in keys, cmd in flags
+		{"worded in flags", &orchestrate.FieldError{Key: "threshold", Err: orchestrate.ErrAbortNoIntervals},
+			"--threshold: :abort is checked at the end of each --interval; --interval 0 leaves nothing to check it on"},
 	} {
 		if got := withFlag(tc.err).Error(); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
@@ -32,6 +35,37 @@ func TestWithFlag(t *testing.T) {
 	}
 	if withFlag(nil) != nil {
 		t.Error("withFlag(nil) is not nil")
+	}
+}
+
+// TestFlagValues: the value types parse, refuse naming their flag (shown
+// as is, not in pflag's "invalid argument" wrapping), and --stage replaces
+// a scenario file's stages with its own, in order.
+func TestFlagValues(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // the error, "" for none
+	}{
+		{[]string{"--io", "syscalls", "--workers", "3", "--stage", "1s:5", "--stage", "2s:9:100:up"}, ""},
+		{[]string{"--io", "aio"}, `--io: want auto, io_uring or syscalls, got "aio"`},
+		{[]string{"--workers", "-1"}, "--workers: must not be negative, got -1"},
+		{[]string{"--repeat", "0"}, "--repeat: must be at least 1, got 0"},
+		{[]string{"--workers", "x"}, `invalid argument "x" for "--workers" flag`},
+		{[]string{"--stage", "1s"}, `--stage "1s": want DURATION:CONNS[:RATE[:NAME]]`},
+	} {
+		spec := scenario.Default()
+		spec.Stages = []scenario.Stage{{Name: "from the file", Conns: 1}}
+		fs, o := runFlags(&spec, io.Discard)
+		err := parse(fs, tc.args)
+		if tc.want != "" {
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+			}
+			continue
+		}
+		if err != nil || o.driver.IO != "syscalls" || o.driver.Workers != 3 || fmt.Sprint(spec.Stages) != "[{ 1s 5 0} {up 2s 9 100}]" {
+			t.Errorf("%v: %v, driver %+v, stages %v", tc.args, err, o.driver, spec.Stages)
+		}
 	}
 }
 

@@ -33,6 +33,18 @@ const (
 	exitInterrupted = 130
 )
 
+// exitCoder is an error that picks the exit code: each kind below.
+type exitCoder interface {
+	error
+	exitCode() int
+}
+
+func (usageError) exitCode() int          { return exitUsage }
+func (failedError) exitCode() int         { return exitFailed }
+func (thresholdError) exitCode() int      { return exitThresh }
+func (thresholdAbortError) exitCode() int { return exitThreshAbort }
+func (interruptedError) exitCode() int    { return exitInterrupted }
+
 // usageError marks an error caused by the command line or input files.
 type usageError struct{ err error }
 
@@ -110,32 +122,17 @@ func wsbench(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	err := cmd.run(args[1:], stdout, stderr)
-	var ue usageError
-	var fe failedError
-	var te thresholdError
-	var ae thresholdAbortError
-	switch {
-	case errors.As(err, &te):
-		fmt.Fprintf(stderr, "wsbench %s: %v\n", args[0], te)
-		return exitThresh
-	case errors.As(err, &ae):
-		fmt.Fprintf(stderr, "wsbench %s: %v\n", args[0], ae)
-		return exitThreshAbort
-	case errors.As(err, &interruptedError{}):
-		fmt.Fprintf(stderr, "wsbench %s: %v\n", args[0], err)
-		return exitInterrupted
-	case err == nil, errors.Is(err, errHelp):
+	if err == nil || errors.Is(err, errHelp) {
 		return exitOK
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "wsbench %s: %v\nRun 'wsbench %s --help' for usage.\n", args[0], oneLine(ue.err), args[0])
-		return exitUsage
-	case errors.As(err, &fe):
-		fmt.Fprintf(stderr, "wsbench %s: %v\n", args[0], fe.err)
-		return exitFailed
-	default:
-		fmt.Fprintf(stderr, "wsbench %s: %v\n", args[0], err)
-		return exitFailed
 	}
+	var c exitCoder = failedError{err} // an error of no kind: the run failed
+	errors.As(err, &c)
+	if c.exitCode() == exitUsage {
+		fmt.Fprintf(stderr, "wsbench %s: %v\nRun 'wsbench %s --help' for usage.\n", args[0], oneLine(c), args[0])
+	} else {
+		fmt.Fprintf(stderr, "wsbench %s: %v\n", args[0], c)
+	}
+	return c.exitCode()
 }
 
 // oneLine joins the lines of a multi-problem error with "; " so each bad

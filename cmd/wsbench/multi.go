@@ -5,36 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 
-	"github.com/wsbench/wsbench/driver"
 	"github.com/wsbench/wsbench/orchestrate"
 	"github.com/wsbench/wsbench/results"
 )
 
 // runMulti runs p against several targets, each repeat times, interleaved
-// (orchestrate.Repeat); it writes each run's result into the folder out
-// (<label>-<round>.json), prints a line per run, compares the sides and
-// picks the exit code.
+// (orchestrate.Repeat, judged by an orchestrate.Tally that writes each
+// result into the folder out), prints a line per run, compares the sides
+// and picks the exit code.
 func runMulti(ctx, abort context.Context, p orchestrate.Plan, targets []string, repeat int,
 	thresholds []results.Threshold, out string, stdout io.Writer) error {
-	failed, unreachable := 0, 0
-	var writeErr error
-	var failure string // the first run's that failed though it ran (results.Report.Failure)
+	tally := orchestrate.Tally{Thresholds: thresholds, Dir: out}
 	sides, err := orchestrate.Repeat(ctx, abort, p, targets, repeat, func(o orchestrate.Outcome) {
-		rep := o.Report
-		if !results.ApplyThresholds(rep, thresholds) {
-			failed++
-		}
-		if rep.StopReason == driver.StopNoConnections {
-			unreachable++
-		} else if rep.Failure != "" && failure == "" {
-			failure = fmt.Sprintf("%s, round %d: %s", o.Label, o.Round, rep.Failure)
-		}
-		if out != "" && writeErr == nil {
-			writeErr = rep.WriteFile(filepath.Join(out, fmt.Sprintf("%s-%d.json", o.Label, o.Round)))
-		}
-		rtt := rep.Latency["rtt"].Summary
+		tally.Add(o)
+		rep, rtt := o.Report, o.Report.Latency["rtt"].Summary
 		fmt.Fprintf(stdout, "round %d  %-24s %12s msg/s  rtt p50 %s p99 %s  errors %d  %s\n", o.Round, o.Label,
 			results.FormatNum(rep.Rates.Received), results.FormatUs(rtt.P50Us), results.FormatUs(rtt.P99Us), rep.ErrorCount(), rep.StopReason)
 	})
@@ -52,14 +37,14 @@ func runMulti(ctx, abort context.Context, p orchestrate.Plan, targets []string, 
 		}
 	}
 	switch {
-	case writeErr != nil:
-		return failedError{fmt.Errorf("--out: %w", writeErr)}
-	case unreachable > 0:
-		return failedError{fmt.Errorf("%d run(s) could open no connection", unreachable)}
-	case failure != "":
-		return failedError{errors.New(failure)}
-	case failed > 0:
-		return thresholdError{failed}
+	case tally.WriteErr != nil:
+		return failedError{fmt.Errorf("--out: %w", tally.WriteErr)}
+	case tally.Unreachable > 0:
+		return failedError{fmt.Errorf("%d run(s) could open no connection", tally.Unreachable)}
+	case tally.Failure != "":
+		return failedError{errors.New(tally.Failure)}
+	case tally.Failed > 0:
+		return thresholdError{tally.Failed}
 	}
 	return nil
 }

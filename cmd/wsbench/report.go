@@ -2,36 +2,23 @@ package main
 
 import (
 	"bytes"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/results"
 )
 
-const reportUsage = `Usage: wsbench report [flags] FILE
-
-Print a saved result (wsbench run -o FILE) again, in another format:
-  text  the summary wsbench run prints (default)
-  json  the result document
-  csv   one row per interval (--interval of the run): rates, errors and
-        p50/p90/p99/max of each latency metric, for spreadsheets
-  hgrm  HdrHistogram's percentile distribution of one latency metric
-        (--metric, default rtt), in milliseconds, as HdrHistogram's plotter reads it
-  html  one self-contained page that opens offline: the summary, the
-        harness verdict and warnings, each latency metric's percentile
-        spectrum, latency, message rate, connections and errors over time
-        (from the intervals), and the settings
-
-Examples:
-  wsbench report result.json
-  wsbench report --format hgrm --metric rtt -o rtt.hgrm result.json
-  wsbench report --format html -o result.html result.json
-`
+//go:embed help/report.txt
+var reportUsage string
 
 func reportCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report", reportUsage, stdout)
@@ -89,108 +76,52 @@ func writeOutput(out string, b []byte, stdout io.Writer) error {
 	return nil
 }
 
-const compareUsage = `Usage: wsbench compare [flags] FILE FILE [FILE…]
-       wsbench compare [flags] --label NAME FILE… --label NAME FILE…
-
-Compare saved results side by side: message rate, errors, client CPU and the
-percentiles of every latency metric, each side against the first. With one
-file per side, each file is a side. With --label, the files after each label
-are repeated runs of one side: each side shows the median of its runs and
-their spread, and a change counts only when a Mann-Whitney U test finds it
-significant (p < 0.05), the way benchstat does, so noise is not called a win.
-
-Flags:
-  --label NAME       the files after it are the runs of side NAME
-  --format FORMAT    text (default), json, or html: one self-contained page
-                     with the table and, for each latency metric, every
-                     side's percentile spectrum overlaid
-  --json             the same as --format json
-  -o, --out FILE     write here instead of stdout (atomically)
-
-Examples:
-  wsbench compare gorilla.json gws.json
-  wsbench compare --label gorilla g1.json g2.json g3.json g4.json --label gws w1.json w2.json w3.json w4.json
-  wsbench compare --format html -o compare.html gorilla.json gws.json
-`
+//go:embed help/compare.txt
+var compareUsage string
 
 func compareCmd(args []string, stdout, stderr io.Writer) error {
-	// --label NAME starts a side; the flag package cannot keep the order of
-	// labels and files, so the arguments are read by hand.
-	var sides []results.Side
-	format, out := "", ""
-	// value reads the value of flag a: after its "=" or the next argument.
-	value := func(i *int, a, name string) (string, error) {
-		if v, ok := strings.CutPrefix(a, name+"="); ok {
-			return v, nil
+	fs := newFlagSet("compare", compareUsage, stdout)
+	fs.Usage = func() { fmt.Fprint(stdout, compareUsage) } // it lists its flags itself
+	var format string
+	fs.Var(formatFlag{&format}, "format", "")
+	fs.Var(formatFlag{&format}, "json", "")
+	fs.Lookup("json").NoOptDefVal = "json"
+	out := fs.StringP("out", "o", "", "")
+	labels := labelFlag{fs: fs}
+	fs.Var(&labels, "label", "")
+	if err := parse(fs, args); err != nil {
+		var vr *pflag.ValueRequiredError
+		if errors.As(err, &vr) && vr.GetFlag().Name == "label" {
+			return usagef("--label: needs a name")
+		} else if errors.As(err, &vr) {
+			return usagef("--%s: needs a value", vr.GetFlag().Name)
 		}
-		if *i+1 >= len(args) {
-			return "", usagef("%s: needs a value", name)
-		}
-		*i++
-		return args[*i], nil
+		return err
 	}
-	setFormat := func(f string) error {
-		if format != "" && format != f {
-			return usagef("--format: given as both %s and %s", format, f)
+	// --label NAME starts a side: the files after it, up to the next label;
+	// with no label, each file is a side.
+	sides := labels.sides
+	for i, a := range fs.Args() {
+		rep, err := results.Read(a)
+		if err != nil {
+			return usageError{err}
 		}
-		format = f
-		return nil
-	}
-	for i := 0; i < len(args); i++ {
-		switch a := args[i]; {
-		case a == "-h" || a == "--help":
-			fmt.Fprint(stdout, compareUsage)
-			return errHelp
-		case a == "--json":
-			if err := setFormat("json"); err != nil {
-				return err
-			}
-		case a == "--format" || strings.HasPrefix(a, "--format="):
-			f, err := value(&i, a, "--format")
-			if err != nil {
-				return err
-			}
-			if err := setFormat(f); err != nil {
-				return err
-			}
-		case a == "-o" || a == "--out" || strings.HasPrefix(a, "--out="):
-			if a == "-o" {
-				a = "--out"
-			}
-			o, err := value(&i, a, "--out")
-			if err != nil {
-				return err
-			}
-			out = o
-		case a == "--label" || strings.HasPrefix(a, "--label="):
-			name, err := value(&i, a, "--label")
-			if err != nil {
-				return usagef("--label: needs a name")
-			}
-			sides = append(sides, results.Side{Label: name})
-		case strings.HasPrefix(a, "-"):
-			return usagef("unknown flag: %s", a)
-		default:
-			rep, err := results.Read(a)
-			if err != nil {
-				return usageError{err}
-			}
-			if len(sides) == 0 && labelled(args) {
-				return usagef("%s: put a --label before the files of each side", a)
-			}
-			if !labelled(args) {
-				sides = append(sides, results.Side{Label: strings.TrimSuffix(filepath.Base(a), ".json")})
-			}
-			sides[len(sides)-1].Reports = append(sides[len(sides)-1].Reports, rep)
+		side := sort.SearchInts(labels.first, i+1) - 1 // the last label before it
+		switch {
+		case labels.sides == nil:
+			sides, side = append(sides, results.Side{Label: strings.TrimSuffix(filepath.Base(a), ".json")}), len(sides)
+		case side < 0:
+			return usagef("%s: put a --label before the files of each side", a)
 		}
+		sides[side].Reports = append(sides[side].Reports, rep)
 	}
 	switch format {
 	case "", "text", "json", "html":
 	default:
 		return usagef("--format: want text, json or html, got %q", format)
 	}
-	if out != "" {
-		if err := results.CheckWritable(out); err != nil {
+	if *out != "" {
+		if err := results.CheckWritable(*out); err != nil {
 			return usagef("--out: %v", err)
 		}
 	}
@@ -222,15 +153,35 @@ func compareCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return failedError{err}
 	}
-	return writeOutput(out, b.Bytes(), stdout)
+	return writeOutput(*out, b.Bytes(), stdout)
 }
 
-// labelled reports whether the compare arguments group files under --label.
-func labelled(args []string) bool {
-	for _, a := range args {
-		if a == "--label" || strings.HasPrefix(a, "--label=") {
-			return true
-		}
+// formatFlag is compare's --format, and --json for --format json: given
+// twice, they must agree.
+type formatFlag struct{ p *string }
+
+func (f formatFlag) String() string { return *f.p }
+func (f formatFlag) Type() string   { return "string" }
+func (f formatFlag) Set(v string) error {
+	if *f.p != "" && *f.p != v {
+		return flagErrorf("format", "given as both %s and %s", *f.p, v)
 	}
-	return false
+	*f.p = v
+	return nil
+}
+
+// labelFlag is compare's --label NAME: a side, whose files are the
+// arguments from first on, up to the next label's.
+type labelFlag struct {
+	fs    *pflag.FlagSet
+	sides []results.Side
+	first []int
+}
+
+func (f *labelFlag) String() string { return "" }
+func (f *labelFlag) Type() string   { return "string" }
+func (f *labelFlag) Set(v string) error {
+	// pflag appends each argument to Args as it reads it: the files so far.
+	f.sides, f.first = append(f.sides, results.Side{Label: v}), append(f.first, f.fs.NArg())
+	return nil
 }

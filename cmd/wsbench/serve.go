@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -16,77 +15,8 @@ import (
 	"github.com/wsbench/wsbench/server"
 )
 
-const serveUsage = `Usage: wsbench serve [flags]
-
-Run the bundled reference WebSocket server: strict RFC 6455 (protocol
-violations close with 1002, invalid UTF-8 with 1007, oversize messages with
-1009), epoll-driven so idle connections cost no goroutine. It prints the
-address it listens on and, when stopped with SIGINT or SIGTERM, its counters
-and its process's CPU time and memory as one JSON line. With --stats-interval
-it also prints them every interval, with that interval's CPU cores and
-messages per second: when client and server run as separate processes, this
-shows which side ran out of CPU. With --stats-addr it serves them as JSON over
-HTTP at /stats.
-
-Modes (--mode):
-  echo       every text and binary message goes back to its sender,
-             unchanged and in order (the default)
-  broadcast  chat rooms chosen by URL path: a client at /room/<name> joins
-             room <name> (at any other path, the room named by the whole
-             path); every message a member sends goes to every member of
-             its room, the sender included, in the order received
-  rpc        every JSON request {"id":ID,"params":P,…} is answered with
-             {"jsonrpc":"2.0","id":ID,"result":P}; with a --delay
-             distribution each answer waits its own draw (out of order)
-  push       a connection's first message subscribes it: it gets
-             --push-rate messages a second {"seq":N,"sent_ns":UNIX_NS}
-             (--push-count of them; 0 = until it closes)
-In echo, broadcast and rpc, --delay holds every reply or delivery back to
-model a slow backend (in rpc, each answer leaves when its own draw ends, out
-of order; push takes no --delay); in all, --ping-interval pings every connection and counts the pongs that do not
-come back (pings_sent, pongs_received, pong_missing, clients_not_answering).
-
---delay is a fixed time or a distribution each message draws from:
-  5ms              every reply 5ms after its message
-  2ms-20ms         uniform, 2ms to 20ms
-  exp:5ms          exponential, mean 5ms (most quick, a few very late)
-  normal:5ms,1ms   normal, mean 5ms, standard deviation 1ms (draws below 0
-                   go at once, counted as delay_clamped)
-A connection's replies stay in order (except in rpc mode): a reply whose
-draw is shorter than the previous one's goes out with it, not before it. The stats say the
-setting in force (delay).
-
-Limits: --max-conns closes connections beyond it on accept
-(refused_max_conns), --idle-timeout closes with 1001 a connection that sends
-nothing for that long (idle_closes), --allowed-origin refuses with 403 a
-browser handshake from any other Origin (origin_rejected). Listening on an
-address other than loopback prints a warning.
-
-permessage-deflate (RFC 7692) is accepted when a client offers it, with no
-context takeover either way (the server's compression state is per event
-loop, not per connection); the echo of a compressed message is compressed
-(deflate_negotiated, messages_compressed_in, messages_compressed_out). A
-compressed message that does not inflate closes with 1007, one that
-inflates past --max-message with 1009. --deflate=false declines it.
---subprotocol names the subprotocols the server speaks: it picks the first
-one the client offers.
-
-Examples:
-  wsbench serve                          # ws://127.0.0.1:8080/
-  wsbench serve --addr 127.0.0.1:0       # a free port, printed on start
-  wsbench serve --max-message 65536
-  wsbench serve --stats-interval 1s      # a stats line every second
-  wsbench serve --io syscalls            # one system call per read or write
-  wsbench serve --mode broadcast         # ws://127.0.0.1:8080/room/lobby is room "lobby"
-  wsbench serve --delay 50ms             # every echo 50ms after its message
-  wsbench serve --delay exp:5ms          # a slow backend with a long tail
-  wsbench serve --mode rpc --delay 1ms-20ms  # JSON answers by id, out of order
-  wsbench serve --mode push --push-rate 100  # 100 sequenced messages/s per subscriber
-  wsbench serve --ping-interval 5s       # a ping every 5s, pong expected before the next
-  wsbench serve --stats-addr 127.0.0.1:9090  # curl http://127.0.0.1:9090/stats
-  wsbench serve --idle-timeout 30s --allowed-origin https://example.com
-  wsbench serve --subprotocol chat,v2.chat --deflate=false
-`
+//go:embed help/serve.txt
+var serveUsage string
 
 func serveCmd(args []string, stdout, stderr io.Writer) error {
 	cfg := server.DefaultConfig()
@@ -133,9 +63,8 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	// Catch signals before printing the address: whoever reads it may
 	// signal at once.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
+	signalled, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stopSignals()
 	addr, err := srv.Listen()
 	if err != nil {
 		srv.Shutdown(context.Background()) // releases the event loops
@@ -147,40 +76,15 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	for _, w := range srv.Warnings() {
 		fmt.Fprintf(stderr, "wsbench serve: warning: %s\n", w)
 	}
-	deflateState := "on"
-	if cfg.DisableDeflate {
-		deflateState = "off"
-	}
-	delayState := ""
-	if !cfg.Delay.IsZero() {
-		delayState = ", delay " + cfg.Delay.String()
-	}
-	fmt.Fprintf(stdout, "wsbench serve: listening on ws://%s/ (mode %s, I/O %s, permessage-deflate %s%s)\n", addr, cfg.Mode, srv.Stats().IO, deflateState, delayState)
+	fmt.Fprintf(stdout, "wsbench serve: listening on ws://%s/ (%s)\n", addr, srv.Settings())
 	if sa := srv.StatsAddr(); sa != nil {
 		fmt.Fprintf(stdout, "wsbench serve: stats on http://%s/stats\n", sa)
 	}
 
-	var tick <-chan time.Time
-	var ticker *time.Ticker
-	if *statsInterval > 0 {
-		ticker = time.NewTicker(*statsInterval)
-		tick = ticker.C
-	}
-	prev := srv.Stats()
-	for running := true; running; {
-		select {
-		case <-sigs:
-			running = false
-		case <-tick:
-			cur := srv.Stats()
-			line, _ := json.Marshal(newIntervalStats(prev, cur))
-			fmt.Fprintf(stdout, "wsbench serve: stats %s\n", line)
-			prev = cur
-		}
-	}
-	if ticker != nil {
-		ticker.Stop() // no stats lines during or after Shutdown
-	}
+	srv.Intervals(signalled, *statsInterval, func(st server.IntervalStats) {
+		line, _ := json.Marshal(st)
+		fmt.Fprintf(stdout, "wsbench serve: stats %s\n", line)
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err = srv.Shutdown(ctx)
@@ -190,33 +94,6 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 		return failedError{fmt.Errorf("shutdown: %w", err)}
 	}
 	return nil
-}
-
-// intervalStats is one --stats-interval line: the server's Stats plus figures
-// for the interval since the previous line (or since the server started).
-type intervalStats struct {
-	server.Stats
-	// IntervalSeconds is the interval's length, measured, not the flag.
-	IntervalSeconds float64 `json:"interval_s"`
-	// IntervalCPUCores is the process's CPU time in the interval divided by
-	// its length.
-	IntervalCPUCores float64 `json:"interval_cpu_cores"`
-	// IntervalMessagesInPerSecond is the messages received in the interval
-	// divided by its length.
-	IntervalMessagesInPerSecond float64 `json:"interval_messages_in_per_s"`
-}
-
-func newIntervalStats(prev, cur server.Stats) intervalStats {
-	// Six decimal places: the server's figures are in microseconds.
-	micro := func(x float64) float64 { return math.Round(x*1e6) / 1e6 }
-	st := intervalStats{Stats: cur}
-	if secs := cur.UptimeSeconds - prev.UptimeSeconds; secs > 0 {
-		cpu := cur.CPUUserSeconds + cur.CPUSysSeconds - prev.CPUUserSeconds - prev.CPUSysSeconds
-		st.IntervalSeconds = micro(secs)
-		st.IntervalCPUCores = micro(cpu / secs)
-		st.IntervalMessagesInPerSecond = micro(float64(cur.MessagesIn-prev.MessagesIn) / secs)
-	}
-	return st
 }
 
 // serveFlags maps the server's Config fields to the flags that set them.

@@ -1,36 +1,35 @@
-package main
+package orchestrate
 
 import (
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/wsbench/wsbench/driver"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
 )
 
-// status is the live line on stderr while a run measures: a progress bar over
-// the measured window and, after each interval, its message rate, p50 and p99
-// of the round trip and the errors so far. It shows only when stderr is a
-// terminal (or force is set), never with quiet.
-type status struct {
+// Status is the live line (on a terminal's stderr) while a run measures: a
+// progress bar over the measured window and, after each interval, its
+// message rate, p50 and p99 of the round trip, the connections open and the
+// errors so far. Its methods do nothing on a nil Status.
+type Status struct {
 	bar    *progressbar.ProgressBar
 	errors int64
 }
 
-func newStatus(stderr io.Writer, spec scenario.Spec, quiet, force bool) *status {
-	f, isFile := stderr.(*os.File)
-	if quiet || spec.Interval == 0 || (!force && !(isFile && term.IsTerminal(int(f.Fd())))) {
+// NewStatus starts the live line of a run of spec on w; it is nil (shows
+// nothing) when spec has no intervals to show.
+func NewStatus(w io.Writer, spec scenario.Spec) *Status {
+	if spec.Interval == 0 {
 		return nil
 	}
 	total := int64(time.Duration(spec.Duration) / time.Millisecond)
 	bar := progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(fmt.Sprintf("warming up %s, then measuring", spec.Warmup)),
 		progressbar.OptionSetWidth(20),
 		progressbar.OptionShowCount(),
@@ -39,11 +38,11 @@ func newStatus(stderr io.Writer, spec scenario.Spec, quiet, force bool) *status 
 		progressbar.OptionSetPredictTime(false),
 		progressbar.OptionFullWidth(),
 	)
-	return &status{bar: bar}
+	return &Status{bar: bar}
 }
 
-// interval updates the line with a finished interval.
-func (s *status) interval(iv driver.Interval) {
+// Interval updates the line with a finished interval (Plan.OnInterval).
+func (s *Status) Interval(iv driver.Interval) {
 	if s == nil {
 		return
 	}
@@ -66,9 +65,9 @@ func (s *status) interval(iv driver.Interval) {
 	s.bar.Set64(int64(iv.End / time.Millisecond))
 }
 
-// tick moves the bar to elapsed when no intervals come (a --procs run,
-// whose processes report only at the end).
-func (s *status) tick(elapsed time.Duration, desc string) {
+// Tick moves the bar to elapsed when no intervals come (Plan.OnTick: a
+// split run, whose processes report only at the end).
+func (s *Status) Tick(elapsed time.Duration, desc string) {
 	if s == nil {
 		return
 	}
@@ -76,8 +75,8 @@ func (s *status) tick(elapsed time.Duration, desc string) {
 	s.bar.Set64(int64(elapsed / time.Millisecond))
 }
 
-// done clears the line before the summary is printed.
-func (s *status) done() {
+// Done clears the line before the summary is printed.
+func (s *Status) Done() {
 	if s != nil {
 		s.bar.Finish()
 	}
