@@ -19,7 +19,7 @@ func TestTally(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := func(stop, failure string, p99 float64) *results.Report {
+	rep := func(stop metrics.StopReason, failure string, p99 float64) *results.Report {
 		return &results.Report{Schema: results.Schema, StopReason: stop, Failure: failure,
 			Latency: map[string]results.Latency{"rtt": {Summary: metrics.Summary{P99Us: p99}}}}
 	}
