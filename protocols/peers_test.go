@@ -113,14 +113,28 @@ func dial(t *testing.T, url string, protocols ...string) (net.Conn, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), exchangeTimeout)
 	defer cancel()
-	conn, _, hs, err := ws.Dialer{Protocols: protocols}.Dial(ctx, url)
+	conn, br, hs, err := ws.Dialer{Protocols: protocols}.Dial(ctx, url)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	conn.SetDeadline(time.Now().Add(exchangeTimeout))
+	if br != nil {
+		// The server spoke first (socket.io's open packet) and its first
+		// frames came with the handshake's reply: they are in br, not in
+		// the socket, and must be read before it.
+		conn = bufferedConn{conn, br}
+	}
 	return conn, hs.Protocol
 }
+
+// bufferedConn reads what the handshake left buffered before the socket.
+type bufferedConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 func send(t *testing.T, conn net.Conn, op ws.OpCode, msg string) {
 	t.Helper()
