@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wsbench/wsbench/internal/cliflag"
 	"github.com/wsbench/wsbench/orchestrate"
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
@@ -113,10 +114,8 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		}
 		*format = "json"
 	}
-	switch *format {
-	case "text", "json", "html":
-	default:
-		return usagef("--format: want text, json or html, got %q", *format)
+	if !slices.Contains(results.ViewFormats, *format) {
+		return usagef("--format: want %s, got %q", cliflag.OrList(results.ViewFormats), *format)
 	}
 	switch {
 	case *start <= 0:
@@ -175,15 +174,7 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	}
 
 	var b bytes.Buffer
-	switch *format {
-	case "json":
-		err = results.CapacityJSON(&b, res)
-	case "html":
-		err = results.CapacityHTML(&b, res, version)
-	default:
-		err = results.CapacityText(&b, res)
-	}
-	if err != nil {
+	if err := results.CapacityAs(&b, *format, res, version); err != nil {
 		return failedError{err}
 	}
 	if err := writeOutput(*o.out, b.Bytes(), stdout); err != nil {

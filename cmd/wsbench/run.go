@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/wsbench/wsbench/driver"
+	"github.com/wsbench/wsbench/internal/cliflag"
 	"github.com/wsbench/wsbench/internal/iomode"
 	"github.com/wsbench/wsbench/orchestrate"
 	"github.com/wsbench/wsbench/results"
@@ -24,19 +25,6 @@ import (
 
 //go:embed help/run.txt
 var runUsage string
-
-// fileFlag finds the value of -f/--file in args before the other flags are
-// defined, since the file's settings are their defaults.
-func fileFlag(args []string) string {
-	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	fs.ParseErrorsAllowlist.UnknownFlags = true
-	path := fs.StringP("file", "f", "", "")
-	fs.BoolP("help", "h", false, "")
-	fs.Parse(args)
-	return *path
-}
 
 // runOptions are the run flags that are not part of the scenario.
 type runOptions struct {
@@ -50,13 +38,13 @@ type runOptions struct {
 
 // runFlags defines the run command's flags, filling spec.
 func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, *runOptions) {
-	fs := newFlagSet("run", runUsage, stdout)
+	fs := cliflag.NewSet("run", runUsage, stdout)
 	o := &runOptions{}
 	o.file = fs.StringP("file", "f", "", "read the scenario from this YAML file (keys as in the result's \"scenario\"); flags override it")
 	o.quiet = fs.BoolP("quiet", "q", false, "no live status on stderr while the run measures")
 	o.progress = fs.Bool("progress", false, "show the live status even when stderr is not a terminal")
 	o.repeat = 1
-	fs.Var(minFlag{&o.repeat, "repeat", 1}, "repeat", "with several target URLs (or one): run each this many times, interleaved (A B A B …), then compare them; -o names a folder for the results")
+	fs.Var(cliflag.Min{P: &o.repeat, Name: "repeat", Min: 1}, "repeat", "with several target URLs (or one): run each this many times, interleaved (A B A B …), then compare them; -o names a folder for the results")
 	fs.StringVar((*string)(&spec.Kind), "kind", string(spec.Kind), "workload: echo (data messages echoed back; the default), ping (ping frames answered by pongs), broadcast (chat rooms), connect (a connection storm: open, one message, close, again) or hold (long-lived connections, idle or with --rate light traffic)")
 	fs.Float64Var(&spec.ConnectRate, "connect-rate", spec.ConnectRate, "open at most this many connections per second (0 = as fast as --dial-concurrency allows): a ramp")
 	fs.BoolVar(&spec.ConnectMessage, "connect-message", spec.ConnectMessage, "connect: send one message on each connection and wait for its echo before closing")
@@ -64,7 +52,7 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, *runOption
 	fs.IntVar(&spec.Publishers, "publishers", spec.Publishers, "broadcast: publishers per room (the first members); --rate is their total")
 	fs.StringVar(&spec.RoomPath, "room-path", spec.RoomPath, "broadcast: the URL path of room %d")
 	fs.IntVarP(&spec.Conns, "conns", "c", spec.Conns, "number of connections")
-	fs.Var(&stagesFlag{spec: spec}, "stage", "a stage DURATION:CONNS[:RATE[:NAME]] (repeatable): connections and rate ramp linearly to these targets over DURATION from the previous stage's (0 before the first; a 0s stage jumps); replaces -c, -d, -r and --warmup")
+	fs.Var(&cliflag.List[scenario.Stage]{P: &spec.Stages, Name: "stage", Parse: scenario.ParseStage}, "stage", "a stage DURATION:CONNS[:RATE[:NAME]] (repeatable): connections and rate ramp linearly to these targets over DURATION from the previous stage's (0 before the first; a 0s stage jumps); replaces -c, -d, -r and --warmup")
 	fs.DurationVarP((*time.Duration)(&spec.Duration), "duration", "d", time.Duration(spec.Duration), "measured duration")
 	fs.DurationVar((*time.Duration)(&spec.Warmup), "warmup", time.Duration(spec.Warmup), "warm-up before measuring (same load, not counted)")
 	fs.Float64VarP(&spec.Rate, "rate", "r", spec.Rate, "total messages per second across all connections (0 = closed model)")
@@ -74,7 +62,7 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, *runOption
 	fs.DurationVar((*time.Duration)(&spec.Interval), "interval", time.Duration(spec.Interval), "slice the measured window into intervals this long in the result (rates and latency over time); 0 = none")
 	fs.DurationVar((*time.Duration)(&spec.Tick), "tick", time.Duration(spec.Tick), "open model: sends fall due on multiples of this (0 = each at its own exact time)")
 	fs.IntVar(&spec.MaxInflight, "max-inflight", spec.MaxInflight, "open model: cap on messages awaiting a reply per connection (0 = no cap)")
-	fs.VarP(sizeFlag{spec}, "size", "s", "payload bytes per message, or a range MIN-MAX to draw each message's size from (uniformly)")
+	fs.VarP(cliflag.Size{Min: &spec.Size, Max: &spec.SizeMax}, "size", "s", "payload bytes per message, or a range MIN-MAX to draw each message's size from (uniformly)")
 	fs.StringVar(&spec.Payload, "payload", spec.Payload, "filler after each message's stamp: pattern (default) or random")
 	fs.StringVar(&spec.PayloadFile, "payload-file", spec.PayloadFile, "fill messages with this file's bytes (repeated to the size)")
 	fs.StringVar(&spec.Template, "template", spec.Template, `each message's text, with {{conn}} (connection index), {{seq}} (its sequence number) and {{stamp}} (required: the timing the echo carries back), e.g. '{"user":"u{{conn}}","id":"{{stamp}}"}'`)
@@ -84,12 +72,12 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, *runOption
 	fs.DurationVar((*time.Duration)(&spec.Grace), "grace", time.Duration(spec.Grace), "after sending stops, how long to wait for in-flight replies")
 	fs.DurationVar((*time.Duration)(&spec.ConnectTimeout), "connect-timeout", time.Duration(spec.ConnectTimeout), "limit on TCP connect plus opening handshake, per connection")
 	fs.IntVar(&spec.DialConcurrency, "dial-concurrency", spec.DialConcurrency, "connections opening at once")
-	fs.Var(minFlag{&o.driver.Workers, "workers", 0}, "workers", "client event loops (0 = GOMAXPROCS)")
+	fs.Var(cliflag.Min{P: &o.driver.Workers, Name: "workers"}, "workers", "client event loops (0 = GOMAXPROCS)")
 	fs.StringSliceVar(&spec.Subprotocols, "subprotocol", spec.Subprotocols, "subprotocols to offer in Sec-WebSocket-Protocol, in order of preference (comma-separated or repeated)")
 	fs.BoolVar(&spec.RequireSubprotocol, "require-subprotocol", spec.RequireSubprotocol, "fail a connection whose server picks none of the offered subprotocols")
 	fs.StringArrayVarP(&spec.Headers, "header", "H", spec.Headers, `extra opening-handshake header "Name: value" (repeatable)`)
-	fs.Var(addFlag{&spec.SecretHeaders}, "secret-header", "more headers whose values are redacted everywhere, added to the built-in ones (Authorization, Cookie, X-…-Key, X-…-Token, X-Auth…, see README)")
-	fs.Var(addFlag{&spec.SecretParams}, "secret-param", "more query parameters whose values are redacted everywhere, added to the built-in ones (token, key, password, sig, session, …, see README)")
+	fs.Var(cliflag.Add{List: &spec.SecretHeaders}, "secret-header", "more headers whose values are redacted everywhere, added to the built-in ones (Authorization, Cookie, X-…-Key, X-…-Token, X-Auth…, see README)")
+	fs.Var(cliflag.Add{List: &spec.SecretParams}, "secret-param", "more query parameters whose values are redacted everywhere, added to the built-in ones (token, key, password, sig, session, …, see README)")
 	fs.StringVar(&spec.Origin, "origin", spec.Origin, "Origin header of the opening handshake")
 	fs.StringVar(&spec.CA, "ca", spec.CA, "wss://: also trust the certificates in this PEM file (besides the system's roots)")
 	fs.DurationVar((*time.Duration)(&spec.Reconnect), "reconnect", time.Duration(spec.Reconnect), "reopen a connection that dropped or failed to open after this backoff (doubled per failed try up to 10s, with jitter); 0 = never")
@@ -100,8 +88,8 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, *runOption
 	fs.StringVar(&spec.SourceIP, "source-ip", spec.SourceIP, "local addresses to spread connections over: addresses and ranges, comma-separated (127.0.0.1-127.0.0.16,::1)")
 	fs.IntVar(&spec.Procs, "procs", spec.Procs, "client processes sharing the connections and the rate; their results are merged exactly")
 	o.driver.IO, o.driver.Timestamps = driver.IOAuto, driver.TimestampsKernel
-	fs.Var(choiceFlag[string]{&o.driver.Timestamps, "rx-timestamps", []string{driver.TimestampsKernel, driver.TimestampsRead}}, "rx-timestamps", "when an echo arrived: kernel (the kernel's receive timestamp; the client's reading delay is recorded as read_lag) or read (when the client read it)")
-	fs.Var(choiceFlag[iomode.Mode]{&o.driver.IO, "io", []iomode.Mode{driver.IOAuto, driver.IOUring, driver.IOSyscalls}}, "io", "how the event loops use the kernel: auto, io_uring (a system call per batch of sends or receives) or syscalls (one per operation)")
+	fs.Var(cliflag.Choice[string]{P: &o.driver.Timestamps, Name: "rx-timestamps", Choices: []string{driver.TimestampsKernel, driver.TimestampsRead}}, "rx-timestamps", "when an echo arrived: kernel (the kernel's receive timestamp; the client's reading delay is recorded as read_lag) or read (when the client read it)")
+	fs.Var(cliflag.Choice[iomode.Mode]{P: &o.driver.IO, Name: "io", Choices: []iomode.Mode{driver.IOAuto, driver.IOUring, driver.IOSyscalls}}, "io", "how the event loops use the kernel: auto, io_uring (a system call per batch of sends or receives) or syscalls (one per operation)")
 	o.out = fs.StringP("out", "o", "", "write the JSON result to this file (atomically)")
 	o.asJSON = fs.Bool("json", false, "print the JSON result to stdout instead of the text summary")
 	o.cpuProfile = fs.String("cpuprofile", "", "write a Go CPU profile of the client to this file (read it with go tool pprof)")
@@ -114,7 +102,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	spec := scenario.Default()
 	defer func() { err = redactError(err, spec) }()
-	if path := fileFlag(args); path != "" {
+	if path := cliflag.Peek(args, "file", "f"); path != "" {
 		var err error
 		if spec, err = scenario.LoadFile(path, spec); err != nil {
 			return usageError{err}

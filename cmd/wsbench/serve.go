@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wsbench/wsbench/internal/cliflag"
 	"github.com/wsbench/wsbench/server"
 )
 
@@ -20,7 +21,7 @@ var serveUsage string
 
 func serveCmd(args []string, stdout, stderr io.Writer) error {
 	cfg := server.DefaultConfig()
-	fs := newFlagSet("serve", serveUsage, stdout)
+	fs := cliflag.NewSet("serve", serveUsage, stdout)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (port 0 picks a free port)")
 	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "server mode: echo, broadcast (rooms by URL path: /room/<name>), rpc (JSON answers by id) or push (a stream per subscriber)")
 	fs.Float64Var(&cfg.PushRate, "push-rate", cfg.PushRate, "push mode: messages a second to each subscriber")

@@ -1,0 +1,68 @@
+package results
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// ViewFormats are the formats of a comparison and of a capacity search.
+var ViewFormats = []string{"text", "json", "html"}
+
+// ReadSides reads the result files and groups them into sides: labels[i]
+// starts a side whose files are files[first[i]:], up to the next label's;
+// with no labels, each file is a side named after it (its base name
+// without .json). A file before the first label is an error.
+func ReadSides(files, labels []string, first []int) ([]Side, error) {
+	var sides []Side
+	for _, l := range labels {
+		sides = append(sides, Side{Label: l})
+	}
+	for i, f := range files {
+		rep, err := Read(f)
+		if err != nil {
+			return nil, err
+		}
+		side := sort.SearchInts(first, i+1) - 1 // the last label before it
+		switch {
+		case labels == nil:
+			sides, side = append(sides, Side{Label: strings.TrimSuffix(filepath.Base(f), ".json")}), len(sides)
+		case side < 0:
+			return nil, fmt.Errorf("%s: put a --label before the files of each side", f)
+		}
+		sides[side].Reports = append(sides[side].Reports, rep)
+	}
+	return sides, nil
+}
+
+// ComparisonAs writes c in format ("" is text), one of ViewFormats; html
+// draws the sides' latency spectra too.
+func ComparisonAs(w io.Writer, format string, c *Comparison, sides []Side) error {
+	switch format {
+	case "json":
+		j, err := json.MarshalIndent(c, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(j, '\n'))
+		return err
+	case "html":
+		return CompareHTML(w, c, sides)
+	}
+	return CompareText(w, c)
+}
+
+// CapacityAs writes c in format, one of ViewFormats; html's page footer
+// names version.
+func CapacityAs(w io.Writer, format string, c *Capacity, version string) error {
+	switch format {
+	case "json":
+		return CapacityJSON(w, c)
+	case "html":
+		return CapacityHTML(w, c, version)
+	}
+	return CapacityText(w, c)
+}
