@@ -28,37 +28,10 @@ func parse(fs *pflag.FlagSet, args []string) error {
 
 var errHelp = errors.New("help shown")
 
-// withFlag rewrites each FieldError in err's text (scenario's, and
-// orchestrate's, which is the same type) to name the flags that set the
-// settings it names: --procs for procs, --max-inflight for max_inflight.
-// Only cmd knows flags; the rest of err's text stays as it was.
-func withFlag(err error) error {
-	var fields []*orchestrate.FieldError
-	fieldErrors(err, &fields)
-	if len(fields) == 0 {
-		return err
-	}
-	text := err.Error()
-	for _, fe := range fields {
-		text = strings.Replace(text, fe.Error(), fe.Text(flagName), 1)
-	}
-	return errors.New(text)
-}
-
-// fieldErrors collects the FieldErrors in err's tree, outermost first.
-func fieldErrors(err error, into *[]*orchestrate.FieldError) {
-	switch e := err.(type) {
-	case nil:
-	case *orchestrate.FieldError:
-		*into = append(*into, e)
-	case interface{ Unwrap() []error }:
-		for _, inner := range e.Unwrap() {
-			fieldErrors(inner, into)
-		}
-	case interface{ Unwrap() error }:
-		fieldErrors(e.Unwrap(), into)
-	}
-}
+// withFlag rewrites each FieldError in err's text to name the flags that
+// set the settings it names: --procs for procs, --max-inflight for
+// max_inflight. Only cmd knows flags.
+func withFlag(err error) error { return orchestrate.NameFields(err, flagName) }
 
 // flagOfKey names the flags whose names are not their scenario keys with
 // dashes for underscores.
