@@ -2,6 +2,7 @@ package orchestrate
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -38,6 +39,15 @@ func TestTally(t *testing.T) {
 	if tally.Failed != 1 || tally.Unreachable != 1 || tally.Failure != "b, round 2: the server does not echo" || tally.WriteErr != nil {
 		t.Errorf("tally %+v", tally)
 	}
+	if err := tally.Err(); err == nil || err.Error() != "1 run(s) could open no connection" {
+		t.Errorf("unreachable first: %v", err)
+	}
+	if err := (&Tally{Failure: "b, round 2: x"}).Err(); err == nil || err.Error() != "b, round 2: x" {
+		t.Errorf("then the failure: %v", err)
+	}
+	if err := (&Tally{Failed: 2}).Err(); err != nil {
+		t.Errorf("failed thresholds are not an Err: %v", err)
+	}
 	for _, name := range []string{"a-1.json", "b-1.json", "a-2.json", "b-2.json", "b-3.json"} {
 		if _, err := results.Read(filepath.Join(dir, name)); err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -49,5 +59,16 @@ func TestTally(t *testing.T) {
 	bad.Add(Outcome{Round: 1, Label: "a", Report: rep(driver.StopCompleted, "", 1)})
 	if !errors.Is(bad.WriteErr, os.ErrNotExist) {
 		t.Errorf("write to a missing folder: %v", bad.WriteErr)
+	}
+}
+
+func TestOutcomeLine(t *testing.T) {
+	rep := &results.Report{StopReason: driver.StopCompleted, Rates: results.Rates{Received: 12345},
+		Latency: map[string]results.Latency{"rtt": {Summary: metrics.Summary{P50Us: 150, P99Us: 2500}}}}
+	got := Outcome{Round: 2, Label: "ws://127.0.0.1:1/", Report: rep}.Line()
+	want := "round 2  ws://127.0.0.1:1/        " + fmt.Sprintf("%12s", results.FormatNum(12345)) + " msg/s  rtt p50 " +
+		results.FormatUs(150) + " p99 " + results.FormatUs(2500) + "  errors 0  " + string(driver.StopCompleted)
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
