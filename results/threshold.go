@@ -274,3 +274,14 @@ func formatActual(subject string, v float64) string {
 		return fmtNum(v)
 	}
 }
+
+// FailedThresholds counts r's thresholds that did not pass.
+func (r *Report) FailedThresholds() int {
+	n := 0
+	for _, t := range r.Thresholds {
+		if !t.Pass {
+			n++
+		}
+	}
+	return n
+}

@@ -70,3 +70,10 @@ func TestViewsInEachFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestFailedThresholds(t *testing.T) {
+	r := &Report{Thresholds: []ThresholdResult{{Pass: true}, {Pass: false}, {Pass: false}}}
+	if n := r.FailedThresholds(); n != 2 {
+		t.Errorf("got %d, want 2", n)
+	}
+}

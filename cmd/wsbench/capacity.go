@@ -127,10 +127,8 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	case *step <= 0:
 		return usagef("--step: must be positive, got %s", *step)
 	}
-	if *o.out != "" {
-		if err := results.CheckWritable(*o.out); err != nil {
-			return usagef("--out: %v", err)
-		}
+	if err := checkOut(*o.out, false); err != nil {
+		return err
 	}
 	opts := o.driver
 	if fs.NArg() > 1 {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -55,6 +57,25 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 	return writeOutput(*out, b.Bytes(), stdout)
 }
 
+// checkOut checks that --out can be written: a file or, for several runs'
+// results, a folder (made if need be).
+func checkOut(out string, folder bool) error {
+	if out == "" {
+		return nil
+	}
+	path := out
+	if folder {
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return usagef("--out: with several runs it names a folder: %v", err)
+		}
+		path = filepath.Join(out, "check.json")
+	}
+	if err := results.CheckWritable(path); err != nil {
+		return usagef("--out: %v", err)
+	}
+	return nil
+}
+
 // writeOutput writes b to the file out (atomically) or, without one, to stdout.
 func writeOutput(out string, b []byte, stdout io.Writer) error {
 	if out == "" {
@@ -98,10 +119,8 @@ func compareCmd(args []string, stdout, stderr io.Writer) error {
 	if format != "" && !slices.Contains(results.ViewFormats, format) {
 		return usagef("--format: want %s, got %q", cliflag.OrList(results.ViewFormats), format)
 	}
-	if *out != "" {
-		if err := results.CheckWritable(*out); err != nil {
-			return usagef("--out: %v", err)
-		}
+	if err := checkOut(*out, false); err != nil {
+		return err
 	}
 	for _, s := range sides {
 		if len(s.Reports) == 0 {

@@ -8,12 +8,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/wsbench/wsbench/driver"
 	"github.com/wsbench/wsbench/internal/cliflag"
@@ -141,18 +139,8 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	if err != nil {
 		return usageError{withFlag(err)}
 	}
-	if *out != "" && !multi {
-		if err := results.CheckWritable(*out); err != nil {
-			return usagef("--out: %v", err)
-		}
-	}
-	if *out != "" && multi {
-		if err := os.MkdirAll(*out, 0o755); err != nil {
-			return usagef("--out: with several runs it names a folder: %v", err)
-		}
-		if err := results.CheckWritable(filepath.Join(*out, "check.json")); err != nil {
-			return usagef("--out: %v", err)
-		}
+	if err := checkOut(*out, multi); err != nil {
+		return err
 	}
 
 	if *cpuProfile != "" {
@@ -190,7 +178,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 		return err
 	}
 	var st *orchestrate.Status
-	if f, ok := stderr.(*os.File); !*o.quiet && (*o.progress || ok && term.IsTerminal(int(f.Fd()))) {
+	if orchestrate.ShowStatus(stderr, *o.quiet, *o.progress) {
 		st = orchestrate.NewStatus(stderr, spec)
 	}
 	if st != nil {
@@ -249,13 +237,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	case rep.Failure != "":
 		return failedError{errors.New(rep.Failure)}
 	case !passed:
-		n := 0
-		for _, t := range rep.Thresholds {
-			if !t.Pass {
-				n++
-			}
-		}
-		return thresholdError{n}
+		return thresholdError{rep.FailedThresholds()}
 	}
 	return nil
 }
