@@ -20,12 +20,6 @@ import (
 //go:embed help/capacity.txt
 var capacityUsage string
 
-// Defaults of --start and --max in the conns dimension (connections).
-const (
-	defaultStartConns = 10
-	defaultMaxConns   = 10000
-)
-
 // capacityRefuses are the run flags capacity's search has no use for, and
 // what to use instead: hidden from its --help, refused when given.
 var capacityRefuses = map[string]string{
@@ -99,10 +93,10 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	if conns {
 		if !fs.Changed("start") {
-			*start = defaultStartConns
+			*start = orchestrate.ConnsStart
 		}
 		if !fs.Changed("max") {
-			*maxLoad = defaultMaxConns
+			*maxLoad = orchestrate.ConnsMax
 		}
 		if *start != math.Trunc(*start) || *maxLoad != math.Trunc(*maxLoad) {
 			return usagef("--start, --max: with --dimension conns they count connections, got %g and %g", *start, *maxLoad)
@@ -147,8 +141,7 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	if err := orchestrate.CheckIO(spec, opts); err != nil {
 		return usageError{withFlag(err)}
 	}
-	fits := func(s scenario.Spec) error { return withFlag(orchestrate.Preflight(s, len(compiled.Sources))) }
-	if err := fits(search.At(*start)); err != nil {
+	if err := withFlag(orchestrate.Preflight(search.At(*start), len(compiled.Sources))); err != nil {
 		return usageError{err}
 	}
 	target, bundled, stopServer, err := targetOf(spec)
@@ -158,15 +151,8 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	defer stopServer()
 	ctx, abort, stop := orchestrate.Signals(stderr)
 	defer stop()
-	measure := func(s scenario.Spec) (*results.Report, error) {
-		c, err := compiled.Recompile(s) // the files as read once
-		if err != nil {
-			return nil, withFlag(err)
-		}
-		return orchestrate.One(ctx, abort, orchestrate.Plan{Spec: c.Spec, Compiled: c, Target: target, Bundled: bundled, Driver: opts, Version: version})
-	}
-	res, err := search.Run(measure, fits, func() bool { return ctx.Err() != nil },
-		func(line string) { fmt.Fprintf(stderr, "wsbench capacity: %s\n", line) })
+	plan := orchestrate.Plan{Compiled: compiled, Target: target, Bundled: bundled, Driver: opts, Version: version}
+	res, err := search.RunPlan(ctx, abort, plan, flagName, func(line string) { fmt.Fprintf(stderr, "wsbench capacity: %s\n", line) })
 	if err != nil {
 		return failedError{withFlag(err)}
 	}

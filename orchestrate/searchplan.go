@@ -1,0 +1,34 @@
+package orchestrate
+
+import (
+	"context"
+
+	"github.com/wsbench/wsbench/results"
+	"github.com/wsbench/wsbench/scenario"
+)
+
+// ConnsBounds are a search's first and highest load in the conns
+// dimension, when not given: connection counts.
+const (
+	ConnsStart = 10
+	ConnsMax   = 10000
+)
+
+// RunPlan runs the search in this process, each step a run of p (its
+// target, driver settings and version) at the step's load, p.Compiled's
+// files read once; name names the settings in the errors of a step that
+// does not compile or fit (NameFields). ctx ends the search as
+// interrupted; abort stops a step at once. progress is as Run's.
+func (s Search) RunPlan(ctx, abort context.Context, p Plan, name func(key string) string, progress func(string)) (*results.Capacity, error) {
+	fits := func(sp scenario.Spec) error { return NameFields(Preflight(sp, len(p.Compiled.Sources)), name) }
+	measure := func(sp scenario.Spec) (*results.Report, error) {
+		c, err := p.Compiled.Recompile(sp)
+		if err != nil {
+			return nil, NameFields(err, name)
+		}
+		step := p
+		step.Spec, step.Compiled = c.Spec, c
+		return One(ctx, abort, step)
+	}
+	return s.Run(measure, fits, func() bool { return ctx.Err() != nil }, progress)
+}
