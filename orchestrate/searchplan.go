@@ -2,6 +2,8 @@ package orchestrate
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
@@ -31,4 +33,24 @@ func (s Search) RunPlan(ctx, abort context.Context, p Plan, name func(key string
 		return One(ctx, abort, step)
 	}
 	return s.Run(measure, fits, func() bool { return ctx.Err() != nil }, progress)
+}
+
+// Check says what is wrong with b and a step's measured duration, as a
+// FieldError on the first bad one (keys "start", "max", "precision" and
+// "step"); nil when nothing is.
+func (b Bounds) Check(step time.Duration) error {
+	bad := func(key, format string, a ...any) error {
+		return &FieldError{Key: key, Err: fmt.Errorf(format, a...)}
+	}
+	switch {
+	case b.Start <= 0:
+		return bad("start", "must be positive, got %g", b.Start)
+	case b.Max < b.Start:
+		return bad("max", "%g is below %s %g", b.Max, scenario.Ref("start"), b.Start)
+	case b.Precision <= 0 || b.Precision >= 1:
+		return bad("precision", "want a fraction between 0 and 1, got %g", b.Precision)
+	case step <= 0:
+		return bad("step", "must be positive, got %s", step)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wsbench/wsbench/driver"
 	"github.com/wsbench/wsbench/results"
@@ -36,5 +37,28 @@ func TestRunPlanNamesTheLimit(t *testing.T) {
 	}
 	if !strings.HasPrefix(res.Limit, "<conns> 10000000") || len(res.Steps) != 0 || measured || res.MaxConns != 0 {
 		t.Errorf("limit %q, steps %d, lines %q", res.Limit, len(res.Steps), lines)
+	}
+}
+
+func TestBoundsCheck(t *testing.T) {
+	flag := func(k string) string { return "--" + k }
+	for _, tc := range []struct {
+		b    Bounds
+		step time.Duration
+		want string
+	}{
+		{Bounds{Start: 10, Max: 100, Precision: 0.05}, time.Second, ""},
+		{Bounds{Start: 0, Max: 100, Precision: 0.05}, time.Second, "--start: must be positive, got 0"},
+		{Bounds{Start: 10, Max: 5, Precision: 0.05}, time.Second, "--max: 5 is below --start 10"},
+		{Bounds{Start: 10, Max: 100, Precision: 1}, time.Second, "--precision: want a fraction between 0 and 1, got 1"},
+		{Bounds{Start: 10, Max: 100, Precision: 0.05}, 0, "--step: must be positive, got 0s"},
+	} {
+		got := ""
+		if err := tc.b.Check(tc.step); err != nil {
+			got = NameFields(err, flag).Error()
+		}
+		if got != tc.want {
+			t.Errorf("%+v %s: got %q, want %q", tc.b, tc.step, got, tc.want)
+		}
 	}
 }

@@ -111,15 +111,9 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 	if !slices.Contains(results.ViewFormats, *format) {
 		return usagef("--format: want %s, got %q", cliflag.OrList(results.ViewFormats), *format)
 	}
-	switch {
-	case *start <= 0:
-		return usagef("--start: must be positive, got %g", *start)
-	case *maxLoad < *start:
-		return usagef("--max: %g is below --start %g", *maxLoad, *start)
-	case *precision <= 0 || *precision >= 1:
-		return usagef("--precision: want a fraction between 0 and 1, got %g", *precision)
-	case *step <= 0:
-		return usagef("--step: must be positive, got %s", *step)
+	bounds := orchestrate.Bounds{Start: *start, Max: *maxLoad, Precision: *precision}
+	if err := bounds.Check(*step); err != nil {
+		return usageError{withFlag(err)}
 	}
 	if err := checkOut(*o.out, false); err != nil {
 		return err
@@ -132,8 +126,7 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		spec.Target = fs.Arg(0)
 	}
 	spec.Duration = scenario.Duration(*step)
-	search := orchestrate.Search{Spec: spec, Dimension: *dimension, ConnRate: *connRate, SLOs: ths,
-		Bounds: orchestrate.Bounds{Start: *start, Max: *maxLoad, Precision: *precision}}
+	search := orchestrate.Search{Spec: spec, Dimension: *dimension, ConnRate: *connRate, SLOs: ths, Bounds: bounds}
 	compiled, err := scenario.Compile(search.At(*start))
 	if err != nil {
 		return usageError{withFlag(err)}
