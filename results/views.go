@@ -66,3 +66,19 @@ func CapacityAs(w io.Writer, format string, c *Capacity, version string) error {
 	}
 	return CapacityText(w, c)
 }
+
+// Show prints r as a run prints it: its JSON, or its text summary followed
+// by a line on the server's usage when it was sampled (--server-pid).
+func Show(w io.Writer, r *Report, asJSON bool) error {
+	if asJSON {
+		return Encoders["json"](w, r, Options{})
+	}
+	if err := Encoders["text"](w, r, Options{}); err != nil {
+		return err
+	}
+	if u := r.ServerUsage; u != nil {
+		fmt.Fprintf(w, "Server (--server-pid %v): %.2f CPU-s in the window (%.2f cores), RSS %.1f MiB before connecting, %.1f MiB peak\n",
+			u.PIDs, u.CPUSeconds, u.CPUCores, float64(u.RSSBeforeKiB)/1024, float64(u.MaxRSSKiB)/1024)
+	}
+	return nil
+}

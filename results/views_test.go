@@ -77,3 +77,25 @@ func TestFailedThresholds(t *testing.T) {
 		t.Errorf("got %d, want 2", n)
 	}
 }
+
+func TestShow(t *testing.T) {
+	r, err := Read(filepath.Join("testdata", "saved-open.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	Encoders["text"](&text, r, Options{})
+	r.ServerUsage = &ServerUsage{PIDs: []int{42}, CPUSeconds: 1.5, CPUCores: 0.75, RSSBeforeKiB: 2048, MaxRSSKiB: 4096}
+	var got bytes.Buffer
+	if err := Show(&got, r, false); err != nil {
+		t.Fatal(err)
+	}
+	line := "Server (--server-pid [42]): 1.50 CPU-s in the window (0.75 cores), RSS 2.0 MiB before connecting, 4.0 MiB peak\n"
+	if !strings.HasPrefix(got.String(), text.String()) || !strings.HasSuffix(got.String(), line) {
+		t.Errorf("text: %q", got.String())
+	}
+	got.Reset()
+	if err := Show(&got, r, true); err != nil || strings.Contains(got.String(), "Server (") || !json.Valid(got.Bytes()) {
+		t.Errorf("json: %v %q", err, got.String())
+	}
+}

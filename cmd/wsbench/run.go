@@ -177,16 +177,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 		}
 		return err
 	}
-	var st *orchestrate.Status
-	if orchestrate.ShowStatus(stderr, *o.quiet, *o.progress) {
-		st = orchestrate.NewStatus(stderr, spec)
-	}
-	if st != nil {
-		plan.OnInterval, plan.OnTick = st.Interval, st.Tick // each interval is expanded for it
-	}
-	if watch != nil {
-		ctx, plan.OnInterval = orchestrate.WatchThresholds(ctx, watch, plan.OnInterval)
-	}
+	ctx, st := orchestrate.Attend(ctx, &plan, stderr, orchestrate.ShowStatus(stderr, *o.quiet, *o.progress), watch)
 	var sampler *orchestrate.ServerSampler
 	if len(*serverPIDs) > 0 {
 		if sampler, err = orchestrate.SampleServer(*serverPIDs, 50*time.Millisecond); err != nil {
@@ -212,16 +203,8 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	if *out != "" {
 		writeErr = rep.WriteFile(*out)
 	}
-	enc := results.Encoders["text"]
-	if *asJSON {
-		enc = results.Encoders["json"]
-	}
-	if err := enc(stdout, rep, results.Options{}); err != nil {
+	if err := results.Show(stdout, rep, *asJSON); err != nil {
 		return failedError{fmt.Errorf("print result: %w", err)}
-	}
-	if u := rep.ServerUsage; u != nil && !*asJSON {
-		fmt.Fprintf(stdout, "Server (--server-pid %v): %.2f CPU-s in the window (%.2f cores), RSS %.1f MiB before connecting, %.1f MiB peak\n",
-			u.PIDs, u.CPUSeconds, u.CPUCores, float64(u.RSSBeforeKiB)/1024, float64(u.MaxRSSKiB)/1024)
 	}
 	switch {
 	case writeErr != nil:
