@@ -49,26 +49,16 @@ func (p *closedPacer) due(now int64) int64 {
 	if w.run.think == 0 {
 		return -1
 	}
-	for n := 0; p.heap.len() > 0; n++ {
-		c := p.heap.top()
-		if c.due > now {
-			return c.due - now
-		}
-		if n == sendBudget {
-			return 0
-		}
-		p.heap.pop()
-		if c.state != stateOpen || c.retiring {
-			continue
-		}
-		if w.run.maxInflight > 0 && c.outstanding() >= w.run.maxInflight {
-			c.blocked = true // never released: the closed model has one message out
-			continue
+	// A connection held by --max-inflight is never released here: the
+	// closed model has one message out.
+	for n := 0; ; {
+		c, wait := p.heap.take(w, now, &n)
+		if c == nil {
+			return wait
 		}
 		w.send(c, c.due, now)
 		now = w.now()
 	}
-	return -1
 }
 
 // behind: the heap only ever holds sends due before the stop.

@@ -28,27 +28,15 @@ func (p *openPacer) begin() {
 func (p *openPacer) due(now int64) int64 {
 	w := p.w
 	stop := w.run.stopAt.Load()
-	for n := 0; p.heap.len() > 0; n++ {
-		c := p.heap.top()
-		if c.due > now {
-			return c.due - now
-		}
-		if n == sendBudget {
-			return 0
-		}
-		p.heap.pop()
-		if c.state != stateOpen || c.retiring {
-			continue
-		}
-		if w.run.maxInflight > 0 && c.outstanding() >= w.run.maxInflight {
-			c.blocked = true
-			continue
+	for n := 0; ; {
+		c, wait := p.heap.take(w, now, &n)
+		if c == nil {
+			return wait
 		}
 		w.send(c, c.due, now)
 		p.schedule(c, stop)
 		now = w.now()
 	}
-	return -1
 }
 
 // schedule queues c's next send if it falls before the stop.
