@@ -36,7 +36,7 @@ type AskError struct{ Err error }
 func (e *AskError) Error() string { return e.Err.Error() }
 func (e *AskError) Unwrap() error { return e.Err }
 
-var errNoIntervals = &AskError{errors.New("the result has no intervals (run with --interval)")}
+var errNoIntervals = &AskError{errors.New(`the result has no intervals (its scenario set no "interval")`)}
 
 func cmpOr(s, def string) string {
 	if s == "" {

@@ -31,7 +31,7 @@ func ReadSides(files, labels []string, first []int) ([]Side, error) {
 		case labels == nil:
 			sides, side = append(sides, Side{Label: strings.TrimSuffix(filepath.Base(f), ".json")}), len(sides)
 		case side < 0:
-			return nil, fmt.Errorf("%s: put a --label before the files of each side", f)
+			return nil, &UnlabelledError{File: f}
 		}
 		sides[side].Reports = append(sides[side].Reports, rep)
 	}
@@ -81,4 +81,12 @@ func Show(w io.Writer, r *Report, asJSON bool) error {
 			u.PIDs, u.CPUSeconds, u.CPUCores, float64(u.RSSBeforeKiB)/1024, float64(u.MaxRSSKiB)/1024)
 	}
 	return nil
+}
+
+// UnlabelledError is ReadSides' refusal of a file that comes before the
+// first label when there are labels: it belongs to no side.
+type UnlabelledError struct{ File string }
+
+func (e *UnlabelledError) Error() string {
+	return e.File + ": before the first label, so on no side (each side's files follow its label)"
 }

@@ -3,6 +3,7 @@ package results
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,7 +22,7 @@ func TestReadSidesGroupsByLabel(t *testing.T) {
 	if err != nil || len(sides) != 2 || sides[0].Label != "saved-open" || sides[1].Label != "saved-procs" {
 		t.Fatalf("unlabelled: %v, %+v", err, sides)
 	}
-	if _, err := ReadSides([]string{open, procs}, []string{"B"}, []int{1}); err == nil || !strings.HasPrefix(err.Error(), open+": put a --label") {
+	if _, err := ReadSides([]string{open, procs}, []string{"B"}, []int{1}); !errors.As(err, new(*UnlabelledError)) || !strings.HasPrefix(err.Error(), open+": ") {
 		t.Errorf("file before the first label: %v", err)
 	}
 	if _, err := ReadSides([]string{"testdata/none.json"}, nil, nil); err == nil {

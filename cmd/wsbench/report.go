@@ -113,6 +113,9 @@ func compareCmd(args []string, stdout, stderr io.Writer) error {
 	// --label NAME starts a side: the files after it, up to the next label;
 	// with no label, each file is a side.
 	sides, err := results.ReadSides(fs.Args(), labels.Values, labels.First)
+	if ue := (*results.UnlabelledError)(nil); errors.As(err, &ue) {
+		return usagef("%s: put a --label before the files of each side", ue.File)
+	}
 	if err != nil {
 		return usageError{err}
 	}
