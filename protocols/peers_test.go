@@ -86,16 +86,7 @@ func startPeer(t *testing.T, launcher string, flags ...string) string {
 		}
 	})
 	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
-				lines <- addr
-				break
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
+	go scanListening(stdout, lines)
 	select {
 	case addr := <-lines:
 		t.Logf("%s %s: listening on %s after %v", launcher, strings.Join(flags, " "), addr, time.Since(start).Round(time.Millisecond))
@@ -104,6 +95,20 @@ func startPeer(t *testing.T, launcher string, flags ...string) string {
 		t.Fatalf("%s printed no \"listening on\" line in %v", launcher, startTimeout)
 		return ""
 	}
+}
+
+// scanListening sends the address of a peer's "listening on ADDR" line to
+// lines (once; lines must have room for it) and reads the rest of its
+// output to the end, so the peer never blocks on a full pipe.
+func scanListening(r io.Reader, lines chan<- string) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+			lines <- addr
+			break
+		}
+	}
+	io.Copy(io.Discard, r)
 }
 
 // dial opens a WebSocket connection offering protocols and returns it with

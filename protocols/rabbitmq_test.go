@@ -1,10 +1,8 @@
 package protocols
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -96,14 +94,7 @@ func tryRabbitMQ(t *testing.T) (addr, failure string) {
 	lines := make(chan string, 1)
 	exited := make(chan struct{})
 	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
-				lines <- addr
-				break
-			}
-		}
-		io.Copy(io.Discard, stdout)
+		scanListening(stdout, lines)
 		cmd.Wait() // after stdout is read to its end
 		close(exited)
 	}()
