@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -14,19 +15,8 @@ import (
 // The floor client keeps its messages going against the bundled server and
 // accounts for its CPU; every echo it counts was checked byte for byte.
 func TestFloorAgainstBundledServer(t *testing.T) {
-	if err := uring.Probe(); err != nil {
-		t.Skipf("io_uring unavailable: %v", err)
-	}
-	s, err := server.New(server.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := s.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Shutdown(t.Context())
-	r, err := run(addr.String(), 10, 2, 100*time.Millisecond, 300*time.Millisecond, 0, 0)
+	s, addr := startBundled(t)
+	r, err := run(addr, 10, 2, 100*time.Millisecond, 300*time.Millisecond, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,21 +57,10 @@ func TestCheckEchoStream(t *testing.T) {
 // some round trips, no more than the schedule allowed over the warm-up and
 // the window, and the server saw every one it counts.
 func TestFloorOpenModel(t *testing.T) {
-	if err := uring.Probe(); err != nil {
-		t.Skipf("io_uring unavailable: %v", err)
-	}
-	s, err := server.New(server.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := s.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Shutdown(t.Context())
+	s, addr := startBundled(t)
 	const rate = 2000
 	t0 := time.Now()
-	r, err := run(addr.String(), 10, 2, 100*time.Millisecond, 300*time.Millisecond, rate, time.Millisecond)
+	r, err := run(addr, 10, 2, 100*time.Millisecond, 300*time.Millisecond, rate, time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,4 +73,23 @@ func TestFloorOpenModel(t *testing.T) {
 	if st := s.Stats(); st.MessagesIn < uint64(r.rounds) {
 		t.Fatalf("server received %d messages, floor counted %d round trips", st.MessagesIn, r.rounds)
 	}
+}
+
+// startBundled starts the bundled server on a loopback port for the test's
+// length, or skips the test where the floor client cannot run (no io_uring).
+func startBundled(t *testing.T) (*server.Server, string) {
+	t.Helper()
+	if err := uring.Probe(); err != nil {
+		t.Skipf("io_uring unavailable: %v", err)
+	}
+	s, err := server.New(server.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	return s, addr.String()
 }
