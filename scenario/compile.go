@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wsbench/wsbench/internal/flow"
 )
 
 // FieldError is a problem with one setting of a Spec. Key is the setting's
@@ -100,6 +102,19 @@ type Compiled struct {
 	Plan     Plan
 	// Groups are a mix's groups, each compiled as the scenario it runs.
 	Groups []*Compiled
+
+	// Protocol is how a request, subscribe or flow run speaks: a preset's
+	// (Spec.Protocol) with the Spec's own parts on top (nil: the stamp
+	// workloads: echo, ping, broadcast, hold, connect).
+	Protocol *flow.Protocol
+	// Steps is a flow run's script.
+	Steps []flow.Step
+	// Names numbers the variables of Protocol's and Steps' templates and
+	// captures, and the data file's columns.
+	Names *flow.Names
+	// Data holds the data file's rows: connection i takes row i mod
+	// len(Data), each value in its variable's slot (Names).
+	Data [][][]byte
 
 	files *reader // the files read, for Recompile
 }

@@ -100,6 +100,16 @@ func decodeMapping(name string, m *yaml.Node, v reflect.Value, prefix string) []
 			errs = append(errs, decodeList(name, val, f, prefix+key)...)
 			continue
 		}
+		if f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Struct {
+			if val.Kind != yaml.MappingNode {
+				errs = append(errs, fmt.Errorf("%s:%d: %s%s: want a mapping, got %s", name, val.Line, prefix, key, describe(val)))
+				continue
+			}
+			p := reflect.New(f.Type().Elem())
+			errs = append(errs, decodeMapping(name, val, p.Elem(), prefix+key+".")...)
+			f.Set(p)
+			continue
+		}
 		if err := setField(f, val); err != nil {
 			errs = append(errs, fmt.Errorf("%s:%d: %s%s: %v", name, val.Line, prefix, key, err))
 		}
@@ -121,6 +131,11 @@ func decodeList(name string, l *yaml.Node, f reflect.Value, key string) []error 
 			continue
 		}
 		errs = append(errs, decodeMapping(name, item, out.Index(i), fmt.Sprintf("%s[%d].", key, i))...)
+		// A list item with a Line field (json:"-") learns its line, for
+		// the errors of later checks (a flow's steps).
+		if lf := out.Index(i).FieldByName("Line"); lf.IsValid() && lf.Kind() == reflect.Int {
+			lf.SetInt(int64(item.Line))
+		}
 	}
 	if out.Len() == 0 {
 		out = reflect.Zero(f.Type())

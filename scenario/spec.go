@@ -164,6 +164,23 @@ type Spec struct {
 	// a connection whose server declines it fails. Every message is sent
 	// compressed, and the result gives the compression ratio.
 	Deflate bool `json:"deflate,omitempty"`
+
+	// Protocol workloads (kinds request, subscribe and flow; see
+	// protocol.go): a preset by name and its options ("key=value"), and
+	// the parts a preset fills in, each of which a scenario may set or
+	// override.
+	Protocol     string       `json:"protocol,omitempty"`
+	ProtocolOpts []string     `json:"protocol_opts,omitempty"`
+	Request      *RequestSpec `json:"request,omitempty"`
+	Open         []StepSpec   `json:"open,omitempty"`
+	Stream       *StreamSpec  `json:"stream,omitempty"`
+	Rules        []RuleSpec   `json:"rules,omitempty"`
+	Every        []EverySpec  `json:"every,omitempty"`
+	// Steps is a flow's script (kind flow), run by every connection;
+	// DataFile gives each connection a row of values ({{column}}): a CSV
+	// file with a header line, or JSON lines.
+	Steps    []StepSpec `json:"steps,omitempty"`
+	DataFile string     `json:"data_file,omitempty"`
 }
 
 // Default returns the settings of a plain `wsbench run`.
@@ -204,6 +221,11 @@ const (
 	KindBroadcast Kind = "broadcast"
 	KindConnect   Kind = "connect"
 	KindHold      Kind = "hold"
+	// Protocol workloads (protocol.go): requests correlated with their
+	// replies, a server's pushed streams, scripted flows.
+	KindRequest   Kind = "request"
+	KindSubscribe Kind = "subscribe"
+	KindFlow      Kind = "flow"
 )
 
 // MaxPingSize is the largest control-frame payload.
