@@ -20,6 +20,8 @@ type Compact struct {
 	Errors map[string]int64
 	// Hist holds each metric's non-empty buckets (nil where empty).
 	Hist [NumMetrics]*Sparse
+	// Steps are a flow's named steps, compact (see [StepStats]).
+	Steps []CompactStep
 }
 
 // Sparse is a histogram's non-zero buckets in ascending order, packed: for
@@ -49,6 +51,7 @@ func (s *Snapshot) Compact() (*Compact, error) {
 		}
 		c.Hist[m] = h.sparse(scan)
 	}
+	c.Steps = s.compactSteps()
 	return c, nil
 }
 
@@ -197,6 +200,9 @@ func (c *Compact) Expand() (*Snapshot, error) {
 		}
 		s.Hist[m] = h
 	}
+	if err := c.expandSteps(s); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -228,5 +234,17 @@ func (c *Compact) Merge(o *Compact) (*Compact, error) {
 		}
 		out.Hist[m] = sp
 	}
+	var a, b []CompactStep
+	if c != nil {
+		a = c.Steps
+	}
+	if o != nil {
+		b = o.Steps
+	}
+	steps, err := mergeCompactSteps(a, b)
+	if err != nil {
+		return nil, err
+	}
+	out.Steps = steps
 	return out, nil
 }

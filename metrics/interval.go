@@ -13,6 +13,7 @@ type Checkpoint struct {
 	Counts Counts
 	Errors map[string]int64
 	Hist   [NumMetrics]*Histogram // nil where nothing was recorded yet
+	Steps  []*StepStats           // by the shard's step index; Hist nil where nothing was recorded yet
 }
 
 // Checkpoint copies the shard's counts, errors and histograms. A histogram
@@ -33,6 +34,7 @@ func (s *Shard) Checkpoint(prev *Checkpoint) Checkpoint {
 			cp.Hist[m] = h.Clone()
 		}
 	}
+	cp.Steps = s.checkpointSteps(prev)
 	return cp
 }
 
@@ -64,6 +66,11 @@ func Between(a, b Checkpoint) (*Snapshot, error) {
 			s.Hist[m] = d
 		}
 	}
+	steps, err := betweenSteps(a, b)
+	if err != nil {
+		return nil, err
+	}
+	s.Steps = steps
 	return s, nil
 }
 

@@ -319,6 +319,7 @@ type snapshotJSON struct {
 	Counts Counts             `json:"counts"`
 	Errors map[string]int64   `json:"errors,omitempty"`
 	Hist   map[string]*Sparse `json:"hist,omitempty"`
+	Steps  []CompactStep      `json:"steps,omitempty"`
 }
 
 // MarshalJSON writes the snapshot compact (see [Compact]): exact, and a few
@@ -347,7 +348,7 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes c with its histograms by metric name.
 func (c *Compact) MarshalJSON() ([]byte, error) {
-	j := snapshotJSON{Counts: c.Counts, Errors: c.Errors, Hist: map[string]*Sparse{}}
+	j := snapshotJSON{Counts: c.Counts, Errors: c.Errors, Hist: map[string]*Sparse{}, Steps: c.Steps}
 	for m, sp := range c.Hist {
 		if sp != nil {
 			j.Hist[Metric(m).String()] = sp
@@ -363,7 +364,7 @@ func (c *Compact) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*c = Compact{Counts: j.Counts, Errors: j.Errors}
+	*c = Compact{Counts: j.Counts, Errors: j.Errors, Steps: j.Steps}
 	if c.Errors == nil {
 		c.Errors = map[string]int64{}
 	}

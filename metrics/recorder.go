@@ -60,6 +60,9 @@ type Snapshot struct {
 	// Hist holds a histogram for each metric, indexed by [Metric]. No entry
 	// is nil: a metric with no records has an empty histogram.
 	Hist [NumMetrics]*Histogram
+	// Steps are a scripted flow's named steps, in the order they were
+	// first named (see [StepStats]); each has its histogram and errors.
+	Steps []*StepStats
 }
 
 // NewSnapshot returns an empty snapshot with every histogram allocated.
@@ -81,7 +84,7 @@ func (s *Snapshot) Merge(o *Snapshot) error {
 	}
 	s.Counts.Add(o.Counts)
 	s.addErrors(o.Errors)
-	return s.mergeHists(&o.Hist)
+	return errors.Join(s.mergeHists(&o.Hist), s.mergeSteps(o.Steps))
 }
 
 // AddShard adds the shard's counts, errors and histograms into s, as
@@ -90,7 +93,7 @@ func (s *Snapshot) Merge(o *Snapshot) error {
 func (s *Snapshot) AddShard(sh *Shard) error {
 	s.Counts.Add(sh.Counts)
 	s.addErrors(sh.errors)
-	return s.mergeHists(&sh.hist)
+	return errors.Join(s.mergeHists(&sh.hist), s.addShardSteps(sh))
 }
 
 func (s *Snapshot) addErrors(errs map[string]int64) {

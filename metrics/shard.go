@@ -23,6 +23,9 @@ type Shard struct {
 
 	// win, when windowed, also records everything, and is emptied by Cut.
 	win *window
+
+	// steps are a scripted flow's named steps (steps.go), by index.
+	steps []shardStep
 }
 
 // Record records d into metric m's histogram, as [Histogram.Record] does.

@@ -10,6 +10,7 @@ type window struct {
 	counts Counts
 	errors map[string]int64
 	scan   *hdrhistogram.PackedHistogram
+	steps  []windowStep // by the shard's step index (steps.go)
 }
 
 func (w *window) histogram(m Metric) *Histogram {
@@ -28,6 +29,9 @@ func (w *window) histogram(m Metric) *Histogram {
 func (s *Shard) Windowed() {
 	if s.win == nil {
 		s.win = &window{errors: make(map[string]int64), scan: newScan()}
+		for range s.steps {
+			s.win.steps = append(s.win.steps, windowStep{errors: map[string]int64{}})
+		}
 	}
 }
 
@@ -52,5 +56,6 @@ func (s *Shard) Cut() *Compact {
 		c.Hist[m] = h.sparse(w.scan)
 		h.Reset()
 	}
+	c.Steps = s.cutSteps()
 	return c
 }
