@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/wsbench/wsbench/driver"
+	"github.com/wsbench/wsbench/internal/flow"
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
 )
@@ -98,6 +99,9 @@ func Check(c *scenario.Compiled, cfg driver.Config, series bool) ([]results.Thre
 			return nil, nil, err
 		}
 		ths = append(ths, th)
+	}
+	if err := results.CheckSteps(ths, flow.StepNames(c.Steps)); err != nil { // flowrun: step.NAME thresholds
+		return nil, nil, err
 	}
 	watch := results.NewWatch(ths)
 	if watch != nil {

@@ -96,7 +96,7 @@ func Compare(sides []Side) (*Comparison, error) {
 		c.Sides = append(c.Sides, s.Label)
 		c.Runs = append(c.Runs, len(s.Reports))
 	}
-	for _, f := range figures() {
+	for _, f := range append(figures(), stepFigures(sides)...) { // flowrun: a flow's steps
 		row := Row{Name: f.name, Unit: f.unit, Lower: f.lower}
 		present := true
 		for _, s := range sides {

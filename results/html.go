@@ -72,6 +72,7 @@ type reportPage struct {
 	Latency     htmlTable
 	LatencyNote string
 	Stages      htmlTable
+	Steps       htmlTable // flowrun: a flow's steps
 	Groups      htmlTable
 	Errors      htmlTable
 	Thresholds  htmlTable
@@ -115,6 +116,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 	pg.Harness = harnessVerdict(r)
 	pg.Latency, pg.LatencyNote = latencyTable(r)
 	pg.Stages = stagesTable(r)
+	pg.Steps = stepsTable(r) // flowrun
 	pg.Groups = groupsTable(r)
 	pg.Errors = errorsTable(r)
 	pg.Thresholds = thresholdsTable(r)
@@ -559,6 +561,12 @@ footer { margin-top: 3em; color: #777; font-size: 0.85em; }
 <p>{{.LatencyNote}}</p>
 {{- end}}
 </section>
+{{- if .Steps.Rows}}
+<section id="steps">
+<h2>Steps</h2>
+{{template "table" .Steps}}
+</section>
+{{- end}}
 {{- if .Stages.Rows}}
 <section id="stages">
 <h2>Stages</h2>

@@ -51,6 +51,9 @@ type Report struct {
 	// Compression is a permessage-deflate run's (--deflate) payload bytes
 	// of measured messages before compression (raw) and on the wire.
 	Compression *Compression `json:"compression,omitempty"`
+	// Steps are a flow's named steps (kind flow), in the scenario's order:
+	// each one's latency and failures.
+	Steps []Step `json:"steps,omitempty"`
 	// Thresholds are the run's pass/fail checks (--threshold), in order.
 	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
 	// Group names the group of a mix this report is of; Groups are a mix's
@@ -364,6 +367,12 @@ func build(in About, m *metrics.Measurement, saturatedProcs []int) (*Report, err
 		}
 		r.Latency[m.String()] = Latency{Summary: h.Summary(), Clamped: h.Clamped(), HDR: enc}
 	}
+	// flowrun: a flow's steps.
+	steps, err := stepReports(snap)
+	if err != nil {
+		return nil, err
+	}
+	r.Steps = steps
 	u := m.CPU
 	r.Harness = Harness{
 		CPUUserS: u.User.Seconds(), CPUSysS: u.System.Seconds(),

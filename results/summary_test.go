@@ -54,6 +54,7 @@ func summaryReports(t *testing.T) map[string]*Report {
 		t.Fatal(err)
 	}
 	out["mix"] = mix
+	out["flow steps"] = flowFixture(t) // flowrun
 	return out
 }
 
@@ -75,7 +76,7 @@ func TestTextAndHTMLShowTheSameRows(t *testing.T) {
 			for _, row := range summaryRows(r) {
 				cells = append(append(cells, row.Label, row.Check), row.Cells...)
 			}
-			for _, table := range []func(*Report) ([]string, [][]string){latencyRows, stageRows, groupRows} {
+			for _, table := range []func(*Report) ([]string, [][]string){latencyRows, stageRows, groupRows, stepRows} {
 				head, rows := table(r)
 				if len(rows) == 0 {
 					continue

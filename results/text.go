@@ -59,6 +59,11 @@ func Text(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "%s\n", note)
 	}
 
+	if len(r.Steps) > 0 { // flowrun: a flow's steps
+		b.WriteString("\n")
+		head, rows := stepRows(r)
+		columns(&b, head, rows)
+	}
 	if len(r.Stages) > 0 {
 		b.WriteString("\n")
 		stagesText(&b, r)

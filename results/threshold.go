@@ -26,6 +26,9 @@ import (
 //   - errors.count, errors.rate: errors over messages sent plus connections
 //     attempted, VALUE a fraction or a percentage (0.001 or 0.1%);
 //   - connections.failed, connections.opened, connections.opened_per_s.
+//   - step.NAME.STAT, a flow's step NAME (kind flow): STAT a latency
+//     statistic as above (step.login.p99<50ms), count (times done), errors
+//     (times failed) or errors.KIND (step.login.errors.timeout<1).
 //
 // OP is <, <=, > or >=. A suffix ":abort" (as k6's abortOnFail) lets the
 // threshold stop the run as soon as it has failed for good, which only a
@@ -118,6 +121,9 @@ func ParseThreshold(expr string) (Threshold, error) {
 	if rest == "" {
 		return bad("no value after %s", t.Op)
 	}
+	if strings.HasPrefix(t.Subject, "step.") { // flowrun: a flow's step
+		return parseStepThreshold(t, rest, bad)
+	}
 	if t.Abort && !(abortSubjects[t.Subject] && t.Op[0] == '<') {
 		return bad(":abort applies to errors.count with < or <= (a count that only grows, so a failure is final); %s is judged at the end of the run", t.Subject)
 	}
@@ -183,7 +189,9 @@ func subjectNames() []string {
 // Check evaluates t against r.
 func (t Threshold) Check(r *Report) ThresholdResult {
 	var actual float64
-	if f := counterSubjects[t.Subject]; f != nil {
+	if strings.HasPrefix(t.Subject, "step.") { // flowrun: a flow's step (NaN, failing, if the report has none)
+		actual, _ = t.checkStep(r)
+	} else if f := counterSubjects[t.Subject]; f != nil {
 		actual = f(r)
 	} else if m, stat, _ := strings.Cut(t.Subject, "."); latencyStats[stat] != nil {
 		actual = latencyStats[stat](r.Latency[m].Summary)
@@ -266,6 +274,8 @@ const StopThresholdAbort = metrics.StopThresholdAbort
 // formatActual prints a threshold's measured value in its subject's unit.
 func formatActual(subject string, v float64) string {
 	switch {
+	case isStepCounter(subject): // flowrun
+		return fmtNum(v)
 	case counterSubjects[subject] == nil:
 		return fmtUs(v)
 	case subject == "errors.rate":
