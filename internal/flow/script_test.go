@@ -304,3 +304,150 @@ func BenchmarkSessionSendExpect(b *testing.B) {
 		b.Fatalf("an iteration gave %v", acts)
 	}
 }
+
+// fuzzSteps builds a script from b: up to 4 steps a level, 2 levels of
+// repeats; it returns the steps and what is left of b.
+func fuzzSteps(b []byte, names *Names, depth int) ([]Step, []byte) {
+	if len(b) == 0 {
+		return nil, b
+	}
+	n := int(b[0]%4) + 1
+	b = b[1:]
+	var steps []Step
+	v := names.Index("v")
+	for i := 0; i < n && len(b) > 0; i++ {
+		c := b[0]
+		b = b[1:]
+		d := time.Duration(c>>4) * time.Millisecond
+		var st Step
+		switch c % 8 {
+		case 0:
+			st = send(names, "{{id}}:{{seq}}:{{v}}")
+		case 1:
+			st = timed(d, expect("$.a"))
+		case 2:
+			st = expect("$.a", Capture{Var: v, From: MustMatcher("$.b")})
+			st.Count = int(c>>6) + 1
+		case 3:
+			st = think(d)
+		case 4:
+			st = receive("$.a", d, int(c>>6))
+			if d == 0 && c>>6 == 0 {
+				st.Count = 1
+			}
+		case 5:
+			st = timed(d, Step{Kind: StepPing})
+		case 6:
+			if c>>4 == 0 {
+				st = Step{Kind: StepClose}
+				break
+			}
+			fallthrough
+		case 7:
+			if depth >= 2 {
+				st = send(names, "x")
+				break
+			}
+			st = repeat(int(c>>5))
+			st.Steps, b = fuzzSteps(b, names, depth+1)
+		}
+		if c&8 != 0 {
+			st.Name = fmt.Sprintf("n%d", c%3)
+		}
+		steps = append(steps, st)
+	}
+	return steps, b
+}
+
+// FuzzSession drives random scripts with random messages, pongs, timers,
+// closes and stops: nothing panics or spins, every step started ends
+// exactly once (done or failed) before the next start of the same step,
+// latencies are never negative, nothing happens after the end but
+// unmatched messages, and after a final Stop nothing is left open.
+func FuzzSession(f *testing.F) {
+	f.Add([]byte{2, 0, 1}, []byte{0, 1, 2, 3, 4, 5})
+	f.Add([]byte{1, 7, 2, 0, 1}, []byte{0, 0, 0, 0, 6, 8})
+	f.Add([]byte{3, 4, 5, 0x13}, []byte{4, 3, 4, 7})
+	f.Add([]byte{2, 0x27, 1, 0x12, 6}, []byte{1, 2, 0, 9, 9, 4, 4})
+	f.Fuzz(func(t *testing.T, script, events []byte) {
+		var names Names
+		steps, _ := fuzzSteps(script, &names, 0)
+		sc, err := NewScript(steps, &names)
+		if err != nil {
+			return
+		}
+		var s Session
+		s.Init(sc, 1, nil)
+		open := make([]bool, len(sc.Ops))
+		ended := false
+		var now int64
+		var acts []Action
+		check := func() {
+			for _, a := range acts {
+				if ended && a.Kind != ActUnmatched {
+					t.Fatalf("%v after the end", a.Kind)
+				}
+				switch a.Kind {
+				case ActStart:
+					if open[a.Op] {
+						t.Fatalf("%s started twice", sc.Ops[a.Op].Key)
+					}
+					open[a.Op] = true
+				case ActDone, ActFailed:
+					if !open[a.Op] {
+						t.Fatalf("%s %v without a start", sc.Ops[a.Op].Key, a.Kind)
+					}
+					if a.Latency < 0 {
+						t.Fatalf("%s: latency %d", sc.Ops[a.Op].Key, a.Latency)
+					}
+					if (a.Kind == ActFailed) != (a.Err != ErrNone) {
+						t.Fatalf("%v with %v", a.Kind, a.Err)
+					}
+					open[a.Op] = false
+				case ActEnd:
+					ended = true
+				}
+			}
+			if d := s.Deadline(); d != 0 && d < now-int64(time.Hour) {
+				t.Fatalf("deadline %d", d)
+			}
+		}
+		acts = s.Start(0, 0, acts[:0])
+		check()
+		for _, e := range events {
+			now += int64(e>>4) * ms
+			switch e % 10 {
+			case 0:
+				acts = s.OnMessage([]byte(`{"a":1,"b":"x"}`), now, acts[:0])
+			case 1:
+				acts = s.OnMessage([]byte(`{"a":1}`), now, acts[:0])
+			case 2:
+				acts = s.OnMessage([]byte(`{"c":1}`), now, acts[:0])
+			case 3:
+				acts = s.OnPong(now, acts[:0])
+			case 4, 5, 6:
+				if d := s.Deadline(); d != 0 && d > now {
+					now = d
+				}
+				acts = s.OnTimer(now, acts[:0])
+			case 7:
+				acts = s.OnTimer(now, acts[:0])
+			case 8:
+				acts = s.OnClosed(now, acts[:0])
+			case 9:
+				acts = s.Stop(now, acts[:0])
+			}
+			check()
+		}
+		acts = s.Stop(now, acts[:0])
+		check()
+		if !ended || !s.Ended() {
+			t.Fatal("not ended after Stop")
+		}
+		for i, o := range open {
+			if o {
+				t.Fatalf("%s open at the end", sc.Ops[i].Key)
+			}
+		}
+	})
+}
