@@ -115,6 +115,9 @@ type Compiled struct {
 	// Data holds the data file's rows: connection i takes row i mod
 	// len(Data), each value in its variable's slot (Names).
 	Data [][][]byte
+	// script: Script is Steps compiled for the flow interpreter (nil: no
+	// steps), shared read-only by every connection's flow.Session.
+	Script *flow.Script
 
 	files *reader // the files read, for Recompile
 }
@@ -241,6 +244,11 @@ func compile(s Spec, rd *reader) (*Compiled, error) {
 			errs = append(errs, err)
 			continue
 		}
+		// script: ${NAME} in a header's value is the environment's (a secret).
+		if value, err = expandEnv(value); err != nil {
+			errs = append(errs, fieldErr("headers", "%s: %v", name, err))
+			continue
+		}
 		c.Headers = append(c.Headers, Header{name, value})
 	}
 	if s.Template != "" {
@@ -251,6 +259,7 @@ func compile(s Spec, rd *reader) (*Compiled, error) {
 		}
 	}
 	errs = append(errs, c.readFiles(rd)...)
+	errs = append(errs, c.compileFlow(rd)...) // script: steps, data_file, ${NAME}
 	c.Schedule = s.Schedule()
 	c.Plan = s.Plan()
 	return c, errors.Join(errs...)

@@ -61,6 +61,7 @@ func ParseFile(name string, b []byte, base Spec) (Spec, error) {
 	}
 	spec := base
 	errs := decodeMapping(name, root, reflect.ValueOf(&spec).Elem(), "")
+	errs = append(errs, checkFileSteps(name, spec)...) // script: a flow's steps, by line
 	if spec.Mixed() {
 		spec.ApplyGroups()
 	}

@@ -191,8 +191,10 @@ func (s Spec) Redact() Spec {
 // printed in (as written, URL-decoded, URL-encoded): the target's password
 // and secret query values, those of Query, secret header values (and the
 // credentials after a scheme such as "Bearer", a cookie's values), secret
-// subprotocols (RedactSubprotocols), and the tokens of
-// TokensFile (an unreadable file adds none). A printed line can be
+// subprotocols (RedactSubprotocols), the tokens of
+// TokensFile (an unreadable file adds none), the values of the environment
+// variables the scenario names (${NAME}, however named), and the values of
+// DataFile's columns with secret names (SecretParam: token, password, …). A printed line can be
 // scrubbed of them when its structure is unknown, such as a child
 // process's stderr. Values shorter than 4 bytes are left out: replacing
 // them everywhere would garble unrelated text.
@@ -262,6 +264,14 @@ func (s Spec) SecretValues() []string {
 				}
 			}
 		}
+	}
+	// script: the values of the environment variables the scenario uses
+	// (${NAME}), and of the data file's columns with secret names.
+	for _, v := range s.envSecrets() {
+		add(v)
+	}
+	for _, v := range s.dataSecrets() {
+		add(v)
 	}
 	// Longest first, so that a value containing another is replaced whole.
 	slices.SortFunc(vals, func(a, b string) int { return len(b) - len(a) })

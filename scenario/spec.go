@@ -338,6 +338,11 @@ func (s Spec) check() []error {
 		if strings.Count(s.RoomPath, "%d") != 1 || strings.Count(s.RoomPath, "%") != 1 || !strings.HasPrefix(s.RoomPath, "/") {
 			bad("room_path", "want a path with one %%d for the room number, such as /room/%%d, got %q", s.RoomPath)
 		}
+	// script: a flow runs its steps.
+	case KindFlow:
+		if len(s.Steps) == 0 {
+			bad("steps", "a flow (%s flow) needs its steps: send, expect, think, receive, ping, close, steps (a repeat)", Ref("kind"))
+		}
 	default:
 		bad("kind", "want %s, %s, %s, %s or %s, got %q", KindEcho, KindPing, KindBroadcast, KindConnect, KindHold, s.Kind)
 	}
@@ -384,6 +389,9 @@ func (s Spec) check() []error {
 	}
 	if s.TokensFile != "" && !strings.Contains(s.Query, "{{token}}") {
 		bad("tokens_file", "is used by {{token}} in %s, which has none", Ref("query"))
+	}
+	if len(s.Steps) > 0 && s.Kind != KindFlow { // script
+		bad("steps", "are a flow's: set %s flow", Ref("kind"))
 	}
 	if s.Grace < 0 {
 		bad("grace", "must not be negative, got %s", s.Grace)

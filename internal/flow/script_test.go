@@ -348,7 +348,7 @@ func fuzzSteps(b []byte, names *Names, depth int) ([]Step, []byte) {
 				st = send(names, "x")
 				break
 			}
-			st = repeat(int(c>>5))
+			st = repeat(int(c >> 5))
 			st.Steps, b = fuzzSteps(b, names, depth+1)
 		}
 		if c&8 != 0 {
