@@ -23,6 +23,8 @@ const (
 	MatchBytes                   // a byte range at a fixed offset (binary protocols)
 	MatchPrefix                  // the message starts with Equals; its value is the rest
 	MatchWhole                   // the message is Equals
+	MatchAll                     // every one of parts matches; the value is the last part's (A && B)
+	MatchEither                  // one of parts matches; the value is the first such part's (A || B)
 )
 
 // Matcher recognises a message and reads one value out of it. It is
@@ -36,9 +38,13 @@ const (
 //	prefix:42            the message starts with "42"; the value is the rest
 //	is:2                 the message is exactly "2"
 //	any                  every message
+//	bytes:0:1==0x40 && bytes:2:2    both match; the value is the last one's
+//	$.type==error || $.payload.errors  either matches; the value is the first match's
 //
 // A path, regex or bytes matcher with ==VALUE matches only when its value
-// is VALUE (hex after 0x for bytes).
+// is VALUE (hex after 0x for bytes). " || " binds looser than " && ";
+// the parts of a || are all binary (bytes) or all text, so that Key reads
+// their values the same way.
 type Matcher struct {
 	Kind   MatchKind
 	Src    string // as written, for messages
@@ -46,11 +52,16 @@ type Matcher struct {
 	re     *regexp.Regexp
 	off, n int
 	Equals []byte // the value it must have (nil: any)
+
+	parts []Matcher // of MatchAll and MatchEither
 }
 
 // ParseMatcher reads a matcher written as above; errors say what is wrong
 // with s, for the caller to prefix with the flag or field.
 func ParseMatcher(s string) (Matcher, error) {
+	if m, ok, err := parseCombined(s); ok {
+		return m, err
+	}
 	m := Matcher{Src: s}
 	body, eq, hasEq := s, "", false
 	switch {
@@ -181,6 +192,8 @@ func (m *Matcher) Value(p []byte) ([]byte, bool) {
 	switch m.Kind {
 	case MatchAny:
 		return p, true
+	case MatchAll, MatchEither:
+		return m.combinedValue(p)
 	case MatchWhole:
 		if !bytes.Equal(p, m.Equals) {
 			return nil, false
@@ -236,7 +249,15 @@ func (m *Matcher) Matches(p []byte) bool {
 }
 
 // Binary reports whether m reads raw bytes, whose Key is big-endian.
-func (m *Matcher) Binary() bool { return m.Kind == MatchBytes }
+func (m *Matcher) Binary() bool {
+	switch m.Kind {
+	case MatchAll:
+		return m.parts[len(m.parts)-1].Binary()
+	case MatchEither:
+		return m.parts[0].Binary()
+	}
+	return m.Kind == MatchBytes
+}
 
 // Key reads a correlation key out of a value Matcher.Value returned: a
 // big-endian number for a bytes matcher; otherwise a decimal number, bare or
@@ -244,7 +265,7 @@ func (m *Matcher) Binary() bool { return m.Kind == MatchBytes }
 // such as "q7" still correlate: the sender hashes what it renders the same
 // way, see Template.Key).
 func (m *Matcher) Key(v []byte) (uint64, bool) {
-	if m.Kind == MatchBytes {
+	if m.Binary() {
 		var k uint64
 		for _, b := range v {
 			k = k<<8 | uint64(b)

@@ -11,7 +11,10 @@ import (
 type Field uint8
 
 // Template fields. A number field is decimal unless it has a width suffix
-// (:be16, :be32, :be64: big-endian bytes, for binary protocols).
+// (:be16, :be32, :be64: big-endian bytes, for binary protocols; :decN:
+// exactly N decimal digits, zero-padded, the number modulo 10^N, for text
+// inside a binary frame that carries its length, such as an MQTT client
+// id or topic).
 const (
 	Lit   Field = iota // literal bytes
 	Conn               // {{conn}}: the connection's index in the run
@@ -28,6 +31,10 @@ type Part struct {
 	Lit   []byte
 	Width int // 0: decimal; 2, 4, 8: big-endian bytes
 	Var   int // the variable's index in the Names the template was parsed with
+
+	// Digits, when set, makes a decimal field exactly that many digits
+	// (:decN).
+	Digits int
 }
 
 // Template is a message with fields filled in per message:
@@ -104,7 +111,11 @@ func ParseTemplate(s string, names *Names) (*Template, error) {
 			case "be64":
 				p.Width = 8
 			default:
-				return nil, fmt.Errorf("{{%s}}: unknown format %q (want be16, be32 or be64)", name, name[k+1:])
+				if d, err := strconv.Atoi(strings.TrimPrefix(name[k+1:], "dec")); err == nil && strings.HasPrefix(name[k+1:], "dec") && d >= 1 && d <= 20 {
+					p.Digits = d
+					break
+				}
+				return nil, fmt.Errorf("{{%s}}: unknown format %q (want be16, be32, be64 or dec1 to dec20)", name, name[k+1:])
 			}
 			name = name[:k]
 		}
@@ -126,7 +137,7 @@ func ParseTemplate(s string, names *Names) (*Template, error) {
 			if names == nil {
 				return nil, fmt.Errorf("{{%s}}: unknown field (want {{conn}}, {{seq}}, {{id}}, {{now_ns}} or {{now_ms}})", name)
 			}
-			if p.Width != 0 {
+			if p.Width != 0 || p.Digits != 0 {
 				return nil, fmt.Errorf("{{%s}}: a variable has no number format", name)
 			}
 			p.Field, p.Var = Var, names.Index(name)
@@ -194,6 +205,10 @@ func (t *Template) Append(dst []byte, v *Values) []byte {
 		}
 		switch p.Width {
 		case 0:
+			if p.Digits > 0 {
+				dst = appendDigits(dst, n, p.Digits)
+				break
+			}
 			dst = strconv.AppendUint(dst, n, 10)
 		case 2:
 			dst = binary.BigEndian.AppendUint16(dst, uint16(n))
@@ -211,9 +226,19 @@ func (t *Template) Append(dst []byte, v *Values) []byte {
 // their own length (MQTT) need that, or a Framer.
 func (t *Template) Fixed() bool {
 	for _, p := range t.Parts {
-		if p.Field == Var || (p.Field != Lit && p.Width == 0) {
+		if p.Field == Var || (p.Field != Lit && p.Width == 0 && p.Digits == 0) {
 			return false
 		}
 	}
 	return true
+}
+
+// appendDigits appends the last d decimal digits of n, zero-padded.
+func appendDigits(dst []byte, n uint64, d int) []byte {
+	var buf [20]byte
+	for i := d - 1; i >= 0; i-- {
+		buf[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(dst, buf[:d]...)
 }
