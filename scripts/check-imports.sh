@@ -28,8 +28,10 @@ forbid server   "$mod/scenario" "$mod/driver" "$mod/metrics" "$mod/results" "$mo
 forbid metrics  "github.com/gobwas/ws" "$mod/scenario" "$mod/driver" "$mod/results" "$mod/server" "$mod/orchestrate" "net"
 forbid scenario "$mod/driver" "$mod/metrics" "$mod/results" "$mod/server" "$mod/orchestrate" "github.com/gobwas/ws"
 forbid driver   "$mod/results" "$mod/server" "$mod/orchestrate" "$mod/cmd/wsbench"
-# protocols: the protocol presets, built on the client core's workloads.
-forbid protocols "$mod/results" "$mod/server" "$mod/orchestrate"
+# protocols: the protocol presets, flow.Protocol values built from the generic
+# pieces of internal/flow; it imports nothing else of the module (scenario
+# imports it to resolve presets; its tests drive presets through driver).
+forbid protocols "$mod/scenario" "$mod/driver" "$mod/metrics" "$mod/results" "$mod/server" "$mod/orchestrate" "github.com/gobwas/ws"
 forbid results  "$mod/driver" "$mod/server" "$mod/orchestrate" "github.com/gobwas/ws" "net"
 # The kit's compare command drives wsbench as a process and reads its JSON: of
 # the client side it uses only results (Mann-Whitney, atomic writes).

@@ -22,12 +22,14 @@ func parseCombined(s string) (m Matcher, ok bool, err error) {
 			continue
 		}
 		m = Matcher{Kind: op.kind, Src: s}
+		// The parts are not trimmed: a prefix: or is: part may end in
+		// whitespace that matters ("prefix:CONNECTED\n && …").
 		for _, part := range strings.Split(s, op.sep) {
-			pm, err := ParseMatcher(strings.TrimSpace(part))
+			pm, err := ParseMatcher(part)
 			if err != nil {
 				return m, true, err
 			}
-			if strings.TrimSpace(part) == "" {
+			if part == "" {
 				return m, true, fmt.Errorf("%q: an empty matcher beside %q", s, strings.TrimSpace(op.sep))
 			}
 			m.parts = append(m.parts, pm)
@@ -62,4 +64,21 @@ func (m *Matcher) combinedValue(p []byte) ([]byte, bool) {
 		}
 	}
 	return v, true
+}
+
+// All is a matcher that matches when every one of parts does; its value is
+// the last part's (for matchers built in code: the presets).
+func All(src string, parts ...Matcher) Matcher {
+	return Matcher{Kind: MatchAll, Src: src, parts: parts}
+}
+
+// Either is a matcher that matches when one of parts does; its value is the
+// first such part's. The parts all read bytes, or all text.
+func Either(src string, parts ...Matcher) Matcher {
+	for _, p := range parts[1:] {
+		if p.Binary() != parts[0].Binary() {
+			panic("flow.Either: the parts read bytes and text")
+		}
+	}
+	return Matcher{Kind: MatchEither, Src: src, parts: parts}
 }

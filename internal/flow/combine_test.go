@@ -102,3 +102,13 @@ func TestTemplateDigits(t *testing.T) {
 		t.Error("{{user:dec3}}: a variable took a number format")
 	}
 }
+
+func TestCombinedMatcherKeepsWhitespace(t *testing.T) {
+	m := MustMatcher("prefix:CONNECTED\n && re:\\nversion:(1\\.2)\\n")
+	if v, ok := m.Value([]byte("CONNECTED\nversion:1.2\n\n\x00")); !ok || string(v) != "1.2" {
+		t.Errorf("got %q %v, want 1.2", v, ok)
+	}
+	if m.Matches([]byte("CONNECTEDX\nversion:1.2\n")) {
+		t.Error("the prefix's line break was trimmed away")
+	}
+}
