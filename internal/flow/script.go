@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 )
@@ -40,7 +41,11 @@ import (
 //     script does not wait for; k6 and Artillery scripts skip them the same
 //     way). Each Capture reads its value from every matching message into
 //     its variable (the last one wins); a matching message a capture cannot
-//     read fails the step as ErrMismatch. Late: ErrTimeout.
+//     read fails the step as ErrMismatch. Late: ErrTimeout. A matcher's
+//     ==VALUE may hold template fields, filled in when a message arrives:
+//     $.id=={{id}} takes only the reply to the last send's id (a late reply
+//     to a request that timed out is then not taken for the next one's),
+//     $.session=={{session}} a captured value.
 //   - think waits For (0: not at all).
 //   - repeat runs Steps Count times, or, with Count 0, until the host stops
 //     the session. A repeat that runs forever must wait somewhere in its
@@ -185,6 +190,11 @@ type Op struct {
 	// Key names the step as a scenario file's key does: steps[2].steps[0].
 	Key string
 	id  bool // Send has {{id}}
+	// eq, when Match's ==VALUE holds fields ($.id=={{id}}), is that value
+	// rendered per message, compared with what match (Match without it)
+	// reads.
+	eq    *Template
+	match Matcher
 }
 
 // Script is a flow compiled for Sessions. It is read-only once built and
@@ -215,8 +225,11 @@ func (e *ScriptError) Error() string { return e.Key + ": " + e.Msg }
 // columns included). Steps Count 0 of an expect means 1.
 func NewScript(steps []Step, names *Names) (*Script, error) {
 	sc := &Script{Steps: steps}
-	if names != nil {
-		sc.Vars = len(names.List())
+	nvars := func() int {
+		if names == nil {
+			return 0
+		}
+		return len(names.List())
 	}
 	metric := map[string]int{}
 	slot := func(name string) int {
@@ -246,7 +259,26 @@ func NewScript(steps []Step, names *Names) (*Script, error) {
 					return bad("a send step needs a message")
 				}
 				op.id = st.Send.Has(ID)
-			case StepExpect:
+			case StepExpect, StepReceive:
+				if st.Kind == StepReceive {
+					if st.For <= 0 && st.Count <= 0 {
+						return bad("a receive step needs a duration (for) or a count")
+					}
+					if st.For < 0 || st.Count < 0 {
+						return bad("for and count must not be negative")
+					}
+				}
+				if bytes.Contains(st.Match.Equals, []byte("{{")) && st.Match.Kind == MatchPath {
+					t, err := ParseTemplate(string(st.Match.Equals), names)
+					if err != nil {
+						return bad("%s: %v", st.Match.Src, err)
+					}
+					op.eq, op.match = t, st.Match
+					op.match.Equals = nil
+				}
+				if st.Kind == StepReceive {
+					break
+				}
 				if st.Count < 0 {
 					return bad("count must not be negative, got %d", st.Count)
 				}
@@ -264,13 +296,6 @@ func NewScript(steps []Step, names *Names) (*Script, error) {
 				if st.Count == 0 && !waits(st.Steps) {
 					return bad("a repeat without end must wait somewhere in its steps (an expect, receive, ping or think), or it would send without end")
 				}
-			case StepReceive:
-				if st.For <= 0 && st.Count <= 0 {
-					return bad("a receive step needs a duration (for) or a count")
-				}
-				if st.For < 0 || st.Count < 0 {
-					return bad("for and count must not be negative")
-				}
 			case StepPing, StepClose:
 			default:
 				return bad("unknown step kind %d", st.Kind)
@@ -282,8 +307,8 @@ func NewScript(steps []Step, names *Names) (*Script, error) {
 				return bad("only a repeat has steps")
 			}
 			for _, c := range st.Captures {
-				if c.Var < 0 || c.Var >= sc.Vars {
-					return bad("a capture's variable slot %d is outside the %d names", c.Var, sc.Vars)
+				if c.Var < 0 || c.Var >= nvars() {
+					return bad("a capture's variable slot %d is outside the %d names", c.Var, nvars())
 				}
 			}
 			at := len(sc.Ops)
@@ -307,6 +332,7 @@ func NewScript(steps []Step, names *Names) (*Script, error) {
 	if len(sc.Ops) == 0 {
 		return nil, &ScriptError{Key: "steps", Msg: "a flow needs at least one step"}
 	}
+	sc.Vars = nvars()
 	return sc, nil
 }
 
@@ -346,6 +372,7 @@ type Session struct {
 	row      [][]byte // the data row (nil: none)
 	own      [][]byte // captured values' storage, by slot
 	buf      []byte   // rendered sends of the current call
+	scratch  []byte   // a matcher's value, rendered
 	stack    []frame
 	pc       int   // the current op
 	t        int64 // the current step's start (intended)
@@ -431,7 +458,7 @@ func (s *Session) OnMessage(p []byte, now int64, dst []Action) []Action {
 	op := &s.sc.Ops[s.pc]
 	switch op.Kind {
 	case StepExpect:
-		if !op.Match.Matches(p) {
+		if !s.matches(op, p) {
 			return append(dst, Action{Kind: ActUnmatched, Op: s.pc})
 		}
 		for _, c := range op.Captures {
@@ -448,7 +475,7 @@ func (s *Session) OnMessage(p []byte, now int64, dst []Action) []Action {
 		}
 		return dst
 	case StepReceive:
-		if !op.Match.Matches(p) {
+		if !s.matches(op, p) {
 			return append(dst, Action{Kind: ActUnmatched, Op: s.pc})
 		}
 		s.got++
@@ -459,6 +486,19 @@ func (s *Session) OnMessage(p []byte, now int64, dst []Action) []Action {
 		return dst
 	}
 	return append(dst, Action{Kind: ActUnmatched, Op: s.pc})
+}
+
+// matches reports whether op's matcher matches p.
+func (s *Session) matches(op *Op, p []byte) bool {
+	if op.eq == nil {
+		return op.Match.Matches(p)
+	}
+	v, ok := op.match.Value(p)
+	if !ok {
+		return false
+	}
+	s.scratch = op.eq.Append(s.scratch[:0], &s.vals) // {{id}}, {{seq}}: the last send's
+	return bytes.Equal(v, s.scratch)
 }
 
 // OnPong hands the Session a pong that arrived at now.

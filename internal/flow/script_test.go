@@ -2,6 +2,7 @@ package flow
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -201,6 +202,18 @@ func TestSession(t *testing.T) {
 		name:  "{{id}} is taken by the sends that have one; {{seq}} counts every send",
 		steps: []Step{send(&names, "{{id}}/{{seq}}"), send(&names, "-/{{seq}}"), send(&names, "{{id}}/{{seq}}/{{conn}}")},
 		want:  `start 0@0; send 0@0 1/0; done 0@0+0 n0; start 1@0; send 1@0 -/1; done 1@0+0 n0; start 2@0; send 2@0 2/2/3; done 2@0+0 n0; end`,
+	}, {
+		name:   "$.id=={{id}} takes only the reply to the last send: a late reply to one that timed out is not taken for the next",
+		steps:  []Step{repeat(2, send(&names, `{"id":{{id}}}`), timed(10*time.Millisecond, expect("$.id=={{id}}")))},
+		events: []event{ev(10, "timer"), msg(12, `{"id":1}`), msg(15, `{"id":"2"}`)},
+		want: `start 0@0; start 1@0; send 1@0 {"id":1}; done 1@0+0 n0; start 2@0 | deadline 10; ` +
+			`failed 2@0+10 timeout; start 1@10; send 1@10 {"id":2}; done 1@10+0 n0; start 2@10 | deadline 20; ` +
+			`unmatched 2 | deadline 20; done 2@10+5 n1; done 0@0+15 n2; end`,
+	}, {
+		name:   "a matcher's value may be a captured variable",
+		steps:  []Step{expect("$.s", capSession), receive("$.s=={{session}}", 0, 1)},
+		events: []event{msg(1, `{"s":"a","session":"k"}`), msg(2, `{"s":"a"}`), msg(3, `{"s":"k"}`)},
+		want:   `start 0@0 | deadline 10000; done 0@0+1 n1; start 1@1 | deadline 10001; unmatched 1 | deadline 10001; received 1; done 1@1+2 n1; end`,
 	}} {
 		t.Run(c.name, func(t *testing.T) {
 			sc, err := NewScript(c.steps, &names)
@@ -283,25 +296,36 @@ func TestSessionReuse(t *testing.T) {
 	}
 }
 
+// BenchmarkSessionSendExpect: one iteration of a send→expect loop (the
+// reply arrives, the expect is done, the next request is rendered): 0
+// allocs/op, whether the expect takes any reply ($.id) or only the one to
+// the id just sent ($.id=={{id}}).
 func BenchmarkSessionSendExpect(b *testing.B) {
-	var names Names
-	sc, err := NewScript([]Step{repeat(0,
-		named("call", send(&names, `{"jsonrpc":"2.0","id":{{id}},"method":"echo","params":[{{seq}}]}`)),
-		expect("$.id"))}, &names)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var s Session
-	s.Init(sc, 0, nil)
-	acts := s.Start(0, 0, make([]Action, 0, 16))
-	reply := []byte(`{"jsonrpc":"2.0","id":1,"result":[1]}`)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		acts = s.OnMessage(reply, int64(i), acts[:0])
-	}
-	if len(acts) != 5 || acts[3].Kind != ActDone || s.Waiting() != 2 {
-		b.Fatalf("an iteration gave %v", acts)
+	for _, m := range []string{"$.id", "$.id=={{id}}"} {
+		b.Run(m, func(b *testing.B) {
+			var names Names
+			sc, err := NewScript([]Step{repeat(0,
+				named("call", send(&names, `{"jsonrpc":"2.0","id":{{id}},"method":"echo","params":[{{seq}}]}`)),
+				expect(m))}, &names)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var s Session
+			s.Init(sc, 0, nil)
+			acts := s.Start(0, 0, make([]Action, 0, 16))
+			reply := make([]byte, 0, 64)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				// the reply to the id just sent
+				reply = strconv.AppendUint(append(reply[:0], `{"jsonrpc":"2.0","id":`...), uint64(i+1), 10)
+				reply = append(reply, `,"result":[1]}`...)
+				acts = s.OnMessage(reply, int64(i), acts[:0])
+			}
+			if len(acts) != 5 || acts[0].Kind != ActDone || acts[2].Kind != ActSend || s.Waiting() != 2 {
+				b.Fatalf("an iteration gave %v", acts)
+			}
+		})
 	}
 }
 
@@ -325,6 +349,9 @@ func fuzzSteps(b []byte, names *Names, depth int) ([]Step, []byte) {
 			st = send(names, "{{id}}:{{seq}}:{{v}}")
 		case 1:
 			st = timed(d, expect("$.a"))
+			if c&0x40 != 0 {
+				st = timed(d, expect("$.a=={{id}}"))
+			}
 		case 2:
 			st = expect("$.a", Capture{Var: v, From: MustMatcher("$.b")})
 			st.Count = int(c>>6) + 1
