@@ -187,6 +187,16 @@ func (o *options) str(key string) string {
 	panic("protocols: option " + key + " is not declared by " + o.preset.name)
 }
 
+// secret reports whether key is a secret option.
+func (o *options) secret(key string) bool {
+	for _, po := range o.preset.opts {
+		if po.Key == key {
+			return po.Secret
+		}
+	}
+	return false
+}
+
 // isSet reports whether key was given.
 func (o *options) isSet(key string) bool { _, ok := o.set[key]; return ok }
 
@@ -211,20 +221,24 @@ func (o *options) json(key, want string) *flow.Template {
 		}
 	}
 	b := t.Append(nil, &v)
+	shown := strconv.Quote(s)
+	if o.secret(key) {
+		shown = "its value" // not quoted: a secret
+	}
 	var x any
 	if err := json.Unmarshal(b, &x); err != nil {
-		o.bad(key, "%q is not JSON: %v", s, err)
+		o.bad(key, "%s is not JSON: %v", shown, err)
 		return nil
 	}
 	switch want {
 	case "array":
 		if _, ok := x.([]any); !ok {
-			o.bad(key, "%q: want a JSON array, such as [1,\"a\"]", s)
+			o.bad(key, "%s: want a JSON array, such as [1,\"a\"]", shown)
 			return nil
 		}
 	case "object":
 		if _, ok := x.(map[string]any); !ok {
-			o.bad(key, "%q: want a JSON object, such as {\"a\":1}", s)
+			o.bad(key, "%s: want a JSON object, such as {\"a\":1}", shown)
 			return nil
 		}
 	}

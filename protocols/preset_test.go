@@ -578,3 +578,13 @@ func FuzzPackets(f *testing.F) {
 		}
 	})
 }
+
+// TestSecretNotQuoted: an error about a secret option does not repeat it.
+func TestSecretNotQuoted(t *testing.T) {
+	for _, c := range []struct{ preset, key string }{{"graphql-ws", "init"}, {"socketio", "auth"}} {
+		_, err := Preset(c.preset, map[string]string{c.key: "hunter22"})
+		if err == nil || strings.Contains(err.Error(), "hunter22") || !strings.HasPrefix(err.Error(), c.key+": ") {
+			t.Errorf("%s %s: %v, want an error naming the option, not its value", c.preset, c.key, err)
+		}
+	}
+}

@@ -167,12 +167,14 @@ func RedactSubprotocols(protos, extra []string) []string {
 // Redact returns s with its secrets replaced by Redacted, as it goes into a
 // result or a report: the target URL's password and secret query
 // parameters, the secret parameters of Query, the values of secret headers
-// (SecretHeader, with SecretHeaders) and credentials among the
-// subprotocols (RedactSubprotocols).
+// (SecretHeader, with SecretHeaders), credentials among the
+// subprotocols (RedactSubprotocols) and secret protocol options (a STOMP
+// passcode).
 func (s Spec) Redact() Spec {
 	s.Target = RedactURL(s.Target, s.SecretParams)
 	s.Query = RedactQuery(s.Query, s.SecretParams)
 	s.Subprotocols = RedactSubprotocols(s.Subprotocols, s.SecretParams)
+	s.ProtocolOpts = redactProtocolOpts(s.Protocol, s.ProtocolOpts) // presets: a passcode, a password
 	if len(s.Headers) > 0 {
 		hs := make([]string, len(s.Headers))
 		for i, h := range s.Headers {
@@ -271,6 +273,10 @@ func (s Spec) SecretValues() []string {
 		add(v)
 	}
 	for _, v := range s.dataSecrets() {
+		add(v)
+	}
+	// presets: the secret options of the protocol preset.
+	for _, v := range protocolSecrets(s.Protocol, s.ProtocolOpts) {
 		add(v)
 	}
 	// Longest first, so that a value containing another is replaced whole.
