@@ -121,6 +121,7 @@ func FuzzParseFile(f *testing.F) {
 	f.Add([]byte("headers:\n  - \"A: b\"\nsubprotocols: [x, y]\n"))
 	f.Add([]byte("kind: broadcast\nroom_size: 10\npublishers: 2\n"))
 	f.Add([]byte("conns: [1\n"))
+	f.Add([]byte("kind: flow\nsteps:\n  - send: x\n  - steps:\n      - expect: $.id\n        capture: [a=$.a]\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := ParseFile("f.yaml", b, Default())
 		if err != nil {
@@ -137,7 +138,7 @@ func FuzzParseFile(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%s: a parsed scenario's JSON does not parse back: %v", j, err)
 		}
-		if !reflect.DeepEqual(back, s) {
+		if !reflect.DeepEqual(withoutLines(back), withoutLines(s)) { // (a step's line is not in the JSON)
 			t.Fatalf("round trip changed it:\n%+v\n%+v", s, back)
 		}
 	})

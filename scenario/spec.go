@@ -178,7 +178,14 @@ type Spec struct {
 	Every        []EverySpec  `json:"every,omitempty"`
 	// Steps is a flow's script (kind flow), run by every connection;
 	// DataFile gives each connection a row of values ({{column}}): a CSV
-	// file with a header line, or JSON lines.
+	// file with a header line, or JSON lines (one object a line; a string
+	// value is its text, any other its JSON); connection i takes row i mod
+	// the rows. ${NAME} in a step's strings and in a header's value is the
+	// environment variable NAME, filled in by Compile (the Spec keeps
+	// ${NAME}, so no result holds the value; an unset NAME is an error;
+	// $${ is a literal ${). Those values, and a data file's columns with
+	// secret names (SecretParam: password, token, …), are secrets
+	// (SecretValues).
 	Steps    []StepSpec `json:"steps,omitempty"`
 	DataFile string     `json:"data_file,omitempty"`
 }
