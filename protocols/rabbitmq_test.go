@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 )
 
 // rabbitmqServer is Debian's rabbitmq-server, which .ci/run installs.
@@ -157,5 +158,47 @@ func TestPeerSTOMPRabbitMQ(t *testing.T) {
 	head, body, _ := strings.Cut(msg, "\n\n")
 	if !strings.HasPrefix(head, "MESSAGE\n") || !strings.Contains(head, "\nsubscription:0") || strings.TrimRight(body, "\x00\n") != "hi" {
 		t.Fatalf("subscriber: %q, want MESSAGE hi for subscription 0", msg)
+	}
+	// One broker start (4–9 s) serves the preset's checks too.
+	t.Run("preset", func(t *testing.T) { speakSTOMPPreset(t, addr) })
+}
+
+// speakSTOMPPreset: RabbitMQ takes the stomp preset's CONNECT (STOMP 1.2,
+// heart-beats) and its SUBSCRIBE to the connection's own destination, and
+// answers each SEND with its RECEIPT and the MESSAGE delivered back, both
+// keyed by the request's id; its heart-beats are silenced by the preset's
+// rules while the client's keep the connection.
+func speakSTOMPPreset(t *testing.T, addr string) {
+	p := mustPreset(t, "stomp", map[string]string{"login": "guest", "passcode": "guest", "heart-beat": "500,500"})
+	s := speak(t, "ws://"+addr+"/ws", p, 4)
+	for id := uint64(1); id <= 3; id++ {
+		if got := s.request(id); len(got) != 2 || got[0] != "" || got[1] != "" {
+			t.Errorf("SEND %d: replies %q, want RECEIPT and MESSAGE", id, got)
+		}
+	}
+	// For 2 s: an EOL every 500 ms (the preset's Every); the server's
+	// beats come and are silenced by the rules.
+	beats := 0
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); {
+		s.send(p.Every[0].Send)
+		s.conn.SetReadDeadline(time.Now().Add(p.Every[0].Every))
+		msg, _, err := wsutil.ReadServerData(s.conn)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("while beating: %v", err)
+		}
+		if !s.rule(msg) {
+			t.Fatalf("while beating: %q", msg)
+		}
+		beats++
+	}
+	s.conn.SetReadDeadline(time.Now().Add(exchangeTimeout))
+	if beats == 0 {
+		t.Error("no heart-beat from RabbitMQ in 2 s at heart-beat 500,500")
+	}
+	if got := s.request(4); len(got) != 2 {
+		t.Errorf("SEND after the beats: %q", got)
 	}
 }
