@@ -42,7 +42,9 @@ var flagOfKey = map[string]string{
 
 // fileOnlyKeys are the scenario keys no flag sets (the target is the
 // argument; groups come from a file).
-var fileOnlyKeys = map[string]bool{"target": true, "groups": true}
+var fileOnlyKeys = map[string]bool{"target": true, "groups": true,
+	"steps": true, "data_file": true, // script: a flow's steps and data come from its file
+}
 
 // flagName is how the command line names the setting of a scenario key:
 // its flag, or the key itself for one that only a scenario file sets
