@@ -1,5 +1,7 @@
 package driver
 
+import "github.com/wsbench/wsbench/internal/flow"
+
 const noSeq = ^uint64(0)
 
 // Connection states.
@@ -37,6 +39,10 @@ type conn struct {
 	pub  int32
 	next []uint64
 	seen []uint64 // per publisher: which of the 64 before next arrived
+
+	// stream part: the connection's place in the run's stream (nil: the
+	// run has none).
+	stream *flow.StreamConn
 
 	readState        // the read side: a partial frame, a fragmented message (clientcodec.go)
 	pending   []byte // bytes queued to send: frames made since the last flush, or left by a short write

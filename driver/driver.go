@@ -16,6 +16,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/wsbench/wsbench/internal/flow"
 	"github.com/wsbench/wsbench/internal/iomode"
 	"github.com/wsbench/wsbench/internal/uring"
 	"github.com/wsbench/wsbench/metrics"
@@ -31,6 +32,7 @@ const (
 	StopNoConnections = metrics.StopNoConnections
 	StopNotEcho       = metrics.StopNotEcho
 	StopNotBroadcast  = metrics.StopNotBroadcast
+	StopNoStream      = metrics.StopNoStream
 )
 
 // openRatePerWorker is the open-model rate one event loop is given before
@@ -243,6 +245,14 @@ type run struct {
 
 	// verdict gathers what the replies say about the server: echoes or not.
 	verdict verdict
+
+	// stream part: the run's protocol and its stream (nil: none), the
+	// stream's measured window (streamWindow), and the first message of a
+	// subscribe run that was not the stream's (see streamOther).
+	protocol     *flow.Protocol
+	stream       *flow.Stream
+	streamWindow int64
+	streamOther  atomic.Pointer[Mismatch]
 }
 
 // Run opens the connections, drives the load the scenario describes, stops
@@ -530,6 +540,9 @@ func (s *session) newRun() *run {
 		rxStamps:     s.rxStamps,
 	}
 	r.ticking = r.open && r.rxStamps && spec.Tick > 0
+	if p := s.c.Protocol; p != nil { // stream part
+		r.protocol, r.stream, r.streamWindow = p, p.Stream, streamWindow(time.Duration(spec.Warmup))
+	}
 	r.verdict.init()
 	if spec.Reconnect > 0 {
 		r.reconnect = time.Duration(spec.Reconnect)
@@ -833,6 +846,9 @@ func (s *session) collect() (*Result, error) {
 		s.stagesDone()
 	}
 	res.Mismatch = r.verdict.result(res.StopReason, s.relays)
+	if m := r.streamOther.Load(); m != nil && res.Mismatch == nil && s.c.Kind == scenario.KindSubscribe {
+		res.Mismatch = m // stream part: what came instead, should no stream message have come
+	}
 	res.SendBufferFull = r.bufferFull.Load()
 	res.GOMAXPROCS = runtime.GOMAXPROCS(0)
 	for _, w := range workers {

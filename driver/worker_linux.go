@@ -121,6 +121,9 @@ func (w *worker) release() {
 func (w *worker) adopt(fd, slot int, carry []byte) error {
 	c := &conn{fd: fd, slot: slot, sched: w.run.schedIndex(slot), pub: -1, firstMeasured: noSeq}
 	c.carry = carry
+	if w.run.stream != nil { // stream part
+		w.startStream(c)
+	}
 	w.load.adopt(c)
 	if w.run.rxStamps {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {

@@ -44,6 +44,8 @@ var workloads = map[string]func(w *worker) workload{
 	string(scenario.KindPing):      newPing,
 	string(scenario.KindBroadcast): newBroadcast,
 	string(scenario.KindHold):      newHold,
+	// stream part
+	string(scenario.KindSubscribe): newSubscribe,
 }
 
 // newWorkload is the workload of run's kind for loop w; an empty kind is

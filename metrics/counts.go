@@ -48,6 +48,23 @@ type Counts struct {
 	DeliveriesDup     int64
 	DeliveriesInGrace int64
 
+	// Streams (stream part: kind subscribe, and the server's stream of
+	// the other protocol kinds): Stream counts measured stream messages
+	// (duplicates not included); StreamGaps the sequence numbers skipped
+	// (a late arrival takes its gap back); StreamLate those that arrived
+	// after a later one; StreamDups those that arrived again;
+	// StreamStalls the gaps between stream messages longer than the
+	// stream's stall; StreamOther the messages of a subscribe run that
+	// were not the stream's; StreamEarly stream messages whose send time
+	// was after their arrival (clocks apart: recorded as 0 delivery).
+	Stream       int64
+	StreamGaps   int64
+	StreamLate   int64
+	StreamDups   int64
+	StreamStalls int64
+	StreamOther  int64
+	StreamEarly  int64
+
 	// Reconnects counts slots reopened after their connection dropped or
 	// failed to open (--reconnect).
 	Reconnects int64
@@ -78,6 +95,14 @@ func (c *Counts) Sub(o Counts) {
 	c.DeliveriesDup -= o.DeliveriesDup
 	c.DeliveriesInGrace -= o.DeliveriesInGrace
 	c.Reconnects -= o.Reconnects
+	// stream part
+	c.Stream -= o.Stream
+	c.StreamGaps -= o.StreamGaps
+	c.StreamLate -= o.StreamLate
+	c.StreamDups -= o.StreamDups
+	c.StreamStalls -= o.StreamStalls
+	c.StreamOther -= o.StreamOther
+	c.StreamEarly -= o.StreamEarly
 	c.DeflateRawSent -= o.DeflateRawSent
 	c.DeflateWireSent -= o.DeflateWireSent
 	c.DeflateRawReceived -= o.DeflateRawReceived
@@ -103,6 +128,14 @@ func (c *Counts) Add(o Counts) {
 	c.DeliveriesDup += o.DeliveriesDup
 	c.DeliveriesInGrace += o.DeliveriesInGrace
 	c.Reconnects += o.Reconnects
+	// stream part
+	c.Stream += o.Stream
+	c.StreamGaps += o.StreamGaps
+	c.StreamLate += o.StreamLate
+	c.StreamDups += o.StreamDups
+	c.StreamStalls += o.StreamStalls
+	c.StreamOther += o.StreamOther
+	c.StreamEarly += o.StreamEarly
 	c.DeflateRawSent += o.DeflateRawSent
 	c.DeflateWireSent += o.DeflateWireSent
 	c.DeflateRawReceived += o.DeflateRawReceived

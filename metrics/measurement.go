@@ -196,6 +196,10 @@ const (
 	// were echoed to their publishers but reached no other member.
 	StopNotEcho      StopReason = "not_echo"
 	StopNotBroadcast StopReason = "not_broadcast"
+	// StopNoStream is not a stop but the reason of a subscribe run's
+	// Mismatch (stream part): messages came, none the stream's; Got is
+	// the first of them. The run goes to its end; results says so.
+	StopNoStream StopReason = "no_stream"
 	// StopThresholdAbort: an :abort threshold stopped the run early.
 	StopThresholdAbort StopReason = "threshold_abort"
 )

@@ -29,9 +29,13 @@ const (
 	// receive timestamp) and the client reading it: the client's own delay,
 	// kept out of RTT.
 	ReadLag
-	// Delivery is, in a broadcast run, the time from a message's intended
-	// publish time to its arrival at one member of the room (every member,
-	// the publisher included, records one).
+	// Delivery is one-way delivery latency. In a broadcast run, the time
+	// from a message's intended publish time to its arrival at one member
+	// of the room (every member, the publisher included, records one). In
+	// a server's stream (kind subscribe, or the stream of another protocol
+	// kind), the time from the send time the server wrote into the message
+	// to its arrival: two clocks, comparable only on one machine (results
+	// marks it unsynchronised otherwise).
 	Delivery
 	// Close is, in a connection storm, the close handshake: from sending
 	// the close frame to the server's close frame.
@@ -40,6 +44,10 @@ const (
 	// from its first member's arrival to its last's (recorded once every
 	// member has it).
 	Spread
+	// Gap is, in a server's stream (stream part), the time between two
+	// stream messages arriving on one connection (the first: since the
+	// subscription, or the measured window's start if later).
+	Gap
 	// NumMetrics is the number of metrics; it is not a metric.
 	NumMetrics
 )
@@ -54,10 +62,11 @@ var metricNames = [NumMetrics]string{
 	Delivery:       "delivery",
 	Close:          "close",
 	Spread:         "spread",
+	Gap:            "gap",
 }
 
 // String returns the metric's stable name ("rtt", "rtt_uncorrected",
-// "send_lag", "connect", "handshake", "read_lag", "delivery", "close", "spread"), as used in output and accepted by
+// "send_lag", "connect", "handshake", "read_lag", "delivery", "close", "spread", "gap"), as used in output and accepted by
 // [ParseMetric]. A value that is not a metric prints as "Metric(N)".
 func (m Metric) String() string {
 	if m < NumMetrics {

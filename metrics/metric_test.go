@@ -21,6 +21,7 @@ func TestMetricNames(t *testing.T) {
 		{Delivery, "delivery"},
 		{Close, "close"},
 		{Spread, "spread"},
+		{Gap, "gap"},
 	}
 	if len(tests) != int(NumMetrics) {
 		t.Fatalf("table covers %d metrics, there are %d", len(tests), NumMetrics)

@@ -148,6 +148,19 @@ func BundledKind(spec scenario.Spec) (scenario.Kind, error) {
 	return "", fieldErrorf("groups", "the bundled server serves either broadcast rooms or echo; a mix of both needs a target URL (a server that does both)")
 }
 
+// StartPush starts the reference server in push mode (stream part), as
+// StartBundled does: each subscriber gets rate messages a second (0: the
+// server's default), count of them (0: no end).
+func StartPush(rate float64, count int) (url string, stop func(), err error) {
+	cfg := server.DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Mode, cfg.PushCount = server.ModePush, count
+	if rate > 0 {
+		cfg.PushRate = rate
+	}
+	return startServer(cfg)
+}
+
 // StartBundled starts the reference server in this process on a free
 // loopback port and returns its URL and how to stop it (gracefully, within
 // 5 s). A broadcast run gets the server in broadcast mode.
@@ -157,6 +170,12 @@ func StartBundled(kind scenario.Kind) (url string, stop func(), err error) {
 	if kind == scenario.KindBroadcast {
 		cfg.Mode = server.ModeBroadcast
 	}
+	return startServer(cfg)
+}
+
+// startServer starts a reference server of cfg and returns its URL and how
+// to stop it.
+func startServer(cfg server.Config) (url string, stop func(), err error) {
 	srv, err := server.New(cfg)
 	if err != nil {
 		return "", nil, err

@@ -23,7 +23,11 @@ func Target(spec scenario.Spec) (target string, bundled bool, stop func(), err e
 	if err != nil {
 		return "", true, nil, err
 	}
-	url, stop, err := StartBundled(kind)
+	start := StartBundled
+	if kind == scenario.KindSubscribe { // stream part
+		start = func(scenario.Kind) (string, func(), error) { return StartPush(spec.PushRate, spec.PushCount) }
+	}
+	url, stop, err := start(kind)
 	if err != nil {
 		return "", true, nil, fmt.Errorf("start the bundled server: %w", err)
 	}

@@ -49,13 +49,16 @@ func failure(r *Report, in About, meas *metrics.Measurement) string {
 		return fmt.Sprintf("the server echoes each message to its publisher but does not broadcast it: no member received a message from another member of its room (reach %.2f, the publishers' own echoes only); is %s a broadcast server whose rooms --room-path names?",
 			reach, r.Target)
 	}
+	if line := streamFailure(r, in, meas); line != "" { // stream part
+		return line
+	}
 	s := in.Spec
 	if s.Mixed() || s.Kind == scenario.KindConnect || s.Kind == scenario.KindHold && s.Rate == 0 {
 		return "" // no replies expected, or judged group by group
 	}
 	// (An open-model run whose schedule had nothing fall due in the window
 	// has nothing to answer.)
-	if c := snap.Counts; c.Received == 0 && c.Deliveries == 0 && (c.Sent > 0 || c.Unsent > 0 || s.Model() == scenario.Closed) {
+	if c := snap.Counts; c.Received == 0 && c.Deliveries == 0 && c.Stream == 0 && (c.Sent > 0 || c.Unsent > 0 || s.Model() == scenario.Closed) {
 		return fmt.Sprintf("nothing was measured: %d messages sent in the %.2fs window, no reply received (errors: %s)",
 			c.Sent, r.DurationS, ErrorCounts(snap.Errors))
 	}

@@ -76,7 +76,7 @@ func Combine(a About, parts []Part) (*Report, error) {
 	c := whole.Snapshot.Counts
 	for _, own := range failures {
 		// Nothing measured is judged on the whole.
-		if own.StopReason == StopNotEcho || own.StopReason == StopNotBroadcast || c.Received == 0 && c.Deliveries == 0 {
+		if own.StopReason == StopNotEcho || own.StopReason == StopNotBroadcast || c.Received == 0 && c.Deliveries == 0 && c.Stream == 0 {
 			a.Failure = own.Failure
 			break
 		}

@@ -53,7 +53,7 @@ func TestMixReport(t *testing.T) {
 func TestCompareEveryMetric(t *testing.T) {
 	side := func(label string) Side {
 		r := fixture(t, func(_ *scenario.Spec, snap *metrics.Snapshot) {
-			for _, m := range []metrics.Metric{metrics.Delivery, metrics.Close, metrics.Spread} {
+			for _, m := range []metrics.Metric{metrics.Delivery, metrics.Close, metrics.Spread, metrics.Gap} {
 				snap.Hist[m].Record(time.Millisecond)
 			}
 		})

@@ -48,6 +48,9 @@ type Report struct {
 	Stages []Stage `json:"stages,omitempty"`
 	// Broadcast is a broadcast run's delivery accounting.
 	Broadcast *Broadcast `json:"broadcast,omitempty"`
+	// Stream is what the connections received of the server's stream
+	// (kind subscribe, or a protocol kind's stream; stream part).
+	Stream *Stream `json:"stream,omitempty"`
 	// Compression is a permessage-deflate run's (--deflate) payload bytes
 	// of measured messages before compression (raw) and on the wire.
 	Compression *Compression `json:"compression,omitempty"`
@@ -335,6 +338,7 @@ func build(in About, m *metrics.Measurement, saturatedProcs []int) (*Report, err
 		}
 		r.Broadcast = b
 	}
+	r.Stream = streamReport(in, c, secs) // stream part
 	if in.Spec.Deflate {
 		z := &Compression{RawSent: c.DeflateRawSent, WireSent: c.DeflateWireSent, RawReceived: c.DeflateRawReceived, WireReceived: c.DeflateWireReceived}
 		if z.WireSent > 0 {
@@ -386,8 +390,8 @@ func build(in About, m *metrics.Measurement, saturatedProcs []int) (*Report, err
 		if secs > 0 {
 			r.Harness.CPUCores = cpu / secs
 		}
-		if c.Received > 0 {
-			r.Harness.CPUPerMessageUs = cpu * 1e6 / float64(c.Received)
+		if n := c.Received + c.Stream; n > 0 { // a stream's messages are received too
+			r.Harness.CPUPerMessageUs = cpu * 1e6 / float64(n)
 		}
 	}
 	if r.Harness.Cores > 0 {

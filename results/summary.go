@@ -48,6 +48,9 @@ func summaryRows(r *Report) []summaryRow {
 		row("Broadcast", fmt.Sprintf("rooms of %d, %d publishing", bc.RoomSize, bc.Publishers), fmt.Sprintf("delivered %d of %d", bc.Deliveries, bc.Expected),
 			fmt.Sprintf("reach %.4f", bc.Reach), fmt.Sprintf("gaps %d  late %d  duplicates %d  in grace %d  %s deliveries/s", bc.Gaps, bc.Late, bc.Duplicates, bc.InGrace, fmtNum(bc.PerSecond)))
 	}
+	if st := r.Stream; st != nil { // stream part
+		row("Stream", streamRow(st, r.Latency[metrics.Gap.String()])...)
+	}
 	if z := r.Compression; z != nil {
 		row("Compression", "permessage-deflate",
 			fmt.Sprintf("sent %s → %s (%.2f×)", fmtBytes(float64(z.RawSent)), fmtBytes(float64(z.WireSent)), z.SentRatio),
@@ -75,7 +78,11 @@ func latencyRows(r *Report) (head []string, rows [][]string) {
 		if !ok || l.Count == 0 {
 			continue
 		}
-		rows = append(rows, []string{metric.String(), fmt.Sprint(l.Count),
+		label := metric.String()
+		if metric == metrics.Delivery && r.Stream != nil && r.Stream.Clocks == ClocksUnsynchronised {
+			label += " (unsynchronised clocks)" // stream part: the server's clock is another machine's
+		}
+		rows = append(rows, []string{label, fmt.Sprint(l.Count),
 			fmtUs(l.MinUs), fmtUs(l.MeanUs), fmtUs(l.P50Us), fmtUs(l.P90Us), fmtUs(l.P99Us), fmtUs(l.P999Us), fmtUs(l.MaxUs)})
 	}
 	return head, rows

@@ -175,6 +175,25 @@ func describe(r *Report) string {
 	case scenario.KindBroadcast:
 		what = fmt.Sprintf("broadcast to rooms of %d, %d publishing per room, %s; %s; %s",
 			s.RoomSize, s.Publishers, strings.Replace(load("msg", "reply"), "msg/s", "msg/s published in total", 1), conns, msgs)
+	case scenario.KindSubscribe: // stream part
+		subs := "no subscribe message"
+		if n := len(s.Open); n > 0 {
+			subs = fmt.Sprintf("%d opening message(s)", n)
+		}
+		what = fmt.Sprintf("subscribe: %s, each sending %s, then receiving the server's stream", conns, subs)
+		if st := r.Stream; st != nil {
+			what += " (" + st.Match + ")"
+		}
+		if r.Bundled {
+			rate := s.PushRate
+			if rate == 0 {
+				rate = 10
+			}
+			what += fmt.Sprintf(", pushed at %s msg/s per connection", fmtNum(rate))
+			if s.PushCount > 0 {
+				what += fmt.Sprintf(", %d each", s.PushCount)
+			}
+		}
 	default:
 		what = fmt.Sprintf("%s: %s; %s; %s", s.Kind, load("msg", "reply"), conns, msgs)
 	}

@@ -25,10 +25,14 @@ import (
 //     messages.lost, messages.unsent, messages.in_flight;
 //   - errors.count, errors.rate: errors over messages sent plus connections
 //     attempted, VALUE a fraction or a percentage (0.001 or 0.1%);
-//   - connections.failed, connections.opened, connections.opened_per_s.
+//   - connections.failed, connections.opened, connections.opened_per_s;
 //   - step.NAME.STAT, a flow's step NAME (kind flow): STAT a latency
 //     statistic as above (step.login.p99<50ms), count (times done), errors
-//     (times failed) or errors.KIND (step.login.errors.timeout<1).
+//     (times failed) or errors.KIND (step.login.errors.timeout<1);
+//   - the server's stream (stream part): stream.messages, stream.rate,
+//     stream.rate_per_conn, stream.gaps, stream.late, stream.duplicates,
+//     stream.stalls; its gaps and one-way latency are the metrics gap
+//     (gap.max<1s) and delivery (delivery.p99<50ms).
 //
 // OP is <, <=, > or >=. A suffix ":abort" (as k6's abortOnFail) lets the
 // threshold stop the run as soon as it has failed for good, which only a
@@ -144,7 +148,7 @@ func ParseThreshold(expr string) (Threshold, error) {
 			return t, nil
 		}
 	}
-	if counterSubjects[t.Subject] == nil {
+	if counterSubjects[t.Subject] == nil && streamSubjects[t.Subject] == nil {
 		return bad("unknown subject %q (want METRIC.STAT such as rtt.p99, or one of %s)", t.Subject, strings.Join(subjectNames(), ", "))
 	}
 	num, pct := strings.CutSuffix(rest, "%")
@@ -182,6 +186,9 @@ func subjectNames() []string {
 	for n := range counterSubjects {
 		names = append(names, n)
 	}
+	for n := range streamSubjects { // stream part
+		names = append(names, n)
+	}
 	sort.Strings(names)
 	return names
 }
@@ -192,6 +199,8 @@ func (t Threshold) Check(r *Report) ThresholdResult {
 	if strings.HasPrefix(t.Subject, "step.") { // flowrun: a flow's step (NaN, failing, if the report has none)
 		actual, _ = t.checkStep(r)
 	} else if f := counterSubjects[t.Subject]; f != nil {
+		actual = f(r)
+	} else if f := streamSubjects[t.Subject]; f != nil { // stream part
 		actual = f(r)
 	} else if m, stat, _ := strings.Cut(t.Subject, "."); latencyStats[stat] != nil {
 		actual = latencyStats[stat](r.Latency[m].Summary)
@@ -276,7 +285,7 @@ func formatActual(subject string, v float64) string {
 	switch {
 	case isStepCounter(subject): // flowrun
 		return fmtNum(v)
-	case counterSubjects[subject] == nil:
+	case counterSubjects[subject] == nil && streamSubjects[subject] == nil:
 		return fmtUs(v)
 	case subject == "errors.rate":
 		return fmt.Sprintf("%.3g%%", 100*v)

@@ -260,6 +260,7 @@ func compile(s Spec, rd *reader) (*Compiled, error) {
 	}
 	errs = append(errs, c.readFiles(rd)...)
 	errs = append(errs, c.compileFlow(rd)...) // script: steps, data_file, ${NAME}
+	errs = append(errs, c.compileStream()...) // stream part
 	c.Schedule = s.Schedule()
 	c.Plan = s.Plan()
 	return c, errors.Join(errs...)

@@ -188,6 +188,12 @@ type Spec struct {
 	// (SecretValues).
 	Steps    []StepSpec `json:"steps,omitempty"`
 	DataFile string     `json:"data_file,omitempty"`
+
+	// stream part: the bundled server's push stream for kind subscribe
+	// (no target): messages per second to each subscriber (0: the
+	// server's default, 10) and how many (0: no end).
+	PushRate  float64 `json:"push_rate,omitempty"`
+	PushCount int     `json:"push_count,omitempty"`
 }
 
 // Default returns the settings of a plain `wsbench run`.
@@ -350,9 +356,15 @@ func (s Spec) check() []error {
 		if len(s.Steps) == 0 {
 			bad("steps", "a flow (%s flow) needs its steps: send, expect, think, receive, ping, close, steps (a repeat)", Ref("kind"))
 		}
+	// stream part
+	case KindSubscribe:
+		if s.Rate > 0 || s.Think > 0 {
+			bad("rate", "subscribers only receive (their subscribe messages go out as they open): no %s or %s; to send requests while subscribed, use %s request with a %s", Ref("rate"), Ref("think"), Ref("kind"), Ref("stream"))
+		}
 	default:
 		bad("kind", "want %s, %s, %s, %s or %s, got %q", KindEcho, KindPing, KindBroadcast, KindConnect, KindHold, s.Kind)
 	}
+	errs = append(errs, s.checkPush()...) // stream part
 	if s.Size < s.MinSize() {
 		kind := "text"
 		if s.Binary {

@@ -50,6 +50,9 @@ var fileOnlyKeys = map[string]bool{"target": true, "groups": true,
 // its flag, or the key itself for one that only a scenario file sets
 // (groups, groups[1].name, stages[0].duration).
 func flagName(key string) string {
+	if f, ok := streamFlagOfKey[key]; ok { // stream part
+		return "--" + f
+	}
 	if fileOnlyKeys[key] || strings.ContainsAny(key, "[.") {
 		return key
 	}

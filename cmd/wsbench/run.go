@@ -32,6 +32,7 @@ type runOptions struct {
 	file            *string
 	repeat          int
 	quiet, progress *bool
+	stream          func() // stream part: puts the stream flags into the spec once parsed
 }
 
 // runFlags defines the run command's flags, filling spec.
@@ -43,7 +44,7 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, *runOption
 	o.progress = fs.Bool("progress", false, "show the live status even when stderr is not a terminal")
 	o.repeat = 1
 	fs.Var(cliflag.Min{P: &o.repeat, Name: "repeat", Min: 1}, "repeat", "with several target URLs (or one): run each this many times, interleaved (A B A B …), then compare them; -o names a folder for the results")
-	fs.StringVar((*string)(&spec.Kind), "kind", string(spec.Kind), "workload: echo (data messages echoed back; the default), ping (ping frames answered by pongs), broadcast (chat rooms), connect (a connection storm: open, one message, close, again) or hold (long-lived connections, idle or with --rate light traffic)")
+	fs.StringVar((*string)(&spec.Kind), "kind", string(spec.Kind), "workload: echo (data messages echoed back; the default), ping (ping frames answered by pongs), broadcast (chat rooms), connect (a connection storm: open, one message, close, again) hold (long-lived connections, idle or with --rate light traffic) or subscribe (each connection sends its --subscribe messages, then measures the server's stream)")
 	fs.Float64Var(&spec.ConnectRate, "connect-rate", spec.ConnectRate, "open at most this many connections per second (0 = as fast as --dial-concurrency allows): a ramp")
 	fs.BoolVar(&spec.ConnectMessage, "connect-message", spec.ConnectMessage, "connect: send one message on each connection and wait for its echo before closing")
 	fs.IntVar(&spec.RoomSize, "room-size", spec.RoomSize, "broadcast: connections per room")
@@ -85,6 +86,7 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, *runOption
 	fs.StringArrayVar(&spec.Thresholds, "threshold", spec.Thresholds, `pass/fail check on the result, e.g. "rtt.p99<20ms", "rtt.p(99.9)<50ms", "errors.rate<0.1%", "messages.rate>50000" (repeatable; exit 3 when one fails); "errors.count<100:abort" stops the run once it fails (exit 4)`)
 	fs.StringVar(&spec.SourceIP, "source-ip", spec.SourceIP, "local addresses to spread connections over: addresses and ranges, comma-separated (127.0.0.1-127.0.0.16,::1)")
 	fs.IntVar(&spec.Procs, "procs", spec.Procs, "client processes sharing the connections and the rate; their results are merged exactly")
+	o.stream = streamFlags(fs, spec) // stream part
 	o.driver.IO, o.driver.Timestamps = driver.IOAuto, driver.TimestampsKernel
 	fs.Var(cliflag.Choice[string]{P: &o.driver.Timestamps, Name: "rx-timestamps", Choices: []string{driver.TimestampsKernel, driver.TimestampsRead}}, "rx-timestamps", "when an echo arrived: kernel (the kernel's receive timestamp; the client's reading delay is recorded as read_lag) or read (when the client read it)")
 	fs.Var(cliflag.Choice[iomode.Mode]{P: &o.driver.IO, Name: "io", Choices: []iomode.Mode{driver.IOAuto, driver.IOUring, driver.IOSyscalls}}, "io", "how the event loops use the kernel: auto, io_uring (a system call per batch of sends or receives) or syscalls (one per operation)")
@@ -127,6 +129,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	if err := applyLoadShape(&spec, fs); err != nil {
 		return err
 	}
+	o.stream()
 	if spec.Arrival == scenario.ArrivalPoisson && spec.Seed == 0 {
 		spec.Seed = rand.Uint64() | 1 // chosen here so the result records it
 	}

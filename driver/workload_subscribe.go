@@ -1,0 +1,58 @@
+//go:build linux
+
+package driver
+
+import (
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wsbench/wsbench/internal/flow"
+)
+
+// subscribe is --kind subscribe: each connection subscribes as it opens
+// (the protocol's Open steps: --subscribe messages, a preset's
+// subscription) and from then on sends nothing; every message that
+// arrives goes through the stream accounting (stream.go). A message that
+// is not the stream's is counted (StreamOther) and, if no stream message
+// ever arrives, shown in the run's verdict.
+type subscribe struct{ w *worker }
+
+func newSubscribe(w *worker) workload { return &subscribe{w: w} }
+
+// adopt queues the connection's subscribe messages (the send steps of the
+// protocol's Open); the loop flushes them with its first exchange.
+func (s *subscribe) adopt(c *conn) {
+	p := s.w.run.protocol
+	if p == nil {
+		return
+	}
+	op := ws.OpText
+	if p.Binary {
+		op = ws.OpBinary
+	}
+	v := flow.Values{Conn: uint64(c.slot)}
+	for i, st := range p.Open {
+		if st.Kind != flow.StepSend || st.Send == nil {
+			continue
+		}
+		v.Seq, v.ID = uint64(i), uint64(i+1)
+		v.Now = time.Now().UnixNano()
+		o := &s.w.out
+		o.scratch = st.Send.Append(o.scratch[:0], &v)
+		o.frames(c, op, o.scratch, 1, false)
+	}
+}
+
+func (s *subscribe) sends(*conn) bool { return false } // the pacer sends nothing
+
+func (s *subscribe) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx, now int64) bool {
+	if !s.w.streamMessage(c, p, wireLen, rx) {
+		s.w.streamOther(c, op, p)
+	}
+	return false // a push, not a reply
+}
+
+func (s *subscribe) stopped()      {}
+func (s *subscribe) arrived() bool { return true }
+func (s *subscribe) missed() int64 { return 0 }

@@ -1,0 +1,147 @@
+package flow
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func testStream(t testing.TB, match, seq, sent string, unit, stall time.Duration) *Stream {
+	t.Helper()
+	s := &Stream{Match: MustMatcher(match), Unit: unit, Stall: stall}
+	if seq != "" {
+		m := MustMatcher(seq)
+		s.Seq = &m
+	}
+	if sent != "" {
+		m := MustMatcher(sent)
+		s.Sent = &m
+	}
+	return s
+}
+
+// push is a message of the bundled push server's stream.
+func push(seq uint64, sentNs int64) []byte {
+	return fmt.Appendf(nil, `{"seq":%d,"sent_ns":%d}`, seq, sentNs)
+}
+
+// TestStreamAccount feeds one connection a sequence with every case of the
+// accounting in turn; each row is one message and what it must be.
+func TestStreamAccount(t *testing.T) {
+	const ms = int64(time.Millisecond)
+	s := testStream(t, "$.seq", "$.seq", "$.sent_ns", time.Nanosecond, 50*time.Millisecond)
+	var c StreamConn
+	c.Start(0, 0) // subscribed at 0, measured from there
+	const unix0 = int64(1_700_000_000_000_000_000)
+	for i, r := range []struct {
+		why  string
+		msg  []byte
+		rx   int64 // ms
+		want Arrival
+	}{
+		{"first: gap from the subscription", push(1, unix0+9*ms), 10,
+			Arrival{Stream: true, Measured: true, Gap: 10 * ms, Latency: ms, HasLatency: true}},
+		{"next in order", push(2, unix0+19*ms), 20,
+			Arrival{Stream: true, Measured: true, Gap: 10 * ms, Latency: ms, HasLatency: true}},
+		{"not the stream's: nothing else read", []byte(`{"jsonrpc":"2.0","result":true,"id":1}`), 25, Arrival{}},
+		{"3 and 4 skipped, a stall", push(5, unix0+80*ms), 90,
+			Arrival{Stream: true, Measured: true, Skipped: 2, Gap: 70 * ms, Stall: true, Latency: 10 * ms, HasLatency: true}},
+		{"4 late: fills its gap back", push(4, unix0+85*ms), 95,
+			Arrival{Stream: true, Measured: true, Late: true, Gap: 5 * ms, Latency: 10 * ms, HasLatency: true}},
+		{"4 again: a duplicate, no gap or latency", push(4, unix0+85*ms), 96,
+			Arrival{Stream: true, Measured: true, Dup: true}},
+		{"5 again: a duplicate", push(5, unix0+80*ms), 97,
+			Arrival{Stream: true, Measured: true, Dup: true}},
+		{"6: gap from the last stream message (4 late), not the duplicates", push(6, unix0+99*ms), 100,
+			Arrival{Stream: true, Measured: true, Gap: 5 * ms, Latency: ms, HasLatency: true}},
+		{"sent after the arrival: clocks apart", push(7, unix0+200*ms), 110,
+			Arrival{Stream: true, Measured: true, Gap: 10 * ms, HasLatency: true, Early: true}},
+		{"a seq that is not a number", []byte(`{"seq":"x","sent_ns":1}`), 120,
+			Arrival{Stream: true, Measured: true, BadSeq: true, Gap: 10 * ms, Latency: unix0 + 120*ms - 1, HasLatency: true}},
+		{"a sent time that is not a number", []byte(`{"seq":8,"sent_ns":"soon"}`), 130,
+			Arrival{Stream: true, Measured: true, Gap: 10 * ms, BadSent: true}},
+		{"3, older than the 64 remembered? no: 3 is late too", push(3, unix0+120*ms), 140,
+			Arrival{Stream: true, Measured: true, Late: true, Gap: 10 * ms, Latency: 20 * ms, HasLatency: true}},
+		{"a jump past the bitmap", push(100, unix0+149*ms), 150,
+			Arrival{Stream: true, Measured: true, Skipped: 91, Gap: 10 * ms, Latency: ms, HasLatency: true}},
+		{"older than the bitmap: late, never a duplicate", push(9, unix0+159*ms), 160,
+			Arrival{Stream: true, Measured: true, Late: true, Gap: 10 * ms, Latency: ms, HasLatency: true}},
+	} {
+		got := s.Account(&c, r.msg, r.rx*ms, unix0+r.rx*ms)
+		if got != r.want {
+			t.Errorf("message %d (%s): got %+v, want %+v", i, r.why, got, r.want)
+		}
+	}
+}
+
+// TestStreamWindow: arrivals before the window are warm-up (their place in
+// the sequence is kept), and the first measured gap starts at the window.
+func TestStreamWindow(t *testing.T) {
+	const ms = int64(time.Millisecond)
+	s := testStream(t, "any", "bytes:0:2", "", 0, 0)
+	var c StreamConn
+	c.Start(-5*ms, 100*ms)
+	for i, r := range []struct {
+		why  string
+		seq  uint16
+		rx   int64
+		want Arrival
+	}{
+		{"warm-up", 1, 10, Arrival{Stream: true}},
+		{"warm-up, skipping 2", 3, 50, Arrival{Stream: true, Skipped: 1}},
+		{"first measured: gap from the window's start", 4, 130, Arrival{Stream: true, Measured: true, Gap: 30 * ms}},
+		{"duplicate of a warm-up message", 3, 140, Arrival{Stream: true, Measured: true, Dup: true}},
+		{"2 late", 2, 150, Arrival{Stream: true, Measured: true, Late: true, Gap: 20 * ms}},
+	} {
+		got := s.Account(&c, []byte{byte(r.seq >> 8), byte(r.seq)}, r.rx*ms, 0)
+		if got != r.want {
+			t.Errorf("message %d (%s): got %+v, want %+v", i, r.why, got, r.want)
+		}
+	}
+}
+
+func TestUnixNanos(t *testing.T) {
+	for _, r := range []struct {
+		v    string
+		unit time.Duration
+		want int64
+		ok   bool
+	}{
+		{"1700000000123456789", time.Nanosecond, 1700000000123456789, true},
+		{`"1700000000123"`, time.Millisecond, 1700000000123000000, true},
+		{"1700000000123456", time.Microsecond, 1700000000123456000, true},
+		{"1700000000.25", time.Second, 1700000000250000000, true},
+		{"1700000000.1234567891", time.Second, 1700000000123456789, true}, // below a ns: dropped
+		{"-5", time.Nanosecond, 0, false},
+		{"", time.Nanosecond, 0, false},
+		{"1e9", time.Second, 0, false},
+		{"99999999999999999999", time.Nanosecond, 0, false}, // overflows
+		{"9999999999999", time.Second, 0, false},            // overflows in ns
+	} {
+		got, ok := unixNanos([]byte(r.v), int64(r.unit))
+		if got != r.want || ok != r.ok {
+			t.Errorf("%q in %s: got %d %v, want %d %v", r.v, r.unit, got, ok, r.want, r.ok)
+		}
+	}
+}
+
+func BenchmarkStreamAccount(b *testing.B) {
+	s := testStream(b, "$.seq", "$.seq", "$.sent_ns", time.Nanosecond, time.Second)
+	var c StreamConn
+	c.Start(0, 0)
+	msgs := make([][]byte, 1024)
+	for i := range msgs {
+		msgs[i] = push(uint64(i+1), 1_700_000_000_000_000_000+int64(i))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if i%len(msgs) == 0 {
+			c.Start(int64(i), 0)
+		}
+		a := s.Account(&c, msgs[i%len(msgs)], int64(i)+1, 1_700_000_000_000_000_100+int64(i))
+		if !a.Stream || a.Dup || a.Skipped != 0 {
+			b.Fatalf("message %d: %+v", i, a)
+		}
+	}
+}
