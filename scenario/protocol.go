@@ -52,6 +52,10 @@ type StreamSpec struct {
 	Sent  string   `json:"sent,omitempty"`
 	Unit  string   `json:"unit,omitempty"` // of Sent: ns, us, ms or s
 	Stall Duration `json:"stall,omitempty"`
+	// SeqStart is the sequence number each connection's stream starts at
+	// (a stream per subscription): those before its first arrival count
+	// as gaps. Unset: the first arrival starts the sequence.
+	SeqStart *uint64 `json:"seq_start,omitempty"`
 }
 
 // RuleSpec answers (or, without Reply, silences) what the server says on

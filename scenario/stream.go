@@ -48,6 +48,10 @@ func BundledPush(s Spec) Spec {
 	}
 	if st.Seq == "" {
 		st.Seq = PushSeq
+		if st.SeqStart == nil {
+			one := uint64(1)
+			st.SeqStart = &one // each subscriber's stream counts from 1
+		}
 	}
 	if st.Sent == "" {
 		st.Sent, st.Unit = PushSent, PushUnit
@@ -146,10 +150,16 @@ func (c *Compiled) compileStream() []error {
 	case sp.Unit == "":
 	case !ok:
 		bad("stream.unit", "want ns, us, ms or s, got %q", sp.Unit)
-	case st.Sent == nil:
+	case sp.Sent == "" && st.Sent == nil:
 		bad("stream.unit", "is the unit of %s, which is not set", Ref("stream.sent"))
 	default:
 		st.Unit = u
+	}
+	if sp.SeqStart != nil {
+		if sp.Seq == "" && st.Seq == nil {
+			bad("stream.seq_start", "is where %s starts, which is not set", Ref("stream.seq"))
+		}
+		st.SeqStart, st.HasSeqStart = *sp.SeqStart, true
 	}
 	if sp.Stall < 0 {
 		bad("stream.stall", "must not be negative, got %s", sp.Stall)

@@ -65,6 +65,12 @@ type Stream struct {
 	Sent  *Matcher
 	Unit  time.Duration // of Sent: time.Nanosecond, time.Millisecond, …
 	Stall time.Duration
+	// SeqStart, when HasSeqStart, is the sequence number a connection's
+	// stream starts at: those before its first arrival count as skipped
+	// (a stream per subscription). Without it, the first arrival starts
+	// the sequence (a stream a subscriber joins midway).
+	SeqStart    uint64
+	HasSeqStart bool
 }
 
 // Rule answers a message it matches with Reply (nil: the message is only

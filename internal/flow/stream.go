@@ -76,6 +76,9 @@ func (s *Stream) Account(c *StreamConn, p []byte, rx, unix int64) Arrival {
 			a.BadSeq = true
 		} else if seq, ok := s.seqNumber(v); !ok {
 			a.BadSeq = true
+		} else if !c.hasSeq && s.HasSeqStart && seq >= s.SeqStart {
+			c.hasSeq, c.next = true, s.SeqStart
+			c.sequence(seq, &a)
 		} else if c.sequence(seq, &a); a.Dup {
 			return a
 		}

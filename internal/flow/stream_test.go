@@ -145,3 +145,42 @@ func BenchmarkStreamAccount(b *testing.B) {
 		}
 	}
 }
+
+// TestStreamSeqStart: a stream per subscription that starts at 1 counts
+// what was missed before the first arrival; without a start, the first
+// arrival starts the sequence.
+func TestStreamSeqStart(t *testing.T) {
+	for _, r := range []struct {
+		why       string
+		start     bool
+		seqs      []uint64
+		skipped   uint64
+		late, dup int
+	}{
+		{"joined at 3: 1 and 2 missed", true, []uint64{3, 4, 5}, 2, 0, 0},
+		{"joined at 3, then 2 late: one missed", true, []uint64{3, 4, 2, 5}, 2, 1, 0},
+		{"from 1: nothing missed", true, []uint64{1, 2, 3}, 0, 0, 0},
+		{"no start: joining midway misses nothing", false, []uint64{3, 4, 5}, 0, 0, 0},
+		{"no start: 1 again is a duplicate", false, []uint64{1, 2, 1}, 0, 0, 1},
+	} {
+		s := testStream(t, "$.seq", "$.seq", "", 0, 0)
+		s.SeqStart, s.HasSeqStart = 1, r.start
+		var c StreamConn
+		c.Start(0, 0)
+		var skipped uint64
+		late, dup := 0, 0
+		for i, seq := range r.seqs {
+			a := s.Account(&c, push(seq, 0), int64(i), 0)
+			skipped += a.Skipped
+			if a.Late {
+				late++
+			}
+			if a.Dup {
+				dup++
+			}
+		}
+		if skipped != r.skipped || late != r.late || dup != r.dup {
+			t.Errorf("%s: skipped %d late %d dup %d, want %d %d %d", r.why, skipped, late, dup, r.skipped, r.late, r.dup)
+		}
+	}
+}
