@@ -438,19 +438,22 @@ func (s *Session) Waiting() int {
 	return s.pc
 }
 
-// Start starts the script: start is its intended start (≤ now; the
-// schedule's time in an open model), now the time of the call.
+// Start starts the script: start is its intended start (the schedule's
+// time in an open model; a start after now is now), now the time of the
+// call. A time given to any call that is before the current step's start
+// counts as that start, so no latency is negative.
 func (s *Session) Start(start, now int64, dst []Action) []Action {
 	if s.sc == nil || s.started {
 		return dst
 	}
-	s.started, s.t = true, start
+	s.started, s.t = true, min(start, now)
 	s.buf = s.buf[:0]
 	return s.run(now, dst)
 }
 
 // OnMessage hands the Session a data message that arrived at now.
 func (s *Session) OnMessage(p []byte, now int64, dst []Action) []Action {
+	now = s.clock(now)
 	s.buf = s.buf[:0]
 	if !s.waiting || s.ended {
 		return append(dst, Action{Kind: ActUnmatched, Op: -1})
@@ -503,6 +506,7 @@ func (s *Session) matches(op *Op, p []byte) bool {
 
 // OnPong hands the Session a pong that arrived at now.
 func (s *Session) OnPong(now int64, dst []Action) []Action {
+	now = s.clock(now)
 	if !s.waiting || s.ended || s.sc.Ops[s.pc].Kind != StepPing {
 		return dst
 	}
@@ -513,6 +517,7 @@ func (s *Session) OnPong(now int64, dst []Action) []Action {
 // OnTimer tells the Session its Deadline came (now ≥ Deadline; an early
 // call does nothing).
 func (s *Session) OnTimer(now int64, dst []Action) []Action {
+	now = s.clock(now)
 	if !s.waiting || s.ended || now < s.deadline {
 		return dst
 	}
@@ -535,6 +540,7 @@ func (s *Session) OnClosed(now int64, dst []Action) []Action { return s.abort(Er
 func (s *Session) Stop(now int64, dst []Action) []Action { return s.abort(ErrStopped, now, dst) }
 
 func (s *Session) abort(kind ErrKind, now int64, dst []Action) []Action {
+	now = s.clock(now)
 	if s.ended || s.sc == nil {
 		return dst
 	}
@@ -552,6 +558,16 @@ func (s *Session) abort(kind ErrKind, now int64, dst []Action) []Action {
 	}
 	s.stack = s.stack[:0]
 	return append(dst, Action{Kind: ActEnd, Err: kind, Op: -1})
+}
+
+// clock is now, or the current step's start if now is before it (a
+// message stamped when it arrived, handed over after a timer moved the
+// script on): no latency is negative.
+func (s *Session) clock(now int64) int64 {
+	if now < s.t {
+		return s.t
+	}
+	return now
 }
 
 // done ends the waiting step at end (its new start for the next step).

@@ -210,6 +210,11 @@ func TestSession(t *testing.T) {
 			`failed 2@0+10 timeout; start 1@10; send 1@10 {"id":2}; done 1@10+0 n0; start 2@10 | deadline 20; ` +
 			`unmatched 2 | deadline 20; done 2@10+5 n1; done 0@0+15 n2; end`,
 	}, {
+		name:   "a message stamped before its step's start (handed over after the timer) counts at the start: no negative latency",
+		steps:  []Step{think(100 * time.Millisecond), send(&names, "x"), expect("any")},
+		events: []event{ev(130, "timer"), msg(95, "late")},
+		want:   `start 0@0 | deadline 100; done 0@0+100 n0; start 1@100; send 1@100 x; done 1@100+30 n0; start 2@100 | deadline 10100; done 2@100+0 n1; end`,
+	}, {
 		name:   "a matcher's value may be a captured variable",
 		steps:  []Step{expect("$.s", capSession), receive("$.s=={{session}}", 0, 1)},
 		events: []event{msg(1, `{"s":"a","session":"k"}`), msg(2, `{"s":"a"}`), msg(3, `{"s":"k"}`)},
@@ -443,13 +448,14 @@ func FuzzSession(f *testing.F) {
 		check()
 		for _, e := range events {
 			now += int64(e>>4) * ms
+			rx := now - int64(e>>6)*ms // a message stamped before the last call's time
 			switch e % 10 {
 			case 0:
-				acts = s.OnMessage([]byte(`{"a":1,"b":"x"}`), now, acts[:0])
+				acts = s.OnMessage([]byte(`{"a":1,"b":"x"}`), rx, acts[:0])
 			case 1:
-				acts = s.OnMessage([]byte(`{"a":1}`), now, acts[:0])
+				acts = s.OnMessage([]byte(`{"a":1}`), rx, acts[:0])
 			case 2:
-				acts = s.OnMessage([]byte(`{"c":1}`), now, acts[:0])
+				acts = s.OnMessage([]byte(`{"c":1}`), rx, acts[:0])
 			case 3:
 				acts = s.OnPong(now, acts[:0])
 			case 4, 5, 6:
