@@ -95,6 +95,14 @@ func (w *worker) streamMessage(c *conn, p []byte, wireLen int, rx int64) bool {
 	return true
 }
 
+// stream is streamMessage in the form the request workload (rpc part)
+// calls it, for a message no request claimed and no rule answered: whether
+// the run's stream took p, which arrived on c at rx. (The message's wire
+// length is taken as its payload's.)
+func (w *worker) stream(c *conn, _ ws.OpCode, p []byte, rx, _ int64) bool {
+	return w.streamMessage(c, p, len(p), rx)
+}
+
 // streamOther counts a message of a subscribe run that was not the
 // stream's and keeps, the first time in the run, an excerpt of it for the
 // line that says no stream message arrived.
