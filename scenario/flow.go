@@ -339,7 +339,14 @@ func checkFileSteps(file string, s Spec) []error {
 	if len(s.Steps) == 0 {
 		return nil
 	}
-	_, probs := compileSteps(s.Steps, "steps", &flow.Names{})
+	names := &flow.Names{}
+	steps, probs := compileSteps(s.Steps, "steps", names)
+	if len(probs) == 0 {
+		var se *flow.ScriptError
+		if _, err := flow.NewScript(steps, names); errors.As(err, &se) {
+			probs = append(probs, stepProblem{key: se.Key, line: se.Line, msg: se.Msg})
+		}
+	}
 	var errs []error
 	for _, p := range probs {
 		errs = append(errs, p.fileError(file))
@@ -430,14 +437,23 @@ func checkVars(steps []flow.Step, prefix string, names *flow.Names, data [][][]b
 	walk = func(list []flow.Step, prefix string) {
 		for i, st := range list {
 			key := fmt.Sprintf("%s[%d]", prefix, i)
-			if st.Send != nil {
-				for _, p := range st.Send.Parts {
+			check := func(field string, t *flow.Template) {
+				for _, p := range t.Parts {
 					if p.Field == flow.Var && !set[p.Var] {
 						set[p.Var] = true // once
 						name := names.List()[p.Var]
-						errs = append(errs, stepProblem{key: key + ".send", line: st.Line,
+						errs = append(errs, stepProblem{key: key + "." + field, line: st.Line,
 							msg: fmt.Sprintf("{{%s}}: no data file column and no capture sets it", name)}.fieldError())
 					}
+				}
+			}
+			if st.Send != nil {
+				check("send", st.Send)
+			}
+			// A matcher's ==VALUE with fields ($.s=={{session}}).
+			if st.Match.Kind == flow.MatchPath && bytes.Contains(st.Match.Equals, []byte("{{")) {
+				if t, err := flow.ParseTemplate(string(st.Match.Equals), names); err == nil {
+					check(map[flow.StepKind]string{flow.StepExpect: "expect", flow.StepReceive: "receive"}[st.Kind], t)
 				}
 			}
 			walk(st.Steps, key+".steps")

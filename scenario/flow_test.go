@@ -122,6 +122,8 @@ func TestFlowFileErrors(t *testing.T) {
 		{"  - send: '${FLOW_TEST_UNSET}'\n", "f.yaml:3: steps[0].send: ${FLOW_TEST_UNSET}: the environment variable FLOW_TEST_UNSET is not set"},
 		{"  - send: '${1X}'\n", "f.yaml:3: steps[0].send: ${1X}: want ${NAME}"},
 		{"  - name: a.b\n    send: x\n", `f.yaml:3: steps[0].name: "a.b": a step's name is letters`},
+		{"  - send: a\n  - steps:\n      - send: b\n", "f.yaml:4: steps[1]: a repeat without end must wait somewhere"},
+		{"  - send: a\n  - expect: $.id=={{id\n", `f.yaml:4: steps[1]: $.id=={{id: "{{id" opens a field`},
 		{"  - send: '{{x'\n", `f.yaml:3: steps[0].send: "{{x" opens a field`},
 	} {
 		_, err := ParseFile("f.yaml", []byte("kind: flow\nsteps:\n"+c.steps), Default())
@@ -152,6 +154,9 @@ func TestCompileFlowErrors(t *testing.T) {
 		{"a variable nothing sets", func(s *Spec) {
 			s.Kind, s.Steps = KindFlow, []StepSpec{{Send: "{{who}}"}}
 		}, "steps[0].send"},
+		{"a matcher's variable nothing sets", func(s *Spec) {
+			s.Kind, s.Steps = KindFlow, []StepSpec{{Send: "x"}, {Expect: "$.s=={{who}}"}}
+		}, "steps[1].expect"},
 		{"a data file that is not there", func(s *Spec) {
 			s.Kind, s.Steps, s.DataFile = KindFlow, []StepSpec{{Send: "x"}}, "none.csv"
 		}, "data_file"},
