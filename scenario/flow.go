@@ -387,9 +387,6 @@ func (c *Compiled) compileFlow(rd *reader) []error {
 	if len(errs) > 0 || len(steps) == 0 {
 		return errs
 	}
-	if columns >= 0 {
-		errs = append(errs, checkVars(steps, "steps", c.Names, c.Data, s.Open)...)
-	}
 	sc, err := flow.NewScript(steps, c.Names)
 	if err != nil {
 		var se *flow.ScriptError
@@ -398,24 +395,24 @@ func (c *Compiled) compileFlow(rd *reader) []error {
 		}
 		return append(errs, &FieldError{Key: "steps", Err: err})
 	}
+	if columns >= 0 {
+		if errs = append(errs, checkVars(sc, c.Names, c.Data, s.Open)...); len(errs) > 0 {
+			return errs
+		}
+	}
 	c.Steps, c.Script = steps, sc
 	return errs
 }
 
-// checkVars finds the {{NAME}}s of steps no data-file column and no
-// capture (of the steps or of open) sets.
-func checkVars(steps []flow.Step, prefix string, names *flow.Names, data [][][]byte, open []StepSpec) []error {
+// checkVars finds the {{NAME}}s of sc's sends and matchers no data-file
+// column and no capture (of the steps or of open) sets.
+func checkVars(sc *flow.Script, names *flow.Names, data [][][]byte, open []StepSpec) []error {
 	set := map[int]bool{}
-	var captures func([]flow.Step)
-	captures = func(list []flow.Step) {
-		for _, st := range list {
-			for _, c := range st.Captures {
-				set[c.Var] = true
-			}
-			captures(st.Steps)
+	for _, op := range sc.Ops {
+		for _, c := range op.Captures {
+			set[c.Var] = true
 		}
 	}
-	captures(steps)
 	for _, sp := range open {
 		for _, c := range sp.Capture {
 			if name, _, ok := strings.Cut(c, "="); ok {
@@ -433,33 +430,27 @@ func checkVars(steps []flow.Step, prefix string, names *flow.Names, data [][][]b
 		}
 	}
 	var errs []error
-	var walk func([]flow.Step, string)
-	walk = func(list []flow.Step, prefix string) {
-		for i, st := range list {
-			key := fmt.Sprintf("%s[%d]", prefix, i)
-			check := func(field string, t *flow.Template) {
-				for _, p := range t.Parts {
-					if p.Field == flow.Var && !set[p.Var] {
-						set[p.Var] = true // once
-						name := names.List()[p.Var]
-						errs = append(errs, stepProblem{key: key + "." + field, line: st.Line,
-							msg: fmt.Sprintf("{{%s}}: no data file column and no capture sets it", name)}.fieldError())
-					}
+	for _, op := range sc.Ops {
+		check := func(field string, slots []int) {
+			for _, v := range slots {
+				if !set[v] {
+					set[v] = true // once
+					errs = append(errs, stepProblem{key: op.Key + "." + field, line: op.Line,
+						msg: fmt.Sprintf("{{%s}}: no data file column and no capture sets it", names.List()[v])}.fieldError())
 				}
 			}
-			if st.Send != nil {
-				check("send", st.Send)
-			}
-			// A matcher's ==VALUE with fields ($.s=={{session}}).
-			if st.Match.Kind == flow.MatchPath && bytes.Contains(st.Match.Equals, []byte("{{")) {
-				if t, err := flow.ParseTemplate(string(st.Match.Equals), names); err == nil {
-					check(map[flow.StepKind]string{flow.StepExpect: "expect", flow.StepReceive: "receive"}[st.Kind], t)
-				}
-			}
-			walk(st.Steps, key+".steps")
 		}
+		if op.Send != nil {
+			var slots []int
+			for _, p := range op.Send.Parts {
+				if p.Field == flow.Var {
+					slots = append(slots, p.Var)
+				}
+			}
+			check("send", slots)
+		}
+		check(map[flow.StepKind]string{flow.StepExpect: "expect", flow.StepReceive: "receive"}[op.Kind], op.MatchVars())
 	}
-	walk(steps, prefix)
 	return errs
 }
 

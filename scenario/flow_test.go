@@ -157,6 +157,9 @@ func TestCompileFlowErrors(t *testing.T) {
 		{"a matcher's variable nothing sets", func(s *Spec) {
 			s.Kind, s.Steps = KindFlow, []StepSpec{{Send: "x"}, {Expect: "$.s=={{who}}"}}
 		}, "steps[1].expect"},
+		{"a variable nothing sets, in a part of &&", func(s *Spec) {
+			s.Kind, s.Steps = KindFlow, []StepSpec{{Send: "x"}, {Receive: "$.t==a && $.s=={{who}}", Count: 1}}
+		}, "steps[1].receive"},
 		{"a data file that is not there", func(s *Spec) {
 			s.Kind, s.Steps, s.DataFile = KindFlow, []StepSpec{{Send: "x"}}, "none.csv"
 		}, "data_file"},

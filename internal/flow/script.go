@@ -45,7 +45,8 @@ import (
 //     ==VALUE may hold template fields, filled in when a message arrives:
 //     $.id=={{id}} takes only the reply to the last send's id (a late reply
 //     to a request that timed out is then not taken for the next one's),
-//     $.session=={{session}} a captured value.
+//     $.session=={{session}} a captured value (also in a part of && or
+//     ||: $.type==next && $.id=={{id}}).
 //   - think waits For (0: not at all).
 //   - repeat runs Steps Count times, or, with Count 0, until the host stops
 //     the session. A repeat that runs forever must wait somewhere in its
@@ -190,12 +191,79 @@ type Op struct {
 	// Key names the step as a scenario file's key does: steps[2].steps[0].
 	Key string
 	id  bool // Send has {{id}}
-	// eq, when Match's ==VALUE holds fields ($.id=={{id}}), is that value
-	// rendered per message, compared with what match (Match without it)
-	// reads.
-	eq    *Template
-	match Matcher
+	// eq, when a ==VALUE of Match holds fields ($.id=={{id}}, also as a
+	// part of && and ||), is Match with those values rendered per message.
+	eq *eqMatcher
 }
+
+// eqMatcher is a Matcher whose JSON paths' ==VALUEs may hold template
+// fields, filled in when a message arrives.
+type eqMatcher struct {
+	m     Matcher   // a leaf: Equals cleared when eq is set
+	eq    *Template // the leaf's ==VALUE (nil: m as it is)
+	all   bool      // parts: && (else ||)
+	parts []eqMatcher
+}
+
+// compileEq returns m as an eqMatcher, nil when no ==VALUE of it holds a
+// field.
+func compileEq(m Matcher, names *Names) (*eqMatcher, error) {
+	switch m.Kind {
+	case MatchAll, MatchEither:
+		e := &eqMatcher{all: m.Kind == MatchAll}
+		fields := false
+		for _, pm := range m.parts {
+			pe, err := compileEq(pm, names)
+			if err != nil {
+				return nil, err
+			}
+			if pe == nil {
+				pe = &eqMatcher{m: pm}
+			} else {
+				fields = true
+			}
+			e.parts = append(e.parts, *pe)
+		}
+		if !fields {
+			return nil, nil
+		}
+		return e, nil
+	case MatchPath:
+		if !bytes.Contains(m.Equals, []byte("{{")) {
+			return nil, nil
+		}
+		t, err := ParseTemplate(string(m.Equals), names)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", m.Src, err)
+		}
+		e := &eqMatcher{m: m, eq: t}
+		e.m.Equals = nil
+		return e, nil
+	}
+	return nil, nil
+}
+
+// vars appends the variable slots e's fields use to dst.
+func (e *eqMatcher) vars(dst []int) []int {
+	if e == nil {
+		return dst
+	}
+	if e.eq != nil {
+		for _, p := range e.eq.Parts {
+			if p.Field == Var {
+				dst = append(dst, p.Var)
+			}
+		}
+	}
+	for i := range e.parts {
+		dst = e.parts[i].vars(dst)
+	}
+	return dst
+}
+
+// MatchVars lists the variable slots the fields of the step's matcher use
+// ($.s=={{session}}).
+func (op *Op) MatchVars() []int { return op.eq.vars(nil) }
 
 // Script is a flow compiled for Sessions. It is read-only once built and
 // shared by every Session of a run.
@@ -268,14 +336,11 @@ func NewScript(steps []Step, names *Names) (*Script, error) {
 						return bad("for and count must not be negative")
 					}
 				}
-				if bytes.Contains(st.Match.Equals, []byte("{{")) && st.Match.Kind == MatchPath {
-					t, err := ParseTemplate(string(st.Match.Equals), names)
-					if err != nil {
-						return bad("%s: %v", st.Match.Src, err)
-					}
-					op.eq, op.match = t, st.Match
-					op.match.Equals = nil
+				eq, err := compileEq(st.Match, names)
+				if err != nil {
+					return bad("%v", err)
 				}
+				op.eq = eq
 				if st.Kind == StepReceive {
 					break
 				}
@@ -496,11 +561,26 @@ func (s *Session) matches(op *Op, p []byte) bool {
 	if op.eq == nil {
 		return op.Match.Matches(p)
 	}
-	v, ok := op.match.Value(p)
+	return s.eqMatches(op.eq, p)
+}
+
+func (s *Session) eqMatches(e *eqMatcher, p []byte) bool {
+	switch {
+	case e.parts != nil:
+		for i := range e.parts {
+			if s.eqMatches(&e.parts[i], p) != e.all {
+				return !e.all
+			}
+		}
+		return e.all
+	case e.eq == nil:
+		return e.m.Matches(p)
+	}
+	v, ok := e.m.Value(p)
 	if !ok {
 		return false
 	}
-	s.scratch = op.eq.Append(s.scratch[:0], &s.vals) // {{id}}, {{seq}}: the last send's
+	s.scratch = e.eq.Append(s.scratch[:0], &s.vals) // {{id}}, {{seq}}: the last send's
 	return bytes.Equal(v, s.scratch)
 }
 

@@ -215,6 +215,11 @@ func TestSession(t *testing.T) {
 		events: []event{ev(130, "timer"), msg(95, "late")},
 		want:   `start 0@0 | deadline 100; done 0@0+100 n0; start 1@100; send 1@100 x; done 1@100+30 n0; start 2@100 | deadline 10100; done 2@100+0 n1; end`,
 	}, {
+		name:   "fields in a part of && and ||",
+		steps:  []Step{send(&names, "{{id}}"), expect("$.type==next && $.id=={{id}}"), receive("$.x==0 || $.y=={{id}}", 0, 1)},
+		events: []event{msg(1, `{"type":"next","id":2}`), msg(2, `{"type":"done","id":1}`), msg(3, `{"type":"next","id":1}`), msg(4, `{"y":2}`), msg(5, `{"y":1}`)},
+		want:   `start 0@0; send 0@0 1; done 0@0+0 n0; start 1@0 | deadline 10000; unmatched 1 | deadline 10000; unmatched 1 | deadline 10000; done 1@0+3 n1; start 2@3 | deadline 10003; unmatched 2 | deadline 10003; received 2; done 2@3+2 n1; end`,
+	}, {
 		name:   "a matcher's value may be a captured variable",
 		steps:  []Step{expect("$.s", capSession), receive("$.s=={{session}}", 0, 1)},
 		events: []event{msg(1, `{"s":"a","session":"k"}`), msg(2, `{"s":"a"}`), msg(3, `{"s":"k"}`)},
