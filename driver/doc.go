@@ -29,7 +29,8 @@ Each term as the code uses it, with what implements it.
     msg/s (openRatePerWorker), never more than the connections. worker.loop
     is its main loop.
   - Workload (workload, one file per kind: workload_echo.go, workload_ping.go,
-    workload_broadcast.go, workload_hold.go; the registry workloads, keyed by
+    workload_broadcast.go, workload_hold.go, workload_subscribe.go; the
+    registry workloads, keyed by
     scenario kind): what the connections do with their messages. It
     prepares a connection as the loop takes it (adopt), says whether it
     sends (sends), accounts for each data message or pong that arrives
@@ -161,6 +162,29 @@ Each term as the code uses it, with what implements it.
     as StopNotBroadcast ("not_broadcast"). The run then skips catch-up and
     grace (verdict.cut), closes normally and keeps an excerpt of what was
     sent and what came back (Result.Mismatch).
+  - Stream (the stream part; stream.go, workload_subscribe.go): a server's
+    pushed messages, matched by the run's flow.Stream (Protocol.Stream).
+    Each connection keeps its place in the stream (conn.stream, a
+    flow.StreamConn started as the loop adopts it); worker.streamMessage
+    hands each message to flow.Stream.Account (sans-IO, 0 allocs) and
+    records what it says: Counts.Stream, the inter-arrival gap
+    (metrics.Gap; a connection's first from the clock's start, or its
+    adoption if later), stalls (gaps over Stream.Stall), sequence gaps, late
+    arrivals (which take their gap back) and duplicates when Seq is set
+    (StreamGaps, StreamLate, StreamDups, as conn.next/seen do per
+    publisher in a broadcast run), and the one-way delivery latency
+    (metrics.Delivery: the arrival as Unix time, rx plus the pass's wall
+    offset, minus the message's Sent field in its Unit; a send time after
+    the arrival counts StreamEarly and records 0). Whether the two clocks
+    are one machine's is for results to say. With no warm-up the window
+    opens at the subscription, so what arrived as the connections opened
+    counts. --kind subscribe (the subscribe workload) sends the Open
+    steps' messages and nothing else; every message goes to the stream, and
+    one that is not the stream's counts StreamOther, the first kept
+    (run.streamOther) for the line that says no stream message came
+    (Mismatch with Reason StopNoStream). The request workload hands the
+    stream the messages no request claimed and no rule answered
+    (worker.stream).
   - Connection storm (--kind connect, runConnect): short-lived connections,
     each a goroutine doing blocking I/O on Go's own poller: open, handshake,
     optionally one message and its echo, close, again. The event loops are
@@ -327,7 +351,10 @@ The registry line, in workloads:
 
 	string(scenario.KindSubscribe): newSubscribe,
 
-and in scenario, the kind's name beside the others (KindSubscribe Kind =
+(The real --kind subscribe, workload_subscribe.go, reads a server's own
+messages rather than stamps: see Stream above.)
+
+And in scenario, the kind's name beside the others (KindSubscribe Kind =
 "subscribe") and its case in Spec.check (Compile's checks), which says what
 does not apply to it, naming settings by key (the command line shows flags):
 

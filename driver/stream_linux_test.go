@@ -1,0 +1,83 @@
+//go:build linux
+
+package driver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+
+	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
+)
+
+// TestSubscribeScripted: a push server written for the test sends, after
+// each connection's subscribe message, a scripted stream: 1, 2, 4, 3 (late,
+// filling the gap 4 left), 3 again (a duplicate), a message that is not the
+// stream's, a pause longer than the stall, 5, then 7 (6 never comes). The
+// driver's accounting over the wire must say exactly that.
+func TestSubscribeScripted(t *testing.T) {
+	const conns = 2
+	const pause = 300 * time.Millisecond
+	subscribed := make(chan string, conns)
+	l := listenLoopback(t, func(c net.Conn, _ int64) {
+		if _, err := ws.Upgrade(c); err != nil {
+			return
+		}
+		msg, _, err := wsutil.ReadClientData(c)
+		if err != nil {
+			return
+		}
+		subscribed <- string(msg)
+		send := func(s string) bool { return wsutil.WriteServerMessage(c, ws.OpText, []byte(s)) == nil }
+		for _, seq := range []int{1, 2, 4, 3, 3} {
+			if !send(fmt.Sprintf(`{"seq":%d}`, seq)) {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		send(`{"ack":true}`)
+		time.Sleep(pause)
+		send(`{"seq":5}`)
+		send(`{"seq":7}`)
+		wsutil.ReadClientData(c) // until the client closes
+	})
+	spec := scenario.Default()
+	spec.Kind, spec.Conns, spec.Warmup, spec.Duration = scenario.KindSubscribe, conns, 0, scenario.Duration(pause+time.Second)
+	spec.Open = []scenario.StepSpec{{Send: `{"subscribe":{{conn}}}`}}
+	spec.Stream = &scenario.StreamSpec{Match: "$.seq", Seq: "$.seq", Stall: scenario.Duration(pause / 2)}
+	res, err := Run(context.Background(), Config{Spec: spec, Target: l.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(subscribed)
+	var subs []string
+	for s := range subscribed {
+		subs = append(subs, s)
+	}
+	if len(subs) != conns || (subs[0] != `{"subscribe":0}` && subs[0] != `{"subscribe":1}`) {
+		t.Errorf("subscribe messages %q, want one per connection with its index", subs)
+	}
+	c := res.Snapshot.Counts
+	// Per connection: 1 2 4 3 5 7 counted; 6 missing; 3 late; 3 twice; the ack other.
+	want := metrics.Counts{Stream: 6 * conns, StreamGaps: 1 * conns, StreamLate: 1 * conns, StreamDups: 1 * conns, StreamOther: 1 * conns, StreamStalls: 1 * conns}
+	got := metrics.Counts{Stream: c.Stream, StreamGaps: c.StreamGaps, StreamLate: c.StreamLate, StreamDups: c.StreamDups, StreamOther: c.StreamOther, StreamStalls: c.StreamStalls}
+	if got != want {
+		t.Errorf("stream counts %+v, want %+v", got, want)
+	}
+	g := res.Snapshot.Hist[metrics.Gap]
+	if g.Count() != 6*conns || g.Percentile(100) < pause {
+		t.Errorf("gap: %d values, max %v; want %d, the longest at least the %v pause", g.Count(), g.Percentile(100), 6*conns, pause)
+	}
+	if res.Snapshot.Hist[metrics.Delivery].Count() != 0 {
+		t.Errorf("delivery recorded without a sent field")
+	}
+	if res.Mismatch != nil && res.Mismatch.Reason != StopNoStream {
+		t.Errorf("mismatch %+v", res.Mismatch)
+	}
+}
