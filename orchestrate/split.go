@@ -218,6 +218,7 @@ func childSpec(spec scenario.Spec, target string, n int) scenario.Spec {
 	c := spec
 	c.Target, c.Conns, c.Procs, c.Thresholds = target, n, 1, nil // thresholds are the parent's to check
 	c.DialConcurrency = max(1, spec.DialConcurrency/spec.Procs)
+	c.PushRate, c.PushCount = 0, 0 // stream part: the bundled server's, which the parent started
 	if !spec.Staged() {
 		// Each process its share of the opening rate; in a staged run every
 		// process paces the whole plan's opens, then takes its own slots.

@@ -53,7 +53,7 @@ func (s *Status) Interval(iv driver.Interval) {
 	secs := (iv.End - iv.Start).Seconds()
 	rate := 0.0
 	if secs > 0 {
-		rate = float64(snap.Counts.Received) / secs
+		rate = float64(snap.Counts.Received+snap.Counts.Stream) / secs // stream part: a stream's messages too
 	}
 	rtt := snap.Hist[metrics.RTT]
 	desc := fmt.Sprintf("%8.0f msg/s", rate)

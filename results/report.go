@@ -153,6 +153,8 @@ type Interval struct {
 	Open     int                `json:"conns_open"` // at the interval's end
 	RateS    float64            `json:"received_per_s"`
 	Latency  map[string]Latency `json:"latency"`
+	// stream part: the server's stream messages of the interval (also in RateS).
+	Stream int64 `json:"stream,omitempty"`
 }
 
 // Stage is one stage of a staged run: its targets at its end, what it
@@ -511,12 +513,12 @@ func intervalReport(iv metrics.Interval) (Interval, error) {
 	}
 	iv.Snapshot = snap
 	c := iv.Snapshot.Counts
-	out := Interval{StartS: iv.Start.Seconds(), EndS: iv.End.Seconds(), Sent: c.Sent, Received: c.Received, Open: iv.Open}
+	out := Interval{StartS: iv.Start.Seconds(), EndS: iv.End.Seconds(), Sent: c.Sent, Received: c.Received, Open: iv.Open, Stream: c.Stream}
 	for _, v := range iv.Snapshot.Errors {
 		out.Errors += v
 	}
 	if d := (iv.End - iv.Start).Seconds(); d > 0 {
-		out.RateS = float64(c.Received) / d
+		out.RateS = float64(c.Received+c.Stream) / d
 	}
 	if out.Latency, err = latencies(iv.Snapshot); err != nil {
 		return out, fmt.Errorf("interval %v..%v: %w", iv.Start, iv.End, err)
