@@ -253,6 +253,13 @@ type run struct {
 	stream       *flow.Stream
 	streamWindow int64
 	streamOther  atomic.Pointer[Mismatch]
+
+	// flowrun: kind flow's script (nil: another kind), the data file's rows
+	// (connection i takes row i mod len), and whether each connection runs
+	// its steps once (a session rate) rather than looping them.
+	script   *flow.Script
+	flowData [][][]byte
+	flowOnce bool
 }
 
 // Run opens the connections, drives the load the scenario describes, stops
@@ -308,6 +315,7 @@ type session struct {
 	split, staged, broadcast bool
 	useRing, rxStamps        bool
 	codec                    *codec
+	script                   *flow.Script // flowrun: kind flow's steps, compiled
 	plan                     dialPlan
 	events                   []scenario.ConnEvent // staged: what the planner opens and closes after the start
 
@@ -367,7 +375,7 @@ func prepare(cfg Config) (*session, error) {
 	}
 	// A staged run, or one that reopens dropped connections, runs on the
 	// planner and the message sequence (see staged_linux.go).
-	s.staged = s.spec.Staged() || s.spec.Reconnect > 0
+	s.staged = s.spec.Staged() || s.spec.Reconnect > 0 || s.spec.SessionRate > 0 // flowrun: sessions arrive on the planner
 	return s, nil
 }
 
@@ -394,6 +402,11 @@ func (s *session) checkOptions() error {
 		return err
 	}
 	s.codec = newPayloadCodec(s.c, s.c.BinaryMessages(), s.broadcast)
+	if s.c.Kind == scenario.KindFlow { // flowrun
+		if s.script, err = flow.NewScript(s.c.Steps, s.c.Names); err != nil {
+			return fmt.Errorf("flow: %w", err)
+		}
+	}
 	s.plan = dialPlan{n: spec.Conns, conc: spec.DialConcurrency, timeout: time.Duration(spec.ConnectTimeout),
 		sources: s.c.Sources, first: part.First, dialer: handshakeDialer(s.c), require: spec.RequireSubprotocol,
 		rate: spec.ConnectRate, tls: tc, ports: newPortPicker(), urlFor: connURLs(s.c, s.u)}
@@ -404,7 +417,11 @@ func (s *session) checkOptions() error {
 			s.part = Part{First: 0, Total: spec.Conns}
 		}
 		k0 := 0
-		for _, ev := range s.c.Plan.ConnEvents(spec.ConnectRate) {
+		evs := s.c.Plan.ConnEvents(spec.ConnectRate)
+		if spec.SessionRate > 0 {
+			evs = sessionArrivals(spec, s.part.Total) // flowrun
+		}
+		for _, ev := range evs {
 			if ev.At > 0 || !ev.Open {
 				s.events = append(s.events, ev)
 			} else {
@@ -564,6 +581,12 @@ func (s *session) newRun() *run {
 	}
 	if s.c.Kind == scenario.KindPing {
 		r.op = ws.OpPing // answered by pongs, matched and timed like echoes
+	}
+	if s.script != nil { // flowrun
+		r.script, r.flowData, r.flowOnce = s.script, s.c.Data, spec.SessionRate > 0
+		if p := s.c.Protocol; p != nil && p.Binary {
+			r.op = ws.OpBinary
+		}
 	}
 	return r
 }

@@ -38,6 +38,8 @@ type pacer interface {
 // or the closed model's.
 func newPacer(w *worker) pacer {
 	switch {
+	case w.run.script != nil: // flowrun: a flow paces itself
+		return &flowPacer{w: w, load: w.load.(*flowLoad)}
 	case w.run.open && w.staged != nil:
 		return &stagedPacer{w: w}
 	case w.run.open:

@@ -197,6 +197,8 @@ func (w *worker) decode(c *conn, in *frames, rx int64) {
 		case evPong:
 			if w.run.op == ws.OpPing {
 				w.message(c, ws.OpPing, ev.payload, ev.wireLen, rx)
+			} else if w.run.script != nil { // flowrun: a flow's ping step
+				w.message(c, ws.OpPong, ev.payload, ev.wireLen, rx)
 			}
 		case evClose:
 			w.closeReceived(c, ev.code)
@@ -282,6 +284,9 @@ func (w *worker) settle(c *conn, lost bool) {
 	}
 	w.outstanding -= c.outstanding()
 	c.expected = c.nextSeq
+	if f, ok := w.load.(*flowLoad); ok && lost { // flowrun: the flow's waiting step fails as closed
+		f.dropped(c)
+	}
 }
 
 func (w *worker) closeFD(c *conn) {

@@ -46,6 +46,7 @@ var workloads = map[string]func(w *worker) workload{
 	string(scenario.KindHold):      newHold,
 	// stream part
 	string(scenario.KindSubscribe): newSubscribe,
+	string(scenario.KindFlow):      newFlow, // flowrun
 }
 
 // newWorkload is the workload of run's kind for loop w; an empty kind is

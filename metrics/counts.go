@@ -73,6 +73,16 @@ type Counts struct {
 	// compression (Raw) and as they crossed the wire (Wire), per direction.
 	DeflateRawSent, DeflateWireSent         int64
 	DeflateRawReceived, DeflateWireReceived int64
+
+	// flowrun: scripted flows (kind flow). Sessions counts the scripts
+	// started (a long-lived connection's every round of its steps, or one
+	// per connection at a session rate), SessionsFailed those that ended on
+	// a failed step (a timeout, a mismatch, the connection closing), not
+	// those the run's end stopped. NoReply counts sent messages no step
+	// waits a reply for (a send followed by a think, a receive, a ping, a
+	// close or the script's end): done once sent, neither received nor lost.
+	Sessions, SessionsFailed int64
+	NoReply                  int64
 }
 
 // Sub subtracts every field of o from c: with o an earlier state of c, what
@@ -107,6 +117,9 @@ func (c *Counts) Sub(o Counts) {
 	c.DeflateWireSent -= o.DeflateWireSent
 	c.DeflateRawReceived -= o.DeflateRawReceived
 	c.DeflateWireReceived -= o.DeflateWireReceived
+	c.Sessions -= o.Sessions // flowrun
+	c.SessionsFailed -= o.SessionsFailed
+	c.NoReply -= o.NoReply
 }
 
 // Add adds every field of o to c.
@@ -140,10 +153,14 @@ func (c *Counts) Add(o Counts) {
 	c.DeflateWireSent += o.DeflateWireSent
 	c.DeflateRawReceived += o.DeflateRawReceived
 	c.DeflateWireReceived += o.DeflateWireReceived
+	c.Sessions += o.Sessions // flowrun
+	c.SessionsFailed += o.SessionsFailed
+	c.NoReply += o.NoReply
 }
 
 // Balanced reports whether every sent message is accounted for:
-// Sent == Received + Lost + InFlight.
+// Sent == Received + Lost + InFlight (+ NoReply: a flow's sends that
+// await no reply).
 func (c Counts) Balanced() bool {
 	return c.Imbalance() == 0
 }
@@ -152,5 +169,5 @@ func (c Counts) Balanced() bool {
 // messages are unaccounted for, negative when more are accounted for than were
 // sent. It is 0 for balanced counts.
 func (c Counts) Imbalance() int64 {
-	return c.Sent - (c.Received + c.Lost + c.InFlight)
+	return c.Sent - (c.Received + c.Lost + c.InFlight + c.NoReply)
 }

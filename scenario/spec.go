@@ -194,6 +194,14 @@ type Spec struct {
 	// server's default, 10) and how many (0: no end).
 	PushRate  float64 `json:"push_rate,omitempty"`
 	PushCount int     `json:"push_count,omitempty"`
+
+	// flowrun: SessionRate, for kind flow, starts this many sessions per
+	// second (open model, as k6's arrival-rate executors): session i opens
+	// its own connection at i/SessionRate from the start, runs the steps
+	// once and closes it. Conns is then the number of sessions the warm-up
+	// and the duration hold (ApplySessionRate). Without it, Conns
+	// connections stay open and loop their steps for the whole run.
+	SessionRate float64 `json:"session_rate,omitempty"`
 }
 
 // Default returns the settings of a plain `wsbench run`.
@@ -356,6 +364,7 @@ func (s Spec) check() []error {
 		if len(s.Steps) == 0 {
 			bad("steps", "a flow (%s flow) needs its steps: send, expect, think, receive, ping, close, steps (a repeat)", Ref("kind"))
 		}
+		s.checkFlowShape(bad) // flowrun: the run's shape (session_rate or long-lived conns)
 	// stream part
 	case KindSubscribe:
 		if s.Rate > 0 || s.Think > 0 {
@@ -365,6 +374,9 @@ func (s Spec) check() []error {
 		bad("kind", "want %s, %s, %s, %s or %s, got %q", KindEcho, KindPing, KindBroadcast, KindConnect, KindHold, s.Kind)
 	}
 	errs = append(errs, s.checkPush()...) // stream part
+	if s.Kind != KindFlow && s.SessionRate != 0 { // flowrun
+		bad("session_rate", "applies to %s flow only (sessions that run a flow's steps)", Ref("kind"))
+	}
 	if s.Size < s.MinSize() {
 		kind := "text"
 		if s.Binary {

@@ -1,0 +1,255 @@
+//go:build linux
+
+package driver
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+
+	"github.com/wsbench/wsbench/internal/flow"
+	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
+)
+
+// rpcServer is a JSON-RPC-shaped test peer, written apart from the bundled
+// server: it answers every message with an "id" with
+// {"jsonrpc":"2.0","id":ID,"result":PARAMS} after delay (in order, one
+// connection at a time), never answers a message without one (the
+// withheld reply), and answers pings with pongs.
+type rpcServer struct {
+	l        *loopback
+	delay    time.Duration
+	received atomic.Int64
+}
+
+func startRPCServer(t *testing.T, delay time.Duration) *rpcServer {
+	t.Helper()
+	s := &rpcServer{delay: delay}
+	s.l = listenLoopback(t, func(c net.Conn, _ int64) { s.serve(c) })
+	return s
+}
+
+func (s *rpcServer) serve(c net.Conn) {
+	if _, err := ws.Upgrade(c); err != nil {
+		return
+	}
+	for {
+		msg, op, err := wsutil.ReadClientData(c) // answers pings
+		if err != nil {
+			return
+		}
+		s.received.Add(1)
+		var req struct {
+			ID     json.RawMessage `json:"id"`
+			Params json.RawMessage `json:"params"`
+		}
+		if json.Unmarshal(msg, &req) != nil || req.ID == nil {
+			continue // withheld
+		}
+		if req.Params == nil {
+			req.Params = json.RawMessage("null")
+		}
+		time.Sleep(s.delay)
+		reply := `{"jsonrpc":"2.0","id":` + string(req.ID) + `,"result":` + string(req.Params) + `}`
+		if wsutil.WriteServerMessage(c, op, []byte(reply)) != nil {
+			return
+		}
+	}
+}
+
+// flowRun runs a flow of steps (built with names) against url.
+func flowRun(t *testing.T, spec scenario.Spec, url string, names *flow.Names, steps []flow.Step, workers int) *Result {
+	t.Helper()
+	spec.Kind = scenario.KindFlow
+	c, err := scenario.CompileWith(spec, func(string) ([]byte, error) { return nil, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Steps, c.Names = steps, names
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := Run(ctx, Config{Scenario: c, Target: url, Workers: workers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func flowSpec(conns int, d time.Duration) scenario.Spec {
+	spec := scenario.Default()
+	spec.Conns, spec.Duration, spec.Warmup, spec.Interval = conns, scenario.Duration(d), 0, scenario.Duration(100*time.Millisecond)
+	return spec
+}
+
+func send(t *testing.T, name, tmpl string, names *flow.Names) flow.Step {
+	t.Helper()
+	tp, err := flow.ParseTemplate(tmpl, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return flow.Step{Name: name, Kind: flow.StepSend, Send: tp}
+}
+
+func expect(match string, timeout time.Duration) flow.Step {
+	return flow.Step{Kind: flow.StepExpect, Match: flow.MustMatcher(match), Timeout: timeout}
+}
+
+func stepOf(t *testing.T, s *metrics.Snapshot, name string) *metrics.StepStats {
+	t.Helper()
+	st := s.Step(name)
+	if st == nil {
+		t.Fatalf("no step %q in %v", name, s.Steps)
+	}
+	return st
+}
+
+// TestFlowStepsAgainstDelayedServer: a login, then a request repeated N
+// times, a ping and a close, on every connection, against a server that
+// answers each request after a delay D: every step is counted exactly
+// (login once per connection, the request N times), every request's
+// latency is at least D (and below D plus a generous second), the ping is
+// timed by its pong, and every message sent is answered: the counts
+// balance with nothing lost.
+func TestFlowStepsAgainstDelayedServer(t *testing.T) {
+	const conns, repeat, delay = 4, 5, 20 * time.Millisecond
+	srv := startRPCServer(t, delay)
+	names := &flow.Names{}
+	steps := []flow.Step{
+		send(t, "login", `{"jsonrpc":"2.0","id":{{id}},"method":"login","params":{"user":"u{{conn}}"}}`, names),
+		expect("$.result.user", time.Second),
+		{Kind: flow.StepRepeat, Count: repeat, Steps: []flow.Step{
+			send(t, "request", `{"jsonrpc":"2.0","id":{{id}},"method":"echo","params":[{{seq}}]}`, names),
+			expect("$.id", time.Second),
+		}},
+		{Name: "heartbeat", Kind: flow.StepPing, Timeout: time.Second},
+		{Kind: flow.StepClose},
+	}
+	res := flowRun(t, flowSpec(conns, 2*time.Second), srv.l.url(), names, steps, 2)
+	s := res.Snapshot
+	login, req, hb := stepOf(t, s, "login"), stepOf(t, s, "request"), stepOf(t, s, "heartbeat")
+	if login.Count() != conns || req.Count() != conns*repeat || hb.Count() != conns {
+		t.Errorf("steps done: login %d, request %d, heartbeat %d; want %d, %d, %d", login.Count(), req.Count(), hb.Count(), conns, conns*repeat, conns)
+	}
+	for _, st := range []*metrics.StepStats{login, req} {
+		if min := st.Hist.Percentile(0); min < delay-time.Millisecond {
+			t.Errorf("step %s: fastest %v, below the server's delay %v", st.Name, min, delay)
+		}
+		if max := st.Hist.Percentile(100); max > delay+time.Second {
+			t.Errorf("step %s: slowest %v, over the delay %v by more than a second", st.Name, max, delay)
+		}
+		if st.ErrorCount() != 0 {
+			t.Errorf("step %s failed: %v", st.Name, st.Errors)
+		}
+	}
+	c := s.Counts
+	if c.Sent != conns*(1+repeat) || c.Received != c.Sent || c.Lost != 0 || c.InFlight != 0 || c.NoReply != 0 || !c.Balanced() {
+		t.Errorf("counts %+v: want %d sent, every one received", c, conns*(1+repeat))
+	}
+	if c.Sessions != conns || c.SessionsFailed != 0 || len(s.Errors) != 0 {
+		t.Errorf("sessions %d (failed %d), errors %v; want %d, none failed", c.Sessions, c.SessionsFailed, s.Errors, conns)
+	}
+}
+
+// TestFlowWithheldReplyTimesOut: a request the server never answers is a
+// timeout of its step (counted by kind, and as an error of the run), its
+// message lost, not answered; the script goes on to its next step.
+func TestFlowWithheldReplyTimesOut(t *testing.T) {
+	const conns = 3
+	srv := startRPCServer(t, 0)
+	names := &flow.Names{}
+	steps := []flow.Step{
+		send(t, "withheld", `{"jsonrpc":"2.0","method":"withhold"}`, names), // no id: no reply
+		expect("$.id", 150*time.Millisecond),
+	}
+	steps = []flow.Step{
+		{Kind: flow.StepRepeat, Count: 1, Steps: steps},
+		send(t, "after", `{"jsonrpc":"2.0","id":{{id}},"method":"echo"}`, names),
+		expect("$.id", time.Second),
+		{Kind: flow.StepClose},
+	}
+	res := flowRun(t, flowSpec(conns, time.Second), srv.l.url(), names, steps, 1)
+	s := res.Snapshot
+	w, after := stepOf(t, s, "withheld"), stepOf(t, s, "after")
+	if w.Count() != 0 || w.Errors["timeout"] != conns || after.Count() != conns {
+		t.Errorf("withheld: done %d, errors %v; after: done %d; want 0, %d timeouts, %d", w.Count(), w.Errors, after.Count(), conns, conns)
+	}
+	c := s.Counts
+	if c.Sent != 2*conns || c.Lost != conns || c.Received != conns || !c.Balanced() || s.Errors["step_timeout"] != conns {
+		t.Errorf("counts %+v errors %v: want %d sent, %d lost to the timeout, %d received", c, s.Errors, 2*conns, conns, conns)
+	}
+}
+
+// TestFlowLoopsMergeExactly: long-lived connections loop their steps for
+// the whole run over two event loops; the merged step histogram holds
+// every completion (one per answered request, so exactly Received), the
+// intervals add up to the totals, and every message is accounted for.
+func TestFlowLoopsMergeExactly(t *testing.T) {
+	srv := startRPCServer(t, 2*time.Millisecond)
+	names := &flow.Names{}
+	steps := []flow.Step{
+		send(t, "request", `{"jsonrpc":"2.0","id":{{id}},"method":"echo","params":{"n":{{seq}}}}`, names),
+		expect("$.result.n", time.Second),
+		{Kind: flow.StepThink, For: time.Millisecond},
+	}
+	res := flowRun(t, flowSpec(6, 700*time.Millisecond), srv.l.url(), names, steps, 2)
+	s := res.Snapshot
+	req := stepOf(t, s, "request")
+	c := s.Counts
+	if req.Count() == 0 || req.Count() != c.Received || !c.Balanced() || c.Lost != 0 {
+		t.Errorf("request done %d, counts %+v: want every answered request once in the step's histogram, balanced", req.Count(), c)
+	}
+	if c.Sessions < req.Count() {
+		t.Errorf("%d sessions for %d requests: each round of the steps is a session", c.Sessions, req.Count())
+	}
+	var sum int64
+	for _, iv := range res.Intervals {
+		snap, err := iv.Expanded()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := snap.Step("request"); st != nil {
+			sum += st.Count()
+		}
+	}
+	if sum != req.Count() {
+		t.Errorf("intervals hold %d requests, the run %d", sum, req.Count())
+	}
+}
+
+// TestFlowSessionRate: at a session rate R for T, exactly R·T sessions are
+// scheduled (each a connection the planner dials at its arrival time),
+// each runs its steps once and closes its connection.
+func TestFlowSessionRate(t *testing.T) {
+	srv := startRPCServer(t, 0)
+	names := &flow.Names{}
+	steps := []flow.Step{
+		send(t, "hello", `{"jsonrpc":"2.0","id":{{id}},"method":"hello"}`, names),
+		expect("$.id", time.Second),
+	}
+	spec := flowSpec(1, time.Second)
+	spec.SessionRate = 25
+	spec.ApplySessionRate()
+	if spec.Conns != 25 {
+		t.Fatalf("25 sessions/s for 1s: %d slots", spec.Conns)
+	}
+	res := flowRun(t, spec, srv.l.url(), names, steps, 2)
+	c := res.Snapshot.Counts
+	hello := stepOf(t, res.Snapshot, "hello")
+	if c.ConnsAttempted != 25 {
+		t.Errorf("%d sessions dialled, want the schedule's 25", c.ConnsAttempted)
+	}
+	// A session whose connection opened after the end never started.
+	if c.Sessions > 25 || c.Sessions < 20 || hello.Count()+hello.ErrorCount() != c.Sessions || c.Sent != c.Sessions || !c.Balanced() {
+		t.Errorf("sessions %d, hello done %d failed %d, counts %+v: want about 25, each one hello", c.Sessions, hello.Count(), hello.ErrorCount(), c)
+	}
+	if c.ConnsDropped != 0 || res.Snapshot.Errors["close_timeout"] != 0 {
+		t.Errorf("sessions' connections: %d dropped, errors %v; want each closed with 1000", c.ConnsDropped, res.Snapshot.Errors)
+	}
+}
