@@ -5,6 +5,7 @@ package driver
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/wsbench/wsbench/internal/flow"
+	"github.com/wsbench/wsbench/internal/schedwatch"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
 )
@@ -223,9 +225,11 @@ func TestFlowLoopsMergeExactly(t *testing.T) {
 	}
 }
 
-// TestFlowSessionRate: at a session rate R for T, exactly R·T sessions are
-// scheduled (each a connection the planner dials at its arrival time),
-// each runs its steps once and closes its connection.
+// TestFlowSessionRate: at a session rate R for T, the schedule holds R·T
+// sessions (each a connection the planner dials at its arrival time), each
+// runs its steps once and closes its connection with 1000. No more start
+// than the schedule holds; those due a plan's lag before the end (scaled
+// to the scheduling delay the machine showed) all do.
 func TestFlowSessionRate(t *testing.T) {
 	srv := startRPCServer(t, 0)
 	names := &flow.Names{}
@@ -239,15 +243,18 @@ func TestFlowSessionRate(t *testing.T) {
 	if spec.Conns != 25 {
 		t.Fatalf("25 sessions/s for 1s: %d slots", spec.Conns)
 	}
+	stop := schedwatch.Watch()
 	res := flowRun(t, spec, srv.l.url(), names, steps, 2)
+	lag := planLag(stop())
+	least := int64(math.Ceil(25 * max(time.Second-lag, 0).Seconds()))
 	c := res.Snapshot.Counts
 	hello := stepOf(t, res.Snapshot, "hello")
-	if c.ConnsAttempted != 25 {
-		t.Errorf("%d sessions dialled, want the schedule's 25", c.ConnsAttempted)
+	if c.ConnsAttempted > 25 || c.ConnsAttempted < least {
+		t.Errorf("%d sessions dialled, want the schedule's 25 (at least %d: lag %v)", c.ConnsAttempted, least, lag)
 	}
 	// A session whose connection opened after the end never started.
-	if c.Sessions > 25 || c.Sessions < 20 || hello.Count()+hello.ErrorCount() != c.Sessions || c.Sent != c.Sessions || !c.Balanced() {
-		t.Errorf("sessions %d, hello done %d failed %d, counts %+v: want about 25, each one hello", c.Sessions, hello.Count(), hello.ErrorCount(), c)
+	if c.Sessions > c.ConnsOpened || c.Sessions < least || hello.Count()+hello.ErrorCount() != c.Sessions || c.Sent != c.Sessions || !c.Balanced() {
+		t.Errorf("sessions %d, hello done %d failed %d, counts %+v: want %d to 25, each one hello", c.Sessions, hello.Count(), hello.ErrorCount(), c, least)
 	}
 	if c.ConnsDropped != 0 || res.Snapshot.Errors["close_timeout"] != 0 {
 		t.Errorf("sessions' connections: %d dropped, errors %v; want each closed with 1000", c.ConnsDropped, res.Snapshot.Errors)
