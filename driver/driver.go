@@ -402,9 +402,11 @@ func (s *session) checkOptions() error {
 		return err
 	}
 	s.codec = newPayloadCodec(s.c, s.c.BinaryMessages(), s.broadcast)
-	if s.c.Kind == scenario.KindFlow { // flowrun
-		if s.script, err = flow.NewScript(s.c.Steps, s.c.Names); err != nil {
-			return fmt.Errorf("flow: %w", err)
+	if s.c.Kind == scenario.KindFlow { // flowrun: the steps as Compile made them
+		if s.script = s.c.Script; s.script == nil {
+			if s.script, err = flow.NewScript(s.c.Steps, s.c.Names); err != nil {
+				return fmt.Errorf("flow: %w", err)
+			}
 		}
 	}
 	s.plan = dialPlan{n: spec.Conns, conc: spec.DialConcurrency, timeout: time.Duration(spec.ConnectTimeout),

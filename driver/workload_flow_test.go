@@ -14,7 +14,6 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
-	"github.com/wsbench/wsbench/internal/flow"
 	"github.com/wsbench/wsbench/internal/schedwatch"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
@@ -66,15 +65,14 @@ func (s *rpcServer) serve(c net.Conn) {
 	}
 }
 
-// flowRun runs a flow of steps (built with names) against url.
-func flowRun(t *testing.T, spec scenario.Spec, url string, names *flow.Names, steps []flow.Step, workers int) *Result {
+// flowRun runs a flow of steps, as a scenario file writes them, against url.
+func flowRun(t *testing.T, spec scenario.Spec, url string, steps []scenario.StepSpec, workers int) *Result {
 	t.Helper()
-	spec.Kind = scenario.KindFlow
+	spec.Kind, spec.Steps = scenario.KindFlow, steps
 	c, err := scenario.CompileWith(spec, func(string) ([]byte, error) { return nil, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Steps, c.Names = steps, names
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	res, err := Run(ctx, Config{Scenario: c, Target: url, Workers: workers})
@@ -90,17 +88,10 @@ func flowSpec(conns int, d time.Duration) scenario.Spec {
 	return spec
 }
 
-func send(t *testing.T, name, tmpl string, names *flow.Names) flow.Step {
-	t.Helper()
-	tp, err := flow.ParseTemplate(tmpl, names)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return flow.Step{Name: name, Kind: flow.StepSend, Send: tp}
-}
+func send(name, tmpl string) scenario.StepSpec { return scenario.StepSpec{Name: name, Send: tmpl} }
 
-func expect(match string, timeout time.Duration) flow.Step {
-	return flow.Step{Kind: flow.StepExpect, Match: flow.MustMatcher(match), Timeout: timeout}
+func expect(match string, timeout time.Duration) scenario.StepSpec {
+	return scenario.StepSpec{Expect: match, Timeout: scenario.Duration(timeout)}
 }
 
 func stepOf(t *testing.T, s *metrics.Snapshot, name string) *metrics.StepStats {
@@ -122,18 +113,17 @@ func stepOf(t *testing.T, s *metrics.Snapshot, name string) *metrics.StepStats {
 func TestFlowStepsAgainstDelayedServer(t *testing.T) {
 	const conns, repeat, delay = 4, 5, 20 * time.Millisecond
 	srv := startRPCServer(t, delay)
-	names := &flow.Names{}
-	steps := []flow.Step{
-		send(t, "login", `{"jsonrpc":"2.0","id":{{id}},"method":"login","params":{"user":"u{{conn}}"}}`, names),
+	steps := []scenario.StepSpec{
+		send("login", `{"jsonrpc":"2.0","id":{{id}},"method":"login","params":{"user":"u{{conn}}"}}`),
 		expect("$.result.user", time.Second),
-		{Kind: flow.StepRepeat, Count: repeat, Steps: []flow.Step{
-			send(t, "request", `{"jsonrpc":"2.0","id":{{id}},"method":"echo","params":[{{seq}}]}`, names),
+		{Repeat: repeat, Steps: []scenario.StepSpec{
+			send("request", `{"jsonrpc":"2.0","id":{{id}},"method":"echo","params":[{{seq}}]}`),
 			expect("$.id", time.Second),
 		}},
-		{Name: "heartbeat", Kind: flow.StepPing, Timeout: time.Second},
-		{Kind: flow.StepClose},
+		{Name: "heartbeat", Ping: true, Timeout: scenario.Duration(time.Second)},
+		{Close: true},
 	}
-	res := flowRun(t, flowSpec(conns, 2*time.Second), srv.l.url(), names, steps, 2)
+	res := flowRun(t, flowSpec(conns, 2*time.Second), srv.l.url(), steps, 2)
 	s := res.Snapshot
 	login, req, hb := stepOf(t, s, "login"), stepOf(t, s, "request"), stepOf(t, s, "heartbeat")
 	if login.Count() != conns || req.Count() != conns*repeat || hb.Count() != conns {
@@ -165,18 +155,17 @@ func TestFlowStepsAgainstDelayedServer(t *testing.T) {
 func TestFlowWithheldReplyTimesOut(t *testing.T) {
 	const conns = 3
 	srv := startRPCServer(t, 0)
-	names := &flow.Names{}
-	steps := []flow.Step{
-		send(t, "withheld", `{"jsonrpc":"2.0","method":"withhold"}`, names), // no id: no reply
+	steps := []scenario.StepSpec{
+		send("withheld", `{"jsonrpc":"2.0","method":"withhold"}`), // no id: no reply
 		expect("$.id", 150*time.Millisecond),
 	}
-	steps = []flow.Step{
-		{Kind: flow.StepRepeat, Count: 1, Steps: steps},
-		send(t, "after", `{"jsonrpc":"2.0","id":{{id}},"method":"echo"}`, names),
+	steps = []scenario.StepSpec{
+		{Repeat: 1, Steps: steps},
+		send("after", `{"jsonrpc":"2.0","id":{{id}},"method":"echo"}`),
 		expect("$.id", time.Second),
-		{Kind: flow.StepClose},
+		{Close: true},
 	}
-	res := flowRun(t, flowSpec(conns, time.Second), srv.l.url(), names, steps, 1)
+	res := flowRun(t, flowSpec(conns, time.Second), srv.l.url(), steps, 1)
 	s := res.Snapshot
 	w, after := stepOf(t, s, "withheld"), stepOf(t, s, "after")
 	if w.Count() != 0 || w.Errors["timeout"] != conns || after.Count() != conns {
@@ -194,13 +183,12 @@ func TestFlowWithheldReplyTimesOut(t *testing.T) {
 // intervals add up to the totals, and every message is accounted for.
 func TestFlowLoopsMergeExactly(t *testing.T) {
 	srv := startRPCServer(t, 2*time.Millisecond)
-	names := &flow.Names{}
-	steps := []flow.Step{
-		send(t, "request", `{"jsonrpc":"2.0","id":{{id}},"method":"echo","params":{"n":{{seq}}}}`, names),
+	steps := []scenario.StepSpec{
+		send("request", `{"jsonrpc":"2.0","id":{{id}},"method":"echo","params":{"n":{{seq}}}}`),
 		expect("$.result.n", time.Second),
-		{Kind: flow.StepThink, For: time.Millisecond},
+		{Think: scenario.Duration(time.Millisecond)},
 	}
-	res := flowRun(t, flowSpec(6, 700*time.Millisecond), srv.l.url(), names, steps, 2)
+	res := flowRun(t, flowSpec(6, 700*time.Millisecond), srv.l.url(), steps, 2)
 	s := res.Snapshot
 	req := stepOf(t, s, "request")
 	c := s.Counts
@@ -232,9 +220,8 @@ func TestFlowLoopsMergeExactly(t *testing.T) {
 // to the scheduling delay the machine showed) all do.
 func TestFlowSessionRate(t *testing.T) {
 	srv := startRPCServer(t, 0)
-	names := &flow.Names{}
-	steps := []flow.Step{
-		send(t, "hello", `{"jsonrpc":"2.0","id":{{id}},"method":"hello"}`, names),
+	steps := []scenario.StepSpec{
+		send("hello", `{"jsonrpc":"2.0","id":{{id}},"method":"hello"}`),
 		expect("$.id", time.Second),
 	}
 	spec := flowSpec(1, time.Second)
@@ -244,7 +231,7 @@ func TestFlowSessionRate(t *testing.T) {
 		t.Fatalf("25 sessions/s for 1s: %d slots", spec.Conns)
 	}
 	stop := schedwatch.Watch()
-	res := flowRun(t, spec, srv.l.url(), names, steps, 2)
+	res := flowRun(t, spec, srv.l.url(), steps, 2)
 	lag := planLag(stop())
 	least := int64(math.Ceil(25 * max(time.Second-lag, 0).Seconds()))
 	c := res.Snapshot.Counts
