@@ -260,6 +260,10 @@ type run struct {
 	script   *flow.Script
 	flowData [][][]byte
 	flowOnce bool
+	// flowMiss is the first expect that timed out: what it waited for and
+	// the last message its loop had not matched (for the failure line of
+	// a flow in which nothing came).
+	flowMiss atomic.Pointer[Mismatch]
 }
 
 // Run opens the connections, drives the load the scenario describes, stops
@@ -873,6 +877,9 @@ func (s *session) collect() (*Result, error) {
 	res.Mismatch = r.verdict.result(res.StopReason, s.relays)
 	if m := r.streamOther.Load(); m != nil && res.Mismatch == nil && s.c.Kind == scenario.KindSubscribe {
 		res.Mismatch = m // stream part: what came instead, should no stream message have come
+	}
+	if res.Mismatch == nil && r.script != nil { // flowrun: what a flow's first timed-out expect got instead
+		res.Mismatch = r.flowMiss.Load()
 	}
 	res.SendBufferFull = r.bufferFull.Load()
 	res.GOMAXPROCS = runtime.GOMAXPROCS(0)

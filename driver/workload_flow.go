@@ -9,6 +9,7 @@ import (
 
 	"github.com/wsbench/wsbench/internal/flow"
 	"github.com/wsbench/wsbench/internal/heap"
+	"github.com/wsbench/wsbench/internal/wire"
 	"github.com/wsbench/wsbench/scenario"
 )
 
@@ -42,6 +43,12 @@ type flowLoad struct {
 	// timers holds each connection's session deadline (or a restart), by
 	// time; an entry whose time is no longer the connection's is stale.
 	timers heap.Heap[*conn]
+	// unmatched is the start of the last message no step took while one
+	// waited (unmatchedLen its length, unmatchedOp its opcode), for the
+	// run's failure line.
+	unmatched    []byte
+	unmatchedLen int
+	unmatchedOp  ws.OpCode
 }
 
 // flowConn is one connection's flow: its session and the deadline it is
@@ -101,7 +108,12 @@ func (f *flowLoad) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx, now
 	if rx >= f.w.run.measureStart {
 		f.w.shard.Counts.BytesReceived += int64(wireLen)
 	}
-	f.apply(c, fc.sess.OnMessage(p, rx, f.acts[:0]), now)
+	acts := fc.sess.OnMessage(p, rx, f.acts[:0])
+	if len(acts) > 0 && acts[0].Kind == flow.ActUnmatched && acts[0].Op >= 0 {
+		f.unmatched = append(f.unmatched[:0], p[:min(len(p), excerptLen)]...)
+		f.unmatchedLen, f.unmatchedOp = len(p), op
+	}
+	f.apply(c, acts, now)
 	return false
 }
 
@@ -156,6 +168,9 @@ func (f *flowLoad) apply(c *conn, acts []flow.Action, now int64) {
 			if op.Kind == flow.StepExpect {
 				f.settle(c, settleAnswered)
 			}
+			if k := op.Kind; (k == flow.StepExpect || k == flow.StepPing || k == flow.StepReceive && a.Count > 0) && a.At >= w.run.measureStart {
+				w.shard.Counts.Awaited++
+			}
 			if op.Metric >= 0 && a.At >= w.run.measureStart {
 				w.shard.RecordStep(f.steps[op.Metric], durationNs(a.Latency))
 			}
@@ -181,6 +196,9 @@ func (f *flowLoad) failed(c *conn, a *flow.Action) {
 	op := &f.script.Ops[a.Op]
 	if op.Kind == flow.StepExpect {
 		f.settle(c, settleLost)
+		if a.Err == flow.ErrTimeout && w.run.flowMiss.Load() == nil {
+			f.timedOut(op)
+		}
 	}
 	if a.At < w.run.measureStart {
 		return
@@ -194,6 +212,19 @@ func (f *flowLoad) failed(c *conn, a *flow.Action) {
 	case flow.ErrMismatch:
 		w.shard.Error("step_mismatch")
 	}
+}
+
+// timedOut keeps, the first time in the run, the expect step op that timed
+// out and the last message the loop did not match (none: nothing came).
+func (f *flowLoad) timedOut(op *flow.Op) {
+	m := &Mismatch{Kind: "step_timeout", Sent: []byte(op.Match.Src), SentLen: len(op.Match.Src), SentOp: "expect " + op.Key}
+	if op.Metric >= 0 {
+		m.SentOp = "expect " + f.script.StepNames[op.Metric]
+	}
+	if f.unmatched != nil {
+		m.Got, m.GotLen, m.GotOp = append([]byte(nil), f.unmatched...), f.unmatchedLen, wire.OpName(f.unmatchedOp)
+	}
+	f.w.run.flowMiss.CompareAndSwap(nil, m)
 }
 
 // ended handles the end of c's script: it closed the connection, or ran

@@ -81,8 +81,11 @@ type Counts struct {
 	// those the run's end stopped. NoReply counts sent messages no step
 	// waits a reply for (a send followed by a think, a receive, a ping, a
 	// close or the script's end): done once sent, neither received nor lost.
+	// Awaited counts the steps that waited for the server (expect,
+	// receive, ping) and got what they waited for.
 	Sessions, SessionsFailed int64
 	NoReply                  int64
+	Awaited                  int64
 }
 
 // Sub subtracts every field of o from c: with o an earlier state of c, what
@@ -120,6 +123,7 @@ func (c *Counts) Sub(o Counts) {
 	c.Sessions -= o.Sessions // flowrun
 	c.SessionsFailed -= o.SessionsFailed
 	c.NoReply -= o.NoReply
+	c.Awaited -= o.Awaited
 }
 
 // Add adds every field of o to c.
@@ -156,6 +160,7 @@ func (c *Counts) Add(o Counts) {
 	c.Sessions += o.Sessions // flowrun
 	c.SessionsFailed += o.SessionsFailed
 	c.NoReply += o.NoReply
+	c.Awaited += o.Awaited
 }
 
 // Balanced reports whether every sent message is accounted for:

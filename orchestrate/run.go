@@ -170,6 +170,9 @@ func StartBundled(kind scenario.Kind) (url string, stop func(), err error) {
 	if kind == scenario.KindBroadcast {
 		cfg.Mode = server.ModeBroadcast
 	}
+	if kind == scenario.KindFlow { // flowrun: a flow's JSON requests answered by id
+		cfg.Mode = server.ModeRPC
+	}
 	return startServer(cfg)
 }
 

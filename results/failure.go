@@ -53,6 +53,9 @@ func failure(r *Report, in About, meas *metrics.Measurement) string {
 		return line
 	}
 	s := in.Spec
+	if s.Kind == scenario.KindFlow && !s.Mixed() { // flowrun: judged by its steps
+		return flowFailure(r, in, meas)
+	}
 	if s.Mixed() || s.Kind == scenario.KindConnect || s.Kind == scenario.KindHold && s.Rate == 0 {
 		return "" // no replies expected, or judged group by group
 	}

@@ -55,8 +55,9 @@ type Report struct {
 	// of measured messages before compression (raw) and on the wire.
 	Compression *Compression `json:"compression,omitempty"`
 	// Steps are a flow's named steps (kind flow), in the scenario's order:
-	// each one's latency and failures.
+	// each one's latency and failures; Flow its sessions and sends.
 	Steps []Step `json:"steps,omitempty"`
+	Flow  *Flow  `json:"flow,omitempty"`
 	// Thresholds are the run's pass/fail checks (--threshold), in order.
 	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
 	// Group names the group of a mix this report is of; Groups are a mix's
@@ -232,7 +233,10 @@ type Messages struct {
 	Lost     int64 `json:"lost"`
 	InFlight int64 `json:"in_flight"`
 	// Unsent counts open-model sends that fell due in the window but were never made.
-	Unsent   int64 `json:"unsent"`
+	Unsent int64 `json:"unsent"`
+	// NoReply counts a flow's sends that await no reply (kind flow): in
+	// the balance beside received, lost and in flight.
+	NoReply  int64 `json:"no_reply,omitempty"`
 	Balanced bool  `json:"balanced"`
 }
 
@@ -319,7 +323,7 @@ func build(in About, m *metrics.Measurement, saturatedProcs []int) (*Report, err
 		Interrupted: m.StopReason.Interrupted(),
 		Connections: Connections{Attempted: c.ConnsAttempted, Opened: c.ConnsOpened, Failed: c.ConnsFailed, Dropped: c.ConnsDropped, Reconnects: c.Reconnects, DialS: m.Dial.Seconds()},
 		Messages: Messages{Sent: c.Sent, Received: c.Received, Lost: c.Lost, InFlight: c.InFlight,
-			Unsent: c.Unsent, Balanced: c.Balanced()},
+			Unsent: c.Unsent, NoReply: c.NoReply, Balanced: c.Balanced()},
 		Bytes:       Bytes{Sent: c.BytesSent, Received: c.BytesReceived},
 		Errors:      map[string]int64{},
 		Latency:     map[string]Latency{},
@@ -379,6 +383,9 @@ func build(in About, m *metrics.Measurement, saturatedProcs []int) (*Report, err
 		return nil, err
 	}
 	r.Steps = steps
+	if in.Spec.Kind == scenario.KindFlow {
+		r.Flow = &Flow{Sessions: c.Sessions, SessionsFailed: c.SessionsFailed, Awaited: c.Awaited, NoReply: c.NoReply}
+	}
 	u := m.CPU
 	r.Harness = Harness{
 		CPUUserS: u.User.Seconds(), CPUSysS: u.System.Seconds(),

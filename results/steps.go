@@ -252,3 +252,57 @@ func isStepCounter(subject string) bool {
 	_, stat, _ := strings.Cut(rest, ".")
 	return stepCounters[stat] != nil || strings.HasPrefix(stat, "errors.")
 }
+
+// flowFailure is a flow's failure line: its steps waited and nothing they
+// waited for ever came (every expect timed out or mismatched, no reply
+// answered), with what the first expect to time out waited for and the
+// last message its loop got instead. A flow whose steps wait for nothing
+// (sends and thinks) has nothing to fail.
+func flowFailure(r *Report, in About, meas *metrics.Measurement) string {
+	snap := meas.Snapshot
+	failed := snap.Errors["step_timeout"] + snap.Errors["step_mismatch"]
+	if failed == 0 || snap.Counts.Awaited > 0 {
+		return ""
+	}
+	line := fmt.Sprintf("nothing was measured: no step of the flow got what it waited for (%d sessions, errors: %s)", snap.Counts.Sessions, ErrorCounts(snap.Errors))
+	if m := meas.Mismatch; m != nil && m.Kind == "step_timeout" {
+		line += fmt.Sprintf("; %s waited for a message matching %s", m.SentOp, excerpt(m.Sent, m.SentLen, in))
+		if m.Got != nil {
+			line += fmt.Sprintf(", got the %d-byte %s message %s", m.GotLen, m.GotOp, excerpt(m.Got, m.GotLen, in))
+		} else {
+			line += ", and no message came"
+		}
+	}
+	return line
+}
+
+// describeFlow is the summary's word on a flow run: its steps, and how its
+// sessions ran (long-lived connections looping them, or arriving at a
+// rate, each on a connection of its own).
+func describeFlow(r *Report) string {
+	s := r.Scenario
+	steps := fmt.Sprintf("scripted flow of %d steps", len(s.Steps))
+	if s.SessionRate > 0 {
+		return fmt.Sprintf("%s: sessions arriving at %s/s (%d scheduled), each on a connection of its own running the steps once; %d sessions started",
+			steps, fmtNum(s.SessionRate), s.Conns, r.flowSessions())
+	}
+	return fmt.Sprintf("%s: %d long-lived connections looping the steps", steps, s.Conns)
+}
+
+// Flow is a flow run's sessions: how many started (every round of the
+// steps on a long-lived connection, or one per arriving session), how
+// many ended on a failed step, the waiting steps (expect, receive, ping)
+// that got what they waited for, and the sends that awaited no reply.
+type Flow struct {
+	Sessions       int64 `json:"sessions"`
+	SessionsFailed int64 `json:"sessions_failed"`
+	Awaited        int64 `json:"steps_awaited"`
+	NoReply        int64 `json:"no_reply"`
+}
+
+func (r *Report) flowSessions() int64 {
+	if r.Flow == nil {
+		return 0
+	}
+	return r.Flow.Sessions
+}

@@ -41,6 +41,11 @@ func summaryRows(r *Report) []summaryRow {
 	if !m.Balanced {
 		rows[len(rows)-1].Check, rows[len(rows)-1].OK = "✗ sent ≠ received + lost + in flight", false
 	}
+	if f := r.Flow; f != nil { // flowrun: a flow's sends that await no reply, and its sessions
+		rows[len(rows)-1].Check = strings.Replace(rows[len(rows)-1].Check, "in flight", "in flight + no reply", 1)
+		row("Flow", fmt.Sprintf("sessions %d", f.Sessions), fmt.Sprintf("failed %d", f.SessionsFailed),
+			fmt.Sprintf("steps awaited %d", f.Awaited), fmt.Sprintf("no reply %d", f.NoReply))
+	}
 	if r.Model == "open" {
 		row("Schedule", fmt.Sprintf("target %s msg/s", fmtNum(r.Rates.Target)), fmt.Sprintf("sent %s msg/s", fmtNum(r.Rates.Sent)), fmt.Sprintf("unsent %d", m.Unsent), "")
 	}

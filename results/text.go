@@ -172,6 +172,8 @@ func describe(r *Report) string {
 			each = "closing it at once (no message)"
 		}
 		what = fmt.Sprintf("connection storm: %d loops, each opening a connection, %s, and starting over", s.Conns, each)
+	case scenario.KindFlow: // flowrun
+		what = describeFlow(r)
 	case scenario.KindBroadcast:
 		what = fmt.Sprintf("broadcast to rooms of %d, %d publishing per room, %s; %s; %s",
 			s.RoomSize, s.Publishers, strings.Replace(load("msg", "reply"), "msg/s", "msg/s published in total", 1), conns, msgs)

@@ -69,6 +69,10 @@ func ParseFile(name string, b []byte, base Spec) (Spec, error) {
 		errs = append(errs, checkStaged(name, root, spec)...)
 		spec.ApplyStages()
 	}
+	if spec.SessionRate > 0 && len(errs) == 0 { // flowrun: a connection per session
+		errs = append(errs, checkSessionRate(name, root, spec)...)
+		spec.ApplySessionRate()
+	}
 	return spec, errors.Join(errs...)
 }
 

@@ -1,8 +1,11 @@
 package scenario
 
 import (
+	"fmt"
 	"math"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // The shape of a flow run (kind flow; the flowrun part): long-lived
@@ -60,4 +63,15 @@ func (s Spec) checkFlowShape(bad func(key, format string, a ...any)) {
 	case s.Conns != s.Sessions():
 		bad("conns", "a run at %s opens a connection per session: %d of them, not %d", Ref("session_rate"), s.Sessions(), s.Conns)
 	}
+}
+
+// checkSessionRate rejects a file that sets conns beside session_rate,
+// unless it agrees (as in a result's scenario block).
+func checkSessionRate(name string, root *yaml.Node, spec Spec) []error {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if k := root.Content[i]; k.Value == "conns" && spec.Conns != spec.Sessions() {
+			return []error{fmt.Errorf("%s:%d: conns: a flow at session_rate opens a connection per session (%d of them); remove it", name, k.Line, spec.Sessions())}
+		}
+	}
+	return nil
 }

@@ -85,6 +85,7 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, *runOption
 	fs.IntVar(&spec.Fragment, "fragment", spec.Fragment, "send each message as N frames (first frame + continuations), to exercise the server's reassembly")
 	fs.StringArrayVar(&spec.Thresholds, "threshold", spec.Thresholds, `pass/fail check on the result, e.g. "rtt.p99<20ms", "rtt.p(99.9)<50ms", "errors.rate<0.1%", "messages.rate>50000" (repeatable; exit 3 when one fails); "errors.count<100:abort" stops the run once it fails (exit 4)`)
 	fs.StringVar(&spec.SourceIP, "source-ip", spec.SourceIP, "local addresses to spread connections over: addresses and ranges, comma-separated (127.0.0.1-127.0.0.16,::1)")
+	fs.Float64Var(&spec.SessionRate, "session-rate", spec.SessionRate, "flow: start this many sessions per second (open model), each on a connection of its own that runs the steps once and closes; replaces -c (without it, -c connections loop the steps)")
 	fs.IntVar(&spec.Procs, "procs", spec.Procs, "client processes sharing the connections and the rate; their results are merged exactly")
 	o.stream = streamFlags(fs, spec) // stream part
 	o.driver.IO, o.driver.Timestamps = driver.IOAuto, driver.TimestampsKernel
@@ -239,6 +240,12 @@ func applyLoadShape(spec *scenario.Spec, fs *pflag.FlagSet) error {
 			}
 		}
 		spec.ApplyGroups()
+	}
+	if spec.SessionRate > 0 { // flowrun: a connection per session
+		if fs.Changed("conns") {
+			return usagef("--conns: a flow at --session-rate opens a connection per session (%g/s for the warm-up and duration); drop it", spec.SessionRate)
+		}
+		spec.ApplySessionRate()
 	}
 	if !spec.Staged() {
 		return nil
