@@ -43,7 +43,7 @@ type conn struct {
 	// stream part: the connection's place in the run's stream (nil: the
 	// run has none).
 	stream *flow.StreamConn
-	flow *flowConn // flowrun: kind flow's session (workload_flow.go)
+	flow   *flowConn // flowrun: kind flow's session (workload_flow.go)
 
 	readState        // the read side: a partial frame, a fragmented message (clientcodec.go)
 	pending   []byte // bytes queued to send: frames made since the last flush, or left by a short write

@@ -373,7 +373,7 @@ func (s Spec) check() []error {
 	default:
 		bad("kind", "want %s, %s, %s, %s or %s, got %q", KindEcho, KindPing, KindBroadcast, KindConnect, KindHold, s.Kind)
 	}
-	errs = append(errs, s.checkPush()...) // stream part
+	errs = append(errs, s.checkPush()...)         // stream part
 	if s.Kind != KindFlow && s.SessionRate != 0 { // flowrun
 		bad("session_rate", "applies to %s flow only (sessions that run a flow's steps)", Ref("kind"))
 	}
