@@ -58,8 +58,12 @@ func TestStreamReport(t *testing.T) {
 			t.Errorf("HTML page lacks %q", s)
 		}
 	}
-	if local := streamFixture(t, true); local.Stream.Clocks != ClocksSame {
-		t.Errorf("clocks %q for a server on this machine", local.Stream.Clocks)
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "unsynchronised clocks") {
+		t.Errorf("warnings %q: want the unsynchronised clocks", r.Warnings)
+	}
+	local := streamFixture(t, true)
+	if local.Stream.Clocks != ClocksSame || strings.Contains(strings.Join(local.Warnings, "\n"), "unsynchronised") {
+		t.Errorf("clocks %q, warnings %q for a server on this machine", local.Stream.Clocks, local.Warnings)
 	}
 }
 

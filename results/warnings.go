@@ -184,6 +184,18 @@ func warnings(r *Report, snap *metrics.Snapshot) []string {
 	if b := r.Broadcast; b != nil && b.Expected > 0 && (b.Reach < 0.999 || b.Gaps > 0) {
 		w = append(w, fmt.Sprintf("broadcast reach %.4f: %d of %d deliveries arrived, %d missed in gaps", b.Reach, b.Deliveries, b.Expected, b.Gaps))
 	}
+	// stream part: what a stream's figures cannot say.
+	if st := r.Stream; st != nil {
+		if st.Clocks == ClocksUnsynchronised && r.Latency[metrics.Delivery.String()].Count > 0 {
+			w = append(w, "stream delivery latency compares the server's clock with this machine's, and the server is another machine: unsynchronised clocks, the figures are off by their difference")
+		}
+		if st.Early > 0 {
+			w = append(w, fmt.Sprintf("%d stream messages carried a send time after their arrival (recorded as 0 delivery latency): the server's clock is ahead of this machine's", st.Early))
+		}
+		if st.Gaps > 0 || st.Duplicates > 0 {
+			w = append(w, fmt.Sprintf("the stream skipped %d sequence numbers and repeated %d messages", st.Gaps, st.Duplicates))
+		}
+	}
 	switch {
 	case r.StopReason == metrics.StopCompleted:
 	case r.Connections.Opened == 0:
