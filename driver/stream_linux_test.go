@@ -19,7 +19,8 @@ import (
 // TestSubscribeScripted: a push server written for the test sends, after
 // each connection's subscribe message, a scripted stream: 1, 2, 4, 3 (late,
 // filling the gap 4 left), 3 again (a duplicate), a message that is not the
-// stream's, a pause longer than the stall, 5, then 7 (6 never comes). The
+// stream's, a pause longer than the stall, 5, then 7 (6 never comes), and
+// silence to the end of the window, longer than the stall too. The
 // driver's accounting over the wire must say exactly that.
 func TestSubscribeScripted(t *testing.T) {
 	const conns = 2
@@ -64,9 +65,10 @@ func TestSubscribeScripted(t *testing.T) {
 		t.Errorf("subscribe messages %q, want one per connection with its index", subs)
 	}
 	c := res.Snapshot.Counts
-	// Per connection: 1 2 4 3 5 7 counted; 6 missing; 3 late; 3 twice; the ack other.
-	want := metrics.Counts{Stream: 6 * conns, StreamGaps: 1 * conns, StreamLate: 1 * conns, StreamDups: 1 * conns, StreamOther: 1 * conns, StreamStalls: 1 * conns}
-	got := metrics.Counts{Stream: c.Stream, StreamGaps: c.StreamGaps, StreamLate: c.StreamLate, StreamDups: c.StreamDups, StreamOther: c.StreamOther, StreamStalls: c.StreamStalls}
+	// Per connection: 1 2 4 3 5 7 counted; 6 missing; 3 late; 3 twice; the
+	// ack other; one stall between messages, and silent at the end.
+	want := metrics.Counts{Stream: 6 * conns, StreamGaps: 1 * conns, StreamLate: 1 * conns, StreamDups: 1 * conns, StreamOther: 1 * conns, StreamStalls: 1 * conns, StreamSilent: 1 * conns}
+	got := metrics.Counts{Stream: c.Stream, StreamGaps: c.StreamGaps, StreamLate: c.StreamLate, StreamDups: c.StreamDups, StreamOther: c.StreamOther, StreamStalls: c.StreamStalls, StreamSilent: c.StreamSilent}
 	if got != want {
 		t.Errorf("stream counts %+v, want %+v", got, want)
 	}

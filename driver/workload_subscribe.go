@@ -53,6 +53,21 @@ func (s *subscribe) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx, no
 	return false // a push, not a reply
 }
 
-func (s *subscribe) stopped()      {}
+// stopped counts the connections whose stream had fallen silent for
+// longer than the stall when sending stopped: a stream that stopped, which
+// no gap between two messages shows.
+func (s *subscribe) stopped() {
+	w := s.w
+	st, end := w.run.stream, w.run.stopAt.Load()
+	if st == nil {
+		return
+	}
+	for _, c := range w.conns {
+		if c.stream != nil && c.state == stateOpen && st.Silent(c.stream, end) {
+			w.shard.Counts.StreamSilent++
+		}
+	}
+}
+
 func (s *subscribe) arrived() bool { return true }
 func (s *subscribe) missed() int64 { return 0 }

@@ -64,6 +64,9 @@ type Counts struct {
 	StreamStalls int64
 	StreamOther  int64
 	StreamEarly  int64
+	// StreamSilent counts connections whose stream had been silent for
+	// longer than the stall when sending stopped (kind subscribe).
+	StreamSilent int64
 
 	// Reconnects counts slots reopened after their connection dropped or
 	// failed to open (--reconnect).
@@ -116,6 +119,7 @@ func (c *Counts) Sub(o Counts) {
 	c.StreamStalls -= o.StreamStalls
 	c.StreamOther -= o.StreamOther
 	c.StreamEarly -= o.StreamEarly
+	c.StreamSilent -= o.StreamSilent
 	c.DeflateRawSent -= o.DeflateRawSent
 	c.DeflateWireSent -= o.DeflateWireSent
 	c.DeflateRawReceived -= o.DeflateRawReceived
@@ -153,6 +157,7 @@ func (c *Counts) Add(o Counts) {
 	c.StreamStalls += o.StreamStalls
 	c.StreamOther += o.StreamOther
 	c.StreamEarly += o.StreamEarly
+	c.StreamSilent += o.StreamSilent
 	c.DeflateRawSent += o.DeflateRawSent
 	c.DeflateWireSent += o.DeflateWireSent
 	c.DeflateRawReceived += o.DeflateRawReceived

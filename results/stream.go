@@ -48,7 +48,10 @@ type Stream struct {
 	StallS           float64 `json:"stall_s"`
 	Other            int64   `json:"other"`
 	Early            int64   `json:"early"`
-	Clocks           string  `json:"clocks"`
+	// Silent counts connections whose stream had been silent for longer
+	// than the stall when the window ended (a stream that stopped).
+	Silent int64  `json:"silent_at_end"`
+	Clocks string `json:"clocks"`
 }
 
 // hasStream says whether a run of s measures a server's stream.
@@ -63,7 +66,7 @@ func streamReport(in About, c metrics.Counts, secs float64) *Stream {
 		return nil
 	}
 	st := &Stream{Match: "any", Messages: c.Stream, Gaps: c.StreamGaps, Late: c.StreamLate, Duplicates: c.StreamDups,
-		Stalls: c.StreamStalls, Other: c.StreamOther, Early: c.StreamEarly, Clocks: ClocksUnsynchronised}
+		Stalls: c.StreamStalls, Other: c.StreamOther, Early: c.StreamEarly, Silent: c.StreamSilent, Clocks: ClocksUnsynchronised}
 	if s.Protocol != "" {
 		st.Match = "the " + s.Protocol + " preset's"
 	}
@@ -90,6 +93,9 @@ func streamRow(st *Stream, gap Latency) []string {
 	stalls := fmt.Sprintf("stalls %d", st.Stalls)
 	if st.StallS > 0 {
 		stalls += fmt.Sprintf(" (> %s)", fmtUs(st.StallS*1e6))
+		if st.Silent > 0 {
+			stalls += fmt.Sprintf(", %d connections silent at the end", st.Silent)
+		}
 	} else {
 		stalls = "stalls not counted (no --stall)"
 	}
@@ -131,6 +137,7 @@ var streamSubjects = map[string]func(*Report) float64{
 		return streamField(r, func(s *Stream) float64 { return float64(s.Duplicates) })
 	},
 	"stream.stalls": func(r *Report) float64 { return streamField(r, func(s *Stream) float64 { return float64(s.Stalls) }) },
+	"stream.silent": func(r *Report) float64 { return streamField(r, func(s *Stream) float64 { return float64(s.Silent) }) },
 }
 
 func streamField(r *Report, f func(*Stream) float64) float64 {

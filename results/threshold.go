@@ -31,7 +31,7 @@ import (
 //     (times failed) or errors.KIND (step.login.errors.timeout<1);
 //   - the server's stream (stream part): stream.messages, stream.rate,
 //     stream.rate_per_conn, stream.gaps, stream.late, stream.duplicates,
-//     stream.stalls; its gaps and one-way latency are the metrics gap
+//     stream.stalls, stream.silent; its gaps and one-way latency are the metrics gap
 //     (gap.max<1s) and delivery (delivery.p99<50ms).
 //
 // OP is <, <=, > or >=. A suffix ":abort" (as k6's abortOnFail) lets the

@@ -32,6 +32,13 @@ func (c *StreamConn) Start(subscribed, window int64) {
 	*c = StreamConn{last: subscribed, window: window}
 }
 
+// Silent reports whether c's stream has been silent for longer than the
+// stall at end (the caller's clock): no stream message since the later of
+// the last one and the window's start. Without a stall, never.
+func (s *Stream) Silent(c *StreamConn, end int64) bool {
+	return s.Stall > 0 && end-max(c.last, c.window) > int64(s.Stall)
+}
+
 // Arrival is what one message was to its connection's stream.
 type Arrival struct {
 	// Stream: the message matched Stream.Match; otherwise nothing else is set.

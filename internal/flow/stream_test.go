@@ -100,6 +100,25 @@ func TestStreamWindow(t *testing.T) {
 	}
 }
 
+// TestStreamSilent: a stream silent for longer than the stall at the end,
+// since its last message or the window's start.
+func TestStreamSilent(t *testing.T) {
+	s := testStream(t, "any", "", "", 0, 100)
+	var c StreamConn
+	c.Start(0, 50)
+	if s.Silent(&c, 150) || !s.Silent(&c, 151) {
+		t.Errorf("before any message: silent at 150 %v, at 151 %v; want from the window's start (50)", s.Silent(&c, 150), s.Silent(&c, 151))
+	}
+	s.Account(&c, []byte("x"), 500, 0)
+	if s.Silent(&c, 600) || !s.Silent(&c, 601) {
+		t.Errorf("after a message at 500: silent at 600 %v, at 601 %v", s.Silent(&c, 600), s.Silent(&c, 601))
+	}
+	s.Stall = 0
+	if s.Silent(&c, 1e9) {
+		t.Errorf("silent without a stall")
+	}
+}
+
 func TestUnixNanos(t *testing.T) {
 	for _, r := range []struct {
 		v    string
