@@ -12,6 +12,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
+	"github.com/wsbench/wsbench/internal/flow"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
 )
@@ -81,5 +82,36 @@ func TestSubscribeScripted(t *testing.T) {
 	}
 	if res.Mismatch != nil && res.Mismatch.Reason != StopNoStream {
 		t.Errorf("mismatch %+v", res.Mismatch)
+	}
+}
+
+// BenchmarkStreamMessage is one stream message accounted for on an event
+// loop: matched, its place in the sequence, its gap and one-way latency
+// recorded in the loop's shard (0 allocs).
+func BenchmarkStreamMessage(b *testing.B) {
+	w, c, _ := benchWorker(b, IOSyscalls, 64, false)
+	seq, sent := flow.MustMatcher("$.seq"), flow.MustMatcher("$.sent_ns")
+	w.run.stream = &flow.Stream{Match: flow.MustMatcher("$.seq"), Seq: &seq, Sent: &sent, Unit: time.Nanosecond, Stall: time.Second}
+	w.startStream(c)
+	msgs := make([][]byte, 1024)
+	now := time.Now().UnixNano()
+	for i := range msgs {
+		msgs[i] = fmt.Appendf(nil, `{"seq":%d,"sent_ns":%d}`, i+1, now)
+	}
+	w.streamMessage(c, msgs[0], len(msgs[0]), 1) // the shard's histograms
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		k := (i + 1) % len(msgs)
+		if k == 0 {
+			w.startStream(c)
+		}
+		if !w.streamMessage(c, msgs[k], len(msgs[k]), int64(i)*1000) {
+			b.Fatal("not a stream message")
+		}
+	}
+	b.StopTimer()
+	if cn := w.shard.Counts; cn.StreamGaps != 0 || cn.StreamDups != 0 {
+		b.Fatalf("counts %+v", cn)
 	}
 }
