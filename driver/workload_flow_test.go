@@ -7,6 +7,10 @@ import (
 	"encoding/json"
 	"math"
 	"net"
+	"os"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +32,8 @@ type rpcServer struct {
 	l        *loopback
 	delay    time.Duration
 	received atomic.Int64
+	mu       sync.Mutex
+	seen     []string // every message, as received
 }
 
 func startRPCServer(t *testing.T, delay time.Duration) *rpcServer {
@@ -47,6 +53,9 @@ func (s *rpcServer) serve(c net.Conn) {
 			return
 		}
 		s.received.Add(1)
+		s.mu.Lock()
+		s.seen = append(s.seen, string(msg))
+		s.mu.Unlock()
 		var req struct {
 			ID     json.RawMessage `json:"id"`
 			Params json.RawMessage `json:"params"`
@@ -65,11 +74,19 @@ func (s *rpcServer) serve(c net.Conn) {
 	}
 }
 
-// flowRun runs a flow of steps, as a scenario file writes them, against url.
-func flowRun(t *testing.T, spec scenario.Spec, url string, steps []scenario.StepSpec, workers int) *Result {
+// flowRun runs a flow of steps, as a scenario file writes them, against
+// url; files are the files the scenario names, by name.
+func flowRun(t *testing.T, spec scenario.Spec, url string, steps []scenario.StepSpec, workers int, files ...string) *Result {
 	t.Helper()
 	spec.Kind, spec.Steps = scenario.KindFlow, steps
-	c, err := scenario.CompileWith(spec, func(string) ([]byte, error) { return nil, nil })
+	c, err := scenario.CompileWith(spec, func(name string) ([]byte, error) {
+		for i := 0; i+1 < len(files); i += 2 {
+			if files[i] == name {
+				return []byte(files[i+1]), nil
+			}
+		}
+		return nil, os.ErrNotExist
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,5 +262,43 @@ func TestFlowSessionRate(t *testing.T) {
 	}
 	if c.ConnsDropped != 0 || res.Snapshot.Errors["close_timeout"] != 0 {
 		t.Errorf("sessions' connections: %d dropped, errors %v; want each closed with 1000", c.ConnsDropped, res.Snapshot.Errors)
+	}
+}
+
+// TestFlowDataRowsAndCaptures: each connection takes its row of the data
+// file (connection i row i mod the rows), and a value an expect captured
+// goes into the next send: the server sees each user's own login and the
+// session its reply gave back.
+func TestFlowDataRowsAndCaptures(t *testing.T) {
+	srv := startRPCServer(t, 0)
+	steps := []scenario.StepSpec{
+		send("login", `{"jsonrpc":"2.0","id":{{id}},"method":"login","params":{"user":"{{user}}","session":"s-{{user}}"}}`),
+		{Expect: `$.result.user=={{user}}`, Capture: []string{"session=$.result.session"}, Timeout: scenario.Duration(time.Second)},
+		send("use", `{"jsonrpc":"2.0","id":{{id}},"method":"use","params":{"session":"{{session}}"}}`),
+		expect("$.result.session", time.Second),
+		{Close: true},
+	}
+	spec := flowSpec(4, 500*time.Millisecond)
+	spec.DataFile = "users.csv"
+	res := flowRun(t, spec, srv.l.url(), steps, 2, "users.csv", "user\nalice\nbob\n")
+	if st := stepOf(t, res.Snapshot, "use"); st.Count() != 4 || st.ErrorCount() != 0 {
+		t.Fatalf("use: done %d, errors %v; want 4", st.Count(), st.Errors)
+	}
+	srv.mu.Lock()
+	seen := slices.Clone(srv.seen)
+	srv.mu.Unlock()
+	count := func(sub string) int {
+		n := 0
+		for _, m := range seen {
+			if strings.Contains(m, sub) {
+				n++
+			}
+		}
+		return n
+	}
+	// Rows alternate over the connections: two logins each; each session
+	// used is the one its own login's reply carried.
+	if count(`"user":"alice"`) != 2 || count(`"user":"bob"`) != 2 || count(`"method":"use","params":{"session":"s-alice"}`) != 2 || count(`"method":"use","params":{"session":"s-bob"}`) != 2 {
+		t.Errorf("the server saw %q", seen)
 	}
 }
