@@ -40,8 +40,12 @@ type flowLoad struct {
 	script *flow.Script
 	steps  []int // per Script.StepNames: the shard's step index
 	acts   []flow.Action
-	// timers holds each connection's session deadline (or a restart), by
-	// time; an entry whose time is no longer the connection's is stale.
+	// timers holds connections by when they need the loop: at most one
+	// entry each, its earliest (flowConn.queued). A session's next
+	// deadline is almost always later than the last, so the entry is left
+	// where it is and, when it comes due, pushed on to the deadline of the
+	// moment: the heap holds a connection per waiting session, not one
+	// per deadline it ever had.
 	timers heap.Heap[*conn]
 	// unmatched is the start of the last message no step took while one
 	// waited (unmatchedLen its length, unmatchedOp its opcode), for the
@@ -55,7 +59,8 @@ type flowLoad struct {
 // on the timer heap for.
 type flowConn struct {
 	sess     flow.Session
-	deadline int64 // on the heap for this time (0: none)
+	deadline int64 // when the session (or its restart) needs the loop (0: never)
+	queued   int64 // its entry on the timer heap is for this time (0: none)
 	restart  bool  // the deadline is a restart of the script, not the session's
 	closed   bool  // the script closed the connection, or it ended at a session rate
 }
@@ -252,8 +257,7 @@ func (f *flowLoad) ended(c *conn, a *flow.Action, now int64) {
 		// Again, from where it ended; on the next pass, so a script that
 		// waits for nothing cannot hold the loop.
 		fc.restart = true
-		fc.deadline = now
-		f.timers.Push(now, c)
+		f.schedule(c, now)
 	}
 }
 
@@ -323,17 +327,22 @@ func (f *flowLoad) settle(c *conn, how int) {
 	c.expected = c.nextSeq
 }
 
-// arm puts c's session deadline on the timer heap when it changed.
+// arm takes c's session deadline after a call into the session.
 func (f *flowLoad) arm(c *conn) {
+	if !c.flow.restart {
+		f.schedule(c, c.flow.sess.Deadline())
+	}
+}
+
+// schedule sets when c needs the loop (0: never), on the timer heap unless
+// an earlier entry of c's is there already.
+func (f *flowLoad) schedule(c *conn, at int64) {
 	fc := c.flow
-	if fc.restart {
-		return
+	fc.deadline = at
+	if at != 0 && (fc.queued == 0 || at < fc.queued) {
+		f.timers.Push(at, c)
+		fc.queued = at
 	}
-	d := fc.sess.Deadline()
-	if d != 0 && d != fc.deadline {
-		f.timers.Push(d, c)
-	}
-	fc.deadline = d
 }
 
 // flowPacer is the flow's pacer: it starts each connection's script as
@@ -364,8 +373,16 @@ func (p *flowPacer) due(now int64) int64 {
 			return 0
 		}
 		c := t.Pop()
-		if c.state != stateOpen || c.retiring || c.flow.deadline != at {
-			continue // stale: the session moved on, or the connection closed
+		fc := c.flow
+		if fc.queued == at {
+			fc.queued = 0
+		}
+		switch {
+		case c.state != stateOpen || c.retiring || fc.deadline == 0:
+			continue // the connection closed, or its session waits for no time
+		case fc.deadline > now:
+			p.load.schedule(c, fc.deadline) // moved on since: its entry goes on to its deadline
+			continue
 		}
 		n++
 		p.load.timer(c, now)

@@ -17,8 +17,11 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+	"golang.org/x/sys/unix"
 
+	"github.com/wsbench/wsbench/internal/iomode"
 	"github.com/wsbench/wsbench/internal/schedwatch"
+	"github.com/wsbench/wsbench/internal/uring"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
 )
@@ -300,5 +303,97 @@ func TestFlowDataRowsAndCaptures(t *testing.T) {
 	// used is the one its own login's reply carried.
 	if count(`"user":"alice"`) != 2 || count(`"user":"bob"`) != 2 || count(`"method":"use","params":{"session":"s-alice"}`) != 2 || count(`"method":"use","params":{"session":"s-bob"}`) != 2 {
 		t.Errorf("the server saw %q", seen)
+	}
+}
+
+// flowWorker is benchWorker for a flow: one connection over a socket
+// pair, running steps (compiled as a file's) from the start.
+func flowWorker(tb testing.TB, io iomode.Mode, steps []scenario.StepSpec) (*worker, *conn, int) {
+	tb.Helper()
+	if io == IOUring && uring.Probe() != nil {
+		tb.Skip("io_uring unavailable")
+	}
+	spec := flowSpec(1, time.Second)
+	spec.Kind, spec.Steps = scenario.KindFlow, steps
+	c, err := scenario.CompileWith(spec, func(string) ([]byte, error) { return nil, os.ErrNotExist })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := &run{codec: newCodec(64, false), op: ws.OpText, maxMessage: 1 << 20, closeTimeout: int64(closeTimeout),
+		kind: string(scenario.KindFlow), script: c.Script}
+	r.origin = time.Now()
+	r.stopAt.Store(1 << 62)
+	w, err := newWorker(r, metrics.NewRecorder().NewShard(), io == IOUring)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := w.adopt(fds[0], 0, nil); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		w.abort()
+		w.release()
+		unix.Close(fds[1])
+	})
+	w.pacing().begin()
+	return w, w.conns[0], fds[1]
+}
+
+// loopSteps is a request loop: send a request, expect its reply by id.
+var loopSteps = []scenario.StepSpec{{Steps: []scenario.StepSpec{
+	{Name: "request", Send: `{"jsonrpc":"2.0","id":{{id}},"method":"echo"}`},
+	{Expect: "$.id", Timeout: scenario.Duration(time.Second)},
+}}}
+
+// TestFlowRoundTripDoesNotAllocate: a flow's steady state (a reply read,
+// matched by its expect, the step recorded, the next request rendered,
+// framed and flushed) allocates nothing, and the timer heap does not grow.
+// The peer echoes the request, which has the id the expect looks for.
+func TestFlowRoundTripDoesNotAllocate(t *testing.T) {
+	for _, io := range []iomode.Mode{IOUring, IOSyscalls} {
+		t.Run(string(io), func(t *testing.T) {
+			w, c, peer := flowWorker(t, io, loopSteps)
+			in, out := make([]byte, 256), make([]byte, 256)
+			step := func() {
+				playServer(t, w, c, peer, in, out)
+				if err := w.exchange(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			step()
+			if n := testing.AllocsPerRun(1000, step); n != 0 {
+				t.Errorf("%v allocations per round trip, want 0", n)
+			}
+			if got := w.shard.StepCount(0); got < 1000 || w.shard.Counts.Received != got {
+				t.Errorf("request done %d times, received %d", got, w.shard.Counts.Received)
+			}
+			// Each expect has a later deadline than the last: the connection
+			// keeps one entry on the timer heap, not one per request.
+			if n := w.load.(*flowLoad).timers.Len(); n != 1 {
+				t.Errorf("%d entries on the timer heap for one waiting session", n)
+			}
+		})
+	}
+}
+
+// BenchmarkFlowRoundTrip is one step of a request loop: the reply read and
+// matched, the step timed, the next request rendered and sent.
+func BenchmarkFlowRoundTrip(b *testing.B) {
+	for _, io := range []iomode.Mode{IOUring, IOSyscalls} {
+		b.Run(string(io), func(b *testing.B) {
+			w, c, peer := flowWorker(b, io, loopSteps)
+			in, out := make([]byte, 256), make([]byte, 256)
+			b.ReportAllocs()
+			for b.Loop() {
+				playServer(b, w, c, peer, in, out)
+				if err := w.exchange(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
