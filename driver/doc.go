@@ -29,7 +29,8 @@ Each term as the code uses it, with what implements it.
     msg/s (openRatePerWorker), never more than the connections. worker.loop
     is its main loop.
   - Workload (workload, one file per kind: workload_echo.go, workload_ping.go,
-    workload_broadcast.go, workload_hold.go, workload_subscribe.go; the
+    workload_broadcast.go, workload_hold.go, workload_subscribe.go,
+    workload_flow.go; the
     registry workloads, keyed by
     scenario kind): what the connections do with their messages. It
     prepares a connection as the loop takes it (adopt), says whether it
@@ -185,6 +186,29 @@ Each term as the code uses it, with what implements it.
     (Mismatch with Reason StopNoStream). The request workload hands the
     stream the messages no request claimed and no rule answered
     (worker.stream).
+  - Flow (--kind flow; workload_flow.go): a scripted flow per connection.
+    Compile makes the scenario's steps a flow.Script (run.script); each
+    connection runs it in a flow.Session (conn.flow), the sans-IO
+    interpreter: the loop hands it data messages and pongs (OnMessage,
+    OnPong, dated by their arrival), the flow pacer (flowPacer) its
+    deadlines from a heap of connections (one entry each, its earliest,
+    moved on when the session's deadline moved: flowLoad.schedule), so a
+    ticking loop wakes for a deadline as for a send. Its actions: send (one
+    masked frame through the outbox, text or binary as the Protocol says),
+    ping, close 1000; a named step done records its latency in its step
+    histogram (metrics.Shard.RecordStep; from the step's intended start, so
+    a late timer does not hide a slow server), a failed one counts by kind
+    (StepError; a timeout or mismatch is also step_timeout/step_mismatch).
+    Every send in the window is Sent; the step after it settles it:
+    received when an expect is done, lost when it fails or the connection
+    dies, NoReply when what follows waits for no reply, in flight when the
+    run ends first. Long-lived connections (conns) start the script again
+    when it ends, on the next pass; with Spec.SessionRate sessions arrive on
+    the staged planner's machinery (sessionArrivals: session i's connection
+    dialled at i/rate, no closes planned), run the steps once and retire.
+    A flow in which no step got what it waited for keeps the first
+    timed-out expect and the last unmatched message (run.flowMiss) for the
+    failure line.
   - Connection storm (--kind connect, runConnect): short-lived connections,
     each a goroutine doing blocking I/O on Go's own poller: open, handshake,
     optionally one message and its echo, close, again. The event loops are
