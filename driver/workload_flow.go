@@ -114,9 +114,17 @@ func (f *flowLoad) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx, now
 		f.w.shard.Counts.BytesReceived += int64(wireLen)
 	}
 	acts := fc.sess.OnMessage(p, rx, f.acts[:0])
-	if len(acts) > 0 && acts[0].Kind == flow.ActUnmatched && acts[0].Op >= 0 {
-		f.unmatched = append(f.unmatched[:0], p[:min(len(p), excerptLen)]...)
-		f.unmatchedLen, f.unmatchedOp = len(p), op
+	if len(acts) > 0 {
+		switch a := acts[0]; {
+		case a.Kind == flow.ActUnmatched || a.Kind == flow.ActReceived:
+			// What a receive step took, or no step took, is the stream's
+			// too when the protocol has one (stream.go).
+			streamed := f.w.streamMessage(c, p, wireLen, rx)
+			if a.Kind == flow.ActUnmatched && a.Op >= 0 && !streamed {
+				f.unmatched = append(f.unmatched[:0], p[:min(len(p), excerptLen)]...)
+				f.unmatchedLen, f.unmatchedOp = len(p), op
+			}
+		}
 	}
 	f.apply(c, acts, now)
 	return false

@@ -5,6 +5,7 @@ package driver
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net"
 	"os"
@@ -61,6 +62,7 @@ func (s *rpcServer) serve(c net.Conn) {
 		s.mu.Unlock()
 		var req struct {
 			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
 			Params json.RawMessage `json:"params"`
 		}
 		if json.Unmarshal(msg, &req) != nil || req.ID == nil {
@@ -74,8 +76,20 @@ func (s *rpcServer) serve(c net.Conn) {
 		if wsutil.WriteServerMessage(c, op, []byte(reply)) != nil {
 			return
 		}
+		if req.Method == "subscribe" { // then pushSeqs numbered messages, 2 ms apart
+			for i := range pushSeqs {
+				time.Sleep(2 * time.Millisecond)
+				m := fmt.Sprintf(`{"seq":%d,"sent_ns":%d}`, i+1, time.Now().UnixNano())
+				if wsutil.WriteServerMessage(c, op, []byte(m)) != nil {
+					return
+				}
+			}
+		}
 	}
 }
+
+// pushSeqs is how many messages rpcServer pushes after a subscribe.
+const pushSeqs = 30
 
 // flowRun runs a flow of steps, as a scenario file writes them, against
 // url; files are the files the scenario names, by name.
@@ -395,5 +409,31 @@ func BenchmarkFlowRoundTrip(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestFlowReceiveFeedsTheStream: a receive step takes the messages it
+// matches (the step done with its count) and, with a stream in the
+// protocol, each is accounted as the stream's: every pushed message
+// counted once, none missing, delivery latency recorded.
+func TestFlowReceiveFeedsTheStream(t *testing.T) {
+	const conns = 3
+	srv := startRPCServer(t, 0)
+	steps := []scenario.StepSpec{
+		send("subscribe", `{"jsonrpc":"2.0","id":{{id}},"method":"subscribe"}`),
+		expect("$.id", time.Second),
+		{Name: "feed", Receive: "$.seq", Count: pushSeqs, Timeout: scenario.Duration(5 * time.Second)},
+		{Close: true},
+	}
+	spec := flowSpec(conns, time.Second)
+	spec.Stream = &scenario.StreamSpec{Match: "$.seq", Seq: "$.seq", Sent: "$.sent_ns", Unit: "ns"}
+	res := flowRun(t, spec, srv.l.url(), steps, 1)
+	s := res.Snapshot
+	feed := stepOf(t, s, "feed")
+	if feed.Count() != conns || feed.ErrorCount() != 0 {
+		t.Errorf("feed: done %d, errors %v; want %d", feed.Count(), feed.Errors, conns)
+	}
+	if c := s.Counts; c.Stream != conns*pushSeqs || c.StreamGaps != 0 || c.StreamDups != 0 || s.Hist[metrics.Delivery].Count() != conns*pushSeqs {
+		t.Errorf("stream %d (gaps %d, dups %d), %d deliveries timed; want %d each", c.Stream, c.StreamGaps, c.StreamDups, s.Hist[metrics.Delivery].Count(), conns*pushSeqs)
 	}
 }
