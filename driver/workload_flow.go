@@ -53,6 +53,26 @@ type flowLoad struct {
 	unmatched    []byte
 	unmatchedLen int
 	unmatchedOp  ws.OpCode
+	// off is Unix time minus run time, fixed as the loop's flows begin:
+	// sessions keep Unix time ({{now_ns}}, their deadlines), the loop its
+	// run time.
+	off int64
+}
+
+// wall is run time t as a session's Unix time.
+func (f *flowLoad) wall(t int64) int64 {
+	if f.off == 0 {
+		f.off = time.Now().UnixNano() - f.w.now()
+	}
+	return t + f.off
+}
+
+// run is a session's Unix time t (0: none) as run time.
+func (f *flowLoad) run(t int64) int64 {
+	if t == 0 {
+		return 0
+	}
+	return t - f.off
 }
 
 // flowConn is one connection's flow: its session and the deadline it is
@@ -101,19 +121,19 @@ func (f *flowLoad) start(c *conn, start, now int64) {
 		return
 	}
 	f.w.shard.Counts.Sessions++
-	f.apply(c, c.flow.sess.Start(start, now, f.acts[:0]), now)
+	f.apply(c, c.flow.sess.Start(f.wall(start), f.wall(now), f.acts[:0]), now)
 }
 
 func (f *flowLoad) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx, now int64) bool {
 	fc := c.flow
 	if op == ws.OpPong {
-		f.apply(c, fc.sess.OnPong(rx, f.acts[:0]), now)
+		f.apply(c, fc.sess.OnPong(f.wall(rx), f.acts[:0]), now)
 		return false
 	}
 	if rx >= f.w.run.measureStart {
 		f.w.shard.Counts.BytesReceived += int64(wireLen)
 	}
-	acts := fc.sess.OnMessage(p, rx, f.acts[:0])
+	acts := fc.sess.OnMessage(p, f.wall(rx), f.acts[:0])
 	if len(acts) > 0 {
 		switch a := acts[0]; {
 		case a.Kind == flow.ActUnmatched || a.Kind == flow.ActReceived:
@@ -135,7 +155,7 @@ func (f *flowLoad) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx, now
 // closed.
 func (f *flowLoad) dropped(c *conn) {
 	if c.flow != nil && !c.flow.sess.Ended() {
-		f.apply(c, c.flow.sess.OnClosed(f.w.now(), f.acts[:0]), f.w.now())
+		f.apply(c, c.flow.sess.OnClosed(f.wall(f.w.now()), f.acts[:0]), f.w.now())
 	}
 }
 
@@ -148,7 +168,7 @@ func (f *flowLoad) timer(c *conn, now int64) {
 		f.start(c, fc.deadline, now)
 		return
 	}
-	f.apply(c, fc.sess.OnTimer(now, f.acts[:0]), now)
+	f.apply(c, fc.sess.OnTimer(f.wall(now), f.acts[:0]), now)
 }
 
 // apply carries out a session's actions on c.
@@ -181,10 +201,10 @@ func (f *flowLoad) apply(c *conn, acts []flow.Action, now int64) {
 			if op.Kind == flow.StepExpect {
 				f.settle(c, settleAnswered)
 			}
-			if k := op.Kind; (k == flow.StepExpect || k == flow.StepPing || k == flow.StepReceive && a.Count > 0) && a.At >= w.run.measureStart {
+			if k := op.Kind; (k == flow.StepExpect || k == flow.StepPing || k == flow.StepReceive && a.Count > 0) && f.run(a.At) >= w.run.measureStart {
 				w.shard.Counts.Awaited++
 			}
-			if op.Metric >= 0 && a.At >= w.run.measureStart {
+			if op.Metric >= 0 && f.run(a.At) >= w.run.measureStart {
 				w.shard.RecordStep(f.steps[op.Metric], durationNs(a.Latency))
 			}
 		case flow.ActFailed:
@@ -213,7 +233,7 @@ func (f *flowLoad) failed(c *conn, a *flow.Action) {
 			f.timedOut(op)
 		}
 	}
-	if a.At < w.run.measureStart {
+	if f.run(a.At) < w.run.measureStart {
 		return
 	}
 	if op.Metric >= 0 {
@@ -271,7 +291,7 @@ func (f *flowLoad) ended(c *conn, a *flow.Action, now int64) {
 
 // stop stops c's script as the run stops sending.
 func (f *flowLoad) stop(c *conn, now int64) {
-	c.flow.sess.Stop(now, f.acts[:0])
+	c.flow.sess.Stop(f.wall(now), f.acts[:0])
 	f.acts = f.acts[:0]
 	c.flow.deadline = 0
 }
@@ -298,7 +318,7 @@ func (f *flowLoad) close(c *conn, now int64) {
 func (f *flowLoad) send(c *conn, a *flow.Action) {
 	w := f.w
 	n := w.out.frames(c, w.run.op, a.Data, 1, false)
-	if a.At >= w.run.measureStart {
+	if f.run(a.At) >= w.run.measureStart {
 		if c.firstMeasured == noSeq {
 			c.firstMeasured = c.nextSeq
 		}
@@ -338,7 +358,7 @@ func (f *flowLoad) settle(c *conn, how int) {
 // arm takes c's session deadline after a call into the session.
 func (f *flowLoad) arm(c *conn) {
 	if !c.flow.restart {
-		f.schedule(c, c.flow.sess.Deadline())
+		f.schedule(c, f.run(c.flow.sess.Deadline()))
 	}
 }
 

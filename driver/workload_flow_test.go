@@ -285,11 +285,11 @@ func TestFlowSessionRate(t *testing.T) {
 // TestFlowDataRowsAndCaptures: each connection takes its row of the data
 // file (connection i row i mod the rows), and a value an expect captured
 // goes into the next send: the server sees each user's own login and the
-// session its reply gave back.
+// session its reply gave back; {{now_ns}} is the Unix time of the send.
 func TestFlowDataRowsAndCaptures(t *testing.T) {
 	srv := startRPCServer(t, 0)
 	steps := []scenario.StepSpec{
-		send("login", `{"jsonrpc":"2.0","id":{{id}},"method":"login","params":{"user":"{{user}}","session":"s-{{user}}"}}`),
+		send("login", `{"jsonrpc":"2.0","id":{{id}},"method":"login","params":{"user":"{{user}}","session":"s-{{user}}","t":{{now_ns}}}}`),
 		{Expect: `$.result.user=={{user}}`, Capture: []string{"session=$.result.session"}, Timeout: scenario.Duration(time.Second)},
 		send("use", `{"jsonrpc":"2.0","id":{{id}},"method":"use","params":{"session":"{{session}}"}}`),
 		expect("$.result.session", time.Second),
@@ -315,6 +315,16 @@ func TestFlowDataRowsAndCaptures(t *testing.T) {
 	}
 	// Rows alternate over the connections: two logins each; each session
 	// used is the one its own login's reply carried.
+	for _, m := range seen {
+		var req struct {
+			Params struct{ T int64 } `json:"params"`
+		}
+		if json.Unmarshal([]byte(m), &req) == nil && req.Params.T != 0 {
+			if d := time.Since(time.Unix(0, req.Params.T)); d < 0 || d > time.Minute {
+				t.Errorf("{{now_ns}} sent as %d, %v from now: want the Unix time of the send", req.Params.T, d)
+			}
+		}
+	}
 	if count(`"user":"alice"`) != 2 || count(`"user":"bob"`) != 2 || count(`"method":"use","params":{"session":"s-alice"}`) != 2 || count(`"method":"use","params":{"session":"s-bob"}`) != 2 {
 		t.Errorf("the server saw %q", seen)
 	}
