@@ -48,6 +48,9 @@ type conn struct {
 	readState        // the read side: a partial frame, a fragmented message (clientcodec.go)
 	pending   []byte // bytes queued to send: frames made since the last flush, or left by a short write
 
+	// rpc: a request run's requests in flight (nil: another kind).
+	rq *reqConn
+
 	dirty     bool // on the worker's flush list
 	waitOut   bool // the socket took only part of pending; waiting for it to become writable
 	polledOut bool // registered for writability with epoll

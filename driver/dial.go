@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,9 @@ type dialPlan struct {
 	rate    float64                 // connections started per second (0: as fast as conc allows)
 	tls     *tls.Config             // wss://: the client TLS configuration (nil: ws://)
 	ports   *portPicker             // source ports bound in turn (nil: the kernel picks at connect)
+	// rpc: opening is what each connection says and awaits right after
+	// its handshake (a Protocol's Open steps; nil: nothing).
+	opening *opening
 }
 
 // endpoint is where slot's connection goes: its URL (the target's, or
@@ -109,6 +113,10 @@ func connURLs(c *scenario.Compiled, u *url.URL) func(slot int) *url.URL {
 // handshakeDialer is the gobwas/ws Dialer for c's handshake options.
 func handshakeDialer(c *scenario.Compiled) ws.Dialer {
 	d := ws.Dialer{Protocols: c.Spec.Subprotocols}
+	if p := c.Protocol; p != nil && p.Subprotocol != "" && !slices.Contains(d.Protocols, p.Subprotocol) {
+		// rpc: the protocol's own subprotocol, offered first (and required: see requireSubprotocol).
+		d.Protocols = append([]string{p.Subprotocol}, d.Protocols...)
+	}
 	h := http.Header{}
 	for _, hd := range c.Headers {
 		h.Add(hd.Name, hd.Value)
@@ -123,6 +131,12 @@ func handshakeDialer(c *scenario.Compiled) ws.Dialer {
 		d.Header = ws.HandshakeHeaderHTTP(h)
 	}
 	return d
+}
+
+// requireSubprotocol reports whether a connection whose server picks no
+// subprotocol fails: asked for, or the protocol's own (rpc).
+func requireSubprotocol(c *scenario.Compiled) bool {
+	return c.Spec.RequireSubprotocol || c.Protocol != nil && c.Protocol.Subprotocol != ""
 }
 
 // dialAll opens the plan's connections, recording TCP connect and upgrade
@@ -145,7 +159,7 @@ func dialAll(ctx context.Context, u *url.URL, p dialPlan, rec *metrics.Recorder)
 		wg.Go(func() {
 			for i := range jobs {
 				target, src := p.endpoint(u, p.first+i)
-				d, t := dialOne(ctx, target, addr, src, p)
+				d, t := dialOne(ctx, target, addr, src, p, p.first+i)
 				shard.record(t)
 				if t.opened {
 					d.index = i
@@ -295,19 +309,36 @@ func open(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dialPl
 	return nc, br, t
 }
 
-// dialOne opens one connection for an event loop: open, then the socket
-// taken from Go's poller. d is valid if t.opened.
-func dialOne(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dialPlan) (d dialed, t dialOutcome) {
+// dialOne opens one connection for an event loop, slot's: open, the
+// protocol's opening if it has one (p.opening), then the socket taken from
+// Go's poller. d is valid if t.opened.
+func dialOne(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dialPlan, slot int) (d dialed, t dialOutcome) {
 	nc, br, t := open(ctx, u, addr, src, p)
 	if !t.upgraded {
 		return d, t
 	}
 	nc.SetDeadline(time.Time{})
-	if br != nil {
-		if k := br.Buffered(); k > 0 {
-			b, _ := br.Peek(k)
+	rd := br
+	if p.opening != nil {
+		if rd == nil {
+			rd = bufio.NewReaderSize(nc, 4096)
+		}
+		if err := p.opening.run(nc, rd, slot); err != nil {
+			nc.Close()
+			if br != nil {
+				ws.PutReader(br)
+			}
+			t.failure = p.opening.fail(err)
+			return dialed{}, t
+		}
+	}
+	if rd != nil {
+		if k := rd.Buffered(); k > 0 {
+			b, _ := rd.Peek(k)
 			d.carry = append([]byte(nil), b...)
 		}
+	}
+	if br != nil {
 		ws.PutReader(br)
 	}
 	var err error

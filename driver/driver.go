@@ -264,6 +264,10 @@ type run struct {
 	// the last message its loop had not matched (for the failure line of
 	// a flow in which nothing came).
 	flowMiss atomic.Pointer[Mismatch]
+	// rpc: the Protocol a protocol kind speaks (nil: the stamp workloads),
+	// and each slot's template variables (a data file's row).
+	proto *flow.Protocol
+	vars  func(slot int) [][]byte
 }
 
 // Run opens the connections, drives the load the scenario describes, stops
@@ -414,8 +418,9 @@ func (s *session) checkOptions() error {
 		}
 	}
 	s.plan = dialPlan{n: spec.Conns, conc: spec.DialConcurrency, timeout: time.Duration(spec.ConnectTimeout),
-		sources: s.c.Sources, first: part.First, dialer: handshakeDialer(s.c), require: spec.RequireSubprotocol,
-		rate: spec.ConnectRate, tls: tc, ports: newPortPicker(), urlFor: connURLs(s.c, s.u)}
+		sources: s.c.Sources, first: part.First, dialer: handshakeDialer(s.c), require: requireSubprotocol(s.c),
+		rate: spec.ConnectRate, tls: tc, ports: newPortPicker(), urlFor: connURLs(s.c, s.u),
+		opening: newOpening(s.c.Protocol, dataRow(s.c))} // rpc: the protocol's opening
 	if s.staged {
 		// Slots open at the start are dialled before the clock starts; the
 		// planner opens and closes the rest as the run goes.
@@ -455,6 +460,9 @@ func (s *session) noConnections() (*Result, error) {
 	res := s.res
 	res.Started, res.MeasureStart, res.MeasureEnd = now, now, now
 	res.StopReason = StopNoConnections
+	if s.plan.opening != nil {
+		res.Mismatch = s.plan.opening.first.Load() // rpc: every opening failed: the first says how
+	}
 	var err error
 	res.Snapshot, err = s.rec.Snapshot()
 	return res, err
@@ -567,6 +575,14 @@ func (s *session) newRun() *run {
 		r.protocol, r.stream, r.streamWindow = p, p.Stream, streamWindow(time.Duration(spec.Warmup))
 	}
 	r.verdict.init()
+	// rpc: the session layer's settings.
+	r.proto, r.vars = s.c.Protocol, dataRow(s.c)
+	if r.proto != nil && r.proto.Binary {
+		r.op = ws.OpBinary
+	}
+	if s.c.Kind == scenario.KindRequest {
+		r.verdict.noMatch = metrics.StopNoReply
+	}
 	if spec.Reconnect > 0 {
 		r.reconnect = time.Duration(spec.Reconnect)
 		r.redials = make(chan redial, 2*spec.Conns+16)

@@ -148,6 +148,9 @@ func (w *worker) loop() {
 		if w.phase != phaseSending {
 			wait = -1
 		}
+		if d := w.timers(now); d >= 0 && (wait < 0 || d < wait) {
+			wait = d // rpc: request timeouts, periodic sends
+		}
 		if d := w.deadline(now) - now; d < wait || wait < 0 {
 			wait = max(d, 0)
 		}

@@ -26,6 +26,10 @@ func (w *worker) send(c *conn, intended, now int64) {
 	if c.state == stateClosed {
 		return
 	}
+	if w.sender != nil {
+		w.sender.send(c, intended, now) // rpc: the workload's own message
+		return
+	}
 	cd := w.run.codec
 	var wireLen, zLen int
 	st := stamp{seq: c.nextSeq, intended: intended, sent: now, pub: uint32(max(c.pub, 0)), conn: uint32(c.slot)}

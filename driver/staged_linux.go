@@ -302,7 +302,7 @@ func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.
 				}
 				target, src := p.endpoint(u, j.slot)
 				r.firstDial.CompareAndSwap(0, max(int64(time.Since(r.origin)), 1))
-				d, t := dialOne(stopped, target, addr, src, p)
+				d, t := dialOne(stopped, target, addr, src, p, j.slot)
 				if t.opened && j.attempt > 0 {
 					t.reconnect = true
 				}

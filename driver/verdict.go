@@ -38,11 +38,19 @@ type verdict struct {
 	// cut ends the run's sending and its grace period at once: the verdict
 	// is in, waiting for replies would only add to the time it takes.
 	cut atomic.Bool
+
+	// rpc: noMatch is the stop reason of a server whose replies match
+	// nothing: StopNotEcho, or StopNoReply in a request run, whose
+	// noReply is set (by the first send) to say what was asked when no
+	// message at all came back.
+	noMatch metrics.StopReason
+	noReply atomic.Pointer[Mismatch]
 }
 
 // init makes the signals' channels (until then signals go nowhere).
 func (v *verdict) init() {
 	v.firstMismatch, v.firstEcho = make(chan struct{}, 1), make(chan struct{}, 1)
+	v.noMatch = StopNotEcho
 }
 
 func signal(ch chan struct{}) {
@@ -78,7 +86,7 @@ func (v *verdict) watch(relay bool, stop <-chan struct{}) <-chan metrics.StopRea
 			case <-notEcho:
 				notEcho = nil
 				if v.echoes.Load() == 0 && v.relays.Load() == 0 {
-					out <- StopNotEcho
+					out <- v.noMatch
 					return
 				}
 			case <-notBroadcast:
@@ -131,9 +139,13 @@ func (v *verdict) result(reason metrics.StopReason, relay bool) *Mismatch {
 	case reason == StopNotBroadcast,
 		reason != StopNotEcho && relay && v.echoes.Load() > 0 && v.relays.Load() == 0:
 		return &Mismatch{Reason: StopNotBroadcast}
-	case first != nil && (reason == StopNotEcho || v.echoes.Load() == 0 && v.relays.Load() == 0):
+	case first != nil && (reason == v.noMatch || v.echoes.Load() == 0 && v.relays.Load() == 0):
 		m := *first
-		m.Reason = StopNotEcho
+		m.Reason = v.noMatch
+		return &m
+	case v.noReply.Load() != nil && v.echoes.Load() == 0:
+		m := *v.noReply.Load() // rpc: requests sent, no message back at all
+		m.Reason = v.noMatch
 		return &m
 	}
 	return nil

@@ -58,6 +58,13 @@ type worker struct {
 	// staged is the loop's part of a staged run (nil: not staged).
 	staged *stagedState
 
+	// rpc: the session layer (nil: no Protocol), and the workload's
+	// optional parts (nil: it has none; see protocol_linux.go).
+	proto   *protoLoop
+	timed   timed
+	sender  sender
+	settler settler
+
 	phase         int
 	live          int    // connections not yet closed
 	outstanding   uint64 // messages awaiting replies, over all live connections
@@ -86,6 +93,11 @@ func newWorker(r *run, shard *metrics.Shard, useRing bool) (*worker, error) {
 		out:   outbox{rng: rand.NewChaCha8(seed)},
 	}
 	w.load = newWorkload(w)
+	// rpc: the session layer, and what the workload does its own way.
+	w.proto = newProtoLoop(w)
+	w.timed, _ = w.load.(timed)
+	w.sender, _ = w.load.(sender)
+	w.settler, _ = w.load.(settler)
 	if r.deflate {
 		w.zip = newDeflater()
 	}
@@ -125,6 +137,9 @@ func (w *worker) adopt(fd, slot int, carry []byte) error {
 		w.startStream(c)
 	}
 	w.load.adopt(c)
+	if w.proto != nil {
+		w.proto.adopt(c) // rpc
+	}
 	if w.run.rxStamps {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
 			return fmt.Errorf("enable kernel receive timestamps: %w", err)
@@ -219,6 +234,12 @@ func (w *worker) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx int64)
 	if !w.load.message(c, op, p, wireLen, rx, now) {
 		return
 	}
+	w.answered(c, now)
+}
+
+// answered tells the pacer (or a retiring connection) that one of c's
+// messages is done with: replied to, or (rpc) timed out.
+func (w *worker) answered(c *conn, now int64) {
 	if c.retiring {
 		if c.outstanding() == 0 {
 			w.staged.retireClose(w, c, now)
@@ -273,6 +294,9 @@ func (w *worker) settle(c *conn, lost bool) {
 	}
 	c.settled = true
 	n := c.measuredIn(c.expected, c.nextSeq)
+	if w.settler != nil {
+		n = w.settler.settle(c) // rpc: answered in any order
+	}
 	if lost {
 		w.shard.Counts.ConnsDropped++
 		w.shard.Counts.Lost += n

@@ -47,6 +47,8 @@ var workloads = map[string]func(w *worker) workload{
 	// stream part
 	string(scenario.KindSubscribe): newSubscribe,
 	string(scenario.KindFlow):      newFlow, // flowrun
+	// rpc
+	string(scenario.KindRequest): newRequest,
 }
 
 // newWorkload is the workload of run's kind for loop w; an empty kind is

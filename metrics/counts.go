@@ -2,7 +2,8 @@ package metrics
 
 // Counts is the message and connection accounting of a run, or of one shard
 // of it. Its invariant is that every sent message is received, lost or still
-// in flight: Sent == Received + Lost + InFlight (see [Counts.Balanced]).
+// in flight (or, a request, timed out or failed): Sent == Received +
+// TimedOut + Failed + Lost + InFlight (see [Counts.Balanced]).
 type Counts struct {
 	// ConnsAttempted counts connection attempts.
 	ConnsAttempted int64
@@ -89,6 +90,15 @@ type Counts struct {
 	Sessions, SessionsFailed int64
 	NoReply                  int64
 	Awaited                  int64
+	// rpc: request/response runs (kind request). TimedOut counts measured
+	// requests given up on after their timeout, Failed those answered with
+	// an error reply (the errors say which: error_CODE); both are part of
+	// the balance beside Received (answered) and Lost. Unsolicited counts
+	// messages that answered no request in flight and that no rule or
+	// stream claimed (not part of the balance: nothing sent asked for them).
+	TimedOut    int64
+	Failed      int64
+	Unsolicited int64
 }
 
 // Sub subtracts every field of o from c: with o an earlier state of c, what
@@ -128,6 +138,10 @@ func (c *Counts) Sub(o Counts) {
 	c.SessionsFailed -= o.SessionsFailed
 	c.NoReply -= o.NoReply
 	c.Awaited -= o.Awaited
+	// rpc
+	c.TimedOut -= o.TimedOut
+	c.Failed -= o.Failed
+	c.Unsolicited -= o.Unsolicited
 }
 
 // Add adds every field of o to c.
@@ -166,18 +180,23 @@ func (c *Counts) Add(o Counts) {
 	c.SessionsFailed += o.SessionsFailed
 	c.NoReply += o.NoReply
 	c.Awaited += o.Awaited
+	// rpc
+	c.TimedOut += o.TimedOut
+	c.Failed += o.Failed
+	c.Unsolicited += o.Unsolicited
 }
 
 // Balanced reports whether every sent message is accounted for:
-// Sent == Received + Lost + InFlight (+ NoReply: a flow's sends that
-// await no reply).
+// Sent == Received + TimedOut + Failed + Lost + InFlight (+ NoReply: a
+// flow's sends that await no reply).
 func (c Counts) Balanced() bool {
 	return c.Imbalance() == 0
 }
 
-// Imbalance returns Sent - (Received + Lost + InFlight): positive when sent
+// Imbalance returns Sent - (Received + TimedOut + Failed + Lost +
+// InFlight + NoReply): positive when sent
 // messages are unaccounted for, negative when more are accounted for than were
 // sent. It is 0 for balanced counts.
 func (c Counts) Imbalance() int64 {
-	return c.Sent - (c.Received + c.Lost + c.InFlight + c.NoReply)
+	return c.Sent - (c.Received + c.TimedOut + c.Failed + c.Lost + c.InFlight + c.NoReply)
 }

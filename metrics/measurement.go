@@ -178,6 +178,12 @@ type Mismatch struct {
 	SentLen, GotLen int
 	Got             []byte
 	SentOp, GotOp   string
+	// rpc: Expect is what the run waited for, as written (a request's key
+	// matcher "$.id", an open step's "$.type==connection_ack"); Sent is
+	// then the message that asked for it (nil: none), and Timeout how long
+	// it waited (0: the whole run).
+	Expect  string
+	Timeout time.Duration
 }
 
 // StopReason says why a run stopped, as it appears in results
@@ -200,6 +206,12 @@ const (
 	// Mismatch (stream part): messages came, none the stream's; Got is
 	// the first of them. The run goes to its end; results says so.
 	StopNoStream StopReason = "no_stream"
+	// rpc: StopNoReply: a request run's requests got no reply their key
+	// matchers recognise (see Mismatch); StopOpenFailed: a protocol's
+	// opening (Open steps) failed on every connection (the Mismatch has
+	// the first failure).
+	StopNoReply    StopReason = "no_reply"
+	StopOpenFailed StopReason = "open_failed"
 	// StopThresholdAbort: an :abort threshold stopped the run early.
 	StopThresholdAbort StopReason = "threshold_abort"
 )
@@ -213,7 +225,7 @@ func (r StopReason) Interrupted() bool { return r == StopInterrupted || r == Sto
 // then not_echo or not_broadcast, then completed).
 func CombineStops(reasons []StopReason) StopReason {
 	var worst StopReason
-	rank := map[StopReason]int{StopCompleted: 1, StopNotBroadcast: 2, StopNotEcho: 2, StopInterrupted: 3, StopAborted: 4}
+	rank := map[StopReason]int{StopCompleted: 1, StopNotBroadcast: 2, StopNotEcho: 2, StopNoReply: 2, StopOpenFailed: 2, StopInterrupted: 3, StopAborted: 4}
 	for _, r := range reasons {
 		if r != StopNoConnections && rank[r] >= rank[worst] {
 			worst = r

@@ -163,7 +163,8 @@ func StartPush(rate float64, count int) (url string, stop func(), err error) {
 
 // StartBundled starts the reference server in this process on a free
 // loopback port and returns its URL and how to stop it (gracefully, within
-// 5 s). A broadcast run gets the server in broadcast mode.
+// 5 s). A broadcast run gets the server in broadcast mode, a request run
+// in rpc mode.
 func StartBundled(kind scenario.Kind) (url string, stop func(), err error) {
 	cfg := server.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
@@ -172,6 +173,9 @@ func StartBundled(kind scenario.Kind) (url string, stop func(), err error) {
 	}
 	if kind == scenario.KindFlow { // flowrun: a flow's JSON requests answered by id
 		cfg.Mode = server.ModeRPC
+	}
+	if kind == scenario.KindRequest {
+		cfg.Mode = server.ModeRPC // rpc: answers JSON-RPC requests by id (scenario.BundledRequest)
 	}
 	return startServer(cfg)
 }

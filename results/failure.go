@@ -34,12 +34,18 @@ func failure(r *Report, in About, meas *metrics.Measurement) string {
 	if in.Failure != "" {
 		return in.Failure
 	}
+	if m := meas.Mismatch; m != nil && m.Reason == metrics.StopOpenFailed && r.StopReason == metrics.StopNoConnections && !r.Interrupted {
+		return openFailure(m, in, snap) // rpc
+	}
 	if r.Interrupted || r.StopReason == metrics.StopNoConnections || r.StopReason == StopThresholdAbort {
 		return "" // stopped by a signal or a :abort threshold, which say why themselves
 	}
 	if m := meas.Mismatch; m != nil && m.Reason == StopNotEcho {
 		return fmt.Sprintf("the server answers, but not with an echo of what was sent: expected the echo of a %d-byte %s message (%s), got the %d-byte %s message %s (%s %d; no reply was an echo)",
 			m.SentLen, m.SentOp, excerpt(m.Sent, m.SentLen, in), m.GotLen, m.GotOp, excerpt(m.Got, m.GotLen, in), m.Kind, snap.Errors[m.Kind])
+	}
+	if m := meas.Mismatch; m != nil && m.Reason == metrics.StopNoReply && snap.Counts.Received+snap.Counts.Failed == 0 {
+		return noReply(m, in, snap) // rpc
 	}
 	if m := meas.Mismatch; m != nil && m.Reason == StopNotBroadcast {
 		reach := 0.0
@@ -139,4 +145,33 @@ func redactText(s string, in About) string {
 		}
 		return sub[1] + Redacted
 	})
+}
+
+// noReply is the line of a request run whose requests got no reply their
+// key matchers recognise (rpc part): what a reply should carry, the
+// request sent, and what came back instead (or nothing).
+func noReply(m *Mismatch, in About, snap *metrics.Snapshot) string {
+	c := snap.Counts
+	got := "nothing came back"
+	if m.Got != nil || m.GotLen > 0 {
+		got = fmt.Sprintf("got the %d-byte %s message %s (unsolicited %d)", m.GotLen, m.GotOp, excerpt(m.Got, m.GotLen, in), c.Unsolicited)
+	}
+	return fmt.Sprintf("no request was answered: expected replies whose %s names a request in flight, within %s of the %d-byte %s request %s; %s (sent %d, timed out %d, in flight %d)",
+		m.Expect, fmtDur(m.Timeout), m.SentLen, m.SentOp, excerpt(m.Sent, m.SentLen, in), got, c.Sent, c.TimedOut, c.InFlight)
+}
+
+// openFailure is the line of a run in which no connection got through the
+// protocol's opening (rpc part): the message awaited, what the server sent
+// instead, and the failures by kind.
+func openFailure(m *Mismatch, in About, snap *metrics.Snapshot) string {
+	got := "nothing came"
+	if m.Got != nil || m.GotLen > 0 {
+		got = fmt.Sprintf("got the %d-byte %s message %s", m.GotLen, m.GotOp, excerpt(m.Got, m.GotLen, in))
+	}
+	after := ""
+	if m.Sent != nil {
+		after = fmt.Sprintf(" after %s", excerpt(m.Sent, m.SentLen, in))
+	}
+	return fmt.Sprintf("no connection got through the protocol's opening: expected a message matching %s within %s%s, %s (%s)",
+		m.Expect, fmtDur(m.Timeout), after, got, ErrorCounts(snap.Errors))
 }

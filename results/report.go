@@ -236,8 +236,15 @@ type Messages struct {
 	Unsent int64 `json:"unsent"`
 	// NoReply counts a flow's sends that await no reply (kind flow): in
 	// the balance beside received, lost and in flight.
-	NoReply  int64 `json:"no_reply,omitempty"`
-	Balanced bool  `json:"balanced"`
+	NoReply int64 `json:"no_reply,omitempty"`
+	// rpc: a request run's requests timed out (no reply within the
+	// request timeout) and failed (an error reply), both in the balance:
+	// Sent = Received + TimedOut + Failed + Lost + InFlight; Unsolicited
+	// counts messages that answered no request (outside it).
+	TimedOut    int64 `json:"timed_out,omitempty"`
+	Failed      int64 `json:"failed,omitempty"`
+	Unsolicited int64 `json:"unsolicited,omitempty"`
+	Balanced    bool  `json:"balanced"`
 }
 
 // Bytes counts WebSocket frame bytes (headers and payloads) of measured messages.
@@ -323,7 +330,7 @@ func build(in About, m *metrics.Measurement, saturatedProcs []int) (*Report, err
 		Interrupted: m.StopReason.Interrupted(),
 		Connections: Connections{Attempted: c.ConnsAttempted, Opened: c.ConnsOpened, Failed: c.ConnsFailed, Dropped: c.ConnsDropped, Reconnects: c.Reconnects, DialS: m.Dial.Seconds()},
 		Messages: Messages{Sent: c.Sent, Received: c.Received, Lost: c.Lost, InFlight: c.InFlight,
-			Unsent: c.Unsent, NoReply: c.NoReply, Balanced: c.Balanced()},
+			Unsent: c.Unsent, NoReply: c.NoReply, TimedOut: c.TimedOut, Failed: c.Failed, Unsolicited: c.Unsolicited, Balanced: c.Balanced()},
 		Bytes:       Bytes{Sent: c.BytesSent, Received: c.BytesReceived},
 		Errors:      map[string]int64{},
 		Latency:     map[string]Latency{},
@@ -478,10 +485,11 @@ func stageReport(st metrics.Stage) (Stage, error) {
 		TargetRate: st.TargetRate, Open: st.Open,
 		// Replies of one stage's messages may arrive in the next, so a
 		// stage's own counts need not balance.
-		Messages: Messages{Sent: c.Sent, Received: c.Received, Lost: c.Lost, InFlight: c.InFlight, Unsent: c.Unsent, Balanced: c.Balanced()},
-		Bytes:    Bytes{Sent: c.BytesSent, Received: c.BytesReceived},
-		Rates:    Rates{Target: st.TargetRate},
-		Errors:   map[string]int64{}, Latency: map[string]Latency{}}
+		Messages: Messages{Sent: c.Sent, Received: c.Received, Lost: c.Lost, InFlight: c.InFlight, Unsent: c.Unsent,
+			TimedOut: c.TimedOut, Failed: c.Failed, Unsolicited: c.Unsolicited, Balanced: c.Balanced()},
+		Bytes:  Bytes{Sent: c.BytesSent, Received: c.BytesReceived},
+		Rates:  Rates{Target: st.TargetRate},
+		Errors: map[string]int64{}, Latency: map[string]Latency{}}
 	for k, v := range st.Snapshot.Errors {
 		out.Errors[k] = v
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
 )
 
 // The run summary is made once, as rows of text, and rendered twice: the
@@ -36,10 +37,20 @@ func summaryRows(r *Report) []summaryRow {
 	}
 	row("Connections", fmt.Sprintf("attempted %d", c.Attempted), fmt.Sprintf("opened %d", c.Opened), fmt.Sprintf("failed %d", c.Failed),
 		fmt.Sprintf("in %s (%s/s)", fmtDur(time.Duration(c.DialS*float64(time.Second))), fmtNum(c.OpenedPerS)), dropped)
-	row("Messages", fmt.Sprintf("sent %d", m.Sent), fmt.Sprintf("received %d", m.Received), fmt.Sprintf("lost %d", m.Lost), fmt.Sprintf("in flight %d", m.InFlight))
-	rows[len(rows)-1].Check, rows[len(rows)-1].OK = "✓ sent = received + lost + in flight", true
-	if !m.Balanced {
-		rows[len(rows)-1].Check, rows[len(rows)-1].OK = "✗ sent ≠ received + lost + in flight", false
+	if r.Scenario.Kind == scenario.KindRequest {
+		// rpc: requests end answered, timed out or failed too.
+		row("Requests", fmt.Sprintf("sent %d", m.Sent), fmt.Sprintf("answered %d", m.Received), fmt.Sprintf("timed out %d", m.TimedOut),
+			fmt.Sprintf("failed %d  lost %d  in flight %d  unsolicited %d", m.Failed, m.Lost, m.InFlight, m.Unsolicited))
+		rows[len(rows)-1].Check, rows[len(rows)-1].OK = "✓ sent = answered + timed out + failed + lost + in flight", true
+		if !m.Balanced {
+			rows[len(rows)-1].Check, rows[len(rows)-1].OK = "✗ sent ≠ answered + timed out + failed + lost + in flight", false
+		}
+	} else {
+		row("Messages", fmt.Sprintf("sent %d", m.Sent), fmt.Sprintf("received %d", m.Received), fmt.Sprintf("lost %d", m.Lost), fmt.Sprintf("in flight %d", m.InFlight))
+		rows[len(rows)-1].Check, rows[len(rows)-1].OK = "✓ sent = received + lost + in flight", true
+		if !m.Balanced {
+			rows[len(rows)-1].Check, rows[len(rows)-1].OK = "✗ sent ≠ received + lost + in flight", false
+		}
 	}
 	if f := r.Flow; f != nil { // flowrun: a flow's sends that await no reply, and its sessions
 		rows[len(rows)-1].Check = strings.Replace(rows[len(rows)-1].Check, "in flight", "in flight + no reply", 1)

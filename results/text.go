@@ -196,6 +196,8 @@ func describe(r *Report) string {
 				what += fmt.Sprintf(", %d each", s.PushCount)
 			}
 		}
+	case scenario.KindRequest: // rpc
+		what = fmt.Sprintf("requests matched to their replies by id: %s; %s; %s", strings.Replace(load("requests", "reply"), "sends when", "sends a request when", 1), conns, requestWhat(s))
 	default:
 		what = fmt.Sprintf("%s: %s; %s; %s", s.Kind, load("msg", "reply"), conns, msgs)
 	}
@@ -351,4 +353,24 @@ func harnessLine(h Harness) string {
 		line += fmt.Sprintf(" · machine CPU %.0f%% busy (the server runs on it too)", 100*h.MachineCPUUtilization)
 	}
 	return line
+}
+
+// requestWhat says what a request run sends and awaits (rpc part): its
+// template and key matchers, or the bundled server's JSON-RPC default.
+func requestWhat(s scenario.Spec) string {
+	rq := scenario.RequestSpec{}
+	if s.Request != nil {
+		rq = *s.Request
+	}
+	switch {
+	case rq.Send == "" && s.Protocol != "":
+		return "the " + s.Protocol + " preset's requests"
+	case rq.Send == "":
+		return "JSON-RPC echo calls matched by $.id"
+	}
+	keys := "its matchers"
+	if len(rq.Key) > 0 {
+		keys = strings.Join(rq.Key, " or ")
+	}
+	return fmt.Sprintf("%d-byte template, replies matched by %s", len(rq.Send), keys)
 }

@@ -71,11 +71,15 @@ var latencyStats = map[string]func(metrics.Summary) float64{
 
 // counterSubjects read plain figures from a report.
 var counterSubjects = map[string]func(*Report) float64{
-	"messages.rate":            func(r *Report) float64 { return r.Rates.Received },
-	"messages.sent_rate":       func(r *Report) float64 { return r.Rates.Sent },
-	"messages.lost":            func(r *Report) float64 { return float64(r.Messages.Lost) },
-	"messages.unsent":          func(r *Report) float64 { return float64(r.Messages.Unsent) },
-	"messages.in_flight":       func(r *Report) float64 { return float64(r.Messages.InFlight) },
+	"messages.rate":      func(r *Report) float64 { return r.Rates.Received },
+	"messages.sent_rate": func(r *Report) float64 { return r.Rates.Sent },
+	"messages.lost":      func(r *Report) float64 { return float64(r.Messages.Lost) },
+	"messages.unsent":    func(r *Report) float64 { return float64(r.Messages.Unsent) },
+	"messages.in_flight": func(r *Report) float64 { return float64(r.Messages.InFlight) },
+	// rpc
+	"messages.timed_out":       func(r *Report) float64 { return float64(r.Messages.TimedOut) },
+	"messages.failed":          func(r *Report) float64 { return float64(r.Messages.Failed) },
+	"messages.unsolicited":     func(r *Report) float64 { return float64(r.Messages.Unsolicited) },
 	"errors.count":             func(r *Report) float64 { return float64(r.ErrorCount()) },
 	"errors.rate":              errorRate,
 	"connections.failed":       func(r *Report) float64 { return float64(r.Connections.Failed) },

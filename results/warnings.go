@@ -134,8 +134,15 @@ func warnings(r *Report, snap *metrics.Snapshot) []string {
 	var w []string
 	c := snap.Counts
 	if !c.Balanced() {
-		w = append(w, fmt.Sprintf("counts do not add up: sent %d != received %d + lost %d + in flight %d (a wsbench bug: please report it)",
-			c.Sent, c.Received, c.Lost, c.InFlight))
+		w = append(w, fmt.Sprintf("counts do not add up: sent %d != received %d + timed out %d + failed %d + lost %d + in flight %d (a wsbench bug: please report it)",
+			c.Sent, c.Received, c.TimedOut, c.Failed, c.Lost, c.InFlight))
+	}
+	// rpc
+	if c.TimedOut > 0 {
+		w = append(w, fmt.Sprintf("%d requests timed out: no reply within %s", c.TimedOut, "the request timeout"))
+	}
+	if c.Unsolicited > 0 {
+		w = append(w, fmt.Sprintf("%d messages answered no request in flight and no rule or stream took them (unsolicited)", c.Unsolicited))
 	}
 	if r.Scenario.Insecure {
 		w = append(w, "TLS certificate verification was off (--insecure): the server's identity was not checked")

@@ -234,6 +234,7 @@ func compile(s Spec, rd *reader) (*Compiled, error) {
 		return c, errors.Join(errs...)
 	}
 	errs = append(errs, s.check()...)
+	errs = append(errs, c.compileProtocol()...) // rpc: the protocol kinds' Protocol
 	var err error
 	if c.Sources, err = ParseSourceIPs(s.SourceIP); err != nil {
 		errs = append(errs, err)

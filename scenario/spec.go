@@ -370,6 +370,13 @@ func (s Spec) check() []error {
 		if s.Rate > 0 || s.Think > 0 {
 			bad("rate", "subscribers only receive (their subscribe messages go out as they open): no %s or %s; to send requests while subscribed, use %s request with a %s", Ref("rate"), Ref("think"), Ref("kind"), Ref("stream"))
 		}
+	case KindRequest: // rpc: requests correlated with their replies
+		if s.Template != "" || s.PayloadFile != "" || s.Payload != "" && s.Payload != PayloadPattern {
+			bad("template", "a request's message is %s (with {{id}}), not a stamped payload", Ref("request.send"))
+		}
+		if s.Fragment > 1 {
+			bad("fragment", "applies to the stamp workloads (echo, ping, hold), not %s request", Ref("kind"))
+		}
 	default:
 		bad("kind", "want %s, %s, %s, %s or %s, got %q", KindEcho, KindPing, KindBroadcast, KindConnect, KindHold, s.Kind)
 	}

@@ -53,6 +53,13 @@ func flagName(key string) string {
 	if f, ok := streamFlagOfKey[key]; ok { // stream part
 		return "--" + f
 	}
+	// rpc: request.key[1] and open[0].expect are set by --match and --open.
+	if f, ok := protocolFlagOfKey[key]; ok {
+		return "--" + f
+	}
+	if i := strings.IndexByte(key, '['); i > 0 && protocolFlagOfKey[key[:i]] != "" {
+		return "--" + protocolFlagOfKey[key[:i]]
+	}
 	if fileOnlyKeys[key] || strings.ContainsAny(key, "[.") {
 		return key
 	}

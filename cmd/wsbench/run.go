@@ -44,7 +44,8 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, *runOption
 	o.progress = fs.Bool("progress", false, "show the live status even when stderr is not a terminal")
 	o.repeat = 1
 	fs.Var(cliflag.Min{P: &o.repeat, Name: "repeat", Min: 1}, "repeat", "with several target URLs (or one): run each this many times, interleaved (A B A B …), then compare them; -o names a folder for the results")
-	fs.StringVar((*string)(&spec.Kind), "kind", string(spec.Kind), "workload: echo (data messages echoed back; the default), ping (ping frames answered by pongs), broadcast (chat rooms), connect (a connection storm: open, one message, close, again) hold (long-lived connections, idle or with --rate light traffic) or subscribe (each connection sends its --subscribe messages, then measures the server's stream)")
+	fs.StringVar((*string)(&spec.Kind), "kind", string(spec.Kind), "workload: echo (data messages echoed back; the default), ping (ping frames answered by pongs), broadcast (chat rooms), connect (a connection storm: open, one message, close, again), hold (long-lived connections, idle or with --rate light traffic), subscribe (each connection sends its --subscribe messages, then measures the server's stream) or request (requests matched to their replies by id: --send, --match)")
+	protocolFlags(fs, spec) // rpc: --send, --match, --error-match, --replies, --timeout, --open, --rule, --every
 	fs.Float64Var(&spec.ConnectRate, "connect-rate", spec.ConnectRate, "open at most this many connections per second (0 = as fast as --dial-concurrency allows): a ramp")
 	fs.BoolVar(&spec.ConnectMessage, "connect-message", spec.ConnectMessage, "connect: send one message on each connection and wait for its echo before closing")
 	fs.IntVar(&spec.RoomSize, "room-size", spec.RoomSize, "broadcast: connections per room")
@@ -215,7 +216,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 		return failedError{fmt.Errorf("--out: %w", writeErr)}
 	case rep.Interrupted || signalled.Err() != nil:
 		return interruptedError{nothingMeasured: rep.DurationS == 0}
-	case rep.StopReason == driver.StopNoConnections:
+	case rep.StopReason == driver.StopNoConnections && rep.Failure == "": // (rpc: an opening that failed has its own line)
 		return failedError{fmt.Errorf("no connection to %s could be opened in %d attempts (errors: %s)%s", rep.Target, rep.Connections.Attempted, results.ErrorCounts(rep.Errors), orchestrate.DNSReason(target, rep.Errors))}
 	case rep.StopReason == results.StopThresholdAbort:
 		var ta orchestrate.ThresholdAbort
