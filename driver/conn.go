@@ -48,8 +48,11 @@ type conn struct {
 	readState        // the read side: a partial frame, a fragmented message (clientcodec.go)
 	pending   []byte // bytes queued to send: frames made since the last flush, or left by a short write
 
-	// rpc: a request run's requests in flight (nil: another kind).
-	rq *reqConn
+	// rpc: a request run's requests in flight (nil: another kind), and
+	// the connection's template variables when its opening captured some
+	// (nil: its slot's data row; see worker.vars).
+	rq   *reqConn
+	vars [][]byte
 
 	dirty     bool // on the worker's flush list
 	waitOut   bool // the socket took only part of pending; waiting for it to become writable

@@ -28,9 +28,10 @@ import (
 
 // dialed is one connection that completed its opening handshake.
 type dialed struct {
-	index int    // its position among the connections asked for
-	fd    int    // the socket, now owned by the caller
-	carry []byte // bytes the server sent right after its handshake response
+	index int      // its position among the connections asked for
+	fd    int      // the socket, now owned by the caller
+	carry []byte   // bytes the server sent right after its handshake response
+	vars  [][]byte // rpc: the connection's variables captured by the opening (nil: none)
 }
 
 // dialPlan is what dialAll opens: n connections, at most conc at a time, each
@@ -323,7 +324,8 @@ func dialOne(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dia
 		if rd == nil {
 			rd = bufio.NewReaderSize(nc, 4096)
 		}
-		if err := p.opening.run(nc, rd, slot); err != nil {
+		var err error
+		if d.vars, err = p.opening.run(nc, rd, slot); err != nil {
 			nc.Close()
 			if br != nil {
 				ws.PutReader(br)

@@ -420,7 +420,7 @@ func (s *session) checkOptions() error {
 	s.plan = dialPlan{n: spec.Conns, conc: spec.DialConcurrency, timeout: time.Duration(spec.ConnectTimeout),
 		sources: s.c.Sources, first: part.First, dialer: handshakeDialer(s.c), require: requireSubprotocol(s.c),
 		rate: spec.ConnectRate, tls: tc, ports: newPortPicker(), urlFor: connURLs(s.c, s.u),
-		opening: newOpening(s.c.Protocol, dataRow(s.c))} // rpc: the protocol's opening
+		opening: newOpening(s.c.Protocol, dataRow(s.c), nameCount(s.c))} // rpc: the protocol's opening
 	if s.staged {
 		// Slots open at the start are dialled before the clock starts; the
 		// planner opens and closes the rest as the run goes.
@@ -643,6 +643,7 @@ func (s *session) adopt() error {
 			}
 			return fmt.Errorf("register connection: %w", err)
 		}
+		owner.conns[len(owner.conns)-1].vars = d.vars // rpc: what its opening captured
 		if s.staged {
 			owner.staged.slots[d.index] = owner.conns[len(owner.conns)-1]
 		}

@@ -34,6 +34,7 @@ type opening struct {
 	op    ws.OpCode // text, or binary (Protocol.Binary)
 	// vars are the variables of slot's templates (a data file's row; nil: none).
 	vars       func(slot int) [][]byte
+	nvars      int // the run's variables (scenario.Compiled.Names): captures fill their slots
 	maxMessage int64
 	// first is the first connection's failure, for the verdict line.
 	first atomic.Pointer[Mismatch]
@@ -41,11 +42,11 @@ type opening struct {
 
 // newOpening is the opening of a run speaking p (nil when p says nothing
 // as it opens).
-func newOpening(p *flow.Protocol, vars func(int) [][]byte) *opening {
+func newOpening(p *flow.Protocol, vars func(int) [][]byte, nvars int) *opening {
 	if p == nil || len(p.Open) == 0 {
 		return nil
 	}
-	o := &opening{steps: p.Open, rules: p.Rules, op: ws.OpText, vars: vars, maxMessage: 1 << 20}
+	o := &opening{steps: p.Open, rules: p.Rules, op: ws.OpText, vars: vars, nvars: nvars, maxMessage: 1 << 20}
 	if p.Binary {
 		o.op = ws.OpBinary
 	}
@@ -61,9 +62,11 @@ type errOpen struct {
 func (e *errOpen) Error() string { return e.kind }
 
 // run says the opening on nc (reading through rd, which may hold bytes the
-// handshake left) for slot's connection. What the server sent after the
-// last expected message stays in rd for the event loop.
-func (o *opening) run(nc net.Conn, rd *bufio.Reader, slot int) error {
+// handshake left) for slot's connection, and returns the connection's
+// variables when an expect captured some (nil: the slot's data row). What
+// the server sent after the last expected message stays in rd for the
+// event loop.
+func (o *opening) run(nc net.Conn, rd *bufio.Reader, slot int) ([][]byte, error) {
 	var mask [4]byte
 	rand.Read(mask[:])
 	var last []byte // the last message sent, for the verdict line
@@ -71,28 +74,47 @@ func (o *opening) run(nc net.Conn, rd *bufio.Reader, slot int) error {
 	if o.vars != nil {
 		vals.Vars = o.vars(slot)
 	}
+	captured := false
 	for _, st := range o.steps {
 		switch st.Kind {
 		case flow.StepSend:
 			vals.Now = time.Now().UnixNano()
 			last = st.Send.Append(last[:0], &vals)
 			if err := writeFrame(nc, o.op, last, mask); err != nil {
-				return &errOpen{kind: "open_" + errKindForSocket(err)}
+				return nil, &errOpen{kind: "open_" + errKindForSocket(err)}
 			}
 		case flow.StepExpect:
-			if err := o.expect(nc, rd, st, last, mask); err != nil {
-				return err
+			for range max(st.Count, 1) {
+				p, err := o.expect(nc, rd, st, last, mask)
+				if err != nil {
+					return nil, err
+				}
+				if len(st.Captures) > 0 && !captured {
+					// The connection's own variables: its data row, then what it captures.
+					captured = true
+					own := make([][]byte, max(o.nvars, len(vals.Vars)))
+					copy(own, vals.Vars)
+					vals.Vars = own
+				}
+				for _, c := range st.Captures {
+					if v, ok := c.From.Value(p); ok && c.Var < len(vals.Vars) {
+						vals.Vars[c.Var] = append([]byte(nil), v...)
+					}
+				}
 			}
 		}
 	}
 	nc.SetDeadline(time.Time{})
-	return nil
+	if captured {
+		return vals.Vars, nil
+	}
+	return nil, nil
 }
 
-// expect reads messages until one matches st.Match, within st.Timeout:
-// pings are answered, what a rule claims is answered (or ignored), and the
-// first other message is kept for the verdict line.
-func (o *opening) expect(nc net.Conn, rd *bufio.Reader, st flow.Step, sent []byte, mask [4]byte) error {
+// expect reads messages until one matches st.Match, within st.Timeout, and
+// returns it: pings are answered, what a rule claims is answered (or
+// ignored), and the first other message is kept for the verdict line.
+func (o *opening) expect(nc net.Conn, rd *bufio.Reader, st flow.Step, sent []byte, mask [4]byte) ([]byte, error) {
 	nc.SetReadDeadline(time.Now().Add(st.Timeout))
 	var other []byte
 	otherLen, otherOp := 0, ws.OpText
@@ -105,14 +127,14 @@ func (o *opening) expect(nc net.Conn, rd *bufio.Reader, st flow.Step, sent []byt
 	for {
 		h, err := ws.ReadHeader(rd)
 		if err != nil {
-			return fail(o.readKind(err, other != nil))
+			return nil, fail(o.readKind(err, other != nil))
 		}
 		if h.Masked || h.Length > o.maxMessage {
-			return fail("open_protocol_error")
+			return nil, fail("open_protocol_error")
 		}
 		p := make([]byte, h.Length)
 		if _, err := io.ReadFull(rd, p); err != nil {
-			return fail(o.readKind(err, other != nil))
+			return nil, fail(o.readKind(err, other != nil))
 		}
 		switch h.OpCode {
 		case ws.OpPing:
@@ -125,7 +147,7 @@ func (o *opening) expect(nc net.Conn, rd *bufio.Reader, st flow.Step, sent []byt
 			if len(p) >= 2 {
 				code = ws.StatusCode(binary.BigEndian.Uint16(p))
 			}
-			return fail(fmt.Sprintf("open_close_%d", code))
+			return nil, fail(fmt.Sprintf("open_close_%d", code))
 		case ws.OpContinuation:
 			frag = append(frag, p...)
 			if !h.Fin {
@@ -145,14 +167,14 @@ func (o *opening) expect(nc net.Conn, rd *bufio.Reader, st flow.Step, sent []byt
 			p = append([]byte(nil), raw...)
 			deflaters.Put(d)
 			if err != nil {
-				return fail("open_deflate_error")
+				return nil, fail("open_deflate_error")
 			}
 		}
 		if otherOp == ws.OpText && !utf8.Valid(p) {
-			return fail("open_invalid_utf8")
+			return nil, fail("open_invalid_utf8")
 		}
 		if st.Match.Matches(p) {
-			return nil
+			return p, nil
 		}
 		if r := matchRule(o.rules, p); r != nil {
 			if r.Reply != nil {
@@ -231,4 +253,12 @@ func dataRow(c *scenario.Compiled) func(slot int) [][]byte {
 		}
 		return data[slot%len(data)]
 	}
+}
+
+// nameCount is how many template variables c's run has.
+func nameCount(c *scenario.Compiled) int {
+	if c.Names == nil {
+		return 0
+	}
+	return len(c.Names.List())
 }

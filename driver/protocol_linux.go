@@ -103,7 +103,7 @@ func (s *protoLoop) rule(c *conn, p []byte) bool {
 // protocol's own traffic.
 func (s *protoLoop) send(c *conn, t *flow.Template, id uint64) {
 	w := s.w
-	s.vals = flow.Values{Conn: uint64(c.slot), Seq: c.nextSeq, ID: id, Now: w.wallNow(w.now()), Vars: w.run.vars(c.slot)}
+	s.vals = flow.Values{Conn: uint64(c.slot), Seq: c.nextSeq, ID: id, Now: w.wallNow(w.now()), Vars: w.vars(c)}
 	s.buf = t.Append(s.buf[:0], &s.vals)
 	w.sendMessage(c, s.op, s.buf)
 }
@@ -120,6 +120,15 @@ func (w *worker) sendMessage(c *conn, op ws.OpCode, p []byte) (wireLen, zLen int
 		return w.out.frames(c, op, z, 1, true), len(z)
 	}
 	return w.out.frames(c, op, p, 1, false), 0
+}
+
+// vars are the values of c's template variables: what its opening
+// captured, or its slot's data row.
+func (w *worker) vars(c *conn) [][]byte {
+	if c.vars != nil {
+		return c.vars
+	}
+	return w.run.vars(c.slot)
 }
 
 // wallNow is the Unix time, ns, of run time now (for {{now_ns}}): the

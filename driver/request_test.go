@@ -282,9 +282,11 @@ func TestRequestNotProtocol(t *testing.T) {
 }
 
 // TestRequestOpen: each connection says {"type":"init"} and waits for the
-// ack; the server sends the ack and, in the same write, a notification,
-// which the event loop must still get (the opening leaves it as the
-// connection's carry) and count as unsolicited. Requests then go as usual.
+// ack, capturing its session id; the server sends the ack and, in the same
+// write, a notification, which the event loop must still get (the opening
+// leaves it as the connection's carry) and count as unsolicited. Requests
+// then carry the captured id ({{sid}}), which the server checks: it answers
+// only those.
 func TestRequestOpen(t *testing.T) {
 	l := listenLoopback(t, func(c net.Conn, _ int64) {
 		if _, err := ws.Upgrade(c); err != nil {
@@ -295,7 +297,7 @@ func TestRequestOpen(t *testing.T) {
 			return
 		}
 		var both []byte
-		for _, m := range []string{`{"type":"ack"}`, `{"type":"note"}`} {
+		for _, m := range []string{`{"type":"ack","sid":"s-7"}`, `{"type":"note"}`} {
 			var b strings.Builder
 			wsutil.WriteServerText(&writer{&b}, []byte(m))
 			both = append(both, b.String()...)
@@ -306,15 +308,21 @@ func TestRequestOpen(t *testing.T) {
 			if err != nil {
 				return
 			}
-			var r struct{ ID json.RawMessage }
-			json.Unmarshal(p, &r)
-			wsutil.WriteServerText(c, []byte(`{"id":`+string(r.ID)+`,"result":1}`))
+			var r struct {
+				ID  json.RawMessage
+				SID string
+			}
+			if json.Unmarshal(p, &r) == nil && r.SID == "s-7" {
+				wsutil.WriteServerText(c, []byte(`{"id":`+string(r.ID)+`,"result":1}`))
+			}
 		}
 	})
 	t.Cleanup(l.close)
 	spec := requestSpec(3, 300*time.Millisecond)
 	spec.Warmup = 0
-	spec.Open = []scenario.StepSpec{{Send: `{"type":"init","conn":{{conn}}}`}, {Expect: "$.type==ack", Timeout: scenario.Duration(2 * time.Second)}}
+	spec.Open = []scenario.StepSpec{{Send: `{"type":"init","conn":{{conn}}}`}, {Expect: "$.type==ack", Timeout: scenario.Duration(2 * time.Second), Capture: []string{"sid=$.sid"}}}
+	spec.Request.Send = `{"id":{{id}},"sid":"{{sid}}"}`
+	spec.Request.Timeout = scenario.Duration(time.Second)
 	res, err := Run(context.Background(), Config{Spec: spec, Target: l.url()})
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,7 @@ type stagedEvent struct {
 	gen   uint32
 	fd    int
 	carry []byte
+	vars  [][]byte // rpc: what the connection's opening captured
 }
 
 // stagedState is a loop's part of a staged run: the connections the
@@ -125,6 +126,7 @@ func (s *stagedState) takeInbox(w *worker, now int64) {
 			continue
 		}
 		c := w.conns[len(w.conns)-1]
+		c.vars = ev.vars // rpc
 		if len(c.carry) > 0 {
 			w.consume(c, c.carry, true, w.passNow)
 		}
@@ -315,7 +317,7 @@ func planner(stopped context.Context, r *run, workers []*worker, evs []scenario.
 							break
 						}
 					}
-					post(owner(j.slot), stagedEvent{open: true, slot: j.slot, gen: j.gen, fd: d.fd, carry: d.carry})
+					post(owner(j.slot), stagedEvent{open: true, slot: j.slot, gen: j.gen, fd: d.fd, carry: d.carry, vars: d.vars})
 				case r.redials != nil && stopped.Err() == nil:
 					select {
 					case r.redials <- redial{slot: j.slot, attempt: j.attempt + 1}:

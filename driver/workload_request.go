@@ -75,7 +75,7 @@ func (q *request) send(c *conn, intended, now int64) {
 	w := q.w
 	rq := c.rq
 	n := rq.tab.Next()
-	q.vals = flow.Values{Conn: uint64(c.slot), Seq: c.nextSeq, ID: rq.tab.ID(n), Now: w.wallNow(now), Vars: w.run.vars(c.slot)}
+	q.vals = flow.Values{Conn: uint64(c.slot), Seq: c.nextSeq, ID: rq.tab.ID(n), Now: w.wallNow(now), Vars: w.vars(c)}
 	q.buf = q.req.Template.Append(q.buf[:0], &q.vals)
 	wireLen, zLen := w.sendMessage(c, w.run.op, q.buf)
 	measured := intended >= w.run.measureStart

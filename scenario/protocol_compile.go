@@ -49,9 +49,9 @@ func (c *Compiled) compileProtocol() []error {
 	if c.Names == nil {
 		c.Names = &flow.Names{}
 	}
-	p, err := preset(s)
-	if err != nil {
-		return append(errs, err)
+	p, perrs := resolvePreset(s, c.Names)
+	if len(perrs) > 0 {
+		return append(errs, perrs...)
 	}
 	if p == nil {
 		p = &flow.Protocol{Name: "custom"}
@@ -77,29 +77,27 @@ func (c *Compiled) compileProtocol() []error {
 		errs = append(errs, c.compileRequest(p, template, matcher)...)
 	}
 	if len(s.Open) > 0 {
-		p.Open = nil // the scenario's opening replaces the preset's
-		for i, st := range s.Open {
-			key := fmt.Sprintf("open[%d]", i)
-			switch {
-			case st.Send != "" && st.Expect == "" && st.Timeout == 0:
-				p.Open = append(p.Open, flow.Step{Kind: flow.StepSend, Send: template(key+".send", st.Send), Line: st.Line})
-			case st.Expect != "" && st.Send == "":
-				to := time.Duration(st.Timeout)
-				if to < 0 {
-					bad(key+".timeout", "must not be negative, got %s", st.Timeout)
-				}
-				if to == 0 {
-					to = DefaultOpenTimeout
-				}
-				p.Open = append(p.Open, flow.Step{Kind: flow.StepExpect, Match: matcher(key+".expect", st.Expect), Timeout: to, Count: 1, Line: st.Line})
-			default:
-				bad(key, "an opening step is either send: TEMPLATE or expect: MATCHER (with an optional timeout)")
-			}
-			if st.Name != "" || len(st.Capture) > 0 || st.Count != 0 || st.Think != 0 || st.Sleep != 0 || st.Repeat != 0 ||
-				len(st.Steps) > 0 || st.Receive != "" || st.For != 0 || st.Ping || st.Close {
-				bad(key, "an opening step takes only send, or expect and timeout (a scripted flow's steps go in %s)", Ref("steps"))
+		// The scenario's opening replaces the preset's: send and expect
+		// steps (an expect may capture values for later templates), as a
+		// flow's steps are written.
+		steps, probs := compileSteps(s.Open, "open", c.Names)
+		for _, pr := range probs {
+			errs = append(errs, pr.fieldError())
+		}
+		for i, sp := range s.Open {
+			if sp.Think != 0 || sp.Sleep != 0 || len(sp.Steps) > 0 || sp.Repeat != 0 || sp.Receive != "" || sp.Ping || sp.Close {
+				bad(fmt.Sprintf("open[%d]", i), "an opening step is send: TEMPLATE or expect: MATCHER (with timeout, count, capture); a scripted flow's other steps go in %s", Ref("steps"))
 			}
 		}
+		for i := range steps {
+			if st := &steps[i]; st.Kind == flow.StepExpect {
+				if st.Timeout == 0 {
+					st.Timeout = DefaultOpenTimeout
+				}
+				st.Count = max(st.Count, 1)
+			}
+		}
+		p.Open = steps
 	}
 	// The scenario's rules are tried before the preset's.
 	var rules []flow.Rule
@@ -192,12 +190,4 @@ func (c *Compiled) compileRequest(p *flow.Protocol, template func(key, src strin
 	}
 	p.Request = &req
 	return errs
-}
-
-// preset is the Protocol the Spec's protocol names (nil: none).
-func preset(s Spec) (*flow.Protocol, error) {
-	if s.Protocol == "" {
-		return nil, nil
-	}
-	return nil, fieldErr("protocol", "%q: no protocol presets are built in yet; give %s, %s and %s yourself", s.Protocol, Ref("request"), Ref("open"), Ref("rules"))
 }

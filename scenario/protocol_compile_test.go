@@ -71,7 +71,7 @@ func TestCompileRequestBundled(t *testing.T) {
 	s.Target = "ws://127.0.0.1:1/"
 	err = s.Validate()
 	for _, key := range []string{"request.send", "request.key"} {
-		if !hasKey(err, key) {
+		if !hasErrKey(err, key) {
 			t.Errorf("%s: not reported in %v", key, err)
 		}
 	}
@@ -85,29 +85,29 @@ func TestCompileRequestErrors(t *testing.T) {
 	s.Request.Send = `{"x":{{bad thing}}}`
 	s.Request.Replies = -1
 	s.Request.Error = "re:("
-	s.Open = []StepSpec{{Send: "a"}, {Expect: "$..x"}, {Send: "a", Expect: "$.a"}, {Expect: "$.a", Capture: []string{"x=$.y"}}}
+	s.Open = []StepSpec{{Send: "a"}, {Expect: "$..x"}, {Send: "a", Expect: "$.a"}, {Think: Duration(time.Second)}, {Expect: "$.a", Capture: []string{"x=$.y"}}}
 	s.Rules = []RuleSpec{{Reply: "x"}, {When: "bytes:9"}}
 	s.Every = []EverySpec{{Interval: Duration(time.Millisecond), Send: "x"}, {Interval: Duration(time.Second)}}
 	err := s.Validate()
-	for _, key := range []string{"request.key[1]", "request.send", "request.replies", "request.error", "open[1].expect", "open[2]", "open[3]",
+	for _, key := range []string{"request.key[1]", "request.send", "request.replies", "request.error", "open[1].expect", "open[2].expect", "open[3]",
 		"rules[0].when", "rules[1].when", "every[0].interval", "every[1].send"} {
-		if !hasKey(err, key) {
+		if !hasErrKey(err, key) {
 			t.Errorf("%s: not reported in %v", key, err)
 		}
 	}
-	if hasKey(err, "open[0]") || hasKey(err, "request.key[0]") {
+	if hasErrKey(err, "open[0]") || hasErrKey(err, "open[4]") || hasErrKey(err, "request.key[0]") {
 		t.Errorf("a good part reported: %v", err)
 	}
 	// Protocol parts on a stamp workload.
 	e := Default()
 	e.Open = []StepSpec{{Send: "x"}}
-	if err := e.Validate(); !hasKey(err, "open") || !strings.Contains(err.Error(), "applies to the protocol kinds") {
+	if err := e.Validate(); !hasErrKey(err, "open") || !strings.Contains(err.Error(), "applies to the protocol kinds") {
 		t.Errorf("open on echo: %v", err)
 	}
 }
 
 // hasKey reports whether err holds a FieldError keyed key.
-func hasKey(err error, key string) bool {
+func hasErrKey(err error, key string) bool {
 	for _, e := range flatten(err) {
 		var fe *FieldError
 		if errors.As(e, &fe) && fe.Key == key {
