@@ -2,13 +2,7 @@
 
 package driver
 
-import (
-	"time"
-
-	"github.com/gobwas/ws"
-
-	"github.com/wsbench/wsbench/internal/flow"
-)
+import "github.com/gobwas/ws"
 
 // subscribe is --kind subscribe: each connection subscribes as it opens
 // (the protocol's Open steps: --subscribe messages, a preset's
@@ -20,29 +14,11 @@ type subscribe struct{ w *worker }
 
 func newSubscribe(w *worker) workload { return &subscribe{w: w} }
 
-// adopt queues the connection's subscribe messages (the send steps of the
-// protocol's Open); the loop flushes them with its first exchange.
-func (s *subscribe) adopt(c *conn) {
-	p := s.w.run.protocol
-	if p == nil {
-		return
-	}
-	op := ws.OpText
-	if p.Binary {
-		op = ws.OpBinary
-	}
-	v := flow.Values{Conn: uint64(c.slot)}
-	for i, st := range p.Open {
-		if st.Kind != flow.StepSend || st.Send == nil {
-			continue
-		}
-		v.Seq, v.ID = uint64(i), uint64(i+1)
-		v.Now = time.Now().UnixNano()
-		o := &s.w.out
-		o.scratch = st.Send.Append(o.scratch[:0], &v)
-		o.frames(c, op, o.scratch, 1, false)
-	}
-}
+// adopt has nothing to do: the connection's subscribe messages (the
+// protocol's Open steps) were said as it opened, in the dialling goroutine
+// (the session layer, rpc part: opening.go), and what the server pushed
+// since is in the connection's carry or its socket.
+func (s *subscribe) adopt(*conn) {}
 
 func (s *subscribe) sends(*conn) bool { return false } // the pacer sends nothing
 
