@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
 )
 
 // A Side of a comparison: one server (or setting), measured one or more times.
@@ -73,6 +74,13 @@ func figures() []figure {
 		{"errors", "count", true, func(r *Report) (float64, bool) { return float64(r.ErrorCount()), true }},
 		{"client CPU per message", "µs", true, func(r *Report) (float64, bool) {
 			return r.Harness.CPUPerMessageUs, r.Harness.CPUPerMessageUs > 0
+		}},
+		// rpc: a request run's requests that timed out or failed.
+		{"requests timed out", "count", true, func(r *Report) (float64, bool) {
+			return float64(r.Messages.TimedOut), r.Scenario.Kind == scenario.KindRequest
+		}},
+		{"requests failed", "count", true, func(r *Report) (float64, bool) {
+			return float64(r.Messages.Failed), r.Scenario.Kind == scenario.KindRequest
 		}},
 	}
 	for _, m := range metrics.Metrics() { // a metric no side recorded has no row
