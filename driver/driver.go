@@ -636,14 +636,13 @@ func (s *session) adopt() error {
 		if s.staged {
 			owner = workers[d.index%nw]
 		}
-		if err := owner.adopt(d.fd, slot, d.carry); err != nil {
+		if err := owner.adoptWith(d.fd, slot, d.carry, d.vars); err != nil { // rpc: with what its opening captured
 			closeDialed(s.conns[i:])
 			for _, w := range workers {
 				w.abort()
 			}
 			return fmt.Errorf("register connection: %w", err)
 		}
-		owner.conns[len(owner.conns)-1].vars = d.vars // rpc: what its opening captured
 		if s.staged {
 			owner.staged.slots[d.index] = owner.conns[len(owner.conns)-1]
 		}

@@ -20,9 +20,9 @@ import (
 	"github.com/wsbench/wsbench/server"
 )
 
-// startRPCServer starts the bundled server in rpc mode with delay (the
+// startBundledRPC starts the bundled server in rpc mode with delay (the
 // --delay syntax) and returns its URL.
-func startRPCServer(t *testing.T, delay string) string {
+func startBundledRPC(t *testing.T, delay string) string {
 	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
@@ -88,7 +88,7 @@ func checkRequests(t *testing.T, res *Result) metrics.Counts {
 // model's schedule is kept exactly: rate × window requests due.
 func TestRequestDelay(t *testing.T) {
 	const delay = 20 * time.Millisecond
-	url := startRPCServer(t, "20ms")
+	url := startBundledRPC(t, "20ms")
 	spec := requestSpec(10, time.Second)
 	spec.Rate = 500
 	stop := schedwatch.Watch()
@@ -121,7 +121,7 @@ func TestRequestDelay(t *testing.T) {
 // requests went out (checked first on a plain connection); every reply
 // still finds its request: none unsolicited, none timed out, none late.
 func TestRequestOutOfOrder(t *testing.T) {
-	url := startRPCServer(t, "1ms-60ms")
+	url := startBundledRPC(t, "1ms-60ms")
 	if order := replyOrder(t, url, 20); isSorted(order) {
 		t.Fatalf("replies came back in order %v: the test needs a server that reorders them", order)
 	}

@@ -120,13 +120,12 @@ func (s *stagedState) takeInbox(w *worker, now int64) {
 			}
 			continue
 		}
-		if err := w.adopt(ev.fd, ev.slot, ev.carry); err != nil {
+		if err := w.adoptWith(ev.fd, ev.slot, ev.carry, ev.vars); err != nil {
 			w.shard.Error("harness_poll_error")
 			unix.Close(ev.fd)
 			continue
 		}
 		c := w.conns[len(w.conns)-1]
-		c.vars = ev.vars // rpc
 		if len(c.carry) > 0 {
 			w.consume(c, c.carry, true, w.passNow)
 		}

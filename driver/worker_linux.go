@@ -130,9 +130,13 @@ func (w *worker) release() {
 
 // adopt takes a connected, upgraded socket. carry holds bytes the server sent
 // right after its handshake response.
-func (w *worker) adopt(fd, slot int, carry []byte) error {
+func (w *worker) adopt(fd, slot int, carry []byte) error { return w.adoptWith(fd, slot, carry, nil) }
+
+// adoptWith is adopt of a connection whose opening captured vars, its
+// template variables (rpc: the session layer; nil: its slot's data row).
+func (w *worker) adoptWith(fd, slot int, carry []byte, vars [][]byte) error {
 	c := &conn{fd: fd, slot: slot, sched: w.run.schedIndex(slot), pub: -1, firstMeasured: noSeq}
-	c.carry = carry
+	c.carry, c.vars = carry, vars
 	if w.run.stream != nil { // stream part
 		w.startStream(c)
 	}

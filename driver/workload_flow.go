@@ -106,6 +106,9 @@ func (f *flowLoad) init(c *conn) {
 	if data := f.w.run.flowData; len(data) > 0 {
 		row = data[c.slot%len(data)]
 	}
+	if c.vars != nil {
+		row = c.vars // rpc: its opening captured values (over its data row)
+	}
 	c.flow.sess.Init(f.script, uint64(c.slot), row)
 }
 
