@@ -53,6 +53,9 @@ type conn struct {
 	// (nil: its slot's data row; see worker.vars).
 	rq   *reqConn
 	vars [][]byte
+	// pkt holds the start of a protocol packet (Protocol.Packets: MQTT)
+	// whose rest is in the next message.
+	pkt []byte
 
 	dirty     bool // on the worker's flush list
 	waitOut   bool // the socket took only part of pending; waiting for it to become writable

@@ -320,12 +320,13 @@ func dialOne(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dia
 	}
 	nc.SetDeadline(time.Time{})
 	rd := br
+	var rest []byte // packets the opening read past its last expected one
 	if p.opening != nil {
 		if rd == nil {
 			rd = bufio.NewReaderSize(nc, 4096)
 		}
 		var err error
-		if d.vars, err = p.opening.run(nc, rd, slot); err != nil {
+		if d.vars, rest, err = p.opening.run(nc, rd, slot); err != nil {
 			nc.Close()
 			if br != nil {
 				ws.PutReader(br)
@@ -339,6 +340,9 @@ func dialOne(ctx context.Context, u *url.URL, addr string, src netip.Addr, p dia
 			b, _ := rd.Peek(k)
 			d.carry = append([]byte(nil), b...)
 		}
+	}
+	if len(rest) > 0 {
+		d.carry = append(serverFrame(rest), d.carry...)
 	}
 	if br != nil {
 		ws.PutReader(br)

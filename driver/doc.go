@@ -209,6 +209,53 @@ Each term as the code uses it, with what implements it.
     A flow in which no step got what it waited for keeps the first
     timed-out expect and the last unmatched message (run.flowMiss) for the
     failure line.
+  - Session layer (the rpc part; opening.go, protocol_linux.go): what every
+    protocol kind (request, subscribe, flow) shares, from the compiled
+    scenario's flow.Protocol (run.proto). Opening (opening, dialPlan.opening):
+    the Protocol's Open steps, send and expect, said by dialOne on the
+    blocking net.Conn right after the handshake, before the socket is
+    detached and before the clock starts; each expect reads messages until
+    one matches within its timeout, answering pings and applying the rules
+    on the way, and may capture values into the connection's template
+    variables (dialed.vars → conn.vars, adoptWith). Bytes the server sent
+    after the last expected message stay in the reader and become the
+    connection's carry. A connection whose opening fails is a failed
+    connection (ConnsFailed, error kind open_timeout, open_mismatch when
+    other messages came, open_close_N, …); the first failure is kept
+    (opening.first) and, when no connection opened, is the Result's
+    Mismatch (Reason StopOpenFailed) for the verdict line. In the event loop
+    (protoLoop, worker.proto): Rules answer or silence what the server says
+    on its own (protoLoop.rule, tried on every message no request claimed),
+    Every sends a periodic message on each connection from a due heap
+    (protoLoop.timers, called each pass through worker.timers, in every
+    phase). Subprotocol is offered first and required (handshakeDialer,
+    requireSubprotocol); Binary makes every message a binary frame. With
+    Packets (MQTT: a packet may span messages, a message hold several) the
+    opening and the loop (protoLoop.cut, before worker.message) hand the
+    workload each whole packet as a message; packets the opening read past
+    its last expected one reach the loop as a frame in front of the carry.
+  - Request (--kind request, workload_request.go): each send the pacer
+    makes is Request.Template rendered with the connection's next id (the
+    workload's sender part: worker.send hands it over), its timing kept in
+    the connection's table of requests in flight (conn.rq, a flow.Inflight:
+    a ring indexed by request number, O(1), no allocation), not in the
+    payload. A key matcher reads a reply's key (flow.Matcher.Key), the table
+    finds its request, in any order; after Replies replies it is answered
+    (Received, RTT from the intended time, RTTUncorrected from the actual
+    send); a reply the Error matcher matches fails it (Counts.Failed, error
+    kind error_VALUE); a request still in flight Timeout after its send is
+    timed out (Counts.TimedOut, request_timeout) by the workload's timers
+    (timed: an expiry heap with one entry per connection, keyed by its
+    oldest request's deadline). A message that names no request in flight
+    goes to the rules, then the stream (worker.streamMessage), and is
+    otherwise Unsolicited; a reply to a request already done is
+    reply_late. conn.expected counts the requests done with, so
+    conn.outstanding is the number in flight, and worker.settle asks the
+    workload (settler) for the measured ones it forgets. The verdict: no
+    matched reply within verdictAfter of the first unsolicited message
+    stops the run as StopNoReply; a run whose requests got no message back
+    at all ends with the same Mismatch (verdict.noReply: the request sent,
+    the matcher, the timeout).
   - Connection storm (--kind connect, runConnect): short-lived connections,
     each a goroutine doing blocking I/O on Go's own poller: open, handshake,
     optionally one message and its echo, close, again. The event loops are
@@ -334,6 +381,18 @@ One text echo in the open model, from schedule to summary:
     metrics.Counts.Balanced holds: Sent == Received + Lost + InFlight.
     Sends the schedule wanted but that were never made are Unsent, outside
     Sent.
+
+A request (--kind request) takes the same path with these differences:
+at 2 the payload is Request.Template rendered with {{id}} (request.send,
+through worker.sendMessage), and the request goes into conn.rq's table
+with its intended and actual send times and whether it is measured; at 6 a
+key matcher reads the reply's id ($.id: gjson over the message in place)
+and the table finds the request, whichever was sent first; at 7, once its
+Replies replies are in, the latency is recorded from the table's times,
+and the request leaves the table (conn.expected++); a request whose
+replies do not come is timed out by the workload's timers, and a reply that
+matches the Error matcher fails it. At 9 the balance is Sent == Received +
+TimedOut + Failed + Lost + InFlight.
 
 # Adding a workload
 

@@ -35,6 +35,7 @@ type opening struct {
 	// vars are the variables of slot's templates (a data file's row; nil: none).
 	vars       func(slot int) [][]byte
 	nvars      int // the run's variables (scenario.Compiled.Names): captures fill their slots
+	packets    flow.Packets
 	maxMessage int64
 	// first is the first connection's failure, for the verdict line.
 	first atomic.Pointer[Mismatch]
@@ -46,7 +47,7 @@ func newOpening(p *flow.Protocol, vars func(int) [][]byte, nvars int) *opening {
 	if p == nil || len(p.Open) == 0 {
 		return nil
 	}
-	o := &opening{steps: p.Open, rules: p.Rules, op: ws.OpText, vars: vars, nvars: nvars, maxMessage: 1 << 20}
+	o := &opening{steps: p.Open, rules: p.Rules, op: ws.OpText, vars: vars, nvars: nvars, packets: p.Packets, maxMessage: 1 << 20}
 	if p.Binary {
 		o.op = ws.OpBinary
 	}
@@ -63,12 +64,13 @@ func (e *errOpen) Error() string { return e.kind }
 
 // run says the opening on nc (reading through rd, which may hold bytes the
 // handshake left) for slot's connection, and returns the connection's
-// variables when an expect captured some (nil: the slot's data row). What
-// the server sent after the last expected message stays in rd for the
-// event loop.
-func (o *opening) run(nc net.Conn, rd *bufio.Reader, slot int) ([][]byte, error) {
-	var mask [4]byte
-	rand.Read(mask[:])
+// variables when an expect captured some (nil: the slot's data row) and
+// the protocol packets read past the last one expected (Protocol.Packets;
+// nil: none), for the event loop. What the server sent after the last
+// expected message stays in rd for the event loop too.
+func (o *opening) run(nc net.Conn, rd *bufio.Reader, slot int) (vars [][]byte, rest []byte, err error) {
+	oc := &openConn{nc: nc, rd: rd}
+	rand.Read(oc.mask[:])
 	var last []byte // the last message sent, for the verdict line
 	vals := flow.Values{Conn: uint64(slot)}
 	if o.vars != nil {
@@ -80,14 +82,14 @@ func (o *opening) run(nc net.Conn, rd *bufio.Reader, slot int) ([][]byte, error)
 		case flow.StepSend:
 			vals.Now = time.Now().UnixNano()
 			last = st.Send.Append(last[:0], &vals)
-			if err := writeFrame(nc, o.op, last, mask); err != nil {
-				return nil, &errOpen{kind: "open_" + errKindForSocket(err)}
+			if err := writeFrame(nc, o.op, last, oc.mask); err != nil {
+				return nil, nil, &errOpen{kind: "open_" + errKindForSocket(err)}
 			}
 		case flow.StepExpect:
 			for range max(st.Count, 1) {
-				p, err := o.expect(nc, rd, st, last, mask)
+				p, err := o.expect(oc, st, last)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				if len(st.Captures) > 0 && !captured {
 					// The connection's own variables: its data row, then what it captures.
@@ -105,16 +107,33 @@ func (o *opening) run(nc net.Conn, rd *bufio.Reader, slot int) ([][]byte, error)
 		}
 	}
 	nc.SetDeadline(time.Time{})
-	if captured {
-		return vals.Vars, nil
+	for _, q := range oc.queue {
+		rest = append(rest, q...)
 	}
-	return nil, nil
+	rest = append(rest, oc.pend...)
+	if captured {
+		return vals.Vars, rest, nil
+	}
+	return nil, rest, nil
 }
 
-// expect reads messages until one matches st.Match, within st.Timeout, and
-// returns it: pings are answered, what a rule claims is answered (or
-// ignored), and the first other message is kept for the verdict line.
-func (o *opening) expect(nc net.Conn, rd *bufio.Reader, st flow.Step, sent []byte, mask [4]byte) ([]byte, error) {
+// openConn is one connection's opening: its socket, the reader the
+// handshake left, its mask, and with Protocol.Packets the whole packets
+// read and not yet expected (queue) and the start of the next (pend).
+type openConn struct {
+	nc    net.Conn
+	rd    *bufio.Reader
+	mask  [4]byte
+	queue [][]byte
+	pend  []byte
+}
+
+// expect reads messages (or a protocol's packets) until one matches
+// st.Match, within st.Timeout, and returns it: pings are answered, what a
+// rule claims is answered (or ignored), and the first other message is
+// kept for the verdict line.
+func (o *opening) expect(oc *openConn, st flow.Step, sent []byte) ([]byte, error) {
+	nc, rd := oc.nc, oc.rd
 	nc.SetReadDeadline(time.Now().Add(st.Timeout))
 	var other []byte
 	otherLen, otherOp := 0, ws.OpText
@@ -125,6 +144,23 @@ func (o *opening) expect(nc net.Conn, rd *bufio.Reader, st flow.Step, sent []byt
 	}
 	var frag []byte
 	for {
+		for len(oc.queue) > 0 {
+			p := oc.queue[0]
+			oc.queue = oc.queue[1:]
+			if st.Match.Matches(p) {
+				return p, nil
+			}
+			if r := matchRule(o.rules, p); r != nil {
+				if r.Reply != nil {
+					vals := flow.Values{Now: time.Now().UnixNano()}
+					writeFrame(nc, o.op, r.Reply.Append(nil, &vals), oc.mask)
+				}
+				continue
+			}
+			if other == nil {
+				other, otherLen = clip(p), len(p)
+			}
+		}
 		h, err := ws.ReadHeader(rd)
 		if err != nil {
 			return nil, fail(o.readKind(err, other != nil))
@@ -138,7 +174,7 @@ func (o *opening) expect(nc net.Conn, rd *bufio.Reader, st flow.Step, sent []byt
 		}
 		switch h.OpCode {
 		case ws.OpPing:
-			writeFrame(nc, ws.OpPong, p, mask)
+			writeFrame(nc, ws.OpPong, p, oc.mask)
 			continue
 		case ws.OpPong:
 			continue
@@ -173,18 +209,22 @@ func (o *opening) expect(nc net.Conn, rd *bufio.Reader, st flow.Step, sent []byt
 		if otherOp == ws.OpText && !utf8.Valid(p) {
 			return nil, fail("open_invalid_utf8")
 		}
-		if st.Match.Matches(p) {
-			return p, nil
-		}
-		if r := matchRule(o.rules, p); r != nil {
-			if r.Reply != nil {
-				vals := flow.Values{Now: time.Now().UnixNano()}
-				writeFrame(nc, o.op, r.Reply.Append(nil, &vals), mask)
-			}
+		if o.packets == nil {
+			oc.queue = append(oc.queue, p)
 			continue
 		}
-		if other == nil {
-			other, otherLen = clip(p), len(p)
+		// A protocol's packets: cut what has come so far.
+		oc.pend = append(oc.pend, p...)
+		for len(oc.pend) > 0 {
+			n, err := o.packets.Next(oc.pend)
+			if err != nil || n > len(oc.pend) {
+				return nil, fail("open_packet_error")
+			}
+			if n == 0 {
+				break
+			}
+			oc.queue = append(oc.queue, oc.pend[:n:n])
+			oc.pend = append([]byte(nil), oc.pend[n:]...)
 		}
 	}
 }
@@ -230,6 +270,16 @@ func clip(p []byte) []byte {
 		return nil
 	}
 	return append([]byte{}, p[:min(len(p), excerptLen)]...)
+}
+
+// serverFrame is p as an unmasked binary frame, as a server sends it: the
+// protocol packets an opening read past its last expected one go to the
+// event loop in front of the connection's carry, which cuts them again.
+func serverFrame(p []byte) []byte {
+	h := ws.Header{Fin: true, OpCode: ws.OpBinary, Length: int64(len(p))}
+	buf := make([]byte, wire.MaxHeaderSize+len(p))
+	hn := wire.PutHeader(buf, h)
+	return buf[:hn+copy(buf[hn:], p)]
 }
 
 // writeFrame writes p as one masked frame of opcode op, in one write.

@@ -86,6 +86,42 @@ func (s *protoLoop) timers(now int64) int64 {
 	return -1
 }
 
+// cut hands each whole packet of the protocol (Protocol.Packets: an MQTT
+// packet may span messages, and a message hold several) in p, after what c
+// kept of an earlier message, to worker.message as a message of its own,
+// and keeps the start of an unfinished one. The message's wire length goes
+// with its first packet. Bytes that cannot start a packet are counted
+// (packet_error) and dropped with the rest of the message.
+func (s *protoLoop) cut(c *conn, op ws.OpCode, p []byte, wireLen int, rx int64) {
+	w := s.w
+	buf := p
+	if len(c.pkt) > 0 {
+		c.pkt = append(c.pkt, p...)
+		buf = c.pkt
+	}
+	for len(buf) > 0 && c.state != stateClosed {
+		n, err := s.p.Packets.Next(buf)
+		if err != nil || n > len(buf) {
+			w.shard.Error("packet_error")
+			buf = nil
+			break
+		}
+		if n == 0 {
+			break
+		}
+		w.message(c, op, buf[:n], wireLen, rx)
+		wireLen, buf = 0, buf[n:]
+	}
+	switch {
+	case len(buf) == 0:
+		c.pkt = c.pkt[:0]
+	case len(c.pkt) > 0:
+		c.pkt = c.pkt[:copy(c.pkt, buf)] // buf is c.pkt's tail
+	default:
+		c.pkt = append(c.pkt[:0], buf...)
+	}
+}
+
 // rule answers (or silences) p with the first rule that matches it, and
 // reports whether one did.
 func (s *protoLoop) rule(c *conn, p []byte) bool {

@@ -417,3 +417,74 @@ func TestRequestCorrelates(t *testing.T) {
 		t.Errorf("%d of %d requests took %v or more, want the %d odd ones", got, c.Received, slow, odd)
 	}
 }
+
+// lenPackets is a protocol whose packets are a length byte and that many
+// bytes, cut out of the messages as MQTT's are (flow.Packets).
+type lenPackets struct{}
+
+func (lenPackets) Next(b []byte) (int, error) {
+	if len(b) == 0 || len(b) < 1+int(b[0]) {
+		return 0, nil
+	}
+	return 1 + int(b[0]), nil
+}
+
+// TestRequestPackets: with Protocol.Packets a packet may span messages and
+// a message hold several. The server splits its opening's ack over two
+// messages, the second also holding a notice packet (which the loop must
+// get and count unsolicited), and answers requests by writing the reply
+// packets of the requests it got in messages cut at other places than the
+// packets. Every request is still answered, none unsolicited but the
+// notices, no packet error.
+func TestRequestPackets(t *testing.T) {
+	const conns = 2
+	l := listenLoopback(t, func(c net.Conn, _ int64) {
+		if _, err := ws.Upgrade(c); err != nil {
+			return
+		}
+		if p, _, err := wsutil.ReadClientData(c); err != nil || string(p) != "\x01C" {
+			return
+		}
+		wsutil.WriteServerBinary(c, []byte{0x02, 'K'})
+		wsutil.WriteServerBinary(c, []byte{0x00, 0x01, 'N'}) // the ack's end, then a notice
+		var pend []byte
+		for {
+			p, _, err := wsutil.ReadClientData(c)
+			if err != nil {
+				return
+			}
+			// Requests \x03 R id(2) become replies \x03 A id(2); write what
+			// is there so far in two messages cut inside a packet.
+			if len(p) != 4 || p[0] != 3 || p[1] != 'R' {
+				return
+			}
+			pend = append(pend, 3, 'A', p[2], p[3])
+			if len(pend) >= 8 {
+				wsutil.WriteServerBinary(c, pend[:3])
+				wsutil.WriteServerBinary(c, pend[3:])
+				pend = pend[:0]
+			}
+		}
+	})
+	t.Cleanup(l.close)
+	spec := requestSpec(conns, 500*time.Millisecond)
+	spec.Warmup = 0
+	spec.Binary = true
+	spec.Rate = 200 // replies come two by two: an odd last one stays in flight
+	spec.Target = l.url()
+	spec.Request = &scenario.RequestSpec{Send: "\x03R{{id:be16}}", Key: []string{"bytes:2:2"}}
+	spec.Open = []scenario.StepSpec{{Send: "\x01C"}, {Expect: "bytes:0:2==0x024b"}}
+	c, err := scenario.Compile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Protocol.Packets = lenPackets{}
+	res, err := Run(context.Background(), Config{Scenario: c, Target: l.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := res.Snapshot.Counts
+	if n.ConnsOpened != conns || n.Unsolicited != conns || n.TimedOut != 0 || n.Received < 50 || n.InFlight > conns || !n.Balanced() || len(res.Snapshot.Errors) != 0 {
+		t.Errorf("counts %+v, errors %v", n, res.Snapshot.Errors)
+	}
+}

@@ -208,6 +208,10 @@ func (w *worker) decode(c *conn, in *frames, rx int64) {
 			return
 		case evMessage:
 			w.zWire = ev.zWire
+			if w.proto != nil && w.proto.p.Packets != nil {
+				w.proto.cut(c, ev.op, ev.payload, ev.wireLen, rx) // rpc: the protocol's packets, each a message
+				continue
+			}
 			w.message(c, ev.op, ev.payload, ev.wireLen, rx)
 		case evPing:
 			if c.state == stateOpen {
