@@ -65,6 +65,11 @@ func failure(r *Report, in About, meas *metrics.Measurement) string {
 	if s.Mixed() || s.Kind == scenario.KindConnect || s.Kind == scenario.KindHold && s.Rate == 0 {
 		return "" // no replies expected, or judged group by group
 	}
+	if c := snap.Counts; s.Kind == scenario.KindRequest && c.Received == 0 && c.Failed > 0 {
+		// rpc: the server answers, with errors only.
+		return fmt.Sprintf("every request failed: %d of %d sent were answered with an error reply, none with a result (errors: %s)",
+			c.Failed, c.Sent, ErrorCounts(snap.Errors))
+	}
 	// (An open-model run whose schedule had nothing fall due in the window
 	// has nothing to answer.)
 	if c := snap.Counts; c.Received == 0 && c.Deliveries == 0 && c.Stream == 0 && (c.Sent > 0 || c.Unsent > 0 || s.Model() == scenario.Closed) {

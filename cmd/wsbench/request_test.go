@@ -2,10 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/server"
@@ -157,4 +163,67 @@ func TestRunRequestUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, stderr, c.want)
 		}
 	}
+}
+
+// TestRunRequestAllFailed: a server that answers every request with an
+// error fails the run (exit 1) with a line that says so, counting the
+// errors by code, and the summary's Requests line has them as failed.
+func TestRunRequestAllFailed(t *testing.T) {
+	url := replyServer(t, []byte(`{"jsonrpc":"2.0","id":null,"error":{"code":-32601,"message":"Method not found"}}`))
+	// (id null: no request is named, so each is unsolicited: the run stops as no_reply.)
+	code, _, stderr := runCLI("run", "-q", "--kind", "request", "--send", `{"id":{{id}}}`, "--match", "$.id", "--error-match", "$.error.code",
+		"-c", "2", "-d", "300ms", "--warmup", "0s", url)
+	if code != exitFailed || !strings.Contains(stderr, "no request was answered") {
+		t.Errorf("id null: exit %d, stderr %q", code, stderr)
+	}
+	url = rpcErrorServer(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := runCLI("run", "-q", "--kind", "request", "--send", `{"id":{{id}}}`, "--match", "$.id", "--error-match", "$.error.code",
+		"-c", "2", "-d", "300ms", "--warmup", "0s", "-o", out, url)
+	if code != exitFailed || !strings.HasPrefix(stderr, "wsbench run: every request failed: ") || !strings.Contains(stderr, "(errors: error_-32601 ") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	rep, err := results.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := rep.Messages; m.Failed == 0 || m.Received != 0 || !m.Balanced || !strings.Contains(stdout, fmt.Sprintf("failed %d", m.Failed)) {
+		t.Errorf("messages %+v, summary:\n%s", m, stdout)
+	}
+}
+
+// rpcErrorServer answers every request with a JSON-RPC error naming its id.
+func rpcErrorServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := ws.Upgrade(c); err != nil {
+					return
+				}
+				for {
+					p, _, err := wsutil.ReadClientData(c)
+					if err != nil {
+						return
+					}
+					var r struct{ ID json.RawMessage }
+					json.Unmarshal(p, &r)
+					if err := wsutil.WriteServerText(c, []byte(`{"id":`+string(r.ID)+`,"error":{"code":-32601}}`)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return "ws://" + ln.Addr().String() + "/"
 }
