@@ -30,7 +30,7 @@
 # Ratios (window figures, per round, then the median over the rounds):
 # request/echo (goal ≤ 1.5) and k6/request (goal ≥ 4).
 #
-#   scripts/bench-rpc.sh                       # 100 connections, 2,000 requests/s, 10 s, 3 rounds
+#   scripts/bench-rpc.sh                       # 100 connections, 3,000 requests/s, 10 s, 3 rounds
 #   CONNS=100 RATE=0 scripts/bench-rpc.sh      # closed loop: one request in flight per connection
 #   K6=/tmp/k6bin/k6 REPEAT=5 DURATION=20s scripts/bench-rpc.sh
 #
@@ -42,7 +42,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-100}
-RATE=${RATE:-2000}
+RATE=${RATE:-3000}
 REPEAT=${REPEAT:-3}
 PARAM_BYTES=${PARAM_BYTES:-16}
 TOOLS=${TOOLS:-"echo request k6"}
@@ -140,18 +140,19 @@ stop_server # the rpc server (started last)
 spid=$echo_pid
 stop_server
 
-python3 - "$OUT" "$REPEAT" "$(getconf CLK_TCK)" "$TOOLS" <<'PY' || failed=1
+python3 - "$OUT" "$REPEAT" "$(getconf CLK_TCK)" "$TOOLS" "$RATE" <<'PY' || failed=1
 import json, os, statistics, sys
-out, n, hz, tools = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split()
+out, n, hz, tools, asked = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(), float(sys.argv[5])
 
 def wsbench(base):
     r = json.load(open(base + ".json"))
     h, m = r["harness"], r["messages"]
-    answered = m.get("answered", m["received"])  # request: replies matched to a request
+    answered = m["received"]  # request: the requests answered (their replies matched)
     return {"answered": answered, "cpu_s": h["cpu_user_s"] + h["cpu_sys_s"],
             "rate": r["rates"]["received_msgs_per_s"], "p50": r["latency"]["rtt"]["p50_us"],
-            "p99": r["latency"]["rtt"]["p99_us"], "lost": m.get("lost", 0),
-            "extra": f"sent {m['sent']:,} lost {m.get('lost', 0)} " + ("balanced" if m.get("balanced", True) else "UNBALANCED")}
+            "p99": r["latency"]["rtt"]["p99_us"],
+            "extra": f"sent {m['sent']:,} lost {m['lost']} timed out {m.get('timed_out', 0)} failed {m.get('failed', 0)} "
+                     f"unsolicited {m.get('unsolicited', 0)} " + ("balanced" if m["balanced"] else "UNBALANCED")}
 
 def k6(base):
     met = json.load(open(base + ".summary.json"))["metrics"]
@@ -194,7 +195,8 @@ for t in tools:
         f["whole_us"] = (u + s) * 1e6 / f["answered"] if f["answered"] else float("nan")
         rows[(t, i)] = f
         print(f"round {i} {t:<8} {f['rate']:>9,.0f} answered/s  CPU {f['win_us']:7.2f} µs/msg (window)  "
-              f"{f['whole_us']:7.2f} µs/msg (whole process)  rtt p50 {f['p50']:.0f}µs p99 {f['p99']:.0f}µs  {f['extra']}")
+              f"{f['whole_us']:7.2f} µs/msg (whole process)  rtt p50 {f['p50']:.0f}µs p99 {f['p99']:.0f}µs  {f['extra']}"
+              + (f"  BEHIND: {f['rate'] / asked:.0%} of the {asked:,.0f}/s asked" if asked and f["rate"] < 0.95 * asked else ""))
 
 print()
 print(f"{'client':<9} {'answered/s':>11} {'µs CPU/msg window':>18} {'(min–max)':>16} {'whole process':>14}")
