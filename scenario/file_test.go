@@ -96,7 +96,9 @@ func TestParseFileErrors(t *testing.T) {
 	}
 }
 
-// TestExamples: every example scenario in examples/ loads and validates.
+// TestExamples: every example scenario in examples/ loads, validates and
+// compiles (the protocol examples' presets, matchers, templates and steps
+// included; cmd/wsbench's TestOfflineProtocolExamples runs the offline ones).
 func TestExamples(t *testing.T) {
 	paths, err := filepath.Glob("examples/*.yaml")
 	if err != nil || len(paths) == 0 {
@@ -109,6 +111,10 @@ func TestExamples(t *testing.T) {
 			continue
 		}
 		if err := s.Validate(); err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		if _, err := Compile(s); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
 	}
