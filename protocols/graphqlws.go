@@ -63,8 +63,13 @@ func buildGraphQLWS(o *options) *flow.Protocol {
 	req.lit("}}")
 	p.Request = &flow.Request{
 		Template: req.done(),
-		Keys:     []flow.Matcher{flow.MustMatcher("$.id")},
-		Replies:  2, // next, complete
+		// Only the server's messages about an operation are replies (an
+		// echo of the subscribe is not).
+		Keys: []flow.Matcher{flow.All("$.id (of a next, error or complete)",
+			flow.Either("$.type==next || $.type==error || $.type==complete",
+				flow.MustMatcher("$.type==next"), flow.MustMatcher("$.type==error"), flow.MustMatcher("$.type==complete")),
+			flow.MustMatcher("$.id"))},
+		Replies: 2, // next, complete
 		// error_error: the server refused the operation (an error
 		// message); error_next: it ran and its result carries errors.
 		Error:   ptr(flow.MustMatcher("$.type==error || $.payload.errors[0] && $.type")),

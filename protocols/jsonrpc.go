@@ -43,10 +43,15 @@ func buildJSONRPC(o *options) *flow.Protocol {
 	p := &flow.Protocol{
 		Request: &flow.Request{
 			Template: b.done(),
-			Keys:     []flow.Matcher{flow.MustMatcher("$.id")},
-			Replies:  1,
-			Error:    ptr(flow.MustMatcher("$.error.code")),
-			Timeout:  requestTimeout,
+			// A reply has a result or an error beside its id: a message
+			// with an id and neither (an echo of the request, a call from
+			// the server) answers nothing.
+			Keys: []flow.Matcher{flow.All("$.id (beside a result or an error)",
+				flow.Either("$.result || $.error", flow.MustMatcher("$.result"), flow.MustMatcher("$.error")),
+				flow.MustMatcher("$.id"))},
+			Replies: 1,
+			Error:   ptr(flow.MustMatcher("$.error.code")),
+			Timeout: requestTimeout,
 		},
 	}
 	sub := o.str("subscribe")

@@ -128,7 +128,7 @@ func buildMQTT(o *options) *flow.Protocol {
 	var keys []flow.Matcher
 	if qos == "1" {
 		pub.lit(header(mqttPublish|0x02, 2+ownLen+2+2)).lit(be16(ownLen)).lit(topic).field(connField).field("{{id:be16}}").field("{{id:be16}}")
-		keys = append(keys, flow.All("PUBACK (40 02, packet id)", prefix("\x40\x02"), flow.MustMatcher("bytes:2:2")))
+		keys = append(keys, flow.All("the packet id of a PUBACK (40 02 …)", prefix("\x40\x02"), flow.MustMatcher("bytes:2:2")))
 	} else {
 		pub.lit(header(mqttPublish, 2+ownLen+2)).lit(be16(ownLen)).lit(topic).field(connField).field("{{id:be16}}")
 	}
@@ -137,7 +137,7 @@ func buildMQTT(o *options) *flow.Protocol {
 	// every connection.
 	deliveryHead := header(mqttPublish, 2+ownLen+2) + be16(ownLen) + topic
 	payloadAt := len(deliveryHead) + connDigits
-	keys = append(keys, flow.All("the PUBLISH delivered on "+own+" (its payload: the packet id)",
+	keys = append(keys, flow.All("the payload of a PUBLISH delivered on "+own,
 		prefix(deliveryHead), flow.MustMatcher("bytes:"+strconv.Itoa(payloadAt)+":2")))
 	replies := 1
 	if qos == "1" {

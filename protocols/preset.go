@@ -143,7 +143,7 @@ func PresetWith(name string, opts map[string]string, names *flow.Names) (*flow.P
 		for i, po := range all {
 			keys[i] = po.Key
 		}
-		o.bad(k, "%s has no such option (it has %s)", name, strings.Join(keys, ", "))
+		o.bad(k, "no such option (%s has %s)", name, strings.Join(keys, ", "))
 	}
 	timeout := o.duration("open_timeout", 0)
 	if timeout <= 0 && len(o.errs) == 0 {

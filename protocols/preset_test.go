@@ -118,7 +118,7 @@ func TestOptionErrors(t *testing.T) {
 		keys   []string // the options named, in order
 		says   string   // part of the message
 	}{
-		{"jsonrpc", map[string]string{"methd": "x"}, []string{"methd"}, "it has method, params"},
+		{"jsonrpc", map[string]string{"methd": "x"}, []string{"methd"}, "no such option (jsonrpc has method, params"},
 		{"jsonrpc", map[string]string{"params": "[1,"}, []string{"params"}, "not JSON"},
 		{"jsonrpc", map[string]string{"params": "[{{nope}}]"}, []string{"params"}, "unknown field"},
 		{"jsonrpc", map[string]string{"method": ""}, []string{"method"}, "give its name"},
@@ -585,6 +585,28 @@ func TestSecretNotQuoted(t *testing.T) {
 		_, err := Preset(c.preset, map[string]string{c.key: "hunter22"})
 		if err == nil || strings.Contains(err.Error(), "hunter22") || !strings.HasPrefix(err.Error(), c.key+": ") {
 			t.Errorf("%s %s: %v, want an error naming the option, not its value", c.preset, c.key, err)
+		}
+	}
+}
+
+// TestEchoIsNoReply: a server that echoes requests back does not answer
+// them (a green run over nothing): the echo of a request is no reply.
+func TestEchoIsNoReply(t *testing.T) {
+	for _, name := range Names() {
+		p := mustPreset(t, name, nil)
+		req := render(p.Request.Template, 3, 7)
+		if k, ok := replyKey(p, req); ok {
+			t.Errorf("%s: the echo of %q read as the reply to %d", name, req, k)
+		}
+	}
+	p := mustPreset(t, "jsonrpc", nil)
+	for msg, want := range map[string]bool{
+		`{"jsonrpc":"2.0","id":7,"result":null}`:               true,
+		`{"jsonrpc":"2.0","id":7,"error":{"code":-32601}}`:     true,
+		`{"jsonrpc":"2.0","id":7,"method":"ping","params":[]}`: false, // a call from the server
+	} {
+		if _, ok := replyKey(p, msg); ok != want {
+			t.Errorf("jsonrpc %s: a reply %v, want %v", msg, ok, want)
 		}
 	}
 }

@@ -161,6 +161,9 @@ func TestPeerSTOMPRabbitMQ(t *testing.T) {
 	}
 	// One broker start (4–9 s) serves the preset's checks too.
 	t.Run("preset", func(t *testing.T) { speakSTOMPPreset(t, addr) })
+	for i, f := range AfterRabbitMQ {
+		t.Run(fmt.Sprintf("after%d", i), func(t *testing.T) { f(t, addr) })
+	}
 }
 
 // speakSTOMPPreset: RabbitMQ takes the stomp preset's CONNECT (STOMP 1.2,

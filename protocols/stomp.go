@@ -75,11 +75,11 @@ func buildSTOMP(o *options) *flow.Protocol {
 		Subprotocol: "v12.stomp",
 		Open: []flow.Step{
 			sendStep(c.done(shown)),
-			expectStep(flow.MustMatcher(`prefix:CONNECTED`+"\n"+` && re:\nversion:1\.2\n`), "CONNECTED version:1.2"),
+			expectStep(flow.MustMatcher(`prefix:CONNECTED`+"\n"+` && re:\nversion:1\.2\n`), "CONNECTED with version:1.2"),
 			sendStep(stompSubscribe(stompOwnSub, dest)),
 			expectStep(stompReceipt("wsbench-sub-"+stompOwnSub), "RECEIPT receipt-id:wsbench-sub-"+stompOwnSub+" (the SUBSCRIBE's)"),
 		},
-		Rules: []flow.Rule{{When: flow.MustMatcher("is:\n")}, {When: flow.MustMatcher("is:\r\n")}},
+		Rules: []flow.Rule{{When: matcher("is:\n", "a heart-beat (EOL)")}, {When: matcher("is:\r\n", "a heart-beat (CR LF)")}},
 	}
 	if cx > 0 {
 		p.Every = []flow.Periodic{{Every: time.Duration(cx) * time.Millisecond, Send: flow.MustTemplate("\n")}}
@@ -89,12 +89,12 @@ func buildSTOMP(o *options) *flow.Protocol {
 	p.Request = &flow.Request{
 		Template: send.done(),
 		Keys: []flow.Matcher{
-			flow.MustMatcher(`prefix:RECEIPT` + "\n" + ` && re:\nreceipt-id:(\d+)\n`),
-			flow.MustMatcher(`prefix:MESSAGE` + "\n" + ` && re:\nsubscription:` + stompOwnSub + `\n && re:\n\n(\d+)\x00`),
-			flow.MustMatcher(`prefix:ERROR` + "\n" + ` && re:\nreceipt-id:(\d+)\n`),
+			matcher(`prefix:RECEIPT`+"\n"+` && re:\nreceipt-id:(\d+)\n`, "the receipt-id of a RECEIPT"),
+			matcher(`prefix:MESSAGE`+"\n"+` && re:\nsubscription:`+stompOwnSub+`\n && re:\n\n(\d+)\x00`, "the body of a MESSAGE of subscription "+stompOwnSub),
+			matcher(`prefix:ERROR`+"\n"+` && re:\nreceipt-id:(\d+)\n`, "the receipt-id of an ERROR"),
 		},
 		Replies: 2, // RECEIPT, MESSAGE
-		Error:   ptr(flow.MustMatcher(`re:^(ERROR)\n`)),
+		Error:   ptr(matcher(`re:^(ERROR)\n`, "an ERROR frame")),
 		Timeout: requestTimeout,
 	}
 	if sub := o.str("subscribe"); sub != "" {
@@ -106,7 +106,7 @@ func buildSTOMP(o *options) *flow.Protocol {
 		p.Open = append(p.Open,
 			sendStep(stompSubscribe(stompStreamSub, b.done())),
 			expectStep(stompReceipt("wsbench-sub-"+stompStreamSub), "RECEIPT receipt-id:wsbench-sub-"+stompStreamSub+" (the SUBSCRIBE's to "+sub+")"))
-		p.Stream = &flow.Stream{Match: flow.MustMatcher(`prefix:MESSAGE` + "\n" + ` && re:\nsubscription:` + stompStreamSub + `\n`)}
+		p.Stream = &flow.Stream{Match: matcher(`prefix:MESSAGE`+"\n"+` && re:\nsubscription:`+stompStreamSub+`\n`, "a MESSAGE of subscription "+stompStreamSub+" ("+sub+")")}
 	}
 	return p
 }
@@ -121,7 +121,7 @@ func stompSubscribe(id string, dest *flow.Template) *flow.Template {
 
 // stompReceipt matches the RECEIPT frame for receipt id.
 func stompReceipt(id string) flow.Matcher {
-	return flow.MustMatcher(`prefix:RECEIPT` + "\n" + ` && re:\nreceipt-id:` + id + `\n`)
+	return matcher(`prefix:RECEIPT`+"\n"+` && re:\nreceipt-id:`+id+`\n`, "RECEIPT receipt-id:"+id)
 }
 
 // heartBeat reads the heart-beat option: CX,CY in ms.

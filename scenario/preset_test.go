@@ -35,7 +35,7 @@ func TestResolvePreset(t *testing.T) {
 		{"an unknown preset", Spec{Protocol: "amqp"}, []string{"protocol"}, []string{`"amqp"`, "jsonrpc, graphql-ws"}},
 		{"options without a preset", Spec{ProtocolOpts: []string{"qos=1"}}, []string{"protocol_opts"}, []string{"\x00protocol\x00"}},
 		{"a bad option", Spec{Protocol: "mqtt", ProtocolOpts: []string{"qos=2", "topic=a/+"}}, []string{"protocol_opts", "protocol_opts"}, []string{"mqtt qos: want 0 or 1", "mqtt topic:"}},
-		{"an unknown option", Spec{Protocol: "mqtt", ProtocolOpts: []string{"qso=1"}}, []string{"protocol_opts"}, []string{"qso: mqtt has no such option"}},
+		{"an unknown option", Spec{Protocol: "mqtt", ProtocolOpts: []string{"qso=1"}}, []string{"protocol_opts"}, []string{"qso: no such option (mqtt has topic"}},
 		{"no =, not quoted (a secret given alone)", Spec{Protocol: "stomp", ProtocolOpts: []string{"hunter22"}}, []string{"protocol_opts"}, []string{"want KEY=VALUE", "passcode"}},
 		{"an option twice", Spec{Protocol: "mqtt", ProtocolOpts: []string{"qos=1", "qos=0"}}, []string{"protocol_opts"}, []string{"qos given twice"}},
 		{"an unset variable", Spec{Protocol: "stomp", ProtocolOpts: []string{"passcode=${WSB_NOT_SET_ANYWHERE}"}}, []string{"protocol_opts"}, []string{"passcode: ${WSB_NOT_SET_ANYWHERE}"}},

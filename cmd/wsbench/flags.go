@@ -38,6 +38,7 @@ func withFlag(err error) error { return orchestrate.NameFields(err, flagName) }
 var flagOfKey = map[string]string{
 	"headers": "header", "subprotocols": "subprotocol", "thresholds": "threshold", "stages": "stage",
 	"secret_headers": "secret-header", "secret_params": "secret-param", "size_max": "size",
+	"protocol_opts": "protocol-opt", // presets
 }
 
 // fileOnlyKeys are the scenario keys no flag sets (the target is the

@@ -46,6 +46,7 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, *runOption
 	fs.Var(cliflag.Min{P: &o.repeat, Name: "repeat", Min: 1}, "repeat", "with several target URLs (or one): run each this many times, interleaved (A B A B …), then compare them; -o names a folder for the results")
 	fs.StringVar((*string)(&spec.Kind), "kind", string(spec.Kind), "workload: echo (data messages echoed back; the default), ping (ping frames answered by pongs), broadcast (chat rooms), connect (a connection storm: open, one message, close, again), hold (long-lived connections, idle or with --rate light traffic), subscribe (each connection sends its --subscribe messages, then measures the server's stream) or request (requests matched to their replies by id: --send, --match)")
 	protocolFlags(fs, spec) // rpc: --send, --match, --error-match, --replies, --timeout, --open, --rule, --every
+	presetFlags(fs, spec)   // presets: --protocol, --protocol-opt
 	fs.Float64Var(&spec.ConnectRate, "connect-rate", spec.ConnectRate, "open at most this many connections per second (0 = as fast as --dial-concurrency allows): a ramp")
 	fs.BoolVar(&spec.ConnectMessage, "connect-message", spec.ConnectMessage, "connect: send one message on each connection and wait for its echo before closing")
 	fs.IntVar(&spec.RoomSize, "room-size", spec.RoomSize, "broadcast: connections per room")

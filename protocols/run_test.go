@@ -1,0 +1,178 @@
+package protocols_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/wsbench/wsbench/driver"
+	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/protocols"
+	"github.com/wsbench/wsbench/scenario"
+)
+
+// The presets run by wsbench's driver (kind request) against their real
+// servers: what the run reports is checked against what each server is
+// known to do (a delay, an error, a withheld reply, a rate).
+
+// presetRun is a request run of preset with opts against target: conns
+// connections sending rate requests a second in all for d (no warm-up),
+// with timeout the requests' timeout (0: the preset's).
+type presetRun struct {
+	preset  string
+	opts    []string
+	conns   int
+	rate    float64
+	d       time.Duration
+	timeout time.Duration
+	grace   time.Duration
+}
+
+func (r presetRun) run(t *testing.T, target string) *driver.Result {
+	t.Helper()
+	spec := scenario.Default()
+	spec.Kind = scenario.KindRequest
+	spec.Protocol, spec.ProtocolOpts = r.preset, r.opts
+	spec.Conns, spec.Rate = r.conns, r.rate
+	spec.Warmup, spec.Duration = 0, scenario.Duration(r.d)
+	spec.Grace = scenario.Duration(max(r.grace, 5*time.Second)) // a busy machine may answer late
+	if r.timeout > 0 {
+		spec.Request = &scenario.RequestSpec{Timeout: scenario.Duration(r.timeout)}
+	}
+	c, err := scenario.Compile(spec)
+	if err != nil {
+		t.Fatalf("compile %s %q: %v", r.preset, r.opts, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.d+2*time.Minute)
+	defer cancel()
+	res, err := driver.Run(ctx, driver.Config{Scenario: c, Target: target, Workers: 1})
+	if err != nil {
+		t.Fatalf("run %s: %v", r.preset, err)
+	}
+	cs := res.Snapshot.Counts
+	t.Logf("%s %q: stop %s; conns %d/%d; sent %d answered %d timed out %d failed %d lost %d in flight %d unsolicited %d; errors %v; rtt %v",
+		r.preset, r.opts, res.StopReason, cs.ConnsOpened, r.conns, cs.Sent, cs.Received, cs.TimedOut, cs.Failed, cs.Lost, cs.InFlight,
+		cs.Unsolicited, res.Snapshot.Errors, res.Snapshot.Hist[metrics.RTT].Summary())
+	if !cs.Balanced() {
+		t.Errorf("counts do not balance: imbalance %d", cs.Imbalance())
+	}
+	if cs.ConnsOpened != int64(r.conns) {
+		t.Errorf("%d of %d connections opened (errors %v, %v)", cs.ConnsOpened, r.conns, res.Snapshot.Errors, res.Mismatch)
+	}
+	if cs.Sent == 0 {
+		t.Fatal("nothing sent")
+	}
+	return res
+}
+
+// allAnswered checks that every request was answered (no timeout, error,
+// loss or unsolicited message) and that none was answered sooner than
+// floor, the server's delay.
+func allAnswered(t *testing.T, res *driver.Result, floor time.Duration) {
+	t.Helper()
+	cs := res.Snapshot.Counts
+	if cs.Received != cs.Sent || cs.TimedOut+cs.Failed+cs.Lost+cs.InFlight+cs.Unsolicited != 0 {
+		t.Errorf("sent %d, answered %d (timed out %d, failed %d, lost %d, in flight %d, unsolicited %d): want every request answered, nothing else",
+			cs.Sent, cs.Received, cs.TimedOut, cs.Failed, cs.Lost, cs.InFlight, cs.Unsolicited)
+	}
+	rtt := res.Snapshot.Hist[metrics.RTT]
+	if rtt.Count() != cs.Received {
+		t.Errorf("%d latencies for %d answers", rtt.Count(), cs.Received)
+	}
+	// Latency is from the intended send time: never below the server's
+	// delay, and (generous bound for a busy machine) within a second of it
+	// at the median. Node's timers count whole milliseconds from a clock
+	// read as the event loop woke (up to 1 ms early), and the histogram's
+	// buckets are 0.1% wide: the floor allows for both.
+	lowest := time.Duration(rtt.Summary().MinUs * float64(time.Microsecond))
+	if want := floor - time.Millisecond - floor/1000; floor > 0 && lowest < want || rtt.Percentile(50) > floor+time.Second {
+		t.Errorf("latency min %v median %v, want at least the server's delay %v and the median within 1s of it", lowest, rtt.Percentile(50), floor)
+	}
+}
+
+// TestPeerRunJSONRPC: echo with a 40 ms delay is answered, none sooner than
+// 40 ms; sleep calls whose replies overtake each other (id mod 10 picks
+// 110…190 ms or 100 ms) are each matched to their own request; fail() is
+// counted as error -32001; withhold() times out.
+func TestPeerRunJSONRPC(t *testing.T) {
+	t.Parallel()
+	addr := protocols.StartPeer(t, "jsonrpc.js", "--delay", "40")
+	url := "ws://" + addr + "/"
+	t.Run("echo", func(t *testing.T) {
+		res := presetRun{preset: "jsonrpc", opts: []string{`params=["wsbench",{{seq}}]`}, conns: 4, rate: 100, d: time.Second}.run(t, url)
+		allAnswered(t, res, 40*time.Millisecond)
+	})
+	t.Run("out of order", func(t *testing.T) {
+		// 50 requests a second on one connection, 20 ms apart: request
+		// 10k+9 sleeps 190 ms, 10k+10 sleeps 100 ms, so the reply to the
+		// later one comes first, every ten requests.
+		res := presetRun{preset: "jsonrpc", opts: []string{"method=sleep", "params=[1{{id:dec1}}0]"}, conns: 1, rate: 50, d: time.Second}.run(t, url)
+		allAnswered(t, res, 100*time.Millisecond)
+	})
+	t.Run("fail", func(t *testing.T) {
+		res := presetRun{preset: "jsonrpc", opts: []string{"method=fail"}, conns: 2, rate: 40, d: 500 * time.Millisecond}.run(t, url)
+		cs := res.Snapshot.Counts
+		if cs.Failed != cs.Sent || cs.Received != 0 || res.Snapshot.Errors["error_-32001"] != cs.Sent {
+			t.Errorf("sent %d: failed %d, answered %d, errors %v: want every request failed as error_-32001", cs.Sent, cs.Failed, cs.Received, res.Snapshot.Errors)
+		}
+	})
+	t.Run("withhold", func(t *testing.T) {
+		res := presetRun{preset: "jsonrpc", opts: []string{"method=withhold"}, conns: 2, rate: 20, d: 500 * time.Millisecond, timeout: 300 * time.Millisecond}.run(t, url)
+		cs := res.Snapshot.Counts
+		if cs.TimedOut != cs.Sent || cs.Received+cs.Failed != 0 {
+			t.Errorf("sent %d: timed out %d, answered %d, failed %d: want every request timed out", cs.Sent, cs.TimedOut, cs.Received, cs.Failed)
+		}
+	})
+}
+
+// TestPeerRunGraphQLWS: queries of a field that resolves after 30 ms are
+// each answered (next, then complete) no sooner than 30 ms; a query the
+// schema refuses fails every request.
+func TestPeerRunGraphQLWS(t *testing.T) {
+	t.Parallel()
+	addr := protocols.StartPeer(t, "graphql.js", "--delay", "30")
+	url := "ws://" + addr + "/"
+	res := presetRun{preset: "graphql-ws", opts: []string{"query={ hello }"}, conns: 3, rate: 60, d: time.Second}.run(t, url)
+	allAnswered(t, res, 30*time.Millisecond)
+	res = presetRun{preset: "graphql-ws", opts: []string{"query=query($ms: Int!) { slow(ms: $ms) }", `variables={"ms":7{{id:dec1}}}`}, conns: 2, rate: 40, d: time.Second}.run(t, url)
+	allAnswered(t, res, 70*time.Millisecond)
+	res = presetRun{preset: "graphql-ws", opts: []string{"query={ nope }"}, conns: 1, rate: 20, d: 500 * time.Millisecond}.run(t, url)
+	if cs := res.Snapshot.Counts; cs.Failed != cs.Sent || res.Snapshot.Errors["error_error"] != cs.Sent || cs.Unsolicited != 0 {
+		t.Errorf("a refused query: sent %d failed %d unsolicited %d errors %v, want every request failed as error_error", cs.Sent, cs.Failed, cs.Unsolicited, res.Snapshot.Errors)
+	}
+}
+
+// TestPeerRunSocketIO: events acked after 25 ms, each ack matched to its
+// event no sooner than 25 ms, over a run of 4 of the server's 300 ms ping
+// intervals: the pings are answered, so no connection is dropped.
+func TestPeerRunSocketIO(t *testing.T) {
+	t.Parallel()
+	addr := protocols.StartPeer(t, "socketio.js", "--delay", "25", "--ping-interval", "300")
+	res := presetRun{preset: "socketio", opts: []string{"event=echo", `args=["hi",{{seq}}]`}, conns: 3, rate: 60, d: 1200 * time.Millisecond}.run(t,
+		"ws://"+addr+"/socket.io/?EIO=4&transport=websocket")
+	allAnswered(t, res, 25*time.Millisecond)
+	for kind, n := range res.Snapshot.Errors {
+		t.Errorf("error %s ×%d: a connection was dropped or failed", kind, n)
+	}
+}
+
+// TestPeerRunMQTT: PUBLISHes through aedes at QoS 1 (PUBACK and the
+// delivery back: two replies each) and QoS 0 (the delivery) are each
+// answered exactly once, with aedes cutting packets across messages.
+func TestPeerRunMQTT(t *testing.T) {
+	t.Parallel()
+	addr := protocols.StartPeer(t, "mqtt.js", "--rate", "1")
+	for _, qos := range []string{"1", "0"} {
+		res := presetRun{preset: "mqtt", opts: []string{"qos=" + qos}, conns: 3, rate: 90, d: time.Second}.run(t, "ws://"+addr+"/")
+		allAnswered(t, res, 0)
+	}
+}
+
+func init() { protocols.AfterRabbitMQ = append(protocols.AfterRabbitMQ, runSTOMPPreset) }
+
+// runSTOMPPreset: SENDs through RabbitMQ with receipts, each answered by
+// its RECEIPT and its MESSAGE delivered back.
+func runSTOMPPreset(t *testing.T, addr string) {
+	res := presetRun{preset: "stomp", opts: []string{"login=guest", "passcode=guest", "heart-beat=1000,1000"}, conns: 3, rate: 60, d: 1500 * time.Millisecond}.run(t, "ws://"+addr+"/ws")
+	allAnswered(t, res, 0)
+}
