@@ -272,3 +272,29 @@ func withoutLines(s Spec) Spec {
 	s.Steps, s.Open = clear(s.Steps), clear(s.Open)
 	return s
 }
+
+// TestProtocolEnv: ${NAME} is filled in in a protocol's request, rules
+// and every too, and a missing one is named by the field's key.
+func TestProtocolEnv(t *testing.T) {
+	t.Setenv("FLOW_TEST_TOKEN", "tok-77")
+	os.Unsetenv("FLOW_TEST_UNSET")
+	s := Default()
+	s.Kind, s.Target = KindRequest, "ws://127.0.0.1:1/"
+	s.Request = &RequestSpec{Send: `{"id":{{id}},"auth":"${FLOW_TEST_TOKEN}"}`, Key: []string{"$.id"}}
+	s.Rules = []RuleSpec{{When: "$.op==${FLOW_TEST_TOKEN}", Reply: "pong ${FLOW_TEST_TOKEN}"}}
+	c, err := CompileWith(s, flowFiles(t).read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Protocol.Request.Template.Src; got != `{"id":{{id}},"auth":"tok-77"}` {
+		t.Errorf("request %s", got)
+	}
+	if r := c.Protocol.Rules[0]; r.Reply.Src != "pong tok-77" || !r.When.Matches([]byte(`{"op":"tok-77"}`)) {
+		t.Errorf("rule %+v", r)
+	}
+	s.Request.Send = `{"id":{{id}},"auth":"${FLOW_TEST_UNSET}"}`
+	_, err = CompileWith(s, flowFiles(t).read)
+	if keys := keysOf(t, err); len(keys) != 1 || keys[0] != "request.send" || !strings.Contains(err.Error(), "FLOW_TEST_UNSET is not set") {
+		t.Errorf("%v: keys %q", err, keys)
+	}
+}

@@ -60,6 +60,11 @@ func (c *Compiled) compileProtocol() []error {
 		p.Binary = true
 	}
 	template := func(key, src string) *flow.Template {
+		src, err := expandEnv(src) // script: ${NAME} from the environment
+		if err != nil {
+			bad(key, "%v", err)
+			return nil
+		}
 		t, err := flow.ParseTemplate(src, c.Names)
 		if err != nil {
 			bad(key, "%v", err)
@@ -67,6 +72,11 @@ func (c *Compiled) compileProtocol() []error {
 		return t
 	}
 	matcher := func(key, src string) flow.Matcher {
+		src, err := expandEnv(src) // script: ${NAME} from the environment
+		if err != nil {
+			bad(key, "%v", err)
+			return flow.Matcher{}
+		}
 		m, err := flow.ParseMatcher(src)
 		if err != nil {
 			bad(key, "%v", err)
