@@ -74,8 +74,13 @@ import (
 // those steps as unfinished, not as errors.
 //
 // Messages arriving while no step waits for one (during a think, after the
-// end) are ActUnmatched, as are pongs no ping step waits for (those are
-// dropped silently).
+// end) are ActUnmatched; a pong no ping step waits for is dropped (no
+// action).
+//
+// Step names: a named step's latency and failures go to its name's metric
+// (Op.Metric, Script.StepNames); an unnamed expect right after a named send
+// is measured under the send's name (the round trip); other unnamed steps
+// have no metric of their own.
 
 // DefaultTimeout is the timeout of an expect, ping or counted receive step
 // whose Timeout is 0.
@@ -428,7 +433,8 @@ type frame struct {
 	start int64
 }
 
-// Session is one connection's place in a Script. The zero Session is
+// Session is one connection's place in a Script (the semantics are at the
+// top of script.go). The zero Session is
 // unusable: Init it, then Start. A Session is reused by Init (its buffers
 // stay), and is not safe for concurrent use.
 type Session struct {
