@@ -23,6 +23,11 @@ func (s *subscribe) adopt(*conn) {}
 func (s *subscribe) sends(*conn) bool { return false } // the pacer sends nothing
 
 func (s *subscribe) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx, now int64) bool {
+	// presets: the protocol's rules first (a server's ping answered, a
+	// heartbeat or a subscription's complete silenced), as in a request run.
+	if s.w.proto != nil && s.w.proto.rule(c, p) {
+		return false
+	}
 	if !s.w.streamMessage(c, p, wireLen, rx) {
 		s.w.streamOther(c, op, p)
 	}

@@ -144,10 +144,11 @@ func TestPeerRunGraphQLWS(t *testing.T) {
 
 // TestPeerRunSocketIO: events acked after 25 ms, each ack matched to its
 // event no sooner than 25 ms, over a run of 4 of the server's 300 ms ping
-// intervals: the pings are answered, so no connection is dropped.
+// intervals: the pings are answered within the server's 200 ms ping
+// timeout, so no connection is dropped.
 func TestPeerRunSocketIO(t *testing.T) {
 	t.Parallel()
-	addr := protocols.StartPeer(t, "socketio.js", "--delay", "25", "--ping-interval", "300")
+	addr := protocols.StartPeer(t, "socketio.js", "--delay", "25", "--ping-interval", "300", "--ping-timeout", "200")
 	res := presetRun{preset: "socketio", opts: []string{"event=echo", `args=["hi",{{seq}}]`}, conns: 3, rate: 60, d: 1200 * time.Millisecond}.run(t,
 		"ws://"+addr+"/socket.io/?EIO=4&transport=websocket")
 	allAnswered(t, res, 25*time.Millisecond)
@@ -175,4 +176,89 @@ func init() { protocols.AfterRabbitMQ = append(protocols.AfterRabbitMQ, runSTOMP
 func runSTOMPPreset(t *testing.T, addr string) {
 	res := presetRun{preset: "stomp", opts: []string{"login=guest", "passcode=guest", "heart-beat=1000,1000"}, conns: 3, rate: 60, d: 1500 * time.Millisecond}.run(t, "ws://"+addr+"/ws")
 	allAnswered(t, res, 0)
+}
+
+// subscribeRun is a subscribe run of preset with opts against target: conns
+// connections, each subscribing as it opens, for d (no warm-up: every
+// stream message from the subscription on counts), reading the stream
+// with stream's fields (nil: the preset's).
+func subscribeRun(t *testing.T, target, preset string, opts []string, stream *scenario.StreamSpec, conns int, d time.Duration) *driver.Result {
+	t.Helper()
+	spec := scenario.Default()
+	spec.Kind = scenario.KindSubscribe
+	spec.Protocol, spec.ProtocolOpts, spec.Stream = preset, opts, stream
+	spec.Conns, spec.Warmup, spec.Duration = conns, 0, scenario.Duration(d)
+	c, err := scenario.Compile(spec)
+	if err != nil {
+		t.Fatalf("compile %s %q: %v", preset, opts, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d+2*time.Minute)
+	defer cancel()
+	res, err := driver.Run(ctx, driver.Config{Scenario: c, Target: target, Workers: 1})
+	if err != nil {
+		t.Fatalf("run %s: %v", preset, err)
+	}
+	cs := res.Snapshot.Counts
+	t.Logf("%s %q: stop %s; conns %d/%d; stream %d gaps %d late %d dups %d other %d unsolicited %d; errors %v; delivery %v",
+		preset, opts, res.StopReason, cs.ConnsOpened, conns, cs.Stream, cs.StreamGaps, cs.StreamLate, cs.StreamDups, cs.StreamOther, cs.Unsolicited,
+		res.Snapshot.Errors, res.Snapshot.Hist[metrics.Delivery].Summary())
+	if cs.ConnsOpened != int64(conns) || len(res.Snapshot.Errors) > 0 {
+		t.Errorf("%d of %d connections opened, errors %v (%v)", cs.ConnsOpened, conns, res.Snapshot.Errors, res.Mismatch)
+	}
+	if cs.StreamGaps+cs.StreamLate+cs.StreamDups+cs.StreamOther+cs.Unsolicited != 0 {
+		t.Errorf("gaps %d, late %d, duplicates %d, other %d, unsolicited %d: want a clean stream", cs.StreamGaps, cs.StreamLate, cs.StreamDups, cs.StreamOther, cs.Unsolicited)
+	}
+	return res
+}
+
+// TestPeerRunSubscribe: each preset's subscription, run as kind subscribe
+// against its server: graphql-ws and socket.io send each subscriber
+// exactly --count messages (counted exactly, in sequence, with one-way
+// delivery latency from the server's send time for graphql-ws);
+// rpc-websockets' rpc.on ticks and aedes' ticks come at the server's rate.
+// The presets' rules work in a subscribe run: socket.io's pings answered,
+// MQTT's PINGRESP and graphql-ws' complete silenced (no "other" message).
+func TestPeerRunSubscribe(t *testing.T) {
+	t.Parallel()
+	t.Run("graphql-ws", func(t *testing.T) {
+		addr := protocols.StartPeer(t, "graphql.js", "--rate", "50", "--count", "20")
+		res := subscribeRun(t, "ws://"+addr+"/", "graphql-ws", []string{"subscription=subscription { ticks { seq sentNs } }"},
+			&scenario.StreamSpec{Seq: "$.payload.data.ticks.seq", Sent: "$.payload.data.ticks.sentNs", Unit: "ns"}, 3, 1500*time.Millisecond)
+		if cs := res.Snapshot.Counts; cs.Stream != 3*20 {
+			t.Errorf("%d stream messages, want 3 subscriptions × 20", cs.Stream)
+		}
+		if n := res.Snapshot.Hist[metrics.Delivery].Count(); n != 3*20 {
+			t.Errorf("%d delivery latencies, want 60 (one per message: the server's send time is in each)", n)
+		}
+	})
+	t.Run("socketio", func(t *testing.T) {
+		// The server pings every 300 ms: answered within 200 ms (the rules
+		// apply in a subscribe run too), or the connection is dropped.
+		addr := protocols.StartPeer(t, "socketio.js", "--rate", "50", "--count", "15", "--ping-interval", "300", "--ping-timeout", "200")
+		res := subscribeRun(t, "ws://"+addr+"/socket.io/?EIO=4&transport=websocket", "socketio", []string{"subscribe=subscribe", "stream=tick"}, nil, 2, 1500*time.Millisecond)
+		if cs := res.Snapshot.Counts; cs.Stream != 2*15 {
+			t.Errorf("%d stream messages, want 2 subscribers × 15", cs.Stream)
+		}
+	})
+	// The server's own tick streams (one for all subscribers, from its
+	// start) at 40 a second: over 1.5 s each subscriber takes about 60;
+	// bounds for a busy machine.
+	rate := func(t *testing.T, res *driver.Result, conns int) {
+		t.Helper()
+		if n, want := res.Snapshot.Counts.Stream, int64(conns*60); n < want/3 || n > want*3/2 {
+			t.Errorf("%d stream messages, want about %d (40/s to each of %d for 1.5 s)", n, want, conns)
+		}
+	}
+	t.Run("jsonrpc", func(t *testing.T) {
+		addr := protocols.StartPeer(t, "jsonrpc.js", "--rate", "40")
+		res := subscribeRun(t, "ws://"+addr+"/", "jsonrpc", []string{"subscribe=rpc.on", `subscribe_params=["tick"]`},
+			&scenario.StreamSpec{Seq: "$.params.seq", Sent: "$.params.sent_ns", Unit: "ns"}, 2, 1500*time.Millisecond)
+		rate(t, res, 2)
+	})
+	t.Run("mqtt", func(t *testing.T) {
+		addr := protocols.StartPeer(t, "mqtt.js", "--rate", "40")
+		// PINGREQ every 500 ms; each PINGRESP silenced, not "other".
+		res := subscribeRun(t, "ws://"+addr+"/", "mqtt", []string{"subscribe=ticks", "keepalive=1"}, nil, 2, 1500*time.Millisecond)
+		rate(t, res, 2)
+	})
 }
