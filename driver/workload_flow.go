@@ -31,10 +31,13 @@ import (
 //
 // Counting: every send in the measured window is Sent, and is settled by
 // the step after it: answered (Received) when the expect after it is done,
-// lost when it fails (timeout, mismatch) or the connection dies, in flight
-// when the run ends first, and NoReply when what follows waits for no
-// reply (a think, a receive, a ping, a close, the script's end). So
-// Sent = Received + Lost + InFlight + NoReply.
+// TimedOut when it times out, Failed when it matched a message a capture
+// could not read, lost when the connection dies, in flight when the run
+// ends first, and NoReply when what follows waits for no reply (a think,
+// a receive, a ping, a close, the script's end). So Sent = Received +
+// TimedOut + Failed + Lost + InFlight + NoReply. A message no step took is
+// the protocol's rules' (answered or silenced), else its stream's, else
+// unsolicited.
 type flowLoad struct {
 	w      *worker
 	script *flow.Script
@@ -138,19 +141,36 @@ func (f *flowLoad) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx, now
 	}
 	acts := fc.sess.OnMessage(p, f.wall(rx), f.acts[:0])
 	if len(acts) > 0 {
-		switch a := acts[0]; {
-		case a.Kind == flow.ActUnmatched || a.Kind == flow.ActReceived:
-			// What a receive step took, or no step took, is the stream's
-			// too when the protocol has one (stream.go).
-			streamed := f.w.streamMessage(c, p, wireLen, rx)
-			if a.Kind == flow.ActUnmatched && a.Op >= 0 && !streamed {
-				f.unmatched = append(f.unmatched[:0], p[:min(len(p), excerptLen)]...)
-				f.unmatchedLen, f.unmatchedOp = len(p), op
-			}
+		switch a := acts[0]; a.Kind {
+		case flow.ActReceived:
+			// What a receive step took is the stream's too when the
+			// protocol has one (stream.go).
+			f.w.streamMessage(c, p, wireLen, rx)
+		case flow.ActUnmatched:
+			f.unclaimed(c, op, p, wireLen, rx, a.Op >= 0)
 		}
 	}
 	f.apply(c, acts, now)
 	return false
+}
+
+// unclaimed handles a message no step took: the protocol's rules answer
+// or silence it (a server's heartbeat), else its stream takes it, else it
+// is unsolicited, and kept for the failure line when a step was waiting.
+func (f *flowLoad) unclaimed(c *conn, op ws.OpCode, p []byte, wireLen int, rx int64, waiting bool) {
+	w := f.w
+	switch {
+	case w.proto != nil && w.proto.rule(c, p):
+	case w.streamMessage(c, p, wireLen, rx):
+	default:
+		if rx >= w.run.measureStart {
+			w.shard.Counts.Unsolicited++
+		}
+		if waiting {
+			f.unmatched = append(f.unmatched[:0], p[:min(len(p), excerptLen)]...)
+			f.unmatchedLen, f.unmatchedOp = len(p), op
+		}
+	}
 }
 
 // dropped is told that c's connection died (worker.settle counted what it
@@ -231,9 +251,16 @@ func (f *flowLoad) failed(c *conn, a *flow.Action) {
 	}
 	op := &f.script.Ops[a.Op]
 	if op.Kind == flow.StepExpect {
-		f.settle(c, settleLost)
-		if a.Err == flow.ErrTimeout && w.run.flowMiss.Load() == nil {
-			f.timedOut(op)
+		switch a.Err {
+		case flow.ErrTimeout:
+			f.settle(c, settleTimedOut)
+			if w.run.flowMiss.Load() == nil {
+				f.timedOut(op)
+			}
+		case flow.ErrMismatch:
+			f.settle(c, settleFailed)
+		default:
+			f.settle(c, settleLost)
 		}
 	}
 	if f.run(a.At) < w.run.measureStart {
@@ -320,7 +347,7 @@ func (f *flowLoad) close(c *conn, now int64) {
 // window.
 func (f *flowLoad) send(c *conn, a *flow.Action) {
 	w := f.w
-	n := w.out.frames(c, w.run.op, a.Data, 1, false)
+	n, _ := w.sendMessage(c, w.run.op, a.Data)
 	if f.run(a.At) >= w.run.measureStart {
 		if c.firstMeasured == noSeq {
 			c.firstMeasured = c.nextSeq
@@ -335,6 +362,8 @@ func (f *flowLoad) send(c *conn, a *flow.Action) {
 // How the sends a step settles ended.
 const (
 	settleAnswered = iota
+	settleTimedOut
+	settleFailed
 	settleLost
 	settleNoReply
 )
@@ -349,6 +378,10 @@ func (f *flowLoad) settle(c *conn, how int) {
 	switch how {
 	case settleAnswered:
 		w.shard.Counts.Received += n
+	case settleTimedOut:
+		w.shard.Counts.TimedOut += n
+	case settleFailed:
+		w.shard.Counts.Failed += n
 	case settleLost:
 		w.shard.Counts.Lost += n
 	case settleNoReply:

@@ -185,7 +185,7 @@ func TestFlowStepsAgainstDelayedServer(t *testing.T) {
 
 // TestFlowWithheldReplyTimesOut: a request the server never answers is a
 // timeout of its step (counted by kind, and as an error of the run), its
-// message lost, not answered; the script goes on to its next step.
+// message timed out, not answered; the script goes on to its next step.
 func TestFlowWithheldReplyTimesOut(t *testing.T) {
 	const conns = 3
 	srv := startRPCServer(t, 0)
@@ -206,8 +206,8 @@ func TestFlowWithheldReplyTimesOut(t *testing.T) {
 		t.Errorf("withheld: done %d, errors %v; after: done %d; want 0, %d timeouts, %d", w.Count(), w.Errors, after.Count(), conns, conns)
 	}
 	c := s.Counts
-	if c.Sent != 2*conns || c.Lost != conns || c.Received != conns || !c.Balanced() || s.Errors["step_timeout"] != conns {
-		t.Errorf("counts %+v errors %v: want %d sent, %d lost to the timeout, %d received", c, s.Errors, 2*conns, conns, conns)
+	if c.Sent != 2*conns || c.TimedOut != conns || c.Lost != 0 || c.Received != conns || !c.Balanced() || s.Errors["step_timeout"] != conns {
+		t.Errorf("counts %+v errors %v: want %d sent, %d timed out, %d received", c, s.Errors, 2*conns, conns, conns)
 	}
 }
 

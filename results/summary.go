@@ -37,9 +37,13 @@ func summaryRows(r *Report) []summaryRow {
 	}
 	row("Connections", fmt.Sprintf("attempted %d", c.Attempted), fmt.Sprintf("opened %d", c.Opened), fmt.Sprintf("failed %d", c.Failed),
 		fmt.Sprintf("in %s (%s/s)", fmtDur(time.Duration(c.DialS*float64(time.Second))), fmtNum(c.OpenedPerS)), dropped)
-	if r.Scenario.Kind == scenario.KindRequest {
-		// rpc: requests end answered, timed out or failed too.
-		row("Requests", fmt.Sprintf("sent %d", m.Sent), fmt.Sprintf("answered %d", m.Received), fmt.Sprintf("timed out %d", m.TimedOut),
+	if k := r.Scenario.Kind; k == scenario.KindRequest || k == scenario.KindFlow {
+		// rpc: requests end answered, timed out or failed too (flowrun: a flow's sends alike).
+		label := "Requests"
+		if k == scenario.KindFlow {
+			label = "Messages"
+		}
+		row(label, fmt.Sprintf("sent %d", m.Sent), fmt.Sprintf("answered %d", m.Received), fmt.Sprintf("timed out %d", m.TimedOut),
 			fmt.Sprintf("failed %d  lost %d  in flight %d  unsolicited %d", m.Failed, m.Lost, m.InFlight, m.Unsolicited))
 		rows[len(rows)-1].Check, rows[len(rows)-1].OK = "✓ sent = answered + timed out + failed + lost + in flight", true
 		if !m.Balanced {
