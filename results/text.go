@@ -229,6 +229,9 @@ func latencyNote(r *Report) string {
 	if r.Scenario.Kind == scenario.KindPing {
 		reply = "pong"
 	}
+	if r.Scenario.Kind == scenario.KindRequest {
+		reply = "last expected reply" // rpc
+	}
 	if r.Model == "open" {
 		note := fmt.Sprintf("rtt runs from each message's intended send time (coordinated omission corrected) to its %s's arrival, dated by %s", reply, arrival)
 		if shown("rtt_uncorrected") {

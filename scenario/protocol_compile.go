@@ -25,6 +25,33 @@ const (
 	BundledError = "$.error.code"
 )
 
+// FillBundled fills in, for a run against the bundled server (no Target),
+// what that server needs the Spec to say and the user left out: a request
+// run's request (BundledRequest, matched by BundledKey, errors by
+// BundledError), unless a preset gives it. Compile does the same without
+// changing the Spec; filled in here, the result shows what was sent, and
+// the processes of a split run (which see the bundled server's URL) send it
+// too.
+func (s *Spec) FillBundled() {
+	if s.Target != "" || s.Kind != KindRequest || s.Protocol != "" {
+		return
+	}
+	r := RequestSpec{}
+	if s.Request != nil {
+		r = *s.Request
+	}
+	if r.Send == "" {
+		r.Send = BundledRequest
+	}
+	if len(r.Key) == 0 {
+		r.Key = []string{BundledKey}
+	}
+	if r.Error == "" {
+		r.Error = BundledError
+	}
+	s.Request = &r
+}
+
 // protocolKind reports whether k speaks a Protocol (kinds request,
 // subscribe and flow), rather than the stamp workloads.
 func protocolKind(k Kind) bool { return k == KindRequest || k == KindSubscribe || k == KindFlow }

@@ -88,9 +88,9 @@ func (s Spec) validateStages(bad func(key, format string, a ...any)) {
 		bad("stages", "the stages last 0s in all: give at least one a duration")
 	}
 	switch s.Kind {
-	case "", KindEcho, KindPing, KindHold:
+	case "", KindEcho, KindPing, KindHold, KindRequest: // (rpc: request runs on the same pacers)
 	default:
-		bad("stages", "a %s run cannot be staged (stages apply to the echo, ping and hold kinds)", s.Kind)
+		bad("stages", "a %s run cannot be staged (stages apply to the echo, ping, hold and request kinds)", s.Kind)
 	}
 }
 

@@ -126,6 +126,8 @@ func capacityCmd(args []string, stdout, stderr io.Writer) (err error) {
 		spec.Target = fs.Arg(0)
 	}
 	spec.Duration = scenario.Duration(*step)
+	// rpc: what the bundled server needs said, said in the spec.
+	spec.FillBundled()
 	o.stream() // stream part
 	search := orchestrate.Search{Spec: spec, Dimension: *dimension, ConnRate: *connRate, SLOs: ths, Bounds: bounds}
 	compiled, err := scenario.Compile(search.At(*start))

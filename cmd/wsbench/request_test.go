@@ -14,6 +14,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/wsbench/wsbench/results"
+	"github.com/wsbench/wsbench/scenario"
 	"github.com/wsbench/wsbench/server"
 )
 
@@ -226,4 +227,28 @@ func rpcErrorServer(t *testing.T) string {
 		}
 	}()
 	return "ws://" + ln.Addr().String() + "/"
+}
+
+// TestRunRequestSplitAndStaged: a request run split over two processes
+// (each child sees the bundled server's URL, so the request the bundled
+// server answers is written into the spec) and a staged one keep their
+// schedules exactly, every request answered.
+func TestRunRequestSplitAndStaged(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		due  int64 // requests the schedule holds
+	}{
+		{[]string{"--procs", "2", "-c", "4", "-r", "400", "-d", "1s", "--warmup", "0s"}, 400},
+		{[]string{"--stage", "0s:4:100", "--stage", "1s:8:400", "--stage", "1s:8:400"}, 650}, // 250 on the ramp, 400 held
+	} {
+		// (The built binary: a split run starts its processes from it.)
+		rep := runJSON(t, append([]string{"-q", "--kind", "request"}, c.args...)...)
+		m := rep.Messages
+		if due := m.Sent + m.Unsent; !m.Balanced || m.Received+m.InFlight != m.Sent || m.TimedOut+m.Failed+m.Unsolicited != 0 || due < c.due-8 || due > c.due+8 {
+			t.Errorf("%v: messages %+v, want %d due", c.args, m, c.due)
+		}
+		if rep.Scenario.Request == nil || rep.Scenario.Request.Send != scenario.BundledRequest {
+			t.Errorf("%v: the result's scenario says request %+v", c.args, rep.Scenario.Request)
+		}
+	}
 }

@@ -129,6 +129,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	if fs.NArg() >= 1 {
 		spec.Target = fs.Arg(0)
 	}
+	spec.FillBundled() // rpc: what the bundled server needs said, said in the spec (and so in the result)
 	if err := applyLoadShape(&spec, fs); err != nil {
 		return err
 	}
