@@ -2,7 +2,7 @@ package protocols
 
 import (
 	"encoding/json"
-	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/wsbench/wsbench/internal/flow"
@@ -68,9 +68,10 @@ func buildSocketIO(o *options) *flow.Protocol {
 	req.lit("]")
 	p.Request = &flow.Request{
 		Template: req.done(),
-		Keys:     []flow.Matcher{flow.MustMatcher(`re:^43` + regexp.QuoteMeta(nsPrefix) + `(\d+)`)},
-		Replies:  1,
-		Timeout:  requestTimeout,
+		// 43<id>: the digits after the packet type and namespace.
+		Keys:    []flow.Matcher{flow.All("the id of an ack 43"+nsPrefix+"<id>[…]", prefix("43"+nsPrefix), flow.MustMatcher("digits:"+strconv.Itoa(2+len(nsPrefix))))},
+		Replies: 1,
+		Timeout: requestTimeout,
 	}
 	if sub := o.str("subscribe"); sub != "" {
 		var s builder

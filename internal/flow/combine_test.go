@@ -112,3 +112,40 @@ func TestCombinedMatcherKeepsWhitespace(t *testing.T) {
 		t.Error("the prefix's line break was trimmed away")
 	}
 }
+
+func TestDigitsMatcher(t *testing.T) {
+	for _, c := range []struct {
+		m, msg, want string
+		ok           bool
+	}{
+		{"digits:2", `434711["ok"]`, "4711", true},
+		{"digits:2", `43["no id"]`, "", false},
+		{"digits:2", `43`, "", false},
+		{"digits:0", `12345678901234567890123`, "1234567890123456789", true}, // a key fits 64 bits
+		{"prefix:43/chat, && digits:8", `43/chat,7[]`, "7", true},
+	} {
+		m, err := ParseMatcher(c.m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, ok := m.Value([]byte(c.msg))
+		if ok != c.ok || string(v) != c.want {
+			t.Errorf("%s on %q: %q %v, want %q %v", c.m, c.msg, v, ok, c.want, c.ok)
+		}
+	}
+	m := MustMatcher("prefix:43 && digits:2")
+	msg := []byte(`434711["hi",17]`)
+	if n := testing.AllocsPerRun(100, func() {
+		v, _ := m.Value(msg)
+		if k, _ := m.Key(v); k != 4711 {
+			t.Fatal(k)
+		}
+	}); n != 0 {
+		t.Errorf("%v allocs per key, want 0", n)
+	}
+	for _, s := range []string{"digits:", "digits:-1", "digits:x"} {
+		if _, err := ParseMatcher(s); err == nil {
+			t.Errorf("%s: no error", s)
+		}
+	}
+}

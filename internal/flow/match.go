@@ -25,6 +25,7 @@ const (
 	MatchWhole                   // the message is Equals
 	MatchAll                     // every one of parts matches; the value is the last part's (A && B)
 	MatchEither                  // one of parts matches; the value is the first such part's (A || B)
+	MatchDigits                  // the decimal number at a fixed offset (digits:2 after "43")
 )
 
 // Matcher recognises a message and reads one value out of it. It is
@@ -38,6 +39,7 @@ const (
 //	prefix:42            the message starts with "42"; the value is the rest
 //	is:2                 the message is exactly "2"
 //	any                  every message
+//	digits:2             the decimal digits from byte 2 on (Socket.IO's 43<id>[…])
 //	bytes:0:1==0x40 && bytes:2:2    both match; the value is the last one's
 //	$.type==error || $.payload.errors  either matches; the value is the first match's
 //
@@ -76,6 +78,8 @@ func ParseMatcher(s string) (Matcher, error) {
 		}
 		m.Kind, m.Equals = MatchPrefix, []byte(s[7:])
 		return m, nil
+	case strings.HasPrefix(s, "digits:"):
+		return parseDigits(s)
 	case strings.HasPrefix(s, "re:"):
 		re, err := regexp.Compile(s[3:])
 		if err != nil {
@@ -194,6 +198,8 @@ func (m *Matcher) Value(p []byte) ([]byte, bool) {
 		return p, true
 	case MatchAll, MatchEither:
 		return m.combinedValue(p)
+	case MatchDigits:
+		return m.digitsValue(p)
 	case MatchWhole:
 		if !bytes.Equal(p, m.Equals) {
 			return nil, false
