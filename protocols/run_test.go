@@ -1,6 +1,7 @@
 package protocols_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -261,4 +262,30 @@ func TestPeerRunSubscribe(t *testing.T) {
 		res := subscribeRun(t, "ws://"+addr+"/", "mqtt", []string{"subscribe=ticks", "keepalive=1"}, nil, 2, 1500*time.Millisecond)
 		rate(t, res, 2)
 	})
+}
+
+// TestPeerRunSTOMP11: stomp-broker-js speaks STOMP 1.1 only: the stomp
+// preset (1.2) refuses its CONNECTED, and the run says what it expected
+// and what came instead; no connection is counted as open.
+func TestPeerRunSTOMP11(t *testing.T) {
+	t.Parallel()
+	addr := protocols.StartPeer(t, "stomp.js")
+	spec := scenario.Default()
+	spec.Kind, spec.Protocol, spec.ProtocolOpts = scenario.KindRequest, "stomp", []string{"open_timeout=1s"}
+	spec.Conns, spec.Warmup, spec.Duration = 2, 0, scenario.Duration(time.Second)
+	c, err := scenario.Compile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := driver.Run(context.Background(), driver.Config{Scenario: c, Target: "ws://" + addr + "/stomp", Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, cs := res.Mismatch, res.Snapshot.Counts
+	if m == nil || m.Expect != "CONNECTED with version:1.2" || !bytes.HasPrefix(m.Got, []byte("CONNECTED\n")) || !bytes.Contains(m.Got, []byte("\nversion:1.1")) {
+		t.Fatalf("mismatch %+v, want CONNECTED version 1.2 expected and stomp-broker-js' 1.1 CONNECTED got", m)
+	}
+	if cs.ConnsOpened != 0 || res.Snapshot.Errors["open_mismatch"] != 2 || cs.Sent != 0 {
+		t.Errorf("opened %d, sent %d, errors %v: want none opened, open_mismatch ×2", cs.ConnsOpened, cs.Sent, res.Snapshot.Errors)
+	}
 }
