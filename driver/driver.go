@@ -246,10 +246,9 @@ type run struct {
 	// verdict gathers what the replies say about the server: echoes or not.
 	verdict verdict
 
-	// stream part: the run's protocol and its stream (nil: none), the
-	// stream's measured window (streamWindow), and the first message of a
-	// subscribe run that was not the stream's (see streamOther).
-	protocol     *flow.Protocol
+	// stream part: the run's stream (Protocol.Stream; nil: none), its
+	// measured window (streamWindow), and the first message of a subscribe
+	// run that was not the stream's (see streamOther).
 	stream       *flow.Stream
 	streamWindow int64
 	streamOther  atomic.Pointer[Mismatch]
@@ -572,7 +571,7 @@ func (s *session) newRun() *run {
 	}
 	r.ticking = r.open && r.rxStamps && spec.Tick > 0
 	if p := s.c.Protocol; p != nil { // stream part
-		r.protocol, r.stream, r.streamWindow = p, p.Stream, streamWindow(time.Duration(spec.Warmup))
+		r.stream, r.streamWindow = p.Stream, streamWindow(time.Duration(spec.Warmup))
 	}
 	r.verdict.init()
 	// rpc: the session layer's settings.

@@ -20,13 +20,14 @@ import (
 // TestSubscribeScripted: a push server written for the test sends, after
 // each connection's subscribe message, a scripted stream: 1, 2, 4, 3 (late,
 // filling the gap 4 left), 3 again (a duplicate), a message that is not the
-// stream's, a pause longer than the stall, 5, then 7 (6 never comes), and
+// stream's, a heartbeat the protocol's rule answers (neither the stream's
+// nor other), a pause longer than the stall, 5, then 7 (6 never comes), and
 // silence to the end of the window, longer than the stall too. The
 // driver's accounting over the wire must say exactly that.
 func TestSubscribeScripted(t *testing.T) {
 	const conns = 2
 	const pause = 300 * time.Millisecond
-	subscribed := make(chan string, conns)
+	subscribed, pongs := make(chan string, conns), make(chan string, conns)
 	l := listenLoopback(t, func(c net.Conn, _ int64) {
 		if _, err := ws.Upgrade(c); err != nil {
 			return
@@ -44,6 +45,10 @@ func TestSubscribeScripted(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		send(`{"ack":true}`)
+		send(`{"type":"ping"}`) // a heartbeat the protocol's rule answers
+		if msg, _, err := wsutil.ReadClientData(c); err == nil {
+			pongs <- string(msg)
+		}
 		time.Sleep(pause)
 		send(`{"seq":5}`)
 		send(`{"seq":7}`)
@@ -53,11 +58,16 @@ func TestSubscribeScripted(t *testing.T) {
 	spec.Kind, spec.Conns, spec.Warmup, spec.Duration = scenario.KindSubscribe, conns, 0, scenario.Duration(pause+time.Second)
 	spec.Open = []scenario.StepSpec{{Send: `{"subscribe":{{conn}}}`}}
 	spec.Stream = &scenario.StreamSpec{Match: "$.seq", Seq: "$.seq", Stall: scenario.Duration(pause / 2)}
+	spec.Rules = []scenario.RuleSpec{{When: "$.type==ping", Reply: `{"type":"pong"}`}}
 	res, err := Run(context.Background(), Config{Spec: spec, Target: l.url()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	close(subscribed)
+	close(pongs)
+	if n := len(pongs); n != conns || <-pongs != `{"type":"pong"}` {
+		t.Errorf("%d heartbeats answered, want %d with the rule's reply", n, conns)
+	}
 	var subs []string
 	for s := range subscribed {
 		subs = append(subs, s)
