@@ -252,8 +252,8 @@ Each term as the code uses it, with what implements it.
     reply_late. conn.expected counts the requests done with, so
     conn.outstanding is the number in flight, and worker.settle asks the
     workload (settler) for the measured ones it forgets. The verdict: no
-    matched reply within verdictAfter of the first unsolicited message
-    stops the run as StopNoReply; a run whose requests got no message back
+    matched reply within the request timeout (at least verdictAfter) of the
+    first unsolicited message stops the run as StopNoReply; a run whose requests got no message back
     at all ends with the same Mismatch (verdict.noReply: the request sent,
     the matcher, the timeout).
   - Connection storm (--kind connect, runConnect): short-lived connections,

@@ -581,6 +581,7 @@ func (s *session) newRun() *run {
 	}
 	if s.c.Kind == scenario.KindRequest {
 		r.verdict.noMatch = metrics.StopNoReply
+		r.verdict.after = max(verdictAfter, r.proto.Request.Timeout)
 	}
 	if spec.Reconnect > 0 {
 		r.reconnect = time.Duration(spec.Reconnect)

@@ -264,6 +264,7 @@ func TestRequestNotProtocol(t *testing.T) {
 	t.Cleanup(l.close)
 	spec := requestSpec(2, 20*time.Second)
 	spec.Rate = 100
+	spec.Request.Timeout = scenario.Duration(time.Second) // the verdict waits a request's timeout
 	start := time.Now()
 	res, err := Run(context.Background(), Config{Spec: spec, Target: l.url()})
 	if err != nil {

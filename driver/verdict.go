@@ -45,12 +45,17 @@ type verdict struct {
 	// message at all came back.
 	noMatch metrics.StopReason
 	noReply atomic.Pointer[Mismatch]
+	// after is how long a match may take to come after the first message
+	// that was none: verdictAfter, or a request run's request timeout when
+	// longer (a slow method's reply may come after a notification).
+	after time.Duration
 }
 
 // init makes the signals' channels (until then signals go nowhere).
 func (v *verdict) init() {
 	v.firstMismatch, v.firstEcho = make(chan struct{}, 1), make(chan struct{}, 1)
 	v.noMatch = StopNotEcho
+	v.after = verdictAfter
 }
 
 func signal(ch chan struct{}) {
@@ -77,7 +82,7 @@ func (v *verdict) watch(relay bool, stop <-chan struct{}) <-chan metrics.StopRea
 				return
 			case <-mismatch:
 				mismatch = nil
-				notEcho = time.After(verdictAfter)
+				notEcho = time.After(v.after)
 			case <-echo:
 				echo = nil
 				if relay {

@@ -74,6 +74,12 @@ func (q *request) missed() int64    { return 0 }
 func (q *request) send(c *conn, intended, now int64) {
 	w := q.w
 	rq := c.rq
+	for q.req.IDMod > 0 && rq.tab.Span() >= q.req.IDMod {
+		// Wrapped ids (MQTT's 16-bit packet ids): the next would name the
+		// oldest request still in flight, which is given up as timed out.
+		n, e, _ := rq.tab.Oldest()
+		q.expire(c, n, e)
+	}
 	n := rq.tab.Next()
 	q.vals = flow.Values{Conn: uint64(c.slot), Seq: c.nextSeq, ID: rq.tab.ID(n), Now: w.wallNow(now), Vars: w.vars(c)}
 	q.buf = q.req.Template.Append(q.buf[:0], &q.vals)
@@ -213,15 +219,20 @@ func (q *request) timers(now int64) int64 {
 				q.expiry.Push(dl, c)
 				break
 			}
-			if e.Measured {
-				w.shard.Counts.TimedOut++
-				w.shard.Error("request_timeout")
-			}
-			q.done(c, n)
+			q.expire(c, n, e)
 			w.answered(c, now) // the closed model sends the next request
 		}
 	}
 	return -1
+}
+
+// expire gives request n of c (e) up as timed out.
+func (q *request) expire(c *conn, n uint64, e *flow.Pending) {
+	if e.Measured {
+		q.w.shard.Counts.TimedOut++
+		q.w.shard.Error("request_timeout")
+	}
+	q.done(c, n)
 }
 
 // settle forgets c's requests in flight and counts the measured ones.

@@ -119,7 +119,7 @@ func TestRunRequestWithheld(t *testing.T) {
 func TestRunRequestNotProtocol(t *testing.T) {
 	url := replyServer(t, []byte(`{"ok":true}`))
 	start := time.Now()
-	code, _, stderr := runCLI("run", "-q", "--kind", "request", "--send", `{"id":{{id}}}`, "--match", "$.id", "-c", "2", "-r", "50", "-d", "20s", url)
+	code, _, stderr := runCLI("run", "-q", "--kind", "request", "--send", `{"id":{{id}}}`, "--match", "$.id", "--timeout", "1s", "-c", "2", "-r", "50", "-d", "20s", url)
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("the run took %v of its 20s", took)
 	}

@@ -50,6 +50,10 @@ func (t *Inflight) ID(n uint64) uint64 {
 // sent so far).
 func (t *Inflight) Next() uint64 { return t.next }
 
+// Span is how many request numbers the requests in flight span: from the
+// oldest to the next (with wrapped ids, Add must not reach IDMod).
+func (t *Inflight) Span() uint64 { return t.next - t.head }
+
 // Len is how many requests are in flight.
 func (t *Inflight) Len() int { return t.live }
 
