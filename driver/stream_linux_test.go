@@ -4,8 +4,10 @@ package driver
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,5 +125,53 @@ func BenchmarkStreamMessage(b *testing.B) {
 	b.StopTimer()
 	if cn := w.shard.Counts; cn.StreamGaps != 0 || cn.StreamDups != 0 {
 		b.Fatalf("counts %+v", cn)
+	}
+}
+
+// TestRequestStream: a request run against a server that answers each
+// JSON-RPC call by id and also pushes a numbered stream on the same
+// connection: every reply finds its request, and every pushed message,
+// which no request claims, is the stream's (none unsolicited), in order.
+func TestRequestStream(t *testing.T) {
+	const conns, pushes = 2, 40
+	l := listenLoopback(t, func(c net.Conn, _ int64) {
+		if _, err := ws.Upgrade(c); err != nil {
+			return
+		}
+		var mu sync.Mutex
+		write := func(p []byte) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return wsutil.WriteServerMessage(c, ws.OpText, p)
+		}
+		go func() {
+			for seq := 1; seq <= pushes; seq++ {
+				if write(fmt.Appendf(nil, `{"seq":%d}`, seq)) != nil {
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+		for {
+			msg, _, err := wsutil.ReadClientData(c)
+			if err != nil {
+				return
+			}
+			var req struct{ ID json.RawMessage }
+			if json.Unmarshal(msg, &req) != nil || write(fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%s,"result":true}`, req.ID)) != nil {
+				return
+			}
+		}
+	})
+	spec := requestSpec(conns, 2*time.Second) // the stream takes 0.4 s: room for a busy machine
+	spec.Warmup, spec.Rate = 0, 50
+	spec.Stream = &scenario.StreamSpec{Match: "$.seq", Seq: "$.seq"}
+	res, err := Run(context.Background(), Config{Spec: spec, Target: l.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := checkRequests(t, res)
+	if c.Stream != conns*pushes || c.StreamGaps != 0 || c.StreamDups != 0 || c.StreamLate != 0 {
+		t.Errorf("stream %d (gaps %d, duplicates %d, late %d), want %d in order", c.Stream, c.StreamGaps, c.StreamDups, c.StreamLate, conns*pushes)
 	}
 }
