@@ -82,6 +82,16 @@ func figures() []figure {
 		{"requests failed", "count", true, func(r *Report) (float64, bool) {
 			return float64(r.Messages.Failed), r.Scenario.Kind == scenario.KindRequest
 		}},
+		// stream part: a server's stream, where the runs measured one.
+		{"stream messages/s", "msg/s", false, func(r *Report) (float64, bool) {
+			return streamField(r, func(s *Stream) float64 { return s.PerSecond }), r.Stream != nil
+		}},
+		{"stream gaps", "count", true, func(r *Report) (float64, bool) {
+			return streamField(r, func(s *Stream) float64 { return float64(s.Gaps) }), r.Stream != nil
+		}},
+		{"stream stalls", "count", true, func(r *Report) (float64, bool) {
+			return streamField(r, func(s *Stream) float64 { return float64(s.Stalls) }), r.Stream != nil
+		}},
 	}
 	for _, m := range metrics.Metrics() { // a metric no side recorded has no row
 		for _, st := range []string{"p50", "p90", "p99", "p999", "max"} {

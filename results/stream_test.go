@@ -122,3 +122,28 @@ func TestStreamFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamCompare: compare has the stream's rows where the runs
+// measured a stream, and none where they did not.
+func TestStreamCompare(t *testing.T) {
+	rowsOf := func(a, b *Report) map[string]Row {
+		c, err := Compare([]Side{{Label: "A", Reports: []*Report{a}}, {Label: "B", Reports: []*Report{b}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := map[string]Row{}
+		for _, r := range c.Rows {
+			rows[r.Name] = r
+		}
+		return rows
+	}
+	rows := rowsOf(streamFixture(t, true), streamFixture(t, true))
+	for _, name := range []string{"stream messages/s", "stream gaps", "stream stalls", "gap p99", "delivery p99"} {
+		if _, ok := rows[name]; !ok {
+			t.Errorf("no %q row comparing two subscribe runs", name)
+		}
+	}
+	if _, ok := rowsOf(fixture(t, nil), fixture(t, nil))["stream messages/s"]; ok {
+		t.Errorf("a stream row comparing two echo runs")
+	}
+}
