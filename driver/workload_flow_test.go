@@ -71,6 +71,11 @@ func (s *rpcServer) serve(c net.Conn) {
 		if req.Params == nil {
 			req.Params = json.RawMessage("null")
 		}
+		if req.Method == "noisy" { // a heartbeat of the server's own before the reply
+			if wsutil.WriteServerMessage(c, op, []byte(`{"type":"ping"}`)) != nil {
+				return
+			}
+		}
 		time.Sleep(s.delay)
 		reply := `{"jsonrpc":"2.0","id":` + string(req.ID) + `,"result":` + string(req.Params) + `}`
 		if wsutil.WriteServerMessage(c, op, []byte(reply)) != nil {
@@ -445,5 +450,41 @@ func TestFlowReceiveFeedsTheStream(t *testing.T) {
 	}
 	if c := s.Counts; c.Stream != conns*pushSeqs || c.StreamGaps != 0 || c.StreamDups != 0 || s.Hist[metrics.Delivery].Count() != conns*pushSeqs {
 		t.Errorf("stream %d (gaps %d, dups %d), %d deliveries timed; want %d each", c.Stream, c.StreamGaps, c.StreamDups, s.Hist[metrics.Delivery].Count(), conns*pushSeqs)
+	}
+}
+
+// TestFlowOnTheSessionLayer: a flow's connection opens with the protocol's
+// open steps (a hello whose reply's token is captured at dial), its steps
+// use the captured value, and the server's own heartbeats are answered by
+// the protocol's rule: no step sees them, none is unsolicited.
+func TestFlowOnTheSessionLayer(t *testing.T) {
+	const conns = 2
+	srv := startRPCServer(t, 0)
+	steps := []scenario.StepSpec{
+		send("call", `{"jsonrpc":"2.0","id":{{id}},"method":"noisy","params":{"tok":"{{tok}}"}}`),
+		expect("$.result.tok", time.Second),
+		{Close: true},
+	}
+	spec := flowSpec(conns, 500*time.Millisecond)
+	spec.Open = []scenario.StepSpec{
+		{Send: `{"jsonrpc":"2.0","id":0,"method":"hello","params":{"tok":"t{{conn}}"}}`},
+		{Expect: "$.result.tok", Capture: []string{"tok=$.result.tok"}, Timeout: scenario.Duration(time.Second)},
+	}
+	spec.Rules = []scenario.RuleSpec{{When: "$.type==ping", Reply: `{"type":"pong"}`}}
+	res := flowRun(t, spec, srv.l.url(), steps, 1)
+	s := res.Snapshot
+	if st := stepOf(t, s, "call"); st.Count() != conns || st.ErrorCount() != 0 {
+		t.Fatalf("call: done %d, errors %v", st.Count(), st.Errors)
+	}
+	if c := s.Counts; c.Unsolicited != 0 || c.Sent != conns || c.Received != conns || !c.Balanced() {
+		t.Errorf("counts %+v: want the heartbeats answered by the rule, none unsolicited", c)
+	}
+	srv.mu.Lock()
+	seen := strings.Join(srv.seen, "\n")
+	srv.mu.Unlock()
+	for _, want := range []string{`"method":"noisy","params":{"tok":"t0"}`, `"method":"noisy","params":{"tok":"t1"}`, `{"type":"pong"}`} {
+		if !strings.Contains(seen, want) {
+			t.Errorf("the server never saw %s:\n%s", want, seen)
+		}
 	}
 }
