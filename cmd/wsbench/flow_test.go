@@ -127,6 +127,14 @@ func TestFlowBundledAndBadThreshold(t *testing.T) {
 	if code != 0 || rep == nil || rep.Scenario.Conns != 20 || rep.Connections.Attempted > 20 || rep.Step("login").Latency.Count > 20 || rep.Step("login").Latency.Count < 1 {
 		t.Errorf("--session-rate 20 for 1s: exit %d\n%s", code, out)
 	}
+	// Split over two processes, the sessions are the schedule's still: each
+	// process opens its own slots' sessions, none twice.
+	_, url, _ := startServe(t, "--mode", "rpc")
+	code, out, rep = runFlow(t, flowFile, "-f", "FLOW", "--session-rate", "20", "-d", "1s", "--warmup", "0", "--procs", "2", url)
+	if code != 0 || rep == nil || len(rep.Processes) != 2 || rep.Scenario.Conns != 20 || rep.Connections.Attempted > 20 || rep.Flow == nil ||
+		rep.Flow.Sessions > 20 || rep.Step("login").Latency.Count > rep.Flow.Sessions || rep.Step("login").Latency.Count < 1 {
+		t.Errorf("--session-rate 20 for 1s, --procs 2: exit %d\n%s", code, out)
+	}
 }
 
 // TestFlowAgainstEchoServer: a flow whose expects never match (an echo
