@@ -162,7 +162,7 @@ func TestFlowStepsAgainstDelayedServer(t *testing.T) {
 		{Name: "heartbeat", Ping: true, Timeout: scenario.Duration(time.Second)},
 		{Close: true},
 	}
-	res := flowRun(t, flowSpec(conns, 2*time.Second), srv.l.url(), steps, 2)
+	res := flowRun(t, flowSpec(conns, 3*time.Second), srv.l.url(), steps, 2)
 	s := res.Snapshot
 	login, req, hb := stepOf(t, s, "login"), stepOf(t, s, "request"), stepOf(t, s, "heartbeat")
 	if login.Count() != conns || req.Count() != conns*repeat || hb.Count() != conns {
