@@ -239,11 +239,11 @@ func (f *flowLoad) apply(c *conn, acts []flow.Action, now int64) {
 	f.arm(c)
 }
 
-// failed accounts for a step that failed: its sends are lost (a timeout,
-// a mismatch, the connection closed) or still in flight (the run
-// stopped); a named step counts the failure by kind, and a timeout or a
-// mismatch is an error of the run (a closed connection's error is counted
-// where it closed).
+// failed accounts for a step that failed: the sends an expect awaited
+// timed out, failed (a mismatch) or were lost (the connection closed), or
+// are still in flight (the run stopped); a named step counts the failure
+// by kind, and a timeout or a mismatch is an error of the run (a closed
+// connection's error is counted where it closed).
 func (f *flowLoad) failed(c *conn, a *flow.Action) {
 	w := f.w
 	if a.Err == flow.ErrStopped {
