@@ -74,7 +74,9 @@ func (w *worker) streamMessage(c *conn, p []byte, wireLen int, rx int64) bool {
 	cn.StreamGaps += int64(a.Skipped)
 	if a.Late {
 		cn.StreamLate++
-		cn.StreamGaps-- // counted missing when skipped; it came after all
+		if !a.Before {
+			cn.StreamGaps-- // counted missing when skipped; it came after all
+		}
 	}
 	if a.BadSeq {
 		w.shard.Error("stream_seq_unreadable")

@@ -22,6 +22,9 @@ type StreamConn struct {
 	// arrival. hasSeq: a sequence number has been read.
 	next, seen uint64
 	hasSeq     bool
+	// base is where the sequence started: an arrival from before it was
+	// never skipped (Before).
+	base uint64
 }
 
 // Start puts c at the start of a stream: subscribed is when the
@@ -48,9 +51,11 @@ type Arrival struct {
 	Measured bool
 	// Dup: its sequence number arrived before (not another stream message:
 	// no gap, no latency). Late: it arrived after a later one and fills
-	// the gap counted then. Skipped: the sequence numbers it jumped over.
-	Dup, Late bool
-	Skipped   uint64
+	// the gap counted then, unless Before: it is from before the sequence
+	// started (the connection's first arrival, or Stream.SeqStart), so no
+	// gap was counted for it. Skipped: the sequence numbers it jumped over.
+	Dup, Late, Before bool
+	Skipped           uint64
 	// BadSeq: Seq is set but did not read a number from the message.
 	BadSeq bool
 	// Gap is the time since the previous stream message on the
@@ -84,7 +89,7 @@ func (s *Stream) Account(c *StreamConn, p []byte, rx, unix int64) Arrival {
 		} else if seq, ok := s.seqNumber(v); !ok {
 			a.BadSeq = true
 		} else if !c.hasSeq && s.HasSeqStart && seq >= s.SeqStart {
-			c.hasSeq, c.next = true, s.SeqStart
+			c.hasSeq, c.next, c.base = true, s.SeqStart, s.SeqStart
 			c.sequence(seq, &a)
 		} else if c.sequence(seq, &a); a.Dup {
 			return a
@@ -142,8 +147,11 @@ func (s *Stream) seqNumber(v []byte) (uint64, bool) {
 // (Late). The first sequence number read starts the sequence.
 func (c *StreamConn) sequence(seq uint64, a *Arrival) {
 	switch next := c.next; {
-	case !c.hasSeq || seq == next:
-		c.hasSeq, c.next = true, seq+1
+	case !c.hasSeq:
+		c.hasSeq, c.next, c.base = true, seq+1, seq
+		c.seen = 1
+	case seq == next:
+		c.next = seq + 1
 		c.seen = c.seen<<1 | 1
 	case seq > next:
 		gap := seq - next
@@ -160,7 +168,7 @@ func (c *StreamConn) sequence(seq uint64, a *Arrival) {
 			a.Dup = true
 			return
 		}
-		a.Late = true
+		a.Late, a.Before = true, seq < c.base
 		if k < 64 {
 			c.seen |= 1 << k
 		}

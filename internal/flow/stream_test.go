@@ -2,6 +2,7 @@ package flow
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -173,17 +174,22 @@ func TestStreamSeqStart(t *testing.T) {
 		why       string
 		start     bool
 		seqs      []uint64
-		skipped   uint64
+		skipped   uint64 // net of the late ones that filled a gap
 		late, dup int
 	}{
 		{"joined at 3: 1 and 2 missed", true, []uint64{3, 4, 5}, 2, 0, 0},
-		{"joined at 3, then 2 late: one missed", true, []uint64{3, 4, 2, 5}, 2, 1, 0},
+		{"joined at 3, then 2 late: one missed", true, []uint64{3, 4, 2, 5}, 1, 1, 0},
 		{"from 1: nothing missed", true, []uint64{1, 2, 3}, 0, 0, 0},
 		{"no start: joining midway misses nothing", false, []uint64{3, 4, 5}, 0, 0, 0},
 		{"no start: 1 again is a duplicate", false, []uint64{1, 2, 1}, 0, 0, 1},
+		{"no start: one from before the first is late, never skipped", false, []uint64{5, 6, 3}, 0, 1, 0},
+		{"from 2: 1 is from before the start, 2 missed", true, []uint64{3, 1}, 1, 1, 0},
 	} {
 		s := testStream(t, "$.seq", "$.seq", "", 0, 0)
 		s.SeqStart, s.HasSeqStart = 1, r.start
+		if strings.HasPrefix(r.why, "from 2") {
+			s.SeqStart = 2
+		}
 		var c StreamConn
 		c.Start(0, 0)
 		var skipped uint64
@@ -193,6 +199,9 @@ func TestStreamSeqStart(t *testing.T) {
 			skipped += a.Skipped
 			if a.Late {
 				late++
+				if !a.Before {
+					skipped--
+				}
 			}
 			if a.Dup {
 				dup++
@@ -202,4 +211,66 @@ func TestStreamSeqStart(t *testing.T) {
 			t.Errorf("%s: skipped %d late %d dup %d, want %d %d %d", r.why, skipped, late, dup, r.skipped, r.late, r.dup)
 		}
 	}
+}
+
+// FuzzStreamSequence: whatever order sequence numbers arrive in (within
+// the 64 a connection remembers), the accounting adds up: each distinct
+// number counts once, the rest are duplicates, and the numbers skipped net
+// of those that came late are exactly the ones between the start and the
+// highest that never came.
+func FuzzStreamSequence(f *testing.F) {
+	f.Add([]byte{1, 2, 3}, false)
+	f.Add([]byte{3, 1, 2, 2, 5}, true)
+	f.Add([]byte{9, 4, 9, 0, 12}, false)
+	f.Fuzz(func(t *testing.T, seqs []byte, fromOne bool) {
+		s := testStream(t, "bytes:0:1", "bytes:0:1", "", 0, 0)
+		s.SeqStart, s.HasSeqStart = 1, fromOne
+		var c StreamConn
+		c.Start(0, 0)
+		seen := map[byte]bool{}
+		var counted, dups, net int64
+		base, top := -1, -1
+		for i, b := range seqs {
+			b %= 60 // within what a connection remembers
+			if fromOne && b == 0 {
+				b = 1 // below the start, where nothing is defined to start
+			}
+			a := s.Account(&c, []byte{b}, int64(i), 0)
+			switch {
+			case a.Dup:
+				dups++
+				if !seen[b] {
+					t.Fatalf("%d: first arrival of %d taken for a duplicate", i, b)
+				}
+				continue
+			case seen[b]:
+				t.Fatalf("%d: %d again, not a duplicate: %+v", i, b, a)
+			}
+			seen[b] = true
+			counted++
+			net += int64(a.Skipped)
+			if a.Late && !a.Before {
+				net--
+			}
+			if base < 0 {
+				base = int(b)
+				if fromOne {
+					base = 1
+				}
+			}
+			top = max(top, int(b))
+		}
+		if counted != int64(len(seen)) || counted+dups != int64(len(seqs)) {
+			t.Fatalf("%d counted, %d duplicates of %d arrivals, %d distinct", counted, dups, len(seqs), len(seen))
+		}
+		missing := int64(0)
+		for n := base; n <= top; n++ {
+			if !seen[byte(n)] {
+				missing++
+			}
+		}
+		if base >= 0 && net != missing {
+			t.Fatalf("%v (from one %v): net gaps %d, want %d missing between %d and %d", seqs, fromOne, net, missing, base, top)
+		}
+	})
 }
