@@ -106,10 +106,13 @@ func (w *worker) stream(c *conn, _ ws.OpCode, p []byte, rx, _ int64) bool {
 }
 
 // streamOther counts a message of a subscribe run that was not the
-// stream's and keeps, the first time in the run, an excerpt of it for the
-// line that says no stream message arrived.
-func (w *worker) streamOther(c *conn, op ws.OpCode, p []byte) {
-	w.shard.Counts.StreamOther++
+// stream's (arrived at rx inside the measured window) and keeps, the first
+// time in the run, an excerpt of it for the line that says no stream
+// message arrived.
+func (w *worker) streamOther(c *conn, op ws.OpCode, p []byte, rx int64) {
+	if rx >= w.run.streamWindow {
+		w.shard.Counts.StreamOther++
+	}
 	r := w.run
 	if r.streamOther.Load() != nil {
 		return

@@ -29,7 +29,7 @@ func (s *subscribe) message(c *conn, op ws.OpCode, p []byte, wireLen int, rx, no
 		return false
 	}
 	if !s.w.streamMessage(c, p, wireLen, rx) {
-		s.w.streamOther(c, op, p)
+		s.w.streamOther(c, op, p, rx)
 	}
 	return false // a push, not a reply
 }

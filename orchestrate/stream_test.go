@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -234,4 +235,16 @@ func TestSubscribePeerJSONRPC(t *testing.T) {
 		t.Errorf("failure %q", r.Failure)
 	}
 	t.Logf("stream %+v; delivery p50 %.0fµs max %.0fµs; scheduling delay max %v", *st, d.P50Us, d.MaxUs, sched.Max)
+}
+
+// TestSubscribeMixBundled: the bundled push server cannot serve a mix with
+// a subscribe group beside others: a FieldError on groups, no server.
+func TestSubscribeMixBundled(t *testing.T) {
+	spec := scenario.Default()
+	spec.Groups = []scenario.Group{{Name: "feed", Kind: scenario.KindSubscribe, Conns: 1}, {Name: "echo", Conns: 1}}
+	_, _, _, err := Target(spec)
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Key != "groups" {
+		t.Errorf("got %v, want a FieldError on groups", err)
+	}
 }

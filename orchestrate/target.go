@@ -23,6 +23,11 @@ func Target(spec scenario.Spec) (target string, bundled bool, stop func(), err e
 	if err != nil {
 		return "", true, nil, err
 	}
+	for i := range spec.Groups { // stream part: the push server has subscribers only
+		if spec.Mixed() && spec.GroupSpec(i).Kind == scenario.KindSubscribe {
+			return "", true, nil, fieldErrorf("groups", "the bundled server pushes to subscribers or serves the others, not both: a mix with a %s subscribe group needs a target URL", scenario.Ref("kind"))
+		}
+	}
 	start := StartBundled
 	if kind == scenario.KindSubscribe { // stream part
 		start = func(scenario.Kind) (string, func(), error) { return StartPush(spec.PushRate, spec.PushCount) }
