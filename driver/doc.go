@@ -205,7 +205,9 @@ Each term as the code uses it, with what implements it.
     run ends first. Long-lived connections (conns) start the script again
     when it ends, on the next pass; with Spec.SessionRate sessions arrive on
     the staged planner's machinery (sessionArrivals: session i's connection
-    dialled at i/rate, no closes planned), run the steps once and retire.
+    dialled at i/rate, no closes planned), run the steps once and retire;
+    a session's script starts at its arrival time (flowPacer.arrival), so
+    its first step's latency holds the dial.
     A flow in which no step got what it waited for keeps the first
     timed-out expect and the last unmatched message (run.flowMiss) for the
     failure line.

@@ -256,9 +256,10 @@ type run struct {
 	// flowrun: kind flow's script (nil: another kind), the data file's rows
 	// (connection i takes row i mod len), and whether each connection runs
 	// its steps once (a session rate) rather than looping them.
-	script   *flow.Script
-	flowData [][][]byte
-	flowOnce bool
+	script      *flow.Script
+	flowData    [][][]byte
+	flowOnce    bool
+	sessionRate float64 // sessions per second (flowOnce)
 	// flowMiss is the first expect that timed out: what it waited for and
 	// the last message its loop had not matched (for the failure line of
 	// a flow in which nothing came).
@@ -605,7 +606,7 @@ func (s *session) newRun() *run {
 		r.op = ws.OpPing // answered by pongs, matched and timed like echoes
 	}
 	if s.script != nil { // flowrun
-		r.script, r.flowData, r.flowOnce = s.script, s.c.Data, spec.SessionRate > 0
+		r.script, r.flowData, r.flowOnce, r.sessionRate = s.script, s.c.Data, spec.SessionRate > 0, spec.SessionRate
 		if p := s.c.Protocol; p != nil && p.Binary {
 			r.op = ws.OpBinary
 		}

@@ -420,11 +420,22 @@ type flowPacer struct {
 func (p *flowPacer) begin() {
 	now := p.w.now()
 	for _, c := range p.w.conns {
-		p.load.start(c, now, now)
+		p.load.start(c, p.arrival(c, now), now)
 	}
 }
 
-func (p *flowPacer) joined(c *conn, now int64) { p.load.start(c, now, now) }
+func (p *flowPacer) joined(c *conn, now int64) { p.load.start(c, p.arrival(c, now), now) }
+
+// arrival is when c's script is due to start: at a session rate, its
+// session's arrival on the schedule (so the first step's latency holds
+// what opening its connection took: a server slow to accept shows, as in
+// any open model); on a long-lived connection, now.
+func (p *flowPacer) arrival(c *conn, now int64) int64 {
+	if r := p.w.run; r.flowOnce && r.sessionRate > 0 {
+		return min(int64(float64(c.slot)/r.sessionRate*float64(time.Second)), now)
+	}
+	return now
+}
 
 func (p *flowPacer) due(now int64) int64 {
 	t := &p.load.timers

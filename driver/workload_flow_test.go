@@ -35,6 +35,7 @@ import (
 type rpcServer struct {
 	l        *loopback
 	delay    time.Duration
+	accept   time.Duration // how long the server waits before it upgrades a connection
 	received atomic.Int64
 	mu       sync.Mutex
 	seen     []string // every message, as received
@@ -48,6 +49,7 @@ func startRPCServer(t *testing.T, delay time.Duration) *rpcServer {
 }
 
 func (s *rpcServer) serve(c net.Conn) {
+	time.Sleep(s.accept)
 	if _, err := ws.Upgrade(c); err != nil {
 		return
 	}
@@ -256,9 +258,13 @@ func TestFlowLoopsMergeExactly(t *testing.T) {
 // sessions (each a connection the planner dials at its arrival time), each
 // runs its steps once and closes its connection with 1000. No more start
 // than the schedule holds; those due a plan's lag before the end (scaled
-// to the scheduling delay the machine showed) all do.
+// to the scheduling delay the machine showed) all do. A session's steps
+// are timed from its arrival: the server takes 30 ms to accept each
+// connection, and the first step's latency of every session dialled on the
+// schedule holds them.
 func TestFlowSessionRate(t *testing.T) {
 	srv := startRPCServer(t, 0)
+	srv.accept = 30 * time.Millisecond
 	steps := []scenario.StepSpec{
 		send("hello", `{"jsonrpc":"2.0","id":{{id}},"method":"hello"}`),
 		expect("$.id", time.Second),
@@ -281,6 +287,11 @@ func TestFlowSessionRate(t *testing.T) {
 	// A session whose connection opened after the end never started.
 	if c.Sessions > c.ConnsOpened || c.Sessions < least || hello.Count()+hello.ErrorCount() > c.Sessions || hello.Count() == 0 || c.Sent != c.Sessions || !c.Balanced() {
 		t.Errorf("sessions %d, hello done %d failed %d, counts %+v: want %d to 25, each one hello", c.Sessions, hello.Count(), hello.ErrorCount(), c, least)
+	}
+	// (Session 0's connection opened before the clock started, at its
+	// arrival: the rest were dialled on the schedule.)
+	if second := hello.Hist.Percentile(100 * 1.5 / float64(hello.Count())); hello.Count() > 1 && second < 29*time.Millisecond {
+		t.Errorf("hello's second fastest %v: a session's first step is timed from its arrival, before the server's 30ms accept", second)
 	}
 	if c.ConnsDropped != 0 || res.Snapshot.Errors["close_timeout"] != 0 {
 		t.Errorf("sessions' connections: %d dropped, errors %v; want each closed with 1000", c.ConnsDropped, res.Snapshot.Errors)
