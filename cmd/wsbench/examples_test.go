@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/wsbench/wsbench/internal/schedwatch"
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
 )
@@ -13,23 +15,33 @@ import (
 // the bundled server (scenario.TestExamples compiles every example; the
 // preset ones need their third-party server and are run by hand).
 
+// stalledFor is the scheduling delay past which the offline examples' runs
+// (1 s measured) may end with a step still waiting or a latency threshold
+// failed: their exact counts are then not asserted.
+const stalledFor = 300 * time.Millisecond
+
 // TestOfflineProtocolExamples: each offline example of the protocol kinds
 // runs from its file as `wsbench run -f FILE` does (only its duration cut
 // to 1 s, and its warm-up to none where it had one) and measures what its
-// comments say it does, with counts that must come out exactly.
+// comments say it does, with counts that must come out exactly (unless the
+// machine stalled the test longer than stalledFor).
 func TestOfflineProtocolExamples(t *testing.T) {
 	for _, tc := range []struct {
 		file  string
-		check func(t *testing.T, s scenario.Spec, r *results.Report)
+		check func(t *testing.T, s scenario.Spec, r *results.Report, stalled bool)
 	}{
-		{"request-jsonrpc.yaml", func(t *testing.T, s scenario.Spec, r *results.Report) {
-			// every request answered (the bundled server answers them all)
+		{"request-jsonrpc.yaml", func(t *testing.T, s scenario.Spec, r *results.Report, stalled bool) {
+			// every request answered (the bundled server answers them all):
+			// none timed out, failed or unanswered, nothing unsolicited
 			m := r.Messages
-			if m.Sent == 0 || m.Received != m.Sent || m.Lost != 0 {
+			if m.Sent == 0 || m.TimedOut != 0 || m.Failed != 0 || m.Unsolicited != 0 {
+				t.Errorf("messages %+v: want requests sent, none timed out or failed, nothing unsolicited", m)
+			}
+			if !stalled && (m.Received != m.Sent || m.Lost != 0) {
 				t.Errorf("messages %+v: want every request sent answered", m)
 			}
 		}},
-		{"subscribe-push.yaml", func(t *testing.T, s scenario.Spec, r *results.Report) {
+		{"subscribe-push.yaml", func(t *testing.T, s scenario.Spec, r *results.Report, _ bool) {
 			st := r.Stream
 			if st == nil {
 				t.Fatalf("no stream (failure %q)", r.Failure)
@@ -43,7 +55,7 @@ func TestOfflineProtocolExamples(t *testing.T) {
 				t.Errorf("delivery latency of %d messages, want one per stream message (%d)", r.Latency["delivery"].Count, st.Messages)
 			}
 		}},
-		{"flow-login.yaml", func(t *testing.T, s scenario.Spec, r *results.Report) {
+		{"flow-login.yaml", func(t *testing.T, s scenario.Spec, r *results.Report, stalled bool) {
 			steps := map[string]results.Step{}
 			for _, st := range r.Steps {
 				steps[st.Name] = st
@@ -51,11 +63,12 @@ func TestOfflineProtocolExamples(t *testing.T) {
 			// every connection logs in once and subscribes once (the file
 			// measures from the start: no warm-up), then loops its gets
 			for _, name := range []string{"login", "subscribe"} {
-				if st := steps[name]; st.Latency.Count != int64(s.Conns) || st.ErrorCount != 0 {
+				st := steps[name]
+				if st.ErrorCount != 0 || st.Latency.Count > int64(s.Conns) || !stalled && st.Latency.Count != int64(s.Conns) {
 					t.Errorf("step %s: %d done, %d failed; want %d done (one per connection), none failed", name, st.Latency.Count, st.ErrorCount, s.Conns)
 				}
 			}
-			if st := steps["get"]; st.Latency.Count < int64(s.Conns) || st.ErrorCount != 0 {
+			if st := steps["get"]; st.ErrorCount != 0 || !stalled && st.Latency.Count < int64(s.Conns) {
 				t.Errorf("step get: %d done, %d failed; want at least one per connection, none failed", st.Latency.Count, st.ErrorCount)
 			}
 			if r.Flow == nil || r.Flow.Sessions != int64(s.Conns) || r.Flow.SessionsFailed != 0 {
@@ -76,9 +89,15 @@ func TestOfflineProtocolExamples(t *testing.T) {
 			if s.Warmup > 0 {
 				args = append(args, "--warmup", "0s")
 			}
+			stop := schedwatch.Watch()
 			code, out, errOut := runCLI(args...)
-			if code != exitOK {
-				t.Fatalf("exit %d: %s", code, errOut)
+			sched := stop()
+			stalled := sched.Max > stalledFor
+			if code != exitOK && !(code == exitThresh && stalled) {
+				t.Fatalf("exit %d (scheduling delay max %v): %s", code, sched.Max, errOut)
+			}
+			if stalled {
+				t.Logf("the machine stalled the run %v (exit %d): exact counts not asserted", sched.Max, code)
 			}
 			var r results.Report
 			if err := json.Unmarshal([]byte(out), &r); err != nil {
@@ -87,7 +106,7 @@ func TestOfflineProtocolExamples(t *testing.T) {
 			if r.Failure != "" || !r.Bundled || !r.Messages.Balanced {
 				t.Errorf("failure %q, bundled %v, messages %+v: want a balanced run against the bundled server", r.Failure, r.Bundled, r.Messages)
 			}
-			tc.check(t, r.Scenario, &r)
+			tc.check(t, r.Scenario, &r, stalled)
 		})
 	}
 }
