@@ -43,7 +43,14 @@ type rpcServer struct {
 
 func startRPCServer(t *testing.T, delay time.Duration) *rpcServer {
 	t.Helper()
-	s := &rpcServer{delay: delay}
+	return startRPCServerAccepting(t, delay, 0)
+}
+
+// startRPCServerAccepting starts an rpcServer that waits accept before it
+// upgrades each connection.
+func startRPCServerAccepting(t *testing.T, delay, accept time.Duration) *rpcServer {
+	t.Helper()
+	s := &rpcServer{delay: delay, accept: accept}
 	s.l = listenLoopback(t, func(c net.Conn, _ int64) { s.serve(c) })
 	return s
 }
@@ -263,8 +270,7 @@ func TestFlowLoopsMergeExactly(t *testing.T) {
 // connection, and the first step's latency of every session dialled on the
 // schedule holds them.
 func TestFlowSessionRate(t *testing.T) {
-	srv := startRPCServer(t, 0)
-	srv.accept = 30 * time.Millisecond
+	srv := startRPCServerAccepting(t, 0, 30*time.Millisecond)
 	steps := []scenario.StepSpec{
 		send("hello", `{"jsonrpc":"2.0","id":{{id}},"method":"hello"}`),
 		expect("$.id", time.Second),
