@@ -80,6 +80,21 @@ func TestRunPresetWrongServer(t *testing.T) {
 	}
 }
 
+// TestRunPresetNoSubprotocol: a preset whose subprotocol the server does
+// not speak (the bundled echo server speaking none) fails its connections
+// at the handshake, and the line says which subprotocol was asked for.
+func TestRunPresetNoSubprotocol(t *testing.T) {
+	url := echoServer(t)
+	for _, c := range []struct{ preset, subprotocol string }{{"mqtt", "mqtt"}, {"stomp", "v12.stomp"}, {"graphql-ws", "graphql-transport-ws"}} {
+		code, _, stderr := runCLI("run", "-q", "--kind", "request", "-c", "2", "-d", "20s", "--protocol", c.preset, url)
+		line := strings.TrimSpace(stderr)
+		want := "; the server speaks none of the subprotocols asked for (" + c.subprotocol + ", which the " + c.preset + " preset speaks)"
+		if code != exitFailed || strings.Count(line, "\n") != 0 || !strings.Contains(line, "handshake_no_subprotocol 2") || !strings.HasSuffix(line, want) {
+			t.Errorf("%s: exit %d, stderr %q: want %d and one line ending %q", c.preset, code, stderr, exitFailed, want)
+		}
+	}
+}
+
 // TestRunPresetBadInput: a bad preset or option exits 2 with one line
 // naming the flag and the option.
 func TestRunPresetBadInput(t *testing.T) {

@@ -219,7 +219,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	case rep.Interrupted || signalled.Err() != nil:
 		return interruptedError{nothingMeasured: rep.DurationS == 0}
 	case rep.StopReason == driver.StopNoConnections && rep.Failure == "": // (rpc: an opening that failed has its own line)
-		return failedError{fmt.Errorf("no connection to %s could be opened in %d attempts (errors: %s)%s", rep.Target, rep.Connections.Attempted, results.ErrorCounts(rep.Errors), orchestrate.DNSReason(target, rep.Errors))}
+		return failedError{fmt.Errorf("no connection to %s could be opened in %d attempts (errors: %s)%s", rep.Target, rep.Connections.Attempted, results.ErrorCounts(rep.Errors), orchestrate.DNSReason(target, rep.Errors)+orchestrate.SubprotocolReason(compiled, rep.Errors))}
 	case rep.StopReason == results.StopThresholdAbort:
 		var ta orchestrate.ThresholdAbort
 		errors.As(context.Cause(ctx), &ta)
