@@ -179,7 +179,7 @@ Each term as the code uses it, with what implements it.
     the arrival counts StreamEarly and records 0). Whether the two clocks
     are one machine's is for results to say. With no warm-up the window
     opens at the subscription, so what arrived as the connections opened
-    counts. --kind subscribe (the subscribe workload) sends the Open
+    counts; it closes at run.stopAt (a stream has no grace period). --kind subscribe (the subscribe workload) sends the Open
     steps' messages and nothing else; every message goes to the stream, and
     one that is not the stream's counts StreamOther, the first kept
     (run.streamOther) for the line that says no stream message came

@@ -57,8 +57,10 @@ func (w *worker) streamMessage(c *conn, p []byte, wireLen int, rx int64) bool {
 	if !a.Stream {
 		return false
 	}
-	if !a.Measured {
-		return true // warm-up: its place in the sequence is kept
+	if !a.Measured || rx > w.run.stopAt.Load() {
+		// Warm-up, or after the window's end (a stream has no grace: the
+		// rate is over the window): its place in the sequence is kept.
+		return true
 	}
 	cn := &w.shard.Counts
 	if a.Dup {
