@@ -291,3 +291,38 @@ func TestPeerRunSTOMP11(t *testing.T) {
 		t.Errorf("opened %d, sent %d, errors %v: want none opened, open_mismatch ×2", cs.ConnsOpened, cs.Sent, res.Snapshot.Errors)
 	}
 }
+
+// TestPeerRunFlow: a scripted flow over a preset's opening and rules
+// (graphql-ws: connection_init and its ack, pings answered): each query's
+// next comes no sooner than the server's 30 ms, none fails.
+func TestPeerRunFlow(t *testing.T) {
+	t.Parallel()
+	addr := protocols.StartPeer(t, "graphql.js", "--delay", "30")
+	spec := scenario.Default()
+	spec.Kind, spec.Protocol = scenario.KindFlow, "graphql-ws"
+	spec.Conns, spec.Warmup, spec.Duration = 2, 0, scenario.Duration(time.Second)
+	spec.Steps = []scenario.StepSpec{
+		{Name: "query", Send: `{"id":"q{{seq}}","type":"subscribe","payload":{"query":"{ hello }"}}`},
+		{Name: "next", Expect: "$.type==next", Timeout: scenario.Duration(5 * time.Second)},
+	}
+	c, err := scenario.Compile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := driver.Run(context.Background(), driver.Config{Scenario: c, Target: "ws://" + addr + "/", Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := res.Snapshot.Step("next")
+	if next == nil {
+		t.Fatalf("no step next in %+v", res.Snapshot.Steps)
+	}
+	lowest := time.Duration(next.Hist.Summary().MinUs * float64(time.Microsecond))
+	t.Logf("next: %d done, errors %v, min %v; run errors %v", next.Hist.Count(), next.Errors, lowest, res.Snapshot.Errors)
+	if next.Hist.Count() < 2 || len(next.Errors) > 0 || len(res.Snapshot.Errors) > 0 || res.Snapshot.Counts.ConnsOpened != 2 {
+		t.Errorf("step next: %d done, errors %v; run errors %v, %d connections opened", next.Hist.Count(), next.Errors, res.Snapshot.Errors, res.Snapshot.Counts.ConnsOpened)
+	}
+	if lowest < 29*time.Millisecond { // node's timers: whole ms, up to 1 ms early
+		t.Errorf("a next after %v, before the server's 30 ms", lowest)
+	}
+}
