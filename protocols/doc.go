@@ -22,5 +22,10 @@
 // (testdata/node, installed by .ci/run with npm ci; RabbitMQ's Web-STOMP
 // from Debian's rabbitmq-server, testdata/rabbitmq): peers_test.go checks
 // with a minimal hand-written exchange that each answers as its protocol
-// says; the preset tests run wsbench's driver with each preset against it.
+// says; speak_test.go speaks each preset to its server step by step, apart
+// from the driver; run_test.go (package protocols_test: scenario imports
+// this package) runs each preset through scenario.Compile and driver.Run
+// against its server and checks the report against what the server is
+// known to do (a delay, an error, a withheld reply, a count, a rate).
+// Under CI=true none of them skips.
 package protocols
