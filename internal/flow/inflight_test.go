@@ -129,3 +129,67 @@ func BenchmarkCorrelate(b *testing.B) {
 	}
 	_ = sum
 }
+
+// FuzzInflight drives a table with a random sequence of sends, replies
+// (to random ids, in flight or not) and give-ups of the oldest, with and
+// without wrapped ids, against a plain map: every lookup finds exactly the
+// requests the map has in flight, by their number; Len and Oldest agree.
+func FuzzInflight(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 1, 2, 3, 0, 2}, uint8(0))
+	f.Add([]byte{0, 0, 0, 0, 0, 1, 9, 4, 4, 0, 0, 0, 0, 0, 0}, uint8(5))
+	f.Fuzz(func(t *testing.T, ops []byte, mod uint8) {
+		r := &Request{IDBase: 10, IDMod: uint64(mod)}
+		tab := NewInflight(r, 1)
+		live := map[uint64]bool{} // request number → in flight
+		var next uint64
+		for _, op := range ops {
+			switch op % 3 {
+			case 0: // send, giving up the oldest first when its id would come round
+				for r.IDMod > 0 && tab.Span() >= r.IDMod {
+					n, _, _ := tab.Oldest()
+					tab.Done(n)
+					delete(live, n)
+				}
+				if n := tab.Add(int64(next), int64(next), true); n != next {
+					t.Fatalf("request %d numbered %d", next, n)
+				}
+				live[next] = true
+				next++
+			case 1: // a reply to some id
+				id := uint64(op/3) + 10
+				n, p, ok, _ := tab.Lookup(id)
+				if ok {
+					if !live[n] || tab.ID(n) != id || p.Sent != int64(n) {
+						t.Fatalf("id %d found request %d (in flight %v, its id %d)", id, n, live[n], tab.ID(n))
+					}
+					tab.Done(n)
+					delete(live, n)
+				} else {
+					for m := range live {
+						if tab.ID(m) == id {
+							t.Fatalf("id %d not found, but request %d has it in flight", id, m)
+						}
+					}
+				}
+			case 2: // give up the oldest
+				if n, _, ok := tab.Oldest(); ok {
+					for m := range live {
+						if m < n {
+							t.Fatalf("oldest %d, but %d is in flight", n, m)
+						}
+					}
+					tab.Done(n)
+					delete(live, n)
+				} else if len(live) > 0 {
+					t.Fatalf("no oldest, %d in flight", len(live))
+				}
+			}
+			if tab.Len() != len(live) {
+				t.Fatalf("len %d, %d in flight", tab.Len(), len(live))
+			}
+		}
+		if got := tab.Clear(); got != int64(len(live)) {
+			t.Fatalf("cleared %d, %d in flight", got, len(live))
+		}
+	})
+}
