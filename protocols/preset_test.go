@@ -131,6 +131,7 @@ func TestOptionErrors(t *testing.T) {
 		{"socketio", map[string]string{"args": `{"a":1}`}, []string{"args"}, "JSON array"},
 		{"stomp", map[string]string{"heart-beat": "5"}, []string{"heart-beat"}, "CX,CY"},
 		{"stomp", map[string]string{"destination": "/topic/a\nb"}, []string{"destination"}, "line breaks"},
+		{"stomp", map[string]string{"destination": "/topic/shared"}, []string{"destination"}, "with {{conn}} in it"},
 		{"stomp", map[string]string{"passcode": "x\ny"}, []string{"passcode"}, "line break"},
 		{"mqtt", map[string]string{"qos": "2"}, []string{"qos"}, "want 0 or 1"},
 		{"mqtt", map[string]string{"topic": "a/#"}, []string{"topic"}, "wildcards"},

@@ -68,8 +68,13 @@ func buildSTOMP(o *options) *flow.Protocol {
 	c.lit(connect.String())
 
 	dest := o.template("destination")
-	if d := o.str("destination"); d == "" || strings.ContainsAny(d, "\n\r\x00:") {
+	switch d := o.str("destination"); {
+	case d == "" || strings.ContainsAny(d, "\n\r\x00:"):
 		o.bad("destination", "want a destination such as /topic/wsbench.{{conn}} (no line breaks, NUL or colons), got %q", d)
+	case dest != nil && !dest.Has(flow.Conn):
+		// Every connection's ids count from 1: on a shared destination
+		// each would take the others' messages for its own replies.
+		o.bad("destination", "%q: each connection needs its own, with {{conn}} in it (such as /topic/wsbench.{{conn}}): a connection's requests are answered by its own messages coming back", d)
 	}
 	p := &flow.Protocol{
 		Subprotocol: "v12.stomp",
