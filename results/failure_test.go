@@ -3,6 +3,7 @@ package results
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
@@ -79,6 +80,43 @@ func TestFailure(t *testing.T) {
 			s.Rate = 100
 			snap.Counts.Sent, snap.Counts.InFlight, snap.Counts.Unsent = 0, 0, 1000
 		}, nil, []string{"nothing was measured: 0 messages sent"}, nil},
+		// rpc: a request run whose requests got no reply: the matcher, the request, nothing back
+		{"no reply, nothing back", func(s *scenario.Spec, snap *metrics.Snapshot) {
+			nothing(s, snap)
+			s.Kind = scenario.KindRequest
+			snap.Counts.TimedOut, snap.Counts.InFlight = 1000, 10
+		}, func(in *fixtureIn) {
+			in.Mismatch = &Mismatch{Reason: metrics.StopNoReply, Kind: "request_timeout", Expect: "$.id", Timeout: 5 * time.Second,
+				Sent: []byte(`{"id":1,"token":"t0ps3cret"}`), SentLen: 28, SentOp: "text"}
+		}, []string{"no request was answered: expected replies whose $.id names a request in flight, within 5.00s of the 28-byte text request `{\"id\":1,\"token\":\"REDACTED\"}`; nothing came back (sent 1010, timed out 1000, in flight 10)"},
+			[]string{"t0ps3cret"}},
+		// ... one that answers something else: what came instead, redacted
+		{"no reply, unsolicited", func(s *scenario.Spec, snap *metrics.Snapshot) {
+			nothing(s, snap)
+			s.Kind = scenario.KindRequest
+			snap.Counts.Unsolicited = 3
+		}, func(in *fixtureIn) {
+			in.StopReason = metrics.StopNoReply
+			in.Mismatch = &Mismatch{Reason: metrics.StopNoReply, Kind: "unsolicited", Expect: "$.id", Timeout: time.Second,
+				Sent: []byte(`{"id":1}`), SentLen: 8, SentOp: "text", Got: []byte(`{"session":"abc"}`), GotLen: 17, GotOp: "text"}
+		}, []string{"; got the 17-byte text message `{\"session\":\"REDACTED\"}` (unsolicited 3)"}, []string{"abc"}},
+		// ... one that answers every request with an error
+		{"every request failed", func(s *scenario.Spec, snap *metrics.Snapshot) {
+			nothing(s, snap)
+			s.Kind = scenario.KindRequest
+			snap.Counts.Failed, snap.Counts.InFlight = snap.Counts.Sent, 0
+			snap.Errors["error_-32601"] = snap.Counts.Sent
+		}, nil, []string{"every request failed: 1010 of 1010 sent were answered with an error reply, none with a result (errors: error_-32601 1010)"}, nil},
+		// a protocol's opening that failed on every connection: the line, though no connection opened
+		{"open failed", func(s *scenario.Spec, snap *metrics.Snapshot) {
+			nothing(s, snap)
+			s.Kind = scenario.KindRequest
+			snap.Errors["open_mismatch"] = 4
+		}, func(in *fixtureIn) {
+			in.StopReason = metrics.StopNoConnections
+			in.Mismatch = &Mismatch{Reason: metrics.StopOpenFailed, Kind: "open_mismatch", Expect: "$.type==connection_ack", Timeout: 3 * time.Second,
+				Sent: []byte(`{"type":"connection_init"}`), SentLen: 26, SentOp: "text", Got: []byte(`{"type":"error"}`), GotLen: 16, GotOp: "text"}
+		}, []string{"no connection got through the protocol's opening: expected a message matching $.type==connection_ack within 3.00s after `{\"type\":\"connection_init\"}`, got the 16-byte text message `{\"type\":\"error\"}` (open_mismatch 4)"}, nil},
 		{"nothing measured, hold", func(s *scenario.Spec, snap *metrics.Snapshot) {
 			nothing(s, snap)
 			s.Kind = scenario.KindHold
