@@ -315,3 +315,27 @@ func TestRequestWrappedIDs(t *testing.T) {
 		t.Errorf("counts %+v, errors %v", n, res.Snapshot.Errors)
 	}
 }
+
+// TestRequestMaxInflight: --max-inflight holds a connection's requests to
+// the cap, whatever the rate asks: with 2 in flight and every reply 20ms
+// late, one connection can complete at most 2 requests per 20ms; the rest
+// of the schedule is unsent, none lost.
+func TestRequestMaxInflight(t *testing.T) {
+	const delay = 20 * time.Millisecond
+	url := startBundledRPC(t, "20ms")
+	spec := requestSpec(1, time.Second)
+	spec.Warmup = 0
+	spec.Rate = 500
+	spec.MaxInflight = 2
+	res := runRequests(t, spec, url)
+	c := checkRequests(t, res)
+	window := res.Measured()
+	if most := int64(2*(window+delay)/delay) + 2; c.Sent > most || c.Sent < 10 {
+		// (At least 10: a connection whose answered requests still counted
+		// against the cap would stop at 2.)
+		t.Errorf("sent %d in %v with 2 in flight and %v replies: at most %d", c.Sent, window, delay, most)
+	}
+	if due := c.Sent + c.Unsent; c.Unsent == 0 || due < 490 || due > 510 {
+		t.Errorf("sent %d, unsent %d: want 500 due, most unsent", c.Sent, c.Unsent)
+	}
+}
