@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -14,22 +13,8 @@ import (
 func echoServer(t *testing.T, subprotocols ...string) string {
 	t.Helper()
 	cfg := server.DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
 	cfg.Subprotocols = subprotocols
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return "ws://" + addr.String() + "/"
+	return startServer(t, cfg)
 }
 
 // TestRunPresetWrongServer: a preset aimed at a server that does not speak

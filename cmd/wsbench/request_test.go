@@ -23,13 +23,20 @@ import (
 func rpcServer(t *testing.T, delay string) string {
 	t.Helper()
 	cfg := server.DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
 	cfg.Mode = server.ModeRPC
 	d, err := server.ParseDelay(delay)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Delay = d
+	return startServer(t, cfg)
+}
+
+// startServer starts the bundled server with cfg (Addr set to a free
+// loopback port), shut down when the test ends, and returns its URL.
+func startServer(t *testing.T, cfg server.Config) string {
+	t.Helper()
+	cfg.Addr = "127.0.0.1:0"
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)

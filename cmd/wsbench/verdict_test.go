@@ -98,24 +98,10 @@ func TestRunNotEcho(t *testing.T) {
 // publisher gets its own messages back, other members nothing) exits 1 long
 // before its 20 s with one line saying the server does not broadcast.
 func TestRunNotBroadcast(t *testing.T) {
-	cfg := server.DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
+	url := startServer(t, server.DefaultConfig())
 	out := filepath.Join(t.TempDir(), "r.json")
 	start := time.Now()
-	code, _, stderr := runCLI("run", "-q", "--kind", "broadcast", "-c", "4", "--room-size", "2", "-r", "50", "-d", "20s", "-o", out, "ws://"+addr.String()+"/")
+	code, _, stderr := runCLI("run", "-q", "--kind", "broadcast", "-c", "4", "--room-size", "2", "-r", "50", "-d", "20s", "-o", out, url)
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("the run took %v of its 20s", took)
 	}
