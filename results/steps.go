@@ -180,11 +180,11 @@ func parseStepThreshold(t Threshold, rest string, bad func(string, ...any) (Thre
 		}
 		t.Percentile = p
 	}
-	d, err := time.ParseDuration(strings.ReplaceAll(rest, "µ", "u"))
+	v, err := latencyValue(rest)
 	if err != nil {
 		return bad("%s is a latency: want a duration such as 50ms, got %q", t.Subject, rest)
 	}
-	t.Value = float64(d) / float64(time.Microsecond)
+	t.Value = v
 	return t, nil
 }
 

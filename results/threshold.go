@@ -144,11 +144,11 @@ func ParseThreshold(expr string) (Threshold, error) {
 				}
 				t.Percentile = p
 			}
-			d, err := time.ParseDuration(strings.ReplaceAll(rest, "µ", "u"))
+			v, err := latencyValue(rest)
 			if err != nil {
 				return bad("%s is a latency: want a duration such as 20ms, got %q", t.Subject, rest)
 			}
-			t.Value = float64(d) / float64(time.Microsecond)
+			t.Value = v
 			return t, nil
 		}
 	}
@@ -307,4 +307,14 @@ func (r *Report) FailedThresholds() int {
 		}
 	}
 	return n
+}
+
+// latencyValue reads a latency threshold's value ("20ms", "500µs") in
+// microseconds, the unit thresholds compare in.
+func latencyValue(s string) (float64, error) {
+	d, err := time.ParseDuration(strings.ReplaceAll(s, "µ", "u"))
+	if err != nil {
+		return 0, err
+	}
+	return float64(d) / float64(time.Microsecond), nil
 }
