@@ -65,7 +65,13 @@ type Report struct {
 	Group  string    `json:"group,omitempty"`
 	Groups []*Report `json:"groups,omitempty"`
 	// Processes is each client process's share, when --procs split the run.
-	Processes   []Process   `json:"processes,omitempty"`
+	Processes []Process `json:"processes,omitempty"`
+	// Shard is set in the result of one shard of a sharded run (--shard):
+	// its place and its raw, mergeable measurement (see wsbench merge).
+	Shard *ShardResult `json:"shard,omitempty"`
+	// Shards says, in a merged result, which shards it holds and which are
+	// missing (a partial merge, --allow-partial), and their start skew.
+	Shards *ShardsMerged `json:"shards,omitempty"`
 	Environment Environment `json:"environment"`
 
 	// ServerUsage is the server process that --server-pid sampled, if any.
