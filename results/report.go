@@ -71,8 +71,8 @@ type Report struct {
 	Shard *ShardResult `json:"shard,omitempty"`
 	// Shards says, in a merged result, which shards it holds and which are
 	// missing (a partial merge, --allow-partial), and their start skew.
-	Shards *ShardsMerged `json:"shards,omitempty"`
-	Environment Environment `json:"environment"`
+	Shards      *ShardsMerged `json:"shards,omitempty"`
+	Environment Environment   `json:"environment"`
 
 	// ServerUsage is the server process that --server-pid sampled, if any.
 	ServerUsage *ServerUsage `json:"server_usage,omitempty"`
