@@ -1,6 +1,7 @@
 package results
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -303,6 +304,9 @@ type About struct {
 	Warnings []string
 	// Failure, a failure already worded (a mix group's), is taken as it is.
 	Failure string
+	// merge part: Cores, when set, is the cores the client could use on
+	// machines not this one (a merge of shards' results); 0: this machine's.
+	Cores int
 }
 
 // Build makes the Report of the run a describes from what it measured, with
@@ -403,7 +407,7 @@ func build(in About, m *metrics.Measurement, saturatedProcs []int) (*Report, err
 	r.Harness = Harness{
 		CPUUserS: u.User.Seconds(), CPUSysS: u.System.Seconds(),
 		MaxRSSKiB: u.MaxRSSKiB, InProcessServer: in.Bundled && procs == 1, IO: m.IO, RxTimestamps: m.Timestamps,
-		Cores: min(m.GOMAXPROCS, runtime.NumCPU()), GCPauseS: u.GCPause.Seconds(), GCCycles: u.GCCycles,
+		Cores: cmp.Or(in.Cores, min(m.GOMAXPROCS, runtime.NumCPU())), GCPauseS: u.GCPause.Seconds(), GCCycles: u.GCCycles,
 		ReadBacklog:    ReadBacklog{LoopPasses: m.Loops.Passes, ReadyMean: m.Loops.MeanReady(), ReadyMax: m.Loops.ReadyMax, FullReads: m.Loops.FullReads},
 		SendBufferFull: m.SendBufferFull, Saturation: []string{},
 		ServerOnThisMachine: in.ServerLocal && !(in.Bundled && procs == 1), MachineCPUUtilization: max(u.Machine, 0),

@@ -1,0 +1,393 @@
+package results
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
+)
+
+// shardStart is the common start (--start-at) of the test's shards.
+var shardStart = time.Date(2026, 12, 3, 23, 0, 0, 0, time.UTC)
+
+// shardValue is one thing a shard measured: a latency of a metric, or an
+// error of a kind.
+type shardValue struct {
+	metric metrics.Metric
+	d      time.Duration
+	err    string
+}
+
+// shardSet is a made-up sharded run: every value it measured, and which
+// shard measured each; counts are made from the values, so the shards'
+// counts add up to the whole's exactly when the merge is exact.
+type shardSet struct {
+	n      int
+	values []shardValue
+	owner  []int // shard of each value
+}
+
+// randomShardSet measures up to a few thousand values (latencies spread
+// over the histogram's whole range, some out of it, some errors) and deals
+// them to n shards at random.
+func randomShardSet(rng *rand.Rand, n int) shardSet {
+	s := shardSet{n: n}
+	metricsUsed := []metrics.Metric{metrics.RTT, metrics.RTTUncorrected, metrics.Connect, metrics.Handshake, metrics.SendLag}
+	for range rng.IntN(3000) + 1 {
+		v := shardValue{metric: metricsUsed[rng.IntN(len(metricsUsed))]}
+		switch rng.IntN(20) {
+		case 0:
+			v.err = []string{"timeout", "read", "closed_1006"}[rng.IntN(3)]
+		case 1:
+			v.d = time.Duration(rng.Int64N(int64(2 * time.Minute))) // past 60 s: clamped, and counted so
+		default:
+			// Log-uniform from 1 µs to 10 s, where latencies live.
+			v.d = time.Duration(float64(time.Microsecond) * math.Pow(10, rng.Float64()*7))
+		}
+		s.values = append(s.values, v)
+		s.owner = append(s.owner, rng.IntN(n))
+	}
+	return s
+}
+
+// measure records the values of shard k (all of them when k < 0) as one
+// process with one recorder would.
+func (s shardSet) measure(k int) *metrics.Measurement {
+	snap := metrics.NewSnapshot()
+	conns := 0
+	for i, v := range s.values {
+		if k >= 0 && s.owner[i] != k {
+			continue
+		}
+		switch {
+		case v.err != "":
+			snap.Errors[v.err]++
+		case v.metric == metrics.RTT:
+			snap.Hist[v.metric].Record(v.d)
+			snap.Counts.Sent++
+			snap.Counts.Received++
+			snap.Counts.BytesSent += 70
+			snap.Counts.BytesReceived += 66
+		case v.metric == metrics.Connect:
+			snap.Hist[v.metric].Record(v.d)
+			snap.Counts.ConnsAttempted++
+			snap.Counts.ConnsOpened++
+			conns++
+		default:
+			snap.Hist[v.metric].Record(v.d)
+		}
+	}
+	// Each shard started a little off the common start, by its own clock.
+	off := time.Duration(max(k, 0)) * time.Millisecond
+	return &metrics.Measurement{
+		Started: shardStart.Add(off), MeasureStart: shardStart.Add(off), MeasureEnd: shardStart.Add(10*time.Second + off),
+		StopReason: "completed", Snapshot: snap, Processes: 1, GOMAXPROCS: 2, IO: "syscalls", Timestamps: "read",
+		CPU: metrics.Usage{User: 100 * time.Millisecond, System: 50 * time.Millisecond, MaxRSSKiB: 10240},
+	}
+}
+
+// shardSpec is the scenario every test shard runs.
+func shardSpec() scenario.Spec {
+	s := scenario.Default()
+	s.Conns = 40
+	return s
+}
+
+// shardReport is shard k's result file as `wsbench run --shard k/n` writes
+// it (built, then written and read back as JSON).
+func shardReport(t *testing.T, m *metrics.Measurement, k, n int, plan string) *Report {
+	t.Helper()
+	spec := shardSpec()
+	first, conns := k*spec.Conns/n, (k+1)*spec.Conns/n-k*spec.Conns/n
+	spec.Conns = conns
+	r, err := Build(About{ToolVersion: "test", Spec: spec, Target: "ws://127.0.0.1:9999/", Ended: m.MeasureEnd}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Shard = &ShardResult{Shard: ShardInfo{Index: k, Count: n, Plan: plan, StartAt: shardStart, StartedAt: m.MeasureStart,
+		SkewNs: m.MeasureStart.Sub(shardStart).Nanoseconds(), FirstSlot: first, Conns: conns, Host: fmt.Sprintf("node-%d", k)}, Measurement: m}
+	b, err := r.MarshalIndent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return back
+}
+
+// reports are the shards' results of s, shard 0 first.
+func (s shardSet) reports(t *testing.T, plan string) []*Report {
+	out := make([]*Report, s.n)
+	for k := range s.n {
+		out[k] = shardReport(t, s.measure(k), k, s.n, plan)
+	}
+	return out
+}
+
+// sameMeasured says how merged differs from one, the result of one
+// recorder fed every value ("" if in nothing measured).
+func sameMeasured(merged, one *Report) string {
+	var diffs []string
+	if merged.Messages != one.Messages {
+		diffs = append(diffs, fmt.Sprintf("messages %+v, one recorder %+v", merged.Messages, one.Messages))
+	}
+	if merged.Bytes != one.Bytes {
+		diffs = append(diffs, fmt.Sprintf("bytes %+v, one recorder %+v", merged.Bytes, one.Bytes))
+	}
+	if merged.Connections.Attempted != one.Connections.Attempted || merged.Connections.Opened != one.Connections.Opened {
+		diffs = append(diffs, fmt.Sprintf("connections %+v, one recorder %+v", merged.Connections, one.Connections))
+	}
+	if !reflect.DeepEqual(merged.Errors, one.Errors) {
+		diffs = append(diffs, fmt.Sprintf("errors %v, one recorder %v", merged.Errors, one.Errors))
+	}
+	for name, l := range one.Latency {
+		if merged.Latency[name] != l {
+			m := merged.Latency[name]
+			diffs = append(diffs, fmt.Sprintf("%s: count %d p99 %.0fµs clamped %d, one recorder %d %.0fµs %d", name,
+				m.Count, m.P99Us, m.Clamped, l.Count, l.P99Us, l.Clamped))
+		}
+	}
+	return strings.Join(diffs, "; ")
+}
+
+// TestMergeShardsExact: however the values of a run fall to its shards
+// (1 to 7 of them) and in whatever order the results are given, the merge
+// counts every message, connection and error once and its histograms are
+// bucket for bucket (encoded HDR and summary) the one histogram a single
+// recorder fed every value makes. Orders and splits being free is the
+// merge's commutativity and associativity.
+func TestMergeShardsExact(t *testing.T) {
+	for seed := range uint64(30) {
+		rng := rand.New(rand.NewPCG(seed, 16))
+		n := 1 + rng.IntN(7)
+		set := randomShardSet(rng, n)
+		one, err := Build(About{ToolVersion: "test", Spec: shardSpec(), Target: "ws://127.0.0.1:9999/"}, set.measure(-1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reps := set.reports(t, "sha256:aaaa")
+		rng.Shuffle(len(reps), func(i, j int) { reps[i], reps[j] = reps[j], reps[i] })
+		merged, err := MergeShards(reps, false)
+		if err != nil {
+			t.Fatalf("seed %d, %d shards: %v", seed, n, err)
+		}
+		if d := sameMeasured(merged, one); d != "" {
+			t.Errorf("seed %d, %d shards: %s", seed, n, d)
+		}
+		if merged.Scenario.Conns != shardSpec().Conns {
+			t.Errorf("seed %d: merged scenario has %d connections, the run %d", seed, merged.Scenario.Conns, shardSpec().Conns)
+		}
+		if s := merged.Shards; s == nil || s.Partial || len(s.Missing) != 0 || len(s.Present) != n || s.Count != n || s.Plan != "sha256:aaaa" {
+			t.Errorf("seed %d: shards %+v", seed, merged.Shards)
+		}
+		// Merged again in another order, the result is the same document
+		// (but for when it was made).
+		rng.Shuffle(len(reps), func(i, j int) { reps[i], reps[j] = reps[j], reps[i] })
+		again, err := MergeShards(reps, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again.Environment, again.EndedAt = merged.Environment, merged.EndedAt
+		a, _ := merged.MarshalIndent()
+		b, _ := again.MarshalIndent()
+		if !bytes.Equal(a, b) {
+			t.Errorf("seed %d: the merge depends on the order of its inputs", seed)
+		}
+	}
+}
+
+// TestMergeShardsProcesses: each shard is judged on its own (its own
+// result, on its own machine) and listed by its index; the whole's cores
+// are those of the machines the shards ran on, each machine once.
+func TestMergeShardsProcesses(t *testing.T) {
+	set := randomShardSet(rand.New(rand.NewPCG(1, 2)), 3)
+	reps := set.reports(t, "p")
+	reps[2].Harness.Saturated, reps[2].Harness.Cores = true, 8
+	reps[0].Harness.Cores = 8
+	reps[1].Shard.Shard.Host, reps[1].Harness.Cores = "node-0", 8 // beside shard 0
+	merged, err := MergeShards([]*Report{reps[2], reps[0], reps[1]}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(merged.Processes) != 3 {
+		t.Fatalf("processes %+v", merged.Processes)
+	}
+	for k, p := range merged.Processes {
+		r := reps[k]
+		if p.Index != k || p.FirstSlot != r.Shard.Shard.FirstSlot || p.Conns != r.Shard.Shard.Conns || p.Sent != r.Messages.Sent || p.Saturated != (k == 2) {
+			t.Errorf("process %d: %+v, shard result %+v %+v", k, p, r.Shard.Shard, r.Messages)
+		}
+	}
+	if merged.Harness.Cores != 16 {
+		t.Errorf("cores %d, want 16 (two machines of 8)", merged.Harness.Cores)
+	}
+	if !merged.Harness.Saturated || !strings.Contains(strings.Join(merged.Harness.Saturation, "\n"), "shard 2 of 3 was saturated") {
+		t.Errorf("saturation %v", merged.Harness.Saturation)
+	}
+}
+
+// TestMergeShardsRefuses: what is not the shards of one run, once each, is
+// refused with the result at fault and why; --allow-partial lets only
+// missing shards through.
+func TestMergeShardsRefuses(t *testing.T) {
+	set := randomShardSet(rand.New(rand.NewPCG(7, 7)), 3)
+	fresh := func() []*Report { return set.reports(t, "sha256:plan-a") }
+	plain := fixture(t, nil)
+	cases := []struct {
+		name    string
+		reports func() []*Report
+		partial bool   // --allow-partial
+		at      int    // the result at fault (-1: none)
+		want    string // in the reason
+	}{
+		// shard 1 of 3 never reported
+		{"missing", func() []*Report { r := fresh(); return []*Report{r[0], r[2]} }, false, -1, "shard 1 of 3 missing"},
+		// two missing are both named
+		{"two missing", func() []*Report { return fresh()[2:] }, false, -1, "shards 0, 1 of 3 missing"},
+		// the same shard twice (a retried pod, a copied file)
+		{"duplicate", func() []*Report { r := fresh(); return []*Report{r[0], r[1], r[2], r[1]} }, false, 3, "shard 1/3 again (result 2 is that shard too)"},
+		// --allow-partial does not make a duplicate right
+		{"duplicate partial", func() []*Report { r := fresh(); return []*Report{r[1], r[1]} }, true, 1, "shard 1/3 again"},
+		// a shard of another scenario
+		{"other plan", func() []*Report {
+			r := fresh()
+			r[2].Shard.Shard.Plan = "sha256:plan-b"
+			return r
+		}, false, 2, "shard 2/3 of plan plan-b, not of the run of result 1 (plan plan-a, 3 shards)"},
+		// --allow-partial does not mix plans either
+		{"other plan partial", func() []*Report {
+			r := fresh()
+			r[0].Shard.Shard.Plan = "sha256:plan-b"
+			return r
+		}, true, 1, "not of the run of result 1"},
+		// a shard of a run split in 4, beside shards of 3
+		{"other count", func() []*Report {
+			r := fresh()
+			r[1].Shard.Shard.Count = 4
+			return r
+		}, false, 1, "shard 1/4 of plan plan-a, not of the run of result 1 (plan plan-a, 3 shards)"},
+		// a result of a run without --shard
+		{"not a shard", func() []*Report { r := fresh(); return []*Report{r[0], plain, r[1], r[2]} }, true, 1, "not a shard's result"},
+		// a merged result is not a shard's
+		{"merged", func() []*Report {
+			r := fresh()
+			m, err := MergeShards(r, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []*Report{m}
+		}, false, 0, "a merged result, not one shard's"},
+		// a shard result without its measurement
+		{"no measurement", func() []*Report {
+			r := fresh()
+			r[1].Shard.Measurement = nil
+			return r
+		}, false, 1, "shard 1/3 holds no measurement"},
+		// an index past the count
+		{"index out of range", func() []*Report {
+			r := fresh()
+			r[2].Shard.Shard.Index = 3
+			return r
+		}, false, 2, "shard 3/3 is not a shard of 3"},
+		// no plan hash
+		{"no plan", func() []*Report {
+			r := fresh()
+			for _, x := range r {
+				x.Shard.Shard.Plan = ""
+			}
+			return r
+		}, false, 0, "carries no plan hash"},
+		// nothing at all
+		{"none", func() []*Report { return nil }, true, -1, "no shard results"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rep, err := MergeShards(c.reports(), c.partial)
+			var me *MergeError
+			if !errors.As(err, &me) {
+				t.Fatalf("merged (%v), want refused: %s", err, c.want)
+			}
+			if rep != nil || me.Report != c.at || !strings.Contains(me.Reason, c.want) || strings.Contains(me.Reason, "\n") {
+				t.Errorf("refused at result %d: %q; want at %d: %q", me.Report, me.Reason, c.at, c.want)
+			}
+		})
+	}
+}
+
+// TestMergeShardsPartial: with --allow-partial the shards given are merged
+// exactly, and the result says which are missing and that its totals are
+// partial: in Shards, a warning, and the text and HTML summaries.
+func TestMergeShardsPartial(t *testing.T) {
+	set := randomShardSet(rand.New(rand.NewPCG(3, 4)), 4)
+	reps := set.reports(t, "sha256:p")
+	merged, err := MergeShards([]*Report{reps[2], reps[0]}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := merged.Shards
+	if !s.Partial || !reflect.DeepEqual(s.Missing, []int{1, 3}) || len(s.Present) != 2 || s.Present[0].Index != 0 || s.Present[1].Index != 2 {
+		t.Fatalf("shards %+v", s)
+	}
+	if want := reps[0].Messages.Sent + reps[2].Messages.Sent; merged.Messages.Sent != want {
+		t.Errorf("sent %d, want shards 0 and 2's %d", merged.Messages.Sent, want)
+	}
+	if merged.Scenario.Conns != reps[0].Shard.Shard.Conns+reps[2].Shard.Shard.Conns {
+		t.Errorf("scenario conns %d: not the %d merged", merged.Scenario.Conns, reps[0].Shard.Shard.Conns+reps[2].Shard.Shard.Conns)
+	}
+	line := "partial result: shards 1, 3 of 4 missing; totals cover 2 of 4 shards, not the whole run"
+	if !containsString(merged.Warnings, line) {
+		t.Errorf("warnings %q lack %q", merged.Warnings, line)
+	}
+	for _, format := range []string{"text", "html"} {
+		var b bytes.Buffer
+		if err := Encoders[format](&b, merged, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), line) {
+			t.Errorf("%s summary lacks %q", format, line)
+		}
+	}
+	// Written and read back, it still says so.
+	b, _ := merged.MarshalIndent()
+	back, err := Parse(b)
+	if err != nil || !back.Shards.Partial || !reflect.DeepEqual(back.Shards.Missing, []int{1, 3}) {
+		t.Errorf("read back: %v %+v", err, back.Shards)
+	}
+}
+
+func containsString(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestMergeShardsSkew: the largest start skew is the largest |skew| of any
+// shard (early or late), the spread the latest start minus the earliest.
+func TestMergeShardsSkew(t *testing.T) {
+	set := randomShardSet(rand.New(rand.NewPCG(5, 6)), 3)
+	reps := set.reports(t, "p")
+	for k, skew := range []time.Duration{-4 * time.Millisecond, 1500 * time.Microsecond, 2 * time.Millisecond} {
+		si := &reps[k].Shard.Shard
+		si.StartedAt, si.SkewNs = si.StartAt.Add(skew), skew.Nanoseconds()
+	}
+	merged, err := MergeShards(reps, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := merged.Shards; s.SkewMaxNs != 4e6 || s.SpreadNs != 6e6 {
+		t.Errorf("skew max %d ns, spread %d ns; want 4000000 and 6000000", s.SkewMaxNs, s.SpreadNs)
+	}
+}
