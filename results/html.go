@@ -74,6 +74,8 @@ type reportPage struct {
 	Stages      htmlTable
 	Steps       htmlTable // flowrun: a flow's steps
 	Groups      htmlTable
+	ShardLine   string    // merge part: the shards
+	Shards      htmlTable // merge part
 	Errors      htmlTable
 	Thresholds  htmlTable
 	Warnings    []string
@@ -118,6 +120,13 @@ func WriteHTML(w io.Writer, r *Report) error {
 	pg.Stages = stagesTable(r)
 	pg.Steps = stepsTable(r) // flowrun
 	pg.Groups = groupsTable(r)
+	pg.ShardLine = shardLine(r) // merge part: the shards
+	if head, rows := shardRows(r); len(rows) > 0 {
+		pg.Shards = numTable("shards", head, rows)
+	}
+	if s := r.Shards; s != nil && s.Partial {
+		pg.Lines = append(pg.Lines, "PARTIAL: "+PartialLine(s))
+	}
 	pg.Errors = errorsTable(r)
 	pg.Thresholds = thresholdsTable(r)
 	pg.Warnings = r.Warnings
@@ -577,6 +586,15 @@ footer { margin-top: 3em; color: #777; font-size: 0.85em; }
 <section id="groups">
 <h2>Groups</h2>
 {{template "table" .Groups}}
+</section>
+{{- end}}
+{{- if .ShardLine}}
+<section id="shards">
+<h2>Shards</h2>
+<p>{{.ShardLine}}</p>
+{{- if .Shards.Rows}}
+{{template "table" .Shards}}
+{{- end}}
 </section>
 {{- end}}
 <section id="errors">

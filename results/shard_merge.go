@@ -12,10 +12,12 @@ import (
 
 // MergeError is why [MergeShards] refused its reports: Report is the
 // position of the report at fault in the slice it was given (-1 when the
-// fault is no one report's, e.g. missing shards), Reason says what is wrong
-// in one line. [MergeShardFiles] names the file in its place.
+// fault is no one report's, e.g. missing shards), Name what it is called
+// ("result 2", or its file when read by [ReadShardFiles]), Reason what is
+// wrong, in one line.
 type MergeError struct {
 	Report int
+	Name   string
 	Reason string
 	// Missing lists the shards not given, when that is the fault.
 	Missing []int
@@ -25,7 +27,7 @@ func (e *MergeError) Error() string {
 	if e.Report < 0 {
 		return e.Reason
 	}
-	return fmt.Sprintf("result %d: %s", e.Report+1, e.Reason)
+	return e.Name + ": " + e.Reason
 }
 
 // MergeShards merges the results of the shards of one sharded run
@@ -44,6 +46,25 @@ func (e *MergeError) Error() string {
 // are refused either way: no reading of them makes the run's figures.
 // The reports may come in any order; the merge does not depend on it.
 func MergeShards(reports []*Report, allowPartial bool) (*Report, error) {
+	return mergeShards(reports, nil, allowPartial)
+}
+
+// mergeShards is MergeShards with the reports' names (their files); nil
+// names them "result 1", "result 2" … in order.
+func mergeShards(reports []*Report, names []string, allowPartial bool) (*Report, error) {
+	name := func(i int) string {
+		if i < len(names) {
+			return names[i]
+		}
+		return fmt.Sprintf("result %d", i+1)
+	}
+	refuse := func(i int, format string, a ...any) error {
+		e := &MergeError{Report: i, Reason: fmt.Sprintf(format, a...)}
+		if i >= 0 {
+			e.Name = name(i)
+		}
+		return e
+	}
 	if len(reports) == 0 {
 		return nil, &MergeError{Report: -1, Reason: "no shard results to merge"}
 	}
@@ -51,18 +72,18 @@ func MergeShards(reports []*Report, allowPartial bool) (*Report, error) {
 	seen := map[int]int{}
 	for i, r := range reports {
 		if err := shardOK(r); err != "" {
-			return nil, &MergeError{Report: i, Reason: err}
+			return nil, refuse(i, "%s", err)
 		}
 		s := r.Shard.Shard
 		if first < 0 {
 			first = i
 		} else if f := reports[first].Shard.Shard; s.Plan != f.Plan || s.Count != f.Count {
-			return nil, &MergeError{Report: i, Reason: fmt.Sprintf("shard %d/%d of plan %s, not of the run of result %d (plan %s, %d shards)",
-				s.Index, s.Count, shortPlan(s.Plan), first+1, shortPlan(f.Plan), f.Count)}
+			return nil, refuse(i, "shard %d/%d of plan %s, not of the run of %s (plan %s, %d shards)",
+				s.Index, s.Count, shortPlan(s.Plan), name(first), shortPlan(f.Plan), f.Count)
 		}
 		if j, dup := seen[s.Index]; dup {
-			return nil, &MergeError{Report: i, Reason: fmt.Sprintf("shard %d/%d again (result %d is that shard too): each shard's result once",
-				s.Index, s.Count, j+1)}
+			return nil, refuse(i, "shard %d/%d again (%s is that shard too): each shard's result once",
+				s.Index, s.Count, name(j))
 		}
 		seen[s.Index] = i
 	}

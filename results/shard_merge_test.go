@@ -391,3 +391,18 @@ func TestMergeShardsSkew(t *testing.T) {
 		t.Errorf("skew max %d ns, spread %d ns; want 4000000 and 6000000", s.SkewMaxNs, s.SpreadNs)
 	}
 }
+
+// TestShardLine: a shard's own result says which shard of which plan it
+// is, its connections and its start skew, and that it is to be merged.
+func TestShardLine(t *testing.T) {
+	set := randomShardSet(rand.New(rand.NewPCG(9, 9)), 3)
+	r := set.reports(t, "sha256:feedfacecafe0000")[1]
+	var b bytes.Buffer
+	if err := Text(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	want := "Shard 1 of 3 · plan feedfacecafe · connections 13-25 on node-1 · started +1.00ms from the common start 2026-12-03T23:00:00Z · merge with the other shards' results: wsbench merge"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("text lacks %q:\n%s", want, b.String())
+	}
+}

@@ -72,6 +72,12 @@ func Text(w io.Writer, r *Report) error {
 		b.WriteString("\n")
 		groupsText(&b, r)
 	}
+	if line := shardLine(r); line != "" { // merge part: the shards
+		fmt.Fprintf(&b, "\n%s\n", line)
+		if head, rows := shardRows(r); len(rows) > 0 {
+			columns(&b, head, rows)
+		}
+	}
 
 	b.WriteString("\n")
 	if len(r.Errors) == 0 {

@@ -15,14 +15,15 @@ var ViewFormats = []string{"text", "json", "html"}
 // ReadSides reads the result files and groups them into sides: labels[i]
 // starts a side whose files are files[first[i]:], up to the next label's;
 // with no labels, each file is a side named after it (its base name
-// without .json). A file before the first label is an error.
+// without .json). A file before the first label is an error. A folder is
+// one result: its shards' results merged (ReadResult).
 func ReadSides(files, labels []string, first []int) ([]Side, error) {
 	var sides []Side
 	for _, l := range labels {
 		sides = append(sides, Side{Label: l})
 	}
 	for i, f := range files {
-		rep, err := Read(f)
+		rep, err := ReadResult(f)
 		if err != nil {
 			return nil, err
 		}

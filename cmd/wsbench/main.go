@@ -101,6 +101,7 @@ var commands = map[string]command{
 	"compare":  {"compare saved results side by side, with a significance test for repeated runs", compareCmd},
 	"serve":    {"run the bundled reference server", serveCmd},
 	"version":  {"print the version", versionCmd},
+	"merge":    {"merge the results of a sharded run's shards (files or a folder) exactly", mergeCmd}, // merge part
 }
 
 func main() {

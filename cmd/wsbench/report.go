@@ -30,14 +30,21 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	metric := fs.String("metric", "rtt", "hgrm: the latency metric ("+strings.Join(names, ", ")+")")
 	out := fs.StringP("out", "o", "", "write here instead of stdout (atomically)")
+	allowPartial := fs.Bool("allow-partial", false, "a folder of shard results: merge even with shards missing (the result says which)") // merge part
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usagef("want one result file, got %d arguments", fs.NArg())
+		return usagef("want one result file (or a folder of shard results), got %d arguments", fs.NArg())
 	}
-	rep, err := results.Read(fs.Arg(0))
-	if err != nil {
+	var rep *results.Report
+	var err error
+	if results.IsShardFolder(fs.Arg(0)) { // merge part: a folder of shard results, merged first
+		rep, err = mergeShardArgs(fs.Args(), *allowPartial)
+		if err != nil {
+			return err
+		}
+	} else if rep, err = results.Read(fs.Arg(0)); err != nil {
 		return usageError{err}
 	}
 	enc, ok := results.Encoders[*format]
@@ -115,6 +122,9 @@ func compareCmd(args []string, stdout, stderr io.Writer) error {
 	sides, err := results.ReadSides(fs.Args(), labels.Values, labels.First)
 	if ue := (*results.UnlabelledError)(nil); errors.As(err, &ue) {
 		return usagef("%s: put a --label before the files of each side", ue.File)
+	}
+	if me := (*results.MergeError)(nil); errors.As(err, &me) { // merge part: a folder of shard results
+		return mergeRefusedError{me}
 	}
 	if err != nil {
 		return usageError{err}
