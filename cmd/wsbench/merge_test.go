@@ -196,3 +196,15 @@ func TestMergeRefuses(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestMergeHelp: merge --help prints its usage once, with the exit code it
+// adds, and wsbench's command list names it.
+func TestMergeHelp(t *testing.T) {
+	code, out, _ := runCLI("merge", "--help")
+	if code != exitOK || strings.Count(out, "Usage:") != 1 || !strings.Contains(out, "(exit 6)") || !strings.Contains(out, "--allow-partial") {
+		t.Errorf("merge --help: exit %d\n%s", code, out)
+	}
+	if _, out, _ := runCLI("--help"); !strings.Contains(out, "  merge ") {
+		t.Errorf("wsbench --help does not list merge:\n%s", out)
+	}
+}
