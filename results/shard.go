@@ -48,6 +48,10 @@ type ShardsMerged struct {
 	Present []ShardInfo `json:"present"`
 	Missing []int       `json:"missing,omitempty"`
 	Partial bool        `json:"partial"`
+	// merge part: MissedStart are the shards among Missing that reported
+	// but were not connected and ready by the common start (exit 5): they
+	// measured nothing, so their shares are not in the totals either.
+	MissedStart []ShardInfo `json:"missed_start,omitempty"`
 	// SkewMaxNs is the largest |StartedAt - StartAt| over the shards;
 	// SpreadNs the latest StartedAt minus the earliest.
 	SkewMaxNs int64 `json:"skew_max_ns"`

@@ -3,6 +3,7 @@ package results
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -100,14 +101,32 @@ func mergeShards(reports []*Report, names []string, allowPartial bool) (*Report,
 				shardList(missing), f.Count, shortPlan(f.Plan))}
 	}
 
-	// In shard order, so that the result is the same whatever the order given.
+	// In shard order, so that the result is the same whatever the order
+	// given. A shard that missed the common start measured nothing: its
+	// share is missing from the totals as if it had not reported.
 	order := make([]*Report, 0, len(seen))
+	var missed []ShardInfo
 	for k := range f.Count {
-		if i, ok := seen[k]; ok {
-			order = append(order, reports[i])
+		i, ok := seen[k]
+		if !ok {
+			continue
 		}
+		if r := reports[i]; r.StopReason == stopMissedStart {
+			if !allowPartial {
+				return nil, refuse(i, "shard %d/%d missed the common start (ready %s late) and measured nothing: the totals would lack its share; --allow-partial for partial totals",
+					k, f.Count, fmtDur(time.Duration(max(r.Shard.Shard.SkewNs, 0))))
+			}
+			missed = append(missed, r.Shard.Shard)
+			missing = append(missing, k)
+			continue
+		}
+		order = append(order, reports[i])
 	}
-	merged := &ShardsMerged{Plan: f.Plan, Count: f.Count, Missing: missing, Partial: len(missing) > 0}
+	if len(order) == 0 {
+		return nil, &MergeError{Report: -1, Reason: fmt.Sprintf("no shard of the %d measured anything: every one given missed the common start", f.Count)}
+	}
+	slices.Sort(missing)
+	merged := &ShardsMerged{Plan: f.Plan, Count: f.Count, Missing: missing, MissedStart: missed, Partial: len(missing) > 0}
 	ms := make([]*metrics.Measurement, len(order))
 	procs := make([]Process, len(order))
 	conns, slots := 0, 0
@@ -145,11 +164,14 @@ func mergeShards(reports []*Report, names []string, allowPartial bool) (*Report,
 	// slots when every shard is here; those merged when some are missing).
 	r0 := order[0]
 	whole := r0.Scenario
-	whole.Conns = max(whole.Conns, conns)
+	whole.Conns = conns
 	if !merged.Partial {
 		whole.Conns = max(conns, slots)
 	}
 	a := About{ToolVersion: r0.ToolVersion, Spec: whole, Target: r0.Target, ServerLocal: serverLocal, Ended: ended}
+	if v := versions(order); len(v) > 1 {
+		a.Warnings = append(a.Warnings, "the shards ran different wsbench versions: "+strings.Join(v, "; "))
+	}
 	for _, c := range hostCores {
 		a.Cores += c
 	}
@@ -185,6 +207,28 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// stopMissedStart is the stop reason of a shard that was not connected and
+// ready by the common start (--start-at) and so measured nothing.
+const stopMissedStart metrics.StopReason = "missed_start"
+
+// versions lists the tool versions the shards ran, each with its shards,
+// when they differ ("0.1.0: shards 0, 1").
+func versions(shards []*Report) []string {
+	by := map[string][]int{}
+	var names []string
+	for _, r := range shards {
+		if by[r.ToolVersion] == nil {
+			names = append(names, r.ToolVersion)
+		}
+		by[r.ToolVersion] = append(by[r.ToolVersion], r.Shard.Shard.Index)
+	}
+	var out []string
+	for _, v := range names {
+		out = append(out, v+": "+shardList(by[v]))
+	}
+	return out
 }
 
 // shardOK says what keeps r from being merged as a shard's result ("" if nothing).
@@ -235,8 +279,16 @@ func abs64(v int64) int64 {
 // PartialLine is the one line a partial merge's summaries show: which
 // shards are missing and that the totals are partial.
 func PartialLine(s *ShardsMerged) string {
-	return fmt.Sprintf("partial result: %s of %d missing; totals cover %d of %d shards, not the whole run",
-		shardList(s.Missing), s.Count, len(s.Present), s.Count)
+	why := ""
+	if len(s.MissedStart) > 0 {
+		idx := make([]int, len(s.MissedStart))
+		for i, m := range s.MissedStart {
+			idx[i] = m.Index
+		}
+		why = fmt.Sprintf(" (%s missed the common start and measured nothing)", shardList(idx))
+	}
+	return fmt.Sprintf("partial result: %s of %d missing%s; totals cover %d of %d shards, not the whole run",
+		shardList(s.Missing), s.Count, why, len(s.Present), s.Count)
 }
 
 // shardList names shards by index: "shard 2", "shards 0, 3".

@@ -406,3 +406,78 @@ func TestShardLine(t *testing.T) {
 		t.Errorf("text lacks %q:\n%s", want, b.String())
 	}
 }
+
+// missedShard is shard k's result when it was not connected and ready by
+// the common start: ready late by lateBy, it measured nothing (the shard
+// part writes it so and exits 5).
+func missedShard(t *testing.T, k, n int, plan string, lateBy time.Duration) *Report {
+	ready := shardStart.Add(lateBy)
+	m := &metrics.Measurement{Started: ready, MeasureStart: ready, MeasureEnd: ready, StopReason: stopMissedStart,
+		Snapshot: metrics.NewSnapshot(), Processes: 1, GOMAXPROCS: 2}
+	r := shardReport(t, m, k, n, plan)
+	r.Shard.Shard.StartedAt, r.Shard.Shard.SkewNs = ready, lateBy.Nanoseconds()
+	r.Failure = "shard missed the start"
+	return r
+}
+
+// TestMergeShardsMissedStart: a shard that missed the common start
+// measured nothing, so its share is missing from the totals: refused
+// without --allow-partial (naming it and how late it was), and with it
+// counted among the missing, out of the skew, and said so.
+func TestMergeShardsMissedStart(t *testing.T) {
+	set := randomShardSet(rand.New(rand.NewPCG(11, 12)), 3)
+	reps := set.reports(t, "p")
+	reps[1] = missedShard(t, 1, 3, "p", 2500*time.Millisecond)
+	_, err := MergeShards(reps, false)
+	var me *MergeError
+	if !errors.As(err, &me) || me.Report != 1 || !strings.Contains(me.Reason, "shard 1/3 missed the common start (ready 2.50s late) and measured nothing") {
+		t.Fatalf("merge without --allow-partial: %v", err)
+	}
+	merged, err := MergeShards(reps, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := merged.Shards
+	if !s.Partial || !reflect.DeepEqual(s.Missing, []int{1}) || len(s.MissedStart) != 1 || s.MissedStart[0].Index != 1 || len(s.Present) != 2 {
+		t.Errorf("shards %+v", s)
+	}
+	if s.SkewMaxNs >= int64(time.Second) {
+		t.Errorf("skew max %d ns counts the shard that measured nothing", s.SkewMaxNs)
+	}
+	both, err := MergeShards([]*Report{reps[0], reps[2]}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := sameMeasured(merged, both); d != "" {
+		t.Errorf("the totals are not those of the shards that measured: %s", d)
+	}
+	var b bytes.Buffer
+	Text(&b, merged)
+	for _, want := range []string{
+		"partial result: shard 1 of 3 missing (shard 1 missed the common start and measured nothing); totals cover 2 of 3 shards",
+		"MISSED START: ready +2.50s",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, b.String())
+		}
+	}
+	// Every shard late: nothing to merge, even partially.
+	all := []*Report{missedShard(t, 0, 2, "p", time.Second), missedShard(t, 1, 2, "p", time.Second)}
+	if _, err := MergeShards(all, true); !errors.As(err, &me) || !strings.Contains(me.Reason, "no shard of the 2 measured anything") {
+		t.Errorf("every shard late: %v", err)
+	}
+}
+
+// TestMergeShardsVersions: shards of one plan run by different wsbench
+// versions are merged, with a warning naming which ran which.
+func TestMergeShardsVersions(t *testing.T) {
+	reps := randomShardSet(rand.New(rand.NewPCG(13, 14)), 3).reports(t, "p")
+	reps[2].ToolVersion = "0.2.0"
+	merged, err := MergeShards(reps, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "the shards ran different wsbench versions: test: shards 0, 1; 0.2.0: shard 2"; !containsString(merged.Warnings, want) {
+		t.Errorf("warnings %q lack %q", merged.Warnings, want)
+	}
+}

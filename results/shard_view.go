@@ -66,7 +66,15 @@ func shardRows(r *Report) (head []string, rows [][]string) {
 		}
 		rows = append(rows, row)
 	}
+	late := map[int]ShardInfo{}
+	for _, m := range s.MissedStart {
+		late[m.Index] = m
+	}
 	for _, m := range s.Missing {
+		if sh, ok := late[m]; ok { // it reported, but measured nothing
+			rows = append(rows, []string{fmt.Sprint(m), cmpOr(sh.Host, "-"), slotRange(sh), "-", "-", "-", "-", "MISSED START: ready " + signedDur(sh.SkewNs), "-"})
+			continue
+		}
 		rows = append(rows, []string{fmt.Sprint(m), "MISSING", "-", "-", "-", "-", "-", "-", "-"})
 	}
 	// By shard index, the missing among those present.
