@@ -32,6 +32,9 @@ forbid driver   "$mod/results" "$mod/server" "$mod/orchestrate" "$mod/cmd/wsbenc
 # pieces of internal/flow; it imports nothing else of the module (scenario
 # imports it to resolve presets; its tests drive presets through driver).
 forbid protocols "$mod/scenario" "$mod/driver" "$mod/metrics" "$mod/results" "$mod/server" "$mod/orchestrate" "github.com/gobwas/ws"
+# kube (issue 16): builds and applies a Job of shards, merges their results;
+# it reads scenarios and results, and drives no load itself.
+forbid kube     "$mod/driver" "$mod/server" "$mod/orchestrate" "github.com/gobwas/ws"
 forbid results  "$mod/driver" "$mod/server" "$mod/orchestrate" "github.com/gobwas/ws" "net"
 # The kit's compare command drives wsbench as a process and reads its JSON: of
 # the client side it uses only results (Mann-Whitney, atomic writes).
