@@ -102,7 +102,8 @@ var commands = map[string]command{
 	"serve":    {"run the bundled reference server", serveCmd},
 	"version":  {"print the version", versionCmd},
 	"merge":    {"merge the results of a sharded run's shards (files or a folder) exactly", mergeCmd}, // merge part
-	"kube":     {"run shards of one run as a Kubernetes Indexed Job: render its manifests, or run it and merge the results", kubeCmd}, // kube part
+	// kube part
+	"kube": {"run shards of one run as a Kubernetes Indexed Job: render its manifests, or run it and merge the results", kubeCmd},
 }
 
 func main() {
