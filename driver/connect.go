@@ -52,12 +52,14 @@ func runConnect(ctx context.Context, cfg Config, c *scenario.Compiled, u *url.UR
 		abort = context.Background()
 	}
 
+	var at time.Time
 	if cfg.Ready != nil {
-		if err := cfg.Ready(); err != nil {
+		if at, err = cfg.Ready(); err != nil {
 			return nil, fmt.Errorf("waiting to start: %w", err)
 		}
 	}
-	origin := time.Now()
+	origin := originAt(at) // shard part: a start given
+
 	measureStart := origin.Add(time.Duration(spec.Warmup))
 	stopAt := measureStart.Add(time.Duration(spec.Duration))
 	res := &Result{Started: origin, StopReason: StopCompleted, Processes: 1, IO: IOSyscalls, GOMAXPROCS: runtime.GOMAXPROCS(0)}

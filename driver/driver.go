@@ -33,6 +33,7 @@ const (
 	StopNotEcho       = metrics.StopNotEcho
 	StopNotBroadcast  = metrics.StopNotBroadcast
 	StopNoStream      = metrics.StopNoStream
+	StopMissedStart   = metrics.StopMissedStart // shard part
 )
 
 // openRatePerWorker is the open-model rate one event loop is given before
@@ -81,7 +82,11 @@ type Config struct {
 	// Ready, if set, is called once the connections are open and before the
 	// clock starts; the run waits for it. A split run uses it to start every
 	// part's clock together. An error stops the run (as StopAborted).
-	Ready func() error
+	// shard part: what it returns, when not zero, is the start: the clock's
+	// origin, the schedule's epoch. Run waits until then if it is still
+	// ahead, and dates every intended send from it, not from when it woke,
+	// so that shards given one start (--start-at) share one schedule.
+	Ready func() (time.Time, error)
 }
 
 // Part is one process's share of a split run.
@@ -661,8 +666,10 @@ func (s *session) startClock(ctx context.Context) error {
 	// connections need and GC does not stop the measured window for it.
 	debug.FreeOSMemory()
 
+	var at time.Time
 	if s.cfg.Ready != nil {
-		if err := s.cfg.Ready(); err != nil {
+		var err error
+		if at, err = s.cfg.Ready(); err != nil {
 			for _, w := range s.workers {
 				w.abort()
 			}
@@ -670,9 +677,10 @@ func (s *session) startClock(ctx context.Context) error {
 		}
 	}
 
-	// The clock starts now: the warm-up, then the measured window.
+	// The clock starts now (or at the start Ready gave): the warm-up, then
+	// the measured window.
 	r := s.r
-	r.origin = time.Now()
+	r.origin = originAt(at)
 	r.stopAt.Store(int64(s.spec.Warmup + s.spec.Duration))
 	s.res.Started = r.origin
 	if r.interval > 0 {
@@ -682,6 +690,21 @@ func (s *session) startClock(ctx context.Context) error {
 		s.startPlanner(ctx)
 	}
 	return nil
+}
+
+// originAt is the clock's origin for a start at (shard part): now when at
+// is zero; else at, once it has come (waiting for it if it is ahead), on
+// the monotonic clock (at read from a flag has none: a wall-clock step
+// during the run must not move the schedule).
+func originAt(at time.Time) time.Time {
+	if at.IsZero() {
+		return time.Now()
+	}
+	if d := time.Until(at); d > 0 {
+		time.Sleep(d)
+	}
+	now := time.Now()
+	return now.Add(at.Sub(now))
 }
 
 // collectIntervals has the event loops report each interval to a

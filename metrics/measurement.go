@@ -214,6 +214,9 @@ const (
 	StopOpenFailed StopReason = "open_failed"
 	// StopThresholdAbort: an :abort threshold stopped the run early.
 	StopThresholdAbort StopReason = "threshold_abort"
+	// shard part: StopMissedStart: a shard (--shard, --start-at) was not
+	// connected and ready by the run's common start; it measured nothing.
+	StopMissedStart StopReason = "missed_start"
 )
 
 // Interrupted reports whether the run was cut short by the user or an abort.
@@ -225,7 +228,8 @@ func (r StopReason) Interrupted() bool { return r == StopInterrupted || r == Sto
 // then not_echo or not_broadcast, then completed).
 func CombineStops(reasons []StopReason) StopReason {
 	var worst StopReason
-	rank := map[StopReason]int{StopCompleted: 1, StopNotBroadcast: 2, StopNotEcho: 2, StopNoReply: 2, StopOpenFailed: 2, StopInterrupted: 3, StopAborted: 4}
+	rank := map[StopReason]int{StopCompleted: 1, StopNotBroadcast: 2, StopNotEcho: 2, StopNoReply: 2, StopOpenFailed: 2, StopInterrupted: 3, StopAborted: 4,
+		StopMissedStart: 5} // shard part
 	for _, r := range reasons {
 		if r != StopNoConnections && rank[r] >= rank[worst] {
 			worst = r

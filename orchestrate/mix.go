@@ -50,13 +50,13 @@ func Mix(ctx, abort context.Context, p Plan) (*results.Report, error) {
 			cfg.OnInterval = live.add // each interval is expanded for it
 		}
 		var once sync.Once
-		cfg.Ready = func() error {
+		cfg.Ready = func() (time.Time, error) { // zero: the clock starts when the groups are ready
 			once.Do(arrive)
 			select {
 			case <-start:
-				return nil
+				return time.Time{}, nil
 			case <-abort.Done():
-				return abort.Err()
+				return time.Time{}, abort.Err()
 			}
 		}
 		wg.Go(func() {

@@ -43,6 +43,9 @@ type Plan struct {
 	// ChildArgs are the arguments that make this program call Child: a
 	// split run starts its processes with them.
 	ChildArgs []string
+	// Shard, when set, makes the run one shard of a larger one (shard
+	// part: wsbench run --shard I/N, RunShard).
+	Shard *Shard
 }
 
 // FieldError is an error about one setting of a run: Key is its key in a
@@ -58,6 +61,8 @@ func fieldErrorf(key, format string, a ...any) error {
 // (Split) or one driver run in this process (One).
 func Run(ctx, abort context.Context, p Plan) (*results.Report, error) {
 	switch {
+	case p.Shard != nil: // shard part
+		return RunShard(ctx, abort, p)
 	case p.Spec.Mixed():
 		return Mix(ctx, abort, p)
 	case p.Spec.Procs > 1:

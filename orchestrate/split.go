@@ -48,6 +48,10 @@ func share(n, procs, i int) (first, count int) {
 	return first, count
 }
 
+// procsStartLead is how far ahead of the "go" line a split run's common
+// start lies: time for every process to read it and wake before it.
+const procsStartLead = 100 * time.Millisecond
+
 type child struct {
 	cmd    *exec.Cmd
 	first  int
@@ -116,8 +120,11 @@ func Split(ctx, abort context.Context, p Plan) (*results.Report, error) {
 			return nil, errors.New("interrupted before the load started")
 		}
 	}
+	// shard part: one start a little ahead, for every process, so that
+	// their schedules share one epoch (as shards given --start-at).
+	start := time.Now().Add(procsStartLead)
 	for _, k := range kids {
-		io.WriteString(k.stdin, "go\n")
+		io.WriteString(k.stdin, "go "+start.UTC().Format(time.RFC3339Nano)+"\n")
 		k.stdin.Close()
 	}
 	// The processes report only at the end: the live line shows the time.
@@ -346,17 +353,30 @@ func runPart(ctx, abort context.Context, plan Plan, p driver.Part, stdin *bufio.
 	}
 	driver.RaiseNoFile()
 	readyFD := os.NewFile(3, "ready")
-	ready := func() error {
+	ready := func() (time.Time, error) {
 		_, err := io.WriteString(readyFD, "ready\n")
 		readyFD.Close()
 		if err != nil {
-			return fmt.Errorf("report ready: %w", err)
+			return time.Time{}, fmt.Errorf("report ready: %w", err)
 		}
 		line, err := stdin.ReadString('\n')
-		if line != "go\n" {
-			return fmt.Errorf("no start signal from the parent process (%v)", err)
+		// shard part: "go START": every process starts its clock at START,
+		// the schedule's epoch, as shards given --start-at do.
+		at, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "go ")
+		if !ok {
+			return time.Time{}, fmt.Errorf("no start signal from the parent process (%v)", err)
 		}
-		return nil
+		start, perr := time.Parse(time.RFC3339Nano, at)
+		if perr != nil {
+			return time.Time{}, fmt.Errorf("start signal from the parent process: %v", perr)
+		}
+		// A process that reads the line late starts at once, on the same
+		// epoch: what fell due meanwhile leaves late (send lag), as in one
+		// process that fell behind; only an interruption stops it.
+		if _, err := waitStart(ctx, systemClock{}, start); err != nil && !errors.As(err, new(*MissedStartError)) {
+			return time.Time{}, err
+		}
+		return start, nil
 	}
 	cfg := plan.Driver
 	c, err := plan.compiled()

@@ -33,6 +33,8 @@ type runOptions struct {
 	repeat          int
 	quiet, progress *bool
 	stream          func() // stream part: puts the stream flags into the spec once parsed
+	// shard part: --shard I/N|auto/N, --shard-index-env, --start-at.
+	shard, shardIndexEnv, startAt *string
 }
 
 // runFlags defines the run command's flags, filling spec.
@@ -90,6 +92,10 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, *runOption
 	fs.Float64Var(&spec.SessionRate, "session-rate", spec.SessionRate, "flow: start this many sessions per second (open model), each on a connection of its own that runs the steps once and closes; replaces -c (without it, -c connections loop the steps)")
 	fs.IntVar(&spec.Procs, "procs", spec.Procs, "client processes sharing the connections and the rate; their results are merged exactly")
 	o.stream = streamFlags(fs, spec) // stream part
+	// shard part
+	o.shard = fs.String("shard", "", "run shard I of N of the scenario (I from 0): its share of the connections and of the one schedule; auto/N takes I from $JOB_COMPLETION_INDEX (or $NOMAD_ALLOC_INDEX, $AWS_BATCH_JOB_ARRAY_INDEX, $SLURM_ARRAY_TASK_ID); the result carries what wsbench merge needs")
+	o.shardIndexEnv = fs.String("shard-index-env", "", "with --shard auto/N: read the shard index from this environment variable instead")
+	o.startAt = fs.String("start-at", "", "with --shard: connect, then start measuring at this instant (RFC 3339, or +30s from now), the schedule's epoch for every shard; a shard not ready by then exits 5")
 	o.driver.IO, o.driver.Timestamps = driver.IOAuto, driver.TimestampsKernel
 	fs.Var(cliflag.Choice[string]{P: &o.driver.Timestamps, Name: "rx-timestamps", Choices: []string{driver.TimestampsKernel, driver.TimestampsRead}}, "rx-timestamps", "when an echo arrived: kernel (the kernel's receive timestamp; the client's reading delay is recorded as read_lag) or read (when the client read it)")
 	fs.Var(cliflag.Choice[iomode.Mode]{P: &o.driver.IO, Name: "io", Choices: []iomode.Mode{driver.IOAuto, driver.IOUring, driver.IOSyscalls}}, "io", "how the event loops use the kernel: auto, io_uring (a system call per batch of sends or receives) or syscalls (one per operation)")
@@ -134,8 +140,15 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 		return err
 	}
 	o.stream()
+	shard, err := shardOf(o, &spec, multi) // shard part
+	if err != nil {
+		return err
+	}
 	if spec.Arrival == scenario.ArrivalPoisson && spec.Seed == 0 {
 		spec.Seed = rand.Uint64() | 1 // chosen here so the result records it
+	}
+	if shard != nil {
+		shard.Plan = scenario.PlanHash(spec, shard.Count) // shard part: with the seed every shard derived
 	}
 	compiled, err := scenario.Compile(spec)
 	if err != nil {
@@ -172,7 +185,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	defer stop()
 	signalled := ctx
 	plan := orchestrate.Plan{Spec: spec, Compiled: compiled, Target: target, Bundled: bundled, Driver: opts, Version: version,
-		Stderr: stderr, ChildArgs: []string{"run", childStdin}}
+		Stderr: stderr, ChildArgs: []string{"run", childStdin}, Shard: shard}
 	if multi {
 		targets := fs.Args()
 		if len(targets) == 0 {
@@ -204,7 +217,10 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 		}
 		return failedError{withFlag(err)}
 	}
-	passed := results.ApplyThresholds(rep, thresholds)
+	passed := true
+	if shard == nil { // shard part: a shard's thresholds are the merged run's (wsbench merge --threshold)
+		passed = results.ApplyThresholds(rep, thresholds)
+	}
 	// The result file first, so that nothing measured is lost if stdout fails.
 	var writeErr error
 	if *out != "" {
@@ -220,6 +236,8 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 		return interruptedError{nothingMeasured: rep.DurationS == 0}
 	case rep.StopReason == driver.StopNoConnections && rep.Failure == "": // (rpc: an opening that failed has its own line)
 		return failedError{fmt.Errorf("no connection to %s could be opened in %d attempts (errors: %s)%s", rep.Target, rep.Connections.Attempted, results.ErrorCounts(rep.Errors), orchestrate.DNSReason(target, rep.Errors)+orchestrate.SubprotocolReason(compiled, rep.Errors))}
+	case rep.StopReason == driver.StopMissedStart: // shard part: exit 5, the result written
+		return missedStartError{rep.Failure}
 	case rep.StopReason == results.StopThresholdAbort:
 		var ta orchestrate.ThresholdAbort
 		errors.As(context.Cause(ctx), &ta)
