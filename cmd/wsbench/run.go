@@ -16,6 +16,7 @@ import (
 	"github.com/wsbench/wsbench/driver"
 	"github.com/wsbench/wsbench/internal/cliflag"
 	"github.com/wsbench/wsbench/internal/iomode"
+	"github.com/wsbench/wsbench/live"
 	"github.com/wsbench/wsbench/orchestrate"
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
@@ -119,11 +120,15 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	fs, o := runFlags(&spec, stdout)
 	serverPIDs := fs.IntSlice("server-pid", nil, "sample these server processes (comma-separated PIDs, summed) from /proc during the run: their CPU-seconds and peak RSS in the measured window go into the result (server_usage)")
+	prom := promRunFlags(fs) // prom part
 	out, asJSON, cpuProfile := o.out, o.asJSON, o.cpuProfile
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	multi := fs.NArg() > 1 || o.repeat > 1
+	if err := prom.check(multi); err != nil { // prom part
+		return err
+	}
 	if multi && len(*serverPIDs) > 0 {
 		return usagef("--server-pid: samples one run's server; not with --repeat or several targets")
 	}
@@ -205,8 +210,14 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 		}
 		defer sampler.Stop()
 	}
+	pr, err := prom.start(&plan, live.Shard{}, stderr) // prom part: serves until the run ends (and --metrics-linger)
+	if err != nil {
+		return err
+	}
+	defer pr.close(signalled)
 	rep, err := orchestrate.Run(ctx, abort, plan)
 	st.Done()
+	pr.finish(rep) // prom part
 	if sampler != nil && rep != nil {
 		rep.ServerUsage = sampler.Window(orchestrate.ServerWindow(rep))
 	}

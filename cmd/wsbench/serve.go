@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/internal/cliflag"
+	"github.com/wsbench/wsbench/internal/promserve"
 	"github.com/wsbench/wsbench/server"
 )
 
@@ -41,6 +42,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	fs.StringSliceVar(&cfg.Subprotocols, "subprotocol", cfg.Subprotocols, "subprotocols the server speaks; it picks the first the client offers (repeatable or comma-separated; none = never picks one)")
 	deflate := fs.Bool("deflate", !cfg.DisableDeflate, "accept permessage-deflate (RFC 7692) offers, with no context takeover; --deflate=false declines them")
 	statsInterval := fs.Duration("stats-interval", 0, "print counters, CPU and memory every interval (0 = only on stop)")
+	metricsAddr := fs.String("metrics-addr", "", "serve the counters, CPU and memory for Prometheus at http://ADDR/metrics (port 0 picks a free port)") // prom part
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -49,6 +51,11 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if *statsInterval < 0 {
 		return usagef("--stats-interval: must not be negative, got %v", *statsInterval)
+	}
+	if *metricsAddr != "" { // prom part
+		if err := promserve.CheckAddr(*metricsAddr); err != nil {
+			return usagef("--metrics-addr %s: %v", *metricsAddr, err)
+		}
 	}
 	cfg.DisableDeflate = !*deflate
 	var err error
@@ -80,6 +87,15 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "wsbench serve: listening on ws://%s/ (%s)\n", addr, srv.Settings())
 	if sa := srv.StatsAddr(); sa != nil {
 		fmt.Fprintf(stdout, "wsbench serve: stats on http://%s/stats\n", sa)
+	}
+	if *metricsAddr != "" { // prom part
+		ep, err := promserve.Listen(*metricsAddr, srv.Registry())
+		if err != nil {
+			srv.Shutdown(context.Background())
+			return failedError{fmt.Errorf("--metrics-addr %s: %w", *metricsAddr, err)}
+		}
+		defer ep.Close()
+		fmt.Fprintf(stdout, "wsbench serve: metrics on %s\n", ep.URL())
 	}
 
 	srv.Intervals(signalled, *statsInterval, func(st server.IntervalStats) {
