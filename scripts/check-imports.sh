@@ -24,7 +24,7 @@ forbid() { # package, forbidden import...
     if grep -qx -- "$f" <<<"$d"; then echo "import arrow broken: $pkg depends on $f"; fail=1; fi
   done
 }
-forbid server   "$mod/scenario" "$mod/driver" "$mod/metrics" "$mod/results" "$mod/orchestrate" "$mod/cmd/wsbench"
+forbid server   "$mod/scenario" "$mod/driver" "$mod/metrics" "$mod/results" "$mod/orchestrate" "$mod/cmd/wsbench" "$mod/live"
 forbid metrics  "github.com/gobwas/ws" "$mod/scenario" "$mod/driver" "$mod/results" "$mod/server" "$mod/orchestrate" "net"
 forbid scenario "$mod/driver" "$mod/metrics" "$mod/results" "$mod/server" "$mod/orchestrate" "github.com/gobwas/ws"
 forbid driver   "$mod/results" "$mod/server" "$mod/orchestrate" "$mod/cmd/wsbench"
@@ -35,6 +35,10 @@ forbid protocols "$mod/scenario" "$mod/driver" "$mod/metrics" "$mod/results" "$m
 # kube (issue 16): builds and applies a Job of shards, merges their results;
 # it reads scenarios and results, and drives no load itself.
 forbid kube     "$mod/driver" "$mod/server" "$mod/orchestrate" "github.com/gobwas/ws"
+# prom part: live exports a run to Prometheus from its intervals and result
+# (metrics, results); it drives nothing and knows no server. Its listener is
+# internal/promserve, which server uses too.
+forbid live     "$mod/driver" "$mod/server" "$mod/orchestrate" "github.com/gobwas/ws"
 forbid results  "$mod/driver" "$mod/server" "$mod/orchestrate" "github.com/gobwas/ws" "net"
 # The kit's compare command drives wsbench as a process and reads its JSON: of
 # the client side it uses only results (Mann-Whitney, atomic writes).
