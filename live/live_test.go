@@ -337,3 +337,24 @@ func TestScrapeNativeOverHTTP(t *testing.T) {
 		t.Errorf("text scrape: sent %v, want 3", got)
 	}
 }
+
+// BenchmarkGather is one scrape's work: every metric's histogram turned
+// into classic and native buckets, with rtt and send_lag holding 100,000
+// values spread over the whole range.
+func BenchmarkGather(b *testing.B) {
+	c := NewClient(Shard{Index: 3, Count: 8})
+	s := metrics.NewSnapshot()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 100_000 {
+		v := int64(math.Exp(rng.Float64() * math.Log(metrics.HighestUs)))
+		s.Hist[metrics.RTT].RecordUs(v)
+		s.Hist[metrics.SendLag].RecordUs(v / 2)
+	}
+	c.Interval(metrics.Interval{End: time.Second, Snapshot: s})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Registry().Gather(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
