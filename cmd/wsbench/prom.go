@@ -58,11 +58,16 @@ type promRun struct {
 	stderr io.Writer
 }
 
-// start serves the metrics of the run p describes (shard: its place in a
-// sharded run) and feeds them p's intervals; nil without --metrics-addr.
-func (o *promRunOptions) start(p *orchestrate.Plan, shard live.Shard, stderr io.Writer) (*promRun, error) {
+// start serves the metrics of the run p describes (labelled with its
+// shard, when it is one) and feeds them p's intervals; nil without
+// --metrics-addr.
+func (o *promRunOptions) start(p *orchestrate.Plan, stderr io.Writer) (*promRun, error) {
 	if *o.addr == "" {
 		return nil, nil
+	}
+	var shard live.Shard
+	if p.Shard != nil {
+		shard = live.Shard{Index: p.Shard.Index, Count: p.Shard.Count}
 	}
 	exp := live.NewClient(shard)
 	ep, err := promserve.Listen(*o.addr, exp.Registry())

@@ -55,8 +55,9 @@ func TestMetricsFlagsBadInput(t *testing.T) {
 	}
 }
 
-// TestMetricsLiveRun: `wsbench run --metrics-addr` against `wsbench serve
-// --metrics-addr`, both separate processes. While the run measures, a
+// TestMetricsLiveRun: `wsbench run --shard 1/2 --metrics-addr` against
+// `wsbench serve --metrics-addr`, both separate processes. Every series
+// of the run carries shard="1" and shards="2". While the run measures, a
 // scrape sees it live (messages sent, not finished); once it has ended,
 // every counter equals the result file's count, each latency histogram's
 // count equals the result's count of that metric and its sum the
@@ -81,7 +82,7 @@ func TestMetricsLiveRun(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "r.json")
 	cmd := exec.Command(binary, "run", "-c", "4", "-r", "400", "-d", "3s", "--warmup", "0s", "--interval", "200ms",
-		"--metrics-addr", "127.0.0.1:0", "--metrics-linger", "5s", "-o", out, url)
+		"--shard", "1/2", "--metrics-addr", "127.0.0.1:0", "--metrics-linger", "5s", "-o", out, url)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +140,17 @@ func TestMetricsLiveRun(t *testing.T) {
 	if live == nil {
 		t.Fatal("no scrape saw the run measuring (sent > 0, not finished)")
 	}
+	for name, f := range final {
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["shard"] != "1" || labels["shards"] != "2" {
+				t.Errorf("%s%v: not labelled shard 1 of 2", name, labels)
+			}
+		}
+	}
 	if l, f := gaugeOf(live, "wsbench_messages_sent_total"), gaugeOf(final, "wsbench_messages_sent_total"); l > f {
 		t.Errorf("sent %v live, more than the %v at the end", l, f)
 	}
@@ -159,7 +171,7 @@ func TestMetricsLiveRun(t *testing.T) {
 			t.Errorf("%s = %v, result %d", name, got, want)
 		}
 	}
-	if rep.Messages.Received == 0 || rep.Connections.Opened != 4 {
+	if rep.Messages.Received == 0 || rep.Connections.Opened != 2 { // shard 1 of 2: half the connections
 		t.Fatalf("the run measured nothing: %+v %+v", rep.Messages, rep.Connections)
 	}
 	for kind, n := range rep.Errors {
@@ -284,7 +296,7 @@ func scrapeText(client *http.Client, url string) (map[string]*dto.MetricFamily, 
 	return p.TextToMetricFamilies(resp.Body)
 }
 
-// gaugeOf is the value of an unlabelled counter or gauge (NaN: none).
+// gaugeOf is the value of a counter or gauge family's one series (NaN: none).
 func gaugeOf(fams map[string]*dto.MetricFamily, name string) float64 {
 	f := fams[name]
 	if f == nil || len(f.GetMetric()) != 1 {

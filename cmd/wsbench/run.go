@@ -16,7 +16,6 @@ import (
 	"github.com/wsbench/wsbench/driver"
 	"github.com/wsbench/wsbench/internal/cliflag"
 	"github.com/wsbench/wsbench/internal/iomode"
-	"github.com/wsbench/wsbench/live"
 	"github.com/wsbench/wsbench/orchestrate"
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
@@ -210,7 +209,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 		}
 		defer sampler.Stop()
 	}
-	pr, err := prom.start(&plan, live.Shard{}, stderr) // prom part: serves until the run ends (and --metrics-linger)
+	pr, err := prom.start(&plan, stderr) // prom part: serves until the run ends (and --metrics-linger)
 	if err != nil {
 		return err
 	}
