@@ -8,8 +8,10 @@ import (
 	"strings"
 )
 
-// ShardFiles are shard results read from files, each with the file it came
-// from, in the order given (a folder's files by name).
+// ShardFiles are shard results, each with the file it came from, in the
+// order given (a folder's files by name). Results got otherwise (a pod's
+// log) may be merged the same way, named by where they came from:
+// ShardFiles{Reports: reps, Files: podNames}.Merge(allowPartial).
 type ShardFiles struct {
 	Reports []*Report
 	Files   []string

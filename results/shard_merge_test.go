@@ -481,3 +481,28 @@ func TestMergeShardsVersions(t *testing.T) {
 		t.Errorf("warnings %q lack %q", merged.Warnings, want)
 	}
 }
+
+// TestHTMLShards: a partial merge's page is well-formed and loads nothing,
+// says at its top that it is partial, and has a shards section with a row
+// per shard, the missing and the late ones marked.
+func TestHTMLShards(t *testing.T) {
+	reps := randomShardSet(rand.New(rand.NewPCG(15, 16)), 4).reports(t, "p")
+	reps[3] = missedShard(t, 3, 4, "p", time.Second)
+	merged, err := MergeShards([]*Report{reps[0], reps[1], reps[3]}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := checkWellFormed(t, writeHTML(t, merged))
+	if !doc.sections["shards"] {
+		t.Fatalf("no shards section; sections %v", doc.sections)
+	}
+	for _, want := range []string{
+		"PARTIAL: partial result: shards 2, 3 of 4 missing (shard 3 missed the common start and measured nothing)",
+		"Shards: 2 of 4 merged (PARTIAL: shards 2, 3 missing)",
+		"MISSING", "MISSED START: ready +1.00s", "node-1",
+	} {
+		if !strings.Contains(doc.text, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
