@@ -59,32 +59,39 @@ func randomShardSet(rng *rand.Rand, n int) shardSet {
 }
 
 // measure records the values of shard k (all of them when k < 0) as one
-// process with one recorder would.
+// process with one recorder would (its connections each on a recorder
+// shard of their own, as the driver's workers record).
 func (s shardSet) measure(k int) *metrics.Measurement {
-	snap := metrics.NewSnapshot()
-	conns := 0
+	rec := metrics.NewRecorder()
+	workers := []*metrics.Shard{rec.NewShard(), rec.NewShard(), rec.NewShard()}
+	var c metrics.Counts
 	for i, v := range s.values {
 		if k >= 0 && s.owner[i] != k {
 			continue
 		}
+		w := workers[i%len(workers)]
 		switch {
 		case v.err != "":
-			snap.Errors[v.err]++
+			w.Error(v.err)
 		case v.metric == metrics.RTT:
-			snap.Hist[v.metric].Record(v.d)
-			snap.Counts.Sent++
-			snap.Counts.Received++
-			snap.Counts.BytesSent += 70
-			snap.Counts.BytesReceived += 66
+			w.Record(v.metric, v.d)
+			c.Sent++
+			c.Received++
+			c.BytesSent += 70
+			c.BytesReceived += 66
 		case v.metric == metrics.Connect:
-			snap.Hist[v.metric].Record(v.d)
-			snap.Counts.ConnsAttempted++
-			snap.Counts.ConnsOpened++
-			conns++
+			w.Record(v.metric, v.d)
+			c.ConnsAttempted++
+			c.ConnsOpened++
 		default:
-			snap.Hist[v.metric].Record(v.d)
+			w.Record(v.metric, v.d)
 		}
 	}
+	snap, err := rec.Snapshot()
+	if err != nil {
+		panic(err)
+	}
+	snap.Counts = c
 	// Each shard started a little off the common start, by its own clock.
 	off := time.Duration(max(k, 0)) * time.Millisecond
 	return &metrics.Measurement{
