@@ -57,9 +57,11 @@ fi
 export NETNS=1
 . scripts/lib.sh
 command -v nft >/dev/null || { echo "bench-shards: nft not found (Debian: apt-get install nftables)" >&2; exit 1; }
-rm -f "$OUT"/shard-*.json "$OUT"/shard-*.txt "$OUT"/merged.*
+rm -f "$OUT"/shard-*.json "$OUT"/shard-*.txt "$OUT"/merged.* "$OUT"/cpu.txt
 
 rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# cpu_ticks pid: the process's user + system CPU so far, in clock ticks.
+cpu_ticks() { awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 nfds() { { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l; }
 
 echo "wsbench shards: $CONNS connections, $SHARDS shards, $SERVERS servers, $(nproc) cores," \
@@ -121,7 +123,12 @@ while :; do
   for p in "${cpids[@]}"; do
     if kill -0 "$p" 2>/dev/null; then alive=1; held=$((held + $(nfds "$p"))); fi
   done
-  if [ "$held" -ge "$CONNS" ]; then t_all=$(date +%s.%N); break; fi
+  if [ "$held" -ge "$CONNS" ]; then
+    t_all=$(date +%s.%N)
+    for i in "${!cpids[@]}"; do echo "cpu $i $(cpu_ticks "${cpids[$i]}")" >>"$OUT/cpu.txt"; done
+    for i in "${!spids[@]}"; do echo "server-cpu $((i + 1)) $(cpu_ticks "${spids[$i]}")" >>"$OUT/cpu.txt"; done
+    break
+  fi
   [ "$alive" = 1 ] || break
   [ "$(date +%s)" -lt "$(date -d "$start_at" +%s)" ] || break
   sleep 0.5
@@ -153,10 +160,15 @@ mrc=0
 if [ "$sharded" = 1 ]; then
 "$bin" merge -o "$OUT/merged.json" "$OUT"/shard-*.json >"$OUT/merged.txt" 2>&1 || mrc=$?
 else mrc=99; fi
-python3 - "$OUT" "$SHARDS" "$CONNS" "$t0" "${t_all:-0}" "$mrc" "$slab0" "$slab1" <<'PY' || failed=1
+touch "$OUT/cpu.txt"
+python3 - "$OUT" "$SHARDS" "$CONNS" "$t0" "${t_all:-0}" "$mrc" "$slab0" "$slab1" "$(getconf CLK_TCK)" <<'PY' || failed=1
 import glob, json, os, statistics, sys
 out, shards, conns, t0, t_all, mrc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
-slab0, slab1 = int(sys.argv[7]), int(sys.argv[8])
+slab0, slab1, hz = int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9])
+cpu = {}
+for line in open(os.path.join(out, "cpu.txt")):
+    kind, i, ticks = line.split()
+    cpu[(kind, int(i))] = int(ticks) / hz
 samples = {}
 for line in open(os.path.join(out, "rss.txt")):
     kind, i, rss, fds = line.split()
@@ -186,7 +198,10 @@ for (kind, i), v in sorted(samples.items()):
 print(f"kernel slab memory (the whole machine's, so roughly): {(slab1 - slab0)/1024:+.1f} MiB while holding, "
       f"{(slab1 - slab0)/conns:.2f} KiB per connection (its two sockets and conntrack entry on loopback)")
 if t_all:
-    print(f"all shards held {conns} connections {t_all - t0:.1f} s after they were started: {conns/(t_all - t0):,.0f} connections/s in all")
+    ccpu = sum(v for (k, _), v in cpu.items() if k == "cpu")
+    scpu = sum(v for (k, _), v in cpu.items() if k == "server-cpu")
+    print(f"all shards held {conns} connections {t_all - t0:.1f} s after they were started: {conns/(t_all - t0):,.0f} connections/s in all; "
+          f"CPU until then: shards {ccpu:.2f} s ({ccpu/conns*1e6:.0f} µs per connection), servers {scpu:.2f} s ({scpu/conns*1e6:.0f} µs)")
 else:
     print(f"the shards never held {conns} connections at once"); ok = False
 if mrc != 0:
