@@ -22,7 +22,7 @@
 # The run: --kind hold with RATE (1,000) messages a second in all (light
 # traffic, so the merged result also has a latency histogram and counts that
 # must balance), DURATION (20 s) measured from the common start time T, which
-# is START_IN (60 s) after the shards are started: they connect first, then
+# is START_IN (30 s) after the shards are started: they connect first, then
 # wait for T. Printed: per shard, its connections, connect rate (opened per
 # second from its first connect to its last handshake), resident memory per
 # connection (VmRSS while holding, the median of 3 samples, divided by its
@@ -48,7 +48,7 @@ SERVERS=${SERVERS:-4}
 SOURCES=${SOURCES:-4}
 RATE=${RATE:-1000}
 DURATION=${DURATION:-20s}
-START_IN=${START_IN:-60}
+START_IN=${START_IN:-30}
 OUT=${OUT:-bench-out/shards}
 if [ "$(id -u)" != 0 ]; then
   echo "bench-shards: needs root (a network namespace of its own and an nftables rule in it)" >&2
