@@ -19,18 +19,24 @@
 # connections from one source address, so the shards spread theirs over
 # SOURCES (4) local addresses, 127.0.0.1 … 127.0.0.SOURCES (--source-ip).
 #
-# The run: --kind hold with RATE (1,000) messages a second in all (light
-# traffic, so the merged result also has a latency histogram and counts that
-# must balance), DURATION (20 s) measured from the common start time T, which
+# The run: --kind hold with RATE (3,000) messages a second in all, message i
+# on connection i mod CONNS, so in DURATION (20 s) each connection sends one
+# (light traffic: the merged result also has a latency histogram and counts
+# that must balance), measured from the common start time T, which
 # is START_IN (30 s) after the shards are started: they connect first, then
 # wait for T. Printed: per shard, its connections, connect rate (opened per
 # second from its first connect to its last handshake), resident memory per
 # connection (VmRSS while holding, the median of 3 samples, divided by its
 # connections: the process's fixed cost included) and peak RSS, its start
-# skew; per server, its connections and RSS per connection; then the merged
-# totals from `wsbench merge` and the whole run's connect rate (CONNS over the
-# time from starting the shards until they held CONNS sockets, polled every
-# 0.5 s).
+# skew; per server, its connections and RSS per connection; the whole run's
+# connect rate (CONNS over the time from starting the shards until they held
+# CONNS sockets, polled every 0.5 s) and the CPU shards and servers spent
+# until then; then the merged totals from `wsbench merge` (its connect rate:
+# first connect to last handshake over all shards) and the messages sent and
+# unsent against RATE × DURATION. (Sends due in the window's last
+# millisecond are neither: 2 of 12,000 at 3,000/s for 4 s, in one process as
+# in 4 shards.) It exits 1 unless every shard ran, the merge succeeded, CONNS
+# connections opened and the counts balance.
 #
 # The kernel side: the growth of the machine's slab memory (Slab in
 # /proc/meminfo) from before the shards start until they hold, per
@@ -46,7 +52,7 @@ CONNS=${CONNS:-60000}
 SHARDS=${SHARDS:-4}
 SERVERS=${SERVERS:-4}
 SOURCES=${SOURCES:-4}
-RATE=${RATE:-1000}
+RATE=${RATE:-3000}
 DURATION=${DURATION:-20s}
 START_IN=${START_IN:-30}
 OUT=${OUT:-bench-out/shards}
@@ -98,18 +104,11 @@ url=ws://127.0.0.100:8080/
 
 # The shards: one plan, one start time.
 start_at=$(date -u -d "@$(($(date +%s) + START_IN))" +%Y-%m-%dT%H:%M:%SZ)
-sharded=0
-"$bin" run --help 2>&1 | grep -q -- --shard && sharded=1
 cpids=()
 t0=$(date +%s.%N)
 for i in $(seq 0 $((SHARDS - 1))); do
-  if [ "$sharded" = 1 ]; then
-    plan=(--shard "$i/$SHARDS" --start-at "$start_at" -c "$CONNS" -r "$RATE")
-  else # TEMPORARY until --shard lands: a process per share
-    plan=(-c "$((CONNS / SHARDS))" -r "$((RATE / SHARDS))")
-  fi
-  "$bin" run "${plan[@]}" \
-    --kind hold -d "$DURATION" --warmup 0s \
+  "$bin" run --shard "$i/$SHARDS" --start-at "$start_at" \
+    --kind hold -c "$CONNS" -r "$RATE" -d "$DURATION" --warmup 0s \
     --source-ip "127.0.0.1-127.0.0.$SOURCES" --connect-timeout 60s \
     -o "$OUT/shard-$i.json" "$url" >"$OUT/shard-$i.txt" 2>&1 &
   cpids+=("$!")
@@ -135,7 +134,6 @@ while :; do
 done
 # While holding (after the start): each process's resident memory.
 now=$(date +%s) at=$(date -d "$start_at" +%s)
-[ "$sharded" = 1 ] || at=$((now - 1)) # TEMPORARY until --shard lands
 [ "$now" -ge $((at + 2)) ] || sleep $((at + 2 - now))
 slab1=$(slab_kib)
 for k in 1 2 3; do
@@ -157,14 +155,12 @@ done
 for p in "${spids[@]}"; do kill -INT "$p"; wait "$p" || true; forget "$p"; done
 
 mrc=0
-if [ "$sharded" = 1 ]; then
 "$bin" merge -o "$OUT/merged.json" "$OUT"/shard-*.json >"$OUT/merged.txt" 2>&1 || mrc=$?
-else mrc=99; fi
 touch "$OUT/cpu.txt"
-python3 - "$OUT" "$SHARDS" "$CONNS" "$t0" "${t_all:-0}" "$mrc" "$slab0" "$slab1" "$(getconf CLK_TCK)" <<'PY' || failed=1
+python3 - "$OUT" "$SHARDS" "$CONNS" "$t0" "${t_all:-0}" "$mrc" "$slab0" "$slab1" "$(getconf CLK_TCK)" "$RATE" <<'PY' || failed=1
 import glob, json, os, statistics, sys
 out, shards, conns, t0, t_all, mrc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
-slab0, slab1, hz = int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9])
+slab0, slab1, hz, rate = int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9]), float(sys.argv[10])
 cpu = {}
 for line in open(os.path.join(out, "cpu.txt")):
     kind, i, ticks = line.split()
@@ -181,7 +177,8 @@ for i in range(shards):
     except (OSError, ValueError) as e:
         print(f"shard {i}: no result ({e})"); ok = False; continue
     co, h, sh = r["connections"], r["harness"], (r.get("shard") or {}).get("shard") or {}
-    rss = statistics.median(s for s, _ in samples[("shard", i)])
+    live = [s for s, _ in samples[("shard", i)] if s > 0]  # 0: the process had ended
+    rss = statistics.median(live) if live else 0
     held = co.get("opened", 0)
     tot_opened += held
     skew = sh.get("skew_ns")
@@ -192,7 +189,8 @@ for (kind, i), v in sorted(samples.items()):
     if kind != "server":
         continue
     idle_rss, idle_fds = samples[("idle-server", i)][0]
-    rss, held = statistics.median(s for s, _ in v), max(f for _, f in v) - idle_fds
+    live = [s for s, _ in v if s > 0]
+    rss, held = statistics.median(live) if live else 0, max(f for _, f in v) - idle_fds
     print(f"server {i}: {held:>6} connections  RSS {rss/1024:6.1f} MiB = {rss/max(held,1):5.2f} KiB/conn"
           f" ({(rss - idle_rss)/max(held,1):.2f} KiB/conn above its {idle_rss/1024:.1f} MiB idle)")
 print(f"kernel slab memory (the whole machine's, so roughly): {(slab1 - slab0)/1024:+.1f} MiB while holding, "
@@ -209,9 +207,13 @@ if mrc != 0:
 else:
     m = json.load(open(os.path.join(out, "merged.json")))
     c, co, ms = m["messages"], m["connections"], m.get("shards") or {}
-    print(f"merged ({len(ms.get('present') or [])} of {ms.get('count', '?')} shards): {co['opened']} opened, {co.get('failed', 0)} failed; "
+    print(f"merged ({len(ms.get('present') or [])} of {ms.get('count', '?')} shards): {co['opened']} opened, {co.get('failed', 0)} failed, "
+          f"{co.get('opened_per_s', 0):,.0f} opened/s (first connect to last handshake over all shards); "
           f"messages sent {c['sent']}, received {c['received']}, lost {c.get('lost', 0)}; "
           f"balanced {c.get('balanced')}; start spread {ms.get('spread_ns', 0)/1e6:.2f} ms, max skew {ms.get('skew_max_ns', 0)/1e6:.2f} ms")
+    planned = round(rate * m["duration_s"])
+    print(f"rate × duration {planned} messages: sent {c['sent']} + unsent {c.get('unsent', 0)}"
+          f" = {c['sent'] + c.get('unsent', 0)} ({c['sent'] + c.get('unsent', 0) - planned:+d})")
     ok = ok and co["opened"] == conns and c.get("balanced", False)
 sys.exit(0 if ok else 1)
 PY
