@@ -159,8 +159,17 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 		return usageError{withFlag(err)}
 	}
 	opts := o.driver
-	thresholds, watch, err := orchestrate.Check(compiled, opts, multi)
+	checked := compiled
+	if shard != nil { // image part (scale): a shard's process must fit the limits with its share of the connections, not the whole run's
+		c := *compiled
+		c.Spec.Conns = (spec.Conns + shard.Count - 1) / shard.Count
+		checked = &c
+	}
+	thresholds, watch, err := orchestrate.Check(checked, opts, multi)
 	if err != nil {
+		if shard != nil && checked.Spec.Conns != spec.Conns { // image part
+			return usageError{fmt.Errorf("shard %d/%d holds up to %d of the run's %d connections: %w", shard.Index, shard.Count, checked.Spec.Conns, spec.Conns, withFlag(err))}
+		}
 		return usageError{withFlag(err)}
 	}
 	if err := checkOut(*out, multi); err != nil {
