@@ -211,7 +211,7 @@ func maxTime(a, b time.Time) time.Time {
 
 // stopMissedStart is the stop reason of a shard that was not connected and
 // ready by the common start (--start-at) and so measured nothing.
-const stopMissedStart metrics.StopReason = "missed_start"
+const stopMissedStart = metrics.StopMissedStart
 
 // versions lists the tool versions the shards ran, each with its shards,
 // when they differ ("0.1.0: shards 0, 1").

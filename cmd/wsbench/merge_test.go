@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -206,5 +207,63 @@ func TestMergeHelp(t *testing.T) {
 	}
 	if _, out, _ := runCLI("--help"); !strings.Contains(out, "  merge ") {
 		t.Errorf("wsbench --help does not list merge:\n%s", out)
+	}
+}
+
+// TestMergeRealShards: the results of real shards (wsbench run --shard
+// i/3 --start-at) in a folder merge to the planned totals exactly; a shard
+// that missed its start (exit 5, its result written) is refused by name,
+// and with --allow-partial is shown missing, how late it was ready.
+func TestMergeRealShards(t *testing.T) {
+	_, url, _ := startServe(t)
+	args := []string{"-c", "6", "-r", "300", "-d", "1s", "--warmup", "0s", url}
+	reps := runShards(t, 3, nil, args...)
+	dir := t.TempDir()
+	for i, r := range reps {
+		if err := r.WriteFile(filepath.Join(dir, fmt.Sprintf("shard-%d.json", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "run.json")
+	code, stdout, stderr := runCLI("merge", "-o", out, dir)
+	if code != exitOK || !strings.Contains(stdout, "Shards: 3 of 3 merged") {
+		t.Fatalf("merge: exit %d %s\n%s", code, stderr, stdout)
+	}
+	rep, err := results.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The shards' counts, summed exactly (that the shards send rate ×
+	// duration between them is the shard part's test).
+	var sent, received, rtts int64
+	for _, r := range reps {
+		sent, received, rtts = sent+r.Messages.Sent, received+r.Messages.Received, rtts+r.Latency["rtt"].Count
+	}
+	if sent == 0 || rep.Messages.Sent != sent || rep.Messages.Received != received || rep.Connections.Opened != 6 || rep.Latency["rtt"].Count != rtts || !rep.Messages.Balanced {
+		t.Errorf("merged: messages %+v, opened %d, rtt count %d; want the shards' %d sent, %d received, %d rtt on 6 connections",
+			rep.Messages, rep.Connections.Opened, rep.Latency["rtt"].Count, sent, received, rtts)
+	}
+	for i, s := range rep.Shards.Present {
+		if s.Index != i || s.SkewNs != reps[i].Shard.Shard.SkewNs || rep.Shards.SkewMaxNs < s.SkewNs {
+			t.Errorf("shard %d: %+v, skew max %d", i, s, rep.Shards.SkewMaxNs)
+		}
+	}
+
+	// Shard 1 again, given a start long past: it connects, misses it, writes
+	// its result and exits 5.
+	late := filepath.Join(t.TempDir(), "late-1.json")
+	cmd := exec.Command(binary, append([]string{"run", "-q", "-o", late, "--shard", "1/3", "--start-at", time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano)}, args...)...)
+	if b, err := cmd.CombinedOutput(); cmd.ProcessState.ExitCode() != exitMissedStart {
+		t.Fatalf("late shard: %v, exit %d\n%s", err, cmd.ProcessState.ExitCode(), b)
+	}
+	files := []string{filepath.Join(dir, "shard-0.json"), late, filepath.Join(dir, "shard-2.json")}
+	code, _, stderr = runCLI(append([]string{"merge"}, files...)...)
+	if code != exitMergeRefused || !strings.Contains(stderr, late+": shard 1/3 missed the common start") {
+		t.Errorf("merge with a late shard: exit %d %q", code, stderr)
+	}
+	code, stdout, stderr = runCLI(append([]string{"merge", "--allow-partial"}, files...)...)
+	if code != exitOK || !strings.Contains(stdout, "partial result: shard 1 of 3 missing (shard 1 missed the common start and measured nothing)") ||
+		!strings.Contains(stdout, "MISSED START: ready +") {
+		t.Errorf("--allow-partial with a late shard: exit %d %s\n%s", code, stderr, stdout)
 	}
 }
