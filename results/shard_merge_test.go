@@ -172,44 +172,65 @@ func sameMeasured(merged, one *Report) string {
 // counts every message, connection and error once and its histograms are
 // bucket for bucket (encoded HDR and summary) the one histogram a single
 // recorder fed every value makes. Orders and splits being free is the
-// merge's commutativity and associativity.
+// merge's commutativity and associativity. FuzzMergeShards explores more.
 func TestMergeShardsExact(t *testing.T) {
 	for seed := range uint64(30) {
-		rng := rand.New(rand.NewPCG(seed, 16))
-		n := 1 + rng.IntN(7)
-		set := randomShardSet(rng, n)
-		one, err := Build(About{ToolVersion: "test", Spec: shardSpec(), Target: "ws://127.0.0.1:9999/"}, set.measure(-1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		reps := set.reports(t, "sha256:aaaa")
-		rng.Shuffle(len(reps), func(i, j int) { reps[i], reps[j] = reps[j], reps[i] })
-		merged, err := MergeShards(reps, false)
-		if err != nil {
-			t.Fatalf("seed %d, %d shards: %v", seed, n, err)
-		}
-		if d := sameMeasured(merged, one); d != "" {
-			t.Errorf("seed %d, %d shards: %s", seed, n, d)
-		}
-		if merged.Scenario.Conns != shardSpec().Conns {
-			t.Errorf("seed %d: merged scenario has %d connections, the run %d", seed, merged.Scenario.Conns, shardSpec().Conns)
-		}
-		if s := merged.Shards; s == nil || s.Partial || len(s.Missing) != 0 || len(s.Present) != n || s.Count != n || s.Plan != "sha256:aaaa" {
-			t.Errorf("seed %d: shards %+v", seed, merged.Shards)
-		}
-		// Merged again in another order, the result is the same document
-		// (but for when it was made).
-		rng.Shuffle(len(reps), func(i, j int) { reps[i], reps[j] = reps[j], reps[i] })
-		again, err := MergeShards(reps, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		again.Environment, again.EndedAt = merged.Environment, merged.EndedAt
-		a, _ := merged.MarshalIndent()
-		b, _ := again.MarshalIndent()
-		if !bytes.Equal(a, b) {
-			t.Errorf("seed %d: the merge depends on the order of its inputs", seed)
-		}
+		checkMergeExact(t, seed, 0)
+	}
+}
+
+// FuzzMergeShards: TestMergeShardsExact's property for any seed and shard
+// count (up to 40, the test run's connections).
+func FuzzMergeShards(f *testing.F) {
+	f.Add(uint64(1), uint8(3))
+	f.Add(uint64(99), uint8(1))
+	f.Add(uint64(7), uint8(40))
+	f.Fuzz(func(t *testing.T, seed uint64, n uint8) {
+		checkMergeExact(t, seed, 1+int(n)%shardSpec().Conns)
+	})
+}
+
+// checkMergeExact deals random values to n shards (0: 1 to 7, from the
+// seed), merges their results in two random orders and checks both against
+// one recorder fed every value.
+func checkMergeExact(t *testing.T, seed uint64, n int) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 16))
+	if n == 0 {
+		n = 1 + rng.IntN(7)
+	}
+	set := randomShardSet(rng, n)
+	one, err := Build(About{ToolVersion: "test", Spec: shardSpec(), Target: "ws://127.0.0.1:9999/"}, set.measure(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps := set.reports(t, "sha256:aaaa")
+	rng.Shuffle(len(reps), func(i, j int) { reps[i], reps[j] = reps[j], reps[i] })
+	merged, err := MergeShards(reps, false)
+	if err != nil {
+		t.Fatalf("seed %d, %d shards: %v", seed, n, err)
+	}
+	if d := sameMeasured(merged, one); d != "" {
+		t.Errorf("seed %d, %d shards: %s", seed, n, d)
+	}
+	if merged.Scenario.Conns != shardSpec().Conns {
+		t.Errorf("seed %d: merged scenario has %d connections, the run %d", seed, merged.Scenario.Conns, shardSpec().Conns)
+	}
+	if s := merged.Shards; s == nil || s.Partial || len(s.Missing) != 0 || len(s.Present) != n || s.Count != n || s.Plan != "sha256:aaaa" {
+		t.Errorf("seed %d: shards %+v", seed, merged.Shards)
+	}
+	// Merged again in another order, the result is the same document
+	// (but for when it was made).
+	rng.Shuffle(len(reps), func(i, j int) { reps[i], reps[j] = reps[j], reps[i] })
+	again, err := MergeShards(reps, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Environment, again.EndedAt = merged.Environment, merged.EndedAt
+	a, _ := merged.MarshalIndent()
+	b, _ := again.MarshalIndent()
+	if !bytes.Equal(a, b) {
+		t.Errorf("seed %d: the merge depends on the order of its inputs", seed)
 	}
 }
 
