@@ -534,3 +534,33 @@ func TestHTMLShards(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMergeShards: merging the results of 10 and 100 shards, each
+// with a few thousand values over five metrics (read from their files
+// already).
+func BenchmarkMergeShards(b *testing.B) {
+	for _, n := range []int{10, 100} {
+		b.Run(fmt.Sprintf("shards=%d", n), func(b *testing.B) {
+			set := randomShardSet(rand.New(rand.NewPCG(1, 1)), n)
+			set.values = append(set.values, set.values...)
+			set.owner = append(set.owner, set.owner...)
+			spec := shardSpec()
+			reps := make([]*Report, n)
+			for k := range n {
+				m := set.measure(k)
+				r, err := Build(About{ToolVersion: "test", Spec: spec, Target: "ws://127.0.0.1:9999/"}, m)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r.Shard = &ShardResult{Shard: ShardInfo{Index: k, Count: n, Plan: "p", FirstSlot: k, Conns: 1}, Measurement: m}
+				reps[k] = r
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := MergeShards(reps, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
