@@ -399,6 +399,10 @@ func (s *session) checkOptions() error {
 	if s.split && (part.First < 0 || part.First+spec.Conns > part.Total) {
 		return fmt.Errorf("part: slots %d..%d outside 0..%d", part.First, part.First+spec.Conns-1, part.Total-1)
 	}
+	if s.split && s.c.Schedule.Poisson && s.c.Schedule.Seed == 0 {
+		// shard part: each part would draw its own arrivals.
+		return errors.New("part: a part of a Poisson run needs the run's seed (seed), the same in every part")
+	}
 	switch s.cfg.Timestamps {
 	case "", TimestampsKernel:
 		s.rxStamps = true
@@ -484,6 +488,7 @@ func (s *session) cleanUp() {
 // loops, which adopt the connections.
 func (s *session) setUp() error {
 	spec, conns := s.spec, s.conns
+	s.placeSlots()
 	switch {
 	case s.staged:
 		// Slots are fixed by the plan; their messages are counted as they fall due.
@@ -491,10 +496,7 @@ func (s *session) setUp() error {
 		s.dead = deadSlots(conns, s.part.First, spec.Conns)
 	case s.broadcast:
 		// Rooms are fixed by slot: a connection that failed leaves a hole.
-		s.part = Part{First: 0, Total: spec.Conns}
 		s.dead = deadSlots(conns, 0, spec.Conns)
-	default:
-		s.part = Part{First: 0, Total: len(conns)}
 	}
 	s.r = s.newRun()
 	s.res.Timestamps = TimestampsRead
@@ -537,6 +539,20 @@ func (s *session) setUp() error {
 		}
 	})
 	return s.adopt()
+}
+
+// placeSlots sets the slots the run's schedule is spread over (s.part),
+// once the connections due at the start are dialled: a part's (or a
+// shard's) place in the whole run; a broadcast run's every slot (rooms are
+// fixed by slot); else the connections that opened.
+func (s *session) placeSlots() {
+	switch {
+	case s.staged, s.split:
+	case s.broadcast:
+		s.part = Part{First: 0, Total: s.spec.Conns}
+	default:
+		s.part = Part{First: 0, Total: len(s.conns)}
+	}
 }
 
 // newRun is the settings and timeline every event loop reads.

@@ -41,17 +41,23 @@ func (p *openPacer) due(now int64) int64 {
 
 // schedule queues c's next send if it falls before the stop.
 func (p *openPacer) schedule(c *conn, stop int64) {
-	if sc := p.w.run.sched; sc.Poisson {
-		// The exact time of message nextSeq follows from the last one's: At
-		// would add up every gap again.
-		c.exact += sc.Gap(c.sched, c.nextSeq)
-		c.due = int64(sc.Quantize(c.exact))
-	} else {
-		c.due = int64(p.w.run.sched.At(c.sched, c.nextSeq))
-	}
+	c.exact, c.due = p.w.run.nextDue(c.sched, c.nextSeq, c.exact)
 	if c.due < stop {
 		p.heap.push(c)
 	}
+}
+
+// nextDue is when message seq of schedule index idx is due (ns since the
+// origin), and its exact time in a Poisson schedule, which follows from the
+// exact time of the message before it (exact; 0 before the first): At
+// would add up every gap again. Every process of a split run (and every
+// shard) computes it alike from the whole run's schedule.
+func (r *run) nextDue(idx int, seq uint64, exact float64) (float64, int64) {
+	if sc := r.sched; sc.Poisson {
+		exact += sc.Gap(idx, seq)
+		return exact, int64(sc.Quantize(exact))
+	}
+	return exact, int64(r.sched.At(idx, seq))
 }
 
 // replied puts a connection held by --max-inflight back on the heap.

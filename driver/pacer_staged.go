@@ -70,16 +70,15 @@ func (p *stagedPacer) take(send bool, now int64) {
 	w := p.w
 	s, r := w.staged, w.run
 	measured := p.at >= r.measureStart
-	k := r.plan.Active(time.Duration(p.exact))
+	slot, planned := p.slot()
 	switch {
-	case k <= 0:
+	case !planned:
 		// No connection is planned: the first loop of the part holding
 		// slot 0 counts it, once.
 		if measured && s.first == 0 && s.idx == 0 {
 			w.shard.Counts.Unsent++
 		}
 	default:
-		slot := int(p.seq % uint64(k))
 		if !s.owns(slot) {
 			break
 		}
@@ -96,6 +95,17 @@ func (p *stagedPacer) take(send bool, now int64) {
 	}
 	p.seq++
 	p.advance()
+}
+
+// slot is the slot the sequence's current message goes to: seq mod the
+// connections active at its time, the same in every process of the run;
+// planned is false when none is.
+func (p *stagedPacer) slot() (slot int, planned bool) {
+	k := p.w.run.plan.Active(time.Duration(p.exact))
+	if k <= 0 {
+		return 0, false
+	}
+	return int(p.seq % uint64(k)), true
 }
 
 func (p *stagedPacer) sendBefore(t int64) {
