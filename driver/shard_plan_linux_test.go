@@ -280,4 +280,3 @@ func FuzzShardUnion(f *testing.F) {
 }
 
 func noFiles(string) ([]byte, error) { return nil, fmt.Errorf("no files") }
-
