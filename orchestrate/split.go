@@ -17,7 +17,6 @@ import (
 
 	"github.com/wsbench/wsbench/driver"
 	"github.com/wsbench/wsbench/internal/iomode"
-	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
 )
@@ -86,9 +85,10 @@ func Split(ctx, abort context.Context, p Plan) (*results.Report, error) {
 			}
 		}
 	}()
+	plan := scenario.PlanHash(spec, spec.Procs) // shard part: the children are shards i/N of this plan
 	for i := range kids {
 		first, n := share(spec.Conns, spec.Procs, i)
-		settings, err := childInput(spec, target, first, n, opts)
+		settings, err := childInput(spec, target, first, n, opts, shardOf(i, spec.Procs, plan))
 		if err != nil {
 			return nil, fieldErrorf("procs", "settings of client process %d: %w", i, err)
 		}
@@ -171,38 +171,69 @@ func Split(ctx, abort context.Context, p Plan) (*results.Report, error) {
 		}
 	}
 
-	var parts []results.Part
+	// shard part: each child's result is a shard's (its place, its start
+	// and skew, its raw measurement), merged as wsbench merge merges
+	// shards: results.MergeShards, exact.
+	var shards []*results.Report
 	var lost []string
 	for i, k := range kids {
-		m, err := readMeasurement(k.stdout.Bytes())
+		sr, err := readShardResult(k.stdout.Bytes())
 		if err != nil {
 			lost = append(lost, fmt.Sprintf("client process %d (connections %d-%d) reported no result: %v (%v)", i, k.first, k.first+k.conns-1, errs[i], err))
 			continue
 		}
-		parts = append(parts, results.Part{Measurement: m, Spec: childSpec(spec, target, k.conns), FirstSlot: k.first, Conns: k.conns})
+		// Judged on its own: its intervals and stages are the whole's to report.
+		totals := *sr.Measurement
+		totals.Intervals, totals.Stages = nil, nil
+		own, err := results.Build(p.about(childSpec(spec, target, k.conns)), &totals)
+		if err != nil {
+			return nil, fmt.Errorf("client process %d: %w", i, err)
+		}
+		own.Shard = sr
+		shards = append(shards, own)
 	}
-	if len(parts) == 0 {
+	if len(shards) == 0 {
 		return nil, fieldErrorf("procs", "no client process reported a result: %s", strings.Join(lost, "; "))
 	}
-	a := p.about(spec)
-	a.Warnings = lost
-	return results.Combine(a, parts)
+	rep, err := results.MergeShards(shards, true)
+	if err != nil {
+		return nil, err
+	}
+	// The run's own scenario (its --procs, connect rate, thresholds), not
+	// a child's share, and the parent's knowledge of the target.
+	whole := p.about(spec)
+	rep.Scenario, rep.Target, rep.Bundled = whole.Spec, whole.Target, whole.Bundled
+	rep.Harness.ServerOnThisMachine = whole.ServerLocal
+	rep.Warnings = append(rep.Warnings, lost...)
+	// The processes load one server: what one found wrong with it is the
+	// run's, said as a run in one process says it.
+	if f, ok := strings.CutPrefix(rep.Failure, "shard "); ok {
+		if _, line, ok := strings.Cut(f, ": "); ok {
+			rep.Failure = line
+		}
+	}
+	return rep, nil
 }
 
-// readMeasurement reads what a child printed on its standard output: its
-// measurement, as JSON.
-func readMeasurement(b []byte) (*metrics.Measurement, error) {
+// shardOf is child i's shard of a split run of n processes.
+func shardOf(i, n int, plan string) results.ShardInfo {
+	return results.ShardInfo{Index: i, Count: n, Plan: plan}
+}
+
+// readShardResult reads what a child printed on its standard output: its
+// shard result (its place and measurement), as JSON.
+func readShardResult(b []byte) (*results.ShardResult, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, errors.New("nothing on its standard output")
 	}
-	var m metrics.Measurement
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("its measurement: %w", err)
+	var sr results.ShardResult
+	if err := json.Unmarshal(b, &sr); err != nil {
+		return nil, fmt.Errorf("its result: %w", err)
 	}
-	if m.Snapshot == nil {
-		return nil, errors.New("its measurement holds no snapshot")
+	if sr.Measurement == nil || sr.Measurement.Snapshot == nil {
+		return nil, errors.New("its result holds no measurement")
 	}
-	return &m, nil
+	return &sr, nil
 }
 
 // childSettings is what a split run's parent hands a child: one line of
@@ -217,27 +248,20 @@ type childSettings struct {
 	Workers    int         `json:"workers"`
 	IO         iomode.Mode `json:"io"`
 	Timestamps string      `json:"rx_timestamps"`
+	// shard part: the child's shard of the parent's plan (index, count, plan).
+	Shard results.ShardInfo `json:"shard"`
 }
 
 // childSpec is the scenario of the child that runs slots first … first+n-1
 // of spec at target.
 func childSpec(spec scenario.Spec, target string, n int) scenario.Spec {
-	c := spec
-	c.Target, c.Conns, c.Procs, c.Thresholds = target, n, 1, nil // thresholds are the parent's to check
-	c.DialConcurrency = max(1, spec.DialConcurrency/spec.Procs)
-	c.PushRate, c.PushCount = 0, 0 // stream part: the bundled server's, which the parent started
-	if !spec.Staged() {
-		// Each process its share of the opening rate; in a staged run every
-		// process paces the whole plan's opens, then takes its own slots.
-		c.ConnectRate = spec.ConnectRate / float64(spec.Procs)
-	}
-	return c
+	return shareSpec(spec, target, n, spec.Procs) // shard part: one split for shards and processes
 }
 
 // childInput is the first line a child reads on its standard input.
-func childInput(spec scenario.Spec, target string, first, n int, opts driver.Config) ([]byte, error) {
+func childInput(spec scenario.Spec, target string, first, n int, opts driver.Config, shard results.ShardInfo) ([]byte, error) {
 	b, err := json.Marshal(childSettings{Spec: childSpec(spec, target, n), First: first, Total: spec.Conns,
-		Workers: opts.Workers, IO: opts.IO, Timestamps: opts.Timestamps})
+		Workers: opts.Workers, IO: opts.IO, Timestamps: opts.Timestamps, Shard: shard})
 	return append(b, '\n'), err
 }
 
@@ -295,7 +319,7 @@ func Child(ctx, abort context.Context, stdin io.Reader, stdout io.Writer, versio
 	}
 	p := Plan{Spec: set.Spec, Compiled: compiled.Share(set.Spec.Conns), Target: set.Spec.Target, Version: version,
 		Driver: driver.Config{Workers: set.Workers, IO: set.IO, Timestamps: set.Timestamps}}
-	return set.Spec, runPart(ctx, abort, p, driver.Part{First: set.First, Total: set.Total}, in, stdout)
+	return set.Spec, runPart(ctx, abort, p, driver.Part{First: set.First, Total: set.Total}, set.Shard, in, stdout)
 }
 
 func startChild(exe string, args []string, settings []byte, first, n int, stderr *scrubWriter) (*child, error) {
@@ -343,7 +367,7 @@ func startChild(exe string, args []string, settings []byte, first, n int, stderr
 // runPart is the child side: run slots p.First … p.First+spec.Conns-1 of a
 // run of p.Total connections, report "ready" on fd 3 once connected, start
 // on a "go" line from stdin, print the result as JSON.
-func runPart(ctx, abort context.Context, plan Plan, p driver.Part, stdin *bufio.Reader, stdout io.Writer) error {
+func runPart(ctx, abort context.Context, plan Plan, p driver.Part, shard results.ShardInfo, stdin *bufio.Reader, stdout io.Writer) error {
 	spec := plan.Spec
 	if p.First < 0 || p.First+spec.Conns > p.Total {
 		return SettingsError{fmt.Errorf("slots %d-%d outside a run of %d connections", p.First, p.First+spec.Conns-1, p.Total)}
@@ -373,9 +397,11 @@ func runPart(ctx, abort context.Context, plan Plan, p driver.Part, stdin *bufio.
 		// A process that reads the line late starts at once, on the same
 		// epoch: what fell due meanwhile leaves late (send lag), as in one
 		// process that fell behind; only an interruption stops it.
-		if _, err := waitStart(ctx, systemClock{}, start); err != nil && !errors.As(err, new(*MissedStartError)) {
+		woke, err := waitStart(ctx, systemClock{}, start)
+		if err != nil && !errors.As(err, new(*MissedStartError)) {
 			return time.Time{}, err
 		}
+		shard.StartAt, shard.StartedAt, shard.SkewNs = start, woke, woke.Sub(start).Nanoseconds()
 		return start, nil
 	}
 	cfg := plan.Driver
@@ -388,7 +414,9 @@ func runPart(ctx, abort context.Context, plan Plan, p driver.Part, stdin *bufio.
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(res)
+	shard.FirstSlot, shard.Conns = p.First, spec.Conns
+	shard.Host, _ = os.Hostname()
+	b, err := json.Marshal(results.ShardResult{Shard: shard, Measurement: res})
 	if err != nil {
 		return fmt.Errorf("encode the measurement: %w", err)
 	}

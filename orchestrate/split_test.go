@@ -11,6 +11,7 @@ import (
 
 	"github.com/wsbench/wsbench/driver"
 	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
 )
 
@@ -53,7 +54,7 @@ func TestChildInputCarriesTheWholeSpec(t *testing.T) {
 	spec.Reconnect = scenario.Duration(250 * time.Millisecond)
 	spec.SizeMax, spec.Payload, spec.Query, spec.TokensFile = 900, scenario.PayloadRandom, "u={{conn}}&t={{token}}", "/t.txt"
 	spec.Template, spec.PayloadFile = `{"s":"{{stamp}}"}`, "/p.bin" // not a valid mix, but each must reach the child
-	in, err := childInput(spec, spec.Target, 4, 3, driver.Config{Workers: 2, IO: driver.IOSyscalls, Timestamps: driver.TimestampsRead})
+	in, err := childInput(spec, spec.Target, 4, 3, driver.Config{Workers: 2, IO: driver.IOSyscalls, Timestamps: driver.TimestampsRead}, shardOf(1, 3, "sha256:abc"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,8 @@ func TestChildInputCarriesTheWholeSpec(t *testing.T) {
 	if !reflect.DeepEqual(set.Spec, want) {
 		t.Errorf("child reads\n%+v\nwant\n%+v", set.Spec, want)
 	}
-	if set.First != 4 || set.Total != 10 || set.Workers != 2 || set.IO != driver.IOSyscalls || set.Timestamps != driver.TimestampsRead {
+	if set.First != 4 || set.Total != 10 || set.Workers != 2 || set.IO != driver.IOSyscalls || set.Timestamps != driver.TimestampsRead ||
+		set.Shard.Index != 1 || set.Shard.Count != 3 || set.Shard.Plan != "sha256:abc" {
 		t.Errorf("options: %+v", set)
 	}
 	// The start signal after the settings is still there to read.
@@ -83,7 +85,7 @@ func TestChildInputCarriesStages(t *testing.T) {
 	spec.Procs, spec.ConnectRate = 2, 100
 	spec.Stages = []scenario.Stage{{Duration: 0, Conns: 4, Rate: 10}, {Name: "up: fast", Duration: scenario.Duration(time.Second), Conns: 8, Rate: 2.5}}
 	spec.ApplyStages()
-	in, err := childInput(spec, spec.Target, 4, 4, driver.Config{IO: driver.IOAuto, Timestamps: driver.TimestampsKernel})
+	in, err := childInput(spec, spec.Target, 4, 4, driver.Config{IO: driver.IOAuto, Timestamps: driver.TimestampsKernel}, shardOf(1, 2, "sha256:abc"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,22 +129,28 @@ func TestChildStderrScrubbed(t *testing.T) {
 	}
 }
 
-// TestReadMeasurement: what a child prints is its measurement, read back
-// exactly; nothing, or something else, is an error that says so.
-func TestReadMeasurement(t *testing.T) {
+// TestReadShardResult: what a child prints is its shard result (place and
+// measurement), read back exactly; nothing, or something else, is an error
+// that says so.
+func TestReadShardResult(t *testing.T) {
 	snap := metrics.NewSnapshot()
 	snap.Counts.Sent, snap.Counts.Received = 5, 5
 	snap.Hist[metrics.RTT].RecordUs(42)
-	b, err := json.Marshal(&metrics.Measurement{StopReason: driver.StopCompleted, Snapshot: snap, Processes: 1})
+	info := results.ShardInfo{Index: 1, Count: 2, Plan: "sha256:abc", FirstSlot: 5, Conns: 5, SkewNs: 7,
+		StartAt: time.Date(2026, 12, 3, 23, 0, 0, 0, time.UTC), StartedAt: time.Date(2026, 12, 3, 23, 0, 0, 7, time.UTC)}
+	b, err := json.Marshal(results.ShardResult{Shard: info, Measurement: &metrics.Measurement{StopReason: driver.StopCompleted, Snapshot: snap, Processes: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := readMeasurement(append(b, '\n'))
-	if err != nil || m.Snapshot.Counts != snap.Counts || m.Snapshot.Hist[metrics.RTT].Count() != 1 || m.StopReason != driver.StopCompleted {
-		t.Errorf("read back %+v, %v", m, err)
+	sr, err := readShardResult(append(b, '\n'))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for in, want := range map[string]string{"": "nothing on its standard output", "{}": "no snapshot", `{"schema":1,"messages":{}}`: "no snapshot", "not json": "its measurement"} {
-		if _, err := readMeasurement([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
+	if m := sr.Measurement; m.Snapshot.Counts != snap.Counts || m.Snapshot.Hist[metrics.RTT].Count() != 1 || m.StopReason != driver.StopCompleted || sr.Shard != info {
+		t.Errorf("read back %+v, %+v", sr.Shard, sr.Measurement)
+	}
+	for in, want := range map[string]string{"": "nothing on its standard output", "{}": "no measurement", `{"shard":{},"measurement":{}}`: "no measurement", "not json": "its result"} {
+		if _, err := readShardResult([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want an error saying %q", in, err, want)
 		}
 	}

@@ -206,3 +206,23 @@ func TestShardFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestProcsAreShards: --procs N runs its processes as shards i/N of one
+// plan, started on one common start (the "go" line carries it): the merged
+// result lists them, each with that start as its clock's origin.
+func TestProcsAreShards(t *testing.T) {
+	_, url, _ := startServe(t)
+	rep := runJSON(t, "--procs", "2", "-c", "6", "-r", "300", "-d", "500ms", "--warmup", "0s", url)
+	s := rep.Shards
+	if s == nil || s.Count != 2 || len(s.Present) != 2 || s.Partial || !strings.HasPrefix(s.Plan, "sha256:") {
+		t.Fatalf("shards of the merged result: %+v", s)
+	}
+	for i, p := range s.Present {
+		if p.Index != i || p.Plan != s.Plan || p.StartAt.IsZero() || !p.StartAt.Equal(s.Present[0].StartAt) || p.SkewNs < 0 || p.Conns != 3 || p.FirstSlot != 3*i {
+			t.Errorf("process %d: %+v", i, p)
+		}
+	}
+	if rep.Messages.Sent != 150 || rep.Messages.Received != 150 || rep.Scenario.Procs != 2 || !rep.StartedAt.Equal(s.Present[0].StartAt) {
+		t.Errorf("merged: messages %+v, procs %d, started %v (common start %v)", rep.Messages, rep.Scenario.Procs, rep.StartedAt, s.Present[0].StartAt)
+	}
+}
