@@ -52,11 +52,13 @@ Each term as the code uses it, with what implements it.
   - Slot (conn.slot): a connection's index in the whole run. Its place in the
     open-model schedule is run.schedIndex(slot) (conn.sched): the slot itself,
     or in a broadcast run its publisher index (-1: it never sends).
-  - Part (Config.Part): one process's share of a run split with --procs:
-    slots First … First+Spec.Conns-1 of Total. Every part computes the
-    whole run's schedule and sends only its own slots, so the parts together
-    send exactly what one process would; a split part's slot that failed to
-    open has its scheduled sends counted as unsent (deadSlots).
+  - Part (Config.Part): one process's share of a run split with --procs,
+    or one shard's (--shard I/N, on any machine): slots First …
+    First+Spec.Conns-1 of Total. Every part computes the whole run's
+    schedule (placeSlots, run.nextDue, stagedPacer.slot) and sends only its
+    own slots, so the parts together send exactly what one process would
+    (shard_plan_linux_test.go checks it, fuzzed); a split part's slot that
+    failed to open has its scheduled sends counted as unsent (deadSlots).
   - Closed model (default, closedPacer): each connection sends its next
     message when the reply to the last arrives (closedPacer.replied calls
     worker.send), after --think if set (then the send is due on the
@@ -135,7 +137,9 @@ Each term as the code uses it, with what implements it.
     when nothing is outstanding or the grace is over; closing sends close
     1000 and waits up to closeTimeout (2 s) for the server's replies.
   - Warm-up and measured window: the clock starts (run.origin) once every
-    connection is open and Config.Ready returned; what is sent before
+    connection is open and Config.Ready returned, at the start it returned
+    if any (originAt: a shard's --start-at, the schedule's epoch on every
+    machine); what is sent before
     run.measureStart (the warm-up) is not counted (conn.firstMeasured).
   - Checkpoints and intervals: with Spec.Interval each loop's shard records
     every value twice, into its totals and into a window; at each interval

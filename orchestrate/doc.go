@@ -13,9 +13,14 @@
 //     this program started with Plan.ChildArgs, calls Child, reads its
 //     settings as JSON on standard input (never as flags on a command line
 //     that every user can read), opens its share, and prints its
-//     measurement; the parent merges them exactly (results.Combine, by
-//     metrics.Merge, the one merge a mix uses too).
-//   - Run picks one of those three for a Plan.
+//     result as shard i/N of the parent's plan; the parent merges them
+//     exactly (results.MergeShards, by metrics.Merge, the one merge a mix
+//     uses too).
+//   - RunShard runs one shard of a run (wsbench run --shard I/N): its
+//     connections and its slots of the one schedule, its clock started at
+//     the common start (--start-at); a shard that missed it reports
+//     missed_start (exit 5).
+//   - Run picks one of those four for a Plan.
 //   - Repeat runs a Plan against several targets, interleaved round by
 //     round, for results.Compare.
 //     A Tally judges each run of a Repeat and writes its result.

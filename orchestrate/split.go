@@ -26,11 +26,14 @@ import (
 // share of the connections. Each reads its settings as one line of JSON on
 // stdin (so no secret is on a command line, which every user can read),
 // reports "ready" on fd 3 once its connections are open and waits for a
-// "go" line on stdin; when every child is ready the parent sends "go" to
-// all, so their clocks start together. What a child prints on stderr
-// passes through the parent's redaction of the run's secret values. Each
-// child prints its measurement (metrics.Measurement) as JSON on stdout; the
-// parent merges them exactly (results.Combine, by metrics.Merge). Children
+// "go START" line on stdin; when every child is ready the parent sends all
+// one start a little ahead (procsStartLead), which each waits for as a
+// shard waits for --start-at: their clocks start together, on one epoch.
+// What a child prints on stderr passes through the parent's redaction of
+// the run's secret values. Each child is shard i/N of the parent's plan
+// (scenario.PlanHash) and prints its shard result (results.ShardResult: its
+// place, start, skew and measurement) as JSON on stdout; the parent merges
+// them exactly (results.MergeShards, by metrics.Merge). Children
 // run in their own process group: a terminal's Ctrl-C reaches only the
 // parent, which forwards each signal once (the first stops the children
 // gracefully, the second at once).
