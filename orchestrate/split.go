@@ -204,8 +204,11 @@ func Split(ctx, abort context.Context, p Plan) (*results.Report, error) {
 	}
 	// The run's own scenario (its --procs, connect rate, thresholds), not
 	// a child's share, and the parent's knowledge of the target.
+	// Redacted as results.Build redacts them: the merge kept a child's.
 	whole := p.about(spec)
-	rep.Scenario, rep.Target, rep.Bundled = whole.Spec, whole.Target, whole.Bundled
+	whole.Spec.Target = whole.Target
+	rep.Scenario = results.Redact(whole.Spec)
+	rep.Target, rep.Bundled = rep.Scenario.Target, whole.Bundled
 	rep.Harness.ServerOnThisMachine = whole.ServerLocal
 	rep.Warnings = append(rep.Warnings, lost...)
 	// The processes load one server: what one found wrong with it is the
