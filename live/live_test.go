@@ -1,6 +1,7 @@
 package live
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -278,6 +279,38 @@ func TestClassicBucketsBound(t *testing.T) {
 			t.Errorf("native bucket %d of %v spans (%v, %v]", i, v, lo, up)
 		}
 	}
+}
+
+// TestEachBarIsDistribution: eachBar's buckets are hdrhistogram-go's own
+// (Distribution's bars that hold values), for values over the whole range.
+func TestEachBarIsDistribution(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	h := metrics.NewHistogram()
+	for range 50000 {
+		h.RecordUs(int64(math.Exp(rng.Float64()*math.Log(metrics.HighestUs))) - 1)
+	}
+	h.RecordUs(0)
+	h.RecordUs(metrics.HighestUs)
+	var want [][3]int64
+	for _, b := range h.Raw().Distribution() {
+		if b.Count > 0 {
+			want = append(want, [3]int64{b.From, b.To, b.Count})
+		}
+	}
+	var got [][3]int64
+	eachBar(h, func(from, to, n int64) { got = append(got, [3]int64{from, to, n}) })
+	if !slices.Equal(got, want) {
+		t.Fatalf("eachBar gave %d buckets, Distribution %d; first difference: %v", len(got), len(want), firstDiff(got, want))
+	}
+}
+
+func firstDiff(a, b [][3]int64) string {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return fmt.Sprintf("#%d %v vs %v", i, a[i], b[i])
+		}
+	}
+	return "one is longer"
 }
 
 // TestScrapeNativeOverHTTP: over HTTP, a scraper that asks for Prometheus'
