@@ -68,17 +68,18 @@ const (
 type clientCollector struct{ c *Client }
 
 var (
-	descErrors   = prometheus.NewDesc(Namespace+"_errors_total", "Failures by kind (see README: Error kinds).", []string{"kind"}, nil)
-	descLatency  = prometheus.NewDesc(Namespace+"_latency_seconds", "Latency of each metric (rtt: corrected for coordinated omission, rtt_uncorrected, send_lag, connect, handshake, read_lag, delivery, close, spread, gap), from the run's HDR histograms: classic buckets 1-2-5 per decade from 1µs to 60s, and a native histogram (schema 3).", []string{"metric"}, nil)
-	descInFlight = prometheus.NewDesc(Namespace+"_messages_in_flight", "Sent messages awaiting a reply: sent - received - timed out - failed - lost - no reply.", nil, nil)
-	descOpen     = prometheus.NewDesc(Namespace+"_connections_open", "Connections open at the end of the last measured interval (0 once the run ended).", nil, nil)
-	descMeasured = prometheus.NewDesc(Namespace+"_measured_seconds", "How much of the measured window has been measured.", nil, nil)
-	descFinished = prometheus.NewDesc(Namespace+"_run_finished", "1 once the run ended and every figure is its result's.", nil, nil)
-	descCores    = prometheus.NewDesc(Namespace+"_cpu_cores", "Cores the client may use (GOMAXPROCS, at most the machine's CPUs).", nil, nil)
-	descBusy     = prometheus.NewDesc(Namespace+"_cpu_busy_cores", "Cores the client process kept busy over the last interval (over the whole window once finished).", nil, nil)
-	descUtil     = prometheus.NewDesc(Namespace+"_cpu_utilization", "wsbench_cpu_busy_cores / wsbench_cpu_cores: near 1, the client is saturated and its latency figures limited by itself.", nil, nil)
-	descClamped  = prometheus.NewDesc(Namespace+"_latency_clamped_total", "Latency values outside 1µs..60s, recorded at the nearer edge.", []string{"metric"}, nil)
-	descCounters = func() []*prometheus.Desc {
+	descErrors    = prometheus.NewDesc(Namespace+"_errors_total", "Failures by kind (see README: Error kinds).", []string{"kind"}, nil)
+	descLatency   = prometheus.NewDesc(Namespace+"_latency_seconds", "Latency of each metric (rtt: corrected for coordinated omission, rtt_uncorrected, send_lag, connect, handshake, read_lag, delivery, close, spread, gap), from the run's HDR histograms: classic buckets 1-2-5 per decade from 1µs to 60s, and a native histogram (schema 3).", []string{"metric"}, nil)
+	descInFlight  = prometheus.NewDesc(Namespace+"_messages_in_flight", "Sent messages awaiting a reply: sent - received - timed out - failed - lost - no reply.", nil, nil)
+	descOpen      = prometheus.NewDesc(Namespace+"_connections_open", "Connections open at the end of the last measured interval (0 once the run ended).", nil, nil)
+	descMeasured  = prometheus.NewDesc(Namespace+"_measured_seconds", "How much of the measured window has been measured.", nil, nil)
+	descFinished  = prometheus.NewDesc(Namespace+"_run_finished", "1 once the run ended and every figure is its result's.", nil, nil)
+	descCores     = prometheus.NewDesc(Namespace+"_cpu_cores", "Cores the client may use (GOMAXPROCS, at most the machine's CPUs).", nil, nil)
+	descBusy      = prometheus.NewDesc(Namespace+"_cpu_busy_cores", "Cores the client process kept busy over the last interval (over the whole window once finished).", nil, nil)
+	descUtil      = prometheus.NewDesc(Namespace+"_cpu_utilization", "wsbench_cpu_busy_cores / wsbench_cpu_cores: near 1, the client is saturated and its latency figures limited by itself.", nil, nil)
+	descSaturated = prometheus.NewDesc(Namespace+"_saturated", "Once the run ended: 1 if its result found the client the bottleneck (harness.saturated: CPU, GC or send lag), 0 if not.", nil, nil)
+	descClamped   = prometheus.NewDesc(Namespace+"_latency_clamped_total", "Latency values outside 1µs..60s, recorded at the nearer edge.", []string{"metric"}, nil)
+	descCounters  = func() []*prometheus.Desc {
 		d := make([]*prometheus.Desc, len(counters))
 		for i, k := range counters {
 			d[i] = prometheus.NewDesc(Namespace+"_"+k.name, k.help, nil, nil)
@@ -91,7 +92,7 @@ func (cc clientCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range descCounters {
 		ch <- d
 	}
-	for _, d := range []*prometheus.Desc{descErrors, descLatency, descInFlight, descOpen, descMeasured, descFinished, descCores, descBusy, descUtil, descClamped} {
+	for _, d := range []*prometheus.Desc{descErrors, descLatency, descInFlight, descOpen, descMeasured, descFinished, descCores, descBusy, descUtil, descSaturated, descClamped} {
 		ch <- d
 	}
 }
@@ -118,6 +119,13 @@ func (cc clientCollector) Collect(ch chan<- prometheus.Metric) {
 		finished = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descFinished, prometheus.GaugeValue, finished)
+	if c.finished {
+		saturated := 0.0
+		if c.saturated {
+			saturated = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descSaturated, prometheus.GaugeValue, saturated)
+	}
 	cores := min(c.cores, runtime.NumCPU())
 	ch <- prometheus.MustNewConstMetric(descCores, prometheus.GaugeValue, float64(cores))
 	if c.busy >= 0 {

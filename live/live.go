@@ -41,6 +41,7 @@ type Client struct {
 	measured   time.Duration
 	finished   bool
 	busy       float64 // cores the process kept busy over the last interval (-1: unknown)
+	saturated  bool    // the result found the client the bottleneck (set by Finish)
 	lastCPU    time.Duration
 	lastWall   time.Time
 	cores      int
@@ -119,7 +120,8 @@ func (c *Client) Interval(iv metrics.Interval) {
 }
 
 // Finish sets every figure to the run's result: its counts, errors and
-// exact histograms (decoded from rep's latency), no connection open, and
+// exact histograms (decoded from rep's latency), no connection open,
+// wsbench_saturated as the result judged the client, and
 // wsbench_run_finished 1. Intervals that come after are ignored. It fails
 // only on a histogram rep cannot have written, and then sets the rest.
 func (c *Client) Finish(rep *results.Report) error {
@@ -164,5 +166,6 @@ func (c *Client) Finish(rep *results.Report) error {
 	if rep.Harness.Cores > 0 {
 		c.busy = rep.Harness.CPUCores // over the whole window
 	}
+	c.saturated = rep.Harness.Saturated
 	return bad
 }

@@ -102,6 +102,9 @@ func TestClientLiveThenFinal(t *testing.T) {
 		return m
 	}
 	fams := gather(t, c)
+	if fams["wsbench_saturated"] != nil {
+		t.Error("wsbench_saturated before the run ended: only its result judges that")
+	}
 	for name, want := range map[string]float64{
 		"wsbench_messages_sent_total":         15,
 		"wsbench_messages_received_total":     13,
@@ -206,6 +209,7 @@ func TestClientLiveThenFinal(t *testing.T) {
 		"wsbench_connections_open":            0,
 		"wsbench_run_finished":                1,
 		"wsbench_measured_seconds":            2,
+		"wsbench_saturated":                   0,
 	} {
 		if got := num(t, fams, name, shard); got != float64(want) {
 			t.Errorf("after Finish: %s = %v, want %v", name, got, want)

@@ -23,6 +23,7 @@ import (
 	"github.com/wsbench/wsbench/live"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/results"
+	"github.com/wsbench/wsbench/scenario"
 	"github.com/wsbench/wsbench/server"
 )
 
@@ -246,6 +247,19 @@ func TestDashboardNamesExist(t *testing.T) {
 	c.Interval(metrics.Interval{End: time.Second, Snapshot: snap})
 	fams, err := c.Registry().Gather()
 	if err != nil {
+		t.Fatal(err)
+	}
+	addAll(fams)
+	now := time.Now() // and those exported once the run ended
+	rep, err := results.Build(results.About{Spec: scenario.Default()},
+		&metrics.Measurement{Started: now, MeasureStart: now, MeasureEnd: now.Add(time.Second), Snapshot: snap, GOMAXPROCS: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Finish(rep); err != nil {
+		t.Fatal(err)
+	}
+	if fams, err = c.Registry().Gather(); err != nil {
 		t.Fatal(err)
 	}
 	addAll(fams)
