@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsbench/wsbench/driver"
+	"github.com/wsbench/wsbench/scenario"
 )
 
 // fakeClock is a clock that moves only when slept on (or told to).
@@ -150,5 +153,41 @@ func TestParseStartAt(t *testing.T) {
 		if _, err := ParseStartAt(in, now); err == nil || !strings.Contains(err.Error(), "RFC 3339") {
 			t.Errorf("%q: %v; want an error naming the forms", in, err)
 		}
+	}
+}
+
+// TestRunShardMissedStart: a shard whose clock says it was connected only
+// after the start measures nothing and reports so: stop reason
+// missed_start, a failure line naming the shard and how late, its place and
+// skew, the connections it opened; no error (the caller writes the result
+// and exits 5).
+func TestRunShardMissedStart(t *testing.T) {
+	url, stop, err := StartBundled(scenario.KindEcho)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	spec := scenario.Default()
+	spec.Conns, spec.Rate, spec.Duration = 6, 100, scenario.Duration(time.Second)
+	start := time.Date(2026, 12, 3, 23, 0, 0, 0, time.UTC)
+	clk := &fakeClock{now: start.Add(1500 * time.Millisecond)}
+	p := Plan{Spec: spec, Target: url, Version: "test", Driver: driver.Config{IO: driver.IOSyscalls},
+		Shard: &Shard{Index: 2, Count: 3, StartAt: start, Clock: clk}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.StopReason != driver.StopMissedStart || rep.Messages.Sent != 0 || rep.Connections.Opened != 2 {
+		t.Errorf("stop %s, sent %d, opened %d; want missed_start, nothing sent, the shard's 2 connections opened", rep.StopReason, rep.Messages.Sent, rep.Connections.Opened)
+	}
+	if want := "shard 2/3 not connected and ready by the start 2026-12-03T23:00:00Z: ready 1.5s late"; !strings.HasPrefix(rep.Failure, want) {
+		t.Errorf("failure %q, want it to start %q", rep.Failure, want)
+	}
+	s := rep.Shard
+	if s == nil || s.Shard.Index != 2 || s.Shard.Count != 3 || s.Shard.FirstSlot != 4 || s.Shard.Conns != 2 || s.Shard.SkewNs != int64(1500*time.Millisecond) ||
+		s.Shard.Plan != scenario.PlanHash(spec, 3) || s.Measurement == nil || s.Measurement.StopReason != driver.StopMissedStart {
+		t.Errorf("shard section %+v", s)
 	}
 }
