@@ -179,7 +179,9 @@ func CheckShard(spec scenario.Spec, count int) error {
 	case spec.Procs > 1:
 		return fieldErrorf("shard", "a shard runs in one process: drop --procs (run more shards instead)")
 	case spec.SessionRate > 0:
-		return fieldErrorf("shard", "a flow at a session rate cannot be sharded (yet)")
+		// Its sessions are slots in time order: a shard's slots would be a
+		// stretch of the run at the whole rate, not a share of it.
+		return fieldErrorf("shard", "a flow at a session rate cannot be sharded (yet): its sessions are slots in arrival order, so a shard would run a stretch of the run at the whole rate, not a share of it")
 	case spec.Conns < count:
 		return fieldErrorf("shard", "%d shards need at least %d connections, got %d", count, count, spec.Conns)
 	}

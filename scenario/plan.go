@@ -15,13 +15,14 @@ import (
 // PlanHash names the plan of a run split into shards (wsbench run --shard
 // I/N, or --procs N): "sha256:" and the hex SHA-256 of s redacted (Redact:
 // no secret value feeds it), encoded canonically (the result file's JSON of
-// the scenario, whose keys are fixed), and the shard count. Procs is left
-// out: it says how one machine runs a part, not what the run is. Every
+// the scenario, whose keys are fixed), and the shard count. Procs and
+// SourceIP are left out: they say how one machine runs its part (its
+// processes, its own local addresses), not what the run is. Every
 // shard of one run computes the same hash; a shard of another scenario or
 // shard count does not.
 func PlanHash(s Spec, shards int) string {
 	s = s.Redact()
-	s.Procs = 0
+	s.Procs, s.SourceIP = 0, ""
 	b, err := json.Marshal(s)
 	if err != nil {
 		// A Spec is plain data: it always encodes. Hash its printed form

@@ -24,7 +24,7 @@ func TestPlanHash(t *testing.T) {
 	same := base
 	same.Target = "ws://127.0.0.1:9/x?token=other-two"
 	same.Headers = []string{"Authorization: Bearer cred-two", "X-Plain: 1"}
-	same.Procs = 3
+	same.Procs, same.SourceIP = 3, "10.0.0.1-10.0.0.9" // each machine its own addresses
 	if got := PlanHash(same, 4); got != h {
 		t.Errorf("secrets or procs changed the plan: %s, %s", h, got)
 	}
