@@ -184,7 +184,7 @@ func shardSpec(kindSel, conns uint8, rate uint16, poisson bool, seed uint64, tic
 	s.Tick = scenario.Duration([]time.Duration{0, time.Millisecond, 250 * time.Microsecond, 7 * time.Millisecond}[tickSel%4])
 	s.SourceIP = "127.0.0.1-127.0.0.3"
 	s.Query = "u={{conn}}"
-	switch kindSel % 5 {
+	switch kindSel % 6 {
 	case 0:
 		s.Kind = scenario.KindEcho
 	case 1:
@@ -200,6 +200,11 @@ func shardSpec(kindSel, conns uint8, rate uint16, poisson bool, seed uint64, tic
 	case 3:
 		s.Kind = scenario.KindRequest
 		s.FillBundled()
+	case 5:
+		// A flow: its steps pace each connection (no schedule), as the
+		// closed model does.
+		s.Kind, s.Rate, s.Query = scenario.KindFlow, 0, ""
+		s.Steps = []scenario.StepSpec{{Name: "hello", Send: `{"id":{{id}},"method":"hello"}`}, {Expect: "$.id", Timeout: scenario.Duration(time.Second)}}
 	case 4:
 		s.Kind = scenario.KindHold
 		s.Rate = float64(rate % 200)
@@ -211,7 +216,7 @@ func shardSpec(kindSel, conns uint8, rate uint16, poisson bool, seed uint64, tic
 		s.Arrival, s.Seed = scenario.ArrivalPoisson, seed|1
 	}
 	s.Target = "ws://127.0.0.1:9/"
-	if stageSel%3 == 0 && s.Kind != scenario.KindBroadcast {
+	if stageSel%3 == 0 && s.Kind != scenario.KindBroadcast && s.Kind != scenario.KindFlow {
 		// A staged run: ramps and jumps of connections and rate.
 		n := 1 + int(stageSel/3)%3
 		for i := range n {
@@ -255,7 +260,7 @@ func TestShardUnion(t *testing.T) {
 			return
 		}
 	}
-	for _, want := range []string{"echo/uniform", "echo/poisson", "echo/staged", "broadcast/uniform", "broadcast/poisson", "request/uniform", "ping/staged", "hold/uniform", "echo/closed"} {
+	for _, want := range []string{"echo/uniform", "echo/poisson", "echo/staged", "broadcast/uniform", "broadcast/poisson", "request/uniform", "ping/staged", "hold/uniform", "echo/closed", "flow/closed"} {
 		if ran[want] == 0 {
 			t.Errorf("no %s scenario among those generated: %v", want, ran)
 		}
