@@ -164,6 +164,17 @@ type Config struct {
 	// the extension (the others get it uncompressed). The server's own
 	// messages are compressed at compress/flate's BestSpeed.
 	DisableDeflate bool
+
+	// netns (issue 16): a stall. StallAt and StallFor, if StallFor is not
+	// zero, hold every reply (echo, rpc) or delivery (broadcast) of a
+	// message received from StallAt (wall clock) to StallAt+StallFor until
+	// that window ends, or its own Delay if that ends later: the server
+	// reads on but answers nothing, as a backend paused by a collector or
+	// a failover would, then answers everything it held at once, in order.
+	// Stats.Stalled counts the messages held. Not in push mode. ParseStall
+	// reads `wsbench serve --stall AFTER:FOR`.
+	StallAt  time.Time
+	StallFor time.Duration
 }
 
 // Defaults and limits.
@@ -276,6 +287,12 @@ func (c Config) Validate() error {
 	}
 	if err := c.Delay.check(); err != nil {
 		bad("Delay", "%v", err)
+	}
+	// netns (issue 16): the stall.
+	if err := checkStall(c.StallAt, c.StallFor); err != nil {
+		bad("StallFor", "%v", err)
+	} else if c.Mode == ModePush && c.StallFor > 0 {
+		bad("StallFor", "%v: mode %q has no replies to hold (its pace is the push rate)", c.StallFor, ModePush)
 	}
 	if c.PingInterval < 0 {
 		bad("PingInterval", "%v is negative", c.PingInterval)
@@ -404,6 +421,10 @@ type Stats struct {
 	// DelayClamped counts delays drawn below zero (Config.Delay's normal
 	// distribution) and taken as zero.
 	DelayClamped uint64 `json:"delay_clamped"`
+	// netns (issue 16): Stalled counts the replies (echo, rpc) or
+	// messages to deliver (broadcast) of messages received during
+	// Config.StallAt..StallAt+StallFor, held until the stall's end.
+	Stalled uint64 `json:"stalled"`
 
 	// Rooms is the number of broadcast rooms with at least one member now.
 	Rooms int64 `json:"rooms"`

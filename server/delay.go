@@ -206,3 +206,67 @@ func (d *Delay) draw(r *rand.Rand) (ns int64, clamped bool) {
 	}
 	return int64(d.Mean), false
 }
+
+// netns (issue 16): a stall, Config.StallAt and Config.StallFor. Every reply
+// (echo, rpc) or delivery (broadcast) of a message received from StallAt to
+// StallAt+StallFor is held until that window ends (and its own delay, if
+// later): the server keeps reading but answers nothing, as a backend paused
+// by a garbage collector or a failover would. A load test sees the stall in
+// its coordinated-omission-corrected latency; `wsbench serve --stall` sets it.
+
+// StallSyntax is what ParseStall accepts, for errors and help.
+const StallSyntax = "want AFTER:FOR, AFTER a duration after the server starts (2s) or an RFC 3339 time (2026-01-02T15:04:05.5Z), FOR a duration (500ms)"
+
+// ParseStall reads `wsbench serve --stall AFTER:FOR`: the stall starts AFTER
+// (a duration) after now, or at the RFC 3339 time AFTER, and lasts FOR. It
+// returns the absolute start and the length. Errors name the flag.
+func ParseStall(s string, now time.Time) (at time.Time, length time.Duration, err error) {
+	s = strings.TrimSpace(s)
+	i := strings.LastIndexByte(s, ':') // a time's own colons come first
+	if i < 0 {
+		return time.Time{}, 0, fmt.Errorf("--stall: %q: %s", s, StallSyntax)
+	}
+	after, dur := s[:i], s[i+1:]
+	length, err = time.ParseDuration(dur)
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("--stall: length %q in %q is not a duration (%s)", dur, s, StallSyntax)
+	}
+	if d, derr := time.ParseDuration(after); derr == nil {
+		if d < 0 {
+			return time.Time{}, 0, fmt.Errorf("--stall: start %q in %q is negative", after, s)
+		}
+		at = now.Add(d)
+	} else if at, err = time.Parse(time.RFC3339Nano, after); err != nil {
+		return time.Time{}, 0, fmt.Errorf("--stall: start %q in %q is neither a duration nor an RFC 3339 time (%s)", after, s, StallSyntax)
+	}
+	if err := checkStall(at, length); err != nil {
+		return time.Time{}, 0, fmt.Errorf("--stall: %w", err)
+	}
+	return at, length, nil
+}
+
+// checkStall reports what is wrong with a stall of length from at (nil: usable
+// or none). Its message names no field or flag.
+func checkStall(at time.Time, length time.Duration) error {
+	switch {
+	case length < 0:
+		return fmt.Errorf("length %v is negative", length)
+	case length > MaxDelay:
+		return fmt.Errorf("length %v is above the longest accepted, %v", length, MaxDelay)
+	case length > 0 && at.IsZero():
+		return fmt.Errorf("a stall of %v needs a start time", length)
+	case length == 0 && !at.IsZero():
+		return fmt.Errorf("a stall starting at %s needs a length above 0", at.Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+// stallWindow returns the stall [from, to) in the loop time of a loop that
+// started at epoch; from == to when there is none.
+func stallWindow(at time.Time, length time.Duration, epoch time.Time) (from, to int64) {
+	if length <= 0 || at.IsZero() {
+		return 0, 0
+	}
+	from = int64(at.Sub(epoch))
+	return from, from + int64(length)
+}

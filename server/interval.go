@@ -72,5 +72,8 @@ func (s *Server) Settings() string {
 	if !s.cfg.Delay.IsZero() {
 		line += ", delay " + s.cfg.Delay.String()
 	}
+	if s.cfg.StallFor > 0 { // netns (issue 16)
+		line += fmt.Sprintf(", stall %v at %s", s.cfg.StallFor, s.cfg.StallAt.UTC().Format(time.RFC3339Nano))
+	}
 	return line
 }

@@ -105,7 +105,7 @@ type loop struct {
 	maxPending int
 	epoch      time.Time
 	broadcast  bool  // Config.Mode is ModeBroadcast
-	delaying   bool  // Config.Delay is not zero: replies wait in delayQ
+	delaying   bool  // Config.Delay or a stall is set: replies wait in delayQ
 	delay      Delay // Config.Delay
 	pingEvery  int64 // Config.PingInterval, ns
 	idle       int64 // Config.IdleTimeout, ns
@@ -137,6 +137,9 @@ type loop struct {
 	nextPing  int64      // loop time of the next round of pings
 	nextIdle  int64      // loop time of the next idle sweep (Config.IdleTimeout)
 	clock     int64      // with Config.IdleTimeout: loop time the last wait returned
+	// netns (issue 16): the stall (Config.StallAt, StallFor) in loop time,
+	// [stallFrom, stallTo); empty without one. Set when run starts.
+	stallFrom, stallTo int64
 	pingFrame []byte     // the ping frame being sent (payload: codec.pingID)
 
 	// ModePush (push_linux.go): the subscribers, by when their next
@@ -158,6 +161,7 @@ type loop struct {
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
 	deliveries                         atomic.Uint64
 	delayClamped                       atomic.Uint64 // Stats.DelayClamped
+	stalled                            atomic.Uint64 // Stats.Stalled (netns, issue 16)
 	pingsSent, pongs                   atomic.Uint64
 	pongMissing, notAnswering          atomic.Uint64
 	compIn, compOut                    atomic.Uint64 // permessage-deflate messages
@@ -178,7 +182,7 @@ func newLoop(s *Server, idx int, ring *uring.Ring) (*loop, error) {
 		done:       make(chan struct{}),
 		maxPending: s.cfg.MaxPendingWrite,
 		broadcast:  s.cfg.Mode == ModeBroadcast,
-		delaying:   !s.cfg.Delay.IsZero(),
+		delaying:   !s.cfg.Delay.IsZero() || s.cfg.StallFor > 0,
 		delay:      s.cfg.Delay,
 		rng:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		pingEvery:  int64(s.cfg.PingInterval),
@@ -246,6 +250,7 @@ func (l *loop) now() int64 { return int64(time.Since(l.epoch)) }
 func (l *loop) run() {
 	defer close(l.done)
 	l.epoch = time.Now()
+	l.stallFrom, l.stallTo = stallWindow(l.s.cfg.StallAt, l.s.cfg.StallFor, l.epoch) // netns
 	for {
 		l.kicked.Store(false) // before looking at what it stands for
 		l.mu.Lock()

@@ -415,6 +415,7 @@ func (s *Server) Stats() Stats {
 		st.CompressedIn += l.compIn.Load()
 		st.CompressedOut += l.compOut.Load()
 		st.DelayClamped += l.delayClamped.Load()
+		st.Stalled += l.stalled.Load() // netns
 	}
 	for code := range s.closeCodes {
 		if n := s.closeCodes[code].Load(); n != 0 {

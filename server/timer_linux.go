@@ -89,8 +89,15 @@ func (l *loop) hold(c *conn) {
 		return
 	}
 	now := l.now()
+	// netns (issue 16): a message received in the stall is due at its
+	// end at the earliest.
+	stallEnd := int64(0)
+	if now >= l.stallFrom && now < l.stallTo {
+		stallEnd = l.stallTo
+		l.stalled.Add(uint64(fr.n))
+	}
 	if l.delay.Dist == DelayFixed {
-		l.delayRun(c, fr, max(now+int64(l.delay.Mean), c.lastDue))
+		l.delayRun(c, fr, max(now+int64(l.delay.Mean), c.lastDue, stallEnd))
 		return
 	}
 	// A draw per message. Consecutive messages due at the same time (a
@@ -105,7 +112,7 @@ func (l *loop) hold(c *conn) {
 		if clamped {
 			l.delayClamped.Add(1)
 		}
-		due := now + d
+		due := max(now+d, stallEnd)
 		if !l.codec.rpc {
 			// Echo and broadcast keep each connection's order; ModeRPC's
 			// answers go out as their delays end, in any order.

@@ -71,6 +71,12 @@ func TestBadInput(t *testing.T) {
 		{"unknown command", []string{"bench"}, `unknown command "bench"`},
 		// serve: bad max-message
 		{"serve bad max", []string{"serve", "--max-message", "-1"}, "--max-message: -1 is outside"},
+		// netns (issue 16): serve --stall AFTER:FOR, each part checked
+		{"serve stall no length", []string{"serve", "--stall", "2s"}, `--stall: "2s": want AFTER:FOR`},
+		{"serve stall bad start", []string{"serve", "--stall", "soon:1s"}, `--stall: start "soon" in "soon:1s" is neither a duration nor an RFC 3339 time`},
+		{"serve stall negative", []string{"serve", "--stall", "1s:-1s"}, "--stall: length -1s is negative"},
+		{"serve stall zero", []string{"serve", "--stall", "1s:0s"}, "--stall: a stall starting at"},
+		{"serve stall push", []string{"serve", "--mode", "push", "--stall", "1s:1s"}, `--stall: 1s: mode "push" has no replies to hold`},
 		// serve: a negative stats interval names --stats-interval
 		{"serve negative stats interval", []string{"serve", "--stats-interval", "-1s"}, "--stats-interval: must not be negative"},
 		// serve: an unknown I/O mode names --io

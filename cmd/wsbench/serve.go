@@ -41,6 +41,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	fs.StringSliceVar(&cfg.AllowedOrigins, "allowed-origin", cfg.AllowedOrigins, "accept handshakes only from this Origin (repeatable or comma-separated; none = any; no Origin header is accepted)")
 	fs.StringSliceVar(&cfg.Subprotocols, "subprotocol", cfg.Subprotocols, "subprotocols the server speaks; it picks the first the client offers (repeatable or comma-separated; none = never picks one)")
 	deflate := fs.Bool("deflate", !cfg.DisableDeflate, "accept permessage-deflate (RFC 7692) offers, with no context takeover; --deflate=false declines them")
+	stall := fs.String("stall", "", "hold every reply of messages received in a window until its end: AFTER:FOR, AFTER a duration after start or an RFC 3339 time, FOR a duration (netns, issue 16)")
 	statsInterval := fs.Duration("stats-interval", 0, "print counters, CPU and memory every interval (0 = only on stop)")
 	metricsAddr := fs.String("metrics-addr", "", "serve the counters, CPU and memory for Prometheus at http://ADDR/metrics (port 0 picks a free port)") // prom part
 	if err := parse(fs, args); err != nil {
@@ -61,6 +62,11 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	var err error
 	if cfg.Delay, err = server.ParseDelay(*delay); err != nil {
 		return usageError{err}
+	}
+	if *stall != "" { // netns (issue 16)
+		if cfg.StallAt, cfg.StallFor, err = server.ParseStall(*stall, time.Now()); err != nil {
+			return usageError{err}
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{flagNamed(err)}
@@ -123,6 +129,7 @@ var serveFlags = strings.NewReplacer(
 	"server: Config.MaxConns", "--max-conns", "server: Config.IdleTimeout", "--idle-timeout",
 	"server: Config.AllowedOrigins", "--allowed-origin", "server: Config.Subprotocols", "--subprotocol",
 	"server: Config.PushRate", "--push-rate", "server: Config.PushCount", "--push-count",
+	"server: Config.StallFor", "--stall", // netns (issue 16)
 )
 
 // flagNamed rewrites a server configuration error to name flags, not fields.
