@@ -137,10 +137,10 @@ type loop struct {
 	nextPing  int64      // loop time of the next round of pings
 	nextIdle  int64      // loop time of the next idle sweep (Config.IdleTimeout)
 	clock     int64      // with Config.IdleTimeout: loop time the last wait returned
+	pingFrame []byte     // the ping frame being sent (payload: codec.pingID)
 	// netns (issue 16): the stall (Config.StallAt, StallFor) in loop time,
 	// [stallFrom, stallTo); empty without one. Set when run starts.
 	stallFrom, stallTo int64
-	pingFrame []byte     // the ping frame being sent (payload: codec.pingID)
 
 	// ModePush (push_linux.go): the subscribers, by when their next
 	// message is due; the time between two of a subscriber's messages

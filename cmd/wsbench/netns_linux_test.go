@@ -12,6 +12,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -152,9 +153,15 @@ func (l *netLab) command(ctx context.Context, ns string, env []string, args ...s
 	return cmd
 }
 
+// served is a `wsbench serve` process a netLab started.
+type served struct {
+	cmd  *exec.Cmd
+	last chan string // its last line of output, once it has ended
+}
+
 // serve starts `wsbench serve` on port in the server's namespace with the
 // extra flags and returns it and its URL once it listens.
-func (l *netLab) serve(port int, flags ...string) (*exec.Cmd, string) {
+func (l *netLab) serve(port int, flags ...string) (*served, string) {
 	l.t.Helper()
 	addr := fmt.Sprintf("%s:%d", netServerIP, port)
 	cmd := l.command(context.Background(), l.srv, nil, append([]string{"serve", "--addr", addr}, flags...)...)
@@ -168,14 +175,18 @@ func (l *netLab) serve(port int, flags ...string) (*exec.Cmd, string) {
 		l.t.Fatal(err)
 	}
 	first := make(chan string, 1)
+	srv := &served{cmd: cmd, last: make(chan string, 1)}
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		if sc.Scan() {
 			first <- sc.Text()
 		}
 		close(first)
-		for sc.Scan() { // the rest: keep the pipe drained
+		last := ""
+		for sc.Scan() {
+			last = sc.Text()
 		}
+		srv.last <- last
 	}()
 	select {
 	case line := <-first:
@@ -185,7 +196,7 @@ func (l *netLab) serve(port int, flags ...string) (*exec.Cmd, string) {
 	case <-time.After(20 * time.Second):
 		l.t.Fatalf("serve in %s did not print its address in 20s", l.srv)
 	}
-	return cmd, "ws://" + addr + "/"
+	return srv, "ws://" + addr + "/"
 }
 
 // shardRun is one sharded run: its processes, their output and results.
@@ -289,22 +300,39 @@ func mergeCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, o.String(), e.String()
 }
 
-// stopServe stops a `wsbench serve` started by netLab.serve with SIGINT and
-// waits for it.
-func stopServe(t *testing.T, cmd *exec.Cmd) {
+// serveStats are the counters `wsbench serve` prints as it stops.
+type serveStats struct {
+	MessagesIn  int64 `json:"messages_in"`
+	MessagesOut int64 `json:"messages_out"`
+	Stalled     int64 `json:"stalled"`
+}
+
+// stop stops the server with SIGINT, waits for it and returns the counters
+// it printed.
+func (s *served) stop(t *testing.T) serveStats {
 	t.Helper()
-	cmd.Process.Signal(syscall.SIGINT)
+	s.cmd.Process.Signal(syscall.SIGINT)
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- s.cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("serve: %v", err)
+			t.Fatalf("serve: %v", err)
 		}
 	case <-time.After(15 * time.Second):
-		cmd.Process.Kill()
-		t.Errorf("serve did not stop on SIGINT in 15s")
+		s.cmd.Process.Kill()
+		t.Fatalf("serve did not stop on SIGINT in 15s")
 	}
+	last := <-s.last
+	var st serveStats
+	_, js, ok := strings.Cut(last, "stopped; stats ")
+	if !ok {
+		t.Fatalf("serve's last line %q, want its stats", last)
+	}
+	if err := json.Unmarshal([]byte(js), &st); err != nil {
+		t.Fatalf("serve's stats %q: %v", js, err)
+	}
+	return st
 }
 
 // countAbove returns how many of a result's latency values of metric name
@@ -359,8 +387,14 @@ func runStalled(t *testing.T, lab *netLab, n, port int, lead time.Duration) ([]*
 		stall := start.Add(mhStallAfter).UTC().Format(time.RFC3339Nano) + ":" + mhStall.String()
 		srv, url := lab.serve(port+try, "--stall", stall)
 		reps, dir, missed := sub.runShardsOnce(start, append(mhLoad, url)...)
-		stopServe(t, srv)
+		st := srv.stop(t)
 		if !missed {
+			// The server got every planned message through the veths and
+			// answered each; with one in flight per connection, it held
+			// at most one per connection in the stall, and at least one.
+			if st.MessagesIn != mhPlanned || st.MessagesOut != mhPlanned || st.Stalled < 1 || st.Stalled > mhConns {
+				t.Errorf("%d shards: server stats %+v, want %d in and out, 1 to %d stalled", n, st, mhPlanned, mhConns)
+			}
 			return reps, dir, lead
 		}
 		if try == 2 {
@@ -507,7 +541,7 @@ func killOneShard(t *testing.T, lab *netLab, port int, lead time.Duration) strin
 		}
 		codes := r.wait()
 		cancel()
-		stopServe(t, srv)
+		srv.stop(t)
 		if codes[0] == exitMissedStart || codes[2] == exitMissedStart {
 			if try == 2 {
 				t.Fatalf("a shard missed a start %v ahead three times", lead)
@@ -527,3 +561,73 @@ func killOneShard(t *testing.T, lab *netLab, port int, lead time.Duration) strin
 
 // usDur is a summary's microseconds as a duration.
 func usDur(us float64) time.Duration { return time.Duration(us * float64(time.Microsecond)) }
+
+// TestNetLabCleanup (netns, issue 16): the namespaces of a lab are gone
+// when its test ends, even a test that failed (a test process of its own,
+// TestNetLabFails, made a lab and failed on an ip command); those a killed
+// test process left behind are deleted by the next lab, and those of a
+// process still running are left alone.
+func TestNetLabCleanup(t *testing.T) {
+	needNetns(t)
+	list := func() string {
+		out, err := exec.Command("ip", "netns", "list").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestNetLabFails$", "-test.count=1", "-test.v")
+	child.Env = append(os.Environ(), "WSBENCH_NETLAB_FAIL=1")
+	out, err := child.CombinedOutput()
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if _, ns, ok := strings.Cut(line, "lab namespace "); ok {
+			names = append(names, strings.TrimSpace(ns))
+		}
+	}
+	if err == nil || len(names) != 3 || !strings.Contains(string(out), "addr add "+netServerIP+"/32 dev lo: exit status") {
+		t.Fatalf("the failing test: %v, namespaces %q, want the failure of ip adding an address twice after 3 namespaces\n%s", err, names, out)
+	}
+	after := list()
+	for _, ns := range names {
+		if strings.Contains(after, ns) {
+			t.Errorf("namespace %s of the failed test left behind:\n%s", ns, after)
+		}
+	}
+
+	// What a killed test process leaves: namespaces named after its PID.
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale := fmt.Sprintf("%s%d-0-srv", netLabPrefix, dead.Process.Pid)
+	live := fmt.Sprintf("%s%d-0-srv", netLabPrefix, os.Getppid()) // a running process's
+	for _, ns := range []string{stale, live} {
+		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+			t.Fatalf("ip netns add %s: %v %s", ns, err, out)
+		}
+		t.Cleanup(func() { exec.Command("ip", "netns", "delete", ns).Run() })
+	}
+	sweepNetLabs(t)
+	after = list()
+	if strings.Contains(after, stale) || !strings.Contains(after, live) {
+		t.Errorf("after the sweep:\n%s\nwant %s (process gone) deleted, %s (process %d running) kept", after, stale, live, os.Getppid())
+	}
+}
+
+// TestNetLabFails is TestNetLabCleanup's failing test, run only by it (in a
+// process of its own): it makes a lab of two clients, says its namespaces,
+// and fails on an ip command (an address added twice).
+func TestNetLabFails(t *testing.T) {
+	if os.Getenv("WSBENCH_NETLAB_FAIL") != "1" {
+		t.Skip("run by TestNetLabCleanup")
+	}
+	lab := newNetLab(t, 2)
+	for _, ns := range append([]string{lab.srv}, lab.clients...) {
+		t.Logf("lab namespace %s", ns)
+	}
+	lab.ip("-n", lab.srv, "addr", "add", netServerIP+"/32", "dev", "lo")
+	t.Error("ip added an address twice")
+}
