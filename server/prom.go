@@ -46,6 +46,8 @@ var promStats = []promStat{
 	{"messages_compressed_received_total", "Data messages received compressed.", "messages_compressed_in", promCounter, func(s *Stats) float64 { return float64(s.CompressedIn) }},
 	{"messages_compressed_sent_total", "Data messages sent compressed.", "messages_compressed_out", promCounter, func(s *Stats) float64 { return float64(s.CompressedOut) }},
 	{"delay_clamped_total", "Delays drawn below zero and taken as zero.", "delay_clamped", promCounter, func(s *Stats) float64 { return float64(s.DelayClamped) }},
+	// netns (issue 16): the replies held by --stall.
+	{"stalled_total", "Replies or deliveries of messages received during the stall (--stall), held until its end.", "stalled", promCounter, func(s *Stats) float64 { return float64(s.Stalled) }},
 	{"rooms", "Broadcast rooms with at least one member.", "rooms", promGauge, func(s *Stats) float64 { return float64(s.Rooms) }},
 	{"broadcast_deliveries_total", "Frames queued to room members (broadcast mode).", "broadcast_deliveries", promCounter, func(s *Stats) float64 { return float64(s.BroadcastDeliveries) }},
 	{"pings_sent_total", "Pings the server sent (--ping-interval).", "pings_sent", promCounter, func(s *Stats) float64 { return float64(s.PingsSent) }},
