@@ -321,6 +321,7 @@ func (s *served) stop(t *testing.T) serveStats {
 		}
 	case <-time.After(15 * time.Second):
 		s.cmd.Process.Kill()
+		<-done
 		t.Fatalf("serve did not stop on SIGINT in 15s")
 	}
 	last := <-s.last
