@@ -489,7 +489,10 @@ func TestMultiHostShards(t *testing.T) {
 		if hi < hiLo || hi > hiHi {
 			t.Errorf("%s: %d rtt values above %v, want %d to %d (the messages due in the stall's first half)", run.name, hi, mhStall/2, hiLo, hiHi)
 		}
-		if rawHi < 1 || rawHi > hi/3 {
+		// At least one: a connection's first send in the stall's first
+		// half waits out the rest of it, unless the client was frozen
+		// that whole half (a scheduling delay of a quarter stall, seen).
+		if (rawHi < 1 && delay.Max < mhStall/4) || rawHi > hi/3 {
 			t.Errorf("%s: %d uncorrected values above %v, want 1 to %d: one per connection held (%d), a third of the corrected %d", run.name, rawHi, mhStall/2, hi/3, mhConns, hi)
 		}
 	}
