@@ -38,6 +38,11 @@
 # in 4 shards.) It exits 1 unless every shard ran, the merge succeeded, CONNS
 # connections opened and the counts balance.
 #
+# Then a second, smaller round against the same servers (PROBE_CONNS,
+# CONNS/8, for 4 s): the growth of each shard's RSS from that round to the
+# big one, over the growth of its descriptors, is the client's memory per
+# connection without the process's fixed cost.
+#
 # The kernel side: the growth of the machine's slab memory (Slab in
 # /proc/meminfo) from before the shards start until they hold, per
 # connection: its two loopback sockets and its conntrack entry; other
@@ -63,7 +68,7 @@ fi
 export NETNS=1
 . scripts/lib.sh
 command -v nft >/dev/null || { echo "bench-shards: nft not found (Debian: apt-get install nftables)" >&2; exit 1; }
-rm -f "$OUT"/shard-*.json "$OUT"/shard-*.txt "$OUT"/merged.* "$OUT"/cpu.txt
+rm -f "$OUT"/shard-*.json "$OUT"/shard-*.txt "$OUT"/probe-* "$OUT"/merged.* "$OUT"/cpu.txt
 
 rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # cpu_ticks pid: the process's user + system CPU so far, in clock ticks.
@@ -152,12 +157,36 @@ for i in "${!cpids[@]}"; do
     failed=1
   fi
 done
+# The slope: a second, smaller round (PROBE_CONNS, CONNS/8) against the same
+# servers, whose shards' RSS, against the big round's, gives the client's
+# memory per connection without its fixed cost (runtime, histograms, buffers).
+probe=${PROBE_CONNS:-$((CONNS / 8))}
+: >"$OUT/probe-rss.txt"
+if [ "$probe" -ge "$SHARDS" ]; then
+  pstart=$(date -u -d "@$(($(date +%s) + 10))" +%Y-%m-%dT%H:%M:%SZ)
+  ppids=()
+  for i in $(seq 0 $((SHARDS - 1))); do
+    "$bin" run --shard "$i/$SHARDS" --start-at "$pstart" \
+      --kind hold -c "$probe" -r "$RATE" -d 4s --warmup 0s \
+      --source-ip "127.0.0.1-127.0.0.$SOURCES" --connect-timeout 60s \
+      -o "$OUT/probe-$i.json" "$url" >"$OUT/probe-$i.txt" 2>&1 &
+    ppids+=("$!")
+    pids+=("$!")
+  done
+  now=$(date +%s) at=$(date -d "$pstart" +%s)
+  [ "$now" -ge $((at + 1)) ] || sleep $((at + 1 - now))
+  for k in 1 2 3; do
+    for i in "${!ppids[@]}"; do echo "shard $i $(rss_kib "${ppids[$i]}") $(nfds "${ppids[$i]}")" >>"$OUT/probe-rss.txt"; done
+    sleep 0.5
+  done
+  for p in "${ppids[@]}"; do wait "$p" || true; forget "$p"; done
+fi
 for p in "${spids[@]}"; do kill -INT "$p"; wait "$p" || true; forget "$p"; done
 
 mrc=0
 "$bin" merge -o "$OUT/merged.json" "$OUT"/shard-*.json >"$OUT/merged.txt" 2>&1 || mrc=$?
 touch "$OUT/cpu.txt"
-python3 - "$OUT" "$SHARDS" "$CONNS" "$t0" "${t_all:-0}" "$mrc" "$slab0" "$slab1" "$(getconf CLK_TCK)" "$RATE" <<'PY' || failed=1
+python3 - "$OUT" "$SHARDS" "$CONNS" "$t0" "${t_all:-0}" "$mrc" "$slab0" "$slab1" "$(getconf CLK_TCK)" "$RATE" "$probe" <<'PY' || failed=1
 import glob, json, os, statistics, sys
 out, shards, conns, t0, t_all, mrc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
 slab0, slab1, hz, rate = int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9]), float(sys.argv[10])
@@ -215,6 +244,23 @@ else:
     print(f"rate × duration {planned} messages: sent {c['sent']} + unsent {c.get('unsent', 0)}"
           f" = {c['sent'] + c.get('unsent', 0)} ({c['sent'] + c.get('unsent', 0) - planned:+d})")
     ok = ok and co["opened"] == conns and c.get("balanced", False)
+probe = {}
+for line in open(os.path.join(out, "probe-rss.txt")):
+    kind, i, rss, fds = line.split()
+    if int(rss) > 0:
+        probe.setdefault(int(i), []).append((int(rss), int(fds)))
+slopes = []
+for i in range(shards):
+    big = [(s, f) for s, f in samples.get(("shard", i), []) if s > 0]
+    if big and probe.get(i):
+        fb, fp = max(f for _, f in big), max(f for _, f in probe[i])  # descriptors: the sockets held
+        rb, rp = statistics.median(s for s, _ in big), statistics.median(s for s, _ in probe[i])
+        if fb > fp:
+            slopes.append((rb - rp) / (fb - fp))
+if slopes:
+    print(f"client memory per connection without the fixed cost (the RSS of each shard holding {conns//shards} "
+          f"against a round of {int(sys.argv[11])//shards}): {statistics.median(slopes):.2f} KiB "
+          f"(shards: {', '.join(f'{x:.2f}' for x in slopes)})")
 sys.exit(0 if ok else 1)
 PY
 echo "results in $OUT/ (merged summary: $OUT/merged.txt)"
