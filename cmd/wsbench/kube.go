@@ -3,19 +3,23 @@ package main
 // kube part: `wsbench kube render` and `wsbench kube run`.
 
 import (
+	"bytes"
 	_ "embed"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/wsbench/wsbench/internal/cliflag"
 	"github.com/wsbench/wsbench/kube"
+	"github.com/wsbench/wsbench/orchestrate"
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
 )
@@ -23,7 +27,7 @@ import (
 //go:embed help/kube.txt
 var kubeUsage string
 
-func kubeCmd(args []string, stdout, _ io.Writer) error {
+func kubeCmd(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, kubeUsage)
 		if len(args) == 0 {
@@ -34,8 +38,10 @@ func kubeCmd(args []string, stdout, _ io.Writer) error {
 	switch args[0] {
 	case "render":
 		return kubeRender(args[1:], stdout)
+	case "run":
+		return kubeRun(args[1:], stdout, stderr)
 	}
-	return usagef("unknown subcommand %q: want render", args[0])
+	return usagef("unknown subcommand %q: want render or run", args[0])
 }
 
 // kubeFlags are the flags render and run share: what the objects are.
@@ -237,4 +243,108 @@ func kubeRender(args []string, stdout io.Writer) error {
 	}
 	_, err = stdout.Write(manifest)
 	return err
+}
+
+// kubeMissedStartError: a shard of `kube run` was not connected and ready
+// by the common start (its pod exited 5); the Job failed on it.
+type kubeMissedStartError struct{ msg string }
+
+func (e kubeMissedStartError) Error() string { return e.msg }
+func (kubeMissedStartError) exitCode() int   { return kube.MissedStartExit }
+
+func kubeRun(args []string, stdout, stderr io.Writer) error {
+	fs, k := newKubeFlags("run", stdout)
+	kubeconfig := fs.String("kubeconfig", "", "the kubeconfig file (default $KUBECONFIG, then ~/.kube/config, then the pod's service account)")
+	kubeContext := fs.String("context", "", "the kubeconfig context (default its current one)")
+	out := fs.StringP("out", "o", "", "write the merged result (JSON) to this file")
+	format := "text"
+	fs.Var(cliflag.Choice[string]{P: &format, Name: "format", Choices: []string{"text", "json", "html"}}, "format", "the summary on stdout: text, json or html")
+	allowPartial := fs.Bool("allow-partial", false, "merge the shards that finished even when some did not (the summary says which are missing and that totals are partial)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := checkOut(*out, false); err != nil {
+		return err
+	}
+	if err := k.finish(fs, time.Now()); err != nil {
+		return err
+	}
+	client, ns, err := kube.Client(*kubeconfig, *kubeContext)
+	if err != nil {
+		return failedError{err}
+	}
+	if !fs.Changed("namespace") {
+		k.o.Namespace = ns
+	}
+	_, objs, err := k.objects()
+	if err != nil {
+		return err
+	}
+	ctx, _, stop := orchestrate.Signals(stderr)
+	defer stop()
+	r := &kube.Runner{Client: client, Progress: stderr}
+	o, err := r.Run(ctx, objs[0].(*corev1.ConfigMap), objs[1].(*batchv1.Job))
+	if err != nil {
+		return failedError{err}
+	}
+	return kubeFinish(o, *allowPartial, *out, format, stdout, stderr)
+}
+
+// kubeFinish merges what a Job's shards gave, writes and prints it, and
+// picks the exit code: 130 interrupted, 5 a shard missed the start, 6 the
+// merge refused (shards missing), 1 the Job failed, 3 a threshold failed.
+func kubeFinish(o *kube.Outcome, allowPartial bool, out, format string, stdout, stderr io.Writer) error {
+	for _, s := range o.Shards {
+		if s.Report == nil {
+			fmt.Fprintf(stderr, "shard %d: no result: %v\n", s.Index, s.Err)
+		}
+	}
+	rep, mergeErr := o.Merge(allowPartial || o.Interrupted)
+	passed := true
+	if rep != nil {
+		var ths []results.Threshold
+		for _, e := range rep.Scenario.Thresholds {
+			if th, err := results.ParseThreshold(e); err == nil {
+				ths = append(ths, th)
+			}
+		}
+		passed = results.ApplyThresholds(rep, ths)
+		if out != "" {
+			if err := rep.WriteFile(out); err != nil {
+				return failedError{fmt.Errorf("--out: %w", err)}
+			}
+		}
+		var b bytes.Buffer
+		if err := results.Encoders[format](&b, rep, results.Options{}); err != nil {
+			return failedError{err}
+		}
+		if _, err := stdout.Write(b.Bytes()); err != nil {
+			return failedError{err}
+		}
+	}
+	missed := o.MissedStart()
+	switch {
+	case o.Interrupted:
+		if o.Deleted != nil {
+			fmt.Fprintf(stderr, "wsbench kube: %v\n", o.Deleted)
+		}
+		return interruptedError{nothingMeasured: rep == nil}
+	case len(missed) > 0:
+		return kubeMissedStartError{fmt.Sprintf("shard(s) %s not connected and ready by the start time %s: the Job failed (%s)", intList(missed), o.StartAt(), o.Reason)}
+	case mergeErr != nil:
+		return asMergeRefused(mergeErr)
+	case o.Failed:
+		return failedError{fmt.Errorf("job %s failed: %s: %s", o.Job.Name, o.Reason, o.Cause)}
+	case !passed:
+		return thresholdError{rep.FailedThresholds()}
+	}
+	return nil
+}
+
+func intList(idx []int) string {
+	s := make([]string, len(idx))
+	for i, v := range idx {
+		s[i] = strconv.Itoa(v)
+	}
+	return strings.Join(s, ", ")
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/wsbench/wsbench/driver"
 	"github.com/wsbench/wsbench/internal/cliflag"
 	"github.com/wsbench/wsbench/internal/iomode"
+	"github.com/wsbench/wsbench/kube"
 	"github.com/wsbench/wsbench/orchestrate"
 	"github.com/wsbench/wsbench/results"
 	"github.com/wsbench/wsbench/scenario"
@@ -35,6 +36,7 @@ type runOptions struct {
 	stream          func() // stream part: puts the stream flags into the spec once parsed
 	// shard part: --shard I/N|auto/N, --shard-index-env, --start-at.
 	shard, shardIndexEnv, startAt *string
+	resultLine                    *bool // kube part: --result-line
 }
 
 // runFlags defines the run command's flags, filling spec.
@@ -102,6 +104,8 @@ func runFlags(spec *scenario.Spec, stdout io.Writer) (*pflag.FlagSet, *runOption
 	o.out = fs.StringP("out", "o", "", "write the JSON result to this file (atomically)")
 	o.asJSON = fs.Bool("json", false, "print the JSON result to stdout instead of the text summary")
 	o.cpuProfile = fs.String("cpuprofile", "", "write a Go CPU profile of the client to this file (read it with go tool pprof)")
+	// kube part: a shard of a Job gives its result in its log.
+	o.resultLine = fs.Bool("result-line", false, "also print the JSON result on stdout as one checksummed line (wsbench-result v1 sha256=… BASE64(gzip)), last: how a Kubernetes Job's shard hands its result to wsbench kube run through its log")
 	return fs, o
 }
 
@@ -247,6 +251,11 @@ func runCmd(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	if err := results.Show(stdout, rep, *asJSON); err != nil {
 		return failedError{fmt.Errorf("print result: %w", err)}
+	}
+	if *o.resultLine { // kube part
+		if err := kube.WriteFrame(stdout, rep); err != nil {
+			return failedError{fmt.Errorf("--result-line: %w", err)}
+		}
 	}
 	switch {
 	case writeErr != nil:
