@@ -75,7 +75,7 @@ func newKubeFlags(name string, stdout io.Writer) (*pflag.FlagSet, *kubeFlags) {
 	fs.StringArrayVar(&k.secEnv, "secret-env", nil, "give the pods the environment variable NAME from a Secret's key: NAME=SECRET[:KEY] (repeatable); a scenario's ${NAME} must come from one")
 	fs.StringArrayVar(&k.o.SecretEnvFrom, "secret-env-from", nil, "give the pods every key of this Secret as an environment variable (repeatable)")
 	fs.StringVar(&k.o.SecretFiles, "secret-files", "", "mount this Secret's keys as files under "+kube.SecretDir+" (a tokens_file, a data_file)")
-	fs.StringVar(&k.o.MetricsAddr, "metrics-addr", "", "the shards serve Prometheus metrics here (e.g. :9090); the pods get scrape annotations")
+	fs.StringVar(&k.o.MetricsAddr, "metrics-addr", ":9090", "the shards serve Prometheus metrics here (run --metrics-addr) and the pods get the prometheus.io scrape annotations for its port; \"\" for none")
 	return fs, k
 }
 

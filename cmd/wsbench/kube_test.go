@@ -215,3 +215,10 @@ func TestKubeRunNoCluster(t *testing.T) {
 		t.Errorf("exit %d: %s", code, stderr.String())
 	}
 }
+
+// TestKubeMissedStartCode: the podFailurePolicy's exit code is run's.
+func TestKubeMissedStartCode(t *testing.T) {
+	if kube.MissedStartExit != exitMissedStart {
+		t.Errorf("the Job fails on exit %d, run exits %d on a missed start", kube.MissedStartExit, exitMissedStart)
+	}
+}
