@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 5s
 
-.PHONY: test build vet fmt imports race fuzz-smoke bench-compile bench-echo soak
+.PHONY: test build vet fmt imports race fuzz-smoke bench-compile bench-echo soak e2e-kube
 
 test: vet fmt imports race fuzz-smoke bench-compile
 
@@ -35,3 +35,9 @@ bench-echo:
 # 30 minutes of 1,000 connections at 5,000 msg/s; DURATION=10m etc. to shorten.
 soak:
 	bash scripts/soak.sh
+
+# Opt-in, root: wsbench kube run against a real kube-apiserver and
+# kube-controller-manager (built from the module proxy, cached), Debian's
+# etcd and a kubelet stand-in (scripts/e2e-kube.sh). Not part of `make test`.
+e2e-kube:
+	bash scripts/e2e-kube.sh

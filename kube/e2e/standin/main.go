@@ -45,6 +45,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -59,6 +60,20 @@ func (f imageFlag) Set(v string) error {
 		return fmt.Errorf("want IMAGE=PATH, got %q", v)
 	}
 	f[image] = path
+	return nil
+}
+
+type delayFlag map[string]time.Duration
+
+func (f delayFlag) String() string { return fmt.Sprint(map[string]time.Duration(f)) }
+func (f delayFlag) Set(v string) error {
+	key, d, ok := strings.Cut(v, "=")
+	job, index, ok2 := strings.Cut(key, "/")
+	dur, err := time.ParseDuration(d)
+	if !ok || !ok2 || job == "" || index == "" || err != nil || dur < 0 {
+		return fmt.Errorf("want JOB/INDEX=DURATION, got %q", v)
+	}
+	f[key] = dur
 	return nil
 }
 
@@ -77,8 +92,10 @@ func main() {
 	gateway := flag.String("gateway", "198.19.0.1", "host address every pod routes through (added to the host by the stand-in)")
 	podRange := flag.String("pod-range", "198.19.0.0/16", "range pods' /32 addresses come from (must hold --gateway)")
 	flag.Var(images, "image", "IMAGE=PATH: the program an image runs when the container gives no command (repeatable)")
+	delays := delayFlag{}
+	flag.Var(delays, "delay-start", "JOB/INDEX=DURATION: hold that pod of an Indexed Job this long before starting it, as a slow image pull would (repeatable; the e2e test's missed start)")
 	flag.Parse()
-	cfg.images = images
+	cfg.images, cfg.delays = images, delays
 	var err error
 	if cfg.gateway, err = netip.ParseAddr(*gateway); err != nil || !cfg.gateway.Is4() {
 		log.Fatalf("--gateway %q: want an IPv4 address", *gateway)

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
@@ -100,6 +101,17 @@ func (r *podRun) prepare(ctx context.Context) ([]shimSpec, error) {
 	}
 	if err := os.MkdirAll(filepath.Join(r.dir, "logs"), 0o755); err != nil {
 		return nil, err
+	}
+	job, index := p.Labels[batchv1.JobNameLabel], p.Labels[batchv1.JobCompletionIndexAnnotation]
+	if d := r.s.cfg.delays[job+"/"+index]; d > 0 {
+		log.Printf("pod %s: holding its start %v (--delay-start %s/%s)", r.key(), d, job, index)
+		select {
+		case <-time.After(d):
+		case <-r.stopC:
+			return nil, fmt.Errorf("deleted before it started")
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	vols, err := r.volumes(ctx)
 	if err != nil {

@@ -36,6 +36,7 @@ type config struct {
 	gateway                           netip.Addr
 	podRange                          netip.Prefix
 	images                            map[string]string
+	delays                            map[string]time.Duration // JOB/INDEX → hold before start
 }
 
 type standin struct {
