@@ -16,7 +16,9 @@
 # `go test -tags e2ekube ./kube/e2e` (a plain Indexed Job of shell pods,
 # `wsbench kube run` to a merged result, and a Job whose shard misses its
 # start). Everything is stopped and removed at the end, on every path.
-# KEEP=1 keeps the work folder (logs of every component) for a look.
+# KEEP=1 keeps the work folder (logs of every component) for a look;
+# RUN=REGEXP runs only those tests; HOLD=1 starts the cluster and waits
+# (no tests) for trying things by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -148,10 +150,11 @@ s=$(date +%s)
   --kubeconfig "$kubeconfig" --leader-elect=false --secure-port 0 \
   --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
   --use-service-account-credentials=false \
-  --controllers 'job,serviceaccount,serviceaccount-token,namespace,garbage-collector,nodelifecycle,podgc,ttl-after-finished' \
+  --controllers 'job-controller,serviceaccount-controller,serviceaccount-token-controller,namespace-controller,garbage-collector-controller,node-lifecycle-controller,pod-garbage-collector-controller,ttl-after-finished-controller,root-ca-certificate-publisher-controller' \
   >"$work/kube-controller-manager.log" 2>&1 &
 pids+=($!)
 wait_for 60 "the default service account" api /api/v1/namespaces/default/serviceaccounts/default
+wait_for 60 "the kube-root-ca.crt ConfigMap" api /api/v1/namespaces/default/configmaps/kube-root-ca.crt
 say "kube-controller-manager up in $(($(date +%s) - s)) s"
 
 # --- the kubelet stand-in --------------------------------------------------
@@ -169,12 +172,18 @@ say "stand-in node Ready in $(($(date +%s) - s)) s (kubelet endpoint 127.0.0.1:$
 pids+=($!)
 wait_for 20 "wsbench serve" bash -c "exec 3<>/dev/tcp/198.19.0.1/$SERVE_PORT"
 
+if [ "${HOLD:-}" = 1 ]; then # a cluster to try things on by hand
+  say "cluster up: export KUBECONFIG=$kubeconfig; server ws://198.19.0.1:$SERVE_PORT/; image wsbench:e2e; Ctrl-C ends it"
+  echo "$kubeconfig ws://198.19.0.1:$SERVE_PORT/" > "${HOLD_INFO:-/dev/null}"
+  while :; do sleep 1; done
+fi
+
 # --- the test ------------------------------------------------------------
 s=$(date +%s)
 set +e
 KUBECONFIG=$kubeconfig WSBENCH_E2E_BIN=$work/wsbench WSBENCH_E2E_IMAGE=wsbench:e2e \
   WSBENCH_E2E_TARGET="ws://198.19.0.1:$SERVE_PORT/" WSBENCH_E2E_WORK=$work \
-  $GO test -tags e2ekube -count=1 -v -timeout 10m ./kube/e2e 2>&1 | tee "$work/test.log"
+  $GO test -tags e2ekube -count=1 -v -timeout 10m ${RUN:+-run "$RUN"} ./kube/e2e 2>&1 | tee "$work/test.log"
 rc=${PIPESTATUS[0]}
 set -e
 say "tests took $(($(date +%s) - s)) s, exit $rc; whole run $(($(date +%s) - t0)) s"

@@ -97,8 +97,8 @@ func TestKubeRun(t *testing.T) {
 	if m.Received == 0 || m.Sent != m.Received+m.Lost+m.InFlight+m.TimedOut+m.Failed {
 		t.Errorf("messages %+v: want replies and a balance", m)
 	}
-	if r.Connections.Opened != conns && r.Connections.Open != conns {
-		t.Logf("connections %+v", r.Connections)
+	if r.Connections.Opened != conns || r.Connections.Failed != 0 {
+		t.Errorf("connections %+v: want all %d opened over the shards", r.Connections, conns)
 	}
 	if !strings.Contains(output, "shards") && !strings.Contains(output, "Shards") {
 		t.Logf("summary does not mention shards:\n%s", output)

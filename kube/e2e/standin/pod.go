@@ -39,6 +39,8 @@ type podRun struct {
 	tearOnce sync.Once
 }
 
+const volumeRetries = 30
+
 type result struct {
 	name     string
 	started  time.Time
@@ -113,7 +115,20 @@ func (r *podRun) prepare(ctx context.Context) ([]shimSpec, error) {
 			return nil, ctx.Err()
 		}
 	}
+	// A volume's source may come a little later (a ConfigMap applied after
+	// the Job): the kubelet keeps the pod Pending and retries, so do we.
 	vols, err := r.volumes(ctx)
+	for try := 0; err != nil && try < volumeRetries; try++ {
+		log.Printf("pod %s: %v (retrying)", r.key(), err)
+		select {
+		case <-time.After(time.Second):
+		case <-r.stopC:
+			return nil, fmt.Errorf("deleted before it started")
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		vols, err = r.volumes(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
