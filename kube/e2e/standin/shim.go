@@ -68,10 +68,39 @@ func shimMain() {
 	if err := privateDev(sp.Stage); err != nil {
 		fail("/dev: %v", err)
 	}
-	for _, b := range sp.Binds {
-		if err := mountBind(b, made); err != nil {
+	if len(sp.Argv) == 0 {
+		fail("no command")
+	}
+	path, err := lookPath(sp.Argv[0], sp.Env)
+	if err != nil {
+		fail("%v", err)
+	}
+	// The program too may lie where a volume goes (a binary under /tmp):
+	// hold it open and exec it through its descriptor if it is hidden.
+	prog, err := os.Open(path)
+	if err != nil {
+		fail("%v", err)
+	}
+	var progSt unix.Stat_t
+	if err := unix.Fstat(int(prog.Fd()), &progSt); err != nil {
+		fail("%v", err)
+	}
+	// Open every source before mounting anything: a mount (an emptyDir at
+	// /tmp) may hide where a later source lies (the stand-in's folder under
+	// /tmp). Mounting /proc/self/fd/N binds what the descriptor holds.
+	srcs := make([]int, len(sp.Binds))
+	for i, b := range sp.Binds {
+		fd, err := unix.Open(b.Src, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			fail("volume source %s: %v", b.Src, err)
+		}
+		srcs[i] = fd
+	}
+	for i, b := range sp.Binds {
+		if err := mountBind(b, srcs[i], made); err != nil {
 			fail("mount %s at %s: %v", b.Src, b.Dst, err)
 		}
+		unix.Close(srcs[i])
 	}
 	made.Close()
 	nsf, err := os.Open("/var/run/netns/" + sp.Netns)
@@ -96,13 +125,17 @@ func shimMain() {
 	if err := os.Chdir(wd); err != nil {
 		fail("workingDir: %v", err)
 	}
-	if len(sp.Argv) == 0 {
-		fail("no command")
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil || st.Dev != progSt.Dev || st.Ino != progSt.Ino {
+		// Hidden by a mount: exec the file held open (an ELF binary; a
+		// script's interpreter reopens the path, so the descriptor stays open).
+		fd, err := unix.Dup(int(prog.Fd()))
+		if err != nil {
+			fail("%v", err)
+		}
+		path = fmt.Sprintf("/proc/self/fd/%d", fd)
 	}
-	path, err := lookPath(sp.Argv[0], sp.Env)
-	if err != nil {
-		fail("%v", err)
-	}
+	prog.Close()
 	err = unix.Exec(path, sp.Argv, sp.Env)
 	fail("exec %s: %v", path, err)
 }
@@ -151,12 +184,12 @@ func privateDev(stage string) error {
 // mountBind binds b.Src at b.Dst. A mount point missing on the host is made
 // (and written to made, so the stand-in removes it again once the pod is
 // gone); under the private /dev nothing reaches the host.
-func mountBind(b bind, made *os.File) error {
-	st, err := os.Stat(b.Src)
-	if err != nil {
+func mountBind(b bind, src int, made *os.File) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(src, &st); err != nil {
 		return err
 	}
-	isFile := b.File || !st.IsDir()
+	isFile := b.File || st.Mode&unix.S_IFMT != unix.S_IFDIR
 	dir := b.Dst
 	if isFile {
 		dir = filepath.Dir(b.Dst)
@@ -172,7 +205,7 @@ func mountBind(b bind, made *os.File) error {
 			record(made, b.Dst)
 		}
 	}
-	if err := unix.Mount(b.Src, b.Dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if err := unix.Mount(fmt.Sprintf("/proc/self/fd/%d", src), b.Dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
 	if b.ReadOnly {
@@ -192,6 +225,9 @@ func mkdirAllRecorded(dir string, made *os.File) error {
 		return err
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
+		if st, serr := os.Stat(dir); serr == nil && st.IsDir() {
+			return nil // another pod's container made it just now
+		}
 		return err
 	}
 	record(made, dir)
