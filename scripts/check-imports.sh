@@ -35,6 +35,9 @@ forbid protocols "$mod/scenario" "$mod/driver" "$mod/metrics" "$mod/results" "$m
 # kube (issue 16): builds and applies a Job of shards, merges their results;
 # it reads scenarios and results, and drives no load itself.
 forbid kube     "$mod/driver" "$mod/server" "$mod/orchestrate" "github.com/gobwas/ws"
+# e2e part: the kubelet stand-in of `make e2e-kube` runs pods' programs as
+# processes; it stands apart from wsbench (none of the module's packages).
+forbid kube/e2e/standin "$mod/driver" "$mod/server" "$mod/orchestrate" "$mod/scenario" "$mod/results" "$mod/metrics" "$mod/kube" "github.com/gobwas/ws"
 # prom part: live exports a run to Prometheus from its intervals and result
 # (metrics, results); it drives nothing and knows no server. Its listener is
 # internal/promserve, which server uses too.
