@@ -107,6 +107,10 @@ type Options struct {
 	// MetricsAddr, when set, is passed as --metrics-addr and the pods get
 	// the prometheus.io scrape annotations for its port.
 	MetricsAddr string
+	// Deadline, when set, is the Job's activeDeadlineSeconds (rounded up
+	// to a second): a Job whose pods cannot start (an image that is not
+	// there, no node with room) fails then, rather than wait for ever.
+	Deadline time.Duration
 	// EnvRefs are the ${NAME} variables the scenario uses; each must come
 	// from SecretEnv or (unchecked: its keys are not known here)
 	// SecretEnvFrom.
@@ -311,6 +315,9 @@ func Objects(o Options) (*corev1.ConfigMap, *batchv1.Job, error) {
 	}
 	if len(annotations) == 0 {
 		job.Spec.Template.Annotations = nil
+	}
+	if o.Deadline > 0 {
+		job.Spec.ActiveDeadlineSeconds = ptr(int64((o.Deadline + time.Second - 1) / time.Second))
 	}
 	return cm, job, nil
 }

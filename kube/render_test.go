@@ -35,7 +35,7 @@ func TestRenderGolden(t *testing.T) {
 			StartAt: start, CPU: "2", Memory: "2Gi", CPULimit: "2", MemoryLimit: "3Gi",
 			Sysctls:   []string{"net.ipv4.ip_local_port_range=1024 65535", "net.ipv4.tcp_tw_reuse=1"},
 			SecretEnv: []SecretEnv{{"TOKEN", "bench-auth", "token"}}, SecretEnvFrom: []string{"bench-env"}, SecretFiles: "bench-files",
-			MetricsAddr: ":9090", EnvRefs: []string{"TOKEN"},
+			MetricsAddr: ":9090", EnvRefs: []string{"TOKEN"}, Deadline: 6*time.Minute + 500*time.Millisecond,
 		}},
 	}
 	for _, c := range cases {

@@ -52,6 +52,7 @@ type kubeFlags struct {
 	startAt  string
 	secEnv   []string
 	pull     string
+	deadline time.Duration
 	spec     scenario.Spec // the scenario with the run flags after --, for the checks
 	passArgs []string
 }
@@ -75,6 +76,7 @@ func newKubeFlags(name string, stdout io.Writer) (*pflag.FlagSet, *kubeFlags) {
 	fs.StringArrayVar(&k.secEnv, "secret-env", nil, "give the pods the environment variable NAME from a Secret's key: NAME=SECRET[:KEY] (repeatable); a scenario's ${NAME} must come from one")
 	fs.StringArrayVar(&k.o.SecretEnvFrom, "secret-env-from", nil, "give the pods every key of this Secret as an environment variable (repeatable)")
 	fs.StringVar(&k.o.SecretFiles, "secret-files", "", "mount this Secret's keys as files under "+kube.SecretDir+" (a tokens_file, a data_file)")
+	fs.DurationVar(&k.deadline, "deadline", 0, "the Job's activeDeadlineSeconds: it fails when not done by then (0 = the time to the start, plus warm-up, duration and grace, plus 5m)")
 	fs.StringVar(&k.o.MetricsAddr, "metrics-addr", ":9090", "the shards serve Prometheus metrics here (run --metrics-addr) and the pods get the prometheus.io scrape annotations for its port; \"\" for none")
 	return fs, k
 }
@@ -167,6 +169,14 @@ func (k *kubeFlags) finish(fs *pflag.FlagSet, now time.Time) error {
 		return usageError{withFlag(err)}
 	}
 	k.spec = spec
+	switch {
+	case k.deadline < 0:
+		return usagef("--deadline: %s is negative", k.deadline)
+	case k.deadline > 0:
+		k.o.Deadline = k.deadline
+	case spec.Duration > 0: // a run with an end: the Job has one too
+		k.o.Deadline = max(k.o.StartAt.Sub(now), 0) + time.Duration(spec.Warmup+spec.Duration+spec.Grace) + 5*time.Minute
+	}
 	return nil
 }
 

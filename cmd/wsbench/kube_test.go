@@ -56,6 +56,19 @@ func TestKubeRender(t *testing.T) {
 	if strings.Contains(out.String(), "s3cr3t") {
 		t.Errorf("the manifest holds the environment's secret value")
 	}
+	// The Job's deadline: the time to the start (60s, rounded up to the
+	// second) + warm-up + duration 10s + grace + 5m, or --deadline.
+	d := scenario.Default()
+	least := int((time.Minute + time.Duration(d.Warmup) + 10*time.Second + time.Duration(d.Grace) + 5*time.Minute) / time.Second)
+	var got int
+	_, dl, _ := strings.Cut(out.String(), "activeDeadlineSeconds:")
+	if _, err := fmt.Sscanf(dl, " %d", &got); err != nil || got < least || got > least+2 {
+		t.Errorf("activeDeadlineSeconds %d (%v), want %d to %d", got, err, least, least+2)
+	}
+	out.Reset()
+	if code := wsbench(base(ok, "--secret-env", "TOKEN=auth:token", "--deadline", "90s"), &out, &errb); code != exitOK || !strings.Contains(out.String(), "activeDeadlineSeconds: 90\n") {
+		t.Errorf("--deadline 90s: exit %d, %s", code, errb.String())
+	}
 
 	for _, c := range []struct {
 		args   []string
@@ -76,6 +89,7 @@ func TestKubeRender(t *testing.T) {
 		{base(ok, "--secret-env", "TOKEN=auth", "--start-in", "1s"), "--start-in", ""},
 		{base(ok, "--secret-env", "TOKEN=auth", "--start-at", "tomorrow"), "--start-at", ""},
 		{base(ok, "--secret-env", "TOKEN=auth", "--pull-policy", "Sometimes"), "--pull-policy", ""},
+		{base(ok, "--secret-env", "TOKEN=auth", "--deadline", "-1s"), "--deadline", ""},
 		{[]string{"kube", "render", "-f", ok, "-n", "3"}, "--image is required", ""},
 		{[]string{"kube", "render", "-f", ok, "--image", "i"}, "--shards is required", ""},
 		{[]string{"kube", "render", "-n", "3", "--image", "i"}, "--file is required", ""},
