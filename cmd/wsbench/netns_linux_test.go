@@ -467,8 +467,13 @@ func TestMultiHostShards(t *testing.T) {
 	}
 	t.Logf("start skew: max %v, spread %v", time.Duration(skewMax), time.Duration(last-first))
 
-	hiLo := mhRate*int64(mhStall/2)/int64(time.Second) - mhConns // due in the stall's first half
-	hiHi := hiLo + mhConns + mhRate*int64(100*time.Millisecond+4*delay.Max)/int64(time.Second)
+	// Above half the stall: at least every message due in its first half
+	// (each answered at its end at the earliest; less a grid step per
+	// connection), at most those plus the sends that queued behind the
+	// stall (--max-inflight 1) and are caught up a little late: 200 ms of
+	// the rate, plus 4 × the scheduling delay seen.
+	hiLo := mhRate*int64(mhStall/2)/int64(time.Second) - mhConns
+	hiHi := hiLo + mhConns + mhRate*int64(200*time.Millisecond+4*delay.Max)/int64(time.Second)
 	for _, run := range []struct {
 		name string
 		r    *results.Report
