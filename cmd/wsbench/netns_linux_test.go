@@ -439,6 +439,9 @@ func TestMultiHostShards(t *testing.T) {
 	skewBound := 100*time.Millisecond + 4*delay.Max
 	var skewMax, first, last int64
 	for i, r := range shardReps {
+		if r.Shard == nil {
+			t.Fatalf("shard %d: no shard section in its result", i)
+		}
 		s := r.Shard.Shard
 		if s.Index != i || s.Count != 3 || s.Plan != shardReps[0].Shard.Shard.Plan || r.StopReason != "completed" {
 			t.Errorf("shard %d: %+v, stop %s", i, s, r.StopReason)
