@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -133,8 +134,11 @@ func TestKubeRunMissedStart(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "merged.json")
 	start := time.Now()
 	code, output := kubeRun(t, job, shards, 20, 8*time.Second, out)
-	if code == 0 {
-		t.Fatalf("wsbench kube run exited 0 on a Job whose shard missed its start")
+	if code != 5 {
+		t.Fatalf("wsbench kube run exited %d on a Job whose shard missed its start, want 5", code)
+	}
+	if !regexp.MustCompile(`shard(\(s\))? 1\b.*start`).MatchString(output) {
+		t.Errorf("kube run's output does not name shard 1, the one that missed the start")
 	}
 	j := waitJob(t, cs, job, time.Minute)
 	failed := condition(j, batchv1.JobFailed)
@@ -153,5 +157,11 @@ func TestKubeRunMissedStart(t *testing.T) {
 		t.Fatalf("index 1's pod %+v: want it terminated with exit code 5", missed)
 	}
 	t.Logf("index 1's termination message: %q", missed.Status.ContainerStatuses[0].State.Terminated.Message)
-	_ = output
+	// The other shards were still running their 20 s when the Job failed:
+	// the Job controller deletes their pods and the stand-in stops them.
+	for _, p := range jobPods(t, cs, job) {
+		if p.Labels[batchv1.JobCompletionIndexAnnotation] != "1" && p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+			t.Errorf("pod %s still running after the Job failed", p.Name)
+		}
+	}
 }
