@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -35,6 +36,8 @@ type Runner struct {
 	// Logs opens a container's log (nil: the pods' log subresource, as
 	// kubectl logs reads it; client-go's fake cannot tell pods apart there).
 	Logs func(ctx context.Context, namespace, pod, container string) (io.ReadCloser, error)
+
+	mu sync.Mutex // Progress's lines
 }
 
 // Shard is what became of one index of the Job.
@@ -132,7 +135,70 @@ func allIndexes(n int) []int {
 
 func (r *Runner) progressf(format string, a ...any) {
 	if r.Progress != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
 		fmt.Fprintf(r.Progress, format+"\n", a...)
+	}
+}
+
+// lateAfter is how long after the common start watchStart looks for
+// shards that are not running.
+const lateAfter = 2 * time.Second
+
+// watchStart waits until just after the Job's common start and then says
+// which shards' pods are not running yet (an image that cannot be pulled,
+// no node with room): they will miss the start, or never run.
+func (r *Runner) watchStart(ctx context.Context, job *batchv1.Job) {
+	at, err := time.Parse(time.RFC3339, startAt(job))
+	if err != nil {
+		return
+	}
+	t := time.NewTimer(time.Until(at.Add(lateAfter)))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-t.C:
+	}
+	pods, err := r.Client.CoreV1().Pods(job.Namespace).List(ctx, metav1.ListOptions{LabelSelector: runLabel + "=" + job.Name})
+	if err != nil {
+		return
+	}
+	running := map[int]bool{}
+	var late []string
+	for _, p := range pods.Items {
+		idx, err := strconv.Atoi(p.Annotations[indexAnnot])
+		if err != nil || job.UID != "" && !metav1.IsControlledBy(&p, job) {
+			continue
+		}
+		if p.Status.Phase != corev1.PodPending {
+			running[idx] = true
+			continue
+		}
+		why := string(p.Status.Phase)
+		for _, c := range p.Status.ContainerStatuses {
+			if w := c.State.Waiting; w != nil && w.Reason != "" {
+				why += ", " + w.Reason
+				if w.Message != "" {
+					why += ": " + w.Message
+				}
+			}
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Message != "" {
+				why += ", not scheduled: " + c.Message
+			}
+		}
+		late = append(late, fmt.Sprintf("shard %d (pod %s): %s", idx, p.Name, why))
+	}
+	for i := range int(ptrOr(job.Spec.Completions)) {
+		if !running[i] && !slices.ContainsFunc(late, func(l string) bool { return strings.HasPrefix(l, fmt.Sprintf("shard %d ", i)) }) {
+			late = append(late, fmt.Sprintf("shard %d: no pod yet", i))
+		}
+	}
+	slices.Sort(late)
+	for _, l := range late {
+		r.progressf("not running at the start %s: %s", startAt(job), l)
 	}
 }
 
@@ -147,6 +213,10 @@ func (r *Runner) Run(ctx context.Context, cm *corev1.ConfigMap, job *batchv1.Job
 	if err != nil {
 		return nil, err
 	}
+	startCtx, stopStart := context.WithCancel(ctx)
+	started := make(chan struct{})
+	go func() { defer close(started); r.watchStart(startCtx, created) }()
+	defer func() { stopStart(); <-started }()
 	done, err := r.Wait(ctx, created)
 	if err != nil && ctx.Err() == nil {
 		return nil, err

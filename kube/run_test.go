@@ -369,3 +369,30 @@ func TestLogsSubresource(t *testing.T) {
 		t.Errorf("asked for the logs of %v; shard 0: %v", asked, out.Shards[0].Err)
 	}
 }
+
+// TestWatchStart: just after the common start, the shards whose pods are
+// not running are named, with why (the container's waiting reason, no pod).
+func TestWatchStart(t *testing.T) {
+	c := newCluster()
+	_, job, err := Objects(Options{Name: "bench", Namespace: "load", Image: "i", Shards: 3, Scenario: []byte("conns: 3\n"), StartAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range []corev1.PodStatus{
+		{Phase: corev1.PodRunning},
+		{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{Name: ContainerNm,
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: "pull i: not found"}}}}},
+	} {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%d", i), Namespace: "load",
+			Labels: map[string]string{runLabel: "bench"}, Annotations: map[string]string{indexAnnot: strconv.Itoa(i)}}, Status: st}
+		if _, err := c.cs.CoreV1().Pods("load").Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var progress bytes.Buffer
+	(&Runner{Client: c.cs, Progress: &progress}).watchStart(context.Background(), job)
+	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
+	if len(lines) != 2 || !strings.HasSuffix(lines[0], "shard 1 (pod bench-1): Pending, ImagePullBackOff: pull i: not found") || !strings.HasSuffix(lines[1], "shard 2: no pod yet") {
+		t.Errorf("progress:\n%s", progress.String())
+	}
+}
