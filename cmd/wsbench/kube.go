@@ -65,7 +65,7 @@ func newKubeFlags(name string, stdout io.Writer) (*pflag.FlagSet, *kubeFlags) {
 	fs.StringVar(&k.o.Image, "image", "", "the image the pods run (required; scripts/build-image.sh builds one)")
 	fs.StringVar(&k.pull, "pull-policy", "IfNotPresent", "the container's imagePullPolicy: IfNotPresent, Always or Never")
 	fs.StringVar(&k.o.Name, "name", "wsbench", "the Job's name (the ConfigMap is NAME-scenario)")
-	fs.StringVar(&k.o.Namespace, "namespace", "default", "the namespace of the Job and the ConfigMap")
+	fs.StringVar(&k.o.Namespace, "namespace", "", `the namespace of the Job and the ConfigMap (default: run, the kubeconfig context's; render, "default")`)
 	fs.DurationVar(&k.startIn, "start-in", 60*time.Second, "the shards start together this long after the manifest is made (render) or applied (run): time to schedule the pods, pull the image and connect")
 	fs.StringVar(&k.startAt, "start-at", "", "the shards' common start as an RFC 3339 time instead of --start-in")
 	fs.StringVar(&k.o.CPU, "cpu", "1", "each pod's CPU request")
@@ -283,7 +283,7 @@ func kubeRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return failedError{err}
 	}
-	if !fs.Changed("namespace") {
+	if k.o.Namespace == "" {
 		k.o.Namespace = ns
 	}
 	_, objs, err := k.objects()
