@@ -375,7 +375,7 @@ func secretEnv(o Options) ([]corev1.EnvVar, []corev1.EnvFromSource, error) {
 	if len(from) == 0 {
 		for _, ref := range o.EnvRefs {
 			if !slices.ContainsFunc(o.SecretEnv, func(s SecretEnv) bool { return s.Name == ref }) {
-				return nil, nil, optErr("secret-env", "the scenario uses ${%s}: give it to the pods from a Secret (--secret-env %s=SECRET:KEY or --secret-env-from SECRET)", ref, ref)
+				return nil, nil, optErr("secret-env", "the scenario uses the environment variable %s: give it to the pods from a Secret (--secret-env %s=SECRET:KEY or --secret-env-from SECRET)", ref, ref)
 			}
 		}
 	}

@@ -142,7 +142,7 @@ func TestObjectsRefuse(t *testing.T) {
 		{"memory-limit", func(o *Options) { o.Memory, o.MemoryLimit = "2Gi", "1Gi" }, "below the request"},
 		{"sysctl", func(o *Options) { o.Sysctls = []string{"net.core.somaxconn"} }, "NAME=VALUE"},
 		{"metrics-addr", func(o *Options) { o.MetricsAddr = "9090" }, "[HOST]:PORT"},
-		{"secret-env", func(o *Options) { o.EnvRefs = []string{"TOKEN"} }, "${TOKEN}"},
+		{"secret-env", func(o *Options) { o.EnvRefs = []string{"TOKEN"} }, "environment variable TOKEN:"},
 		{"secret-files", func(o *Options) { o.SecretFiles = "Not/A/Name" }, "RFC 1123"},
 	}
 	for _, c := range cases {

@@ -132,6 +132,7 @@ func (k *kubeFlags) finish(fs *pflag.FlagSet, now time.Time) error {
 	if err != nil {
 		return usageError{err}
 	}
+	k.spec = spec // for redactError, until the run flags are in
 	// The run flags after --, parsed as run parses them, so that a
 	// mistake shows here and not in N pods.
 	k.passArgs = fs.Args()
@@ -232,8 +233,9 @@ func (k *kubeFlags) objects() (manifest []byte, objs []any, err error) {
 	return []byte(b.String()), []any{cm, job}, nil
 }
 
-func kubeRender(args []string, stdout io.Writer) error {
+func kubeRender(args []string, stdout io.Writer) (err error) {
 	fs, k := newKubeFlags("render", stdout)
+	defer func() { err = redactError(err, k.spec) }() // every error line scrubbed of the scenario's secrets
 	out := fs.StringP("out", "o", "", "write the manifests to this file instead of stdout")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -262,8 +264,9 @@ type kubeMissedStartError struct{ msg string }
 func (e kubeMissedStartError) Error() string { return e.msg }
 func (kubeMissedStartError) exitCode() int   { return kube.MissedStartExit }
 
-func kubeRun(args []string, stdout, stderr io.Writer) error {
+func kubeRun(args []string, stdout, stderr io.Writer) (err error) {
 	fs, k := newKubeFlags("run", stdout)
+	defer func() { err = redactError(err, k.spec) }() // every error line scrubbed of the scenario's secrets
 	kubeconfig := fs.String("kubeconfig", "", "the kubeconfig file (default $KUBECONFIG, then ~/.kube/config, then the pod's service account)")
 	kubeContext := fs.String("context", "", "the kubeconfig context (default its current one)")
 	out := fs.StringP("out", "o", "", "write the merged result (JSON) to this file")

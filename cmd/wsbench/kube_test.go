@@ -78,7 +78,7 @@ func TestKubeRender(t *testing.T) {
 		{base(literal), "would hold a secret value", "literal-secret-123"},
 		{base(inURL), "would hold a secret value", "url-secret-456"},
 		{base(ok, "--secret-env", "TOKEN=auth", "--", "-H", "X-Api-Key: flag-secret-789"), "would hold a secret value", "flag-secret-789"},
-		{base(ok), "--secret-env: the scenario uses ${TOKEN}", ""},
+		{base(ok), "--secret-env: the scenario uses the environment variable TOKEN:", ""},
 		{base(noTarget), "names no target", ""},
 		{base(ok, "--secret-env", "TOKEN=auth", "--", "--shard", "1/3"), "--shard", ""},
 		{base(ok, "--secret-env", "TOKEN=auth", "--", "--json"), "--json is set by the Job", ""},
