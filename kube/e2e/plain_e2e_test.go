@@ -172,4 +172,27 @@ func TestPlainIndexedJob(t *testing.T) {
 	if term == nil || term.ExitCode != 3 || term.Message != "something went wrong" {
 		t.Fatalf("terminated %+v: want exit 3 and the log's tail as message", term)
 	}
+
+	// The pod's securityContext as kube render writes it: the container
+	// runs as user 65532 on a read-only root, /tmp an emptyDir it may write.
+	name3 := "e2e-plain-user"
+	job.Name = name3
+	job.Spec.Template.Spec.Containers[0].Command = []string{"sh", "-c",
+		`echo "uid=$(id -u) gid=$(id -g)"; touch /wsbench-e2e-probe 2>/dev/null && echo root-writable; echo x > /tmp/probe && echo tmp-writable`}
+	job.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}
+	job.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	user, yes, no := int64(65532), true, false
+	job.Spec.Template.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: &user, RunAsGroup: &user}
+	job.Spec.Template.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{ReadOnlyRootFilesystem: &yes, AllowPrivilegeEscalation: &no}
+	if _, err := cs.BatchV1().Jobs("default").Create(ctx, job, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	j = waitJob(t, cs, name3, 2*time.Minute)
+	pods = jobPods(t, cs, name3)
+	if condition(j, batchv1.JobComplete) == nil || len(pods) != 1 {
+		t.Fatalf("want Complete with 1 pod; got %+v", j.Status)
+	}
+	if log := podLog(t, cs, pods[0].Name); log != "uid=65532 gid=65532\ntmp-writable\n" {
+		t.Errorf("log %q: want uid and gid 65532, the root read-only and /tmp writable", log)
+	}
 }

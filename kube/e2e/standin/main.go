@@ -18,6 +18,8 @@
 //   - in a mount namespace of its own, with the pod's configMap, secret,
 //     emptyDir, projected and hostPath volumes bound at their mountPaths, a
 //     private /dev and the termination message file;
+//   - as the securityContext's runAsUser/runAsGroup, with a read-only root
+//     filesystem and no new privileges when it asks for them;
 //   - with the container's environment resolved as the kubelet does (value
 //     with $(VAR) expansion, fieldRef — so JOB_COMPLETION_INDEX works —,
 //     resourceFieldRef, configMapKeyRef, secretKeyRef, envFrom) and its
@@ -32,7 +34,8 @@
 //
 // It is not a kubelet: no images, no restarts (every pod is treated as
 // restartPolicy Never), no probes, no resource enforcement, no init
-// containers, no user switching. It needs root (namespaces, veth).
+// containers, no capabilities, seccomp or fsGroup. It needs root
+// (namespaces, veth, mounts).
 package main
 
 import (

@@ -164,6 +164,7 @@ func (r *podRun) prepare(ctx context.Context) ([]shimSpec, error) {
 		for _, kv := range env {
 			sp.Env = append(sp.Env, kv[0]+"="+kv[1])
 		}
+		securityContext(&sp, p.Spec.SecurityContext, c.SecurityContext)
 		for _, m := range c.VolumeMounts {
 			src, ok := vols[m.Name]
 			if !ok {
@@ -417,6 +418,27 @@ func (r *podRun) removeMountPoints() {
 	for _, c := range r.pod.Spec.Containers {
 		removeMadeDirs(filepath.Join(r.dir, "stage-"+c.Name, madeDirsFile))
 	}
+}
+
+// securityContext takes what the stand-in honours of the pod's and the
+// container's securityContext (the container's wins): runAsUser,
+// runAsGroup, readOnlyRootFilesystem, allowPrivilegeEscalation false.
+// Capabilities, seccomp and fsGroup are not applied.
+func securityContext(sp *shimSpec, pod *corev1.PodSecurityContext, c *corev1.SecurityContext) {
+	if pod != nil {
+		sp.UID, sp.GID = pod.RunAsUser, pod.RunAsGroup
+	}
+	if c == nil {
+		return
+	}
+	if c.RunAsUser != nil {
+		sp.UID = c.RunAsUser
+	}
+	if c.RunAsGroup != nil {
+		sp.GID = c.RunAsGroup
+	}
+	sp.ReadOnlyRoot = c.ReadOnlyRootFilesystem != nil && *c.ReadOnlyRootFilesystem
+	sp.NoNewPrivs = c.AllowPrivilegeEscalation != nil && !*c.AllowPrivilegeEscalation
 }
 
 func podConditions(st corev1.ConditionStatus, reason string) []corev1.PodCondition {

@@ -38,6 +38,12 @@ type shimSpec struct {
 	WorkDir string
 	Binds   []bind
 	Stage   string // a folder of the stand-in's for this container
+	// The container's effective securityContext (the pod's, overridden by
+	// the container's): the user and group to run as (nil: root), a
+	// read-only root filesystem, no new privileges.
+	UID, GID     *int64
+	ReadOnlyRoot bool
+	NoNewPrivs   bool
 }
 
 func shimMain() {
@@ -118,6 +124,36 @@ func shimMain() {
 			fail("sysctl %s: %v", name, err)
 		}
 	}
+	if sp.ReadOnlyRoot {
+		// The volumes are mounts of their own and stay writable.
+		if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+			fail("read-only root: %v", err)
+		}
+	}
+	if sp.GID != nil {
+		if err := unix.Setgroups([]int{int(*sp.GID)}); err != nil {
+			fail("runAsGroup: %v", err)
+		}
+		if err := unix.Setresgid(int(*sp.GID), int(*sp.GID), int(*sp.GID)); err != nil {
+			fail("runAsGroup: %v", err)
+		}
+	}
+	if sp.UID != nil {
+		// This thread is the one that execs: the others go with the exec.
+		if err := unix.Setresuid(int(*sp.UID), int(*sp.UID), int(*sp.UID)); err != nil {
+			fail("runAsUser: %v", err)
+		}
+		// A change of user makes the process undumpable, which closes
+		// /proc/self/fd to it: the exec below may need that.
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0); err != nil {
+			fail("runAsUser: %v", err)
+		}
+	}
+	if sp.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			fail("allowPrivilegeEscalation false: %v", err)
+		}
+	}
 	wd := sp.WorkDir
 	if wd == "" {
 		wd = "/"
@@ -127,8 +163,9 @@ func shimMain() {
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil || st.Dev != progSt.Dev || st.Ino != progSt.Ino {
-		// Hidden by a mount: exec the file held open (an ELF binary; a
-		// script's interpreter reopens the path, so the descriptor stays open).
+		// Hidden by a mount, or out of the user's reach (a folder only root
+		// may enter): exec the file held open (an ELF binary; a script's
+		// interpreter reopens the path, so the descriptor stays open).
 		fd, err := unix.Dup(int(prog.Fd()))
 		if err != nil {
 			fail("%v", err)
