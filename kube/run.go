@@ -403,10 +403,14 @@ func ptrOr(p *int32) int32 {
 func (r *Runner) Collect(ctx context.Context, job *batchv1.Job) *Outcome {
 	n := int(ptrOr(job.Spec.Completions))
 	out := &Outcome{Job: job, Shards: make([]Shard, n)}
-	for i := range out.Shards {
-		out.Shards[i] = Shard{Index: i, Exit: -1, Err: errors.New("no pod ran it")}
-	}
 	_, out.Failed, out.Reason, out.Cause = Finished(job)
+	none := errors.New("no pod ran it")
+	if out.Failed { // the Job controller deletes the pods still running when a Job fails
+		none = errors.New("no pod of it is left (a Job that fails deletes its running pods)")
+	}
+	for i := range out.Shards {
+		out.Shards[i] = Shard{Index: i, Exit: -1, Err: none}
+	}
 	pods, err := r.Client.CoreV1().Pods(job.Namespace).List(ctx, metav1.ListOptions{LabelSelector: runLabel + "=" + job.Name})
 	if err != nil {
 		for i := range out.Shards {

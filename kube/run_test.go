@@ -254,8 +254,9 @@ func TestRunFailedIndex(t *testing.T) {
 // missing.
 func TestRunMissedStart(t *testing.T) {
 	ends := []podEnd{
-		{corev1.PodSucceeded, 0, frameOf(t, shardReport(t, 0, 2, 100, time.Millisecond, false))},
-		{corev1.PodFailed, MissedStartExit, "wsbench run: not ready by the start\n" + frameOf(t, shardReport(t, 1, 2, 0, 0, true))},
+		{corev1.PodSucceeded, 0, frameOf(t, shardReport(t, 0, 3, 100, time.Millisecond, false))},
+		{corev1.PodFailed, MissedStartExit, "wsbench run: not ready by the start\n" + frameOf(t, shardReport(t, 1, 3, 0, 0, true))},
+		{}, // deleted by the Job controller when the Job failed
 	}
 	_, out := runJob(t, ends, batchv1.JobFailed, "PodFailurePolicy")
 	if fmt.Sprint(out.MissedStart()) != "[1]" || out.Reason != "PodFailurePolicy" || out.StartAt() != "2026-12-04T01:00:00Z" {
@@ -263,6 +264,10 @@ func TestRunMissedStart(t *testing.T) {
 	}
 	if out.Shards[1].Report == nil {
 		t.Errorf("the missed shard's own result was not read: %v", out.Shards[1].Err)
+	}
+	// Index 2's pod was deleted when the Job failed (never created here).
+	if s := out.Shards[2]; s.Report != nil || !strings.Contains(fmt.Sprint(s.Err), "no pod of it is left (a Job that fails deletes its running pods)") {
+		t.Errorf("shard 2: %v", s.Err)
 	}
 	if _, err := out.Merge(false); err == nil {
 		t.Errorf("a missed shard merged as if it had measured")
