@@ -14,8 +14,8 @@
 #
 # all on loopback with certificates and tokens made for the run, then
 # `go test -tags e2ekube ./kube/e2e` (a plain Indexed Job of shell pods,
-# `wsbench kube run` to a merged result, and a Job whose shard misses its
-# start). Everything is stopped and removed at the end, on every path.
+# `wsbench kube run` to a merged result, a Job whose shard misses its
+# start, Ctrl-C during a run). Everything is stopped and removed at the end, on every path.
 # KEEP=1 keeps the work folder (logs of every component) for a look;
 # RUN=REGEXP runs only those tests; HOLD=1 starts the cluster and waits
 # (no tests) for trying things by hand.

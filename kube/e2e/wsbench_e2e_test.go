@@ -18,6 +18,9 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/wsbench/wsbench/results"
 )
@@ -43,7 +46,7 @@ func env(t *testing.T, name string) string {
 }
 
 // kubeRun runs `wsbench kube run` and returns its exit code and output.
-func kubeRun(t *testing.T, job string, shards, seconds int, startIn time.Duration, out string) (int, string) {
+func kubeRun(t *testing.T, job string, shards, seconds int, startIn time.Duration, out string, during ...func(*os.Process)) (int, string) {
 	t.Helper()
 	dir := t.TempDir()
 	scen := filepath.Join(dir, "scenario.yaml")
@@ -59,7 +62,13 @@ func kubeRun(t *testing.T, job string, shards, seconds int, startIn time.Duratio
 	var b bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &b, &b
 	start := time.Now()
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		for _, f := range during {
+			go f(cmd.Process)
+		}
+		err = cmd.Wait()
+	}
 	code := 0
 	var ee *exec.ExitError
 	switch {
@@ -164,4 +173,38 @@ func TestKubeRunMissedStart(t *testing.T) {
 			t.Errorf("pod %s still running after the Job failed", p.Name)
 		}
 	}
+}
+
+// TestKubeRunInterrupt: Ctrl-C while the shards measure: kube run exits 130
+// and deletes the Job; the garbage collector takes its pods and the
+// stand-in stops their processes (graceful deletion), so nothing is left.
+func TestKubeRunInterrupt(t *testing.T) {
+	cs := client(t)
+	const job, shards = "wsbench-e2e-interrupt", 3
+	out := filepath.Join(t.TempDir(), "merged.json")
+	launched := time.Now()
+	code, _ := kubeRun(t, job, shards, 30, 8*time.Second, out, func(p *os.Process) {
+		// Once every shard is running and past the common start.
+		_ = wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			j, err := cs.BatchV1().Jobs("default").Get(ctx, job, metav1.GetOptions{})
+			return err == nil && j.Status.Ready != nil && *j.Status.Ready == shards, nil
+		})
+		time.Sleep(time.Until(launched.Add(11 * time.Second)))
+		_ = p.Signal(os.Interrupt)
+	})
+	if code != 130 {
+		t.Fatalf("wsbench kube run exited %d after Ctrl-C, want 130", code)
+	}
+	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := cs.BatchV1().Jobs("default").Get(ctx, job, metav1.GetOptions{})
+		if !apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=" + job})
+		return err == nil && len(pods.Items) == 0, nil
+	})
+	if err != nil {
+		t.Fatalf("the Job or its pods still there a minute after Ctrl-C: %v", err)
+	}
+	t.Logf("Job and pods gone %v after the launch", time.Since(launched).Round(time.Millisecond))
 }
