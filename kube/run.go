@@ -33,9 +33,10 @@ type Runner struct {
 	// Cleanup bounds the deletion and the collection after ctx is done
 	// (default 30s).
 	Cleanup time.Duration
-	// Logs opens a container's log (nil: the pods' log subresource, as
-	// kubectl logs reads it; client-go's fake cannot tell pods apart there).
-	Logs func(ctx context.Context, namespace, pod, container string) (io.ReadCloser, error)
+	// Logs opens a container's log, following it to the container's end
+	// when follow is set (nil: the pods' log subresource, as kubectl logs
+	// reads it; client-go's fake cannot tell pods apart there).
+	Logs func(ctx context.Context, namespace, pod, container string, follow bool) (io.ReadCloser, error)
 
 	mu sync.Mutex // Progress's lines
 }
@@ -221,15 +222,24 @@ func (r *Runner) Run(ctx context.Context, cm *corev1.ConfigMap, job *batchv1.Job
 	if err != nil && ctx.Err() == nil {
 		return nil, err
 	}
-	if ctx.Err() != nil { // interrupted: collect what finished, then delete
+	if ctx.Err() != nil { // interrupted: follow the running shards, delete, collect
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cleanup())
 		defer cancel()
 		if done == nil {
 			done = created
 		}
-		out := r.Collect(cctx, done)
-		out.Interrupted = true
-		out.Deleted = r.Delete(cctx, done)
+		// A shard stopped by SIGTERM (its pod deleted) still prints its
+		// result for what it measured, as run does on Ctrl-C: follow the
+		// running pods' logs to their end, so that it is read before the
+		// pod is gone.
+		followed := r.followRunning(cctx, done)
+		deleted := r.Delete(cctx, done)
+		last := map[int]followedLog{}
+		for f := range followed {
+			last[f.index] = f
+		}
+		out := r.collect(cctx, done, last)
+		out.Interrupted, out.Deleted = true, deleted
 		return out, nil
 	}
 	return r.Collect(ctx, done), nil
@@ -399,8 +409,48 @@ func ptrOr(p *int32) int32 {
 	return *p
 }
 
+// followedLog is what a followed pod's log ended with.
+type followedLog struct {
+	index int
+	pod   string
+	rep   *results.Report
+	err   error
+}
+
+// followRunning follows the logs of the Job's running pods, each to its
+// end (or ctx's); the channel gives each pod's result and is closed when
+// all have ended.
+func (r *Runner) followRunning(ctx context.Context, job *batchv1.Job) <-chan followedLog {
+	ch := make(chan followedLog)
+	pods, err := r.Client.CoreV1().Pods(job.Namespace).List(ctx, metav1.ListOptions{LabelSelector: runLabel + "=" + job.Name})
+	var wg sync.WaitGroup
+	if err == nil {
+		for i := range pods.Items {
+			p := &pods.Items[i]
+			idx, err := strconv.Atoi(p.Annotations[indexAnnot])
+			if err != nil || p.Status.Phase != corev1.PodRunning || job.UID != "" && !metav1.IsControlledBy(p, job) {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rep, err := r.readLog(ctx, p, true)
+				ch <- followedLog{idx, p.Name, rep, err}
+			}()
+		}
+	}
+	go func() { wg.Wait(); close(ch) }()
+	return ch
+}
+
 // Collect finds each index's pod and reads its result from its log.
 func (r *Runner) Collect(ctx context.Context, job *batchv1.Job) *Outcome {
+	return r.collect(ctx, job, nil)
+}
+
+// collect is Collect, taking the result of a pod that did not finish (or
+// is gone) from followed, the logs followed to their end, by index.
+func (r *Runner) collect(ctx context.Context, job *batchv1.Job, followed map[int]followedLog) *Outcome {
 	n := int(ptrOr(job.Spec.Completions))
 	out := &Outcome{Job: job, Shards: make([]Shard, n)}
 	_, out.Failed, out.Reason, out.Cause = Finished(job)
@@ -454,9 +504,16 @@ func (r *Runner) Collect(ctx context.Context, job *batchv1.Job) *Outcome {
 			s.Err = fmt.Errorf("pod %s did not finish (%s)", p.Name, p.Status.Phase)
 			continue
 		}
-		s.Report, s.Err = r.readResult(ctx, p)
+		s.Report, s.Err = r.readLog(ctx, p, false)
 		if s.Err != nil && term != nil && term.ExitCode != 0 {
 			s.Err = fmt.Errorf("pod %s exited %d%s; %w", p.Name, term.ExitCode, lastLine(term.Message), s.Err)
+		}
+	}
+	for idx, f := range followed { // interrupted: what the stopped shards printed
+		if s := &out.Shards[idx]; s.Report == nil && f.rep != nil {
+			s.Pod, s.Report, s.Err = f.pod, f.rep, nil
+		} else if s.Report == nil && f.err != nil && s.Pod == "" {
+			s.Pod, s.Err = f.pod, f.err
 		}
 	}
 	return out
@@ -488,14 +545,16 @@ func lastLine(msg string) string {
 	return ": " + msg
 }
 
-func (r *Runner) readResult(ctx context.Context, p *corev1.Pod) (*results.Report, error) {
+// readLog reads p's result from its log, following the log to the
+// container's end when follow is set.
+func (r *Runner) readLog(ctx context.Context, p *corev1.Pod, follow bool) (*results.Report, error) {
 	logs := r.Logs
 	if logs == nil {
-		logs = func(ctx context.Context, ns, pod, container string) (io.ReadCloser, error) {
-			return r.Client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: container}).Stream(ctx)
+		logs = func(ctx context.Context, ns, pod, container string, follow bool) (io.ReadCloser, error) {
+			return r.Client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: container, Follow: follow}).Stream(ctx)
 		}
 	}
-	rc, err := logs(ctx, p.Namespace, p.Name, ContainerNm)
+	rc, err := logs(ctx, p.Namespace, p.Name, ContainerNm, follow)
 	if err != nil {
 		return nil, fmt.Errorf("read the log of pod %s: %w", p.Name, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,9 +72,10 @@ type podEnd struct {
 // stand-in for the Job controller: once the Job is created and watched it
 // creates one pod per index, ended as told, and sets the Job's condition.
 type cluster struct {
-	cs   *fake.Clientset
-	mu   sync.Mutex
-	logs map[string]string
+	cs      *fake.Clientset
+	mu      sync.Mutex
+	logs    map[string]string
+	follows []string // pods whose log was followed
 }
 
 func newCluster() *cluster {
@@ -81,9 +83,12 @@ func newCluster() *cluster {
 }
 
 // podLogs is the Runner's Logs: the log the cluster gave each pod.
-func (c *cluster) podLogs(_ context.Context, _, pod, container string) (io.ReadCloser, error) {
+func (c *cluster) podLogs(_ context.Context, _, pod, container string, follow bool) (io.ReadCloser, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if follow {
+		c.follows = append(c.follows, pod)
+	}
 	log, ok := c.logs[pod]
 	if !ok || container != ContainerNm {
 		return nil, fmt.Errorf("no log of %s/%s", pod, container)
@@ -274,17 +279,20 @@ func TestRunMissedStart(t *testing.T) {
 	}
 }
 
-// TestRunInterrupted: ctx ends while a shard still runs: what finished is
-// collected, then the Job is deleted with propagation Background.
+// TestRunInterrupted: ctx ends while shards still run: the running
+// shards' logs are followed to their end (a shard stopped by SIGTERM prints
+// its result for what it measured), the Job is deleted with propagation
+// Background, and what finished or was printed is collected.
 func TestRunInterrupted(t *testing.T) {
 	c := newCluster()
-	cm, job := testObjects(t, 2)
+	cm, job := testObjects(t, 3)
 	r := &Runner{Client: c.cs, Resync: time.Hour, Logs: c.podLogs}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		c.control(t, "load", "bench", []podEnd{
-			{corev1.PodSucceeded, 0, frameOf(t, shardReport(t, 0, 2, 100, time.Millisecond, false))},
-			{corev1.PodRunning, 0, ""},
+			{corev1.PodSucceeded, 0, frameOf(t, shardReport(t, 0, 3, 100, time.Millisecond, false))},
+			{corev1.PodRunning, 0, "stopping\n" + frameOf(t, shardReport(t, 1, 3, 40, time.Millisecond, false))}, // what it prints on SIGTERM
+			{corev1.PodRunning, 0, "killed before it printed\n"},
 		}, "", "")
 		waitFor(t, "the watch", c.watched)
 		cancel() // Ctrl-C
@@ -293,9 +301,15 @@ func TestRunInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !out.Interrupted || out.Deleted != nil || out.Shards[0].Report == nil || out.Shards[1].Report != nil || !strings.Contains(fmt.Sprint(out.Shards[1].Err), "did not finish (Running)") {
-		t.Errorf("outcome interrupted %v deleted %v shard0 %v shard1 %v", out.Interrupted, out.Deleted, out.Shards[0].Err, out.Shards[1].Err)
+	if !out.Interrupted || out.Deleted != nil || out.Shards[0].Report == nil || out.Shards[1].Report == nil || out.Shards[2].Report != nil || !strings.Contains(fmt.Sprint(out.Shards[2].Err), "did not finish (Running)") {
+		t.Errorf("outcome interrupted %v deleted %v shard0 %v shard1 %v shard2 %v", out.Interrupted, out.Deleted, out.Shards[0].Err, out.Shards[1].Err, out.Shards[2].Err)
 	}
+	c.mu.Lock()
+	slices.Sort(c.follows)
+	if fmt.Sprint(c.follows) != "[bench-1-x1 bench-2-x2]" {
+		t.Errorf("followed the logs of %v, want the running pods'", c.follows)
+	}
+	c.mu.Unlock()
 	var del k8stesting.DeleteAction
 	for _, a := range c.cs.Actions() {
 		if d, ok := a.(k8stesting.DeleteAction); ok && a.GetResource().Resource == "jobs" {
@@ -309,7 +323,7 @@ func TestRunInterrupted(t *testing.T) {
 		t.Errorf("the Job is still there")
 	}
 	rep, err := out.Merge(true)
-	if err != nil || !rep.Shards.Partial || rep.Messages.Sent != 100 {
+	if err != nil || !rep.Shards.Partial || rep.Messages.Sent != 140 || fmt.Sprint(rep.Shards.Missing) != "[2]" {
 		t.Errorf("partial merge of what was collected: %v", err)
 	}
 }
