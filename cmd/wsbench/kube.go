@@ -3,7 +3,6 @@ package main
 // kube part: `wsbench kube render` and `wsbench kube run`.
 
 import (
-	"bytes"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -315,24 +314,9 @@ func kubeFinish(o *kube.Outcome, allowPartial bool, out, format string, stdout, 
 	rep, mergeErr := o.Merge(allowPartial || o.Interrupted)
 	passed := true
 	if rep != nil {
-		var ths []results.Threshold
-		for _, e := range rep.Scenario.Thresholds {
-			if th, err := results.ParseThreshold(e); err == nil {
-				ths = append(ths, th)
-			}
-		}
-		passed = results.ApplyThresholds(rep, ths)
-		if out != "" {
-			if err := rep.WriteFile(out); err != nil {
-				return failedError{fmt.Errorf("--out: %w", err)}
-			}
-		}
-		var b bytes.Buffer
-		if err := results.Encoders[format](&b, rep, results.Options{}); err != nil {
-			return failedError{err}
-		}
-		if _, err := stdout.Write(b.Bytes()); err != nil {
-			return failedError{err}
+		var err error
+		if passed, err = finishMerged(rep, nil, out, format, stdout); err != nil {
+			return err
 		}
 	}
 	missed := o.MissedStart()

@@ -56,39 +56,50 @@ func mergeCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// The run's own thresholds, then those given here (each once).
-	seen := map[string]bool{}
-	var ths []results.Threshold
-	for _, e := range rep.Scenario.Thresholds {
-		th, err := results.ParseThreshold(e)
-		if err != nil {
-			return usagef("the shards' threshold %q: %v", e, err)
-		}
-		ths, seen[th.Expr] = append(ths, th), true
-	}
-	for _, th := range checks {
-		if !seen[th.Expr] {
-			ths, seen[th.Expr] = append(ths, th), true
-		}
-	}
-	passed := results.ApplyThresholds(rep, ths)
-	// The result file first, so that nothing merged is lost if stdout fails.
-	if *out != "" {
-		if err := rep.WriteFile(*out); err != nil {
-			return failedError{fmt.Errorf("--out: %w", err)}
-		}
-	}
-	var b bytes.Buffer
-	if err := results.Encoders[format](&b, rep, results.Options{}); err != nil {
-		return failedError{err}
-	}
-	if _, err := stdout.Write(b.Bytes()); err != nil {
-		return failedError{err}
+	passed, err := finishMerged(rep, checks, *out, format, stdout)
+	if err != nil {
+		return err
 	}
 	if !passed {
 		return thresholdError{rep.FailedThresholds()}
 	}
 	return nil
+}
+
+// finishMerged checks a merged result's thresholds (the run's own, which
+// the shards carry, then extra, each once), writes it to out (if set) and
+// prints it in format on stdout: what `merge` and `kube run` do with the
+// whole run once the shards are merged.
+func finishMerged(rep *results.Report, extra []results.Threshold, out, format string, stdout io.Writer) (passed bool, err error) {
+	seen := map[string]bool{}
+	var ths []results.Threshold
+	for _, e := range rep.Scenario.Thresholds {
+		th, err := results.ParseThreshold(e)
+		if err != nil {
+			return false, usagef("the shards' threshold %q: %v", e, err)
+		}
+		ths, seen[th.Expr] = append(ths, th), true
+	}
+	for _, th := range extra {
+		if !seen[th.Expr] {
+			ths, seen[th.Expr] = append(ths, th), true
+		}
+	}
+	passed = results.ApplyThresholds(rep, ths)
+	// The result file first, so that nothing merged is lost if stdout fails.
+	if out != "" {
+		if err := rep.WriteFile(out); err != nil {
+			return passed, failedError{fmt.Errorf("--out: %w", err)}
+		}
+	}
+	var b bytes.Buffer
+	if err := results.Encoders[format](&b, rep, results.Options{}); err != nil {
+		return passed, failedError{err}
+	}
+	if _, err := stdout.Write(b.Bytes()); err != nil {
+		return passed, failedError{err}
+	}
+	return passed, nil
 }
 
 // mergeShardArgs reads the shard results that args name (files, folders)
