@@ -215,3 +215,42 @@ func TestIntervalAdd(t *testing.T) {
 		t.Error("Add changed what it added")
 	}
 }
+
+// TestMergeAssociativeCommutative: separate processes' measurements merged
+// in any grouping and any order give the same measurement, so shards can
+// be merged as they arrive (a merge of merges is the merge of all).
+func TestMergeAssociativeCommutative(t *testing.T) {
+	all := NewRecorder().NewShard()
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	a := part(t, all, 3, 200, 100, t0, Usage{User: time.Second, MaxRSSKiB: 100, GCCycles: 2})
+	b := part(t, all, 5, 300, 5000, t0.Add(20*time.Millisecond), Usage{User: 3 * time.Second, MaxRSSKiB: 50, GCCycles: 1})
+	c := part(t, all, 2, 150, 70000, t0.Add(-5*time.Millisecond), Usage{System: 2 * time.Second, MaxRSSKiB: 70, GCCycles: 4})
+	merge := func(ms ...*Measurement) *Measurement {
+		t.Helper()
+		m, err := Merge(false, ms...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	encode := func(m *Measurement) string {
+		t.Helper()
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	want := encode(merge(a, b, c))
+	for name, got := range map[string]*Measurement{
+		"(a b) c": merge(merge(a, b), c),
+		"a (b c)": merge(a, merge(b, c)),
+		"c a b":   merge(c, a, b),
+		"(c b) a": merge(merge(c, b), a),
+		"b (a c)": merge(b, merge(a, c)),
+	} {
+		if g := encode(got); g != want {
+			t.Errorf("%s differs from (a b c):\n%s\nwant\n%s", name, g, want)
+		}
+	}
+}
