@@ -82,6 +82,10 @@ func mergeShards(reports []*Report, names []string, allowPartial bool) (*Report,
 			return nil, refuse(i, "shard %d/%d of plan %s, not of the run of %s (plan %s, %d shards)",
 				s.Index, s.Count, shortPlan(s.Plan), name(first), shortPlan(f.Plan), f.Count)
 		}
+		if f := reports[first].Shard.Shard; startsApart(s.StartAt, f.StartAt) {
+			return nil, refuse(i, "shard %d/%d was given the common start %s, %s was given %s: not one run (give every shard the same --start-at)",
+				s.Index, s.Count, startText(s.StartAt), name(first), startText(f.StartAt))
+		}
 		if j, dup := seen[s.Index]; dup {
 			return nil, refuse(i, "shard %d/%d again (%s is that shard too): each shard's result once",
 				s.Index, s.Count, name(j))
@@ -313,4 +317,26 @@ func shortPlan(p string) string {
 		return "(none)"
 	}
 	return p
+}
+
+// startTolerance is how far apart two shards' common starts may be and
+// still be one run's: `--start-at +30s` given to shards started together
+// by one shell differs by the milliseconds between their starts.
+const startTolerance = time.Second
+
+// startsApart says whether two shards' common starts (zero: none given)
+// make them shards of different runs.
+func startsApart(a, b time.Time) bool {
+	if a.IsZero() != b.IsZero() {
+		return true
+	}
+	d := a.Sub(b)
+	return d > startTolerance || d < -startTolerance
+}
+
+func startText(t time.Time) string {
+	if t.IsZero() {
+		return "none (no --start-at)"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }

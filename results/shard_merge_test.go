@@ -307,6 +307,18 @@ func TestMergeShardsRefuses(t *testing.T) {
 			r[1].Shard.Shard.Count = 4
 			return r
 		}, false, 1, "shard 1/4 of plan plan-a, not of the run of result 1 (plan plan-a, 3 shards)"},
+		// a shard of the same plan run at another time (another --start-at)
+		{"other start", func() []*Report {
+			r := fresh()
+			r[2].Shard.Shard.StartAt = r[0].Shard.Shard.StartAt.Add(90 * time.Second)
+			return r
+		}, true, 2, "shard 2/3 was given the common start"},
+		// one shard given no --start-at beside shards given one
+		{"no start", func() []*Report {
+			r := fresh()
+			r[1].Shard.Shard.StartAt = time.Time{}
+			return r
+		}, false, 1, "was given the common start none (no --start-at)"},
 		// a result of a run without --shard
 		{"not a shard", func() []*Report { r := fresh(); return []*Report{r[0], plain, r[1], r[2]} }, true, 1, "not a shard's result"},
 		// a merged result is not a shard's

@@ -47,6 +47,11 @@ func shardOf(o *runOptions, spec *scenario.Spec, multi bool) (*orchestrate.Shard
 	if err != nil {
 		return nil, usagef("--shard: %v", err)
 	}
+	if count > 1 && spec.Target == "" {
+		// With no URL each shard would start a bundled server of its own:
+		// N servers, each loaded by one shard, is not one run of N shards.
+		return nil, usagef("--shard %s: needs the target URL that every shard loads (with none, each shard would start a bundled server of its own); start one with wsbench serve and give its URL", *o.shard)
+	}
 	sh := &orchestrate.Shard{Index: index, Count: count}
 	if *o.startAt != "" {
 		if sh.StartAt, err = orchestrate.ParseStartAt(*o.startAt, time.Now()); err != nil {

@@ -208,6 +208,15 @@ func TestShardFlagErrors(t *testing.T) {
 			t.Errorf("%v: %v\n%s\nwant exit 2 saying %q", tc.args, err, stderr.String(), tc.want)
 		}
 	}
+	// No URL: each shard would load a bundled server of its own.
+	var stderr bytes.Buffer
+	cmd := exec.Command(binary, "run", "--shard", "1/2", "-d", "1s")
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(stderr.String(), "--shard 1/2: needs the target URL") {
+		t.Errorf("a shard with no URL: %v\n%s\nwant exit 2 asking for the target URL", err, stderr.String())
+	}
 }
 
 // TestProcsAreShards: --procs N runs its processes as shards i/N of one
