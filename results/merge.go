@@ -1,11 +1,9 @@
 package results
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/wsbench/wsbench/metrics"
-	"github.com/wsbench/wsbench/scenario"
 )
 
 // Process is one client process's share of a run split with --procs.
@@ -21,72 +19,6 @@ type Process struct {
 	CPUCores   float64            `json:"cpu_cores"`
 	MaxRSSKiB  int64              `json:"max_rss_kib"`
 	Saturated  bool               `json:"saturated"`
-}
-
-// Part is one process's measurement of a split run, the scenario it ran
-// (its share of the whole) and where its connections sit in the whole.
-type Part struct {
-	Measurement      *metrics.Measurement
-	Spec             scenario.Spec
-	FirstSlot, Conns int
-}
-
-// Combine reports a split run (a describes the whole) from its processes'
-// measurements, merged exactly by [metrics.Merge] as processes of their
-// own: counts, errors and CPU summed, histograms merged, the window from the
-// earliest start to the latest end. Each process is also judged on its own
-// (Report.Processes): one that found itself saturated makes the whole so,
-// and one that found the server does not echo (or broadcast) says it for
-// all, as they load the same server.
-func Combine(a About, parts []Part) (*Report, error) {
-	if len(parts) == 0 {
-		return nil, errors.New("combine: no process results")
-	}
-	ms := make([]*metrics.Measurement, len(parts))
-	procs := make([]Process, len(parts))
-	var saturated []int
-	var failures []*Report
-	for i, p := range parts {
-		ms[i] = p.Measurement
-		// Judged on its totals: its intervals and stages are the whole's to report.
-		totals := *p.Measurement
-		totals.Intervals, totals.Stages = nil, nil
-		own, err := Build(About{ToolVersion: a.ToolVersion, Spec: p.Spec, Target: a.Target, ServerLocal: a.ServerLocal, Ended: a.Ended}, &totals)
-		if err != nil {
-			return nil, fmt.Errorf("process %d: %w", i, err)
-		}
-		h := own.Harness
-		if h.Saturated {
-			saturated = append(saturated, i)
-		}
-		if own.Failure != "" {
-			failures = append(failures, own)
-		}
-		procs[i] = Process{
-			Index: i, FirstSlot: p.FirstSlot, Conns: p.Conns, Opened: own.Connections.Opened,
-			Sent: own.Messages.Sent, Received: own.Messages.Received, RTTCount: own.Latency["rtt"].Count,
-			StopReason: own.StopReason, CPUCores: h.CPUCores, MaxRSSKiB: h.MaxRSSKiB, Saturated: h.Saturated,
-		}
-	}
-	whole, err := metrics.Merge(false, ms...)
-	if err != nil {
-		return nil, err
-	}
-	whole.Mismatch = nil // each process was judged on its own, below
-	c := whole.Snapshot.Counts
-	for _, own := range failures {
-		// Nothing measured is judged on the whole.
-		if own.StopReason == StopNotEcho || own.StopReason == StopNotBroadcast || c.Received == 0 && c.Deliveries == 0 && c.Stream == 0 {
-			a.Failure = own.Failure
-			break
-		}
-	}
-	rep, err := build(a, whole, saturated)
-	if err != nil {
-		return nil, err
-	}
-	rep.Processes = procs
-	return rep, nil
 }
 
 // Mix reports a mix (a describes the whole) and each of its groups, run in

@@ -311,13 +311,7 @@ type About struct {
 
 // Build makes the Report of the run a describes from what it measured, with
 // its warnings.
-func Build(a About, m *metrics.Measurement) (*Report, error) {
-	return build(a, m, nil)
-}
-
-// build is Build with the processes of a split run that found themselves
-// saturated (the whole is then saturated too).
-func build(in About, m *metrics.Measurement, saturatedProcs []int) (*Report, error) {
+func Build(in About, m *metrics.Measurement) (*Report, error) {
 	snap := m.Snapshot
 	c := snap.Counts
 	secs := m.MeasureEnd.Sub(m.MeasureStart).Seconds()
@@ -427,9 +421,6 @@ func build(in About, m *metrics.Measurement, saturatedProcs []int) (*Report, err
 		r.Harness.GCPauseFraction = u.GCPause.Seconds() / secs / float64(procs)
 	}
 	r.Harness.Saturation = saturation(r, snap)
-	for _, i := range saturatedProcs {
-		r.Harness.Saturation = append(r.Harness.Saturation, fmt.Sprintf("client process %d of %d was saturated (see processes)", i, procs))
-	}
 	r.Harness.Saturated = len(r.Harness.Saturation) > 0
 	for _, iv := range m.Intervals {
 		out, err := intervalReport(iv)

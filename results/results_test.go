@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -476,76 +475,6 @@ func TestSaturation(t *testing.T) {
 				t.Errorf("summary does not say SATURATED:\n%s", text.String())
 			}
 		})
-	}
-}
-
-// TestCombine merges two processes' measurements, each passed through its
-// JSON as --procs sends it: counts and errors add up, the merged rtt
-// histogram holds every sample of both, the window spans both, and a
-// saturated process makes the whole saturated.
-func TestCombine(t *testing.T) {
-	roundTrip := func(m *metrics.Measurement) *metrics.Measurement {
-		b, err := json.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var back metrics.Measurement
-		if err := json.Unmarshal(b, &back); err != nil {
-			t.Fatal(err)
-		}
-		return &back
-	}
-	a := roundTrip(fixtureInput(nil, nil).Measurement)
-	b := roundTrip(fixtureInput(func(s *scenario.Spec, snap *metrics.Snapshot) {
-		snap.Hist[metrics.RTT].Record(90 * time.Millisecond) // one sample only b has
-		snap.Counts.Sent++
-		snap.Counts.Received++
-		snap.Errors["close_1011"] = 2
-	}, func(in *fixtureIn) {
-		in.Started = in.Started.Add(50 * time.Millisecond)
-		in.MeasureStart = in.MeasureStart.Add(50 * time.Millisecond)
-		in.MeasureEnd = in.MeasureEnd.Add(50 * time.Millisecond)
-		in.CPU.User = 19 * time.Second // 1.9 of its 2 cores
-	}).Measurement)
-	spec := scenario.Default()
-	spec.Conns, spec.Procs = 100, 2
-	share := spec
-	share.Conns, share.Procs = 50, 1
-	got, err := Combine(About{ToolVersion: "test", Spec: spec, Target: "ws://127.0.0.1:9999/"},
-		[]Part{{Measurement: a, Spec: share, FirstSlot: 0, Conns: 50}, {Measurement: b, Spec: share, FirstSlot: 50, Conns: 50}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	as, bs := a.Snapshot, b.Snapshot
-	if got.Messages.Sent != as.Counts.Sent+bs.Counts.Sent || got.Messages.Received != as.Counts.Received+bs.Counts.Received ||
-		got.Connections.Opened != 100 || !got.Messages.Balanced {
-		t.Errorf("counts: %+v %+v", got.Messages, got.Connections)
-	}
-	if got.Errors["close_1011"] != 2 {
-		t.Errorf("errors %v", got.Errors)
-	}
-	rtt := got.Latency["rtt"]
-	if rtt.Count != as.Hist[metrics.RTT].Count()+bs.Hist[metrics.RTT].Count() || rtt.MaxUs < 89000 {
-		t.Errorf("merged rtt count %d (parts %d + %d), max %vµs", rtt.Count, as.Hist[metrics.RTT].Count(), bs.Hist[metrics.RTT].Count(), rtt.MaxUs)
-	}
-	h, err := got.Histogram("rtt")
-	if err != nil || h.Count() != rtt.Count {
-		t.Errorf("decoded merged histogram: %v, count %d", err, h.Count())
-	}
-	if d := got.DurationS; d < 10.04 || d > 10.06 {
-		t.Errorf("window %.3fs, want 10.05s (the parts' union)", d)
-	}
-	if len(got.Processes) != 2 || got.Processes[1].FirstSlot != 50 || got.Processes[1].RTTCount != bs.Hist[metrics.RTT].Count() {
-		t.Errorf("processes %+v", got.Processes)
-	}
-	if !got.Harness.Saturated || got.Harness.Cores != min(4, runtime.NumCPU()) {
-		t.Errorf("harness %+v: want saturated (process 1 was), cores summed", got.Harness)
-	}
-	if cpu := got.Harness.CPUUserS; cpu < 19.29 || cpu > 19.31 {
-		t.Errorf("CPU user %.2fs, want 19.3s (the processes' sum)", cpu)
-	}
-	if got.StopReason != "completed" {
-		t.Errorf("stop %q", got.StopReason)
 	}
 }
 

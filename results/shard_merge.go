@@ -33,7 +33,7 @@ func (e *MergeError) Error() string {
 
 // MergeShards merges the results of the shards of one sharded run
 // (`wsbench run --shard I/N`) into the run's result, exactly: each shard's
-// raw measurement (ShardResult.Measurement) is merged by [Combine] (counts
+// raw measurement (ShardResult.Measurement) is merged by [metrics.Merge] (counts
 // summed, histograms merged bucket by bucket, the window from the earliest
 // start to the latest end), so N shards merged are what one process running
 // the whole plan would have measured. Each shard is also judged on its own
@@ -189,7 +189,7 @@ func mergeShards(reports []*Report, names []string, allowPartial bool) (*Report,
 	m.Mismatch = nil // each shard was judged on its own, above
 	c := m.Snapshot.Counts
 	for _, own := range failures {
-		// As Combine: nothing measured is judged on the whole.
+		// A server that does not echo (or broadcast), or nothing measured at all, is the whole run's failure.
 		if own.StopReason == StopNotEcho || own.StopReason == StopNotBroadcast || c.Received == 0 && c.Deliveries == 0 && c.Stream == 0 {
 			a.Failure = fmt.Sprintf("shard %d: %s", own.Shard.Shard.Index, own.Failure)
 			break
