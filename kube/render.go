@@ -384,22 +384,6 @@ func secretEnv(o Options) ([]corev1.EnvVar, []corev1.EnvFromSource, error) {
 
 func ptr[T any](v T) *T { return &v }
 
-// EnvRefs lists the ${NAME} variables text names ($${ is a literal ${).
-func EnvRefs(text string) []string {
-	var names []string
-	for _, m := range envRef.FindAllStringSubmatchIndex(text, -1) {
-		if m[0] > 0 && text[m[0]-1] == '$' {
-			continue
-		}
-		if n := text[m[2]:m[3]]; !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	return names
-}
-
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
 // Render writes the objects as one YAML stream, a comment first saying
 // what it is and which sysctls need the nodes' permission.
 func Render(w io.Writer, o Options, objs ...any) error {

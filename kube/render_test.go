@@ -175,13 +175,6 @@ func TestParseSecretEnv(t *testing.T) {
 	}
 }
 
-func TestEnvRefs(t *testing.T) {
-	got := EnvRefs("a: ${TOKEN}\nb: $${NOT}\nc: ${TOKEN} ${USER_2} ${1BAD}")
-	if strings.Join(got, ",") != "TOKEN,USER_2" {
-		t.Errorf("EnvRefs = %v", got)
-	}
-}
-
 func TestUnsafeSysctls(t *testing.T) {
 	got := UnsafeSysctls([]string{"net.ipv4.ip_local_port_range=1 2", "net.core.somaxconn=4096", "net.ipv4.tcp_tw_reuse=1"})
 	if strings.Join(got, ",") != "net.core.somaxconn,net.ipv4.tcp_tw_reuse" {

@@ -77,8 +77,9 @@ func isEnvName(s string) bool {
 	return s != ""
 }
 
-// envRefs lists the variables ${NAME} in s names (well-formed ones).
-func envRefs(s string) []string {
+// EnvRefs lists the variables ${NAME} in s names (well-formed ones; $${
+// is a literal ${), each once, in order.
+func EnvRefs(s string) []string {
 	var names []string
 	for {
 		i := strings.Index(s, "${")
@@ -109,7 +110,7 @@ func (s Spec) envSecrets() []string {
 		return nil
 	}
 	var vals []string
-	for _, name := range envRefs(string(b)) {
+	for _, name := range EnvRefs(string(b)) {
 		if v, ok := os.LookupEnv(name); ok && v != "" {
 			vals = append(vals, v)
 		}

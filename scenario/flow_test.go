@@ -298,3 +298,13 @@ func TestProtocolEnv(t *testing.T) {
 		t.Errorf("%v: keys %q", err, keys)
 	}
 }
+
+// TestEnvRefs: the variables a text names, each once, in order; $${ is
+// a literal ${ and a malformed name is none (kube render gives the pods
+// each from a Secret).
+func TestEnvRefs(t *testing.T) {
+	got := EnvRefs("a: ${TOKEN}\nb: $${NOT}\nc: ${TOKEN} ${USER_2} ${1BAD}")
+	if strings.Join(got, ",") != "TOKEN,USER_2" {
+		t.Errorf("EnvRefs = %v", got)
+	}
+}

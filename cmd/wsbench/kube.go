@@ -164,7 +164,7 @@ func (k *kubeFlags) finish(fs *pflag.FlagSet, now time.Time) error {
 		return err
 	}
 	k.o.RunArgs = k.passArgs
-	k.o.EnvRefs = kube.EnvRefs(string(b) + "\n" + strings.Join(k.passArgs, "\n"))
+	k.o.EnvRefs = scenario.EnvRefs(string(b) + "\n" + strings.Join(k.passArgs, "\n"))
 	if err := validateUnlessEnv(spec, k.o.EnvRefs); err != nil {
 		return usageError{withFlag(err)}
 	}
